@@ -1,0 +1,61 @@
+// Package config finds lodger's locations and reads its optional
+// configuration file, $XDG_CONFIG_HOME/lodger/lodger.toml.
+//
+//	[storage]
+//	driver = "overlay"      # overlay, fuse-overlayfs or vfs; empty: automatic
+//	graphroot = "/path"     # default $XDG_DATA_HOME/lodger/storage
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the content of lodger.toml.
+type Config struct {
+	Storage struct {
+		Driver    string `toml:"driver"`
+		GraphRoot string `toml:"graphroot"`
+	} `toml:"storage"`
+}
+
+// Dir is lodger's configuration directory.
+func Dir() string {
+	if x := os.Getenv("XDG_CONFIG_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "lodger")
+	}
+	return filepath.Join(home(), ".config", "lodger")
+}
+
+// DataDir is where lodger keeps images and containers.
+func DataDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "lodger")
+	}
+	return filepath.Join(home(), ".local", "share", "lodger")
+}
+
+func home() string {
+	if h := os.Getenv("HOME"); filepath.IsAbs(h) {
+		return h
+	}
+	// Inside the session namespace os/user would look up uid 0; HOME is
+	// the only source that stays right, so insist on it.
+	return "/nonexistent-set-HOME"
+}
+
+// Load reads lodger.toml; a missing file is an empty configuration.
+func Load() (Config, error) {
+	var c Config
+	path := filepath.Join(Dir(), "lodger.toml")
+	_, err := toml.DecodeFile(path, &c)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return c, fmt.Errorf("read configuration %s: %w", path, err)
+	}
+	return c, nil
+}

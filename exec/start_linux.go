@@ -1,0 +1,175 @@
+package exec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/rootless"
+)
+
+// Docker's exit codes for what goes wrong before the container's own code
+// runs.
+const (
+	ExitLodger     = 125 // lodger's own error
+	ExitCannotExec = 126 // the command exists but cannot be executed
+	ExitNotFound   = 127 // the command does not exist
+)
+
+// ExitError is a failure with the exit code the CLI must return.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Stdio is what the container process gets as fds 0, 1 and 2 when it has
+// no terminal. A nil In is /dev/null.
+type Stdio struct {
+	In       *os.File
+	Out, Err *os.File
+}
+
+// Process is a started container process.
+type Process struct {
+	cmd     *osexec.Cmd
+	console *os.File
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+}
+
+// Start runs the spec's process and returns once it has been exec'd, or
+// with an *ExitError saying why it could not be (126, 127 or 125).
+func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
+	if spec.Process == nil || len(spec.Process.Args) == 0 {
+		return nil, &ExitError{ExitLodger, errors.New("no command given and the image has none")}
+	}
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer specR.Close()
+	defer specW.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer syncR.Close()
+	defer syncW.Close()
+
+	cmd := osexec.Command("/proc/self/exe", InitArg)
+	cmd.Args[0] = "lodger-init"
+	cmd.Env = []string{rootless.NoJoinEnv()}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	cmd.ExtraFiles = []*os.File{specR, syncW}
+	var consoleParent *os.File
+	if spec.Process.Terminal {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		consoleParent = os.NewFile(uintptr(fds[0]), "console")
+		consoleChild := os.NewFile(uintptr(fds[1]), "console-child")
+		defer consoleParent.Close()
+		defer consoleChild.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, consoleChild)
+	}
+	var flags uintptr
+	if spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			if ns.Path == "" {
+				flags |= cloneFlags[ns.Type]
+			}
+		}
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, &ExitError{ExitLodger, fmt.Errorf("start container init: %w", err)}
+	}
+	specR.Close()
+	syncW.Close()
+	p := &Process{cmd: cmd}
+	if err := json.NewEncoder(specW).Encode(spec); err != nil {
+		return nil, p.fail(ExitLodger, fmt.Errorf("send spec: %w", err))
+	}
+	specW.Close()
+	if consoleParent != nil {
+		cmd.ExtraFiles[2].Close()
+		master, err := recvConsole(consoleParent)
+		if err != nil {
+			return nil, p.failFromSync(syncR, err)
+		}
+		p.console = master
+	}
+	msg, err := io.ReadAll(io.LimitReader(syncR, 64<<10))
+	if err != nil {
+		return nil, p.fail(ExitLodger, fmt.Errorf("read init status: %w", err))
+	}
+	if len(msg) > 0 {
+		return nil, p.failFromSync(bytesReader(msg), nil)
+	}
+	return p, nil
+}
+
+func (p *Process) failFromSync(r io.Reader, fallback error) error {
+	var ie initError
+	if err := json.NewDecoder(r).Decode(&ie); err == nil && ie.Code != 0 {
+		return p.fail(ie.Code, errors.New(ie.Msg))
+	}
+	if fallback == nil {
+		fallback = errors.New("container init failed without a message")
+	}
+	return p.fail(ExitLodger, fallback)
+}
+
+// fail reaps the init and returns the error to report.
+func (p *Process) fail(code int, err error) error {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	if p.console != nil {
+		p.console.Close()
+	}
+	return &ExitError{code, err}
+}
+
+// Pid is the container process's pid as the session sees it.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Console is the pty master of a process started with a terminal, else nil.
+func (p *Process) Console() *os.File { return p.console }
+
+// Signal sends sig to the container process.
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits for the process and returns its exit code: its own status, or
+// 128+N when signal N killed it.
+func (p *Process) Wait() (int, error) {
+	err := p.cmd.Wait()
+	if p.cmd.ProcessState == nil {
+		return ExitLodger, err
+	}
+	ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok {
+		return ExitLodger, err
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}

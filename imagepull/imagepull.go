@@ -1,0 +1,209 @@
+// Package imagepull wires go.podman.io/image/v5 for lodger: resolving
+// references (short names through registries.conf), pulling into the local
+// store from registries and archives, and finding images already present.
+//
+// It reads the same registries.conf, policy.json and auth.json as podman,
+// skopeo and buildah. It prints nothing unless Options.Progress is set.
+package imagepull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/shortnames"
+	"go.podman.io/image/v5/signature"
+	storageTransport "go.podman.io/image/v5/storage"
+	"go.podman.io/image/v5/transports/alltransports"
+	"go.podman.io/image/v5/types"
+	cstorage "go.podman.io/storage"
+)
+
+// Options tune a pull.
+type Options struct {
+	// TLSVerify false allows plain http and unverified certificates for
+	// every registry; nil leaves the choice to registries.conf.
+	TLSVerify *bool
+	// Progress receives one line per blob; nil is silent.
+	Progress io.Writer
+	// AuthFile overrides the auth.json location.
+	AuthFile string
+}
+
+// ErrNotFound says that no candidate of a reference exists.
+var ErrNotFound = errors.New("image not found")
+
+// MalformedError says what is wrong with a reference the user typed.
+type MalformedError struct {
+	Ref string
+	Err error
+}
+
+func (e *MalformedError) Error() string {
+	return fmt.Sprintf("invalid image reference %q: %v", e.Ref, e.Err)
+}
+
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+func (o Options) systemContext() *types.SystemContext {
+	sys := &types.SystemContext{AuthFilePath: o.AuthFile}
+	if o.TLSVerify != nil {
+		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(!*o.TLSVerify)
+	}
+	return sys
+}
+
+// transportPrefixes are the sources lodger accepts besides plain names.
+var transportPrefixes = []string{"docker://", "oci:", "oci-archive:", "docker-archive:", "containers-storage:"}
+
+// HasTransport reports whether ref names its transport explicitly.
+func HasTransport(ref string) bool {
+	for _, p := range transportPrefixes {
+		if strings.HasPrefix(ref, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Pull copies ref into store and returns the image ID. A plain name goes
+// through registries.conf (short names, search registries, mirrors); other
+// sources are named with their transport.
+func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (string, error) {
+	sys := o.systemContext()
+	policy, err := policyContext(sys)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = policy.Destroy() }()
+
+	if HasTransport(ref) && !strings.HasPrefix(ref, "docker://") {
+		src, err := alltransports.ParseImageName(ref)
+		if err != nil {
+			return "", &MalformedError{Ref: ref, Err: err}
+		}
+		return copyInto(ctx, policy, store, src, src.DockerReference(), o, sys)
+	}
+
+	name := strings.TrimPrefix(ref, "docker://")
+	resolved, err := shortnames.Resolve(sys, name)
+	if err != nil {
+		return "", &MalformedError{Ref: ref, Err: err}
+	}
+	var errs []error
+	var tried []string
+	for _, c := range resolved.PullCandidates {
+		src, err := alltransports.ParseImageName("docker://" + c.Value.String())
+		if err != nil {
+			return "", &MalformedError{Ref: ref, Err: err}
+		}
+		id, err := copyInto(ctx, policy, store, src, c.Value, o, sys)
+		if err == nil {
+			_ = c.Record()
+			return id, nil
+		}
+		tried = append(tried, c.Value.String())
+		errs = append(errs, fmt.Errorf("%s: %w", c.Value.String(), err))
+	}
+	if len(errs) == 0 {
+		return "", fmt.Errorf("pull %s: %w: no registry to try; add unqualified-search-registries to registries.conf or use a full name", ref, ErrNotFound)
+	}
+	return "", &PullError{Ref: ref, Tried: tried, Errs: errs}
+}
+
+// PullError carries what every candidate registry answered.
+type PullError struct {
+	Ref   string
+	Tried []string
+	Errs  []error
+}
+
+func (e *PullError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pull %s: tried %s", e.Ref, strings.Join(e.Tried, ", "))
+	for _, err := range e.Errs {
+		b.WriteString("\n  ")
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *PullError) Unwrap() []error { return e.Errs }
+
+func copyInto(ctx context.Context, policy *signature.PolicyContext, store cstorage.Store, src types.ImageReference, name reference.Named, o Options, sys *types.SystemContext) (string, error) {
+	if name != nil {
+		name = reference.TagNameOnly(name)
+	}
+	dest, err := storageTransport.Transport.NewStoreReference(store, name, "")
+	if err != nil {
+		return "", err
+	}
+	man, err := copy.Image(ctx, policy, dest, src, &copy.Options{
+		ReportWriter:   o.Progress,
+		SourceCtx:      sys,
+		DestinationCtx: sys,
+	})
+	if err != nil {
+		return "", err
+	}
+	if name != nil {
+		img, err := storageTransport.Transport.GetStoreImage(store, dest)
+		if err != nil {
+			return "", fmt.Errorf("find pulled image: %w", err)
+		}
+		return img.ID, nil
+	}
+	// An unnamed source (an archive without a reference) is stored under
+	// its config digest, which is what storage uses as the image ID.
+	m, err := manifest.FromBlob(man, manifest.GuessMIMEType(man))
+	if err != nil {
+		return "", fmt.Errorf("parse pulled manifest: %w", err)
+	}
+	return m.ConfigInfo().Digest.Encoded(), nil
+}
+
+// policyContext reads policy.json as podman does; with no policy file at
+// all, lodger accepts any image, as a fresh podman install does.
+func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
+	p, err := signature.DefaultPolicy(sys)
+	if errors.Is(err, fs.ErrNotExist) {
+		p = &signature.Policy{Default: []signature.PolicyRequirement{signature.NewPRInsecureAcceptAnything()}}
+	} else if err != nil {
+		return nil, fmt.Errorf("read signature policy: %w", err)
+	}
+	return signature.NewPolicyContext(p)
+}
+
+// Lookup finds an image already in store by ID, ID prefix or name, trying
+// the names a short name may stand for. It returns ErrNotFound when none
+// is present.
+func Lookup(store cstorage.Store, ref string, o Options) (*cstorage.Image, error) {
+	if HasTransport(ref) {
+		return nil, ErrNotFound
+	}
+	if img, err := store.Image(ref); err == nil {
+		return img, nil
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return nil, &MalformedError{Ref: ref, Err: err}
+	}
+	candidates := []reference.Named{reference.TagNameOnly(named)}
+	if shortnames.IsShortName(ref) {
+		if local, err := shortnames.ResolveLocally(o.systemContext(), ref); err == nil {
+			candidates = append(local, candidates...)
+		}
+	}
+	for _, c := range candidates {
+		if img, err := store.Image(c.String()); err == nil {
+			return img, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
+}
