@@ -22,6 +22,7 @@ import (
 	storageTransport "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	cstorage "go.podman.io/storage"
 )
 
@@ -206,4 +207,29 @@ func Lookup(store cstorage.Store, ref string, o Options) (*cstorage.Image, error
 		}
 	}
 	return nil, fmt.Errorf("%s: %w", ref, ErrNotFound)
+}
+
+// Config returns the OCI configuration of a stored image.
+func Config(ctx context.Context, store cstorage.Store, id string) (*imgspecv1.Image, error) {
+	ref, err := storageTransport.Transport.NewStoreReference(store, nil, id)
+	if err != nil {
+		return nil, err
+	}
+	img, err := ref.NewImage(ctx, &types.SystemContext{})
+	if err != nil {
+		return nil, fmt.Errorf("open image %s: %w", shortID(id), err)
+	}
+	defer img.Close()
+	cfg, err := img.OCIConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration of image %s: %w", shortID(id), err)
+	}
+	return cfg, nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }

@@ -26,6 +26,12 @@
 #define ENV_JOINPID "_LODGER_JOIN_PID"    // join this pid, failure is fatal
 #define ENV_JOINED "_LODGER_JOINED"       // set after joining; children inherit it
 
+// What the constructor did, for nsenter.go: the Go runtime reads the
+// environment from the process's initial stack, so setenv here would be
+// invisible to os.Getenv; Go copies these into its environment in init.
+int lodger_joined_pid = 0;
+unsigned lodger_host_uid = 0, lodger_host_gid = 0;
+
 static int read_pid_file(const char *path) {
 	char buf[32];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -136,14 +142,7 @@ __attribute__((constructor)) static void lodger_nsenter(void) {
 		exit(125);
 	}
 
-	char buf[32];
-	snprintf(buf, sizeof(buf), "%u", (unsigned)uid);
-	setenv("_CONTAINERS_ROOTLESS_UID", buf, 1);
-	snprintf(buf, sizeof(buf), "%u", (unsigned)gid);
-	setenv("_CONTAINERS_ROOTLESS_GID", buf, 1);
-	// go.podman.io/storage and image read this to behave as under podman.
-	setenv("_CONTAINERS_USERNS_CONFIGURED", "done", 1);
-	snprintf(buf, sizeof(buf), "%d", pid);
-	setenv(ENV_JOINED, buf, 1);
-	unsetenv(ENV_JOINPID);
+	lodger_joined_pid = pid;
+	lodger_host_uid = uid;
+	lodger_host_gid = gid;
 }

@@ -1,0 +1,28 @@
+// Command lodger is a daemonless, rootless container runner.
+package main
+
+import (
+	"context"
+	"os"
+
+	"go.podman.io/storage/pkg/reexec"
+
+	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/rootless"
+	_ "github.com/lodger-containers/lodger/rootless/nsenter" // joins the session namespace before main
+)
+
+func main() {
+	// Re-executed roles first: the container init, the session keeper and
+	// storage's own helpers never reach cobra.
+	if len(os.Args) > 1 && os.Args[1] == exec.InitArg {
+		os.Exit(exec.InitMain())
+	}
+	if ok, code := rootless.KeeperMain(); ok {
+		os.Exit(code)
+	}
+	if reexec.Init() {
+		return
+	}
+	os.Exit(execute(context.Background(), os.Args[1:]))
+}

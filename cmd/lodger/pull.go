@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/lodger-containers/lodger/imagepull"
+)
+
+// pullFlags are shared by pull and run.
+type pullFlags struct {
+	tlsVerify bool
+	authFile  string
+}
+
+func (p *pullFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&p.tlsVerify, "tls-verify", true, "require https and a verified certificate (false also allows plain http)")
+	fs.StringVar(&p.authFile, "authfile", "", "path of the registry credentials file (default: the containers auth.json)")
+}
+
+func (p *pullFlags) options(fs *pflag.FlagSet) imagepull.Options {
+	o := imagepull.Options{AuthFile: p.authFile}
+	if fs.Changed("tls-verify") {
+		v := p.tlsVerify
+		o.TLSVerify = &v
+	}
+	return o
+}
+
+type pullOptions struct {
+	pullFlags
+	quiet bool
+}
+
+func newPullCommand() *cobra.Command {
+	var o pullOptions
+	cmd := &cobra.Command{
+		Use:   "pull [flags] IMAGE",
+		Short: "Pull an image from a registry or an archive",
+		Long: `Pull an image into local storage and print its ID.
+
+IMAGE is a name resolved through registries.conf (short names, search
+registries, mirrors), or a transport reference: docker://NAME,
+oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF].`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			po := o.options(cmd.Flags())
+			if !o.quiet {
+				po.Progress = os.Stderr
+			}
+			id, err := imagepull.Pull(cmd.Context(), store, args[0], po)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), id)
+			return nil
+		},
+	}
+	o.register(cmd.Flags())
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
+	return sessionCommand(cmd, 1)
+}
+

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/imagepull"
+)
+
+type rmiOptions struct {
+	force bool
+}
+
+func newRmiCommand() *cobra.Command {
+	var o rmiOptions
+	cmd := &cobra.Command{
+		Use:   "rmi [flags] IMAGE [IMAGE...]",
+		Short: "Remove images from local storage",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			var errs []error
+			for _, ref := range args {
+				id, err := removeImage(store, ref, o.force)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", id)
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "also remove containers that use the image")
+	return sessionCommand(cmd, 1)
+}
+
+func removeImage(store cstorage.Store, ref string, force bool) (string, error) {
+	img, err := imagepull.Lookup(store, ref, imagepull.Options{})
+	if err != nil {
+		return "", fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	ctrs, err := store.Containers()
+	if err != nil {
+		return "", err
+	}
+	for _, c := range ctrs {
+		if c.ImageID != img.ID {
+			continue
+		}
+		if !force {
+			return "", fmt.Errorf("remove image %s: container %s (%s) uses it; remove the container or use -f", ref, c.ID[:12], firstName(c.Names))
+		}
+		_, _ = store.Unmount(c.ID, true)
+		if err := store.DeleteContainer(c.ID); err != nil {
+			return "", fmt.Errorf("remove container %s: %w", c.ID[:12], err)
+		}
+	}
+	if _, err := store.DeleteImage(img.ID, true); err != nil {
+		return "", fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	return img.ID, nil
+}
+
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
+}

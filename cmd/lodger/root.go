@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/rootless"
+	"github.com/lodger-containers/lodger/storage"
+)
+
+// Annotations on commands.
+const (
+	// annotExitCode is the exit code for lodger's own errors in this
+	// command: 125 for run, create, start and exec, as in Docker.
+	annotExitCode = "lodger.exit-code"
+	// annotSession marks commands that must run in the session namespace.
+	annotSession = "lodger.session"
+)
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	root   string
+	driver string
+}
+
+var global globalOptions
+
+// exitCodeError ends the process with Code and prints Err when non-nil.
+type exitCodeError struct {
+	Code int
+	Err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.Err == nil {
+		return "exit status " + strconv.Itoa(e.Code)
+	}
+	return e.Err.Error()
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lodger",
+		Short: "Run containers without a daemon and without root",
+		Long: `lodger runs OCI containers as an unprivileged user: images come from
+registries or archives, containers run in a user namespace mapped from your
+/etc/subuid and /etc/subgid ranges, and no daemon stays behind.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Annotations[annotSession] == "" {
+				return nil
+			}
+			return rootless.Enter()
+		},
+	}
+	root.PersistentFlags().StringVar(&global.root, "root", "", "storage graph root (default $XDG_DATA_HOME/lodger/storage)")
+	root.PersistentFlags().StringVar(&global.driver, "storage-driver", "", "storage driver: overlay, fuse-overlayfs or vfs (default: automatic)")
+	root.AddCommand(
+		newVersionCommand(),
+		newInfoCommand(),
+		newPullCommand(),
+		newImagesCommand(),
+		newRmiCommand(),
+		newRunCommand(),
+		newPsCommand(),
+		newRmCommand(),
+	)
+	return root
+}
+
+// execute runs the command line and returns the process exit code.
+func execute(ctx context.Context, args []string) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
+	}
+	code := 1
+	if c, err := strconv.Atoi(cmd.Annotations[annotExitCode]); err == nil {
+		code = c
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		code = ec.Code
+		if ec.Err == nil {
+			return code
+		}
+	}
+	fmt.Fprintf(os.Stderr, "lodger: %v\n", err)
+	return code
+}
+
+// sessionCommand marks cmd as needing the session namespace and gives it
+// the exit code for its own errors.
+func sessionCommand(cmd *cobra.Command, errCode int) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[annotSession] = "1"
+	cmd.Annotations[annotExitCode] = strconv.Itoa(errCode)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitCodeError{Code: errCode, Err: fmt.Errorf("%w\nSee 'lodger %s --help'.", err, c.Name())}
+	})
+	return cmd
+}
+
+// openStore opens storage with the global flags applied.
+func openStore() (cstorage.Store, error) {
+	o, err := storage.DefaultOptions()
+	if err != nil {
+		return nil, err
+	}
+	if global.root != "" {
+		o.GraphRoot = global.root
+	}
+	if global.driver != "" {
+		o.Driver = global.driver
+	}
+	return storage.Open(o)
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/exec"
+)
+
+type runOptions struct {
+	pullFlags
+	remove      bool
+	interactive bool
+	tty         bool
+	env         []string
+	envFiles    []string
+	workdir     string
+	user        string
+	entrypoint  string
+	name        string
+	hostname    string
+	network     string
+	quiet       bool
+}
+
+func newRunCommand() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Run a command in a new container",
+		Long: `Run a command in a new container, pulling the image first if it is not
+in local storage. lodger exits with the container's exit code; 125 when
+lodger itself fails, 126 when the command cannot be executed, 127 when it is
+not found, 128+N when signal N killed it.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			sigs := make(chan os.Signal, 16)
+			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+				syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+			defer signal.Stop(sigs)
+			ro := container.RunOptions{
+				Image:       args[0],
+				Args:        args[1:],
+				Env:         o.env,
+				EnvFiles:    o.envFiles,
+				Workdir:     o.workdir,
+				User:        o.user,
+				Name:        o.name,
+				Hostname:    o.hostname,
+				Network:     o.network,
+				Interactive: o.interactive,
+				TTY:         o.tty,
+				Remove:      o.remove,
+				Pull:        o.options(cmd.Flags()),
+				Signals:     sigs,
+				Stdin:       os.Stdin,
+				Stdout:      os.Stdout,
+				Stderr:      os.Stderr,
+			}
+			if !o.quiet {
+				ro.PullProgress = os.Stderr
+			}
+			if cmd.Flags().Changed("entrypoint") {
+				ro.Entrypoint = &o.entrypoint
+			}
+			code, err := container.Run(cmd.Context(), store, ro)
+			if err != nil {
+				return &exitCodeError{Code: code, Err: err}
+			}
+			if code != 0 {
+				return &exitCodeError{Code: code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	// Everything after the image belongs to the container.
+	f.SetInterspersed(false)
+	o.register(f)
+	f.BoolVar(&o.remove, "rm", false, "remove the container when it exits")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
+	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass lodger's own)")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file of KEY=VALUE lines")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container (created if missing)")
+	f.StringVarP(&o.user, "user", "u", "", "user to run as: NAME|UID[:GROUP|GID], resolved in the image")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint (\"\" clears it)")
+	f.StringVar(&o.name, "name", "", "name of the container")
+	f.StringVar(&o.hostname, "hostname", "", "container host name (default: the short container id)")
+	f.StringVar(&o.network, "network", container.NetworkNone, "network mode: none or host")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no pull progress")
+	return sessionCommand(cmd, exec.ExitLodger)
+}

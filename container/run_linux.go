@@ -1,0 +1,323 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	cstorage "go.podman.io/storage"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/imagepull"
+)
+
+// Network modes lodger knows so far.
+const (
+	NetworkNone = "none"
+	NetworkHost = "host"
+)
+
+// RunOptions is everything `lodger run` takes.
+type RunOptions struct {
+	Image       string
+	Args        []string
+	Entrypoint  *string
+	Env         []string
+	EnvFiles    []string
+	Workdir     string
+	User        string
+	Name        string
+	Hostname    string
+	Network     string
+	Interactive bool
+	TTY         bool
+	Remove      bool
+	Pull        imagepull.Options
+	// PullProgress receives pull progress when the image must be pulled.
+	PullProgress io.Writer
+	// Signals are forwarded to the container process.
+	Signals <-chan os.Signal
+	Stdin   *os.File
+	Stdout  *os.File
+	Stderr  *os.File
+}
+
+// Metadata is what lodger keeps in the storage container record.
+type Metadata struct {
+	Image   string    `json:"image"`
+	ImageID string    `json:"imageID"`
+	Command []string  `json:"command"`
+	Created time.Time `json:"created"`
+}
+
+// ErrNameInUse says another container has the requested name.
+var ErrNameInUse = errors.New("name in use")
+
+// Run creates a container from opts.Image, runs it in the foreground and
+// returns its exit code. Errors are *exec.ExitError with Docker's codes.
+// With Remove the container's layer and record are gone when Run returns,
+// whatever happened.
+func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error) {
+	img, err := findOrPull(ctx, store, opts)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	cfg, err := imagepull.Config(ctx, store, img.ID)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	args := Command(cfg.Config, opts.Entrypoint, opts.Args)
+	if len(args) == 0 {
+		return exec.ExitLodger, fmt.Errorf("no command: image %s has no Cmd or Entrypoint; give one after the image name", opts.Image)
+	}
+	env, err := Env(cfg.Config.Env, opts.EnvFiles, opts.Env)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	wd, err := Workdir(cfg.Config, opts.Workdir)
+	if err != nil {
+		return exec.ExitLodger, fmt.Errorf("-w: %w", err)
+	}
+	userSpec := opts.User
+	if userSpec == "" {
+		userSpec = cfg.Config.User
+	}
+	network := opts.Network
+	if network == "" {
+		network = NetworkNone
+	}
+	if network != NetworkNone && network != NetworkHost {
+		return exec.ExitLodger, fmt.Errorf("--network %q: use none or host", network)
+	}
+
+	id := newID()
+	name := opts.Name
+	if name == "" {
+		name = randomName()
+	}
+	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC()})
+	if _, err := store.CreateContainer(id, []string{name}, img.ID, "", string(meta), nil); err != nil {
+		if errors.Is(err, cstorage.ErrDuplicateName) {
+			return exec.ExitLodger, fmt.Errorf("container name %q: %w by another container; choose another --name or remove it", name, ErrNameInUse)
+		}
+		return exec.ExitLodger, fmt.Errorf("create container: %w", err)
+	}
+	cleanup := func() {
+		_, _ = store.Unmount(id, true)
+		if opts.Remove {
+			_ = store.DeleteContainer(id)
+		}
+	}
+	defer cleanup()
+
+	rootfs, err := store.Mount(id, "")
+	if err != nil {
+		return exec.ExitLodger, fmt.Errorf("mount container rootfs: %w", err)
+	}
+	user, err := exec.ResolveUser(rootfs, userSpec)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+user.Home)
+	}
+	hostname := opts.Hostname
+	if hostname == "" {
+		hostname = id[:12]
+		if network == NetworkHost {
+			hostname, _ = os.Hostname()
+		}
+	}
+	env = append(env, "HOSTNAME="+hostname)
+	if opts.TTY && !hasEnv(env, "TERM") {
+		env = append(env, "TERM=xterm")
+	}
+	runDir, err := store.ContainerRunDirectory(id)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	mounts, err := writeEtcFiles(runDir, hostname, network)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+
+	spec := &specs.Spec{
+		Version: specs.Version,
+		Process: &specs.Process{
+			Terminal: opts.TTY,
+			User:     user.User,
+			Args:     args,
+			Env:      env,
+			Cwd:      wd,
+		},
+		Root:     &specs.Root{Path: rootfs},
+		Hostname: hostname,
+		Mounts:   mounts,
+		Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
+			{Type: specs.MountNamespace}, {Type: specs.PIDNamespace},
+			{Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
+		}},
+	}
+	if network == NetworkNone {
+		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	return runProcess(spec, opts)
+}
+
+func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cstorage.Image, error) {
+	img, err := imagepull.Lookup(store, opts.Image, opts.Pull)
+	if err == nil {
+		return img, nil
+	}
+	if !errors.Is(err, imagepull.ErrNotFound) {
+		return nil, err
+	}
+	po := opts.Pull
+	po.Progress = opts.PullProgress
+	id, err := imagepull.Pull(ctx, store, opts.Image, po)
+	if err != nil {
+		return nil, err
+	}
+	return store.Image(id)
+}
+
+func runProcess(spec *specs.Spec, opts RunOptions) (int, error) {
+	stdio := exec.Stdio{Out: opts.Stdout, Err: opts.Stderr}
+	if opts.Interactive {
+		stdio.In = opts.Stdin
+	}
+	p, err := exec.Start(spec, stdio)
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.Code, err
+		}
+		return exec.ExitLodger, err
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	if console := p.Console(); console != nil {
+		restore := proxyTerminal(console, opts, &wg)
+		defer restore()
+	}
+	go func() {
+		for {
+			select {
+			case s := <-opts.Signals:
+				if s == unix.SIGWINCH {
+					if c := p.Console(); c != nil {
+						resize(c, opts.Stdin)
+					}
+					continue
+				}
+				_ = p.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	code, err := p.Wait()
+	close(done)
+	waitTimeout(&wg, time.Second)
+	return code, err
+}
+
+// proxyTerminal copies between the user's terminal and the pty master and
+// puts the user's terminal in raw mode; the returned func restores it.
+func proxyTerminal(console *os.File, opts RunOptions, wg *sync.WaitGroup) func() {
+	restore := func() {}
+	if term.IsTerminal(int(opts.Stdin.Fd())) {
+		resize(console, opts.Stdin)
+		if opts.Interactive {
+			if st, err := term.MakeRaw(int(opts.Stdin.Fd())); err == nil {
+				restore = func() { _ = term.Restore(int(opts.Stdin.Fd()), st) }
+			}
+		}
+	}
+	if opts.Interactive {
+		go func() { _, _ = io.Copy(console, opts.Stdin) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Reading the master ends with EIO once the process and every
+		// holder of the slave are gone.
+		_, _ = io.Copy(opts.Stdout, console)
+	}()
+	return restore
+}
+
+func resize(console, from *os.File) {
+	ws, err := unix.IoctlGetWinsize(int(from.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return
+	}
+	_ = unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, ws)
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	c := make(chan struct{})
+	go func() { wg.Wait(); close(c) }()
+	select {
+	case <-c:
+	case <-time.After(d):
+	}
+}
+
+// writeEtcFiles writes the /etc/hosts, /etc/hostname and /etc/resolv.conf
+// lodger provides and returns the bind mounts that put them in place.
+func writeEtcFiles(dir, hostname, network string) ([]specs.Mount, error) {
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
+	if network == NetworkHost {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	}
+	resolv := ""
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		resolv = string(b)
+	}
+	files := []struct{ name, content string }{
+		{"hosts", hosts},
+		{"hostname", hostname + "\n"},
+		{"resolv.conf", resolv},
+	}
+	var mounts []specs.Mount
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, []byte(f.content), 0o644); err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, specs.Mount{Destination: "/etc/" + f.name, Type: "bind", Source: p, Options: []string{"bind"}})
+	}
+	return mounts, nil
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var (
+	adjectives = strings.Fields("brave calm eager fond gentle happy jolly keen lively merry nimble proud quiet swift tidy witty bold bright clever daring")
+	nouns      = strings.Fields("badger crane dolphin falcon gecko heron ibis jackal koala lemur marten newt otter panda quail raven stoat tapir vole wren")
+)
+
+func randomName() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s_%s_%02x", adjectives[int(b[0])%len(adjectives)], nouns[int(b[1])%len(nouns)], b[2])
+}

@@ -1,0 +1,135 @@
+package container
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// defaultPath is the PATH a container gets when neither the image nor the
+// user sets one, as in Docker.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Command composes the process arguments as Docker does: --entrypoint
+// replaces the image's Entrypoint and drops its Cmd; arguments after the
+// image replace the image's Cmd.
+func Command(cfg imgspecv1.ImageConfig, entrypoint *string, args []string) []string {
+	var ep, cmd []string
+	if entrypoint != nil {
+		if *entrypoint != "" {
+			ep = []string{*entrypoint}
+		}
+	} else {
+		ep = cfg.Entrypoint
+		cmd = cfg.Cmd
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	return append(append([]string{}, ep...), cmd...)
+}
+
+// Env merges the image's environment with --env-file files and -e values,
+// later ones winning per key. "-e KEY" alone takes KEY from lodger's own
+// environment, and is dropped when unset there.
+func Env(image []string, envFiles []string, envs []string) ([]string, error) {
+	var overrides []string
+	for _, f := range envFiles {
+		vals, err := readEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		overrides = append(overrides, vals...)
+	}
+	overrides = append(overrides, envs...)
+	order := []string{}
+	vals := map[string]string{}
+	set := func(kv string) {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := vals[k]; !ok {
+			order = append(order, k)
+		}
+		vals[k] = v
+	}
+	for _, kv := range image {
+		set(kv)
+	}
+	for _, kv := range overrides {
+		k, _, hasValue := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("invalid environment variable %q: empty name", kv)
+		}
+		if !hasValue {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			kv = k + "=" + v
+		}
+		set(kv)
+	}
+	if _, ok := vals["PATH"]; !ok {
+		set(defaultPath)
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+vals[k])
+	}
+	return out, nil
+}
+
+// readEnvFile reads KEY=VALUE lines; blank lines and # comments are
+// skipped, as in Docker's --env-file.
+func readEnvFile(name string) ([]string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for n := 1; s.Scan(); n++ {
+		line := strings.TrimSpace(s.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "=") || strings.ContainsAny(strings.SplitN(line, "=", 2)[0], " \t") {
+			return nil, fmt.Errorf("--env-file %s line %d: invalid variable %q", name, n, line)
+		}
+		out = append(out, line)
+	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	return out, nil
+}
+
+// hasEnv reports whether env sets key.
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// Workdir picks -w, else the image's WorkingDir, else /. It must be
+// absolute, as in Docker.
+func Workdir(cfg imgspecv1.ImageConfig, flag string) (string, error) {
+	wd := flag
+	if wd == "" {
+		wd = cfg.WorkingDir
+	}
+	if wd == "" {
+		return "/", nil
+	}
+	if !path.IsAbs(wd) {
+		return "", fmt.Errorf("working directory %q is not an absolute path", wd)
+	}
+	return path.Clean(wd), nil
+}

@@ -1,0 +1,120 @@
+// Package sysinfo gathers what `lodger info` reports: the kernel, the id
+// mapping, storage, and what the network backend needs from the host.
+package sysinfo
+
+import (
+	"os"
+	osexec "os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+
+	cstorage "go.podman.io/storage"
+	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/rootless"
+	"github.com/lodger-containers/lodger/storage"
+)
+
+// Info is the report.
+type Info struct {
+	Version string         `json:"version"`
+	Host    Host           `json:"host"`
+	IDMap   rootless.IDMap `json:"idMap"`
+	Storage Storage        `json:"storage"`
+	Network Network        `json:"network"`
+}
+
+// Host describes the machine and the invoking user.
+type Host struct {
+	Kernel    string `json:"kernel"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	Rootless  bool   `json:"rootless"`
+	User      string `json:"user"`
+	UID       int    `json:"uid"`
+	GID       int    `json:"gid"`
+	NewUIDMap string `json:"newuidmap"`
+}
+
+// Storage describes the store.
+type Storage struct {
+	Driver     string `json:"driver"`
+	GraphRoot  string `json:"graphRoot"`
+	RunRoot    string `json:"runRoot"`
+	Images     int    `json:"images"`
+	Containers int    `json:"containers"`
+}
+
+// Network lists the host facilities the userspace network depends on.
+type Network struct {
+	Tun                   string `json:"tun"`
+	PingGroupRange        string `json:"pingGroupRange"`
+	UnprivilegedPortStart int    `json:"unprivilegedPortStart"`
+}
+
+// Collect builds the report for an open store.
+func Collect(store cstorage.Store) (*Info, error) {
+	var uts unix.Utsname
+	_ = unix.Uname(&uts)
+	ids, err := rootless.LoadIDMap()
+	if err != nil {
+		return nil, err
+	}
+	nuid, _ := osexec.LookPath("newuidmap")
+	info := &Info{
+		Host: Host{
+			Kernel:    unix.ByteSliceToString(uts.Release[:]),
+			OS:        runtime.GOOS,
+			Arch:      runtime.GOARCH,
+			Rootless:  !rootless.IsRealRoot(),
+			User:      ids.User,
+			UID:       rootless.HostUID(),
+			GID:       rootless.HostGID(),
+			NewUIDMap: nuid,
+		},
+		IDMap: ids,
+		Storage: Storage{
+			Driver:    storage.DriverName(store),
+			GraphRoot: store.GraphRoot(),
+			RunRoot:   store.RunRoot(),
+		},
+		Network: Network{
+			Tun:                   tunStatus(),
+			PingGroupRange:        readSysctl("net/ipv4/ping_group_range"),
+			UnprivilegedPortStart: atoi(readSysctl("net/ipv4/ip_unprivileged_port_start")),
+		},
+	}
+	if imgs, err := store.Images(); err == nil {
+		info.Storage.Images = len(imgs)
+	}
+	if ctrs, err := store.Containers(); err == nil {
+		info.Storage.Containers = len(ctrs)
+	}
+	return info, nil
+}
+
+func tunStatus() string {
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		return "not usable: " + err.Error() + " (make it mode 0666, or load the tun module)"
+	}
+	f.Close()
+	return "ok"
+}
+
+func readSysctl(name string) string {
+	b, err := os.ReadFile("/proc/sys/" + name)
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}
