@@ -1,12 +1,13 @@
 package exec
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	osexec "os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -60,6 +61,14 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, &ExitError{ExitLodger, errors.New("no command given and the image has none")}
 	}
+	prog, err := compile(spec)
+	if err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			return nil, err
+		}
+		return nil, &ExitError{ExitLodger, err}
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -76,7 +85,17 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 	cmd := osexec.Command("/proc/self/exe", InitArg)
 	cmd.Args[0] = "lodger-init"
 	cmd.Env = []string{rootless.NoJoinEnv()}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	// A nil *os.File in an io.Reader is not nil: set only what is there,
+	// so that os/exec gives /dev/null for the rest.
+	if stdio.In != nil {
+		cmd.Stdin = stdio.In
+	}
+	if stdio.Out != nil {
+		cmd.Stdout = stdio.Out
+	}
+	if stdio.Err != nil {
+		cmd.Stderr = stdio.Err
+	}
 	cmd.ExtraFiles = []*os.File{specR, syncW}
 	var consoleParent *os.File
 	if spec.Process.Terminal {
@@ -105,8 +124,8 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 	specR.Close()
 	syncW.Close()
 	p := &Process{cmd: cmd}
-	if err := json.NewEncoder(specW).Encode(spec); err != nil {
-		return nil, p.fail(ExitLodger, fmt.Errorf("send spec: %w", err))
+	if _, err := specW.Write(prog); err != nil {
+		return nil, p.failFromSync(syncR, fmt.Errorf("send init program: %w", err))
 	}
 	specW.Close()
 	if consoleParent != nil {
@@ -127,10 +146,13 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 	return p, nil
 }
 
+// failFromSync reads the init's "CODE MESSAGE" report.
 func (p *Process) failFromSync(r io.Reader, fallback error) error {
-	var ie initError
-	if err := json.NewDecoder(r).Decode(&ie); err == nil && ie.Code != 0 {
-		return p.fail(ie.Code, errors.New(ie.Msg))
+	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	if c, msg, ok := strings.Cut(string(b), " "); ok {
+		if code, err := strconv.Atoi(c); err == nil && code != 0 {
+			return p.fail(code, errors.New(msg))
+		}
 	}
 	if fallback == nil {
 		fallback = errors.New("container init failed without a message")

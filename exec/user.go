@@ -88,4 +88,3 @@ func openIDFile(rootfs, path string) (io.Reader, func()) {
 	}
 	return io.LimitReader(rf, maxIDFile), func() { rf.Close() }
 }
-

@@ -12,9 +12,9 @@ import (
 
 // Environment keys shared with the C constructor in rootless/nsenter.
 const (
-	envNoJoin  = "_LODGER_NOJOIN"
-	envJoinPID = "_LODGER_JOIN_PID"
-	envJoined  = "_LODGER_JOINED"
+	envNoJoin      = "_LODGER_NOJOIN"
+	envJoinPID     = "_LODGER_JOIN_PID"
+	envJoined      = "_LODGER_JOINED"
 	envRootlessUID = "_CONTAINERS_ROOTLESS_UID"
 	envRootlessGID = "_CONTAINERS_ROOTLESS_GID"
 )

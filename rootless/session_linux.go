@@ -227,4 +227,3 @@ func pause() {
 		_ = unix.Pause()
 	}
 }
-

@@ -7,17 +7,15 @@ import (
 
 	"go.podman.io/storage/pkg/reexec"
 
-	"github.com/lodger-containers/lodger/exec"
+	_ "github.com/lodger-containers/lodger/exec/nsinit" // the container init, before main
 	"github.com/lodger-containers/lodger/rootless"
 	_ "github.com/lodger-containers/lodger/rootless/nsenter" // joins the session namespace before main
 )
 
 func main() {
-	// Re-executed roles first: the container init, the session keeper and
-	// storage's own helpers never reach cobra.
-	if len(os.Args) > 1 && os.Args[1] == exec.InitArg {
-		os.Exit(exec.InitMain())
-	}
+	// Re-executed roles first: the session keeper and storage's own
+	// helpers never reach cobra. (The container init never reaches Go at
+	// all: exec/nsinit runs it from a C constructor.)
 	if ok, code := rootless.KeeperMain(); ok {
 		os.Exit(code)
 	}

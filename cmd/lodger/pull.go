@@ -68,4 +68,3 @@ oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF].`,
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
 	return sessionCommand(cmd, 1)
 }
-

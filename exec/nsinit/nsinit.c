@@ -1,0 +1,313 @@
+//go:build linux && cgo
+
+// The container init, run from a constructor before the Go runtime starts.
+//
+// lodger re-executes itself as "lodger-init _lodger-init" into the new
+// namespaces. Starting the Go runtime (and the package initialisers of
+// everything lodger links) costs tens of milliseconds per container; this
+// constructor instead reads a small program that the Go side computed
+// (exec/program.go: mounts, files, identity, the resolved command) and
+// carries it out, ending in execve. The Go side did every lookup and
+// decision; this file only performs syscalls in order.
+//
+// Wire format on fd 3: a sequence of ops, each one byte of opcode, a u32
+// count of arguments, then each argument as u32 length and bytes (little
+// endian). Failures are reported on fd 4 (close-on-exec) as
+// "<exit code> <message>"; end of file on fd 4 means execve succeeded.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define FD_PROGRAM 3
+#define FD_SYNC 4
+#define FD_CONSOLE 5
+
+#define MAX_ARGS 4096
+#define MAX_PROGRAM (16 << 20)
+
+static void fail(int code, const char *fmt, ...) {
+	char buf[4096];
+	int n = snprintf(buf, sizeof(buf), "%d ", code);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	ssize_t w = write(FD_SYNC, buf, strlen(buf));
+	(void)w;
+	_exit(code);
+}
+
+static char *program;
+static size_t program_len, pos;
+
+static void read_program(void) {
+	size_t cap = 64 << 10;
+	program = malloc(cap);
+	for (;;) {
+		if (program_len == cap) {
+			if (cap >= MAX_PROGRAM)
+				fail(125, "init program too large");
+			cap *= 2;
+			program = realloc(program, cap);
+		}
+		if (!program)
+			fail(125, "init program: out of memory");
+		ssize_t n = read(FD_PROGRAM, program + program_len, cap - program_len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(125, "read init program: %s", strerror(errno));
+		}
+		if (n == 0)
+			break;
+		program_len += n;
+	}
+	close(FD_PROGRAM);
+}
+
+static uint32_t read_u32(void) {
+	if (pos + 4 > program_len)
+		fail(125, "init program truncated");
+	uint32_t v = (uint8_t)program[pos] | (uint8_t)program[pos + 1] << 8 |
+		     (uint8_t)program[pos + 2] << 16 | (uint32_t)(uint8_t)program[pos + 3] << 24;
+	pos += 4;
+	return v;
+}
+
+// next_op decodes one op; args point into the program buffer, each
+// NUL-terminated in place of the following length byte being consumed.
+static int next_op(char **args, uint32_t *nargs) {
+	if (pos >= program_len)
+		return 0;
+	int op = (uint8_t)program[pos++];
+	uint32_t n = read_u32();
+	if (n > MAX_ARGS)
+		fail(125, "init program: too many arguments");
+	// Copy each argument out so that it can be NUL-terminated.
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len = read_u32();
+		if (pos + len > program_len)
+			fail(125, "init program truncated");
+		char *s = malloc(len + 1);
+		if (!s)
+			fail(125, "init program: out of memory");
+		memcpy(s, program + pos, len);
+		s[len] = 0;
+		args[i] = s;
+		pos += len;
+	}
+	args[n] = NULL;
+	*nargs = n;
+	return op;
+}
+
+static unsigned long parse_ul(const char *s) { return strtoul(s, NULL, 10); }
+
+static void need(uint32_t n, uint32_t want, int op) {
+	if (n < want)
+		fail(125, "init program: op %c needs %u arguments", op, want);
+}
+
+// op_mount: source, target, fstype, flags, data, fallback. A fallback of
+// "=DATA" retries with DATA; "tolerate-eperm" accepts EPERM (a remount of
+// a mount locked by the user namespace keeps its flags).
+static void op_mount(char **a, uint32_t n) {
+	need(n, 6, 'M');
+	unsigned long flags = parse_ul(a[3]);
+	const char *fstype = a[2][0] ? a[2] : NULL;
+	if (mount(a[0], a[1], fstype, flags, a[4][0] ? a[4] : NULL) == 0)
+		return;
+	int e = errno;
+	if (a[5][0] == '=' && mount(a[0], a[1], fstype, flags, a[5][1] ? a[5] + 1 : NULL) == 0)
+		return;
+	if (strcmp(a[5], "tolerate-eperm") == 0 && e == EPERM)
+		return;
+	fail(125, "mount %s on %s: %s", fstype ? fstype : a[0], a[1], strerror(e));
+}
+
+static void op_file(char **a, uint32_t n) {
+	need(n, 1, 'F');
+	int fd = open(a[0], O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		struct stat st;
+		if (errno == EEXIST || (lstat(a[0], &st) == 0 && S_ISREG(st.st_mode)))
+			return;
+		fail(125, "create mount point %s: %s", a[0], strerror(errno));
+	}
+	close(fd);
+}
+
+static void op_dir(char **a, uint32_t n) {
+	need(n, 1, 'D');
+	if (mkdir(a[0], 0755) < 0 && errno != EEXIST)
+		fail(125, "create directory %s: %s", a[0], strerror(errno));
+}
+
+static void op_symlink(char **a, uint32_t n) {
+	need(n, 2, 'L');
+	if (symlink(a[0], a[1]) < 0)
+		fail(125, "link %s: %s", a[1], strerror(errno));
+}
+
+static void op_pivot(char **a, uint32_t n) {
+	need(n, 1, 'P');
+	if (chdir(a[0]) < 0)
+		fail(125, "enter root %s: %s", a[0], strerror(errno));
+	// pivot_root(".", ".") stacks the old root under the new one; detaching
+	// it leaves the container with no path back to the host's tree.
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail(125, "pivot_root: %s", strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0)
+		fail(125, "detach old root: %s", strerror(errno));
+	if (chdir("/") < 0)
+		fail(125, "chdir /: %s", strerror(errno));
+}
+
+static void op_loopback(void) {
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail(125, "loopback: %s", strerror(errno));
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		fail(125, "bring up lo: %s", strerror(errno));
+	close(fd);
+}
+
+// op_terminal opens a pty in the container's own devpts, sends the master
+// to lodger and makes the slave the controlling terminal and stdio.
+static void op_terminal(void) {
+	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		fail(125, "open pty: %s", strerror(errno));
+	int unlock = 0, num;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &num) < 0)
+		fail(125, "set up pty: %s", strerror(errno));
+	char path[64];
+	snprintf(path, sizeof(path), "/dev/pts/%d", num);
+	int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		fail(125, "open %s: %s", path, strerror(errno));
+
+	char byte = 'p';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(FD_CONSOLE, &msg, 0) < 0)
+		fail(125, "send pty to lodger: %s", strerror(errno));
+	close(FD_CONSOLE);
+	close(master);
+
+	if (setsid() < 0)
+		fail(125, "setsid: %s", strerror(errno));
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		fail(125, "set controlling terminal: %s", strerror(errno));
+	for (int fd = 0; fd < 3; fd++)
+		if (dup3(slave, fd, 0) < 0)
+			fail(125, "attach pty: %s", strerror(errno));
+	close(slave);
+}
+
+static void op_identity(char **a, uint32_t n) {
+	need(n, 2, 'U');
+	uid_t uid = parse_ul(a[0]);
+	gid_t gid = parse_ul(a[1]);
+	gid_t groups[MAX_ARGS];
+	size_t ng = 0;
+	for (uint32_t i = 2; i < n; i++)
+		groups[ng++] = parse_ul(a[i]);
+	// A single-id session (no subordinate range) denies setgroups; there is
+	// nothing to set there anyway.
+	if (setgroups(ng, groups) < 0 && !(ng == 0 && errno == EPERM))
+		fail(125, "set supplementary groups: %s", strerror(errno));
+	if (setresgid(gid, gid, gid) < 0)
+		fail(125, "set gid %u: %s (is it inside the mapped range?)", gid, strerror(errno));
+	if (setresuid(uid, uid, uid) < 0)
+		fail(125, "set uid %u: %s (is it inside the mapped range?)", uid, strerror(errno));
+}
+
+static void op_chdir(char **a, uint32_t n) {
+	need(n, 1, 'C');
+	if (chdir(a[0]) < 0)
+		fail(126, "working directory %s: %s", a[0], strerror(errno));
+}
+
+static void op_hostname(char **a, uint32_t n) {
+	need(n, 1, 'H');
+	if (sethostname(a[0], strlen(a[0])) < 0)
+		fail(125, "set hostname: %s", strerror(errno));
+}
+
+// op_exec: path, argc, argv..., env...
+static void op_exec(char **a, uint32_t n) {
+	need(n, 2, 'E');
+	unsigned long argc = parse_ul(a[1]);
+	if (argc + 2 > n)
+		fail(125, "init program: bad argument count");
+	char **argv = &a[2];
+	char **envp = malloc(sizeof(char *) * (n - 2 - argc + 1));
+	size_t k = 0;
+	for (uint32_t i = 2 + argc; i < n; i++)
+		envp[k++] = a[i];
+	envp[k] = NULL;
+	char *saved = argv[argc];
+	argv[argc] = NULL;
+	// Only 0, 1 and 2 reach the container process: everything else lodger
+	// may hold closes on exec (fd 4, the sync pipe, closes last, by exec).
+	syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+	execve(a[0], argv, envp);
+	int e = errno;
+	argv[argc] = saved;
+	fail(e == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(e));
+}
+
+__attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, char **envp) {
+	(void)envp;
+	if (argc < 2 || strcmp(argv[1], "_lodger-init") != 0)
+		return;
+	fcntl(FD_SYNC, F_SETFD, FD_CLOEXEC);
+	read_program();
+	char *args[MAX_ARGS + 1];
+	uint32_t n;
+	int op;
+	while ((op = next_op(args, &n)) != 0) {
+		switch (op) {
+		case 'M': op_mount(args, n); break;
+		case 'F': op_file(args, n); break;
+		case 'D': op_dir(args, n); break;
+		case 'L': op_symlink(args, n); break;
+		case 'P': op_pivot(args, n); break;
+		case 'O': op_loopback(); break;
+		case 'T': op_terminal(); break;
+		case 'U': op_identity(args, n); break;
+		case 'C': op_chdir(args, n); break;
+		case 'H': op_hostname(args, n); break;
+		case 'E': op_exec(args, n); break;
+		default: fail(125, "init program: unknown op %d", op);
+		}
+	}
+	fail(125, "init program ended without exec");
+}

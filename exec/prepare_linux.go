@@ -1,0 +1,284 @@
+package exec
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// InitArg is argv[1] of the re-executed container init (exec/nsinit).
+const InitArg = "_lodger-init"
+
+// Inherited descriptors of the init, in ExtraFiles order.
+const (
+	fdProgram = 3 // the init program, read to EOF
+	fdSync    = 4 // close-on-exec; "CODE MESSAGE" on failure, EOF on exec
+	fdConsole = 5 // unix socket for the pty master, with a terminal only
+)
+
+// compile turns spec into the init program. Everything that needs a
+// decision happens here, in the parent, before any container process
+// exists: paths are resolved inside the root filesystem (a symlink in the
+// image cannot send a mount or a mkdir to a host path), mount points and
+// the working directory are created, and the command is looked up in the
+// image with its PATH, so that 126 and 127 are known before starting.
+func compile(spec *specs.Spec) ([]byte, error) {
+	root := spec.Root.Path
+	proc := spec.Process
+	exe, code, err := lookExec(root, proc.Args[0], proc.Env, proc.User)
+	if err != nil {
+		return nil, &ExitError{code, err}
+	}
+	in := func(p string) (string, error) {
+		hp, err := securejoin.SecureJoin(root, p)
+		if err != nil {
+			return "", fmt.Errorf("resolve %s in the image: %w", p, err)
+		}
+		return hp, nil
+	}
+	var p program
+	// Nothing mounted from here on may propagate back to the session.
+	p.mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "", fallbackNone)
+	p.mount(root, root, "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
+
+	newNet := hasNamespace(spec, specs.NetworkNamespace)
+	dirs := map[string]string{}
+	for _, d := range []string{"/proc", "/dev", "/sys"} {
+		hp, err := in(d)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(hp, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s in the image: %w", d, err)
+		}
+		dirs[d] = hp
+	}
+	const nsn = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	p.mount("proc", dirs["/proc"], "proc", nsn, "", fallbackNone)
+	dev := dirs["/dev"]
+	p.mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k", fallbackNone)
+	for _, d := range []string{"pts", "shm", "mqueue"} {
+		p.op(opDir, filepath.Join(dev, d))
+	}
+	// gid=5 (tty) needs group 5 mapped; a single-id session has only 0.
+	pts := "newinstance,ptmxmode=0666,mode=0620"
+	p.mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, pts+",gid=5", "="+pts)
+	p.mount("shm", filepath.Join(dev, "shm"), "tmpfs", nsn, "mode=1777,size=65536k", fallbackNone)
+	p.mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", nsn, "", fallbackNone)
+	// A user namespace cannot mknod; the host's device nodes are bound in.
+	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		p.op(opFile, filepath.Join(dev, name))
+		p.mount("/dev/"+name, filepath.Join(dev, name), "", unix.MS_BIND, "", fallbackNone)
+	}
+	for _, l := range [][2]string{
+		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"}, {"/proc/kcore", "core"},
+	} {
+		p.op(opSymlink, l[0], filepath.Join(dev, l[1]))
+	}
+	// sysfs can only be mounted by the owner of the network namespace; with
+	// the host's network the host's /sys is bound read-only instead.
+	if newNet {
+		p.mount("sysfs", dirs["/sys"], "sysfs", nsn|unix.MS_RDONLY, "", fallbackNone)
+	} else {
+		p.mount("/sys", dirs["/sys"], "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
+		p.mount("", dirs["/sys"], "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|nsn, "", fallbackTolerateEPERM)
+	}
+
+	for _, m := range spec.Mounts {
+		if err := compileBind(&p, in, m); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Hostname != "" {
+		p.op(opHostname, spec.Hostname)
+	}
+	wd, err := in(proc.Cwd)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(wd, 0o755); err != nil {
+		return nil, fmt.Errorf("create working directory %s: %w", proc.Cwd, err)
+	}
+	p.op(opPivot, root)
+	if newNet {
+		p.op(opLoopback)
+	}
+	if proc.Terminal {
+		p.op(opTerminal)
+	}
+	ids := []string{strconv.FormatUint(uint64(proc.User.UID), 10), strconv.FormatUint(uint64(proc.User.GID), 10)}
+	for _, g := range proc.User.AdditionalGids {
+		ids = append(ids, strconv.FormatUint(uint64(g), 10))
+	}
+	p.op(opIdentity, ids...)
+	p.op(opChdir, proc.Cwd)
+	p.exec(exe, proc.Args, proc.Env)
+	return p.Bytes(), nil
+}
+
+// compileBind adds a bind mount of a host file or directory, creating its
+// mount point inside the root filesystem.
+func compileBind(p *program, in func(string) (string, error), m specs.Mount) error {
+	if m.Type != "bind" {
+		return fmt.Errorf("mount %s: type %q is not supported yet", m.Destination, m.Type)
+	}
+	dst, err := in(m.Destination)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(m.Source)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	if err := makeMountPoint(dst, fi.IsDir()); err != nil {
+		return fmt.Errorf("mount point %s: %w", m.Destination, err)
+	}
+	p.mount(m.Source, dst, "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
+	for _, o := range m.Options {
+		if o == "ro" {
+			p.mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "", fallbackNone)
+		}
+	}
+	return nil
+}
+
+// makeMountPoint creates an empty directory or file at dst; an existing
+// entry of the wrong kind (a FIFO, a device, a directory where a file goes)
+// is refused rather than mounted over.
+func makeMountPoint(dst string, dir bool) error {
+	if dir {
+		return os.MkdirAll(dst, 0o755)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return &fs.PathError{Op: "mount over", Path: dst, Err: errors.New("not a regular file in the image")}
+	}
+	return nil
+}
+
+func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// lookExec resolves the command inside root as execvp would with the
+// container's PATH, and returns the path to exec inside the container.
+// Failures carry Docker's codes: 127 not found, 126 not executable.
+func lookExec(root, name string, env []string, u specs.User) (string, int, error) {
+	check := func(p string) error {
+		hp, err := securejoin.SecureJoin(root, p)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Stat(hp)
+		if err != nil {
+			return &fs.PathError{Op: "exec", Path: p, Err: fs.ErrNotExist}
+		}
+		if fi.IsDir() {
+			return &fs.PathError{Op: "exec", Path: p, Err: errors.New("is a directory")}
+		}
+		if !executableBy(fi, u) {
+			return &fs.PathError{Op: "exec", Path: p, Err: fs.ErrPermission}
+		}
+		return nil
+	}
+	if strings.Contains(name, "/") {
+		p := name
+		if !path.IsAbs(p) {
+			p = path.Join("/", p)
+		}
+		err := check(p)
+		switch {
+		case err == nil:
+			return name, 0, nil
+		case errors.Is(err, fs.ErrNotExist):
+			return "", ExitNotFound, err
+		default:
+			return "", ExitCannotExec, err
+		}
+	}
+	search := strings.TrimPrefix(defaultPath, "PATH=")
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			search = v
+		}
+	}
+	var denied error
+	for _, dir := range strings.Split(search, ":") {
+		if dir == "" || !path.IsAbs(dir) {
+			continue
+		}
+		p := path.Join(dir, name)
+		err := check(p)
+		if err == nil {
+			return p, 0, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", ExitCannotExec, denied
+	}
+	return "", ExitNotFound, fmt.Errorf("%s: executable file not found in $PATH", name)
+}
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// executableBy applies the permission bits as the kernel would for u (root
+// in the container needs any execute bit).
+func executableBy(fi fs.FileInfo, u specs.User) bool {
+	mode := fi.Mode().Perm()
+	st, ok := fi.Sys().(*unix.Stat_t)
+	if !ok {
+		return mode&0o111 != 0
+	}
+	switch {
+	case u.UID == 0:
+		return mode&0o111 != 0
+	case st.Uid == u.UID:
+		return mode&0o100 != 0
+	case st.Gid == u.GID || containsGID(u.AdditionalGids, st.Gid):
+		return mode&0o010 != 0
+	default:
+		return mode&0o001 != 0
+	}
+}
+
+func containsGID(gids []uint32, g uint32) bool {
+	for _, x := range gids {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,59 @@
+package exec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strconv"
+)
+
+// Opcodes of the init program carried out by exec/nsinit/nsinit.c.
+const (
+	opMount    = 'M' // source, target, fstype, flags, data, fallback
+	opFile     = 'F' // path: create an empty file to bind onto
+	opDir      = 'D' // path
+	opSymlink  = 'L' // target, path
+	opPivot    = 'P' // new root
+	opLoopback = 'O' // bring up lo
+	opTerminal = 'T' // pty from the container's devpts, master to lodger
+	opIdentity = 'U' // uid, gid, supplementary gids...
+	opChdir    = 'C' // path
+	opHostname = 'H' // name
+	opExec     = 'E' // path, argc, argv..., env...
+)
+
+// Mount fallbacks understood by the init.
+const (
+	fallbackNone          = ""
+	fallbackTolerateEPERM = "tolerate-eperm"
+)
+
+// program is the init's wire format: per op one opcode byte, a u32 count
+// of arguments, then each argument as a u32 length and its bytes, all
+// little endian.
+type program struct{ buf bytes.Buffer }
+
+func (p *program) op(code byte, args ...string) {
+	p.buf.WriteByte(code)
+	p.u32(len(args))
+	for _, a := range args {
+		p.u32(len(a))
+		p.buf.WriteString(a)
+	}
+}
+
+func (p *program) u32(n int) {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(n))
+	p.buf.Write(b[:])
+}
+
+func (p *program) mount(source, target, fstype string, flags uintptr, data, fallback string) {
+	p.op(opMount, source, target, fstype, strconv.FormatUint(uint64(flags), 10), data, fallback)
+}
+
+func (p *program) exec(path string, args, env []string) {
+	all := append([]string{path, strconv.Itoa(len(args))}, args...)
+	p.op(opExec, append(all, env...)...)
+}
+
+func (p *program) Bytes() []byte { return p.buf.Bytes() }
