@@ -21,6 +21,7 @@ import (
 	"go.podman.io/image/v5/pkg/shortnames"
 	"go.podman.io/image/v5/signature"
 	storageTransport "go.podman.io/image/v5/storage"
+	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
@@ -89,7 +90,7 @@ func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (str
 		if err != nil {
 			return "", &MalformedError{Ref: ref, Err: err}
 		}
-		return copyInto(ctx, policy, store, src, src.DockerReference(), o, sys)
+		return copyArchive(ctx, policy, store, src, o, sys)
 	}
 
 	name := strings.TrimPrefix(ref, "docker://")
@@ -167,6 +168,61 @@ func copyInto(ctx context.Context, policy *signature.PolicyContext, store cstora
 		return "", fmt.Errorf("parse pulled manifest: %w", err)
 	}
 	return m.ConfigInfo().Digest.Encoded(), nil
+}
+
+// copyArchive copies from a local transport. The image is stored under its
+// config digest (the ID storage would give it) and named after the
+// reference inside the source when it has one: docker-archive keeps full
+// names, OCI layouts and archives usually carry a short ref such as
+// "busybox:latest", which becomes localhost/busybox:latest as in podman.
+func copyArchive(ctx context.Context, policy *signature.PolicyContext, store cstorage.Store, src types.ImageReference, o Options, sys *types.SystemContext) (string, error) {
+	img, err := src.NewImage(ctx, sys)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", transports.ImageName(src), err)
+	}
+	id := img.ConfigInfo().Digest.Encoded()
+	img.Close()
+	name := src.DockerReference()
+	if name == nil {
+		name = archiveRefName(src)
+	}
+	if name != nil {
+		name = reference.TagNameOnly(name)
+	}
+	dest, err := storageTransport.Transport.NewStoreReference(store, name, id)
+	if err != nil {
+		return "", err
+	}
+	if _, err := copy.Image(ctx, policy, dest, src, &copy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// archiveRefName reads the ":REF" an oci: or oci-archive: reference ends
+// with, as a name under localhost/ when it is not fully qualified.
+func archiveRefName(src types.ImageReference) reference.Named {
+	s := src.StringWithinTransport()
+	i := strings.LastIndex(s, ":")
+	if i < 0 || (src.Transport().Name() != "oci" && src.Transport().Name() != "oci-archive") {
+		return nil
+	}
+	ref := s[i+1:]
+	if j := strings.LastIndex(s[:i], ":"); j >= 0 && !strings.Contains(s[j+1:i], "/") {
+		// "FILE:name:tag": the tag's colon is the last one.
+		ref = s[j+1:]
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return nil
+	}
+	if !strings.Contains(ref, "/") || !strings.ContainsAny(strings.SplitN(ref, "/", 2)[0], ".:") && strings.SplitN(ref, "/", 2)[0] != "localhost" {
+		named, err = reference.ParseNormalizedNamed("localhost/" + ref)
+		if err != nil {
+			return nil
+		}
+	}
+	return named
 }
 
 // policyContext reads policy.json as podman does; with no policy file at

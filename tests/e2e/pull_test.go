@@ -1,0 +1,120 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestPull checks what pull prints and that images then lists the image in
+// all three formats.
+func TestPull(t *testing.T) {
+	e := isolatedEnv(t)
+	image := ref("busybox:latest")
+
+	r := e.lodger(t, "pull", noTLS, image)
+	wantCode(t, r, 0)
+	if !imageIDRE.MatchString(r.stdout) {
+		t.Fatalf("%s\nwant only a 64-hex image id and a newline on stdout", r)
+	}
+	if r.stderr == "" {
+		t.Errorf("%s\nwant pull progress on stderr", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+
+	t.Run("quiet", func(t *testing.T) {
+		r := e.lodger(t, "pull", "-q", noTLS, image)
+		wantOK(t, r)
+		if got := strings.TrimSpace(r.stdout); got != id {
+			t.Errorf("%s\nwant the same id %s again", r, id)
+		}
+	})
+
+	t.Run("images table", func(t *testing.T) {
+		r := e.lodger(t, "images")
+		wantOK(t, r)
+		ls := lines(r.stdout)
+		if len(ls) != 2 {
+			t.Fatalf("%s\nwant a header and one row", r)
+		}
+		if h := strings.Fields(ls[0]); !slices.Equal(h[:3], []string{"REPOSITORY", "TAG", "IMAGE"}) {
+			t.Errorf("%s\nwant a REPOSITORY TAG IMAGE ID ... header", r)
+		}
+		row := strings.Fields(ls[1])
+		if len(row) < 3 || row[0] != registry+"/lodger-test/busybox" || row[1] != "latest" || row[2] != id[:12] {
+			t.Errorf("%s\nwant row %s/lodger-test/busybox latest %s ...", r, registry, id[:12])
+		}
+	})
+
+	t.Run("images json", func(t *testing.T) {
+		rows := e.images(t)
+		if len(rows) != 1 {
+			t.Fatalf("want one image, got %+v", rows)
+		}
+		got := rows[0]
+		if got.ID != id || got.Repository != registry+"/lodger-test/busybox" || got.Tag != "latest" || !slices.Contains(got.Names, image) {
+			t.Errorf("images --format json: got %+v, want Id %s, Repository %s/lodger-test/busybox, Tag latest, Names with %s", got, id, registry, image)
+		}
+	})
+
+	t.Run("images quiet", func(t *testing.T) {
+		wantStdout(t, e.lodger(t, "images", "-q"), id[:12]+"\n")
+	})
+}
+
+// TestPullZstd pulls the zstd-compressed variant into an empty store, so
+// its layer really is decompressed from zstd, and runs it.
+func TestPullZstd(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, ref("busybox:zstd"), noTLS)
+	r := e.runRm(t, ref("busybox:zstd"), "sh", "-c", `echo "$IMAGE_VAR"; ls /bin/busybox`)
+	wantStdout(t, r, "from-image\n/bin/busybox\n")
+}
+
+// TestPullMultiarch pulls an index and must pick linux/amd64.
+func TestPullMultiarch(t *testing.T) {
+	wantStdout(t, runRm(t, ref("multiarch:latest"), "cat", "/arch"), "amd64\n")
+}
+
+// TestShortName resolves an unqualified name through the user's
+// registries.conf, whose insecure=true also stands in for --tls-verify=false.
+func TestShortName(t *testing.T) {
+	e := isolatedEnv(t)
+	conf := `unqualified-search-registries = ["` + registry + `"]
+
+[[registry]]
+location = "` + registry + `"
+insecure = true
+`
+	dir := filepath.Join(e.config, "containers")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "registries.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, e.lodger(t, "run", "--rm", "-q", "lodger-test/busybox", "true"))
+	id := e.pull(t, "lodger-test/busybox")
+	rows := e.images(t)
+	if len(rows) != 1 || rows[0].ID != id || rows[0].Repository != registry+"/lodger-test/busybox" {
+		t.Errorf("images: got %+v, want the one image %s from %s/lodger-test/busybox", rows, id, registry)
+	}
+}
+
+// TestPullOCIArchive pulls the oci-archive imagegen wrote and runs it.
+func TestPullOCIArchive(t *testing.T) {
+	if ociArchive == "" {
+		t.Fatal("LODGER_TEST_OCI_ARCHIVE is not set: give an archive from `imagegen -oci-archive FILE` (tests/e2e/run.sh does)")
+	}
+	e := isolatedEnv(t)
+	id := e.pull(t, "oci-archive:"+ociArchive)
+	if rows := e.images(t); len(rows) != 1 || rows[0].ID != id {
+		t.Errorf("images: got %+v, want the one image %s", rows, id)
+	}
+	r := e.lodger(t, "run", "--rm", "-q", id, "sh", "-c", `echo "$IMAGE_VAR"; grep -c alice /etc/passwd`)
+	wantStdout(t, r, "from-image\n1\n")
+}
