@@ -5,6 +5,7 @@ TAGS     := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriv
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 export GOFLAGS := -tags=$(TAGS)
+export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all build test unit e2e bench install uninstall vet fmt quickstart help clean
 

@@ -1,0 +1,723 @@
+#!/usr/bin/env bash
+# bench/run.sh — measure lodger against podman on this machine, in one run,
+# and write docs/benchmarks.md.
+#
+# Usage: sudo bash bench/run.sh        (what `make bench` runs; needs root)
+#
+# Root is needed only to prepare the machine (packages, test user, registry,
+# debootstrap); every measured command runs as the unprivileged BENCH_USER
+# through runuser, which is how both tools are meant to be used.
+#
+# Knobs (environment):
+#   BENCH_USER=lodgertest      unprivileged user the tools run as
+#   BENCH_RUNS=30              timed runs per `run --rm true` variant
+#   BENCH_ROUNDS=3             the runs are split into this many hyperfine
+#                              rounds whose order alternates, so slow drift on
+#                              a noisy machine hits both tools alike
+#   BENCH_PULL_RUNS=7          cold pulls per tool (and of the floor)
+#   BENCH_MEM_RUNS=7           max-RSS samples per tool
+#   BENCH_CACHE=/var/cache/lodger-bench   debootstrap tarball (and the
+#                              registry's storage when this script starts it)
+#   BENCH_DEBIAN_MIRROR=URL    override the mirror read from apt's sources
+#   BENCH_OUT=docs/benchmarks.md
+#   BENCH_KEEP=1               keep the work directory (binaries, storage)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_USER=${BENCH_USER:-lodgertest}
+RUNS=${BENCH_RUNS:-30}
+ROUNDS=${BENCH_ROUNDS:-3}
+PULL_RUNS=${BENCH_PULL_RUNS:-7}
+MEM_RUNS=${BENCH_MEM_RUNS:-7}
+CACHE=${BENCH_CACHE:-/var/cache/lodger-bench}
+OUT=${BENCH_OUT:-$REPO/docs/benchmarks.md}
+REGISTRY=127.0.0.1:5000
+BUSYBOX_IMG=$REGISTRY/lodger-test/busybox:latest
+DEBIAN_REPO=bench/debian
+DEBIAN_TAG=minbase
+DEBIAN_IMG=$REGISTRY/$DEBIAN_REPO:$DEBIAN_TAG
+SUITE=bookworm
+PACKAGES=(podman runc slirp4netns passt debootstrap hyperfine docker-registry
+	busybox-static uidmap curl time jq)
+# The module's build tags keep cgo C libraries (gpgme, btrfs, devmapper) out.
+export GOFLAGS=-tags=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
+
+WORK=                 # temp dir: binaries, the user's private runtime/data dirs
+RESULTS=              # raw hyperfine JSON and timing samples; kept after exit
+REGISTRY_PID=         # set when this script started the registry
+START_SECONDS=$SECONDS
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+
+trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
+trap cleanup EXIT
+
+# ---------------------------------------------------------------------------
+# Machine preparation (root)
+# ---------------------------------------------------------------------------
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+ensure_packages() {
+	local missing=() p
+	for p in "${PACKAGES[@]}"; do
+		installed "$p" || missing+=("$p")
+	done
+	((${#missing[@]} == 0)) && return
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+find_go() {
+	GO=$(command -v go || true)
+	[[ -n $GO ]] || GO=/usr/local/go/bin/go
+	[[ -x $GO ]] || die "no Go toolchain: install the version go.mod asks for (Debian's golang is too old) into /usr/local/go"
+}
+
+# The user needs subordinate ids for a full user namespace; podman and lodger
+# both read the same /etc/subuid and /etc/subgid.
+ensure_user() {
+	if ! id -u "$BENCH_USER" >/dev/null 2>&1; then
+		log "creating user $BENCH_USER"
+		useradd --create-home --shell /bin/bash "$BENCH_USER"
+	fi
+	local f start
+	for f in /etc/subuid /etc/subgid; do
+		touch "$f"
+		grep -q "^$BENCH_USER:" "$f" && continue
+		# First free range above every existing one (and above 100000).
+		start=$(awk -F: '{e = $2 + $3; if (e > m) m = e} END {print (m < 100000 ? 100000 : m)}' "$f")
+		log "adding $f range $start-$((start + 65535)) for $BENCH_USER"
+		echo "$BENCH_USER:$start:65536" >>"$f"
+	done
+	USER_HOME=$(getent passwd "$BENCH_USER" | cut -d: -f6)
+	USER_UID=$(id -u "$BENCH_USER")
+	if [[ -r /proc/sys/kernel/unprivileged_userns_clone && $(</proc/sys/kernel/unprivileged_userns_clone) == 0 ]]; then
+		log "enabling kernel.unprivileged_userns_clone"
+		sysctl -qw kernel.unprivileged_userns_clone=1
+	fi
+}
+
+# Both slirp4netns/pasta and lodger's network open /dev/net/tun as the user.
+ensure_tun() {
+	if [[ ! -c /dev/net/tun ]]; then
+		mkdir -p /dev/net
+		mknod /dev/net/tun c 10 200
+	fi
+	chmod 0666 /dev/net/tun
+}
+
+# Reuse whatever answers on 127.0.0.1:5000; otherwise run Debian's
+# docker-registry (distribution) ourselves, storing under the cache so the
+# pushed images survive to the next run.
+ensure_registry() {
+	if curl -sf -o /dev/null "http://$REGISTRY/v2/"; then
+		log "registry already answers on $REGISTRY"
+		return
+	fi
+	log "starting docker-registry on $REGISTRY"
+	mkdir -p "$CACHE/registry"
+	cat >"$WORK/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $CACHE/registry
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY
+EOF
+	docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+	REGISTRY_PID=$!
+	local i
+	for i in $(seq 100); do
+		curl -sf -o /dev/null "http://$REGISTRY/v2/" && return
+		kill -0 "$REGISTRY_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$WORK/registry.log" >&2
+	die "docker-registry did not come up on $REGISTRY"
+}
+
+# A private work dir the user can read (binaries) and, below it, the user's
+# own runtime and data dirs. Pointing XDG_RUNTIME_DIR and XDG_DATA_HOME there
+# isolates both tools from anyone else using the same account (their session
+# keeper, their images) and lets us stop exactly the helpers we started.
+make_workdir() {
+	WORK=$(mktemp -d /tmp/lodger-bench.XXXXXX)
+	chmod 0755 "$WORK"
+	mkdir -p "$WORK/bin"
+	install -d -m 0700 -o "$BENCH_USER" -g "$BENCH_USER" "$WORK/user" "$WORK/user/run" "$WORK/user/data" "$WORK/user/tmp"
+	RESULTS=$(mktemp -d /tmp/lodger-bench-results.XXXXXX)
+	chmod 0755 "$RESULTS"
+	chown "$BENCH_USER:" "$RESULTS"
+	log "work dir $WORK, raw results in $RESULTS"
+}
+
+build_binaries() {
+	log "building lodger and imagegen"
+	(cd "$REPO" && "$GO" build -o "$WORK/bin/lodger" ./cmd/lodger && "$GO" build -o "$WORK/bin/imagegen" ./tests/imagegen)
+	chmod 0755 "$WORK/bin"/*
+	LODGER_COMMIT=$(git -C "$REPO" -c safe.directory="$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ -n $(git -C "$REPO" -c safe.directory="$REPO" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+		LODGER_COMMIT+=" (with uncommitted changes)"
+	fi
+}
+
+# Debian's mirror as apt is configured here: the first deb URI serving the
+# suite, from deb822 .sources files or the one-line sources.list format.
+debian_mirror() {
+	if [[ -n ${BENCH_DEBIAN_MIRROR:-} ]]; then
+		echo "$BENCH_DEBIAN_MIRROR"
+		return
+	fi
+	local f uri
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -r $f ]] || continue
+		uri=$(awk -v suite="$SUITE" '
+			BEGIN { RS = ""; FS = "\n" }
+			{
+				types = ""; uris = ""; suites = ""
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^[ \t]*#/) continue
+					if ($i ~ /^Types:/)  types  = " " substr($i, 7) " "
+					if ($i ~ /^URIs:/)   uris   = substr($i, 6)
+					if ($i ~ /^Suites:/) suites = " " substr($i, 8) " "
+				}
+				gsub(/\t/, " ", suites)
+				if (types ~ / deb / && suites ~ (" " suite " ")) { split(uris, u, " "); print u[1]; exit }
+			}' "$f")
+		[[ -n $uri ]] && { echo "$uri"; return; }
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[[ -r $f ]] || continue
+		uri=$(awk -v suite="$SUITE" '
+			$1 == "deb" {
+				i = 2
+				if ($i ~ /^\[/) while ($i !~ /\]$/) i++
+				if ($i ~ /^\[/ || $i ~ /\]$/) i++
+				if ($(i + 1) == suite) { print $i; exit }
+			}' "$f")
+		[[ -n $uri ]] && { echo "$uri"; return; }
+	done
+	die "no 'deb' source for $SUITE in apt's configuration; set BENCH_DEBIAN_MIRROR"
+}
+
+# Unmount anything debootstrap may have left mounted below $1, then remove it.
+remove_tree() {
+	local dir=$1 m
+	[[ -e $dir ]] || return 0
+	for m in $(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r); do
+		umount -l "$m" || true
+	done
+	rm -rf --one-file-system "$dir"
+}
+
+# debootstrap is the slow step (minutes), so its result is cached as a tarball.
+debian_tarball() {
+	DEBIAN_TARBALL=$CACHE/debian-$SUITE-minbase.tar.gz
+	if [[ -s $DEBIAN_TARBALL ]]; then
+		log "using cached $DEBIAN_TARBALL"
+		return
+	fi
+	local mirror dir=$CACHE/debootstrap.tmp
+	mirror=$(debian_mirror)
+	log "debootstrap --variant=minbase $SUITE from $mirror (once; cached)"
+	mkdir -p "$CACHE"
+	remove_tree "$dir"
+	if ! debootstrap --variant=minbase "$SUITE" "$dir" "$mirror" >"$WORK/debootstrap.log" 2>&1; then
+		tail -n 30 "$WORK/debootstrap.log" >&2
+		remove_tree "$dir"
+		die "debootstrap failed (log above)"
+	fi
+	tar --numeric-owner -C "$dir" -czf "$DEBIAN_TARBALL.tmp" .
+	mv "$DEBIAN_TARBALL.tmp" "$DEBIAN_TARBALL"
+	remove_tree "$dir"
+}
+
+manifest() {
+	curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+		"http://$REGISTRY/v2/$DEBIAN_REPO/manifests/$DEBIAN_TAG"
+}
+
+push_images() {
+	log "pushing the busybox test set"
+	"$WORK/bin/imagegen" -registry "$REGISTRY" -busybox /bin/busybox >/dev/null
+	if ! manifest >/dev/null; then
+		debian_tarball
+		log "pushing $DEBIAN_IMG"
+		mkdir "$WORK/rootfs"
+		tar --numeric-owner -C "$WORK/rootfs" -xzf "$DEBIAN_TARBALL"
+		"$WORK/bin/imagegen" -rootfs "$WORK/rootfs" -push "$DEBIAN_IMG" -compress gzip >/dev/null
+		remove_tree "$WORK/rootfs"
+	else
+		log "$DEBIAN_IMG already in the registry"
+	fi
+	local m
+	m=$(manifest) || die "cannot read the manifest of $DEBIAN_IMG"
+	[[ $(jq '.layers | length' <<<"$m") == 1 ]] || die "$DEBIAN_IMG should have exactly one layer"
+	LAYER_DIGEST=$(jq -r '.layers[0].digest' <<<"$m")
+	LAYER_SIZE=$(jq -r '.layers[0].size' <<<"$m")
+}
+
+# ---------------------------------------------------------------------------
+# Running as the benchmark user
+# ---------------------------------------------------------------------------
+
+# A clean environment: nothing of root's (XDG_RUNTIME_DIR=/run/user/0, say)
+# may leak into the user's tools.
+as_user() {
+	(cd / && runuser -u "$BENCH_USER" -- env -i \
+		PATH="$WORK/bin:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin" \
+		HOME="$USER_HOME" USER="$BENCH_USER" LOGNAME="$BENCH_USER" LANG=C.UTF-8 \
+		XDG_RUNTIME_DIR="$WORK/user/run" XDG_DATA_HOME="$WORK/user/data" TMPDIR="$WORK/user/tmp" \
+		"$@")
+}
+
+# Rootless podman as Debian 12 ships it needs help on this kind of host:
+#  - runc: crun refuses the hybrid cgroup v1/v2 layout;
+#  - cgroupfs: there is no systemd user session to ask for a scope;
+#  - events to a file: no journald;
+#  - overlay: without it podman 4.3 falls back to vfs (it only probes for
+#    fuse-overlayfs, and /dev/fuse is root-only), which copies every image per
+#    container and would make the comparison unfair; kernel overlay works
+#    rootless here, the same driver lodger uses;
+#  - the local registry is plain http.
+# default_ulimits is left alone: the "runc can't set rlimits" failure happens
+# only for root podman in a sandbox without CAP_SYS_RESOURCE (it raises
+# RLIMIT_NOFILE to 1048576); rootless podman keeps the user's limits.
+configure_podman() {
+	local dir=$USER_HOME/.config/containers
+	install -d -m 0755 -o "$BENCH_USER" -g "$BENCH_USER" "$USER_HOME/.config" "$dir"
+	cat >"$dir/containers.conf" <<'EOF'
+# Written by lodger's bench/run.sh.
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+	cat >"$dir/registries.conf" <<EOF
+# Written by lodger's bench/run.sh.
+unqualified-search-registries = []
+
+[[registry]]
+location = "$REGISTRY"
+insecure = true
+EOF
+	cat >"$dir/storage.conf" <<'EOF'
+# Written by lodger's bench/run.sh.
+[storage]
+driver = "overlay"
+EOF
+	chown "$BENCH_USER:" "$dir"/*.conf
+}
+
+# Pull the busybox image into each tool's storage and check that both can run
+# it. podman failing is reported, not fatal: lodger is still measured.
+verify_tools() {
+	log "checking lodger"
+	as_user lodger pull -q --tls-verify=false "$BUSYBOX_IMG" >/dev/null
+	as_user lodger run --rm --network none "$BUSYBOX_IMG" true ||
+		die "lodger run --rm --network none $BUSYBOX_IMG true failed as $BENCH_USER"
+	log "checking podman"
+	PODMAN_OK=1
+	PODMAN_ERR=
+	if ! PODMAN_ERR=$(as_user podman pull -q --tls-verify=false "$BUSYBOX_IMG" 2>&1 >/dev/null &&
+		as_user podman run --rm --network none "$BUSYBOX_IMG" true 2>&1); then
+		PODMAN_OK=0
+		log "podman cannot run here; measuring lodger alone: $PODMAN_ERR"
+		return
+	fi
+	# Which network podman uses when none is asked for (slirp4netns or pasta).
+	local id
+	id=$(as_user podman create -q "$BUSYBOX_IMG" true)
+	PODMAN_NET=$(as_user podman inspect -f '{{.HostConfig.NetworkMode}}' "$id")
+	as_user podman rm -f "$id" >/dev/null
+	PODMAN_DRIVER=$(as_user podman info --format '{{.Store.GraphDriverName}}')
+	LODGER_DRIVER=$(as_user lodger info --format json | jq -r .storage.driver)
+}
+
+# ---------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------
+
+# stats FILE -> "median mean min max n" of one number per line.
+stats() {
+	sort -g "$1" | awk '{v[NR] = $1; s += $1}
+		END {
+			if (NR == 0) { print "nan nan nan nan 0"; exit }
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.6f %.6f %.6f %.6f %d\n", m, s / NR, v[1], v[NR], NR
+		}'
+}
+field() { awk -v i="$2" '{print $i}' <<<"$1"; }
+ms() { awk -v x="$1" 'BEGIN {printf "%.1f", x * 1000}'; }
+sec() { awk -v x="$1" 'BEGIN {printf "%.2f", x}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+# met VALUE OP LIMIT -> "met" or "not met"
+met() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
+	ok = (op == "<=") ? (a <= b) : (a >= b); print (ok ? "met" : "**not met**") }'; }
+
+# ---------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------
+
+# a. `run --rm IMG true`. hyperfine runs each command's runs back to back, so
+# the runs are split into rounds and the order of commands alternates between
+# rounds; the per-run times of all rounds are pooled.
+bench_run() {
+	local names=(lodger-none lodger-default) cmds=(
+		"lodger run --rm --network none $BUSYBOX_IMG true"
+		"lodger run --rm $BUSYBOX_IMG true")
+	if ((PODMAN_OK)); then
+		names+=(podman-none podman-default)
+		cmds+=("podman run --rm --network none $BUSYBOX_IMG true"
+			"podman run --rm $BUSYBOX_IMG true")
+	fi
+	local per=$(((RUNS + ROUNDS - 1) / ROUNDS)) r i args order
+	for ((r = 1; r <= ROUNDS; r++)); do
+		order=()
+		for i in "${!names[@]}"; do order+=("$i"); done
+		((r % 2 == 0)) && order=($(printf '%s\n' "${order[@]}" | tac))
+		args=()
+		for i in "${order[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+		log "run --rm true: round $r/$ROUNDS (${per} runs each)"
+		as_user hyperfine -N --style basic --warmup 3 --runs "$per" \
+			--export-json "$RESULTS/run-round$r.json" "${args[@]}" >"$RESULTS/run-round$r.txt"
+	done
+	local n
+	for n in "${names[@]}"; do
+		jq -r --arg n "$n" '.results[] | select(.command == $n) | .times[]' "$RESULTS"/run-round*.json >"$RESULTS/run-$n.times"
+		RUN_STATS[$n]=$(stats "$RESULTS/run-$n.times")
+	done
+}
+
+# Time one command as the user, in seconds, measured inside the user's shell
+# so runuser's own start-up is not counted.
+time_user() {
+	as_user bash -o pipefail -c 't0=$EPOCHREALTIME; '"$1"' >/dev/null 2>&1 || exit 1; t1=$EPOCHREALTIME
+		awk -v a="$t0" -v b="$t1" "BEGIN {printf \"%.6f\n\", b - a}"'
+}
+
+# b. Cold pull of the Debian image: each pull into a brand-new graph root.
+# The floor is the same bytes through curl | gzip -dc | tar -x. The page cache
+# is warm for all three (the registry's blob was read before); `sync` between
+# runs keeps one run's writeback out of the next one's timing.
+bench_pull() {
+	local tools=(lodger floor) i k t dir
+	((PODMAN_OK)) && tools=(lodger podman floor)
+	local url="http://$REGISTRY/v2/$DEBIAN_REPO/blobs/$LAYER_DIGEST"
+	declare -A cmd=(
+		[lodger]="lodger --root \$D/root pull -q --tls-verify=false $DEBIAN_IMG"
+		[podman]="podman --root \$D/root --runroot \$D/run pull -q --tls-verify=false $DEBIAN_IMG"
+		[floor]="mkdir \$D/root && curl -sf $url | gzip -dc | tar -x -C \$D/root"
+	)
+	# One untimed pass warms the registry's blob in the page cache.
+	curl -sf -o /dev/null "$url"
+	for t in "${tools[@]}"; do : >"$RESULTS/pull-$t.times"; done
+	for ((i = 0; i < PULL_RUNS; i++)); do
+		for ((k = 0; k < ${#tools[@]}; k++)); do
+			# Rotate who goes first, so no tool always follows the same one.
+			t=${tools[$(((i + k) % ${#tools[@]}))]}
+			dir=$WORK/user/tmp/pull-$t-$i
+			install -d -m 0700 -o "$BENCH_USER" -g "$BENCH_USER" "$dir"
+			if ! time_user "D=$dir; ${cmd[$t]}" >>"$RESULTS/pull-$t.times"; then
+				die "cold pull failed: ${cmd[$t]//\$D/$dir} (as $BENCH_USER)"
+			fi
+			if [[ $t == floor ]]; then
+				FLOOR_BYTES=$(du -sb "$dir/root" | cut -f1)
+			fi
+			remove_tree "$dir"
+			sync
+		done
+		log "cold pull: run $((i + 1))/$PULL_RUNS done"
+	done
+	for t in "${tools[@]}"; do PULL_STATS[$t]=$(stats "$RESULTS/pull-$t.times"); done
+}
+
+# c. Peak memory. GNU time reports the largest max-RSS among the command and
+# the descendants it waited for: for lodger that is the CLI and the container
+# init it forks; for podman it is podman itself (conmon daemonizes and runc is
+# conmon's child, so neither is counted).
+bench_mem() {
+	local tools=(lodger) i t
+	((PODMAN_OK)) && tools+=(podman)
+	for t in "${tools[@]}"; do : >"$RESULTS/mem-$t.kb"; done
+	for ((i = 0; i < MEM_RUNS; i++)); do
+		for t in "${tools[@]}"; do
+			as_user /usr/bin/time -f %M -o "$WORK/user/tmp/mem" $t run --rm --network none "$BUSYBOX_IMG" true >/dev/null
+			as_user cat "$WORK/user/tmp/mem" >>"$RESULTS/mem-$t.kb"
+		done
+	done
+	for t in "${tools[@]}"; do MEM_STATS[$t]=$(stats "$RESULTS/mem-$t.kb"); done
+	# The long-lived helpers each tool leaves per user (not per container).
+	LODGER_KEEPER_KB=$(helper_rss "$(lodger_keeper_pids)")
+	PODMAN_PAUSE_KB=$(helper_rss "$(podman_pause_pid)")
+}
+
+helper_rss() {
+	local pid kb=0
+	for pid in $1; do
+		kb=$((kb + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+	done
+	echo "$kb"
+}
+
+# lodger's session keeper: the child in the user namespace, its parent, and
+# the pause process under it.
+lodger_keeper_pids() {
+	local f=$WORK/user/run/lodger/session/child_pid child
+	[[ -r $f ]] || return 0
+	child=$(<"$f")
+	[[ -d /proc/$child ]] || return 0
+	awk '/^PPid:/ {print $2}' "/proc/$child/status"
+	echo "$child"
+	pgrep -P "$child" || true
+}
+
+podman_pause_pid() {
+	local f=$WORK/user/run/libpod/tmp/pause.pid
+	[[ -r $f ]] && cat "$f"
+	return 0
+}
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+machine_facts() {
+	DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+	NPROC=$(nproc)
+	KERNEL=$(uname -r)
+	CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+	MEM_GIB=$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
+	OS=$(. /etc/os-release && echo "$PRETTY_NAME")
+	CGROUPS=$( [[ -e /sys/fs/cgroup/cgroup.controllers ]] && echo "v2 (unified)" || echo "v1/hybrid")
+	FS=$(df -T "$WORK" | awk 'NR == 2 {print $2}')
+	LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+	V_LODGER=$("$WORK/bin/lodger" version | head -n1 | sed 's/^lodger version //')
+	V_GO=$("$GO" version | awk '{print $3}')
+	V_PODMAN=$(podman --version | awk '{print $3}')
+	V_RUNC=$(runc --version | awk 'NR == 1 {print $3}')
+	V_CONMON=$(dpkg-query -W -f='${Version}' conmon 2>/dev/null || echo "?")
+	V_SLIRP=$(dpkg-query -W -f='${Version}' slirp4netns 2>/dev/null || echo "?")
+	V_PASST=$(dpkg-query -W -f='${Version}' passt 2>/dev/null || echo "?")
+	V_HYPERFINE=$(hyperfine --version | awk '{print $2}')
+}
+
+write_report() {
+	local ln=${RUN_STATS[lodger-none]} ld=${RUN_STATS[lodger-default]}
+	local pn=${RUN_STATS[podman-none]:-} pd=${RUN_STATS[podman-default]:-}
+	local pl=${PULL_STATS[lodger]} pp=${PULL_STATS[podman]:-} pf=${PULL_STATS[floor]}
+	local ml=${MEM_STATS[lodger]} mp=${MEM_STATS[podman]:-}
+	local ln_med pn_med
+	ln_med=$(field "$ln" 1)
+	local elapsed=$((SECONDS - START_SECONDS))
+	local tmp=$OUT.tmp.$$
+	mkdir -p "$(dirname "$OUT")"
+
+	runrow() { # name stats podman-median-for-ratio
+		local s=$2
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(ms "$(field "$s" 1)")" "$(ms "$(field "$s" 2)")" \
+			"$(ms "$(field "$s" 3)")" "$(ms "$(field "$s" 4)")" "$(field "$s" 5)"
+	}
+	pullrow() {
+		local s=$2
+		printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(sec "$(field "$s" 1)")" "$(sec "$(field "$s" 2)")" \
+			"$(sec "$(field "$s" 3)")" "$(sec "$(field "$s" 4)")" "$(field "$s" 5)"
+	}
+
+	{
+		cat <<EOF
+# Benchmarks
+
+lodger against podman on one machine, measured side by side in one run by
+\`make bench\` (\`bash bench/run.sh\`, as root; the tools themselves run as the
+unprivileged user \`$BENCH_USER\`). This file is generated; rerun to refresh.
+
+- Date: $DATE; the whole bench took $((elapsed / 60)) min $((elapsed % 60)) s
+- Machine: $OS, kernel $KERNEL, $NPROC CPUs ($CPU), $MEM_GIB GiB memory,
+  cgroups $CGROUPS, storage on $FS; load average before the runs: $LOADAVG
+- lodger $V_LODGER, commit $LODGER_COMMIT, built with $V_GO
+- podman $V_PODMAN, runc $V_RUNC, conmon $V_CONMON, slirp4netns $V_SLIRP, passt $V_PASST; hyperfine $V_HYPERFINE
+EOF
+		if ((PODMAN_OK)); then
+			cat <<EOF
+- Storage driver: lodger \`$LODGER_DRIVER\`, podman \`$PODMAN_DRIVER\` (set in the user's
+  storage.conf: podman 4.3 otherwise falls back to vfs here); podman runs with runc and
+  cgroupfs (see \`configure_podman\` in bench/run.sh for why)
+EOF
+		else
+			cat <<EOF
+
+**podman could not run on this machine**, so only lodger was measured and no
+ratio is given. podman's error:
+
+\`\`\`
+$PODMAN_ERR
+\`\`\`
+EOF
+		fi
+		cat <<EOF
+
+## Targets
+
+| target | measured | status |
+| --- | --- | --- |
+| \`run --rm IMG true\` median ≤ 40 ms (\`--network none\`) | $(ms "$ln_med") ms | $(met "$(ms "$ln_med")" "<=" 40) |
+EOF
+		if ((PODMAN_OK)); then
+			pn_med=$(field "$pn" 1)
+			cat <<EOF
+| \`run --rm IMG true\` ≥ 6× faster than podman (\`--network none\`) | $(ratio "$pn_med" "$ln_med")× | $(met "$(ratio "$pn_med" "$ln_med")" ">=" 6) |
+| cold pull ≥ 2.5× faster than podman | $(ratio "$(field "$pp" 1)" "$(field "$pl" 1)")× | $(met "$(ratio "$(field "$pp" 1)" "$(field "$pl" 1)")" ">=" 2.5) |
+EOF
+		else
+			echo "| \`run --rm IMG true\` ≥ 6× faster than podman | podman did not run | not measured |"
+			echo "| cold pull ≥ 2.5× faster than podman | podman did not run | not measured |"
+		fi
+		cat <<EOF
+| cold pull within 1.5× of the floor | $(ratio "$(field "$pl" 1)" "$(field "$pf" 1)")× | $(met "$(ratio "$(field "$pl" 1)" "$(field "$pf" 1)")" "<=" 1.5) |
+
+## \`run --rm IMG true\`
+
+IMG is \`$BUSYBOX_IMG\` (static busybox, one layer), already in each tool's
+storage. hyperfine \`-N --warmup 3\`, $RUNS runs per command in $ROUNDS rounds whose
+command order alternates; times pooled over the rounds. Times in ms.
+
+| command | median | mean | min | max | runs |
+| --- | --- | --- | --- | --- | --- |
+$(runrow "\`lodger run --rm --network none IMG true\`" "$ln")
+$(runrow "\`lodger run --rm IMG true\` (default network: none)" "$ld")
+EOF
+		if ((PODMAN_OK)); then
+			cat <<EOF
+$(runrow "\`podman run --rm --network none IMG true\`" "$pn")
+$(runrow "\`podman run --rm IMG true\` (default network: $PODMAN_NET)" "$pd")
+
+Ratio of medians podman/lodger: **$(ratio "$pn_med" "$ln_med")×** with \`--network none\`,
+**$(ratio "$(field "$pd" 1)" "$(field "$ld" 1)")×** with each tool's default network
+(lodger's default is none for now, podman's is $PODMAN_NET, so that row compares
+unlike work).
+EOF
+		fi
+		cat <<EOF
+
+## Cold pull of \`$DEBIAN_IMG\`
+
+A Debian $SUITE \`debootstrap --variant=minbase\` root filesystem packed by
+\`tests/imagegen\` as one gzip layer of $(awk -v b="$LAYER_SIZE" 'BEGIN {printf "%.1f", b / 1e6}') MB
+($(awk -v b="${FLOOR_BYTES:-0}" 'BEGIN {printf "%.0f", b / 1e6}') MB unpacked), served over plain http by a local registry.
+Every pull goes into a new, empty graph root (\`lodger --root DIR pull\`,
+\`podman --root DIR --runroot DIR2 pull\`); $PULL_RUNS runs each, interleaved.
+The floor is the bare transfer and unpack:
+\`curl -s http://$REGISTRY/v2/$DEBIAN_REPO/blobs/<layer> | gzip -dc | tar -x -C DIR\`.
+Times in seconds.
+
+| command | median | mean | min | max | runs |
+| --- | --- | --- | --- | --- | --- |
+$(pullrow "\`lodger pull\`" "$pl")
+EOF
+		((PODMAN_OK)) && pullrow "\`podman pull\`" "$pp"
+		cat <<EOF
+$(pullrow "floor (curl \| gzip -dc \| tar -x)" "$pf")
+
+EOF
+		((PODMAN_OK)) && echo "Ratio of medians podman/lodger: **$(ratio "$(field "$pp" 1)" "$(field "$pl" 1)")×**;"
+		cat <<EOF
+lodger/floor: **$(ratio "$(field "$pl" 1)" "$(field "$pf" 1)")×**.
+
+## Peak memory of \`run --rm --network none IMG true\`
+
+Max RSS from \`/usr/bin/time -f %M\`, $MEM_RUNS runs each. GNU time reports the
+largest RSS among the command and the descendants it waited for: for lodger
+the CLI and the container init it forks; for podman only podman itself, since
+conmon daemonizes and runc runs under conmon.
+
+| tool | median | min | max |
+| --- | --- | --- | --- |
+| lodger | $(field "$ml" 1) KiB | $(field "$ml" 3) KiB | $(field "$ml" 4) KiB |
+EOF
+		((PODMAN_OK)) && echo "| podman | $(field "$mp" 1) KiB | $(field "$mp" 3) KiB | $(field "$mp" 4) KiB |"
+		cat <<EOF
+
+Long-lived per-user helpers (not counted above): lodger's session keeper
+(rootlesskit parent, namespace child, pause) ${LODGER_KEEPER_KB} KiB RSS in total;
+podman's pause process ${PODMAN_PAUSE_KB} KiB.
+EOF
+	} >"$tmp"
+	mv "$tmp" "$OUT"
+	log "wrote $OUT"
+}
+
+# ---------------------------------------------------------------------------
+# Cleanup
+# ---------------------------------------------------------------------------
+
+# Stop what this run started: the registry, lodger's session keeper and
+# podman's pause process in the private runtime dir. The work dir holds files
+# owned by the user's subordinate ids, which only root can remove.
+cleanup() {
+	local rc=$? pids
+	if [[ -n $WORK ]]; then
+		pids="$(lodger_keeper_pids) $(podman_pause_pid)"
+		[[ -n ${pids// /} ]] && kill $pids 2>/dev/null || true
+	fi
+	if [[ -n $REGISTRY_PID ]]; then
+		kill "$REGISTRY_PID" 2>/dev/null || true
+		wait "$REGISTRY_PID" 2>/dev/null || true
+	fi
+	if [[ -n $WORK && -z ${BENCH_KEEP:-} ]]; then
+		sleep 0.2
+		remove_tree "$WORK"
+	fi
+	[[ -n $RESULTS ]] && log "raw results kept in $RESULTS"
+	exit "$rc"
+}
+
+main() {
+	case ${1:-} in
+	-h | --help)
+		usage
+		exit 0
+		;;
+	"") ;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+	((EUID == 0)) || die "run as root (it installs packages and prepares the test user); the measured commands run as $BENCH_USER"
+
+	declare -gA RUN_STATS=() PULL_STATS=() MEM_STATS=()
+	ensure_packages
+	find_go
+	ensure_user
+	ensure_tun
+	make_workdir
+	ensure_registry
+	build_binaries
+	push_images
+	configure_podman
+	verify_tools
+	machine_facts
+	bench_run
+	bench_pull
+	bench_mem
+	write_report
+	log "done in $((SECONDS - START_SECONDS)) s"
+}
+
+main "$@"
