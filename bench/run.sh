@@ -61,7 +61,7 @@ trap cleanup EXIT
 # Machine preparation (root)
 # ---------------------------------------------------------------------------
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
 
 ensure_packages() {
 	local missing=() p
@@ -155,11 +155,11 @@ EOF
 # isolates both tools from anyone else using the same account (their session
 # keeper, their images) and lets us stop exactly the helpers we started.
 make_workdir() {
-	WORK=$(mktemp -d /tmp/lodger-bench.XXXXXX)
+	WORK=$(mktemp -d /tmp/lbench.XXXXXX)
 	chmod 0755 "$WORK"
 	mkdir -p "$WORK/bin"
 	install -d -m 0700 -o "$BENCH_USER" -g "$BENCH_USER" "$WORK/user" "$WORK/user/run" "$WORK/user/data" "$WORK/user/tmp"
-	RESULTS=$(mktemp -d /tmp/lodger-bench-results.XXXXXX)
+	RESULTS=$(mktemp -d /tmp/lbench-results.XXXXXX)
 	chmod 0755 "$RESULTS"
 	chown "$BENCH_USER:" "$RESULTS"
 	log "work dir $WORK, raw results in $RESULTS"
@@ -331,6 +331,7 @@ verify_tools() {
 	as_user lodger pull -q --tls-verify=false "$BUSYBOX_IMG" >/dev/null
 	as_user lodger run --rm --network none "$BUSYBOX_IMG" true ||
 		die "lodger run --rm --network none $BUSYBOX_IMG true failed as $BENCH_USER"
+	LODGER_DRIVER=$(as_user lodger info --format json | jq -r .storage.driver)
 	log "checking podman"
 	PODMAN_OK=1
 	PODMAN_ERR=
@@ -346,7 +347,6 @@ verify_tools() {
 	PODMAN_NET=$(as_user podman inspect -f '{{.HostConfig.NetworkMode}}' "$id")
 	as_user podman rm -f "$id" >/dev/null
 	PODMAN_DRIVER=$(as_user podman info --format '{{.Store.GraphDriverName}}')
-	LODGER_DRIVER=$(as_user lodger info --format json | jq -r .storage.driver)
 }
 
 # ---------------------------------------------------------------------------
@@ -404,11 +404,15 @@ bench_run() {
 	done
 }
 
-# Time one command as the user, in seconds, measured inside the user's shell
-# so runuser's own start-up is not counted.
+# time_user CMD DIR: run the shell command CMD as the user with $D=DIR and
+# print its wall time in seconds, measured inside the user's shell so that
+# runuser's own start-up is not counted. CMD's stderr goes to DIR.err and is
+# shown when it fails.
 time_user() {
-	as_user bash -o pipefail -c 't0=$EPOCHREALTIME; '"$1"' >/dev/null 2>&1 || exit 1; t1=$EPOCHREALTIME
-		awk -v a="$t0" -v b="$t1" "BEGIN {printf \"%.6f\n\", b - a}"'
+	as_user bash -o pipefail -c 'D=$1; t0=$EPOCHREALTIME
+		{ '"$1"'; } >/dev/null 2>"$D.err" || { cat "$D.err" >&2; exit 1; }
+		t1=$EPOCHREALTIME
+		awk -v a="$t0" -v b="$t1" "BEGIN {printf \"%.6f\n\", b - a}"' time_user "$2"
 }
 
 # b. Cold pull of the Debian image: each pull into a brand-new graph root.
@@ -431,15 +435,16 @@ bench_pull() {
 		for ((k = 0; k < ${#tools[@]}; k++)); do
 			# Rotate who goes first, so no tool always follows the same one.
 			t=${tools[$(((i + k) % ${#tools[@]}))]}
-			dir=$WORK/user/tmp/pull-$t-$i
+			dir=$WORK/user/tmp/$t-$i # short: podman limits --runroot to 50 bytes
 			install -d -m 0700 -o "$BENCH_USER" -g "$BENCH_USER" "$dir"
-			if ! time_user "D=$dir; ${cmd[$t]}" >>"$RESULTS/pull-$t.times"; then
+			if ! time_user "${cmd[$t]}" "$dir" >>"$RESULTS/pull-$t.times"; then
 				die "cold pull failed: ${cmd[$t]//\$D/$dir} (as $BENCH_USER)"
 			fi
 			if [[ $t == floor ]]; then
 				FLOOR_BYTES=$(du -sb "$dir/root" | cut -f1)
 			fi
 			remove_tree "$dir"
+			rm -f "$dir.err"
 			sync
 		done
 		log "cold pull: run $((i + 1))/$PULL_RUNS done"
@@ -507,7 +512,7 @@ machine_facts() {
 	CGROUPS=$( [[ -e /sys/fs/cgroup/cgroup.controllers ]] && echo "v2 (unified)" || echo "v1/hybrid")
 	FS=$(df -T "$WORK" | awk 'NR == 2 {print $2}')
 	LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-	V_LODGER=$("$WORK/bin/lodger" version | head -n1 | sed 's/^lodger version //')
+	V_LODGER=$("$WORK/bin/lodger" version | awk 'NR == 1 {print $3}')
 	V_GO=$("$GO" version | awk '{print $3}')
 	V_PODMAN=$(podman --version | awk '{print $3}')
 	V_RUNC=$(runc --version | awk 'NR == 1 {print $3}')

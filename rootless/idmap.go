@@ -83,6 +83,11 @@ func Preflight() error {
 	if err != nil {
 		return err
 	}
+	return preflightHelpers(m)
+}
+
+// preflightHelpers checks for the setuid helpers a subordinate range needs.
+func preflightHelpers(m IDMap) error {
 	if m.Single {
 		fmt.Fprintln(os.Stderr, SingleIDWarning(m.User))
 		return nil

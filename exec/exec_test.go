@@ -1,0 +1,277 @@
+package exec
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+type decodedOp struct {
+	Code byte
+	Args []string
+}
+
+// decode is the Go mirror of next_op in nsinit.c.
+func decode(t *testing.T, b []byte) []decodedOp {
+	t.Helper()
+	var ops []decodedOp
+	u32 := func() int {
+		if len(b) < 4 {
+			t.Fatalf("truncated program")
+		}
+		n := int(binary.LittleEndian.Uint32(b))
+		b = b[4:]
+		return n
+	}
+	for len(b) > 0 {
+		op := decodedOp{Code: b[0]}
+		b = b[1:]
+		for n := u32(); n > 0; n-- {
+			l := u32()
+			op.Args = append(op.Args, string(b[:l]))
+			b = b[l:]
+		}
+		ops = append(ops, op)
+	}
+	return ops
+}
+
+func TestProgramEncoding(t *testing.T) {
+	var p program
+	p.op(opHostname, "box")
+	p.mount("proc", "/r/proc", "proc", 6, "", fallbackNone)
+	p.exec("/bin/sh", []string{"sh", "-c", "echo ü"}, []string{"A=1"})
+	got := decode(t, p.Bytes())
+	want := []decodedOp{
+		{opHostname, []string{"box"}},
+		{opMount, []string{"proc", "/r/proc", "proc", "6", "", ""}},
+		{opExec, []string{"/bin/sh", "3", "sh", "-c", "echo ü", "A=1"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("program (-want +got):\n%s", diff)
+	}
+}
+
+// rootfs makes a tiny image tree: /bin/tool (0755), /bin/data (0644),
+// /bin/dir, /usr/bin/link -> /bin/tool, /escape -> ../../.. .
+func rootfs(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, d := range []string{"bin/dir", "usr/bin", "etc"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/tool"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/data"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/bin/tool", filepath.Join(root, "usr/bin/link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../..", filepath.Join(root, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestLookExec(t *testing.T) {
+	root := rootfs(t)
+	env := []string{"PATH=/usr/bin:/bin"}
+	tests := []struct {
+		name     string
+		wantPath string
+		wantCode int
+	}{
+		{"tool", "/bin/tool", 0},
+		{"link", "/usr/bin/link", 0},
+		{"/bin/tool", "/bin/tool", 0},
+		{"nosuch", "", ExitNotFound},
+		{"/bin/nosuch", "", ExitNotFound},
+		{"data", "", ExitCannotExec},
+		{"/bin/data", "", ExitCannotExec},
+		{"/bin/dir", "", ExitCannotExec},
+		// A host binary reached through a symlink out of the image must
+		// not be found: resolution stays inside the rootfs.
+		{"/escape/bin/sh", "", ExitNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, code, err := lookExec(root, tt.name, env, specs.User{})
+			if path != tt.wantPath || code != tt.wantCode || (err != nil) != (tt.wantCode != 0) {
+				t.Errorf("lookExec(%q) = %q, %d, %v; want %q, %d", tt.name, path, code, err, tt.wantPath, tt.wantCode)
+			}
+		})
+	}
+	// A non-root user needs the "other" execute bit on a root-owned file.
+	if err := os.Chmod(filepath.Join(root, "bin/tool"), 0o744); err != nil {
+		t.Fatal(err)
+	}
+	if _, code, _ := lookExec(root, "tool", env, specs.User{UID: 4242, GID: 4242}); code != ExitCannotExec {
+		t.Errorf("lookExec as uid 4242 of a 0744 file: code %d, want %d", code, ExitCannotExec)
+	}
+}
+
+func TestCompile(t *testing.T) {
+	root := rootfs(t)
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := &specs.Spec{
+		Root:     &specs.Root{Path: root},
+		Hostname: "box",
+		Process: &specs.Process{
+			Args: []string{"tool", "arg"},
+			Env:  []string{"PATH=/bin"},
+			Cwd:  "/work/dir",
+			User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{50}},
+		},
+		Mounts: []specs.Mount{{Destination: "/escape/etc/hosts", Type: "bind", Source: hosts, Options: []string{"bind", "ro"}}},
+		Linux:  &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.NetworkNamespace}}},
+	}
+	b, err := compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := decode(t, b)
+	if fi, err := os.Stat(filepath.Join(root, "work/dir")); err != nil || !fi.IsDir() {
+		t.Errorf("working directory not created in the rootfs: %v", err)
+	}
+	// The bind destination goes through a symlink pointing out of the
+	// image; it must land inside the rootfs.
+	wantTarget := filepath.Join(root, "etc/hosts")
+	var sawBind, sawLo bool
+	for _, op := range ops {
+		switch op.Code {
+		case opMount:
+			if op.Args[0] == hosts {
+				sawBind = true
+				if op.Args[1] != wantTarget {
+					t.Errorf("bind mount target %q, want %q", op.Args[1], wantTarget)
+				}
+			}
+		case opLoopback:
+			sawLo = true
+		}
+	}
+	if !sawBind || !sawLo {
+		t.Errorf("program lacks the bind mount (%v) or loopback (%v)", sawBind, sawLo)
+	}
+	last := ops[len(ops)-1]
+	if diff := cmp.Diff(decodedOp{opExec, []string{"/bin/tool", "2", "tool", "arg", "PATH=/bin"}}, last); diff != "" {
+		t.Errorf("exec op (-want +got):\n%s", diff)
+	}
+	ident := ops[len(ops)-3]
+	if diff := cmp.Diff(decodedOp{opIdentity, []string{"1000", "1000", "50"}}, ident); diff != "" {
+		t.Errorf("identity op (-want +got):\n%s", diff)
+	}
+
+	spec.Process.Args = []string{"nosuch"}
+	_, err = compile(spec)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != ExitNotFound {
+		t.Errorf("compile with a missing command: %v, want exit %d", err, ExitNotFound)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestResolveUser(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n")
+	writeFile(t, filepath.Join(root, "etc/group"), "root:x:0:\nstaff:x:50:alice\naudio:x:29:alice\nalice:x:1000:\n")
+	tests := []struct {
+		spec string
+		want ResolvedUser
+	}{
+		{"", ResolvedUser{User: specs.User{UID: 0, GID: 0, Username: ""}, Home: "/root"}},
+		{"alice", ResolvedUser{User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{50, 29}, Username: "alice"}, Home: "/home/alice"}},
+		// An explicit group replaces the groups from /etc/group, as in
+		// runc and Docker.
+		{"alice:staff", ResolvedUser{User: specs.User{UID: 1000, GID: 50, Username: "alice"}, Home: "/home/alice"}},
+		{"1000:29", ResolvedUser{User: specs.User{UID: 1000, GID: 29, Username: "1000"}, Home: "/home/alice"}},
+		{"4242", ResolvedUser{User: specs.User{UID: 4242, GID: 0, Username: "4242"}, Home: "/"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			got, err := ResolveUser(root, tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.spec == "" {
+				tt.want.User.Username = "0"
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ResolveUser(%q) (-want +got):\n%s", tt.spec, diff)
+			}
+		})
+	}
+	if _, err := ResolveUser(root, "mallory"); !errors.Is(err, ErrUnknownUser) {
+		t.Errorf("unknown user: %v, want ErrUnknownUser", err)
+	}
+}
+
+// An image whose /etc/passwd is a symlink to a host file, a FIFO or
+// /dev/zero must neither read the host's file nor hang
+// (CVE-2024-9676-style attacks).
+func TestResolveUserHostile(t *testing.T) {
+	cases := map[string]func(t *testing.T, passwd string){
+		"symlink to host file": func(t *testing.T, passwd string) {
+			if err := os.Symlink("/etc/passwd", passwd); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"fifo": func(t *testing.T, passwd string) {
+			if err := unix.Mkfifo(passwd, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"symlink to /dev/zero": func(t *testing.T, passwd string) {
+			if err := os.Symlink("/dev/zero", passwd); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, plant := range cases {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			plant(t, filepath.Join(root, "etc/passwd"))
+			done := make(chan error, 1)
+			go func() {
+				// "root" exists in every host's /etc/passwd: resolving it
+				// by name must fail when the image's file is unusable.
+				_, err := ResolveUser(root, "root")
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("resolved a user from a hostile /etc/passwd")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("ResolveUser hangs")
+			}
+		})
+	}
+}

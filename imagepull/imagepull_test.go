@@ -1,0 +1,125 @@
+package imagepull
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/reexec"
+	"go.podman.io/storage/types"
+)
+
+// TestMain lets storage re-execute the test binary for its layer helpers
+// (storage-applyLayer and friends), as main does in lodger.
+func TestMain(m *testing.M) {
+	if reexec.Init() {
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// newStore opens a vfs store in a temp dir; it works unprivileged.
+func newStore(t *testing.T) cstorage.Store {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := cstorage.GetStore(types.StoreOptions{
+		GraphRoot:          dir + "/graph",
+		RunRoot:            dir + "/run",
+		GraphDriverName:    "vfs",
+		GraphDriverOptions: []string{"vfs.ignore_chown_errors=true"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = s.Shutdown(true) })
+	return s
+}
+
+// newRegistry serves an in-process registry holding one random image.
+func newRegistry(t *testing.T) (host string) {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host = strings.TrimPrefix(srv.URL, "http://")
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(host+"/test/random:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	return host
+}
+
+func TestPullAndLookup(t *testing.T) {
+	host := newRegistry(t)
+	store := newStore(t)
+	insecure := false
+	opts := Options{TLSVerify: &insecure}
+	ctx := context.Background()
+
+	if _, err := Lookup(store, host+"/test/random:v1", opts); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Lookup before pull: %v, want ErrNotFound", err)
+	}
+	id, err := Pull(ctx, store, host+"/test/random:v1", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id) != 64 {
+		t.Errorf("Pull returned %q, want a 64-hex image ID", id)
+	}
+	for _, ref := range []string{host + "/test/random:v1", "docker://" + host + "/test/random:v1", id, id[:12]} {
+		if ref == "docker://"+host+"/test/random:v1" {
+			continue // Lookup takes names, not transports
+		}
+		img, err := Lookup(store, ref, opts)
+		if err != nil || img.ID != id {
+			t.Errorf("Lookup(%q) = %v, %v; want image %s", ref, img, err, id)
+		}
+	}
+	cfg, err := Config(ctx, store, id)
+	if err != nil || len(cfg.RootFS.DiffIDs) != 2 {
+		t.Errorf("Config: %+v, %v", cfg, err)
+	}
+}
+
+func TestPullErrors(t *testing.T) {
+	host := newRegistry(t)
+	store := newStore(t)
+	insecure := false
+	opts := Options{TLSVerify: &insecure}
+	ctx := context.Background()
+
+	_, err := Pull(ctx, store, host+"/test/missing:v1", opts)
+	var pe *PullError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), host+"/test/missing:v1") {
+		t.Errorf("missing image: %v, want a PullError naming the reference", err)
+	}
+	_, err = Pull(ctx, store, "127.0.0.1:1/x:y", opts)
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("unreachable registry: %v, want the address named", err)
+	}
+	_, err = Pull(ctx, store, "UPPER/Case", opts)
+	var me *MalformedError
+	if !errors.As(err, &me) {
+		t.Errorf("malformed reference: %v, want MalformedError", err)
+	}
+	imgs, _ := store.Images()
+	if len(imgs) != 0 {
+		t.Errorf("failed pulls left %d images behind", len(imgs))
+	}
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Run lodger's end-to-end tests: the one entry point for people and CI.
+#
+#   tests/e2e/run.sh [go test flags for the test binary, e.g. -test.run TestRun]
+#
+# As root: checks the host (docker-registry, newuidmap/newgidmap, busybox),
+# creates the unprivileged user $LODGER_TEST_USER (default lodgertest) with
+# subordinate id ranges when needed, makes /dev/net/tun usable, starts a
+# registry on 127.0.0.1:5000 when nothing answers there, builds lodger,
+# imagegen and the test binary, pushes the test images and runs the tests as
+# that user. As any other user: builds, pushes and runs the same way, using
+# the registry at $LODGER_TEST_REGISTRY (starting one on 127.0.0.1:5000 when
+# none answers and docker-registry is installed).
+#
+# Exits with the test binary's status.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+test_user=${LODGER_TEST_USER:-lodgertest}
+registry=${LODGER_TEST_REGISTRY:-127.0.0.1:5000}
+tags=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
+
+die() {
+	echo "run.sh: $*" >&2
+	exit 1
+}
+log() {
+	echo "run.sh: $*" >&2
+}
+
+if [ -x /usr/local/go/bin/go ] && ! command -v go >/dev/null; then
+	PATH=$PATH:/usr/local/go/bin
+fi
+command -v go >/dev/null || die "go not found in PATH"
+for tool in docker-registry newuidmap newgidmap busybox curl; do
+	if [ "$tool" = docker-registry ] && [ "$(id -u)" != 0 ]; then
+		continue # only needed when we start the registry ourselves
+	fi
+	command -v "$tool" >/dev/null ||
+		die "$tool not found: install it (Debian: docker-registry, uidmap, busybox-static, curl; .ci/run does)"
+done
+
+WORK=$(mktemp -d /tmp/lodger-e2e.XXXXXX)
+registry_pid=
+cleanup() {
+	local rc=$?
+	if [ -n "$registry_pid" ]; then
+		kill "$registry_pid" 2>/dev/null || true
+		wait "$registry_pid" 2>/dev/null || true
+	fi
+	rm -rf "$WORK" || true
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+registry_up() {
+	curl -sf -o /dev/null "http://$registry/v2/"
+}
+
+# start_registry runs docker-registry on $registry with storage in $WORK
+# and waits until it answers.
+start_registry() {
+	command -v docker-registry >/dev/null ||
+		die "no registry answers at http://$registry/v2/ and docker-registry is not installed"
+	mkdir -p "$WORK/registry"
+	cat >"$WORK/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry/data
+  delete:
+    enabled: true
+http:
+  addr: $registry
+EOF
+	log "starting docker-registry on $registry"
+	docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
+	registry_pid=$!
+	for _ in $(seq 100); do
+		registry_up && return 0
+		kill -0 "$registry_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$WORK/registry/log" >&2 || true
+	die "docker-registry did not come up on $registry"
+}
+
+if [ "$(id -u)" = 0 ]; then
+	if ! id "$test_user" >/dev/null 2>&1; then
+		log "creating user $test_user"
+		useradd --create-home --shell /bin/bash "$test_user"
+	fi
+	if ! grep -qE "^($test_user|$(id -u "$test_user")):" /etc/subuid 2>/dev/null ||
+		! grep -qE "^($test_user|$(id -u "$test_user")):" /etc/subgid 2>/dev/null; then
+		log "giving $test_user subordinate ids 300000-365535"
+		usermod --add-subuids 300000-365535 --add-subgids 300000-365535 "$test_user"
+	fi
+	if [ ! -e /dev/net/tun ]; then
+		mkdir -p /dev/net
+		mknod -m 0666 /dev/net/tun c 10 200
+	fi
+	chmod 0666 /dev/net/tun
+fi
+
+registry_up || start_registry
+
+chmod 0755 "$WORK"
+log "building into $WORK"
+(
+	cd "$repo"
+	export GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=$tags"
+	go build -o "$WORK/lodger" ./cmd/lodger
+	go build -o "$WORK/imagegen" ./tests/imagegen
+	go test -c -tags "e2e,$tags" -o "$WORK/e2e.test" ./tests/e2e
+)
+
+log "pushing the test images to $registry"
+"$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" >/dev/null
+"$WORK/imagegen" -oci-archive "$WORK/busybox-oci.tar" -busybox "$(command -v busybox)"
+chmod 0644 "$WORK/busybox-oci.tar"
+
+# The clone may be unreadable to the test user: run from $WORK.
+cd "$WORK"
+args=(-test.v -test.timeout 20m "$@")
+set +e
+if [ "$(id -u)" = 0 ]; then
+	home=$(getent passwd "$test_user" | cut -d: -f6)
+	runuser -u "$test_user" -- env -i \
+		HOME="${home:-/tmp}" USER="$test_user" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
+		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" \
+		"$WORK/e2e.test" "${args[@]}"
+else
+	LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
+		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" \
+		"$WORK/e2e.test" "${args[@]}"
+fi
+rc=$?
+set -e
+exit "$rc"
