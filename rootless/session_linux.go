@@ -220,8 +220,9 @@ func runSingleIDKeeper(dir string) error {
 	return cmd.Wait()
 }
 
-// pause holds the namespaces open. The keeper runs in its own session with
-// no terminal, so no job-control signal reaches it by accident.
+// pause holds the namespaces open. The C constructor in rootless/nsenter
+// normally does this before Go starts; this is the fallback for builds
+// without cgo.
 func pause() {
 	for {
 		_ = unix.Pause()

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	cstorage "go.podman.io/storage"
@@ -33,6 +34,10 @@ func newRmiCommand() *cobra.Command {
 					errs = append(errs, err)
 					continue
 				}
+				if strings.HasPrefix(id, "untagged ") {
+					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", strings.TrimPrefix(id, "untagged "))
+					continue
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", id)
 			}
 			return errors.Join(errs...)
@@ -46,6 +51,18 @@ func removeImage(store cstorage.Store, ref string, force bool) (string, error) {
 	img, err := imagepull.Lookup(store, ref, imagepull.Options{})
 	if err != nil {
 		return "", fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	// A name of an image that has other names only goes away itself, as
+	// in Docker: the image stays for its other names.
+	if len(img.Names) > 1 && !strings.HasPrefix(img.ID, ref) {
+		for _, n := range img.Names {
+			if n == ref || strings.TrimSuffix(n, ":latest") == ref || strings.HasSuffix(n, "/"+ref) {
+				if err := store.RemoveNames(img.ID, []string{n}); err != nil {
+					return "", fmt.Errorf("untag %s: %w", n, err)
+				}
+				return "untagged " + n, nil
+			}
+		}
 	}
 	ctrs, err := store.Containers()
 	if err != nil {
