@@ -29,16 +29,16 @@ func newRmiCommand() *cobra.Command {
 			defer store.Shutdown(false)
 			var errs []error
 			for _, ref := range args {
-				id, err := removeImage(store, ref, o.force)
+				r, err := removeImage(store, ref, o.force)
 				if err != nil {
 					errs = append(errs, err)
 					continue
 				}
-				if strings.HasPrefix(id, "untagged ") {
-					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", strings.TrimPrefix(id, "untagged "))
+				if r.untagged != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", r.untagged)
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", id)
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", r.deleted)
 			}
 			return errors.Join(errs...)
 		},
@@ -47,10 +47,16 @@ func newRmiCommand() *cobra.Command {
 	return sessionCommand(cmd, 1)
 }
 
-func removeImage(store cstorage.Store, ref string, force bool) (string, error) {
+// removal says what rmi did with one argument.
+type removal struct {
+	untagged string // the name removed from an image that keeps others
+	deleted  string // the ID of the image deleted
+}
+
+func removeImage(store cstorage.Store, ref string, force bool) (removal, error) {
 	img, err := imagepull.Lookup(store, ref, imagepull.Options{})
 	if err != nil {
-		return "", fmt.Errorf("remove image %s: %w", ref, err)
+		return removal{}, fmt.Errorf("remove image %s: %w", ref, err)
 	}
 	// A name of an image that has other names only goes away itself, as
 	// in Docker: the image stays for its other names.
@@ -58,32 +64,32 @@ func removeImage(store cstorage.Store, ref string, force bool) (string, error) {
 		for _, n := range img.Names {
 			if n == ref || strings.TrimSuffix(n, ":latest") == ref || strings.HasSuffix(n, "/"+ref) {
 				if err := store.RemoveNames(img.ID, []string{n}); err != nil {
-					return "", fmt.Errorf("untag %s: %w", n, err)
+					return removal{}, fmt.Errorf("untag %s: %w", n, err)
 				}
-				return "untagged " + n, nil
+				return removal{untagged: n}, nil
 			}
 		}
 	}
 	ctrs, err := store.Containers()
 	if err != nil {
-		return "", err
+		return removal{}, err
 	}
 	for _, c := range ctrs {
 		if c.ImageID != img.ID {
 			continue
 		}
 		if !force {
-			return "", fmt.Errorf("remove image %s: container %s (%s) uses it; remove the container or use -f", ref, c.ID[:12], firstName(c.Names))
+			return removal{}, fmt.Errorf("remove image %s: container %s (%s) uses it; remove the container or use -f", ref, c.ID[:12], firstName(c.Names))
 		}
 		_, _ = store.Unmount(c.ID, true)
 		if err := store.DeleteContainer(c.ID); err != nil {
-			return "", fmt.Errorf("remove container %s: %w", c.ID[:12], err)
+			return removal{}, fmt.Errorf("remove container %s: %w", c.ID[:12], err)
 		}
 	}
 	if _, err := store.DeleteImage(img.ID, true); err != nil {
-		return "", fmt.Errorf("remove image %s: %w", ref, err)
+		return removal{}, fmt.Errorf("remove image %s: %w", ref, err)
 	}
-	return img.ID, nil
+	return removal{deleted: img.ID}, nil
 }
 
 func firstName(names []string) string {
