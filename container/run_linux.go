@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
 	"golang.org/x/sys/unix"
@@ -62,6 +64,17 @@ type Metadata struct {
 	Created time.Time `json:"created"`
 }
 
+// validName is Docker's rule for container names.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ValidateName checks a --name; empty means lodger picks one.
+func ValidateName(name string) error {
+	if name != "" && !validName.MatchString(name) {
+		return fmt.Errorf("--name %q: invalid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
 // ErrNameInUse says another container has the requested name.
 var ErrNameInUse = errors.New("name in use")
 
@@ -70,6 +83,26 @@ var ErrNameInUse = errors.New("name in use")
 // With Remove the container's layer and record are gone when Run returns,
 // whatever happened.
 func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error) {
+	// Check what needs no image first, so that bad input costs no pull.
+	if err := ValidateName(opts.Name); err != nil {
+		return exec.ExitLodger, err
+	}
+	network := opts.Network
+	if network == "" {
+		network = NetworkNone
+	}
+	if network != NetworkNone && network != NetworkHost {
+		return exec.ExitLodger, fmt.Errorf("--network %q: use none or host", network)
+	}
+	if _, err := Env(nil, opts.EnvFiles, opts.Env); err != nil {
+		return exec.ExitLodger, err
+	}
+	if opts.Workdir != "" {
+		if _, err := Workdir(imgspecv1.ImageConfig{}, opts.Workdir); err != nil {
+			return exec.ExitLodger, fmt.Errorf("-w: %w", err)
+		}
+	}
+
 	img, err := findOrPull(ctx, store, opts)
 	if err != nil {
 		return exec.ExitLodger, err
@@ -94,14 +127,6 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if userSpec == "" {
 		userSpec = cfg.Config.User
 	}
-	network := opts.Network
-	if network == "" {
-		network = NetworkNone
-	}
-	if network != NetworkNone && network != NetworkHost {
-		return exec.ExitLodger, fmt.Errorf("--network %q: use none or host", network)
-	}
-
 	id := newID()
 	name := opts.Name
 	if name == "" {

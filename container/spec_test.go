@@ -98,3 +98,16 @@ func TestWorkdir(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateName(t *testing.T) {
+	for _, ok := range []string{"", "web", "web-1", "a.b_c", "0day"} {
+		if err := ValidateName(ok); err != nil {
+			t.Errorf("ValidateName(%q) = %v, want ok", ok, err)
+		}
+	}
+	for _, bad := range []string{"a/b", "bad name", "-dash", ".dot", "x!", "_x"} {
+		if err := ValidateName(bad); err == nil {
+			t.Errorf("ValidateName(%q) accepted", bad)
+		}
+	}
+}

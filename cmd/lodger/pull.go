@@ -45,7 +45,7 @@ func newPullCommand() *cobra.Command {
 IMAGE is a name resolved through registries.conf (short names, search
 registries, mirrors), or a transport reference: docker://NAME,
 oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF].`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := openStore()
 			if err != nil {

@@ -11,7 +11,7 @@ func newRmCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rm CONTAINER [CONTAINER...]",
 		Short: "Remove containers",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  minArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := openStore()
 			if err != nil {

@@ -20,7 +20,7 @@ func newRmiCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rmi [flags] IMAGE [IMAGE...]",
 		Short: "Remove images from local storage",
-		Args:  cobra.MinimumNArgs(1),
+		Args:  minArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := openStore()
 			if err != nil {

@@ -126,3 +126,23 @@ func openStore() (cstorage.Store, error) {
 	}
 	return storage.Open(o)
 }
+
+// exactArgs and minArgs word argument errors as Docker does, naming the
+// command and what it wants.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("%q requires exactly %d argument(s) (%s), got %d\nSee 'lodger %s --help'.", cmd.CommandPath(), n, what, len(args), cmd.Name())
+		}
+		return nil
+	}
+}
+
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return fmt.Errorf("%q requires at least %d argument(s) (%s)\nSee 'lodger %s --help'.", cmd.CommandPath(), n, what, cmd.Name())
+		}
+		return nil
+	}
+}

@@ -36,7 +36,7 @@ func newRunCommand() *cobra.Command {
 in local storage. lodger exits with the container's exit code; 125 when
 lodger itself fails, 126 when the command cannot be executed, 127 when it is
 not found, 128+N when signal N killed it.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := openStore()
 			if err != nil {

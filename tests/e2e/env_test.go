@@ -48,6 +48,9 @@ var (
 	envMu   sync.Mutex
 	envs    []*env
 	envSeen = map[string]int{}
+	// envsClosed is set once cleanup has begun; no environment may be
+	// made after that, or it would escape the cleanup.
+	envsClosed bool
 )
 
 // newEnv makes an environment named name under scratch. Names stay short:
@@ -55,11 +58,14 @@ var (
 // bytes.
 func newEnv(name string) (*env, error) {
 	envMu.Lock()
+	defer envMu.Unlock()
+	if envsClosed {
+		return nil, errors.New("the suite is shutting down")
+	}
 	envSeen[name]++
 	if n := envSeen[name]; n > 1 {
 		name += strconv.Itoa(n)
 	}
-	envMu.Unlock()
 	dir := filepath.Join(scratch, name)
 	e := &env{
 		dir:     dir,
@@ -90,9 +96,7 @@ func newEnv(name string) (*env, error) {
 	if u := os.Getenv("USER"); u != "" {
 		e.vars = append(e.vars, "USER="+u)
 	}
-	envMu.Lock()
 	envs = append(envs, e)
-	envMu.Unlock()
 	return e, nil
 }
 
@@ -114,6 +118,7 @@ func isolatedEnv(t *testing.T) *env {
 // closeAllEnvs closes environments whose test did not (a panic, say).
 func closeAllEnvs() {
 	envMu.Lock()
+	envsClosed = true
 	all := envs
 	envs = nil
 	envMu.Unlock()
@@ -277,6 +282,16 @@ func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {
 
 func (c call) run(t *testing.T, args ...string) result {
 	t.Helper()
+	r, err := c.do(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// do is run for goroutines: failures to start, time out or survive come
+// back as errors.
+func (c call) do(args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	cmd := c.env.command(ctx, args...)
@@ -291,16 +306,16 @@ func (c call) run(t *testing.T, args ...string) result {
 	switch {
 	case ctx.Err() != nil:
 		r.code = -1
-		t.Fatalf("%s\ntimed out after %s", r, callTimeout)
+		return r, fmt.Errorf("%s\ntimed out after %s", r, callTimeout)
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			t.Fatalf("%s\nlodger itself was killed by %s", r, ws.Signal())
+			return r, fmt.Errorf("%s\nlodger itself was killed by %s", r, ws.Signal())
 		}
 	case err != nil:
-		t.Fatalf("start lodger %s: %v", shellQuote(args), err)
+		return r, fmt.Errorf("start lodger %s: %v", shellQuote(args), err)
 	}
-	return r
+	return r, nil
 }
 
 // runRm runs `lodger run --rm -q --tls-verify=false ARGS...` in the shared
@@ -376,6 +391,7 @@ type imageRow struct {
 	Repository string   `json:"Repository"`
 	Tag        string   `json:"Tag"`
 	Names      []string `json:"Names"`
+	Digest     string   `json:"Digest"`
 }
 
 func (e *env) images(t *testing.T) []imageRow {

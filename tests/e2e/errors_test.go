@@ -53,7 +53,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{"run without image", []string{"run"}, 125, "run"},
 		{"run unknown flag", []string{"run", "--no-such-flag", busybox}, 125, "no-such-flag"},
-		{"run bad env file", []string{"run", "--rm", "--env-file", "/no/such/env-file", busybox, "true"}, 125, "/no/such/env-file"},
+		{"run bad env file", []string{"run", "--rm", "-q", noTLS, "--env-file", "/no/such/env-file", busybox, "true"}, 125, "/no/such/env-file"},
 		{"pull without image", []string{"pull"}, 1, "pull"},
 		{"images bad format", []string{"images", "--format", "yaml"}, 1, "yaml"},
 		{"unknown command", []string{"no-such-command"}, 1, "no-such-command"},

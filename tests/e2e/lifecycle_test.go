@@ -4,10 +4,15 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -89,12 +94,52 @@ func wantNothingLeft(t *testing.T, e *env) {
 	}
 }
 
+// layerDirs lists the layer directories of the storage driver in use.
+func layerDirs(t *testing.T, graphRoot string) []string {
+	t.Helper()
+	var out []string
+	for _, d := range []string{"overlay", "vfs/dir", "fuse-overlayfs"} {
+		ents, err := os.ReadDir(filepath.Join(graphRoot, d))
+		if err != nil {
+			continue
+		}
+		for _, ent := range ents {
+			if ent.IsDir() && ent.Name() != "l" {
+				out = append(out, d+"/"+ent.Name())
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no layer directories below %s", graphRoot)
+	}
+	return out
+}
+
 // TestRunRmLeavesNothing runs containers with --rm that end every which
 // way, then looks for anything left behind.
 func TestRunRmLeavesNothing(t *testing.T) {
 	e := isolatedEnv(t)
 	e.pull(t, busybox, noTLS)
 	wantNothingLeft(t, e)
+	graphRoot := e.info(t).Storage.GraphRoot
+	layers := layerDirs(t, graphRoot)
+	t.Run("the checks see a running container", func(t *testing.T) {
+		// Guard against a vacuous wantNothingLeft: while a container
+		// runs, its rootfs mount and record must be visible to it.
+		cmd, _, stderr := startRun(t, e, "sleep", "sleep", "30")
+		if m := layerMounts(t, e, graphRoot); len(m) == 0 {
+			t.Errorf("no rootfs mount below %s in the session while a container runs", graphRoot)
+		}
+		if n := e.info(t).Storage.Containers; n != 1 {
+			t.Errorf("info: %d containers while one runs, want 1", n)
+		}
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		if pid, ok := findDescendant(cmd.Process.Pid, "sleep"); ok {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		waitExit(t, cmd, stderr)
+		wantNothingLeft(t, e)
+	})
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -114,6 +159,9 @@ func TestRunRmLeavesNothing(t *testing.T) {
 			r := e.runRm(t, tc.args...)
 			wantCode(t, r, tc.code)
 			wantNothingLeft(t, e)
+			if got := layerDirs(t, graphRoot); !slices.Equal(got, layers) {
+				t.Errorf("layer directories after the run: %v, want those of the image alone: %v", got, layers)
+			}
 		})
 	}
 	t.Run("name reusable", func(t *testing.T) {
@@ -121,10 +169,66 @@ func TestRunRmLeavesNothing(t *testing.T) {
 		wantCode(t, e.runRm(t, "--name", "rm-me", busybox, "true"), 0)
 	})
 	t.Run("killed", func(t *testing.T) {
-		r := e.runRm(t, busybox, "sh", "-c", "kill -9 $$")
-		wantCode(t, r, 137)
+		killContainer(t, e)
 		wantNothingLeft(t, e)
 	})
+}
+
+// TestConcurrentRuns starts several containers at once in a fresh
+// environment: they race to start the session keeper, to pull the image
+// and to create containers, and all must win.
+func TestConcurrentRuns(t *testing.T) {
+	e := isolatedEnv(t)
+	const n = 8
+	results := make([]result, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = call{env: e}.do("run", "--rm", "-q", noTLS, busybox, "echo", strconv.Itoa(i))
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Error(errs[i])
+			continue
+		}
+		if r := results[i]; r.code != 0 || r.stdout != strconv.Itoa(i)+"\n" {
+			t.Errorf("%s\nwant exit 0 and %d on stdout", r, i)
+		}
+	}
+	if rows := e.images(t); len(rows) != 1 {
+		t.Errorf("images: %+v, want the one image", rows)
+	}
+	wantNothingLeft(t, e)
+	if n := len(sessionKeepers(e)); n != 1 {
+		t.Errorf("%d session keepers run for %s, want 1", n, e.runtime)
+	}
+}
+
+// sessionKeepers lists the keeper processes (argv[1] _lodger-session,
+// started from lodger rather than re-executed) of e.
+func sessionKeepers(e *env) []int {
+	var out []int
+	want := []byte("XDG_RUNTIME_DIR=" + e.runtime)
+	for _, pid := range pids() {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		args := bytes.Split(cmdline, []byte{0})
+		if len(args) < 2 || string(args[1]) != "_lodger-session" || string(args[0]) != lodgerBin {
+			continue
+		}
+		environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if slices.ContainsFunc(bytes.Split(environ, []byte{0}), func(kv []byte) bool { return bytes.Equal(kv, want) }) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // TestContainerKept checks the life of a container run without --rm.
@@ -197,6 +301,18 @@ func TestNameInUse(t *testing.T) {
 	}
 }
 
+// TestNameInvalid checks that container names follow Docker's rule,
+// [a-zA-Z0-9][a-zA-Z0-9_.-]*, so that a name never looks like a path or
+// an option.
+func TestNameInvalid(t *testing.T) {
+	for _, name := range []string{"a/b", "bad name", "-dash", ".dot", "x!"} {
+		t.Run(name, func(t *testing.T) {
+			wantError(t, runRm(t, "--name", name, busybox, "true"), 125, "invalid")
+		})
+	}
+	wantOK(t, runRm(t, "--name", "Good_name.1-x", busybox, "true"))
+}
+
 func TestRmi(t *testing.T) {
 	e := isolatedEnv(t)
 	t.Run("unused", func(t *testing.T) {
@@ -229,6 +345,24 @@ func TestRmi(t *testing.T) {
 			t.Errorf("images after rmi -f: %+v, want none", rows)
 		}
 		wantNothingLeft(t, e)
+	})
+	t.Run("one of two names", func(t *testing.T) {
+		// busybox:zstd has the same config, so the same image id: rmi of
+		// one name only untags, as in Docker.
+		id := e.pull(t, busybox, noTLS)
+		if got := e.pull(t, ref("busybox:zstd"), noTLS); got != id {
+			t.Fatalf("busybox:zstd has id %s, want the same as busybox:latest %s", got, id)
+		}
+		wantCode(t, e.lodger(t, "rmi", ref("busybox:zstd")), 0)
+		rows := e.images(t)
+		if len(rows) != 1 || rows[0].ID != id || !slices.Equal(rows[0].Names, []string{busybox}) {
+			t.Errorf("images after removing one name: %+v, want %s named %s alone", rows, id, busybox)
+		}
+		wantOK(t, e.lodger(t, "run", "--rm", "-q", busybox, "true"))
+		wantCode(t, e.lodger(t, "rmi", busybox), 0)
+		if rows := e.images(t); len(rows) != 0 {
+			t.Errorf("images after removing the last name: %+v, want none", rows)
+		}
 	})
 	t.Run("unknown", func(t *testing.T) {
 		wantError(t, e.lodger(t, "rmi", "no-such-image"), 1, "no-such-image")

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"runtime"
@@ -24,6 +25,8 @@ var (
 	lodgerBin string
 	// registry is host:port of the test registry (LODGER_TEST_REGISTRY).
 	registry string
+	// busybox is the basic test image, in the test registry.
+	busybox string
 	// ociArchive is the imagegen oci-archive (LODGER_TEST_OCI_ARCHIVE).
 	ociArchive string
 	// scratch holds every test environment of this run.
@@ -58,22 +61,34 @@ func testMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
-	// Other users must be able to reach nothing here, but the test user's
-	// own session keeper (same uid) must.
 	shared, err = newEnv("shared")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
+	// An interrupted run still stops its session keepers.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "e2e: %v: cleaning up\n", sig)
+		cleanUp()
+		os.Exit(1)
+	}()
 	start := time.Now()
 	code := m.Run()
-	shared.close()
+	signal.Stop(sigs)
+	cleanUp()
+	fmt.Fprintf(os.Stderr, "e2e: suite took %s\n", time.Since(start).Round(100*time.Millisecond))
+	return code
+}
+
+// cleanUp closes every environment and removes the scratch directory.
+func cleanUp() {
 	closeAllEnvs()
 	if err := os.RemoveAll(scratch); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: clean up: %v\n", err)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: suite took %s\n", time.Since(start).Round(100*time.Millisecond))
-	return code
 }
 
 // configure reads the environment variables the suite takes.
@@ -96,6 +111,7 @@ func configure() error {
 	if registry == "" {
 		registry = "127.0.0.1:5000"
 	}
+	busybox = ref("busybox:latest")
 	ociArchive = os.Getenv("LODGER_TEST_OCI_ARCHIVE")
 	return nil
 }

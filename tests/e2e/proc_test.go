@@ -67,6 +67,25 @@ func findDescendant(ancestor int, comm string) (int, bool) {
 	return 0, false
 }
 
+// killTree SIGKILLs pid and everything below it, the container's processes
+// included, which would outlive a killed lodger. A pid that already exited
+// and was reaped is gone from the table, so nothing else is hit.
+func killTree(pid int) {
+	table := procTable()
+	if _, ok := table[pid]; !ok {
+		return
+	}
+	for p := range table {
+		for cur, hops := p, 0; cur > 1 && hops < 64; hops++ {
+			if cur == pid {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+				break
+			}
+			cur = table[cur].ppid
+		}
+	}
+}
+
 // waitDescendant polls for findDescendant until timeout.
 func waitDescendant(ancestor int, comm string, timeout time.Duration) (int, error) {
 	deadline := time.Now().Add(timeout)

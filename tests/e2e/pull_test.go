@@ -41,7 +41,7 @@ func TestPull(t *testing.T) {
 		if len(ls) != 2 {
 			t.Fatalf("%s\nwant a header and one row", r)
 		}
-		if h := strings.Fields(ls[0]); !slices.Equal(h[:3], []string{"REPOSITORY", "TAG", "IMAGE"}) {
+		if h := strings.Fields(ls[0]); len(h) < 3 || !slices.Equal(h[:3], []string{"REPOSITORY", "TAG", "IMAGE"}) {
 			t.Errorf("%s\nwant a REPOSITORY TAG IMAGE ID ... header", r)
 		}
 		row := strings.Fields(ls[1])
@@ -64,6 +64,38 @@ func TestPull(t *testing.T) {
 	t.Run("images quiet", func(t *testing.T) {
 		wantStdout(t, e.lodger(t, "images", "-q"), id[:12]+"\n")
 	})
+
+	t.Run("run by short id", func(t *testing.T) {
+		wantStdout(t, e.lodger(t, "run", "--rm", "-q", id[:12], "echo", "ok"), "ok\n")
+	})
+
+	t.Run("by digest", func(t *testing.T) {
+		rows := e.images(t)
+		if len(rows) == 0 || !strings.HasPrefix(rows[0].Digest, "sha256:") {
+			t.Fatalf("images --format json: %+v, want a sha256 Digest", rows)
+		}
+		byDigest := registry + "/lodger-test/busybox@" + rows[0].Digest
+		if got := e.pull(t, byDigest, noTLS); got != id {
+			t.Errorf("pull %s: id %s, want %s", byDigest, got, id)
+		}
+		wantStdout(t, e.lodger(t, "run", "--rm", "-q", noTLS, byDigest, "echo", "ok"), "ok\n")
+	})
+}
+
+// TestRunPullsMissingImage checks that run pulls what it lacks, with the
+// progress on stderr and only the container's output on stdout.
+func TestRunPullsMissingImage(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.lodger(t, "run", "--rm", noTLS, busybox, "echo", "hi")
+	wantStdout(t, r, "hi\n")
+	if r.stderr == "" {
+		t.Errorf("%s\nwant pull progress on stderr", r)
+	}
+	// The second time the image is there: nothing to report.
+	wantOK(t, e.lodger(t, "run", "--rm", noTLS, busybox, "true"))
+	if rows := e.images(t); len(rows) != 1 || rows[0].Repository != registry+"/lodger-test/busybox" {
+		t.Errorf("images: %+v, want the one pulled image", rows)
+	}
 }
 
 // TestPullZstd pulls the zstd-compressed variant into an empty store, so

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -16,9 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-var busybox = ref("busybox:latest")
+	"golang.org/x/sys/unix"
+)
 
 // TestRunExitCodes checks Docker's exit code convention end to end.
 func TestRunExitCodes(t *testing.T) {
@@ -31,6 +32,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"success", []string{"true"}, 0, ""},
 		{"failure", []string{"false"}, 1, ""},
 		{"exit 7", []string{"sh", "-c", "exit 7"}, 7, ""},
+		{"exit 200", []string{"sh", "-c", "exit 200"}, 200, ""},
+		{"exit 255", []string{"sh", "-c", "exit 255"}, 255, ""},
 		{"not executable", []string{"/etc/passwd"}, 126, "/etc/passwd"},
 		{"directory", []string{"/etc"}, 126, "/etc"},
 		{"not found", []string{"no-such-command"}, 127, "no-such-command"},
@@ -47,21 +50,21 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
-// startRun starts `lodger run --rm -q IMAGE ARGS...` in the shared
-// environment and waits until a process named ready runs in the container.
-func startRun(t *testing.T, ready string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+// startRun starts `lodger run --rm -q IMAGE ARGS...` in e and waits until a
+// process named ready runs in the container.
+func startRun(t *testing.T, e *env, ready string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	t.Cleanup(cancel)
-	cmd := shared.command(ctx, append([]string{"run", "--rm", "-q", noTLS, busybox}, args...)...)
+	cmd := e.command(ctx, append([]string{"run", "--rm", "-q", noTLS, busybox}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	t.Cleanup(func() { killTree(cmd.Process.Pid) })
 	if _, err := waitDescendant(cmd.Process.Pid, ready, 20*time.Second); err != nil {
-		_ = cmd.Process.Kill()
+		killTree(cmd.Process.Pid)
 		_ = cmd.Wait()
 		t.Fatalf("%v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
@@ -89,7 +92,15 @@ func waitExit(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) int {
 // TestRunKilledBySignal kills the container's process from the host: lodger
 // must exit 128+9.
 func TestRunKilledBySignal(t *testing.T) {
-	cmd, _, stderr := startRun(t, "sleep", "sleep", "30")
+	killContainer(t, shared)
+}
+
+// killContainer runs `sleep 30` in e, SIGKILLs the sleep from the host and
+// expects lodger to exit 137. (From inside, `kill -9 $$` would do nothing:
+// the kernel shields a pid namespace's init from its own namespace.)
+func killContainer(t *testing.T, e *env) {
+	t.Helper()
+	cmd, _, stderr := startRun(t, e, "sleep", "sleep", "30")
 	pid, ok := findDescendant(cmd.Process.Pid, "sleep")
 	if !ok {
 		t.Fatal("the container's sleep vanished")
@@ -102,18 +113,33 @@ func TestRunKilledBySignal(t *testing.T) {
 	}
 }
 
-// TestRunForwardsSignals sends SIGTERM to lodger: the container's shell
-// must get it and exit through its trap.
+// TestRunForwardsSignals signals lodger: the container's shell must get
+// the signal and exit through its trap.
 func TestRunForwardsSignals(t *testing.T) {
-	cmd, stdout, stderr := startRun(t, "sleep", "sh", "-c", `trap "echo got TERM; exit 42" TERM; while true; do sleep 0.1; done`)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := waitExit(t, cmd, stderr); code != 42 {
-		t.Errorf("lodger exited %d, want 42 from the container's TERM trap; stdout: %s stderr: %s", code, stdout, stderr)
-	}
-	if got := stdout.String(); got != "got TERM\n" {
-		t.Errorf("stdout %q, want %q", got, "got TERM\n")
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		name string
+		code int
+	}{
+		{syscall.SIGTERM, "TERM", 42},
+		{syscall.SIGINT, "INT", 43},
+		{syscall.SIGHUP, "HUP", 44},
+		{syscall.SIGUSR1, "USR1", 45},
+		{syscall.SIGQUIT, "QUIT", 46},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			script := fmt.Sprintf(`trap "echo got %s; exit %d" %s; while true; do sleep 0.1; done`, tc.name, tc.code, tc.name)
+			cmd, stdout, stderr := startRun(t, shared, "sleep", "sh", "-c", script)
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			if code := waitExit(t, cmd, stderr); code != tc.code {
+				t.Errorf("lodger exited %d, want %d from the container's %s trap; stdout: %q stderr: %q", code, tc.code, tc.name, stdout, stderr)
+			}
+			if got, want := stdout.String(), "got "+tc.name+"\n"; got != want {
+				t.Errorf("stdout %q, want %q", got, want)
+			}
+		})
 	}
 }
 
@@ -138,6 +164,14 @@ func TestRunStdio(t *testing.T) {
 			t.Errorf("%s\nwant wc to count 0 bytes", r)
 		}
 	})
+	t.Run("a megabyte each way", func(t *testing.T) {
+		in := strings.Repeat("0123456789abcdef", 1<<16)
+		r := call{env: shared, stdin: strings.NewReader(in)}.run(t, "run", "--rm", "-q", "-i", noTLS, busybox, "sh", "-c", "wc -c; head -c 1048576 /dev/zero")
+		wantCode(t, r, 0)
+		if want := "1048576\n" + strings.Repeat("\x00", 1<<20); r.stdout != want {
+			t.Errorf("$ lodger %s\nwant stdout %q and 1 MiB of zeros, got %d bytes starting %q", shellQuote(r.args), "1048576\n", len(r.stdout), r.stdout[:min(len(r.stdout), 16)])
+		}
+	})
 	t.Run("no stdin without -i", func(t *testing.T) {
 		r := call{env: shared, stdin: strings.NewReader("hi\n")}.run(t, "run", "--rm", "-q", noTLS, busybox, "cat")
 		wantStdout(t, r, "")
@@ -159,7 +193,7 @@ func containerEnv(t *testing.T, c call, args ...string) map[string]string {
 
 func TestRunEnv(t *testing.T) {
 	envFile := shared.tmp + "/env-file"
-	if err := os.WriteFile(envFile, []byte("# a comment\n\nFROM_FILE=1\nSPACED=two words\nOVERRIDDEN=file\n"), 0o600); err != nil {
+	if err := os.WriteFile(envFile, []byte("# a comment\n\nFROM_FILE=1\nSPACED=two words\nOVERRIDDEN=file\nFILE_PASSES_HOST\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -186,6 +220,12 @@ func TestRunEnv(t *testing.T) {
 			"OVERRIDDEN": "file",
 			"IMAGE_VAR":  "from-image",
 		}},
+		{"--env-file KEY passes lodger's own", []string{"FILE_PASSES_HOST=yes"}, []string{"--env-file", envFile}, map[string]string{
+			"FILE_PASSES_HOST": "yes",
+		}},
+		{"-e KEY= sets it empty", nil, []string{"-e", "EMPTY="}, map[string]string{
+			"EMPTY": "",
+		}},
 		{"-e beats --env-file", nil, []string{"--env-file", envFile, "-e", "OVERRIDDEN=flag"}, map[string]string{
 			"FROM_FILE":  "1",
 			"OVERRIDDEN": "flag",
@@ -200,6 +240,12 @@ func TestRunEnv(t *testing.T) {
 			}
 		})
 	}
+	t.Run("-e KEY unset in lodger's environment", func(t *testing.T) {
+		got := containerEnv(t, call{env: shared}, "-e", "UNSET_ON_HOST", busybox)
+		if v, ok := got["UNSET_ON_HOST"]; ok {
+			t.Errorf("container env has UNSET_ON_HOST=%q, want it absent as lodger has none", v)
+		}
+	})
 	t.Run("host environment does not leak", func(t *testing.T) {
 		got := containerEnv(t, call{env: shared, extra: []string{"LEAK_CHECK=1"}}, busybox)
 		for _, k := range []string{"LEAK_CHECK", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "TMPDIR"} {
@@ -251,6 +297,7 @@ func TestRunUser(t *testing.T) {
 		{"1000", "1000", "1000", nil, "/home/alice"},
 		{"1000:50", "1000", "50", nil, "/home/alice"},
 		{"alice:29", "1000", "29", nil, "/home/alice"},
+		{"1000:4242", "1000", "4242", nil, "/home/alice"},
 		{"nobody", "65534", "65534", nil, "/nonexistent"},
 		// A uid the image does not name is allowed, as in Docker; it
 		// gets gid 0 and HOME=/.
@@ -305,6 +352,7 @@ func TestRunConfigImage(t *testing.T) {
 		{"args replace cmd", []string{image, "x", "y"}, "entry x y\n"},
 		{"--entrypoint replaces both", []string{"--entrypoint", "/bin/sh", image, "-c", "echo hi"}, "hi\n"},
 		{"--entrypoint alone drops cmd", []string{"--entrypoint", "/bin/echo", image}, "\n"},
+		{"--entrypoint '' clears it", []string{"--entrypoint", "", image, "echo", "cleared"}, "cleared\n"},
 		{"workdir is created", []string{"--entrypoint", "pwd", image}, "/does/not/exist/yet\n"},
 		{"user from image", []string{"--entrypoint", "id", image, "-u"}, "1000\n"},
 		{"env from image", []string{"--entrypoint", "/bin/sh", image, "-c", `echo "$GREETING"`}, "hello from image\n"},
@@ -348,8 +396,8 @@ func TestRunHostname(t *testing.T) {
 }
 
 func TestRunEtcFiles(t *testing.T) {
-	r := runRm(t, busybox, "sh", "-c", "for f in /etc/hosts /etc/hostname /etc/resolv.conf; do test -f $f && echo $f; done; grep -c localhost /etc/hosts")
-	wantStdout(t, r, "/etc/hosts\n/etc/hostname\n/etc/resolv.conf\n1\n")
+	r := runRm(t, busybox, "sh", "-c", "for f in /etc/hosts /etc/hostname /etc/resolv.conf; do test -f $f && echo $f; done; grep -q localhost /etc/hosts && echo localhost")
+	wantStdout(t, r, "/etc/hosts\n/etc/hostname\n/etc/resolv.conf\nlocalhost\n")
 }
 
 func TestRunPIDNamespace(t *testing.T) {
@@ -426,13 +474,21 @@ func TestRunNetwork(t *testing.T) {
 // TestRunTTY runs lodger on a terminal the test allocates, as a user's shell
 // would.
 func TestRunTTY(t *testing.T) {
-	onPTY := func(t *testing.T, args ...string) (string, int) {
+	// onPTY runs lodger on a new terminal, types input once the
+	// container's shell runs (when input is not empty), and returns what
+	// the terminal showed and lodger's exit code. It also checks that
+	// lodger leaves the terminal's modes as it found them.
+	onPTY := func(t *testing.T, input string, args ...string) (string, int) {
 		t.Helper()
 		master, slave, err := openPTY()
 		if err != nil {
 			t.Fatalf("allocate a pty: %v", err)
 		}
 		defer master.Close()
+		before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		defer cancel()
 		cmd := shared.command(ctx, args...)
@@ -442,32 +498,55 @@ func TestRunTTY(t *testing.T) {
 			slave.Close()
 			t.Fatal(err)
 		}
-		slave.Close()
 		out := make(chan string, 1)
 		go func() { out <- readPTY(master) }()
+		if input != "" {
+			if _, err := waitDescendant(cmd.Process.Pid, "sh", 20*time.Second); err != nil {
+				t.Error(err)
+			}
+			if _, err := master.Write([]byte(input)); err != nil {
+				t.Errorf("type into the terminal: %v", err)
+			}
+		}
 		var stderr bytes.Buffer
 		code := waitExit(t, cmd, &stderr)
+		after, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Iflag != before.Iflag || after.Oflag != before.Oflag || after.Lflag != before.Lflag || after.Cflag != before.Cflag {
+			t.Errorf("lodger left the terminal modes changed: before %+v, after %+v", *before, *after)
+		}
+		slave.Close()
 		if ctx.Err() != nil {
 			t.Fatalf("lodger %s: timed out", shellQuote(args))
 		}
 		select {
 		case s := <-out:
-			return strings.ReplaceAll(s, "\r\n", "\n"), code
+			// Two terminals (the container's and ours) each turn \n
+			// into \r\n; a terminal shows that as one line end.
+			return strings.ReplaceAll(s, "\r", ""), code
 		case <-time.After(5 * time.Second):
 			t.Fatalf("lodger %s: the terminal stayed open after lodger exited", shellQuote(args))
 		}
 		return "", code
 	}
 	t.Run("-t allocates a terminal", func(t *testing.T) {
-		out, code := onPTY(t, "run", "--rm", "-q", "-t", noTLS, busybox, "sh", "-c", `tty; test -t 0 && test -t 1 && test -t 2 && echo "all ttys $TERM"`)
+		out, code := onPTY(t, "", "run", "--rm", "-q", "-t", noTLS, busybox, "sh", "-c", `tty; test -t 0 && test -t 1 && test -t 2 && echo "all ttys $TERM"`)
 		if code != 0 || out != "/dev/pts/0\nall ttys xterm\n" {
 			t.Errorf("exit %d, terminal showed %q; want exit 0 and %q", code, out, "/dev/pts/0\nall ttys xterm\n")
 		}
 	})
 	t.Run("-t exit code", func(t *testing.T) {
-		_, code := onPTY(t, "run", "--rm", "-q", "-t", noTLS, busybox, "sh", "-c", "exit 3")
+		_, code := onPTY(t, "", "run", "--rm", "-q", "-t", noTLS, busybox, "sh", "-c", "exit 3")
 		if code != 3 {
 			t.Errorf("exit %d, want 3", code)
+		}
+	})
+	t.Run("-it runs an interactive shell", func(t *testing.T) {
+		out, code := onPTY(t, "echo hi-$((6*7))\nexit 5\n", "run", "--rm", "-q", "-it", noTLS, busybox, "sh")
+		if code != 5 || !strings.Contains(out, "hi-42\n") {
+			t.Errorf("exit %d, terminal showed %q; want exit 5 and the shell's output hi-42", code, out)
 		}
 	})
 	t.Run("no terminal without -t", func(t *testing.T) {
