@@ -105,7 +105,10 @@ func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (str
 		if err != nil {
 			return "", &MalformedError{Ref: ref, Err: err}
 		}
-		id, err := copyInto(ctx, policy, store, src, c.Value, o, sys)
+		id, err := pullStreaming(ctx, policy, store, src, reference.TagNameOnly(c.Value), o, sys)
+		if errors.Is(err, errNoStream) {
+			id, err = copyInto(ctx, policy, store, src, c.Value, o, sys)
+		}
 		if err == nil {
 			_ = c.Record()
 			return id, nil

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -121,5 +123,68 @@ func TestPullErrors(t *testing.T) {
 	imgs, _ := store.Images()
 	if len(imgs) != 0 {
 		t.Errorf("failed pulls left %d images behind", len(imgs))
+	}
+}
+
+// corrupting wraps a registry so that, while on, every layer blob it
+// serves has one byte flipped.
+type corrupting struct {
+	next http.Handler
+	on   atomic.Bool
+}
+
+func (c *corrupting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !c.on.Load() || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	c.next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	// Configs are JSON; flip a byte only in the (gzip) layers.
+	if len(body) > 2 && body[0] == 0x1f && body[1] == 0x8b {
+		body[len(body)/2] ^= 0xff
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}
+
+func TestPullRejectsCorruptLayer(t *testing.T) {
+	c := &corrupting{next: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, err := random.Image(4096, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(host+"/test/corrupt:v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	store := newStore(t)
+	insecure := false
+	opts := Options{TLSVerify: &insecure}
+
+	c.on.Store(true)
+	_, err = Pull(context.Background(), store, host+"/test/corrupt:v1", opts)
+	if err == nil {
+		t.Fatal("pull of a corrupted layer succeeded")
+	}
+	layers, _ := store.Layers()
+	imgs, _ := store.Images()
+	if len(layers) != 0 || len(imgs) != 0 {
+		t.Errorf("failed pull left %d layers and %d images behind", len(layers), len(imgs))
+	}
+
+	c.on.Store(false)
+	if _, err := Pull(context.Background(), store, host+"/test/corrupt:v1", opts); err != nil {
+		t.Errorf("pull after the registry recovered: %v", err)
 	}
 }
