@@ -46,6 +46,7 @@ type RunOptions struct {
 	Interactive bool
 	TTY         bool
 	Remove      bool
+	Security    SecurityOptions
 	Pull        imagepull.Options
 	// PullProgress receives pull progress when the image must be pulled.
 	PullProgress io.Writer
@@ -95,6 +96,9 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 		return exec.ExitLodger, fmt.Errorf("--network %q: use none or host", network)
 	}
 	if _, err := Env(nil, opts.EnvFiles, opts.Env); err != nil {
+		return exec.ExitLodger, err
+	}
+	if err := applySecurity(&specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}, opts.Security); err != nil {
 		return exec.ExitLodger, err
 	}
 	if opts.Workdir != "" {
@@ -197,6 +201,9 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	}
 	if network == NetworkNone {
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	if err := applySecurity(spec, opts.Security); err != nil {
+		return exec.ExitLodger, err
 	}
 	return runProcess(spec, opts)
 }

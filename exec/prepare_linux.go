@@ -14,6 +14,8 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/exec/seccomp"
 )
 
 // InitArg is argv[1] of the re-executed container init (exec/nsinit).
@@ -100,6 +102,20 @@ func compile(spec *specs.Spec) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if spec.Linux != nil {
+		for _, list := range []struct {
+			op    byte
+			paths []string
+		}{{opMask, spec.Linux.MaskedPaths}, {opReadonly, spec.Linux.ReadonlyPaths}} {
+			for _, mp := range list.paths {
+				hp, err := in(mp)
+				if err != nil {
+					return nil, err
+				}
+				p.op(list.op, hp)
+			}
+		}
+	}
 	if spec.Hostname != "" {
 		p.op(opHostname, spec.Hostname)
 	}
@@ -117,11 +133,35 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	if proc.Terminal {
 		p.op(opTerminal)
 	}
+	caps := DefaultCapabilities
+	if proc.Capabilities != nil {
+		caps = proc.Capabilities.Bounding
+	}
+	keep, err := capMask(caps)
+	if err != nil {
+		return nil, err
+	}
+	p.op(opBounding, strconv.FormatUint(keep, 10))
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		filter, err := seccomp.Compile(spec.Linux.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		p.op(opSeccomp, string(filter))
+	}
 	ids := []string{strconv.FormatUint(uint64(proc.User.UID), 10), strconv.FormatUint(uint64(proc.User.GID), 10)}
 	for _, g := range proc.User.AdditionalGids {
 		ids = append(ids, strconv.FormatUint(uint64(g), 10))
 	}
 	p.op(opIdentity, ids...)
+	// A non-root user lost its capabilities with setresuid; root keeps the
+	// bounding set as its effective and permitted sets.
+	if proc.User.UID == 0 {
+		p.op(opCapset, strconv.FormatUint(keep, 10))
+	}
+	if proc.NoNewPrivileges {
+		p.op(opNoNewPrivs)
+	}
 	p.op(opChdir, proc.Cwd)
 	p.exec(exe, proc.Args, proc.Env)
 	return p.Bytes(), nil

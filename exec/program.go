@@ -8,17 +8,23 @@ import (
 
 // Opcodes of the init program carried out by exec/nsinit/nsinit.c.
 const (
-	opMount    = 'M' // source, target, fstype, flags, data, fallback
-	opFile     = 'F' // path: create an empty file to bind onto
-	opDir      = 'D' // path
-	opSymlink  = 'L' // target, path
-	opPivot    = 'P' // new root
-	opLoopback = 'O' // bring up lo
-	opTerminal = 'T' // pty from the container's devpts, master to lodger
-	opIdentity = 'U' // uid, gid, supplementary gids...
-	opChdir    = 'C' // path
-	opHostname = 'H' // name
-	opExec     = 'E' // path, argc, argv..., env...
+	opMount      = 'M' // source, target, fstype, flags, data, fallback
+	opFile       = 'F' // path: create an empty file to bind onto
+	opDir        = 'D' // path
+	opSymlink    = 'L' // target, path
+	opPivot      = 'P' // new root
+	opLoopback   = 'O' // bring up lo
+	opTerminal   = 'T' // pty from the container's devpts, master to lodger
+	opIdentity   = 'U' // uid, gid, supplementary gids...
+	opChdir      = 'C' // path
+	opHostname   = 'H' // name
+	opExec       = 'E' // path, argc, argv..., env...
+	opBounding   = 'K' // mask of capabilities to keep in the bounding set
+	opCapset     = 'A' // mask for the effective and permitted sets
+	opNoNewPrivs = 'N'
+	opSeccomp    = 'S' // raw struct sock_filter array
+	opMask       = 'X' // path to hide
+	opReadonly   = 'R' // path to make read-only
 )
 
 // Mount fallbacks understood by the init.

@@ -25,6 +25,10 @@ type runOptions struct {
 	hostname    string
 	network     string
 	quiet       bool
+	privileged  bool
+	capAdd      []string
+	capDrop     []string
+	securityOpt []string
 }
 
 func newRunCommand() *cobra.Command {
@@ -60,11 +64,17 @@ not found, 128+N when signal N killed it.`,
 				Interactive: o.interactive,
 				TTY:         o.tty,
 				Remove:      o.remove,
-				Pull:        o.options(cmd.Flags()),
-				Signals:     sigs,
-				Stdin:       os.Stdin,
-				Stdout:      os.Stdout,
-				Stderr:      os.Stderr,
+				Security: container.SecurityOptions{
+					Privileged:  o.privileged,
+					CapAdd:      o.capAdd,
+					CapDrop:     o.capDrop,
+					SecurityOpt: o.securityOpt,
+				},
+				Pull:    o.options(cmd.Flags()),
+				Signals: sigs,
+				Stdin:   os.Stdin,
+				Stdout:  os.Stdout,
+				Stderr:  os.Stderr,
 			}
 			if !o.quiet {
 				ro.PullProgress = os.Stderr
@@ -98,5 +108,9 @@ not found, 128+N when signal N killed it.`,
 	f.StringVar(&o.hostname, "hostname", "", "container host name (default: the short container id)")
 	f.StringVar(&o.network, "network", container.NetworkNone, "network mode: none or host")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no pull progress")
+	f.BoolVar(&o.privileged, "privileged", false, "every capability of your user namespace, no seccomp filter, no masked paths")
+	f.StringSliceVar(&o.capAdd, "cap-add", nil, "add a capability to the default set (or ALL)")
+	f.StringSliceVar(&o.capDrop, "cap-drop", nil, "drop a capability from the default set (or ALL)")
+	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
 	return sessionCommand(cmd, exec.ExitLodger)
 }

@@ -26,7 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -54,6 +58,7 @@ static void fail(int code, const char *fmt, ...) {
 
 static char *program;
 static size_t program_len, pos;
+static uint32_t first_arg_len; // length of the current op's first argument
 
 static void read_program(void) {
 	size_t cap = 64 << 10;
@@ -106,6 +111,8 @@ static int next_op(char **args, uint32_t *nargs) {
 		char *s = malloc(len + 1);
 		if (!s)
 			fail(125, "init program: out of memory");
+		if (i == 0)
+			first_arg_len = len;
 		memcpy(s, program + pos, len);
 		s[len] = 0;
 		args[i] = s;
@@ -261,6 +268,87 @@ static void op_hostname(char **a, uint32_t n) {
 		fail(125, "set hostname: %s", strerror(errno));
 }
 
+// op_bounding drops every capability not in the keep mask (decimal u64)
+// from the bounding set and clears the ambient set. It runs while the init
+// still holds CAP_SETPCAP.
+static void op_bounding(char **a, uint32_t n) {
+	need(n, 1, 'K');
+	unsigned long long keep = strtoull(a[0], NULL, 10);
+	int last = 40;
+	int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		char buf[16] = {0};
+		if (read(fd, buf, sizeof(buf) - 1) > 0)
+			last = atoi(buf);
+		close(fd);
+	}
+	for (int c = 0; c <= last && c < 64; c++)
+		if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			fail(125, "drop capability %d from the bounding set: %s", c, strerror(errno));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail(125, "clear ambient capabilities: %s", strerror(errno));
+}
+
+// op_capset sets the effective and permitted sets to the mask and the
+// inheritable set to nothing (CVE-2022-27649: a non-empty inheritable set
+// let execve of file capabilities raise privileges).
+static void op_capset(char **a, uint32_t n) {
+	need(n, 1, 'A');
+	unsigned long long mask = strtoull(a[0], NULL, 10);
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (uint32_t)mask;
+	data[1].effective = data[1].permitted = (uint32_t)(mask >> 32);
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail(125, "set capabilities: %s", strerror(errno));
+}
+
+static void op_nonewprivs(void) {
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(125, "set no_new_privs: %s", strerror(errno));
+}
+
+// op_seccomp installs a BPF filter given as raw struct sock_filter bytes.
+static void op_seccomp(char **a, uint32_t n, uint32_t len) {
+	need(n, 1, 'S');
+	if (len % sizeof(struct sock_filter) != 0 || len == 0)
+		fail(125, "seccomp filter has a bad size %u", len);
+	struct sock_fprog prog = {.len = len / sizeof(struct sock_filter), .filter = (struct sock_filter *)a[0]};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		fail(125, "install seccomp filter: %s", strerror(errno));
+}
+
+// op_mask hides a path: a directory under an empty read-only tmpfs, a file
+// under /dev/null. A path the kernel does not have is skipped.
+static void op_mask(char **a, uint32_t n) {
+	need(n, 1, 'X');
+	struct stat st;
+	if (lstat(a[0], &st) < 0) {
+		if (errno == ENOENT)
+			return;
+		fail(125, "mask %s: %s", a[0], strerror(errno));
+	}
+	int r = S_ISDIR(st.st_mode) ? mount("tmpfs", a[0], "tmpfs", MS_RDONLY, "size=0,mode=0555")
+				    : mount("/dev/null", a[0], NULL, MS_BIND, NULL);
+	if (r < 0)
+		fail(125, "mask %s: %s", a[0], strerror(errno));
+}
+
+// op_readonly makes a path a read-only bind of itself.
+static void op_readonly(char **a, uint32_t n) {
+	need(n, 1, 'R');
+	struct stat st;
+	if (lstat(a[0], &st) < 0) {
+		if (errno == ENOENT)
+			return;
+		fail(125, "make %s read-only: %s", a[0], strerror(errno));
+	}
+	if (mount(a[0], a[0], NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount(NULL, a[0], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		fail(125, "make %s read-only: %s", a[0], strerror(errno));
+}
+
 // op_exec: path, argc, argv..., env...
 static void op_exec(char **a, uint32_t n) {
 	need(n, 2, 'E');
@@ -306,6 +394,12 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 		case 'C': op_chdir(args, n); break;
 		case 'H': op_hostname(args, n); break;
 		case 'E': op_exec(args, n); break;
+		case 'K': op_bounding(args, n); break;
+		case 'A': op_capset(args, n); break;
+		case 'N': op_nonewprivs(); break;
+		case 'S': op_seccomp(args, n, first_arg_len); break;
+		case 'X': op_mask(args, n); break;
+		case 'R': op_readonly(args, n); break;
 		default: fail(125, "init program: unknown op %d", op);
 		}
 	}

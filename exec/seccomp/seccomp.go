@@ -1,0 +1,166 @@
+// Package seccomp turns OCI seccomp configurations into BPF programs for the
+// container init: Docker's default profile (from moby/profiles) or a
+// profile file in Docker's format, compiled with go-seccomp-bpf. No
+// libseccomp is needed.
+package seccomp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+
+	seccompbpf "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	mobyseccomp "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Default returns Docker's default profile as it applies to a container
+// whose bounding set is caps (rules for CAP_SYS_ADMIN and the like are
+// included only when the container has them).
+func Default(caps []string) (*specs.LinuxSeccomp, error) {
+	return mobyseccomp.GetDefaultProfile(specFor(caps))
+}
+
+// Load reads a profile in Docker's JSON format from file.
+func Load(file string, caps []string) (*specs.LinuxSeccomp, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	p, err := mobyseccomp.LoadProfile(string(b), specFor(caps))
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile %s: %w", file, err)
+	}
+	return p, nil
+}
+
+func specFor(caps []string) *specs.Spec {
+	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
+}
+
+// Compile assembles cfg for this machine's architecture into the raw
+// struct sock_filter array the kernel takes.
+func Compile(cfg *specs.LinuxSeccomp) ([]byte, error) {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return nil, err
+	}
+	defAction, err := action(cfg.DefaultAction, cfg.DefaultErrnoRet)
+	if err != nil {
+		return nil, fmt.Errorf("default action: %w", err)
+	}
+	policy := seccompbpf.Policy{DefaultAction: placeholder}
+	for _, rule := range cfg.Syscalls {
+		act, err := action(rule.Action, rule.ErrnoRet)
+		if err != nil {
+			return nil, fmt.Errorf("syscalls %v: %w", rule.Names, err)
+		}
+		conds, ok := conditions(rule.Args)
+		if !ok {
+			// An argument test go-seccomp-bpf cannot express: leave the
+			// rule out, so the default action (a refusal) applies.
+			continue
+		}
+		group := seccompbpf.SyscallGroup{Action: act}
+		for _, name := range rule.Names {
+			// Names this table does not know are syscalls newer than the
+			// table; they keep the default action.
+			if _, known := info.SyscallNames[name]; !known {
+				continue
+			}
+			if len(conds) == 0 {
+				group.Names = append(group.Names, name)
+			} else {
+				group.NamesWithCondtions = append(group.NamesWithCondtions, seccompbpf.NameWithConditions{Name: name, Conditions: conds})
+			}
+		}
+		if len(group.Names) > 0 || len(group.NamesWithCondtions) > 0 {
+			policy.Syscalls = append(policy.Syscalls, group)
+		}
+	}
+	if len(policy.Syscalls) == 0 {
+		policy.Syscalls = []seccompbpf.SyscallGroup{{Names: []string{"exit_group"}, Action: seccompbpf.ActionAllow}}
+	}
+	prog, err := policy.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("assemble seccomp filter: %w", err)
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, fmt.Errorf("assemble seccomp filter: %w", err)
+	}
+	var out bytes.Buffer
+	for _, ins := range raw {
+		// go-seccomp-bpf validates its default action against a list of
+		// bare actions, so an errno-carrying default goes in afterwards.
+		if ins.Op == uint16(unix.BPF_RET|unix.BPF_K) && ins.K == uint32(placeholder) {
+			ins.K = uint32(defAction)
+		}
+		_ = binary.Write(&out, binary.LittleEndian, ins)
+	}
+	return out.Bytes(), nil
+}
+
+// placeholder stands for the default action until after assembly; no rule
+// uses SECCOMP_RET_TRACE.
+const placeholder = seccompbpf.ActionTrace
+
+func action(a specs.LinuxSeccompAction, errnoRet *uint) (seccompbpf.Action, error) {
+	errno := uint32(unix.EPERM)
+	if errnoRet != nil {
+		errno = uint32(*errnoRet)
+	}
+	switch a {
+	case specs.ActAllow:
+		return seccompbpf.ActionAllow, nil
+	case specs.ActErrno:
+		return seccompbpf.Action(unix.SECCOMP_RET_ERRNO | errno&unix.SECCOMP_RET_DATA), nil
+	case specs.ActKill, specs.ActKillThread:
+		return seccompbpf.ActionKillThread, nil
+	case specs.ActKillProcess:
+		return seccompbpf.ActionKillProcess, nil
+	case specs.ActTrap:
+		return seccompbpf.ActionTrap, nil
+	case specs.ActLog:
+		return seccompbpf.ActionLog, nil
+	}
+	return 0, fmt.Errorf("unsupported seccomp action %q", a)
+}
+
+func conditions(args []specs.LinuxSeccompArg) ([]seccompbpf.Condition, bool) {
+	var out []seccompbpf.Condition
+	for _, a := range args {
+		c := seccompbpf.Condition{Argument: uint32(a.Index), Value: a.Value}
+		switch a.Op {
+		case specs.OpEqualTo:
+			c.Operation = seccompbpf.Equal
+		case specs.OpNotEqual:
+			c.Operation = seccompbpf.NotEqual
+		case specs.OpGreaterThan:
+			c.Operation = seccompbpf.GreaterThan
+		case specs.OpLessThan:
+			c.Operation = seccompbpf.LessThan
+		case specs.OpGreaterEqual:
+			c.Operation = seccompbpf.GreaterOrEqual
+		case specs.OpLessEqual:
+			c.Operation = seccompbpf.LessOrEqual
+		case specs.OpMaskedEqual:
+			switch a.ValueTwo {
+			case 0: // (arg & mask) == 0
+				c.Operation = seccompbpf.BitsNotSet
+			case a.Value: // (arg & mask) == mask
+				c.Operation = seccompbpf.BitsSet
+			default:
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+		out = append(out, c)
+	}
+	return out, true
+}
