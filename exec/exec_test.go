@@ -148,16 +148,16 @@ func TestCompile(t *testing.T) {
 		t.Errorf("working directory not created in the rootfs: %v", err)
 	}
 	// The bind destination goes through a symlink pointing out of the
-	// image; it must land inside the rootfs.
-	wantTarget := filepath.Join(root, "etc/hosts")
+	// image; it must land inside the rootfs, and the init resolves it
+	// again inside the root at mount time.
 	var sawBind, sawLo bool
 	for _, op := range ops {
 		switch op.Code {
-		case opMount:
-			if op.Args[0] == hosts {
+		case opMountIn:
+			if op.Args[2] == hosts {
 				sawBind = true
-				if op.Args[1] != wantTarget {
-					t.Errorf("bind mount target %q, want %q", op.Args[1], wantTarget)
+				if op.Args[0] != root || op.Args[1] != "/etc/hosts" {
+					t.Errorf("bind mount at %q in %q, want /etc/hosts in %q", op.Args[1], op.Args[0], root)
 				}
 			}
 		case opLoopback:
@@ -175,6 +175,16 @@ func TestCompile(t *testing.T) {
 	if diff := cmp.Diff(decodedOp{opIdentity, []string{"1000", "1000", "50"}}, ident); diff != "" {
 		t.Errorf("identity op (-want +got):\n%s", diff)
 	}
+
+	for _, wd := range []string{"/proc/self/fd/4", "/proc", "/escape/proc/1/cwd"} {
+		spec.Process.Cwd = wd
+		_, err = compile(spec)
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != ExitLodger {
+			t.Errorf("compile with working directory %s: %v, want a refusal (CVE-2024-21626)", wd, err)
+		}
+	}
+	spec.Process.Cwd = "/"
 
 	spec.Process.Args = []string{"nosuch"}
 	_, err = compile(spec)

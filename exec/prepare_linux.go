@@ -48,6 +48,15 @@ func compile(spec *specs.Spec) ([]byte, error) {
 		}
 		return hp, nil
 	}
+	// rel is the container path of a host path inside root, for mounts the
+	// init resolves itself.
+	rel := func(hp string) string {
+		r, err := filepath.Rel(root, hp)
+		if err != nil {
+			return hp
+		}
+		return "/" + r
+	}
 	var p program
 	// Nothing mounted from here on may propagate back to the session.
 	p.mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "", fallbackNone)
@@ -66,9 +75,9 @@ func compile(spec *specs.Spec) ([]byte, error) {
 		dirs[d] = hp
 	}
 	const nsn = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	p.mount("proc", dirs["/proc"], "proc", nsn, "", fallbackNone)
+	p.mountIn(root, rel(dirs["/proc"]), "proc", "proc", nsn, "", fallbackNone)
 	dev := dirs["/dev"]
-	p.mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k", fallbackNone)
+	p.mountIn(root, rel(dev), "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k", fallbackNone)
 	for _, d := range []string{"pts", "shm", "mqueue"} {
 		p.op(opDir, filepath.Join(dev, d))
 	}
@@ -91,14 +100,14 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	// sysfs can only be mounted by the owner of the network namespace; with
 	// the host's network the host's /sys is bound read-only instead.
 	if newNet {
-		p.mount("sysfs", dirs["/sys"], "sysfs", nsn|unix.MS_RDONLY, "", fallbackNone)
+		p.mountIn(root, rel(dirs["/sys"]), "sysfs", "sysfs", nsn|unix.MS_RDONLY, "", fallbackNone)
 	} else {
-		p.mount("/sys", dirs["/sys"], "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
-		p.mount("", dirs["/sys"], "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|nsn, "", fallbackTolerateEPERM)
+		p.mountIn(root, rel(dirs["/sys"]), "/sys", "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
+		p.mountIn(root, rel(dirs["/sys"]), "", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|nsn, "", fallbackTolerateEPERM)
 	}
 
 	for _, m := range spec.Mounts {
-		if err := compileBind(&p, in, m); err != nil {
+		if err := compileBind(&p, root, in, m); err != nil {
 			return nil, err
 		}
 	}
@@ -122,6 +131,14 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	wd, err := in(proc.Cwd)
 	if err != nil {
 		return nil, err
+	}
+	// The working directory as it resolves inside the image. Under /proc
+	// it could name a descriptor lodger holds and lead outside the
+	// container (CVE-2024-21626), so it is refused, whatever symlink led
+	// there.
+	cwd := rel(wd)
+	if cwd == "/proc" || strings.HasPrefix(cwd, "/proc/") {
+		return nil, &ExitError{ExitLodger, fmt.Errorf("working directory %s resolves to %s, inside /proc: refused", proc.Cwd, cwd)}
 	}
 	if err := os.MkdirAll(wd, 0o755); err != nil {
 		return nil, fmt.Errorf("create working directory %s: %w", proc.Cwd, err)
@@ -162,14 +179,14 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	if proc.NoNewPrivileges {
 		p.op(opNoNewPrivs)
 	}
-	p.op(opChdir, proc.Cwd)
+	p.op(opChdir, cwd)
 	p.exec(exe, proc.Args, proc.Env)
 	return p.Bytes(), nil
 }
 
 // compileBind adds a bind mount of a host file or directory, creating its
 // mount point inside the root filesystem.
-func compileBind(p *program, in func(string) (string, error), m specs.Mount) error {
+func compileBind(p *program, root string, in func(string) (string, error), m specs.Mount) error {
 	if m.Type != "bind" {
 		return fmt.Errorf("mount %s: type %q is not supported yet", m.Destination, m.Type)
 	}
@@ -184,10 +201,16 @@ func compileBind(p *program, in func(string) (string, error), m specs.Mount) err
 	if err := makeMountPoint(dst, fi.IsDir()); err != nil {
 		return fmt.Errorf("mount point %s: %w", m.Destination, err)
 	}
-	p.mount(m.Source, dst, "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
+	// The init resolves the target again, inside the root, at mount time:
+	// a volume shared with a running container may have changed since.
+	target := m.Destination
+	if r, err := filepath.Rel(root, dst); err == nil {
+		target = "/" + r
+	}
+	p.mountIn(root, target, m.Source, "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
 	for _, o := range m.Options {
 		if o == "ro" {
-			p.mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "", fallbackNone)
+			p.mountIn(root, target, "", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "", fallbackNone)
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 // Opcodes of the init program carried out by exec/nsinit/nsinit.c.
 const (
 	opMount      = 'M' // source, target, fstype, flags, data, fallback
+	opMountIn    = 'I' // root, target inside root, source, fstype, flags, data, fallback
 	opFile       = 'F' // path: create an empty file to bind onto
 	opDir        = 'D' // path
 	opSymlink    = 'L' // target, path
@@ -55,6 +56,12 @@ func (p *program) u32(n int) {
 
 func (p *program) mount(source, target, fstype string, flags uintptr, data, fallback string) {
 	p.op(opMount, source, target, fstype, strconv.FormatUint(uint64(flags), 10), data, fallback)
+}
+
+// mountIn mounts at a path inside root, resolved by the init itself with
+// openat2(RESOLVE_IN_ROOT) at mount time.
+func (p *program) mountIn(root, target, source, fstype string, flags uintptr, data, fallback string) {
+	p.op(opMountIn, root, target, source, fstype, strconv.FormatUint(uint64(flags), 10), data, fallback)
 }
 
 func (p *program) exec(path string, args, env []string) {

@@ -82,7 +82,11 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 	defer syncR.Close()
 	defer syncW.Close()
 
-	cmd := osexec.Command("/proc/self/exe", InitArg)
+	bin, err := initBinary()
+	if err != nil {
+		return nil, &ExitError{ExitLodger, err}
+	}
+	cmd := osexec.Command(bin, InitArg)
 	cmd.Args[0] = "lodger-init"
 	cmd.Env = []string{rootless.NoJoinEnv()}
 	// A nil *os.File in an io.Reader is not nil: set only what is there,

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mount.h>
@@ -147,6 +148,41 @@ static void op_mount(char **a, uint32_t n) {
 	fail(125, "mount %s on %s: %s", fstype ? fstype : a[0], a[1], strerror(e));
 }
 
+// open_in_root opens rel beneath root the way the container will see it:
+// symlinks resolve inside root and magic links (/proc/self/fd/N) are
+// refused, so a path that a running container swaps for a symlink between
+// lodger's check and this mount still lands inside the rootfs
+// (CVE-2021-30465). It returns an O_PATH descriptor, or -1 with errno.
+static int open_in_root(const char *root, const char *rel) {
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -1;
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	int e = errno;
+	close(rootfd);
+	errno = e;
+	return fd;
+}
+
+// op_mount_in: root, path inside root, then op_mount's source, fstype,
+// flags, data and fallback. The target is reached through an O_PATH
+// descriptor opened with open_in_root.
+static void op_mount_in(char **a, uint32_t n) {
+	need(n, 7, 'I');
+	int fd = open_in_root(a[0], a[1]);
+	if (fd < 0)
+		fail(125, "mount point %s in the container: %s", a[1], strerror(errno));
+	char target[64];
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	char *margs[6] = {a[2], target, a[3], a[4], a[5], a[6]};
+	op_mount(margs, 6);
+	close(fd);
+}
+
 static void op_file(char **a, uint32_t n) {
 	need(n, 1, 'F');
 	int fd = open(a[0], O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -256,10 +292,15 @@ static void op_identity(char **a, uint32_t n) {
 		fail(125, "set uid %u: %s (is it inside the mapped range?)", uid, strerror(errno));
 }
 
+// op_chdir enters the working directory after pivot_root, refusing magic
+// links such as /proc/self/fd/N that would lead outside the container
+// (CVE-2024-21626).
 static void op_chdir(char **a, uint32_t n) {
 	need(n, 1, 'C');
-	if (chdir(a[0]) < 0)
+	int fd = open_in_root("/", a[0]);
+	if (fd < 0 || fchdir(fd) < 0)
 		fail(126, "working directory %s: %s", a[0], strerror(errno));
+	close(fd);
 }
 
 static void op_hostname(char **a, uint32_t n) {
@@ -384,6 +425,7 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 	while ((op = next_op(args, &n)) != 0) {
 		switch (op) {
 		case 'M': op_mount(args, n); break;
+		case 'I': op_mount_in(args, n); break;
 		case 'F': op_file(args, n); break;
 		case 'D': op_dir(args, n); break;
 		case 'L': op_symlink(args, n); break;
