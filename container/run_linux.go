@@ -47,6 +47,7 @@ type RunOptions struct {
 	TTY         bool
 	Remove      bool
 	Security    SecurityOptions
+	Process     ProcessOptions
 	Pull        imagepull.Options
 	// PullProgress receives pull progress when the image must be pulled.
 	PullProgress io.Writer
@@ -63,6 +64,9 @@ type Metadata struct {
 	ImageID string    `json:"imageID"`
 	Command []string  `json:"command"`
 	Created time.Time `json:"created"`
+	// Labels and StopSignal are kept for ps filters and stop.
+	Labels     map[string]string `json:"labels,omitempty"`
+	StopSignal string            `json:"stopSignal,omitempty"`
 }
 
 // validName is Docker's rule for container names.
@@ -101,6 +105,10 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if err := applySecurity(&specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}, opts.Security); err != nil {
 		return exec.ExitLodger, err
 	}
+	proc, err := parseProcess(opts.Process)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
 	if opts.Workdir != "" {
 		if _, err := Workdir(imgspecv1.ImageConfig{}, opts.Workdir); err != nil {
 			return exec.ExitLodger, fmt.Errorf("-w: %w", err)
@@ -136,7 +144,8 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if name == "" {
 		name = randomName()
 	}
-	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC()})
+	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
+		Labels: proc.labels, StopSignal: proc.stopSignal})
 	if _, err := store.CreateContainer(id, []string{name}, img.ID, "", string(meta), nil); err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return exec.ExitLodger, fmt.Errorf("container name %q: %w by another container; choose another --name or remove it", name, ErrNameInUse)
@@ -165,7 +174,7 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	hostname := opts.Hostname
 	if hostname == "" {
 		hostname = id[:12]
-		if network == NetworkHost {
+		if network == NetworkHost || opts.Process.UTS == "host" {
 			hostname, _ = os.Hostname()
 		}
 	}
@@ -177,7 +186,8 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if err != nil {
 		return exec.ExitLodger, err
 	}
-	mounts, err := writeEtcFiles(runDir, hostname, network)
+	hosts, resolv := etcContent(hostname, network, opts.Process, proc)
+	mounts, err := writeEtcFiles(runDir, hostname, hosts, resolv)
 	if err != nil {
 		return exec.ExitLodger, err
 	}
@@ -194,15 +204,12 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 		Root:     &specs.Root{Path: rootfs},
 		Hostname: hostname,
 		Mounts:   mounts,
-		Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
-			{Type: specs.MountNamespace}, {Type: specs.PIDNamespace},
-			{Type: specs.UTSNamespace}, {Type: specs.IPCNamespace},
-		}},
-	}
-	if network == NetworkNone {
-		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+		Linux:    &specs.Linux{Namespaces: opts.Process.namespaces(network)},
 	}
 	if err := applySecurity(spec, opts.Security); err != nil {
+		return exec.ExitLodger, err
+	}
+	if err := applyProcess(spec, opts.Process, proc, rootfs); err != nil {
 		return exec.ExitLodger, err
 	}
 	return runProcess(spec, opts)
@@ -310,17 +317,7 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 
 // writeEtcFiles writes the /etc/hosts, /etc/hostname and /etc/resolv.conf
 // lodger provides and returns the bind mounts that put them in place.
-func writeEtcFiles(dir, hostname, network string) ([]specs.Mount, error) {
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
-	if network == NetworkHost {
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-		}
-	}
-	resolv := ""
-	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		resolv = string(b)
-	}
+func writeEtcFiles(dir, hostname, hosts, resolv string) ([]specs.Mount, error) {
 	files := []struct{ name, content string }{
 		{"hosts", hosts},
 		{"hostname", hostname + "\n"},

@@ -75,7 +75,13 @@ func compile(spec *specs.Spec) ([]byte, error) {
 		dirs[d] = hp
 	}
 	const nsn = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	p.mountIn(root, rel(dirs["/proc"]), "proc", "proc", nsn, "", fallbackNone)
+	// A procfs can only be mounted by the owner of the pid namespace; with
+	// the host's (--pid host) the session's /proc is bound instead.
+	if hasNamespace(spec, specs.PIDNamespace) {
+		p.mountIn(root, rel(dirs["/proc"]), "proc", "proc", nsn, "", fallbackNone)
+	} else {
+		p.mountIn(root, rel(dirs["/proc"]), "/proc", "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
+	}
 	dev := dirs["/dev"]
 	p.mountIn(root, rel(dev), "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k", fallbackNone)
 	for _, d := range []string{"pts", "shm", "mqueue"} {
@@ -85,7 +91,11 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	pts := "newinstance,ptmxmode=0666,mode=0620"
 	p.mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, pts+",gid=5", "="+pts)
 	p.mount("shm", filepath.Join(dev, "shm"), "tmpfs", nsn, "mode=1777,size=65536k", fallbackNone)
-	p.mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", nsn, "", fallbackNone)
+	if hasNamespace(spec, specs.IPCNamespace) {
+		p.mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", nsn, "", fallbackNone)
+	} else if _, err := os.Stat("/dev/mqueue/"); err == nil {
+		p.mount("/dev/mqueue", filepath.Join(dev, "mqueue"), "", unix.MS_BIND, "", fallbackNone)
+	}
 	// A user namespace cannot mknod; the host's device nodes are bound in.
 	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
 		p.op(opFile, filepath.Join(dev, name))
@@ -125,7 +135,7 @@ func compile(spec *specs.Spec) ([]byte, error) {
 			}
 		}
 	}
-	if spec.Hostname != "" {
+	if spec.Hostname != "" && hasNamespace(spec, specs.UTSNamespace) {
 		p.op(opHostname, spec.Hostname)
 	}
 	wd, err := in(proc.Cwd)
@@ -170,6 +180,13 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	for _, g := range proc.User.AdditionalGids {
 		ids = append(ids, strconv.FormatUint(uint64(g), 10))
 	}
+	for _, rl := range proc.Rlimits {
+		res, ok := rlimitByName[rl.Type]
+		if !ok {
+			return nil, &ExitError{ExitLodger, fmt.Errorf("unknown rlimit %s", rl.Type)}
+		}
+		p.op(opRlimit, strconv.Itoa(res), rlimitValue(rl.Soft), rlimitValue(rl.Hard))
+	}
 	p.op(opIdentity, ids...)
 	// A non-root user lost its capabilities with setresuid; root keeps the
 	// bounding set as its effective and permitted sets.
@@ -179,9 +196,32 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	if proc.NoNewPrivileges {
 		p.op(opNoNewPrivs)
 	}
+	if spec.Annotations[AnnotationInit] == "true" {
+		p.op(opReaper)
+	}
 	p.op(opChdir, cwd)
 	p.exec(exe, proc.Args, proc.Env)
 	return p.Bytes(), nil
+}
+
+// AnnotationInit asks for a reaper as pid 1 (--init).
+const AnnotationInit = "io.lodger.init"
+
+// rlimitByName maps OCI rlimit names to resource numbers.
+var rlimitByName = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+func rlimitValue(v uint64) string {
+	if v == unix.RLIM_INFINITY {
+		return "-1"
+	}
+	return strconv.FormatUint(v, 10)
 }
 
 // compileBind adds a bind mount of a host file or directory, creating its

@@ -26,6 +26,8 @@ const (
 	opSeccomp    = 'S' // raw struct sock_filter array
 	opMask       = 'X' // path to hide
 	opReadonly   = 'R' // path to make read-only
+	opRlimit     = 'Z' // resource, soft, hard (-1 unlimited)
+	opReaper     = 'Q' // stay pid 1 as a reaper, continue in a child
 )
 
 // Mount fallbacks understood by the init.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -87,4 +88,25 @@ func openIDFile(rootfs, path string) (io.Reader, func()) {
 		return nil, func() {}
 	}
 	return io.LimitReader(rf, maxIDFile), func() { rf.Close() }
+}
+
+// ResolveGroup turns a group name or number into a gid, names looked up
+// in the image's own /etc/group.
+func ResolveGroup(rootfs, group string) (uint32, error) {
+	if n, err := strconv.ParseUint(group, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	r, closeG := openIDFile(rootfs, "/etc/group")
+	defer closeG()
+	if r == nil {
+		return 0, fmt.Errorf("%w: no /etc/group in the image for %q", ErrUnknownUser, group)
+	}
+	groups, err := user.ParseGroupFilter(r, func(g user.Group) bool { return g.Name == group })
+	if err != nil {
+		return 0, err
+	}
+	if len(groups) == 0 {
+		return 0, fmt.Errorf("%w: group %q", ErrUnknownUser, group)
+	}
+	return uint32(groups[0].Gid), nil
 }

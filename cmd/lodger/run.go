@@ -29,6 +29,7 @@ type runOptions struct {
 	capAdd      []string
 	capDrop     []string
 	securityOpt []string
+	process     container.ProcessOptions
 }
 
 func newRunCommand() *cobra.Command {
@@ -64,6 +65,7 @@ not found, 128+N when signal N killed it.`,
 				Interactive: o.interactive,
 				TTY:         o.tty,
 				Remove:      o.remove,
+				Process:     o.process,
 				Security: container.SecurityOptions{
 					Privileged:  o.privileged,
 					CapAdd:      o.capAdd,
@@ -112,5 +114,19 @@ not found, 128+N when signal N killed it.`,
 	f.StringSliceVar(&o.capAdd, "cap-add", nil, "add a capability to the default set (or ALL)")
 	f.StringSliceVar(&o.capDrop, "cap-drop", nil, "drop a capability from the default set (or ALL)")
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
+	p := &o.process
+	f.BoolVar(&p.Init, "init", false, "run a minimal init as pid 1 that forwards signals and reaps zombies")
+	f.StringArrayVar(&p.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD] (nofile, nproc, core, ...); only lowering works rootless")
+	f.StringVar(&p.StopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM)")
+	f.StringArrayVar(&p.AddHosts, "add-host", nil, "add HOST:IP to /etc/hosts")
+	f.StringArrayVar(&p.DNS, "dns", nil, "DNS server for /etc/resolv.conf")
+	f.StringArrayVar(&p.DNSSearch, "dns-search", nil, "DNS search domain for /etc/resolv.conf")
+	f.StringArrayVar(&p.DNSOptions, "dns-option", nil, "option line entry for /etc/resolv.conf")
+	f.StringArrayVarP(&p.Labels, "label", "l", nil, "set a label KEY=VALUE on the container")
+	f.StringArrayVar(&p.Annotations, "annotation", nil, "set an OCI annotation KEY=VALUE")
+	f.StringVar(&p.PID, "pid", "", "pid namespace: host shares the session's, default a new one")
+	f.StringVar(&p.IPC, "ipc", "", "ipc namespace: host or a new one (default)")
+	f.StringVar(&p.UTS, "uts", "", "uts namespace: host or a new one (default)")
+	f.StringArrayVar(&p.GroupAdd, "group-add", nil, "add a supplementary group (name from the image's /etc/group, or a number)")
 	return sessionCommand(cmd, exec.ExitLodger)
 }

@@ -32,7 +32,10 @@
 #include <linux/seccomp.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -390,6 +393,55 @@ static void op_readonly(char **a, uint32_t n) {
 		fail(125, "make %s read-only: %s", a[0], strerror(errno));
 }
 
+// op_rlimit: resource number, soft, hard ("-1" is unlimited).
+static void op_rlimit(char **a, uint32_t n) {
+	need(n, 3, 'Z');
+	struct rlimit rl;
+	rl.rlim_cur = strcmp(a[1], "-1") == 0 ? RLIM_INFINITY : strtoull(a[1], NULL, 10);
+	rl.rlim_max = strcmp(a[2], "-1") == 0 ? RLIM_INFINITY : strtoull(a[2], NULL, 10);
+	if (setrlimit(atoi(a[0]), &rl) < 0)
+		fail(125, "--ulimit %s: %s (a user namespace cannot raise a hard limit)", a[0], strerror(errno));
+}
+
+// op_reaper makes this process a minimal init (--init): it forks, the child
+// goes on to exec the command, and this process stays pid 1, forwarding
+// signals to the child and reaping every orphan until the child exits,
+// then exits with the child's status.
+static void op_reaper(void) {
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid_t child = fork();
+	if (child < 0)
+		fail(125, "fork for --init: %s", strerror(errno));
+	if (child == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	// The child reports exec failures on the sync pipe itself; lodger must
+	// see end of file once the child has exec'd.
+	close(FD_SYNC);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(child, sig);
+			continue;
+		}
+		int status;
+		pid_t p;
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (p != child)
+				continue;
+			if (WIFSIGNALED(status))
+				_exit(128 + WTERMSIG(status));
+			_exit(WEXITSTATUS(status));
+		}
+	}
+}
+
 // op_exec: path, argc, argv..., env...
 static void op_exec(char **a, uint32_t n) {
 	need(n, 2, 'E');
@@ -442,6 +494,8 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 		case 'S': op_seccomp(args, n, first_arg_len); break;
 		case 'X': op_mask(args, n); break;
 		case 'R': op_readonly(args, n); break;
+		case 'Z': op_rlimit(args, n); break;
+		case 'Q': op_reaper(); break;
 		default: fail(125, "init program: unknown op %d", op);
 		}
 	}

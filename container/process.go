@@ -1,0 +1,202 @@
+package container
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/docker/go-units"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/exec"
+)
+
+// ProcessOptions are the run flags about the process and its namespaces.
+type ProcessOptions struct {
+	Init        bool
+	Ulimits     []string // NAME=SOFT[:HARD]
+	StopSignal  string
+	AddHosts    []string // HOST:IP
+	DNS         []string
+	DNSSearch   []string
+	DNSOptions  []string
+	Labels      []string // KEY=VALUE
+	Annotations []string // KEY=VALUE
+	PID         string   // "" or host
+	IPC         string   // "" or host
+	UTS         string   // "" or host
+	GroupAdd    []string
+}
+
+// parsedProcess is ProcessOptions checked and converted.
+type parsedProcess struct {
+	rlimits     []specs.POSIXRlimit
+	stopSignal  string
+	hosts       []string // "IP\tNAME" lines
+	labels      map[string]string
+	annotations map[string]string
+}
+
+// parseProcess validates o; every error names the flag and the value.
+func parseProcess(o ProcessOptions) (parsedProcess, error) {
+	var p parsedProcess
+	for _, u := range o.Ulimits {
+		ul, err := units.ParseUlimit(u)
+		if err != nil {
+			return p, fmt.Errorf("--ulimit %q: %w", u, err)
+		}
+		rl, err := ul.GetRlimit()
+		if err != nil {
+			return p, fmt.Errorf("--ulimit %q: %w", u, err)
+		}
+		p.rlimits = append(p.rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(ul.Name), Soft: uint64(rl.Soft), Hard: uint64(rl.Hard)})
+	}
+	if o.StopSignal != "" {
+		if _, err := ParseSignal(o.StopSignal); err != nil {
+			return p, fmt.Errorf("--stop-signal %q: %w", o.StopSignal, err)
+		}
+		p.stopSignal = o.StopSignal
+	}
+	for _, h := range o.AddHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if i := strings.LastIndex(h, "="); i > 0 {
+			name, ip, ok = h[:i], h[i+1:], true
+		}
+		if !ok || name == "" || net.ParseIP(strings.Trim(ip, "[]")) == nil {
+			return p, fmt.Errorf("--add-host %q: want HOST:IP", h)
+		}
+		p.hosts = append(p.hosts, strings.Trim(ip, "[]")+"\t"+name)
+	}
+	for _, d := range o.DNS {
+		if net.ParseIP(d) == nil {
+			return p, fmt.Errorf("--dns %q: not an IP address", d)
+		}
+	}
+	var err error
+	if p.labels, err = keyValues("--label", o.Labels); err != nil {
+		return p, err
+	}
+	if p.annotations, err = keyValues("--annotation", o.Annotations); err != nil {
+		return p, err
+	}
+	for flag, v := range map[string]string{"--pid": o.PID, "--ipc": o.IPC, "--uts": o.UTS} {
+		if v != "" && v != "host" && v != "private" {
+			return p, fmt.Errorf("%s %q: use host or private", flag, v)
+		}
+	}
+	return p, nil
+}
+
+// ParseSignal takes a signal by number or by name, with or without SIG.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("no signal %d", n)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal")
+}
+
+func keyValues(flag string, kvs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// namespaces lists the namespaces the container gets of its own.
+func (o ProcessOptions) namespaces(network string) []specs.LinuxNamespace {
+	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace}}
+	if o.PID != "host" {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
+	}
+	if o.IPC != "host" {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.IPCNamespace})
+	}
+	if o.UTS != "host" {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.UTSNamespace})
+	}
+	if network == NetworkNone {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	return ns
+}
+
+// applyProcess puts the parsed options into spec.
+func applyProcess(spec *specs.Spec, o ProcessOptions, p parsedProcess, rootfs string) error {
+	spec.Process.Rlimits = p.rlimits
+	if len(p.annotations) > 0 || o.Init {
+		spec.Annotations = map[string]string{}
+		for k, v := range p.annotations {
+			spec.Annotations[k] = v
+		}
+	}
+	if o.Init {
+		spec.Annotations[exec.AnnotationInit] = "true"
+	}
+	for _, g := range o.GroupAdd {
+		gid, err := exec.ResolveGroup(rootfs, g)
+		if err != nil {
+			return fmt.Errorf("--group-add %q: %w", g, err)
+		}
+		spec.Process.User.AdditionalGids = append(spec.Process.User.AdditionalGids, gid)
+	}
+	return nil
+}
+
+// etcContent is what lodger writes for /etc/hosts and /etc/resolv.conf.
+func etcContent(hostname, network string, o ProcessOptions, p parsedProcess) (hosts, resolv string) {
+	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
+	if network == NetworkHost {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	}
+	for _, h := range p.hosts {
+		hosts += h + "\n"
+	}
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		resolv = string(b)
+	}
+	if len(o.DNS) == 0 && len(o.DNSSearch) == 0 && len(o.DNSOptions) == 0 {
+		return hosts, resolv
+	}
+	// Any --dns flag replaces the corresponding lines of the host's file.
+	var b strings.Builder
+	for _, line := range strings.Split(resolv, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if (f[0] == "nameserver" && len(o.DNS) > 0) || ((f[0] == "search" || f[0] == "domain") && len(o.DNSSearch) > 0) || (f[0] == "options" && len(o.DNSOptions) > 0) {
+			continue
+		}
+		b.WriteString(line + "\n")
+	}
+	for _, d := range o.DNS {
+		b.WriteString("nameserver " + d + "\n")
+	}
+	if len(o.DNSSearch) > 0 {
+		b.WriteString("search " + strings.Join(o.DNSSearch, " ") + "\n")
+	}
+	if len(o.DNSOptions) > 0 {
+		b.WriteString("options " + strings.Join(o.DNSOptions, " ") + "\n")
+	}
+	return hosts, b.String()
+}

@@ -1,0 +1,85 @@
+package container
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestParseProcess(t *testing.T) {
+	p, err := parseProcess(ProcessOptions{
+		Ulimits:    []string{"nofile=100:200", "core=0"},
+		StopSignal: "SIGUSR1",
+		AddHosts:   []string{"db:10.1.2.3", "v6:[::1]", "eq=192.0.2.1"},
+		Labels:     []string{"a=b", "empty="},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRl := []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}, {Type: "RLIMIT_CORE", Soft: 0, Hard: 0}}
+	if diff := cmp.Diff(wantRl, p.rlimits); diff != "" {
+		t.Errorf("rlimits (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"10.1.2.3\tdb", "::1\tv6", "192.0.2.1\teq"}, p.hosts); diff != "" {
+		t.Errorf("hosts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "b", "empty": ""}, p.labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseProcessErrorsNameTheFlag(t *testing.T) {
+	tests := []struct {
+		flag string
+		o    ProcessOptions
+	}{
+		{"--ulimit", ProcessOptions{Ulimits: []string{"bogus=1"}}},
+		{"--ulimit", ProcessOptions{Ulimits: []string{"nofile=x"}}},
+		{"--stop-signal", ProcessOptions{StopSignal: "SIGNOPE"}},
+		{"--add-host", ProcessOptions{AddHosts: []string{"nohost"}}},
+		{"--add-host", ProcessOptions{AddHosts: []string{"h:not-an-ip"}}},
+		{"--dns", ProcessOptions{DNS: []string{"dns.example"}}},
+		{"--label", ProcessOptions{Labels: []string{"=v"}}},
+		{"--pid", ProcessOptions{PID: "container:x"}},
+	}
+	for _, tt := range tests {
+		_, err := parseProcess(tt.o)
+		if err == nil || !strings.Contains(err.Error(), tt.flag) {
+			t.Errorf("parseProcess(%+v) = %v, want an error naming %s", tt.o, err, tt.flag)
+		}
+	}
+}
+
+func TestEtcContentDNS(t *testing.T) {
+	o := ProcessOptions{DNS: []string{"192.0.2.53"}, DNSSearch: []string{"a.example", "b.example"}, DNSOptions: []string{"ndots:2"}}
+	hosts, resolv := etcContent("box", NetworkNone, o, parsedProcess{hosts: []string{"10.0.0.1\tdb"}})
+	for _, want := range []string{"127.0.1.1\tbox\n", "10.0.0.1\tdb\n"} {
+		if !strings.Contains(hosts, want) {
+			t.Errorf("hosts lacks %q:\n%s", want, hosts)
+		}
+	}
+	for _, want := range []string{"nameserver 192.0.2.53\n", "search a.example b.example\n", "options ndots:2\n"} {
+		if !strings.Contains(resolv, want) {
+			t.Errorf("resolv.conf lacks %q:\n%s", want, resolv)
+		}
+	}
+	if strings.Count(resolv, "nameserver") != 1 {
+		t.Errorf("--dns must replace the host's nameservers:\n%s", resolv)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]int{"TERM": 15, "SIGKILL": 9, "usr1": 10, "2": 2} {
+		got, err := ParseSignal(in)
+		if err != nil || int(got) != want {
+			t.Errorf("ParseSignal(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "65", "SIGBOGUS", ""} {
+		if _, err := ParseSignal(bad); err == nil {
+			t.Errorf("ParseSignal(%q) accepted", bad)
+		}
+	}
+}
