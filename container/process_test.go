@@ -83,3 +83,24 @@ func TestParseSignal(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepIDMap(t *testing.T) {
+	// The session of a user with two subordinate ranges.
+	session := []extent{{0, 1}, {1, 65536}, {65537, 65536}}
+	got, err := keepIDMap(1001, session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []specs.LinuxIDMapping{
+		{ContainerID: 1001, HostID: 0, Size: 1},
+		{ContainerID: 0, HostID: 1, Size: 1001},
+		{ContainerID: 1002, HostID: 1002, Size: 64535},
+		{ContainerID: 65537, HostID: 65537, Size: 65536},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("keepIDMap (-want +got):\n%s", diff)
+	}
+	if _, err := keepIDMap(70000, []extent{{0, 1}, {1, 65536}}); err == nil {
+		t.Error("keepIDMap accepted a uid beyond the session's ids")
+	}
+}

@@ -48,6 +48,7 @@ type RunOptions struct {
 	Remove      bool
 	Security    SecurityOptions
 	Process     ProcessOptions
+	Userns      string // "" or keep-id
 	Pull        imagepull.Options
 	// PullProgress receives pull progress when the image must be pulled.
 	PullProgress io.Writer
@@ -109,6 +110,16 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if err != nil {
 		return exec.ExitLodger, err
 	}
+	var kid *keepID
+	switch opts.Userns {
+	case UsernsDefault:
+	case UsernsKeepID:
+		if kid, err = newKeepID(); err != nil {
+			return exec.ExitLodger, err
+		}
+	default:
+		return exec.ExitLodger, fmt.Errorf("--userns %q: use keep-id (or leave it out for the default mapping)", opts.Userns)
+	}
 	if opts.Workdir != "" {
 		if _, err := Workdir(imgspecv1.ImageConfig{}, opts.Workdir); err != nil {
 			return exec.ExitLodger, fmt.Errorf("-w: %w", err)
@@ -139,6 +150,9 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if userSpec == "" {
 		userSpec = cfg.Config.User
 	}
+	if opts.User == "" && kid != nil {
+		userSpec = fmt.Sprintf("%d:%d", kid.uid, kid.gid)
+	}
 	id := newID()
 	name := opts.Name
 	if name == "" {
@@ -146,7 +160,7 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	}
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
 		Labels: proc.labels, StopSignal: proc.stopSignal})
-	if _, err := store.CreateContainer(id, []string{name}, img.ID, "", string(meta), nil); err != nil {
+	if _, err := store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid)); err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return exec.ExitLodger, fmt.Errorf("container name %q: %w by another container; choose another --name or remove it", name, ErrNameInUse)
 		}
@@ -211,6 +225,9 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	}
 	if err := applyProcess(spec, opts.Process, proc, rootfs); err != nil {
 		return exec.ExitLodger, err
+	}
+	if kid != nil {
+		kid.apply(spec)
 	}
 	return runProcess(spec, opts)
 }

@@ -188,11 +188,15 @@ func compile(spec *specs.Spec) ([]byte, error) {
 		p.op(opRlimit, strconv.Itoa(res), rlimitValue(rl.Soft), rlimitValue(rl.Hard))
 	}
 	p.op(opIdentity, ids...)
-	// A non-root user lost its capabilities with setresuid; root keeps the
-	// bounding set as its effective and permitted sets.
-	if proc.User.UID == 0 {
-		p.op(opCapset, strconv.FormatUint(keep, 10))
+	// Root keeps the bounding set as its effective and permitted sets; any
+	// other user gets none. (setresuid clears them only on a change away
+	// from uid 0, and in a --userns=keep-id namespace the init starts as
+	// the user already.)
+	effective := keep
+	if proc.User.UID != 0 {
+		effective = 0
 	}
+	p.op(opCapset, strconv.FormatUint(effective, 10))
 	if proc.NoNewPrivileges {
 		p.op(opNoNewPrivs)
 	}

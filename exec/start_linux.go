@@ -53,6 +53,15 @@ var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.IPCNamespace:     unix.CLONE_NEWIPC,
 	specs.NetworkNamespace: unix.CLONE_NEWNET,
 	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
 }
 
 // Start runs the spec's process and returns once it has been exec'd, or
@@ -122,6 +131,16 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		// A container user namespace nested in the session (--userns):
+		// the session's root writes the maps before the init runs.
+		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before exec: the init needs its
+		// capabilities there, and execve keeps them only for uid 0.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, &ExitError{ExitLodger, fmt.Errorf("start container init: %w", err)}
 	}

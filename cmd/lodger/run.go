@@ -30,6 +30,7 @@ type runOptions struct {
 	capDrop     []string
 	securityOpt []string
 	process     container.ProcessOptions
+	userns      string
 }
 
 func newRunCommand() *cobra.Command {
@@ -66,6 +67,7 @@ not found, 128+N when signal N killed it.`,
 				TTY:         o.tty,
 				Remove:      o.remove,
 				Process:     o.process,
+				Userns:      o.userns,
 				Security: container.SecurityOptions{
 					Privileged:  o.privileged,
 					CapAdd:      o.capAdd,
@@ -114,6 +116,7 @@ not found, 128+N when signal N killed it.`,
 	f.StringSliceVar(&o.capAdd, "cap-add", nil, "add a capability to the default set (or ALL)")
 	f.StringSliceVar(&o.capDrop, "cap-drop", nil, "drop a capability from the default set (or ALL)")
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
+	f.StringVar(&o.userns, "userns", "", "user namespace: keep-id runs as your own uid and gid, so bind-mounted files keep their owner")
 	p := &o.process
 	f.BoolVar(&p.Init, "init", false, "run a minimal init as pid 1 that forwards signals and reaps zombies")
 	f.StringArrayVar(&p.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD] (nofile, nproc, core, ...); only lowering works rootless")
