@@ -389,9 +389,13 @@ met() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
 # the runs are split into rounds and the order of commands alternates between
 # rounds; the per-run times of all rounds are pooled.
 bench_run() {
-	local names=(lodger-none lodger-default) cmds=(
+	# lodger-privileged runs without the default security setup (no seccomp
+	# filter, no masked paths, every capability): the difference to
+	# lodger-none is what that setup costs.
+	local names=(lodger-none lodger-default lodger-privileged) cmds=(
 		"lodger run --rm --network none $BUSYBOX_IMG true"
-		"lodger run --rm $BUSYBOX_IMG true")
+		"lodger run --rm $BUSYBOX_IMG true"
+		"lodger run --rm --network none --privileged $BUSYBOX_IMG true")
 	if ((PODMAN_OK)); then
 		names+=(podman-none podman-default)
 		cmds+=("podman run --rm --network none $BUSYBOX_IMG true"
@@ -535,7 +539,7 @@ machine_facts() {
 
 write_report() {
 	LOADAVG_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-	local ln=${RUN_STATS[lodger-none]} ld=${RUN_STATS[lodger-default]}
+	local ln=${RUN_STATS[lodger-none]} ld=${RUN_STATS[lodger-default]} lpv=${RUN_STATS[lodger-privileged]}
 	local pn=${RUN_STATS[podman-none]:-} pd=${RUN_STATS[podman-default]:-}
 	local pl=${PULL_STATS[lodger]} pp=${PULL_STATS[podman]:-} pf=${PULL_STATS[floor]}
 	local ml=${MEM_STATS[lodger]} mp=${MEM_STATS[podman]:-}
@@ -598,6 +602,7 @@ EOF
 | target | measured | status |
 | --- | --- | --- |
 | \`run --rm IMG true\` median ≤ 40 ms (\`--network none\`) | $(ms "$ln_med") ms | $(met "$(ms "$ln_med")" "<=" 40) |
+| default security setup (seccomp, masks, capabilities) costs ≤ 5 ms of median | $(awk -v a="$ln_med" -v b="$(field "$lpv" 1)" 'BEGIN {printf "%.1f", (a - b) * 1000}') ms | $(met "$(awk -v a="$ln_med" -v b="$(field "$lpv" 1)" 'BEGIN {printf "%.1f", (a - b) * 1000}')" "<=" 5) |
 EOF
 		if ((PODMAN_OK)); then
 			pn_med=$(field "$pn" 1)
@@ -622,6 +627,7 @@ command order alternates; times pooled over the rounds. Times in ms.
 | --- | --- | --- | --- | --- | --- |
 $(runrow "\`lodger run --rm --network none IMG true\`" "$ln")
 $(runrow "\`lodger run --rm IMG true\` (default network: none)" "$ld")
+$(runrow "\`lodger run --rm --network none --privileged IMG true\` (no seccomp, masks or capability limits)" "$lpv")
 EOF
 		if ((PODMAN_OK)); then
 			cat <<EOF
