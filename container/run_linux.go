@@ -23,6 +23,7 @@ import (
 
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/storage"
 )
 
 // Network modes lodger knows so far.
@@ -47,9 +48,16 @@ type RunOptions struct {
 	TTY         bool
 	Remove      bool
 	Security    SecurityOptions
+	Mounts      MountOptions
 	Process     ProcessOptions
 	Userns      string // "" or keep-id
-	Pull        imagepull.Options
+	// Detach runs the container under a monitor and returns once it runs;
+	// Started then receives its ID. Storage tells the monitor where the
+	// store is.
+	Detach  bool
+	Started func(id string)
+	Storage storage.Options
+	Pull    imagepull.Options
 	// PullProgress receives pull progress when the image must be pulled.
 	PullProgress io.Writer
 	// Signals are forwarded to the container process.
@@ -68,6 +76,8 @@ type Metadata struct {
 	// Labels and StopSignal are kept for ps filters and stop.
 	Labels     map[string]string `json:"labels,omitempty"`
 	StopSignal string            `json:"stopSignal,omitempty"`
+	// Volumes are the names of the volumes the container mounts.
+	Volumes []string `json:"volumes,omitempty"`
 }
 
 // validName is Docker's rule for container names.
@@ -104,6 +114,10 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 		return exec.ExitLodger, err
 	}
 	if err := applySecurity(&specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}, opts.Security); err != nil {
+		return exec.ExitLodger, err
+	}
+	plan, err := opts.Mounts.plan()
+	if err != nil {
 		return exec.ExitLodger, err
 	}
 	proc, err := parseProcess(opts.Process)
@@ -158,18 +172,31 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if name == "" {
 		name = randomName()
 	}
+	// The volumes stay claimed until the record naming them is written.
+	claim, err := claimVolumes(store, plan)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
-		Labels: proc.labels, StopSignal: proc.stopSignal})
-	if _, err := store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid)); err != nil {
+		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names()})
+	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
+	claim.Release(err == nil)
+	if err != nil {
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return exec.ExitLodger, fmt.Errorf("container name %q: %w by another container; choose another --name or remove it", name, ErrNameInUse)
 		}
 		return exec.ExitLodger, fmt.Errorf("create container: %w", err)
 	}
+	handedOff := false // a monitor owns the container from here
 	cleanup := func() {
+		if handedOff {
+			return
+		}
 		_, _ = store.Unmount(id, true)
 		if opts.Remove {
-			_ = store.DeleteContainer(id)
+			if store.DeleteContainer(id) == nil {
+				_ = RemoveAnonymousVolumes(store, claim.names())
+			}
 		}
 	}
 	defer cleanup()
@@ -205,6 +232,9 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if err != nil {
 		return exec.ExitLodger, err
 	}
+	if mounts, err = claim.mounts(plan, rootfs, user.User, mounts); err != nil {
+		return exec.ExitLodger, err
+	}
 
 	spec := &specs.Spec{
 		Version: specs.Version,
@@ -215,7 +245,7 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 			Env:      env,
 			Cwd:      wd,
 		},
-		Root:     &specs.Root{Path: rootfs},
+		Root:     &specs.Root{Path: rootfs, Readonly: plan.readOnly},
 		Hostname: hostname,
 		Mounts:   mounts,
 		Linux:    &specs.Linux{Namespaces: opts.Process.namespaces(network)},
@@ -229,7 +259,33 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if kid != nil {
 		kid.apply(spec)
 	}
-	return runProcess(spec, opts)
+	if opts.Detach {
+		if opts.TTY || opts.Interactive {
+			return exec.ExitLodger, fmt.Errorf("-d with -i or -t needs attach, which lodger does not have yet")
+		}
+		err := startMonitor(monitorRequest{ID: id, Spec: spec, Remove: opts.Remove, Storage: opts.Storage})
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ee.Code, err
+			}
+			return exec.ExitLodger, err
+		}
+		handedOff = true
+		if opts.Started != nil {
+			opts.Started(id)
+		}
+		return 0, nil
+	}
+	code, err := runProcess(spec, opts)
+	if !opts.Remove {
+		st := State{Status: StatusExited, FinishedAt: time.Now().UTC(), BootID: bootID()}
+		if err == nil {
+			st.ExitCode = &code
+		}
+		_ = SaveState(runDir, st)
+	}
+	return code, err
 }
 
 func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cstorage.Image, error) {

@@ -90,7 +90,10 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	// gid=5 (tty) needs group 5 mapped; a single-id session has only 0.
 	pts := "newinstance,ptmxmode=0666,mode=0620"
 	p.mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, pts+",gid=5", "="+pts)
-	p.mount("shm", filepath.Join(dev, "shm"), "tmpfs", nsn, "mode=1777,size=65536k", fallbackNone)
+	// A /dev/shm in the spec (--shm-size) replaces this one.
+	if !hasMount(spec, "/dev/shm") {
+		p.mount("shm", filepath.Join(dev, "shm"), "tmpfs", nsn, "mode=1777,size=65536k", fallbackNone)
+	}
 	if hasNamespace(spec, specs.IPCNamespace) {
 		p.mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", nsn, "", fallbackNone)
 	} else if _, err := os.Stat("/dev/mqueue/"); err == nil {
@@ -116,10 +119,8 @@ func compile(spec *specs.Spec) ([]byte, error) {
 		p.mountIn(root, rel(dirs["/sys"]), "", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|nsn, "", fallbackTolerateEPERM)
 	}
 
-	for _, m := range spec.Mounts {
-		if err := compileBind(&p, root, in, m); err != nil {
-			return nil, err
-		}
+	if err := compileMounts(&p, root, in, rel(dev), spec.Mounts); err != nil {
+		return nil, err
 	}
 	if spec.Linux != nil {
 		for _, list := range []struct {
@@ -153,6 +154,7 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	if err := os.MkdirAll(wd, 0o755); err != nil {
 		return nil, fmt.Errorf("create working directory %s: %w", proc.Cwd, err)
 	}
+	compileReadonlyRoot(&p, spec)
 	p.op(opPivot, root)
 	if newNet {
 		p.op(opLoopback)
@@ -226,38 +228,6 @@ func rlimitValue(v uint64) string {
 		return "-1"
 	}
 	return strconv.FormatUint(v, 10)
-}
-
-// compileBind adds a bind mount of a host file or directory, creating its
-// mount point inside the root filesystem.
-func compileBind(p *program, root string, in func(string) (string, error), m specs.Mount) error {
-	if m.Type != "bind" {
-		return fmt.Errorf("mount %s: type %q is not supported yet", m.Destination, m.Type)
-	}
-	dst, err := in(m.Destination)
-	if err != nil {
-		return err
-	}
-	fi, err := os.Stat(m.Source)
-	if err != nil {
-		return fmt.Errorf("bind source: %w", err)
-	}
-	if err := makeMountPoint(dst, fi.IsDir()); err != nil {
-		return fmt.Errorf("mount point %s: %w", m.Destination, err)
-	}
-	// The init resolves the target again, inside the root, at mount time:
-	// a volume shared with a running container may have changed since.
-	target := m.Destination
-	if r, err := filepath.Rel(root, dst); err == nil {
-		target = "/" + r
-	}
-	p.mountIn(root, target, m.Source, "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
-	for _, o := range m.Options {
-		if o == "ro" {
-			p.mountIn(root, target, "", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "", fallbackNone)
-		}
-	}
-	return nil
 }
 
 // makeMountPoint creates an empty directory or file at dst; an existing

@@ -5,11 +5,19 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lodger-containers/lodger/container"
 )
 
+type rmOptions struct {
+	force   bool
+	volumes bool
+}
+
 func newRmCommand() *cobra.Command {
+	var o rmOptions
 	cmd := &cobra.Command{
-		Use:   "rm CONTAINER [CONTAINER...]",
+		Use:   "rm [flags] CONTAINER [CONTAINER...]",
 		Short: "Remove containers",
 		Args:  minArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -20,20 +28,23 @@ func newRmCommand() *cobra.Command {
 			defer store.Shutdown(false)
 			var errs []error
 			for _, ref := range args {
-				c, err := store.Container(ref)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("remove container %s: %w", ref, err))
+				var vols []string
+				if c, err := store.Container(ref); err == nil && o.volumes {
+					vols = container.ContainerVolumes(c)
+				}
+				if err := container.Remove(cmd.Context(), store, ref, o.force); err != nil {
+					errs = append(errs, err)
 					continue
 				}
-				_, _ = store.Unmount(c.ID, true)
-				if err := store.DeleteContainer(c.ID); err != nil {
-					errs = append(errs, fmt.Errorf("remove container %s: %w", ref, err))
-					continue
+				if err := container.RemoveAnonymousVolumes(store, vols); err != nil {
+					errs = append(errs, err)
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), ref)
 			}
 			return errors.Join(errs...)
 		},
 	}
+	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "kill a running container first")
+	cmd.Flags().BoolVarP(&o.volumes, "volumes", "v", false, "remove the container's anonymous volumes too")
 	return sessionCommand(cmd, 1)
 }

@@ -71,6 +71,12 @@ registries or archives, containers run in a user namespace mapped from your
 		newRunCommand(),
 		newPsCommand(),
 		newRmCommand(),
+		newVolumeCommand(),
+		newLogsCommand(),
+		newWaitCommand(),
+		newStopCommand(),
+		newKillCommand(),
+		newInspectCommand(),
 	)
 	return root
 }
@@ -112,17 +118,26 @@ func sessionCommand(cmd *cobra.Command, errCode int) *cobra.Command {
 	return cmd
 }
 
-// openStore opens storage with the global flags applied.
-func openStore() (cstorage.Store, error) {
+// storeOptions are the storage options with the global flags applied.
+func storeOptions() (storage.Options, error) {
 	o, err := storage.DefaultOptions()
 	if err != nil {
-		return nil, err
+		return o, err
 	}
 	if global.root != "" {
 		o.GraphRoot = global.root
 	}
 	if global.driver != "" {
 		o.Driver = global.driver
+	}
+	return o, nil
+}
+
+// openStore opens storage with the global flags applied.
+func openStore() (cstorage.Store, error) {
+	o, err := storeOptions()
+	if err != nil {
+		return nil, err
 	}
 	return storage.Open(o)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/storage"
 )
 
 type runOptions struct {
@@ -31,6 +33,8 @@ type runOptions struct {
 	securityOpt []string
 	process     container.ProcessOptions
 	userns      string
+	mounts      container.MountOptions
+	detach      bool
 }
 
 func newRunCommand() *cobra.Command {
@@ -44,7 +48,11 @@ lodger itself fails, 126 when the command cannot be executed, 127 when it is
 not found, 128+N when signal N killed it.`,
 		Args: minArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openStore()
+			so, err := storeOptions()
+			if err != nil {
+				return err
+			}
+			store, err := storage.Open(so)
 			if err != nil {
 				return err
 			}
@@ -68,6 +76,10 @@ not found, 128+N when signal N killed it.`,
 				Remove:      o.remove,
 				Process:     o.process,
 				Userns:      o.userns,
+				Mounts:      o.mounts,
+				Detach:      o.detach,
+				Storage:     so,
+				Started:     func(id string) { fmt.Fprintln(cmd.OutOrStdout(), id) },
 				Security: container.SecurityOptions{
 					Privileged:  o.privileged,
 					CapAdd:      o.capAdd,
@@ -101,6 +113,7 @@ not found, 128+N when signal N killed it.`,
 	f.SetInterspersed(false)
 	o.register(f)
 	f.BoolVar(&o.remove, "rm", false, "remove the container when it exits")
+	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass lodger's own)")
@@ -117,6 +130,7 @@ not found, 128+N when signal N killed it.`,
 	f.StringSliceVar(&o.capDrop, "cap-drop", nil, "drop a capability from the default set (or ALL)")
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
 	f.StringVar(&o.userns, "userns", "", "user namespace: keep-id runs as your own uid and gid, so bind-mounted files keep their owner")
+	registerMountFlags(f, &o.mounts)
 	p := &o.process
 	f.BoolVar(&p.Init, "init", false, "run a minimal init as pid 1 that forwards signals and reaps zombies")
 	f.StringArrayVar(&p.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD] (nofile, nproc, core, ...); only lowering works rootless")

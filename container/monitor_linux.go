@@ -1,0 +1,208 @@
+package container
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/storage"
+)
+
+// MonitorArg is argv[1] of a container's monitor: the detached lodger
+// process that starts a detached container, holds its output, writes its
+// log and state, and cleans up after it.
+const MonitorArg = "_lodger-monitor"
+
+// monitorRequest is what `run -d` hands its monitor on fd 3.
+type monitorRequest struct {
+	ID      string          `json:"id"`
+	Spec    *specs.Spec     `json:"spec"`
+	Remove  bool            `json:"remove"`
+	Storage storage.Options `json:"storage"`
+}
+
+// logFile is the container's log, in storage's persistent container
+// directory: one line per output line, "RFC3339NANO STREAM TEXT".
+func logFile(store cstorage.Store, id string) (string, error) {
+	dir, err := store.ContainerDirectory(id)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "ctr.log"), nil
+}
+
+// startMonitor starts the monitor for a created and mounted container and
+// returns once the container's process runs, or with the init's error.
+func startMonitor(req monitorRequest) error {
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer reqR.Close()
+	defer reqW.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer readyR.Close()
+	defer readyW.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := osexec.Command(self, MonitorArg, req.ID)
+	cmd.ExtraFiles = []*os.File{reqR, readyW}
+	cmd.Dir = "/"
+	// Its own session: no terminal signal, and no death of the CLI, reaches
+	// the monitor or the container.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start monitor: %w", err)
+	}
+	reqR.Close()
+	readyW.Close()
+	go func() { _ = cmd.Wait() }()
+	if err := json.NewEncoder(reqW).Encode(req); err != nil {
+		return fmt.Errorf("send monitor request: %w", err)
+	}
+	reqW.Close()
+	msg, _ := io.ReadAll(io.LimitReader(readyR, 64<<10))
+	switch {
+	case string(msg) == "ok":
+		return nil
+	case len(msg) == 0:
+		return fmt.Errorf("monitor exited before the container started")
+	}
+	code, text, _ := strings.Cut(string(msg), " ")
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		n = exec.ExitLodger
+	}
+	return &exec.ExitError{Code: n, Err: errors.New(text)}
+}
+
+// MonitorMain is the monitor process; main dispatches here when os.Args[1]
+// is MonitorArg.
+func MonitorMain() int {
+	ready := os.NewFile(4, "ready")
+	var req monitorRequest
+	if err := json.NewDecoder(os.NewFile(3, "request")).Decode(&req); err != nil {
+		fmt.Fprintf(ready, "%d read monitor request: %v", exec.ExitLodger, err)
+		return 1
+	}
+	store, err := storage.Open(req.Storage)
+	if err != nil {
+		fmt.Fprintf(ready, "%d %v", exec.ExitLodger, err)
+		return 1
+	}
+	defer store.Shutdown(false)
+	code := monitor(store, req, ready)
+	_, _ = store.Unmount(req.ID, true)
+	if req.Remove {
+		_ = store.DeleteContainer(req.ID)
+	}
+	return code
+}
+
+func monitor(store cstorage.Store, req monitorRequest, ready *os.File) int {
+	fail := func(code int, err error) int {
+		fmt.Fprintf(ready, "%d %v", code, err)
+		ready.Close()
+		return code
+	}
+	runDir, err := store.ContainerRunDirectory(req.ID)
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	logPath, err := logFile(store, req.ID)
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fail(exec.ExitLodger, fmt.Errorf("open log: %w", err))
+	}
+	defer log.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	p, err := exec.Start(req.Spec, exec.Stdio{Out: outW, Err: errW})
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return fail(ee.Code, ee.Err)
+		}
+		return fail(exec.ExitLodger, err)
+	}
+	st := State{Status: StatusRunning, Pid: p.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), BootID: bootID(), Remove: req.Remove}
+	if err := SaveState(runDir, st); err != nil {
+		_ = p.Signal(syscall.SIGKILL)
+		_, _ = p.Wait()
+		return fail(exec.ExitLodger, err)
+	}
+	_, _ = ready.WriteString("ok")
+	ready.Close()
+
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range []struct {
+		name string
+		r    io.Reader
+	}{{"stdout", outR}, {"stderr", errR}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copyLog(log, &mu, s.name, s.r)
+		}()
+	}
+	code, _ := p.Wait()
+	// The pipes end when every holder of them (the process and anything
+	// it left behind) is gone; the last lines before exit are never lost.
+	wg.Wait()
+	st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, &code, time.Now().UTC(), 0
+	_ = SaveState(runDir, st)
+	return 0
+}
+
+// copyLog writes each line of r to log with a timestamp, the stream, and F
+// for a full line or P for a part of a line longer than the buffer (or cut
+// by the end of the stream).
+func copyLog(log io.Writer, mu *sync.Mutex, stream string, r io.Reader) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			tag, text := "P", chunk
+			if chunk[len(chunk)-1] == '\n' {
+				tag, text = "F", chunk[:len(chunk)-1]
+			}
+			mu.Lock()
+			fmt.Fprintf(log, "%s %s %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), stream, tag, text)
+			mu.Unlock()
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}

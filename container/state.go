@@ -1,0 +1,132 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Status of a container as ps shows it.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// State is a container's runtime state, kept beside it in storage's run
+// directory (which a reboot wipes) and written atomically.
+type State struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`        // the container process, as the session sees it
+	MonitorPid int       `json:"monitorPid,omitempty"` // the lodger process that waits for it
+	ExitCode   *int      `json:"exitCode,omitempty"`   // nil while running, or when nobody saw the end
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	BootID     string    `json:"bootID,omitempty"`
+	Remove     bool      `json:"remove,omitempty"` // --rm: the monitor deletes the container after exit
+}
+
+const stateFile = "state.json"
+
+// SaveState writes s to dir atomically (temporary file, rename), so a
+// reader never sees half a state. There is no fsync: the directory is
+// storage's run directory, which a reboot discards anyway (and LoadState
+// checks the boot id where it does not).
+func SaveState(dir string, s State) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, stateFile))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("save container state: %w", err)
+	}
+	return nil
+}
+
+// LoadState reads the state in dir and corrects it against the machine: a
+// container whose monitor is gone, or that ran before a reboot, has exited,
+// whatever the file says.
+func LoadState(dir string) State {
+	var s State
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) || json.Unmarshal(b, &s) != nil {
+		return State{Status: StatusCreated}
+	}
+	if s.Status == StatusRunning && (s.BootID != bootID() || !alive(s.MonitorPid)) {
+		s.Status = StatusExited
+		s.ExitCode = nil
+		s.Pid = 0
+	}
+	return s
+}
+
+// alive reports whether pid is a live, non-zombie process.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+func bootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+}
+
+// StatusText is ps's STATUS column.
+func (s State) StatusText() string {
+	switch s.Status {
+	case StatusRunning:
+		return "Up " + humanSince(s.StartedAt)
+	case StatusExited:
+		code := "unknown"
+		if s.ExitCode != nil {
+			code = strconv.Itoa(*s.ExitCode)
+		}
+		if s.FinishedAt.IsZero() {
+			return "Exited (" + code + ")"
+		}
+		return "Exited (" + code + ") " + humanSince(s.FinishedAt) + " ago"
+	}
+	return "Created"
+}
+
+func humanSince(t time.Time) string {
+	d := time.Since(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	default:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	}
+}

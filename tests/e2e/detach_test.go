@@ -1,0 +1,185 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var fullID = regexp.MustCompile(`^[0-9a-f]{64}\n$`)
+
+// psEntry is `ps -a --format json` with the state fields.
+type psEntry struct {
+	ID       string `json:"Id"`
+	Name     string `json:"Name"`
+	State    string `json:"State"`
+	Status   string `json:"Status"`
+	ExitCode *int   `json:"ExitCode"`
+}
+
+func (e *env) ps(t *testing.T, name string) (psEntry, bool) {
+	t.Helper()
+	r := e.lodger(t, "ps", "-a", "--format", "json")
+	wantCode(t, r, 0)
+	var rows []psEntry
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("%s\nparse: %v", r, err)
+	}
+	for _, row := range rows {
+		if row.Name == name {
+			return row, true
+		}
+	}
+	return psEntry{}, false
+}
+
+// eventually polls cond for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDetachedLifecycle(t *testing.T) {
+	e := isolatedEnv(t)
+	script := `trap 'echo got term; exit 5' TERM; echo up; echo warn >&2; while true; do sleep 0.1; done`
+	r := e.lodger(t, "run", "-d", "-q", "--tls-verify=false", "--name", "web", ref("busybox:latest"), "sh", "-c", script)
+	wantCode(t, r, 0)
+	if !fullID.MatchString(r.stdout) {
+		t.Fatalf("%s\nwant the full container ID alone on stdout", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+
+	// The CLI has exited; the container runs on.
+	row, ok := e.ps(t, "web")
+	if !ok || row.State != "running" || !strings.HasPrefix(row.Status, "Up") {
+		t.Fatalf("ps after run -d: %+v, want running", row)
+	}
+	if r := e.lodger(t, "ps", "-q"); !strings.Contains(r.stdout, id[:12]) {
+		t.Errorf("%s\nwant the running container in ps without -a", r)
+	}
+	eventually(t, "the first log lines", func() bool {
+		r := e.lodger(t, "logs", "web")
+		return r.stdout == "up\n" && r.stderr == "warn\n"
+	})
+	if r := e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.Name}}", id[:8]); strings.TrimSpace(r.stdout) != "running web" {
+		t.Errorf("%s\nwant inspect by ID prefix to say running web", r)
+	}
+	r = e.lodger(t, "rm", "web")
+	wantError(t, r, 1, "running")
+
+	r = e.lodger(t, "stop", "-t", "5", "web")
+	wantCode(t, r, 0)
+	r = e.lodger(t, "wait", "web")
+	wantStdout(t, r, "5\n")
+	row, _ = e.ps(t, "web")
+	if row.State != "exited" || row.ExitCode == nil || *row.ExitCode != 5 || !strings.HasPrefix(row.Status, "Exited (5)") {
+		t.Errorf("ps after stop: %+v, want exited with code 5", row)
+	}
+	r = e.lodger(t, "logs", "-t", "web")
+	if !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\S+ got term$`).MatchString(r.stdout) {
+		t.Errorf("%s\nwant the trap's last line, timestamped", r)
+	}
+	if r := e.lodger(t, "logs", "--tail", "1", "web"); r.stdout != "got term\n" {
+		t.Errorf("%s\nwant only the last line", r)
+	}
+	wantCode(t, e.lodger(t, "rm", "web"), 0)
+	wantNothingLeft(t, e)
+}
+
+func TestLogsFollowReturnsAtExit(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.lodger(t, "run", "-d", "-q", "--tls-verify=false", "--name", "counter", ref("busybox:latest"),
+		"sh", "-c", "for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done; echo last")
+	wantCode(t, r, 0)
+	start := time.Now()
+	r = e.lodger(t, "logs", "-f", "counter")
+	wantCode(t, r, 0)
+	if want := "line 1\nline 2\nline 3\nline 4\nline 5\nlast\n"; r.stdout != want {
+		t.Errorf("%s\nwant every line, the last one too", r)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("logs -f took %v after the container exited", time.Since(start))
+	}
+	wantStdout(t, e.lodger(t, "wait", "counter"), "0\n")
+}
+
+func TestDetachedRm(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.lodger(t, "run", "-d", "--rm", "-q", "--tls-verify=false", ref("busybox:latest"), "sh", "-c", "sleep 0.3")
+	wantCode(t, r, 0)
+	eventually(t, "the --rm container to go", func() bool {
+		return e.lodger(t, "ps", "-a", "-q").stdout == ""
+	})
+	wantNothingLeft(t, e)
+}
+
+func TestRmForceAndKill(t *testing.T) {
+	e := isolatedEnv(t)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--tls-verify=false", "--name", "k", ref("busybox:latest"), "sleep", "100"), 0)
+	r := e.lodger(t, "kill", "-s", "TERM", "k")
+	wantCode(t, r, 0)
+	// sleep is pid 1 of its namespace: TERM without a handler does nothing.
+	if row, _ := e.ps(t, "k"); row.State != "running" {
+		t.Errorf("after kill -s TERM of a pid 1 without a handler: %+v, want still running", row)
+	}
+	wantCode(t, e.lodger(t, "kill", "k"), 0)
+	wantStdout(t, e.lodger(t, "wait", "k"), "137\n")
+	wantCode(t, e.lodger(t, "rm", "k"), 0)
+
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--tls-verify=false", "--name", "f", ref("busybox:latest"), "sleep", "100"), 0)
+	wantCode(t, e.lodger(t, "rm", "-f", "f"), 0)
+	wantNothingLeft(t, e)
+	wantError(t, e.lodger(t, "kill", "nosuch"), 1, "nosuch")
+	wantError(t, e.lodger(t, "kill", "-s", "BOGUS", "nosuch"), 1, "BOGUS")
+}
+
+// A monitor killed with SIGKILL takes its container with it; later commands
+// must report it exited with an unknown code, never running, and rm -f
+// must clean everything.
+func TestMonitorKilled(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.lodger(t, "run", "-d", "-q", "--tls-verify=false", "--name", "orphan", ref("busybox:latest"), "sleep", "100")
+	wantCode(t, r, 0)
+	r = e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "orphan")
+	pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
+	if err != nil || pid <= 0 {
+		t.Fatalf("%s\nwant the monitor's pid", r)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the monitor to die", func() bool {
+		_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		return err != nil || strings.Contains(string(b), ") Z ")
+	})
+	row, ok := e.ps(t, "orphan")
+	if !ok || row.State != "exited" || row.ExitCode != nil {
+		t.Errorf("ps after the monitor died: %+v, want exited with an unknown code", row)
+	}
+	wantCode(t, e.lodger(t, "rm", "-f", "orphan"), 0)
+	wantNothingLeft(t, e)
+}
+
+func TestDetachedStartErrors(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.lodger(t, "run", "-d", "-q", "--rm", "--tls-verify=false", ref("busybox:latest"), "nosuchcmd")
+	wantError(t, r, 127, "nosuchcmd")
+	if r.stdout != "" {
+		t.Errorf("%s\nwant no ID printed when the container did not start", r)
+	}
+	wantNothingLeft(t, e)
+}
