@@ -113,7 +113,14 @@ func MonitorMain() int {
 	code := monitor(store, req, ready)
 	_, _ = store.Unmount(req.ID, true)
 	if req.Remove {
-		_ = store.DeleteContainer(req.ID)
+		var vols []string
+		if c, err := store.Container(req.ID); err == nil {
+			vols = ContainerVolumes(c)
+		}
+		// --rm takes the anonymous volumes too, as in Docker.
+		if store.DeleteContainer(req.ID) == nil {
+			_ = RemoveAnonymousVolumes(store, vols)
+		}
 	}
 	return code
 }

@@ -169,6 +169,9 @@ func ParseMount(v string) (Mount, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("--mount %q: %s", v, fmt.Sprintf(format, a...))
 	}
+	if strings.TrimSpace(v) == "" {
+		return m, bad("empty: want type=bind|volume|tmpfs,source=SRC,target=DST")
+	}
 	r := csv.NewReader(strings.NewReader(v))
 	fields, err := r.Read()
 	if err != nil {

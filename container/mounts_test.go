@@ -132,7 +132,7 @@ func TestParseMountErrors(t *testing.T) {
 	tests := []struct {
 		in, word string
 	}{
-		{"", "no target"},
+		{"", "empty"},
 		{"type=bind,src=/h", "no target"},
 		{"type=bind,dst=/c", "needs source"},
 		{"type=nfs,dst=/c", "use bind, volume or tmpfs"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -155,7 +156,9 @@ func applyProcess(spec *specs.Spec, o ProcessOptions, p parsedProcess, rootfs st
 		if err != nil {
 			return fmt.Errorf("--group-add %q: %w", g, err)
 		}
-		spec.Process.User.AdditionalGids = append(spec.Process.User.AdditionalGids, gid)
+		if !slices.Contains(spec.Process.User.AdditionalGids, gid) && gid != spec.Process.User.GID {
+			spec.Process.User.AdditionalGids = append(spec.Process.User.AdditionalGids, gid)
+		}
 	}
 	return nil
 }

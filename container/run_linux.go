@@ -259,6 +259,10 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if kid != nil {
 		kid.apply(spec)
 	}
+	// lodger exec starts from the container's own spec.
+	if err := saveSpec(runDir, spec); err != nil {
+		return exec.ExitLodger, err
+	}
 	if opts.Detach {
 		if opts.TTY || opts.Interactive {
 			return exec.ExitLodger, fmt.Errorf("-d with -i or -t needs attach, which lodger does not have yet")

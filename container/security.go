@@ -89,8 +89,13 @@ func applySecurity(spec *specs.Spec, o SecurityOptions) error {
 	default:
 		spec.Linux.Seccomp, err = seccomp.Load(profile, caps)
 	}
+	if err == nil && spec.Linux.Seccomp != nil {
+		// Compile now so that a profile the filter cannot express fails
+		// here, before anything is pulled or created.
+		_, err = seccomp.Compile(spec.Linux.Seccomp)
+	}
 	if err != nil {
-		return fmt.Errorf("--security-opt seccomp: %w", err)
+		return fmt.Errorf("--security-opt seccomp=%s: %w", profile, err)
 	}
 	return nil
 }

@@ -61,14 +61,16 @@ func RemoveAnonymousVolumes(store cstorage.Store, names []string) error {
 // names them is written.
 type volumeClaim struct {
 	*volume.Claim
+	vs *volume.Store
 }
 
 func claimVolumes(store cstorage.Store, p mountPlan) (volumeClaim, error) {
-	c, err := VolumeStore(store).Claim(p.volumeNames())
+	vs := VolumeStore(store)
+	c, err := vs.Claim(p.volumeNames())
 	if err != nil {
 		return volumeClaim{}, fmt.Errorf("volumes: %w", err)
 	}
-	return volumeClaim{c}, nil
+	return volumeClaim{c, vs}, nil
 }
 
 // names are the claimed volumes' names, for the container record.
@@ -101,7 +103,7 @@ func (c volumeClaim) mounts(p mountPlan, rootfs string, user specs.User, own []s
 			if err != nil {
 				return nil, fmt.Errorf("%s: resolve %s in the image: %w", m.Flag, m.Destination, err)
 			}
-			if _, err := volume.Populate(src, from); err != nil {
+			if _, err := c.vs.Populate(v, from); err != nil {
 				return nil, fmt.Errorf("%s: populate volume %s: %w", m.Flag, v.Name, err)
 			}
 		case MountBind:

@@ -18,10 +18,11 @@ import (
 type backing int
 
 const (
-	backedByImage backing = iota // nothing mounted: the image's own tree
-	backedByDir                  // a bind of a host directory or volume
-	backedByFile                 // a bind of a single file
-	backedByTmpfs                // a fresh tmpfs, empty until the init fills it
+	backedByImage  backing = iota // nothing mounted: the image's own tree
+	backedByDir                   // a bind of a host directory or volume
+	backedByFile                  // a bind of a single file
+	backedByTmpfs                 // a fresh tmpfs, empty until the init fills it
+	backedByKernel                // /proc or /sys: no mount may go there
 )
 
 // mounted is a mount already in the program.
@@ -47,6 +48,13 @@ type mountCompiler struct {
 // init's own /dev tmpfs, below which mount points are made by the init.
 func compileMounts(p *program, root string, in func(string) (string, error), dev string, mounts []specs.Mount) error {
 	mc := &mountCompiler{p: p, root: root, in: in, done: []mounted{{dest: "/dev", target: dev, backing: backedByTmpfs}}}
+	for _, d := range []string{"/proc", "/sys"} {
+		hp, err := in(d)
+		if err != nil {
+			return err
+		}
+		mc.done = append(mc.done, mounted{dest: d, target: mc.inRoot(hp), backing: backedByKernel})
+	}
 	sorted := slices.Clone(mounts)
 	slices.SortStableFunc(sorted, func(a, b specs.Mount) int {
 		return depth(a.Destination) - depth(b.Destination)
@@ -151,10 +159,7 @@ func (mc *mountCompiler) mountPoint(dest string, dir bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	target := "/"
-	if r, err := filepath.Rel(mc.root, hp); err == nil && r != "." {
-		target = "/" + r
-	}
+	target := mc.inRoot(hp)
 	// A symlink in the image may lead below another mount.
 	if parent, rest, ok := mc.below(target, func(m mounted) string { return m.target }); ok {
 		return mc.mountPointIn(parent, rest, dir)
@@ -163,6 +168,14 @@ func (mc *mountCompiler) mountPoint(dest string, dir bool) (string, error) {
 		return "", err
 	}
 	return target, nil
+}
+
+// inRoot is the path inside the root of a host path below it.
+func (mc *mountCompiler) inRoot(hp string) string {
+	if r, err := filepath.Rel(mc.root, hp); err == nil && r != "." && !strings.HasPrefix(r, "..") {
+		return "/" + r
+	}
+	return "/"
 }
 
 // below finds the deepest mount done whose key path holds p, and the rest
@@ -189,10 +202,20 @@ func (mc *mountCompiler) below(p string, key func(mounted) string) (mounted, str
 // host directory a bind shows there (Docker and runc do the same), or, on
 // a tmpfs, by the init once the tmpfs is mounted.
 func (mc *mountCompiler) mountPointIn(parent mounted, rest string, dir bool) (string, error) {
-	if rest == "" {
+	if rest == "" && parent.backing != backedByKernel {
 		return parent.target, nil
 	}
 	switch parent.backing {
+	case backedByKernel:
+		// Over /proc or /sys a mount could hide what is masked or undo
+		// what is read-only (an image's /etc/hosts linked to
+		// /proc/sys/kernel/core_pattern, say); only runc's list of files
+		// that lxcfs and the like provide is let through.
+		p := path.Join(parent.target, rest)
+		if !slices.Contains(procFilesAllowed, p) {
+			return "", fmt.Errorf("resolves to %s, inside %s: refused", p, parent.dest)
+		}
+		return p, nil
 	case backedByFile:
 		return "", fmt.Errorf("below the file mounted at %s", parent.dest)
 	case backedByDir:
@@ -221,6 +244,12 @@ func (mc *mountCompiler) mountPointIn(parent mounted, rest string, dir bool) (st
 		}
 	}
 	return target, nil
+}
+
+// procFilesAllowed are the /proc files a bind may cover, as runc allows.
+var procFilesAllowed = []string{
+	"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+	"/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/sys/kernel/ns_last_pid",
 }
 
 // hasMount reports whether spec mounts something at dest.

@@ -35,6 +35,9 @@ const (
 // the working directory are created, and the command is looked up in the
 // image with its PATH, so that 126 and 127 are known before starting.
 func compile(spec *specs.Spec) ([]byte, error) {
+	if joins := joined(spec); len(joins) > 0 {
+		return compileJoin(spec, joins)
+	}
 	root := spec.Root.Path
 	proc := spec.Process
 	exe, code, err := lookExec(root, proc.Args[0], proc.Env, proc.User)
@@ -65,6 +68,12 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	newNet := hasNamespace(spec, specs.NetworkNamespace)
 	dirs := map[string]string{}
 	for _, d := range []string{"/proc", "/dev", "/sys"} {
+		// An image whose /proc, /dev or /sys is anything but a directory
+		// would move where the kernel filesystems (and the masks over
+		// them) land (CVE-2025-31133, CVE-2025-52565): refused.
+		if fi, err := os.Lstat(filepath.Join(root, d)); err == nil && !fi.IsDir() {
+			return nil, &ExitError{ExitLodger, fmt.Errorf("the image's %s is a %s, not a directory: refused", d, kind(fi))}
+		}
 		hp, err := in(d)
 		if err != nil {
 			return nil, err
@@ -116,7 +125,9 @@ func compile(spec *specs.Spec) ([]byte, error) {
 		p.mountIn(root, rel(dirs["/sys"]), "sysfs", "sysfs", nsn|unix.MS_RDONLY, "", fallbackNone)
 	} else {
 		p.mountIn(root, rel(dirs["/sys"]), "/sys", "", unix.MS_BIND|unix.MS_REC, "", fallbackNone)
-		p.mountIn(root, rel(dirs["/sys"]), "", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|nsn, "", fallbackTolerateEPERM)
+		// Read-only all the way down: the host's /sys has mounts under it
+		// (cgroups), and a remount reaches only the top one.
+		p.op(opReadonlyTree, root, rel(dirs["/sys"]))
 	}
 
 	if err := compileMounts(&p, root, in, rel(dev), spec.Mounts); err != nil {
@@ -127,12 +138,11 @@ func compile(spec *specs.Spec) ([]byte, error) {
 			op    byte
 			paths []string
 		}{{opMask, spec.Linux.MaskedPaths}, {opReadonly, spec.Linux.ReadonlyPaths}} {
+			// Resolved by the init inside the root after /proc and /sys
+			// are mounted, never through the image's own tree, which
+			// could hold links planted there.
 			for _, mp := range list.paths {
-				hp, err := in(mp)
-				if err != nil {
-					return nil, err
-				}
-				p.op(list.op, hp)
+				p.op(list.op, root, mp)
 			}
 		}
 	}
@@ -159,6 +169,17 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	if newNet {
 		p.op(opLoopback)
 	}
+	if err := compileProcess(&p, spec, cwd, exe); err != nil {
+		return nil, err
+	}
+	return p.Bytes(), nil
+}
+
+// compileProcess adds what turns the init into the container's process:
+// terminal, capabilities, seccomp, limits, identity, working directory and
+// the exec itself. run and exec share it.
+func compileProcess(p *program, spec *specs.Spec, cwd, exe string) error {
+	proc := spec.Process
 	if proc.Terminal {
 		p.op(opTerminal)
 	}
@@ -168,13 +189,13 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	}
 	keep, err := capMask(caps)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.op(opBounding, strconv.FormatUint(keep, 10))
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		filter, err := seccomp.Compile(spec.Linux.Seccomp)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.op(opSeccomp, string(filter))
 	}
@@ -185,7 +206,7 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	for _, rl := range proc.Rlimits {
 		res, ok := rlimitByName[rl.Type]
 		if !ok {
-			return nil, &ExitError{ExitLodger, fmt.Errorf("unknown rlimit %s", rl.Type)}
+			return &ExitError{ExitLodger, fmt.Errorf("unknown rlimit %s", rl.Type)}
 		}
 		p.op(opRlimit, strconv.Itoa(res), rlimitValue(rl.Soft), rlimitValue(rl.Hard))
 	}
@@ -207,7 +228,17 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	}
 	p.op(opChdir, cwd)
 	p.exec(exe, proc.Args, proc.Env)
-	return p.Bytes(), nil
+	return nil
+}
+
+func kind(fi os.FileInfo) string {
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return "symlink"
+	case fi.Mode().IsRegular():
+		return "regular file"
+	}
+	return "special file"
 }
 
 // AnnotationInit asks for a reaper as pid 1 (--init).

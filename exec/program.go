@@ -8,26 +8,28 @@ import (
 
 // Opcodes of the init program carried out by exec/nsinit/nsinit.c.
 const (
-	opMount      = 'M' // source, target, fstype, flags, data, fallback
-	opMountIn    = 'I' // root, target inside root, source, fstype, flags, data, fallback
-	opFile       = 'F' // path: create an empty file to bind onto
-	opDir        = 'D' // path
-	opSymlink    = 'L' // target, path
-	opPivot      = 'P' // new root
-	opLoopback   = 'O' // bring up lo
-	opTerminal   = 'T' // pty from the container's devpts, master to lodger
-	opIdentity   = 'U' // uid, gid, supplementary gids...
-	opChdir      = 'C' // path
-	opHostname   = 'H' // name
-	opExec       = 'E' // path, argc, argv..., env...
-	opBounding   = 'K' // mask of capabilities to keep in the bounding set
-	opCapset     = 'A' // mask for the effective and permitted sets
-	opNoNewPrivs = 'N'
-	opSeccomp    = 'S' // raw struct sock_filter array
-	opMask       = 'X' // path to hide
-	opReadonly   = 'R' // path to make read-only
-	opRlimit     = 'Z' // resource, soft, hard (-1 unlimited)
-	opReaper     = 'Q' // stay pid 1 as a reaper, continue in a child
+	opMount        = 'M' // source, target, fstype, flags, data, fallback
+	opMountIn      = 'I' // root, target inside root, source, fstype, flags, data, fallback
+	opFile         = 'F' // path: create an empty file to bind onto
+	opDir          = 'D' // path
+	opSymlink      = 'L' // target, path
+	opPivot        = 'P' // new root
+	opLoopback     = 'O' // bring up lo
+	opTerminal     = 'T' // pty from the container's devpts, master to lodger
+	opIdentity     = 'U' // uid, gid, supplementary gids...
+	opChdir        = 'C' // path
+	opHostname     = 'H' // name
+	opExec         = 'E' // path, argc, argv..., env...
+	opBounding     = 'K' // mask of capabilities to keep in the bounding set
+	opCapset       = 'A' // mask for the effective and permitted sets
+	opNoNewPrivs   = 'N'
+	opSeccomp      = 'S' // raw struct sock_filter array
+	opMask         = 'X' // root, path inside it to hide
+	opReadonly     = 'R' // root, path inside it to make read-only
+	opReadonlyTree = 'W' // root, path: make a mount and all below it read-only
+	opRlimit       = 'Z' // resource, soft, hard (-1 unlimited)
+	opReaper       = 'Q' // stay pid 1 as a reaper, continue in a child
+	opJoin         = 'J' // "TYPE:PATH"... namespaces of a running container
 )
 
 // Mount fallbacks understood by the init.

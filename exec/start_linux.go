@@ -121,6 +121,15 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 		defer consoleParent.Close()
 		defer consoleChild.Close()
 		cmd.ExtraFiles = append(cmd.ExtraFiles, consoleChild)
+	} else {
+		// fd 5 is always lodger's, so that the init can close everything
+		// above it without asking what came from lodger's caller.
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		defer devnull.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, devnull)
 	}
 	var flags uintptr
 	if spec.Linux != nil {

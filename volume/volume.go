@@ -259,6 +259,18 @@ func (s *Store) remove(name string) error {
 	return nil
 }
 
+// Populate copies src into the volume when it is empty, as the function
+// Populate does, holding the lock: two containers that first mount a
+// volume at the same time do not both copy.
+func (s *Store) Populate(v Volume, src string) (bool, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	return Populate(v.Mountpoint, src)
+}
+
 // Pruned is what Prune removed.
 type Pruned struct {
 	Names []string

@@ -278,3 +278,20 @@ func TestChown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestStorePopulate(t *testing.T) {
+	s := New(t.TempDir())
+	v, err := s.Create("data", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		if copied, err := s.Populate(v, src); err != nil || copied != want {
+			t.Errorf("Populate #%d = %v, %v; want %v", i+1, copied, err, want)
+		}
+	}
+}

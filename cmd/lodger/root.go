@@ -72,6 +72,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newPsCommand(),
 		newRmCommand(),
 		newVolumeCommand(),
+		newExecCommand(),
 		newLogsCommand(),
 		newWaitCommand(),
 		newStopCommand(),

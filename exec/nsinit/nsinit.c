@@ -37,6 +37,9 @@
 #include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+#include <linux/mount.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -303,6 +306,11 @@ static void op_chdir(char **a, uint32_t n) {
 	int fd = open_in_root("/", a[0]);
 	if (fd < 0 || fchdir(fd) < 0)
 		fail(126, "working directory %s: %s", a[0], strerror(errno));
+	// Symlinks inside the container (/dev/fd -> /proc/self/fd) can still
+	// lead into procfs; a working directory there is refused.
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC)
+		fail(125, "working directory %s is inside /proc: refused", a[0]);
 	close(fd);
 }
 
@@ -363,34 +371,82 @@ static void op_seccomp(char **a, uint32_t n, uint32_t len) {
 		fail(125, "install seccomp filter: %s", strerror(errno));
 }
 
+// open_masked opens a masked or read-only path inside root once /proc
+// and /sys are mounted, following no symlink at all: whatever the image
+// planted, the mount lands on the kernel's own file or nowhere. -1 with
+// errno ENOENT means the kernel has no such file.
+static int open_masked(const char *root, const char *path) {
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -1;
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+	};
+	int fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	int e = errno;
+	close(rootfd);
+	errno = e;
+	return fd;
+}
+
 // op_mask hides a path: a directory under an empty read-only tmpfs, a file
-// under /dev/null. A path the kernel does not have is skipped.
+// under /dev/null.
 static void op_mask(char **a, uint32_t n) {
-	need(n, 1, 'X');
-	struct stat st;
-	if (lstat(a[0], &st) < 0) {
+	need(n, 2, 'X');
+	int fd = open_masked(a[0], a[1]);
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return;
-		fail(125, "mask %s: %s", a[0], strerror(errno));
+		fail(125, "mask %s: %s", a[1], strerror(errno));
 	}
-	int r = S_ISDIR(st.st_mode) ? mount("tmpfs", a[0], "tmpfs", MS_RDONLY, "size=0,mode=0555")
-				    : mount("/dev/null", a[0], NULL, MS_BIND, NULL);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		fail(125, "mask %s: %s", a[1], strerror(errno));
+	char target[64];
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	int r = S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0,mode=0555")
+				    : mount("/dev/null", target, NULL, MS_BIND, NULL);
 	if (r < 0)
-		fail(125, "mask %s: %s", a[0], strerror(errno));
+		fail(125, "mask %s: %s", a[1], strerror(errno));
+	close(fd);
 }
 
 // op_readonly makes a path a read-only bind of itself.
 static void op_readonly(char **a, uint32_t n) {
-	need(n, 1, 'R');
-	struct stat st;
-	if (lstat(a[0], &st) < 0) {
+	need(n, 2, 'R');
+	int fd = open_masked(a[0], a[1]);
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return;
-		fail(125, "make %s read-only: %s", a[0], strerror(errno));
+		fail(125, "make %s read-only: %s", a[1], strerror(errno));
 	}
-	if (mount(a[0], a[0], NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	    mount(NULL, a[0], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		fail(125, "make %s read-only: %s", a[0], strerror(errno));
+	char target[64];
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+		fail(125, "make %s read-only: %s", a[1], strerror(errno));
+	close(fd);
+	// Reopen: the descriptor still names the mount underneath.
+	fd = open_masked(a[0], a[1]);
+	if (fd < 0)
+		fail(125, "make %s read-only: %s", a[1], strerror(errno));
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+	if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		fail(125, "make %s read-only: %s", a[1], strerror(errno));
+	close(fd);
+}
+
+// op_readonly_tree makes a mount and every mount below it read-only, with
+// mount_setattr(AT_RECURSIVE).
+static void op_readonly_tree(char **a, uint32_t n) {
+	need(n, 2, 'W');
+	int fd = open_in_root(a[0], a[1]);
+	if (fd < 0)
+		fail(125, "make %s read-only: %s", a[1], strerror(errno));
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		fail(125, "make %s read-only: %s", a[1], strerror(errno));
+	close(fd);
 }
 
 // op_rlimit: resource number, soft, hard ("-1" is unlimited).
@@ -442,6 +498,38 @@ static void op_reaper(void) {
 	}
 }
 
+// op_join enters the namespaces of a running container (lodger exec). The
+// arguments are "TYPE:PATH" pairs in the order to enter; every descriptor
+// is opened first, since entering the mount namespace changes what /proc
+// paths mean. A process cannot enter its own user namespace again, so
+// EINVAL there is not an error.
+static void op_join(char **a, uint32_t n) {
+	int fds[16], types[16];
+	if (n > 16)
+		fail(125, "too many namespaces to join");
+	for (uint32_t i = 0; i < n; i++) {
+		char *colon = strchr(a[i], ':');
+		if (!colon)
+			fail(125, "init program: bad namespace %s", a[i]);
+		*colon = 0;
+		const char *t = a[i];
+		types[i] = strcmp(t, "user") == 0 ? CLONE_NEWUSER : strcmp(t, "mount") == 0 ? CLONE_NEWNS
+			 : strcmp(t, "pid") == 0 ? CLONE_NEWPID : strcmp(t, "network") == 0 ? CLONE_NEWNET
+			 : strcmp(t, "ipc") == 0 ? CLONE_NEWIPC : strcmp(t, "uts") == 0 ? CLONE_NEWUTS
+			 : strcmp(t, "cgroup") == 0 ? CLONE_NEWCGROUP : 0;
+		if (!types[i])
+			fail(125, "init program: unknown namespace %s", t);
+		fds[i] = open(colon + 1, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			fail(125, "open %s namespace of the container: %s (has it exited?)", t, strerror(errno));
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (setns(fds[i], types[i]) < 0 && !(types[i] == CLONE_NEWUSER && errno == EINVAL))
+			fail(125, "enter the container's %s namespace: %s", a[i], strerror(errno));
+		close(fds[i]);
+	}
+}
+
 // op_exec: path, argc, argv..., env...
 static void op_exec(char **a, uint32_t n) {
 	need(n, 2, 'E');
@@ -469,6 +557,10 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 	(void)envp;
 	if (argc < 2 || strcmp(argv[1], "_lodger-init") != 0)
 		return;
+	// Descriptors lodger's own caller leaked to it (not close-on-exec)
+	// must not reach the container, not even through the --init reaper,
+	// which never execs: only 0-2 and lodger's pipes 3-5 stay.
+	syscall(SYS_close_range, FD_CONSOLE + 1, ~0U, 0);
 	fcntl(FD_SYNC, F_SETFD, FD_CLOEXEC);
 	read_program();
 	char *args[MAX_ARGS + 1];
@@ -494,8 +586,10 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 		case 'S': op_seccomp(args, n, first_arg_len); break;
 		case 'X': op_mask(args, n); break;
 		case 'R': op_readonly(args, n); break;
+		case 'W': op_readonly_tree(args, n); break;
 		case 'Z': op_rlimit(args, n); break;
 		case 'Q': op_reaper(); break;
+		case 'J': op_join(args, n); break;
 		default: fail(125, "init program: unknown op %d", op);
 		}
 	}

@@ -183,3 +183,47 @@ func TestDetachedStartErrors(t *testing.T) {
 	}
 	wantNothingLeft(t, e)
 }
+
+func TestExec(t *testing.T) {
+	e := isolatedEnv(t)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--tls-verify=false", "--name", "box", ref("busybox:latest"), "sleep", "100"), 0)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"runs in the container's pid namespace", []string{"sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"}, 0, "sleep 100 "},
+		{"exit code", []string{"sh", "-c", "exit 9"}, 9, ""},
+		{"not found", []string{"nosuch"}, 127, ""},
+		{"not executable", []string{"/etc/passwd"}, 126, ""},
+		{"default security", []string{"sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status | tr -s '\\t' ' '"}, 0, "CapEff: 00000000a80425fb\nSeccomp: 2\n"},
+		{"user and workdir", []string{"-u", "alice", "-w", "/tmp", "sh", "-c", "id -u; pwd"}, 0, "1000\n/tmp\n"},
+		{"env", []string{"-e", "X=1", "sh", "-c", "echo $X $IMAGE_VAR"}, 0, "1 from-image\n"},
+		{"working directory in /proc refused", []string{"-w", "/proc/self/fd/3", "true"}, 125, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.lodger(t, append([]string{"exec"}, append(append([]string{}, tt.args[:len(tt.args)-len(cmdOf(tt.args))]...), append([]string{"box"}, cmdOf(tt.args)...)...)...)...)
+			wantCode(t, r, tt.code)
+			if tt.out != "" && r.stdout != tt.out {
+				t.Errorf("%s\nwant stdout %q", r, tt.out)
+			}
+		})
+	}
+	wantError(t, e.lodger(t, "exec", "nosuch", "true"), 125, "nosuch")
+	wantCode(t, e.lodger(t, "stop", "-t", "1", "box"), 0)
+	wantError(t, e.lodger(t, "exec", "box", "true"), 125, "not running")
+	wantCode(t, e.lodger(t, "rm", "box"), 0)
+	wantNothingLeft(t, e)
+}
+
+// cmdOf splits exec test arguments: leading flags (and their values) go
+// before the container name, the rest is the command.
+func cmdOf(args []string) []string {
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		i += 2
+	}
+	return args[i:]
+}

@@ -115,11 +115,12 @@ log "building into $WORK"
 	export GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=$tags"
 	go build -o "$WORK/lodger" ./cmd/lodger
 	go build -o "$WORK/imagegen" ./tests/imagegen
+	CGO_ENABLED=0 go build -o "$WORK/checker" ./tests/checker
 	go test -c -tags "e2e,$tags" -o "$WORK/e2e.test" ./tests/e2e
 )
 
 log "pushing the test images to $registry"
-"$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" >/dev/null
+"$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" -checker "$WORK/checker" >/dev/null
 "$WORK/imagegen" -oci-archive "$WORK/busybox-oci.tar" -busybox "$(command -v busybox)"
 chmod 0644 "$WORK/busybox-oci.tar"
 

@@ -7,11 +7,16 @@
 //
 // Usage:
 //
-//	imagegen -registry 127.0.0.1:5000 [-busybox /bin/busybox]
+//	imagegen -registry 127.0.0.1:5000 [-busybox /bin/busybox] [-checker PATH]
 //		Build the whole test set from a static busybox and push it below
 //		lodger-test/ (busybox:latest, busybox:zstd, layers, multiarch,
-//		config, evil-dotdot, evil-symlink, evil-hardlink), printing one
-//		reference per line.
+//		config, evil-dotdot, evil-symlink, evil-hardlink, and for the
+//		security tests evil-devsymlink, evil-devnull, evil-devconsole,
+//		evil-devpts, evil-procsymlink, evil-syssymlink, evil-masklinks,
+//		evil-etchosts, evil-passwd-host, evil-passwd-fifo, evil-passwd-zero,
+//		evil-workdir), printing one
+//		reference per line. With -checker, also checker:latest: busybox
+//		plus the static tests/checker binary as /usr/local/bin/checker.
 //
 //	imagegen -oci-archive out.tar [-busybox /bin/busybox] [-tag busybox:latest] [-compress gzip|zstd]
 //		Write only the basic busybox image as an oci-archive, usable
@@ -53,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage:
-  imagegen -registry HOST:PORT [-busybox PATH]
+  imagegen -registry HOST:PORT [-busybox PATH] [-checker PATH]
   imagegen -oci-archive FILE [-busybox PATH] [-tag NAME] [-compress gzip|zstd]
   imagegen -rootfs DIR (-push HOST:PORT/REPO:TAG | -oci-archive FILE [-tag NAME]) [-compress gzip|zstd]
 `)
@@ -62,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		registryHost = fs.String("registry", "", "push the test set to this registry (`host:port`, plain HTTP)")
 		busyboxPath  = fs.String("busybox", "/bin/busybox", "static x86-64 busybox to build the test images from")
+		checkerPath  = fs.String("checker", "", "static x86-64 tests/checker binary for the image lodger-test/checker (left out without)")
 		archivePath  = fs.String("oci-archive", "", "write an oci-archive to this `file` instead of pushing")
 		tag          = fs.String("tag", "", "reference name of the image in the oci-archive (default busybox:latest, or bench/rootfs:latest with -rootfs)")
 		rootfs       = fs.String("rootfs", "", "pack this `directory` as a single-layer image")
@@ -84,8 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	switch {
 	case *rootfs != "":
-		if set["registry"] || set["busybox"] {
-			return usageError(fs, "-rootfs does not take -registry or -busybox")
+		if set["registry"] || set["busybox"] || set["checker"] {
+			return usageError(fs, "-rootfs does not take -registry, -busybox or -checker")
 		}
 		if (*pushRef == "") == (*archivePath == "") {
 			return usageError(fs, "-rootfs needs exactly one of -push or -oci-archive")
@@ -95,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case *registryHost != "":
 		if *archivePath != "" || *pushRef != "" || set["tag"] || set["compress"] {
-			return usageError(fs, "-registry pushes the fixed test set and takes only -busybox")
+			return usageError(fs, "-registry pushes the fixed test set and takes only -busybox and -checker")
 		}
 		if strings.Contains(*registryHost, "/") {
 			return usageError(fs, "-registry wants host:port, got %q", *registryHost)
@@ -103,6 +109,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case *archivePath != "":
 		if *pushRef != "" {
 			return usageError(fs, "-push needs -rootfs")
+		}
+		if set["checker"] {
+			return usageError(fs, "-checker is for -registry")
 		}
 	default:
 		return usageError(fs, "need -registry, -oci-archive or -rootfs")
@@ -138,7 +147,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := buildTestSet(l, bb); err != nil {
+		var checker []byte
+		if *checkerPath != "" {
+			if checker, err = loadStatic("checker", *checkerPath); err != nil {
+				return err
+			}
+		}
+		if err := buildTestSet(l, bb, checker); err != nil {
 			return err
 		}
 	default:

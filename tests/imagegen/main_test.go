@@ -32,6 +32,9 @@ func fakeBusybox() busybox {
 	return busybox{data: []byte("not really busybox\n"), applets: []string{"[", "busybox", "cat", "ls", "sh"}}
 }
 
+// fakeChecker stands in for the tests/checker binary.
+var fakeChecker = []byte("not really the checker\n")
+
 func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -224,7 +227,7 @@ func TestPathOrder(t *testing.T) {
 func testSet(t *testing.T) (*layout, map[string]descriptor) {
 	t.Helper()
 	l := newTestLayout(t)
-	if err := buildTestSet(l, fakeBusybox()); err != nil {
+	if err := buildTestSet(l, fakeBusybox(), fakeChecker); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.finish(); err != nil {
@@ -277,6 +280,23 @@ func TestTestSetNames(t *testing.T) {
 		"lodger-test/evil-dotdot:latest",
 		"lodger-test/evil-symlink:latest",
 		"lodger-test/evil-hardlink:latest",
+		"lodger-test/mounts:latest",
+		"lodger-test/checker:latest",
+		"lodger-test/evil-devsymlink:latest",
+		"lodger-test/evil-devsymlink:etc",
+		"lodger-test/evil-devnull:latest",
+		"lodger-test/evil-devconsole:latest",
+		"lodger-test/evil-devpts:latest",
+		"lodger-test/evil-procsymlink:latest",
+		"lodger-test/evil-procsymlink:root",
+		"lodger-test/evil-syssymlink:latest",
+		"lodger-test/evil-masklinks:latest",
+		"lodger-test/evil-etchosts:latest",
+		"lodger-test/evil-passwd-host:latest",
+		"lodger-test/evil-passwd-host:shadow",
+		"lodger-test/evil-passwd-fifo:latest",
+		"lodger-test/evil-passwd-zero:latest",
+		"lodger-test/evil-workdir:latest",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("tagged %q, want %q", got, want)
@@ -630,6 +650,8 @@ func TestUsage(t *testing.T) {
 		{"-oci-archive", "a.tar", "-compress", "xz"},
 		{"-registry", "x:1", "extra"},
 		{"-registry", "http://x:1"},
+		{"-oci-archive", "a.tar", "-checker", "/bin/true"},
+		{"-rootfs", "/", "-oci-archive", "a.tar", "-checker", "/bin/true"},
 	} {
 		var stderr bytes.Buffer
 		err := run(context.Background(), args, io.Discard, &stderr)
@@ -775,7 +797,12 @@ func TestPushToRegistry(t *testing.T) {
 	defer cancel()
 
 	var want []string
-	for _, r := range []string{"busybox:latest", "busybox:zstd", "layers:latest", "multiarch:latest", "config:latest", "evil-dotdot:latest", "evil-symlink:latest", "evil-hardlink:latest"} {
+	// Without -checker the checker image is left out; the rest of the
+	// security set is always there.
+	for _, r := range []string{"busybox:latest", "busybox:zstd", "layers:latest", "multiarch:latest", "config:latest", "evil-dotdot:latest", "evil-symlink:latest", "evil-hardlink:latest", "mounts:latest",
+		"evil-devsymlink:latest", "evil-devsymlink:etc", "evil-devnull:latest", "evil-devconsole:latest", "evil-devpts:latest",
+		"evil-procsymlink:latest", "evil-procsymlink:root", "evil-syssymlink:latest", "evil-masklinks:latest", "evil-etchosts:latest", "evil-passwd-host:latest",
+		"evil-passwd-host:shadow", "evil-passwd-fifo:latest", "evil-passwd-zero:latest", "evil-workdir:latest"} {
 		want = append(want, addr+"/lodger-test/"+r)
 	}
 	for i := range 2 {

@@ -32,31 +32,40 @@ type busybox struct {
 	applets []string
 }
 
-// loadBusybox reads the binary and asks it for its applet list. The images
-// claim amd64 and have no libc, so anything but a static x86-64 ELF would
-// only fail later, inside a container.
+// loadBusybox reads the binary and asks it for its applet list.
 func loadBusybox(path string) (busybox, error) {
-	data, err := os.ReadFile(path)
+	data, err := loadStatic("busybox", path)
 	if err != nil {
-		return busybox{}, fmt.Errorf("read busybox: %w", err)
-	}
-	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
-		return busybox{}, fmt.Errorf("busybox %s: %w", path, err)
-	}
-	if f.Machine != elf.EM_X86_64 {
-		return busybox{}, fmt.Errorf("busybox %s is %v, want x86-64", path, f.Machine)
-	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return busybox{}, fmt.Errorf("busybox %s is dynamically linked", path)
-		}
+		return busybox{}, err
 	}
 	out, err := exec.Command(path, "--list").Output()
 	if err != nil {
 		return busybox{}, fmt.Errorf("list busybox applets: %w", err)
 	}
 	return busybox{data: data, applets: strings.Fields(string(out))}, nil
+}
+
+// loadStatic reads a binary to put into the images. They claim amd64 and
+// have no libc, so anything but a static x86-64 ELF would only fail later,
+// inside a container.
+func loadStatic(what, path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if f.Machine != elf.EM_X86_64 {
+		return nil, fmt.Errorf("%s %s is %v, want x86-64", what, path, f.Machine)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return nil, fmt.Errorf("%s %s is dynamically linked", what, path)
+		}
+	}
+	return data, nil
 }
 
 // entry is one tar member of a generated layer.
@@ -162,8 +171,9 @@ func baseConfig(arch string) imageConfig {
 const testRepo = "lodger-test/"
 
 // buildTestSet writes every test image into l and tags each with its
-// repository:tag below the registry.
-func buildTestSet(l *layout, bb busybox) error {
+// repository:tag below the registry. checker is the tests/checker binary,
+// or nil to leave its image out.
+func buildTestSet(l *layout, bb busybox, checker []byte) error {
 	base := tarEntries(baseEntries(bb)...)
 	gzBase, err := l.writeLayer(compressGzip, base)
 	if err != nil {
@@ -279,7 +289,13 @@ func buildTestSet(l *layout, bb busybox) error {
 	if err != nil {
 		return err
 	}
-	return image("evil-hardlink:latest", amd64, gzBase, hardlinks)
+	if err := image("evil-hardlink:latest", amd64, gzBase, hardlinks); err != nil {
+		return err
+	}
+	if err := buildVolumeImages(l, gzBase); err != nil {
+		return err
+	}
+	return buildSecuritySet(l, gzBase, checker)
 }
 
 func buildMultiarch(l *layout, gzBase layer) error {

@@ -1,0 +1,136 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/exec"
+)
+
+const specFile = "config.json"
+
+func saveSpec(dir string, spec *specs.Spec) error {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, specFile), b, 0o600); err != nil {
+		return fmt.Errorf("save container spec: %w", err)
+	}
+	return nil
+}
+
+// ExecOptions are what `lodger exec` takes.
+type ExecOptions struct {
+	Args        []string
+	Env         []string
+	User        string
+	Workdir     string
+	Interactive bool
+	TTY         bool
+	Detach      bool
+	Privileged  bool
+	Signals     <-chan os.Signal
+	Stdin       *os.File
+	Stdout      *os.File
+	Stderr      *os.File
+}
+
+// Exec runs a command inside a running container and returns its exit
+// code, with run's rules: 125 lodger's error, 126, 127, 128+N.
+func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) (int, error) {
+	if len(o.Args) == 0 {
+		return exec.ExitLodger, errors.New("no command given")
+	}
+	in, err := Get(store, ref)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	if in.State.Status != StatusRunning || in.State.Pid <= 0 {
+		return exec.ExitLodger, fmt.Errorf("container %s is not running", in.Name)
+	}
+	if o.Detach && (o.TTY || o.Interactive) {
+		return exec.ExitLodger, errors.New("-d with -i or -t needs attach, which lodger does not have yet")
+	}
+	runDir, err := store.ContainerRunDirectory(in.ID)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	b, err := os.ReadFile(filepath.Join(runDir, specFile))
+	if err != nil {
+		return exec.ExitLodger, fmt.Errorf("read the container's spec: %w", err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return exec.ExitLodger, fmt.Errorf("read the container's spec: %w", err)
+	}
+	rootfs := spec.Root.Path
+
+	proc := *spec.Process
+	proc.Args = o.Args
+	proc.Terminal = o.TTY
+	if proc.Env, err = Env(proc.Env, nil, o.Env); err != nil {
+		return exec.ExitLodger, err
+	}
+	if o.User != "" {
+		u, err := exec.ResolveUser(rootfs, o.User)
+		if err != nil {
+			return exec.ExitLodger, err
+		}
+		proc.User = u.User
+	}
+	if o.Workdir != "" {
+		if proc.Cwd, err = Workdir(imgspecv1.ImageConfig{}, o.Workdir); err != nil {
+			return exec.ExitLodger, fmt.Errorf("-w: %w", err)
+		}
+	}
+	if o.TTY && !hasEnv(proc.Env, "TERM") {
+		proc.Env = append(proc.Env, "TERM=xterm")
+	}
+	if o.Privileged {
+		all := exec.AllCapabilities()
+		proc.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
+		spec.Linux.Seccomp = nil
+	}
+	spec.Process = &proc
+	spec.Annotations = nil
+	pid := strconv.Itoa(in.State.Pid)
+	namespaces := []specs.LinuxNamespace{}
+	for _, ns := range spec.Linux.Namespaces {
+		namespaces = append(namespaces, specs.LinuxNamespace{Type: ns.Type, Path: "/proc/" + pid + "/ns/" + nsFile[ns.Type]})
+	}
+	spec.Linux.Namespaces = namespaces
+
+	ro := RunOptions{Interactive: o.Interactive, TTY: o.TTY, Signals: o.Signals, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}
+	if o.Detach {
+		p, err := exec.Start(&spec, exec.Stdio{})
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ee.Code, err
+			}
+			return exec.ExitLodger, err
+		}
+		// The command lives on in the container when lodger exits; its
+		// helper, the parent that waits for it, goes with lodger.
+		_ = p
+		return 0, nil
+	}
+	return runProcess(&spec, ro)
+}
+
+// nsFile names a namespace type's file under /proc/PID/ns.
+var nsFile = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup",
+}
