@@ -49,6 +49,23 @@ func applySecurity(spec *specs.Spec, o SecurityOptions) error {
 		caps = c
 	}
 	spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	// A non-root user gets only what it asked for with --cap-add, as
+	// ambient (and so inheritable) capabilities; root's inheritable set
+	// stays empty (CVE-2022-27649).
+	if spec.Process.User.UID != 0 && !o.Privileged {
+		for _, a := range o.CapAdd {
+			n, err := exec.NormalizeCap(a)
+			if err != nil {
+				return fmt.Errorf("--cap-add: %w", err)
+			}
+			if n == "ALL" {
+				spec.Process.Capabilities.Ambient = caps
+				break
+			}
+			spec.Process.Capabilities.Ambient = append(spec.Process.Capabilities.Ambient, n)
+		}
+		spec.Process.Capabilities.Inheritable = spec.Process.Capabilities.Ambient
+	}
 
 	profile := "default"
 	for _, opt := range o.SecurityOpt {

@@ -183,7 +183,7 @@ func TestCompile(t *testing.T) {
 	if len(tail) < 2 {
 		t.Fatalf("no identity op in %v", ops)
 	}
-	if diff := cmp.Diff([]decodedOp{{opIdentity, []string{"1000", "1000", "50"}}, {opCapset, []string{"0"}}}, tail[:2]); diff != "" {
+	if diff := cmp.Diff([]decodedOp{{opIdentity, []string{"1000", "1000", "50"}}, {opCapset, []string{"0", "0"}}}, tail[:2]); diff != "" {
 		t.Errorf("identity and capability ops (-want +got):\n%s", diff)
 	}
 

@@ -210,16 +210,31 @@ func compileProcess(p *program, spec *specs.Spec, cwd, exe string) error {
 		}
 		p.op(opRlimit, strconv.Itoa(res), rlimitValue(rl.Soft), rlimitValue(rl.Hard))
 	}
+	// A non-root user gets only the capabilities it asked for (--cap-add),
+	// as ambient ones: they must be permitted and inheritable too.
+	var ambient uint64
+	if proc.User.UID != 0 && proc.Capabilities != nil {
+		if ambient, err = capMask(proc.Capabilities.Ambient); err != nil {
+			return err
+		}
+		ambient &= keep
+	}
+	if ambient != 0 {
+		p.op(opKeepCaps)
+	}
 	p.op(opIdentity, ids...)
 	// Root keeps the bounding set as its effective and permitted sets; any
-	// other user gets none. (setresuid clears them only on a change away
-	// from uid 0, and in a --userns=keep-id namespace the init starts as
-	// the user already.)
+	// other user gets none but the ambient ones. (setresuid clears them
+	// only on a change away from uid 0, and in a --userns=keep-id namespace
+	// the init starts as the user already.)
 	effective := keep
 	if proc.User.UID != 0 {
-		effective = 0
+		effective = ambient
 	}
-	p.op(opCapset, strconv.FormatUint(effective, 10))
+	p.op(opCapset, strconv.FormatUint(effective, 10), strconv.FormatUint(ambient, 10))
+	if ambient != 0 {
+		p.op(opAmbient, strconv.FormatUint(ambient, 10))
+	}
 	if proc.NoNewPrivileges {
 		p.op(opNoNewPrivs)
 	}

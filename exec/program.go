@@ -22,6 +22,8 @@ const (
 	opExec         = 'E' // path, argc, argv..., env...
 	opBounding     = 'K' // mask of capabilities to keep in the bounding set
 	opCapset       = 'A' // mask for the effective and permitted sets
+	opKeepCaps     = 'Y' // keep permitted capabilities across setresuid
+	opAmbient      = 'B' // mask of ambient capabilities to raise
 	opNoNewPrivs   = 'N'
 	opSeccomp      = 'S' // raw struct sock_filter array
 	opMask         = 'X' // root, path inside it to hide

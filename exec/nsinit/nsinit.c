@@ -341,19 +341,41 @@ static void op_bounding(char **a, uint32_t n) {
 		fail(125, "clear ambient capabilities: %s", strerror(errno));
 }
 
-// op_capset sets the effective and permitted sets to the mask and the
-// inheritable set to nothing (CVE-2022-27649: a non-empty inheritable set
-// let execve of file capabilities raise privileges).
+// op_capset sets the effective and permitted sets to the first mask and
+// the inheritable set to the second, empty unless a non-root user asked
+// for capabilities (CVE-2022-27649: a non-empty inheritable set let execve
+// of file capabilities raise privileges).
 static void op_capset(char **a, uint32_t n) {
-	need(n, 1, 'A');
+	need(n, 2, 'A');
 	unsigned long long mask = strtoull(a[0], NULL, 10);
+	unsigned long long inh = strtoull(a[1], NULL, 10);
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
 	memset(data, 0, sizeof(data));
 	data[0].effective = data[0].permitted = (uint32_t)mask;
 	data[1].effective = data[1].permitted = (uint32_t)(mask >> 32);
+	data[0].inheritable = (uint32_t)inh;
+	data[1].inheritable = (uint32_t)(inh >> 32);
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		fail(125, "set capabilities: %s", strerror(errno));
+}
+
+// op_keepcaps keeps the permitted set across the change to a non-root
+// uid, for the capabilities such a user asked for with --cap-add.
+static void op_keepcaps(void) {
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		fail(125, "keep capabilities: %s", strerror(errno));
+}
+
+// op_ambient raises the ambient capabilities in the mask, so that a
+// non-root user's command keeps what it asked for across execve.
+static void op_ambient(char **a, uint32_t n) {
+	need(n, 1, 'B');
+	unsigned long long mask = strtoull(a[0], NULL, 10);
+	for (int c = 0; c < 64; c++)
+		if ((mask & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			fail(125, "raise ambient capability %d: %s", c, strerror(errno));
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 }
 
 static void op_nonewprivs(void) {
@@ -590,6 +612,8 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 		case 'Z': op_rlimit(args, n); break;
 		case 'Q': op_reaper(); break;
 		case 'J': op_join(args, n); break;
+		case 'Y': op_keepcaps(); break;
+		case 'B': op_ambient(args, n); break;
 		default: fail(125, "init program: unknown op %d", op);
 		}
 	}

@@ -139,7 +139,10 @@ func TestSecurityProcStatus(t *testing.T) {
 		{"cap-add cap_sys_admin", []string{"--cap-add", "cap_sys_admin"}, procSecurity{Prm: def | 1<<capSysAdmin, Eff: def | 1<<capSysAdmin, Bnd: def | 1<<capSysAdmin, Seccomp: 2}},
 		{"cap-add ALL", []string{"--cap-add", "ALL"}, procSecurity{Prm: all, Eff: all, Bnd: all, Seccomp: 2}},
 		{"user alice", []string{"-u", "alice"}, procSecurity{Bnd: def, Seccomp: 2}},
-		{"user alice cap-add ALL", []string{"-u", "alice", "--cap-add", "ALL"}, procSecurity{Bnd: all, Seccomp: 2}},
+		// A non-root user gets what it asked for, as ambient capabilities
+		// (which must be inheritable too), and nothing else.
+		{"user alice cap-add ALL", []string{"-u", "alice", "--cap-add", "ALL"}, procSecurity{Inh: all, Prm: all, Eff: all, Amb: all, Bnd: all, Seccomp: 2}},
+		{"user alice cap-add NET_BIND_SERVICE", []string{"-u", "alice", "--cap-add", "NET_BIND_SERVICE"}, procSecurity{Inh: 0x400, Prm: 0x400, Eff: 0x400, Amb: 0x400, Bnd: def, Seccomp: 2}},
 		{"privileged", []string{"--privileged"}, procSecurity{Prm: all, Eff: all, Bnd: all}},
 		{"privileged user alice", []string{"--privileged", "-u", "alice"}, procSecurity{Bnd: all}},
 		{"seccomp=unconfined", []string{"--security-opt", "seccomp=unconfined"}, procSecurity{Prm: def, Eff: def, Bnd: def}},
