@@ -32,6 +32,19 @@ func initBinary() (string, error) {
 	if sealed(self, target) {
 		return target, nil
 	}
+	// Concurrent first runs would otherwise unmount each other's fresh
+	// mount just before exec.
+	lock, err := os.OpenFile(target+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("prepare read-only init binary: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return "", fmt.Errorf("prepare read-only init binary: %w", err)
+	}
+	if sealed(self, target) {
+		return target, nil
+	}
 	_ = unix.Unmount(target, unix.MNT_DETACH)
 	f, err := os.OpenFile(target, os.O_CREATE|os.O_RDONLY, 0o500)
 	if err != nil {

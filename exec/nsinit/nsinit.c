@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -301,9 +302,54 @@ static void op_identity(char **a, uint32_t n) {
 // op_chdir enters the working directory after pivot_root, refusing magic
 // links such as /proc/self/fd/N that would lead outside the container
 // (CVE-2024-21626).
+// mkdir_in_root creates path and its missing parents inside the
+// container, one component at a time, each parent opened the way
+// open_in_root does (no magic links, symlinks kept inside).
+static int mkdir_in_root(const char *path) {
+	char buf[PATH_MAX];
+	if (strlen(path) >= sizeof(buf))
+		return -1;
+	strcpy(buf, path);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != 0)
+			continue;
+		char saved = *p;
+		*p = 0;
+		int fd = open_in_root("/", buf);
+		if (fd >= 0) {
+			close(fd);
+		} else if (errno == ENOENT) {
+			char *slash = strrchr(buf, '/');
+			*slash = 0;
+			int parent = open_in_root("/", slash == buf ? "/" : buf);
+			*slash = '/';
+			if (parent < 0)
+				return -1;
+			int r = mkdirat(parent, slash + 1, 0755);
+			int e = errno;
+			close(parent);
+			if (r < 0 && e != EEXIST) {
+				errno = e;
+				return -1;
+			}
+		} else {
+			return -1;
+		}
+		if (saved == 0)
+			return 0;
+		*p = saved;
+	}
+}
+
 static void op_chdir(char **a, uint32_t n) {
 	need(n, 1, 'C');
 	int fd = open_in_root("/", a[0]);
+	// A working directory under a mount (a tmpfs, a volume) is created where
+	// the container sees it; lodger created it in the image layer, under.
+	if (fd < 0 && errno == ENOENT && mkdir_in_root(a[0]) == 0)
+		fd = open_in_root("/", a[0]);
+	if (fd < 0 && errno == ELOOP)
+		fail(125, "working directory %s leads through a magic link (/proc/self/fd/N): refused", a[0]);
 	if (fd < 0 || fchdir(fd) < 0)
 		fail(126, "working directory %s: %s", a[0], strerror(errno));
 	// Symlinks inside the container (/dev/fd -> /proc/self/fd) can still
