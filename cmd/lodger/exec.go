@@ -2,8 +2,6 @@ package main
 
 import (
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -37,10 +35,8 @@ the command cannot be executed, 127 when it is not found, 128+N for signal N.`,
 				return err
 			}
 			defer store.Shutdown(false)
-			sigs := make(chan os.Signal, 16)
-			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-				syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-			defer signal.Stop(sigs)
+			sigs, stop := forwardSignals()
+			defer stop()
 			code, err := container.Exec(cmd.Context(), store, args[0], container.ExecOptions{
 				Args:        args[1:],
 				Env:         o.env,
@@ -55,13 +51,7 @@ the command cannot be executed, 127 when it is not found, 128+N for signal N.`,
 				Stdout:      os.Stdout,
 				Stderr:      os.Stderr,
 			})
-			if err != nil {
-				return &exitCodeError{Code: code, Err: err}
-			}
-			if code != 0 {
-				return &exitCodeError{Code: code}
-			}
-			return nil
+			return processExit(code, err)
 		},
 	}
 	f := cmd.Flags()

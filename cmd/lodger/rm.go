@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container"
 )
@@ -21,27 +19,9 @@ func newRmCommand() *cobra.Command {
 		Short: "Remove containers",
 		Args:  minArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openStore()
-			if err != nil {
-				return err
-			}
-			defer store.Shutdown(false)
-			var errs []error
-			for _, ref := range args {
-				var vols []string
-				if c, err := store.Container(ref); err == nil && o.volumes {
-					vols = container.ContainerVolumes(c)
-				}
-				if err := container.Remove(cmd.Context(), store, ref, o.force); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				if err := container.RemoveAnonymousVolumes(store, vols); err != nil {
-					errs = append(errs, err)
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-			}
-			return errors.Join(errs...)
+			return eachArg(cmd, args, true, func(store cstorage.Store, ref string) error {
+				return container.Remove(cmd.Context(), store, ref, o.force)
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "kill a running container first")

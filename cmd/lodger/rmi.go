@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -22,25 +21,18 @@ func newRmiCommand() *cobra.Command {
 		Short: "Remove images from local storage",
 		Args:  minArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openStore()
-			if err != nil {
-				return err
-			}
-			defer store.Shutdown(false)
-			var errs []error
-			for _, ref := range args {
+			return eachArg(cmd, args, false, func(store cstorage.Store, ref string) error {
 				r, err := removeImage(store, ref, o.force)
 				if err != nil {
-					errs = append(errs, err)
-					continue
+					return err
 				}
 				if r.untagged != "" {
 					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", r.untagged)
-					continue
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", r.deleted)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", r.deleted)
-			}
-			return errors.Join(errs...)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "also remove containers that use the image")

@@ -162,3 +162,25 @@ func minArgs(n int, what string) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// eachArg opens the store and calls fn for every argument, printing the
+// argument after each success when echo is set, as Docker's rm, stop and
+// kill do. It goes on after a failure and returns every error.
+func eachArg(cmd *cobra.Command, args []string, echo bool, fn func(store cstorage.Store, ref string) error) error {
+	store, err := openStore()
+	if err != nil {
+		return err
+	}
+	defer store.Shutdown(false)
+	var errs []error
+	for _, ref := range args {
+		if err := fn(store, ref); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if echo {
+			fmt.Fprintln(cmd.OutOrStdout(), ref)
+		}
+	}
+	return errors.Join(errs...)
+}

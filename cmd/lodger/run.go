@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -57,10 +55,8 @@ not found, 128+N when signal N killed it.`,
 				return err
 			}
 			defer store.Shutdown(false)
-			sigs := make(chan os.Signal, 16)
-			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
-				syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
-			defer signal.Stop(sigs)
+			sigs, stop := forwardSignals()
+			defer stop()
 			ro := container.RunOptions{
 				Image:       args[0],
 				Args:        args[1:],
@@ -99,13 +95,7 @@ not found, 128+N when signal N killed it.`,
 				ro.Entrypoint = &o.entrypoint
 			}
 			code, err := container.Run(cmd.Context(), store, ro)
-			if err != nil {
-				return &exitCodeError{Code: code, Err: err}
-			}
-			if code != 0 {
-				return &exitCodeError{Code: code}
-			}
-			return nil
+			return processExit(code, err)
 		},
 	}
 	f := cmd.Flags()

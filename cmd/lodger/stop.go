@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container"
 )
@@ -17,20 +17,9 @@ func newStopCommand() *cobra.Command {
 		Short: "Stop containers: the stop signal, then SIGKILL after a timeout",
 		Args:  minArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openStore()
-			if err != nil {
-				return err
-			}
-			defer store.Shutdown(false)
-			var errs []error
-			for _, ref := range args {
-				if err := container.Stop(cmd.Context(), store, ref, time.Duration(timeout)*time.Second); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-			}
-			return errors.Join(errs...)
+			return eachArg(cmd, args, true, func(store cstorage.Store, ref string) error {
+				return container.Stop(cmd.Context(), store, ref, time.Duration(timeout)*time.Second)
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
@@ -48,24 +37,13 @@ func newKillCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--signal %q: %w", signal, err)
 			}
-			store, err := openStore()
-			if err != nil {
-				return err
-			}
-			defer store.Shutdown(false)
-			var errs []error
-			for _, ref := range args {
+			return eachArg(cmd, args, true, func(store cstorage.Store, ref string) error {
 				in, err := container.Get(store, ref)
-				if err == nil {
-					err = container.Signal(in, sig)
-				}
 				if err != nil {
-					errs = append(errs, err)
-					continue
+					return err
 				}
-				fmt.Fprintln(cmd.OutOrStdout(), ref)
-			}
-			return errors.Join(errs...)
+				return container.Signal(in, sig)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal to send, by name or number")
