@@ -29,6 +29,23 @@ func saveSpec(dir string, spec *specs.Spec) error {
 	return nil
 }
 
+// loadSpec reads the spec create saved for a container.
+func loadSpec(store cstorage.Store, id string) (*specs.Spec, error) {
+	dir, err := store.ContainerDirectory(id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, specFile))
+	if err != nil {
+		return nil, fmt.Errorf("read the container's spec: %w", err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, fmt.Errorf("read the container's spec: %w", err)
+	}
+	return &spec, nil
+}
+
 // ExecOptions are what `lodger exec` takes.
 type ExecOptions struct {
 	Args        []string
@@ -61,17 +78,9 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 	if o.Detach && (o.TTY || o.Interactive) {
 		return exec.ExitLodger, errors.New("-d with -i or -t needs attach, which lodger does not have yet")
 	}
-	runDir, err := store.ContainerRunDirectory(in.ID)
+	spec, err := loadSpec(store, in.ID)
 	if err != nil {
 		return exec.ExitLodger, err
-	}
-	b, err := os.ReadFile(filepath.Join(runDir, specFile))
-	if err != nil {
-		return exec.ExitLodger, fmt.Errorf("read the container's spec: %w", err)
-	}
-	var spec specs.Spec
-	if err := json.Unmarshal(b, &spec); err != nil {
-		return exec.ExitLodger, fmt.Errorf("read the container's spec: %w", err)
 	}
 	rootfs := spec.Root.Path
 
@@ -112,7 +121,7 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 
 	ro := RunOptions{Interactive: o.Interactive, TTY: o.TTY, Signals: o.Signals, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}
 	if o.Detach {
-		p, err := exec.Start(&spec, exec.Stdio{})
+		p, err := exec.Start(spec, exec.Stdio{})
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -125,7 +134,7 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 		_ = p
 		return 0, nil
 	}
-	return runProcess(&spec, ro)
+	return runProcess(spec, ro)
 }
 
 // nsFile names a namespace type's file under /proc/PID/ns.

@@ -160,7 +160,8 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 type LogOptions struct {
 	Follow     bool
 	Timestamps bool
-	Tail       int // lines from the end; negative for all
+	Tail       int   // lines from the end; negative for all
+	From       int64 // byte offset to start at, when Tail is negative
 	Since      time.Time
 	Until      time.Time
 }
@@ -183,6 +184,10 @@ func Logs(ctx context.Context, store cstorage.Store, ref string, o LogOptions, s
 	defer f.Close()
 	if o.Tail >= 0 {
 		if err := seekTail(f, o.Tail); err != nil {
+			return err
+		}
+	} else if o.From > 0 {
+		if _, err := f.Seek(o.From, io.SeekStart); err != nil {
 			return err
 		}
 	}

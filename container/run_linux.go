@@ -78,6 +78,8 @@ type Metadata struct {
 	StopSignal string            `json:"stopSignal,omitempty"`
 	// Volumes are the names of the volumes the container mounts.
 	Volumes []string `json:"volumes,omitempty"`
+	// Remove is --rm, for a container created now and started later.
+	Remove bool `json:"remove,omitempty"`
 }
 
 // validName is Docker's rule for container names.
@@ -99,6 +101,20 @@ var ErrNameInUse = errors.New("name in use")
 // With Remove the container's layer and record are gone when Run returns,
 // whatever happened.
 func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error) {
+	return create(ctx, store, opts, false)
+}
+
+// Create makes a container from opts without starting it; `start` runs it
+// later under a monitor. It returns the container's ID.
+func Create(ctx context.Context, store cstorage.Store, opts RunOptions) (string, int, error) {
+	var id string
+	opts.Started = func(s string) { id = s }
+	code, err := create(ctx, store, opts, true)
+	return id, code, err
+}
+
+// create is run's body; with only it stops once the container exists.
+func create(ctx context.Context, store cstorage.Store, opts RunOptions, only bool) (int, error) {
 	// Check what needs no image first, so that bad input costs no pull.
 	if err := ValidateName(opts.Name); err != nil {
 		return exec.ExitLodger, err
@@ -178,7 +194,7 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 		return exec.ExitLodger, err
 	}
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
-		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names()})
+		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
 	if err != nil {
@@ -227,8 +243,14 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if err != nil {
 		return exec.ExitLodger, err
 	}
+	// What start needs again after a reboot lives in the persistent
+	// container directory; runDir holds only the runtime state.
+	ctrDir, err := store.ContainerDirectory(id)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
 	hosts, resolv := etcContent(hostname, network, opts.Process, proc)
-	mounts, err := writeEtcFiles(runDir, hostname, hosts, resolv)
+	mounts, err := writeEtcFiles(ctrDir, hostname, hosts, resolv)
 	if err != nil {
 		return exec.ExitLodger, err
 	}
@@ -259,9 +281,18 @@ func Run(ctx context.Context, store cstorage.Store, opts RunOptions) (int, error
 	if kid != nil {
 		kid.apply(spec)
 	}
-	// lodger exec starts from the container's own spec.
-	if err := saveSpec(runDir, spec); err != nil {
+	// start and exec begin from the container's own spec.
+	if err := saveSpec(ctrDir, spec); err != nil {
 		return exec.ExitLodger, err
+	}
+	if only {
+		if err := SaveState(runDir, State{Status: StatusCreated, BootID: bootID()}); err != nil {
+			return exec.ExitLodger, err
+		}
+		handedOff = true // the container stays; only unmount it
+		_, _ = store.Unmount(id, true)
+		opts.Started(id)
+		return 0, nil
 	}
 	if opts.Detach {
 		if opts.TTY || opts.Interactive {

@@ -72,6 +72,8 @@ registries or archives, containers run in a user namespace mapped from your
 		newPsCommand(),
 		newRmCommand(),
 		newVolumeCommand(),
+		newCreateCommand(),
+		newStartCommand(),
 		newExecCommand(),
 		newLogsCommand(),
 		newWaitCommand(),

@@ -36,6 +36,15 @@ type runOptions struct {
 }
 
 func newRunCommand() *cobra.Command {
+	return newRunLikeCommand(false)
+}
+
+// newCreateCommand is run's twin that stops once the container exists.
+func newCreateCommand() *cobra.Command {
+	return newRunLikeCommand(true)
+}
+
+func newRunLikeCommand(createOnly bool) *cobra.Command {
 	var o runOptions
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
@@ -94,6 +103,15 @@ not found, 128+N when signal N killed it.`,
 			if cmd.Flags().Changed("entrypoint") {
 				ro.Entrypoint = &o.entrypoint
 			}
+			if createOnly {
+				ro.Started = nil
+				id, code, err := container.Create(cmd.Context(), store, ro)
+				if err != nil {
+					return processExit(code, err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), id)
+				return nil
+			}
 			code, err := container.Run(cmd.Context(), store, ro)
 			return processExit(code, err)
 		},
@@ -103,7 +121,13 @@ not found, 128+N when signal N killed it.`,
 	f.SetInterspersed(false)
 	o.register(f)
 	f.BoolVar(&o.remove, "rm", false, "remove the container when it exits")
-	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	if createOnly {
+		cmd.Use = "create [flags] IMAGE [COMMAND [ARG...]]"
+		cmd.Short = "Create a container to start later (run's flags)"
+		cmd.Long = "Create a container from an image and print its ID; lodger start runs it."
+	} else {
+		f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+	}
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass lodger's own)")

@@ -227,3 +227,33 @@ func cmdOf(args []string) []string {
 	}
 	return args[i:]
 }
+
+func TestCreateStart(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.lodger(t, "create", "-q", "--tls-verify=false", "--name", "job", ref("busybox:latest"), "sh", "-c", "echo run; exit 4")
+	wantCode(t, r, 0)
+	if !fullID.MatchString(r.stdout) {
+		t.Fatalf("%s\nwant the full container ID alone on stdout", r)
+	}
+	if row, _ := e.ps(t, "job"); row.State != "created" || row.Status != "Created" {
+		t.Errorf("ps after create: %+v, want created", row)
+	}
+	// Each start runs the container again; -a shows this run's output
+	// and exits with its code.
+	for i := 0; i < 2; i++ {
+		r = e.lodger(t, "start", "-a", "job")
+		wantCode(t, r, 4)
+		if r.stdout != "run\n" {
+			t.Errorf("%s\nwant only this run's output", r)
+		}
+	}
+	wantCode(t, e.lodger(t, "start", "job"), 0)
+	wantStdout(t, e.lodger(t, "wait", "job"), "4\n")
+	if r := e.lodger(t, "logs", "job"); r.stdout != "run\nrun\nrun\n" {
+		t.Errorf("%s\nwant the output of all three runs", r)
+	}
+	wantCode(t, e.lodger(t, "rm", "job"), 0)
+	wantError(t, e.lodger(t, "create", "--cap-add", "BOGUS", ref("busybox:latest")), 125, "BOGUS")
+	wantError(t, e.lodger(t, "start", "nosuch"), 125, "nosuch")
+	wantNothingLeft(t, e)
+}

@@ -1,0 +1,75 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/storage"
+)
+
+// StartOptions are what `lodger start` takes.
+type StartOptions struct {
+	// Attach follows the container's output until it exits and returns
+	// its exit code.
+	Attach         bool
+	Storage        storage.Options
+	Stdout, Stderr io.Writer
+}
+
+// Start runs a created or exited container again under a monitor, from the
+// spec create saved. With Attach it returns the container's exit code.
+func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions) (int, error) {
+	in, err := Get(store, ref)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	if in.State.Status == StatusRunning {
+		if o.Attach {
+			return exec.ExitLodger, fmt.Errorf("container %s is running already", in.Name)
+		}
+		return 0, nil // as Docker: starting a running container is no error
+	}
+	spec, err := loadSpec(store, in.ID)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	rootfs, err := store.Mount(in.ID, "")
+	if err != nil {
+		return exec.ExitLodger, fmt.Errorf("mount container rootfs: %w", err)
+	}
+	spec.Root.Path = rootfs
+	// Output of earlier runs stays in the log; -a shows this run's.
+	var from int64
+	if fi, err := os.Stat(in.LogPath); err == nil {
+		from = fi.Size()
+	}
+	err = startMonitor(monitorRequest{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove, Storage: o.Storage})
+	if err != nil {
+		_, _ = store.Unmount(in.ID, true)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.Code, err
+		}
+		return exec.ExitLodger, err
+	}
+	if !o.Attach {
+		return 0, nil
+	}
+	if err := Logs(ctx, store, in.ID, LogOptions{Follow: true, Tail: -1, From: from}, o.Stdout, o.Stderr); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+		return exec.ExitLodger, err
+	}
+	st, err := Wait(ctx, store, in.ID)
+	if st.ExitCode != nil {
+		return *st.ExitCode, nil
+	}
+	if err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+		return exec.ExitLodger, err
+	}
+	return exec.ExitLodger, fmt.Errorf("container %s: exit code unknown", in.Name)
+}
