@@ -458,6 +458,10 @@ static int open_masked(const char *root, const char *path) {
 	return fd;
 }
 
+// empty_dir is the first masked directory's empty tmpfs, bound over the
+// others.
+static int empty_dir = -1;
+
 // op_mask hides a path: a directory under an empty read-only tmpfs, a file
 // under /dev/null.
 static void op_mask(char **a, uint32_t n) {
@@ -473,8 +477,20 @@ static void op_mask(char **a, uint32_t n) {
 		fail(125, "mask %s: %s", a[1], strerror(errno));
 	char target[64];
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-	int r = S_ISDIR(st.st_mode) ? mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0,mode=0555")
-				    : mount("/dev/null", target, NULL, MS_BIND, NULL);
+	int r;
+	if (!S_ISDIR(st.st_mode)) {
+		r = mount("/dev/null", target, NULL, MS_BIND, NULL);
+	} else if (empty_dir < 0) {
+		// The first masked directory gets an empty read-only tmpfs; the
+		// others are binds of it, which cost less than new superblocks.
+		r = mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0,mode=0555");
+		if (r == 0)
+			empty_dir = open_masked(a[0], a[1]);
+	} else {
+		char src[64];
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", empty_dir);
+		r = mount(src, target, NULL, MS_BIND, NULL);
+	}
 	if (r < 0)
 		fail(125, "mask %s: %s", a[1], strerror(errno));
 	close(fd);
