@@ -134,7 +134,7 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 		_ = p
 		return 0, nil
 	}
-	return runProcess(spec, ro)
+	return runProcess(spec, ro, nil)
 }
 
 // nsFile names a namespace type's file under /proc/PID/ns.

@@ -105,6 +105,10 @@ func Stop(ctx context.Context, store cstorage.Store, ref string, timeout time.Du
 	if in.State.Status != StatusRunning {
 		return nil
 	}
+	// The restart policy must not bring it back.
+	if dir, err := store.ContainerRunDirectory(in.ID); err == nil {
+		_ = requestStop(dir)
+	}
 	sig := syscall.SIGTERM
 	if in.Metadata.StopSignal != "" {
 		if s, err := ParseSignal(in.Metadata.StopSignal); err == nil {
@@ -139,6 +143,9 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 	if in.State.Status == StatusRunning {
 		if !force {
 			return fmt.Errorf("container %s is running: stop it first or use -f", in.Name)
+		}
+		if dir, err := store.ContainerRunDirectory(in.ID); err == nil {
+			_ = requestStop(dir)
 		}
 		if err := Signal(in, syscall.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
@@ -189,6 +196,17 @@ func Logs(ctx context.Context, store cstorage.Store, ref string, o LogOptions, s
 	} else if o.From > 0 {
 		if _, err := f.Seek(o.From, io.SeekStart); err != nil {
 			return err
+		}
+	}
+	// Lines rotated out by --log-opt max-size come first.
+	if o.Tail < 0 && o.From == 0 {
+		if old, err := os.Open(in.LogPath + ".1"); err == nil {
+			sc := bufio.NewScanner(old)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				writeLogLine(sc.Text()+"\n", o, stdout, stderr)
+			}
+			old.Close()
 		}
 	}
 	r := bufio.NewReader(f)

@@ -29,10 +29,12 @@ const MonitorArg = "_lodger-monitor"
 
 // monitorRequest is what `run -d` hands its monitor on fd 3.
 type monitorRequest struct {
-	ID      string          `json:"id"`
-	Spec    *specs.Spec     `json:"spec"`
-	Remove  bool            `json:"remove"`
-	Storage storage.Options `json:"storage"`
+	ID         string          `json:"id"`
+	Spec       *specs.Spec     `json:"spec"`
+	Remove     bool            `json:"remove"`
+	Storage    storage.Options `json:"storage"`
+	Restart    RestartPolicy   `json:"restart"`
+	LogMaxSize int64           `json:"logMaxSize,omitempty"`
 }
 
 // logFile is the container's log, in storage's persistent container
@@ -139,38 +141,80 @@ func monitor(store cstorage.Store, req monitorRequest, ready *os.File) int {
 	if err != nil {
 		return fail(exec.ExitLodger, err)
 	}
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	log, err := openLog(logPath, req.LogMaxSize)
 	if err != nil {
-		return fail(exec.ExitLodger, fmt.Errorf("open log: %w", err))
+		return fail(exec.ExitLodger, err)
 	}
 	defer log.Close()
+	_ = os.Remove(filepath.Join(runDir, stopRequested))
+
+	st := State{MonitorPid: os.Getpid(), BootID: bootID(), Remove: req.Remove}
+	delay := 100 * time.Millisecond
+	for {
+		code, err := runOnce(req, log, runDir, &st, ready)
+		if err != nil {
+			if ready != nil {
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					return fail(ee.Code, ee.Err)
+				}
+				return fail(exec.ExitLodger, err)
+			}
+			// A restart that cannot start ends the container.
+			fmt.Fprintf(log, "%s stderr F lodger: restart: %v\n", time.Now().UTC().Format(time.RFC3339Nano), err)
+			code = exec.ExitLodger
+		}
+		ready = nil
+		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, &code, time.Now().UTC(), 0
+		ranFor := st.FinishedAt.Sub(st.StartedAt)
+		_ = SaveState(runDir, st)
+		if err != nil || !req.Restart.again(code, st.RestartCount, stopWasRequested(runDir)) {
+			return 0
+		}
+		// A growing delay, as Docker's: doubled per restart, reset once the
+		// container ran for 10 s, capped at a minute.
+		if ranFor > 10*time.Second {
+			delay = 100 * time.Millisecond
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, time.Minute)
+		if stopWasRequested(runDir) {
+			return 0
+		}
+		st.RestartCount++
+	}
+}
+
+// runOnce starts the container, reports to ready (when not nil) and waits
+// for it, copying its output into the log.
+func runOnce(req monitorRequest, log io.Writer, runDir string, st *State, ready *os.File) (int, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return fail(exec.ExitLodger, err)
+		return 0, err
 	}
+	defer outR.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		return fail(exec.ExitLodger, err)
+		return 0, err
 	}
+	defer errR.Close()
 	p, err := exec.Start(req.Spec, exec.Stdio{Out: outW, Err: errW})
 	outW.Close()
 	errW.Close()
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return fail(ee.Code, ee.Err)
-		}
-		return fail(exec.ExitLodger, err)
+		return 0, err
 	}
-	st := State{Status: StatusRunning, Pid: p.Pid(), MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(), BootID: bootID(), Remove: req.Remove}
-	if err := SaveState(runDir, st); err != nil {
+	st.Status, st.Pid, st.StartedAt, st.ExitCode = StatusRunning, p.Pid(), time.Now().UTC(), nil
+	st.FinishedAt = time.Time{}
+	if err := SaveState(runDir, *st); err != nil {
 		_ = p.Signal(syscall.SIGKILL)
 		_, _ = p.Wait()
-		return fail(exec.ExitLodger, err)
+		return 0, err
 	}
-	_, _ = ready.WriteString("ok")
-	ready.Close()
-
+	if ready != nil {
+		_, _ = ready.WriteString("ok")
+		ready.Close()
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, s := range []struct {
@@ -187,9 +231,7 @@ func monitor(store cstorage.Store, req monitorRequest, ready *os.File) int {
 	// The pipes end when every holder of them (the process and anything
 	// it left behind) is gone; the last lines before exit are never lost.
 	wg.Wait()
-	st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, &code, time.Now().UTC(), 0
-	_ = SaveState(runDir, st)
-	return 0
+	return code, nil
 }
 
 // copyLog writes each line of r to log with a timestamp, the stream, and F

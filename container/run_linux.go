@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/go-units"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
@@ -55,6 +56,8 @@ type RunOptions struct {
 	// Started then receives its ID. Storage tells the monitor where the
 	// store is.
 	Detach  bool
+	Restart string   // --restart
+	LogOpts []string // --log-opt KEY=VALUE: max-size
 	Started func(id string)
 	Storage storage.Options
 	Pull    imagepull.Options
@@ -78,8 +81,30 @@ type Metadata struct {
 	StopSignal string            `json:"stopSignal,omitempty"`
 	// Volumes are the names of the volumes the container mounts.
 	Volumes []string `json:"volumes,omitempty"`
-	// Remove is --rm, for a container created now and started later.
-	Remove bool `json:"remove,omitempty"`
+	// Remove is --rm, for a container created now and started later;
+	// Restart and LogMaxSize likewise.
+	Remove     bool          `json:"remove,omitempty"`
+	Restart    RestartPolicy `json:"restart,omitzero"`
+	LogMaxSize int64         `json:"logMaxSize,omitempty"`
+}
+
+// parseLogOpts reads --log-opt values; lodger's log knows max-size.
+func parseLogOpts(opts []string) (int64, error) {
+	var max int64
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "max-size":
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("--log-opt %q: max-size wants a size such as 10m", o)
+			}
+			max = n
+		default:
+			return 0, fmt.Errorf("--log-opt %q: lodger knows max-size", o)
+		}
+	}
+	return max, nil
 }
 
 // validName is Docker's rule for container names.
@@ -140,6 +165,20 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
+	restart, err := ParseRestart(opts.Restart)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	if restart.Name != "" && opts.Remove {
+		return exec.ExitLodger, errors.New("--restart and --rm conflict: a container removed at exit cannot be restarted")
+	}
+	if restart.Name != "" && !opts.Detach && !only {
+		return exec.ExitLodger, errors.New("--restart needs -d: the monitor that restarts a container runs detached")
+	}
+	logMax, err := parseLogOpts(opts.LogOpts)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
 	var kid *keepID
 	switch opts.Userns {
 	case UsernsDefault:
@@ -194,7 +233,8 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		return exec.ExitLodger, err
 	}
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
-		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove})
+		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove,
+		Restart: restart, LogMaxSize: logMax})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
 	if err != nil {
@@ -298,7 +338,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		if opts.TTY || opts.Interactive {
 			return exec.ExitLodger, fmt.Errorf("-d with -i or -t needs attach, which lodger does not have yet")
 		}
-		err := startMonitor(monitorRequest{ID: id, Spec: spec, Remove: opts.Remove, Storage: opts.Storage})
+		err := startMonitor(monitorRequest{ID: id, Spec: spec, Remove: opts.Remove, Storage: opts.Storage, Restart: restart, LogMaxSize: logMax})
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -312,9 +352,15 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		}
 		return 0, nil
 	}
-	code, err := runProcess(spec, opts)
+	// In the foreground this process is the monitor: ps sees the container
+	// running, and exited with an unknown code should lodger be killed.
+	st := State{MonitorPid: os.Getpid(), BootID: bootID(), Remove: opts.Remove}
+	code, err := runProcess(spec, opts, func(pid int) {
+		st.Status, st.Pid, st.StartedAt = StatusRunning, pid, time.Now().UTC()
+		_ = SaveState(runDir, st)
+	})
 	if !opts.Remove {
-		st := State{Status: StatusExited, FinishedAt: time.Now().UTC(), BootID: bootID()}
+		st.Status, st.Pid, st.FinishedAt = StatusExited, 0, time.Now().UTC()
 		if err == nil {
 			st.ExitCode = &code
 		}
@@ -340,7 +386,9 @@ func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cs
 	return store.Image(id)
 }
 
-func runProcess(spec *specs.Spec, opts RunOptions) (int, error) {
+// runProcess runs spec in the foreground; started, when set, learns the
+// process's pid once it runs.
+func runProcess(spec *specs.Spec, opts RunOptions, started func(pid int)) (int, error) {
 	stdio := exec.Stdio{Out: opts.Stdout, Err: opts.Stderr}
 	if opts.Interactive {
 		stdio.In = opts.Stdin
@@ -352,6 +400,9 @@ func runProcess(spec *specs.Spec, opts RunOptions) (int, error) {
 			return ee.Code, err
 		}
 		return exec.ExitLodger, err
+	}
+	if started != nil {
+		started(p.Pid())
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup

@@ -49,7 +49,8 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	if fi, err := os.Stat(in.LogPath); err == nil {
 		from = fi.Size()
 	}
-	err = startMonitor(monitorRequest{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove, Storage: o.Storage})
+	err = startMonitor(monitorRequest{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove, Storage: o.Storage,
+		Restart: in.Metadata.Restart, LogMaxSize: in.Metadata.LogMaxSize})
 	if err != nil {
 		_, _ = store.Unmount(in.ID, true)
 		var ee *exec.ExitError

@@ -31,6 +31,8 @@ type State struct {
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	BootID     string    `json:"bootID,omitempty"`
 	Remove     bool      `json:"remove,omitempty"` // --rm: the monitor deletes the container after exit
+	// RestartCount is how often the restart policy started it again.
+	RestartCount int `json:"restartCount,omitempty"`
 }
 
 const stateFile = "state.json"

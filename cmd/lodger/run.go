@@ -33,6 +33,8 @@ type runOptions struct {
 	userns      string
 	mounts      container.MountOptions
 	detach      bool
+	restart     string
+	logOpts     []string
 }
 
 func newRunCommand() *cobra.Command {
@@ -83,6 +85,8 @@ not found, 128+N when signal N killed it.`,
 				Userns:      o.userns,
 				Mounts:      o.mounts,
 				Detach:      o.detach,
+				Restart:     o.restart,
+				LogOpts:     o.logOpts,
 				Storage:     so,
 				Started:     func(id string) { fmt.Fprintln(cmd.OutOrStdout(), id) },
 				Security: container.SecurityOptions{
@@ -121,6 +125,8 @@ not found, 128+N when signal N killed it.`,
 	f.SetInterspersed(false)
 	o.register(f)
 	f.BoolVar(&o.remove, "rm", false, "remove the container when it exits")
+	f.StringVar(&o.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
+	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log option: max-size=SIZE caps the log file (one rotated file is kept)")
 	if createOnly {
 		cmd.Use = "create [flags] IMAGE [COMMAND [ARG...]]"
 		cmd.Short = "Create a container to start later (run's flags)"

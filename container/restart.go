@@ -1,0 +1,69 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// RestartPolicy is --restart: no, on-failure[:N], always, unless-stopped.
+type RestartPolicy struct {
+	Name       string `json:"name,omitempty"`
+	MaxRetries int    `json:"maxRetries,omitempty"`
+}
+
+// ParseRestart reads a --restart value.
+func ParseRestart(v string) (RestartPolicy, error) {
+	name, n, hasN := strings.Cut(v, ":")
+	p := RestartPolicy{Name: name}
+	switch name {
+	case "", "no":
+		p.Name = ""
+	case "always", "unless-stopped":
+	case "on-failure":
+		if hasN {
+			max, err := strconv.Atoi(n)
+			if err != nil || max < 0 {
+				return p, fmt.Errorf("--restart %q: the retry count must be a number >= 0", v)
+			}
+			p.MaxRetries = max
+			return p, nil
+		}
+	default:
+		return p, fmt.Errorf("--restart %q: use no, on-failure[:N], always or unless-stopped", v)
+	}
+	if hasN {
+		return p, fmt.Errorf("--restart %q: only on-failure takes a retry count", v)
+	}
+	return p, nil
+}
+
+// again decides whether the monitor starts the container again after it
+// exited with code, having restarted count times already.
+func (p RestartPolicy) again(code, count int, stopped bool) bool {
+	if stopped {
+		return false
+	}
+	switch p.Name {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (p.MaxRetries == 0 || count < p.MaxRetries)
+	}
+	return false
+}
+
+// stopRequested marks, in the run directory, that the user stopped the
+// container: its restart policy must not bring it back.
+const stopRequested = "stop-requested"
+
+func requestStop(runDir string) error {
+	return os.WriteFile(filepath.Join(runDir, stopRequested), nil, 0o600)
+}
+
+func stopWasRequested(runDir string) bool {
+	_, err := os.Stat(filepath.Join(runDir, stopRequested))
+	return err == nil
+}
