@@ -487,6 +487,42 @@ bench_mem() {
 	PODMAN_PAUSE_KB=$(helper_rss "$(podman_pause_pid)")
 }
 
+# d. The lifecycle: `exec CTR true` against podman exec, the idle monitor's
+# memory, and `ps` with 100 idle detached containers.
+bench_lifecycle() {
+	log "exec CTR true"
+	as_user lodger run -d -q --name bench-exec "$BUSYBOX_IMG" sleep 3600 >/dev/null
+	local cmds=(-n lodger-exec "lodger exec bench-exec true")
+	if ((PODMAN_OK)); then
+		as_user podman run -d --name bench-exec --network none "$BUSYBOX_IMG" sleep 3600 >/dev/null
+		cmds+=(-n podman-exec "podman exec bench-exec true")
+	fi
+	as_user hyperfine -N --style basic --warmup 3 --runs "$RUNS" --export-json "$RESULTS/exec.json" "${cmds[@]}" >"$RESULTS/exec.txt"
+	local n
+	for n in lodger-exec podman-exec; do
+		jq -r --arg n "$n" '.results[] | select(.command == $n) | .times[]' "$RESULTS/exec.json" >"$RESULTS/$n.times" 2>/dev/null || true
+		[[ -s $RESULTS/$n.times ]] && RUN_STATS[$n]=$(stats "$RESULTS/$n.times")
+	done
+	local mpid
+	mpid=$(as_user lodger inspect -f '{{.State.MonitorPid}}' bench-exec)
+	MONITOR_RSS_KB=$(awk '/^VmRSS/ {print $2}' "/proc/$mpid/status")
+	MONITOR_ANON_KB=$(awk '/^RssAnon/ {print $2}' "/proc/$mpid/status")
+	MONITOR_PSS_KB=$(awk '/^Pss:/ {print $2}' "/proc/$mpid/smaps_rollup")
+	as_user lodger rm -f bench-exec >/dev/null
+	if ((PODMAN_OK)); then as_user podman rm -f bench-exec >/dev/null; fi
+
+	log "100 idle detached containers"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		as_user lodger run -d -q --name "idle$i" "$BUSYBOX_IMG" sleep 3600 >/dev/null
+	done
+	IDLE_MONITORS_PSS_KB=$(for p in $(pgrep -u "$BENCH_USER" -f '_lodger-monitor'); do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"; done | awk '{s += $1} END {print s + 0}')
+	as_user hyperfine -N --style basic --warmup 3 --runs "$RUNS" --export-json "$RESULTS/ps100.json" -n lodger-ps100 "lodger ps" >"$RESULTS/ps100.txt"
+	jq -r '.results[0].times[]' "$RESULTS/ps100.json" >"$RESULTS/lodger-ps100.times"
+	RUN_STATS[lodger-ps100]=$(stats "$RESULTS/lodger-ps100.times")
+	as_user sh -c 'lodger ps -a -q | xargs lodger rm -f' >/dev/null
+}
+
 helper_rss() {
 	local pid kb=0
 	for pid in $1; do
@@ -691,9 +727,29 @@ EOF
 		helpers="lodger's session keeper (rootlesskit parent, namespace child and pause) $(mib "$LODGER_KEEPER_KB") RSS in total"
 		((PODMAN_OK)) && helpers+="; podman's pause process (catatonit) $(mib "$PODMAN_PAUSE_KB")"
 		printf '\nLong-lived per-user helpers, not counted above: %s.\n' "$helpers"
+		lifecycle_report
 	} >"$tmp"
 	mv "$tmp" "$OUT"
 	log "wrote $OUT"
+}
+
+lifecycle_report() {
+	local le=${RUN_STATS[lodger-exec]} pe=${RUN_STATS[podman-exec]:-} ps100=${RUN_STATS[lodger-ps100]}
+	local pss_mb
+	pss_mb=$(awk -v k="$MONITOR_PSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
+	printf '\n## Lifecycle\n\n'
+	printf '`exec CTR true` into a running detached container (`sleep 3600`), hyperfine `-N --warmup 3`, %s runs. Times in ms.\n\n' "$RUNS"
+	printf '| command | median | mean | min | max | runs |\n| --- | --- | --- | --- | --- | --- |\n'
+	runrow '`lodger exec CTR true`' "$le"
+	if [[ -n $pe ]]; then
+		runrow '`podman exec CTR true`' "$pe"
+		printf '\nRatio of medians podman/lodger: **%s×** (target: at least 5×: %s).\n' \
+			"$(ratio "$(field "$pe" 1)" "$(field "$le" 1)")" "$(met "$(ratio "$(field "$pe" 1)" "$(field "$le" 1)")" ">=" 5)"
+	fi
+	printf '\nIdle monitor of one detached container (`--network none`): RSS %s, of which anonymous %s; PSS %s. The binary'"'"'s pages are shared by every lodger process, so PSS is what each monitor costs (target: at most 10 MB: %s).\n' \
+		"$(mib "$MONITOR_RSS_KB")" "$(mib "$MONITOR_ANON_KB")" "$(mib "$MONITOR_PSS_KB")" "$(met "$pss_mb" "<=" 10)"
+	printf '\nWith 100 idle detached containers: their monitors'"'"' PSS together %s; `lodger ps` median %s ms (min %s, max %s; target: under 100 ms: %s).\n' \
+		"$(mib "$IDLE_MONITORS_PSS_KB")" "$(ms "$(field "$ps100" 1)")" "$(ms "$(field "$ps100" 3)")" "$(ms "$(field "$ps100" 4)")" "$(met "$(ms "$(field "$ps100" 1)")" "<=" 100)"
 }
 
 # ---------------------------------------------------------------------------
@@ -750,6 +806,7 @@ main() {
 	bench_run
 	bench_pull
 	bench_mem
+	bench_lifecycle
 	write_report
 	log "done in $((SECONDS - START_SECONDS)) s"
 }
