@@ -143,3 +143,12 @@ var nsFile = map[specs.LinuxNamespaceType]string{
 	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
 	specs.CgroupNamespace: "cgroup",
 }
+
+// HasTerminal reports whether the container was created with -t.
+func HasTerminal(store cstorage.Store, id string) (bool, error) {
+	spec, err := loadSpec(store, id)
+	if err != nil {
+		return false, err
+	}
+	return spec.Process != nil && spec.Process.Terminal, nil
+}

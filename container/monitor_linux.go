@@ -29,12 +29,17 @@ const MonitorArg = "_lodger-monitor"
 
 // monitorRequest is what `run -d` hands its monitor on fd 3.
 type monitorRequest struct {
-	ID         string          `json:"id"`
-	Spec       *specs.Spec     `json:"spec"`
-	Remove     bool            `json:"remove"`
-	Storage    storage.Options `json:"storage"`
-	Restart    RestartPolicy   `json:"restart"`
-	LogMaxSize int64           `json:"logMaxSize,omitempty"`
+	ID      string          `json:"id"`
+	Spec    *specs.Spec     `json:"spec"`
+	Remove  bool            `json:"remove"`
+	Storage storage.Options `json:"storage"`
+	Restart RestartPolicy   `json:"restart"`
+	// Interactive keeps the container's stdin open for attach; Attached
+	// says the starting CLI attaches at once (run -it), so output before
+	// it connects is kept for it.
+	Interactive bool  `json:"interactive,omitempty"`
+	Attached    bool  `json:"attached,omitempty"`
+	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
 }
 
 // logFile is the container's log, in storage's persistent container
@@ -148,10 +153,17 @@ func monitor(store cstorage.Store, req monitorRequest, ready *os.File) int {
 	defer log.Close()
 	_ = os.Remove(filepath.Join(runDir, stopRequested))
 
+	h, err := newHub(req.ID, req.Attached)
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
 	st := State{MonitorPid: os.Getpid(), BootID: bootID(), Remove: req.Remove}
 	delay := 100 * time.Millisecond
+	lastCode := 0
+	defer func() { h.close(lastCode) }()
 	for {
-		code, err := runOnce(req, log, runDir, &st, ready)
+		code, err := runOnce(req, log, h, runDir, &st, ready)
+		lastCode = code
 		if err != nil {
 			if ready != nil {
 				var ee *exec.ExitError
@@ -187,22 +199,57 @@ func monitor(store cstorage.Store, req monitorRequest, ready *os.File) int {
 
 // runOnce starts the container, reports to ready (when not nil) and waits
 // for it, copying its output into the log.
-func runOnce(req monitorRequest, log io.Writer, runDir string, st *State, ready *os.File) (int, error) {
-	outR, outW, err := os.Pipe()
+func runOnce(req monitorRequest, log io.Writer, h *hub, runDir string, st *State, ready *os.File) (int, error) {
+	var stdio exec.Stdio
+	var outR, errR, stdinR *os.File
+	var stdinW *os.File
+	if !req.Spec.Process.Terminal {
+		var outW, errW *os.File
+		var err error
+		if outR, outW, err = os.Pipe(); err != nil {
+			return 0, err
+		}
+		defer outR.Close()
+		defer outW.Close()
+		if errR, errW, err = os.Pipe(); err != nil {
+			return 0, err
+		}
+		defer errR.Close()
+		defer errW.Close()
+		stdio = exec.Stdio{Out: outW, Err: errW}
+		if req.Interactive {
+			if stdinR, stdinW, err = os.Pipe(); err != nil {
+				return 0, err
+			}
+			defer stdinR.Close()
+			defer stdinW.Close()
+			stdio.In = stdinR
+		}
+	}
+	p, err := exec.Start(req.Spec, stdio)
+	for _, f := range []*os.File{stdio.Out, stdio.Err, stdinR} {
+		if f != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
 		return 0, err
 	}
-	defer outR.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer errR.Close()
-	p, err := exec.Start(req.Spec, exec.Stdio{Out: outW, Err: errW})
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		return 0, err
+	signal := func(sig syscall.Signal) { _ = p.Signal(sig) }
+	streams := []struct {
+		name string
+		kind byte
+		r    io.Reader
+	}{{"stdout", frameStdout, outR}, {"stderr", frameStderr, errR}}
+	if console := p.Console(); console != nil {
+		defer console.Close()
+		h.attachTo(console, console, signal)
+		streams = streams[:1]
+		streams[0].r = console
+	} else if stdinW != nil {
+		h.attachTo(stdinW, nil, signal)
+	} else {
+		h.attachTo(nil, nil, signal)
 	}
 	st.Status, st.Pid, st.StartedAt, st.ExitCode = StatusRunning, p.Pid(), time.Now().UTC(), nil
 	st.FinishedAt = time.Time{}
@@ -217,14 +264,11 @@ func runOnce(req monitorRequest, log io.Writer, runDir string, st *State, ready 
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, s := range []struct {
-		name string
-		r    io.Reader
-	}{{"stdout", outR}, {"stderr", errR}} {
+	for _, s := range streams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			copyLog(log, &mu, s.name, s.r)
+			copyLog(log, &mu, s.name, io.TeeReader(s.r, h.writer(s.kind)))
 		}()
 	}
 	code, _ := p.Wait()

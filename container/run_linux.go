@@ -55,12 +55,13 @@ type RunOptions struct {
 	// Detach runs the container under a monitor and returns once it runs;
 	// Started then receives its ID. Storage tells the monitor where the
 	// store is.
-	Detach  bool
-	Restart string   // --restart
-	LogOpts []string // --log-opt KEY=VALUE: max-size
-	Started func(id string)
-	Storage storage.Options
-	Pull    imagepull.Options
+	Detach     bool
+	Restart    string   // --restart
+	DetachKeys string   // --detach-keys for run -it
+	LogOpts    []string // --log-opt KEY=VALUE: max-size
+	Started    func(id string)
+	Storage    storage.Options
+	Pull       imagepull.Options
 	// PullProgress receives pull progress when the image must be pulled.
 	PullProgress io.Writer
 	// Signals are forwarded to the container process.
@@ -86,6 +87,22 @@ type Metadata struct {
 	Remove     bool          `json:"remove,omitempty"`
 	Restart    RestartPolicy `json:"restart,omitzero"`
 	LogMaxSize int64         `json:"logMaxSize,omitempty"`
+}
+
+// attachRun is the foreground half of run -t: attached to the monitor
+// until the container exits or the user detaches.
+func attachRun(store cstorage.Store, id string, opts RunOptions) (int, error) {
+	in, err := Get(store, id)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	ao := AttachOptions{DetachKeys: opts.DetachKeys, Stdin: opts.Stdin, NoStdin: !opts.Interactive,
+		Stdout: opts.Stdout, Stderr: opts.Stderr, Signals: opts.Signals}
+	code, err := Attach(in, true, ao)
+	if errors.Is(err, ErrDetached) {
+		return 0, nil
+	}
+	return code, err
 }
 
 // parseLogOpts reads --log-opt values; lodger's log knows max-size.
@@ -334,11 +351,12 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		opts.Started(id)
 		return 0, nil
 	}
-	if opts.Detach {
-		if opts.TTY || opts.Interactive {
-			return exec.ExitLodger, fmt.Errorf("-d with -i or -t needs attach, which lodger does not have yet")
-		}
-		err := startMonitor(monitorRequest{ID: id, Spec: spec, Remove: opts.Remove, Storage: opts.Storage, Restart: restart, LogMaxSize: logMax})
+	// A terminal in the foreground goes through a monitor too, so that the
+	// detach keys can leave the container running.
+	attach := opts.TTY && !opts.Detach
+	if opts.Detach || attach {
+		err := startMonitor(monitorRequest{ID: id, Spec: spec, Remove: opts.Remove, Storage: opts.Storage, Restart: restart, LogMaxSize: logMax,
+			Interactive: opts.Interactive, Attached: attach})
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -347,6 +365,9 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 			return exec.ExitLodger, err
 		}
 		handedOff = true
+		if attach {
+			return attachRun(store, id, opts)
+		}
 		if opts.Started != nil {
 			opts.Started(id)
 		}

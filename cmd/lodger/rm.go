@@ -20,7 +20,14 @@ func newRmCommand() *cobra.Command {
 		Args:  minArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachArg(cmd, args, true, func(store cstorage.Store, ref string) error {
-				return container.Remove(cmd.Context(), store, ref, o.force)
+				var vols []string
+				if c, err := store.Container(ref); err == nil && o.volumes {
+					vols = container.ContainerVolumes(c)
+				}
+				if err := container.Remove(cmd.Context(), store, ref, o.force); err != nil {
+					return err
+				}
+				return container.RemoveAnonymousVolumes(store, vols)
 			})
 		},
 	}

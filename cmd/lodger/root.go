@@ -75,6 +75,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newCreateCommand(),
 		newStartCommand(),
 		newExecCommand(),
+		newAttachCommand(),
 		newLogsCommand(),
 		newWaitCommand(),
 		newStopCommand(),

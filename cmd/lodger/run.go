@@ -35,6 +35,7 @@ type runOptions struct {
 	detach      bool
 	restart     string
 	logOpts     []string
+	detachKeys  string
 }
 
 func newRunCommand() *cobra.Command {
@@ -87,6 +88,7 @@ not found, 128+N when signal N killed it.`,
 				Detach:      o.detach,
 				Restart:     o.restart,
 				LogOpts:     o.logOpts,
+				DetachKeys:  o.detachKeys,
 				Storage:     so,
 				Started:     func(id string) { fmt.Fprintln(cmd.OutOrStdout(), id) },
 				Security: container.SecurityOptions{
@@ -126,6 +128,7 @@ not found, 128+N when signal N killed it.`,
 	o.register(f)
 	f.BoolVar(&o.remove, "rm", false, "remove the container when it exits")
 	f.StringVar(&o.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
+	f.StringVar(&o.detachKeys, "detach-keys", "", "keys that detach from run -it, leaving the container running (default ctrl-p,ctrl-q)")
 	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log option: max-size=SIZE caps the log file (one rotated file is kept)")
 	if createOnly {
 		cmd.Use = "create [flags] IMAGE [COMMAND [ARG...]]"

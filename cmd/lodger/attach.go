@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lodger-containers/lodger/container"
+)
+
+type attachOptions struct {
+	detachKeys string
+	noStdin    bool
+}
+
+func newAttachCommand() *cobra.Command {
+	var o attachOptions
+	cmd := &cobra.Command{
+		Use:   "attach [flags] CONTAINER",
+		Short: "Attach to a running container's input and output",
+		Long: `Attach to a running container: its output on your terminal, your input
+to it (when it was started with -i). Type the detach keys (ctrl-p ctrl-q by
+default) to leave it running. lodger exits with the container's exit code.`,
+		Args: exactArgs(1, "CONTAINER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			in, err := container.Get(store, args[0])
+			if err != nil {
+				return err
+			}
+			tty, err := container.HasTerminal(store, in.ID)
+			if err != nil {
+				return err
+			}
+			sigs, stop := forwardSignals()
+			defer stop()
+			code, err := container.Attach(in, tty, container.AttachOptions{
+				DetachKeys: o.detachKeys, NoStdin: o.noStdin,
+				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Signals: sigs,
+			})
+			if errors.Is(err, container.ErrDetached) {
+				return nil
+			}
+			return processExit(code, err)
+		},
+	}
+	cmd.Flags().StringVar(&o.detachKeys, "detach-keys", "", "keys that detach (default ctrl-p,ctrl-q; none disables)")
+	cmd.Flags().BoolVar(&o.noStdin, "no-stdin", false, "do not pass input to the container")
+	return sessionCommand(cmd, 1)
+}
