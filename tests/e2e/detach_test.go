@@ -3,8 +3,11 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -256,4 +259,60 @@ func TestCreateStart(t *testing.T) {
 	wantError(t, e.lodger(t, "create", "--cap-add", "BOGUS", ref("busybox:latest")), 125, "BOGUS")
 	wantError(t, e.lodger(t, "start", "nosuch"), 125, "nosuch")
 	wantNothingLeft(t, e)
+}
+
+// attach to a detached -it container, type into it, and leave it with the
+// detach keys: the container runs on; a second attach sees it exit.
+func TestAttachDetachKeys(t *testing.T) {
+	e := isolatedEnv(t)
+	wantCode(t, e.lodger(t, "run", "-d", "-i", "-t", "-q", noTLS, "--name", "shell", busybox, "sh"), 0)
+
+	attach := func(input string, pause time.Duration) (string, int) {
+		t.Helper()
+		master, slave, err := openPTY()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer master.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := e.command(ctx, "attach", "shell")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		slave.Close()
+		out := make(chan string, 1)
+		go func() { out <- readPTY(master) }()
+		time.Sleep(pause)
+		for _, chunk := range strings.SplitAfter(input, "\n") {
+			_, _ = master.Write([]byte(chunk))
+			time.Sleep(200 * time.Millisecond)
+		}
+		err = cmd.Wait()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return <-out, code
+	}
+
+	out, code := attach("echo hello-$((6*7))\n\x10\x11", 500*time.Millisecond)
+	if code != 0 || !strings.Contains(out, "hello-42") {
+		t.Errorf("attach then ctrl-p ctrl-q: exit %d, output %q; want 0 and the command's output", code, out)
+	}
+	if row, _ := e.ps(t, "shell"); row.State != "running" {
+		t.Fatalf("after detaching: %+v, want the container still running", row)
+	}
+	out, code = attach("exit 5\n", 500*time.Millisecond)
+	if code != 5 {
+		t.Errorf("attach, then the shell exits 5: lodger exit %d, output %q", code, out)
+	}
+	wantStdout(t, e.lodger(t, "wait", "shell"), "5\n")
+	wantCode(t, e.lodger(t, "rm", "shell"), 0)
+	wantError(t, e.lodger(t, "attach", "nosuch"), 1, "nosuch")
 }
