@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	cstorage "go.podman.io/storage"
 
@@ -34,6 +35,14 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 			return exec.ExitLodger, fmt.Errorf("container %s is running already", in.Name)
 		}
 		return 0, nil // as Docker: starting a running container is no error
+	}
+	// The previous run's monitor unmounts the rootfs as it ends; let it
+	// finish first, or it would unmount under this run.
+	for deadline := time.Now().Add(10 * time.Second); alive(in.State.MonitorPid) && in.State.MonitorPid != os.Getpid(); {
+		if time.Now().After(deadline) {
+			return exec.ExitLodger, fmt.Errorf("container %s: its previous monitor (pid %d) does not end", in.Name, in.State.MonitorPid)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	spec, err := loadSpec(store, in.ID)
 	if err != nil {

@@ -9,13 +9,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/imagepull"
 )
 
 func newInspectCommand() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "inspect [flags] CONTAINER [CONTAINER...]",
-		Short: "Show containers' configuration and state as JSON",
+		Short: "Show containers' or images' configuration and state as JSON",
 		Args:  minArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var tmpl *template.Template
@@ -34,15 +35,20 @@ func newInspectCommand() *cobra.Command {
 				return err
 			}
 			defer store.Shutdown(false)
-			var infos []container.Info
+			// Containers first, then images, as Docker's inspect looks.
+			var infos []any
 			var errs []error
 			for _, ref := range args {
-				in, err := container.Get(store, ref)
-				if err != nil {
-					errs = append(errs, err)
+				if in, err := container.Get(store, ref); err == nil {
+					infos = append(infos, in)
 					continue
 				}
-				infos = append(infos, in)
+				img, err := imagepull.Inspect(cmd.Context(), store, ref)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("no such container or image %q", ref))
+					continue
+				}
+				infos = append(infos, img)
 			}
 			out := cmd.OutOrStdout()
 			if tmpl != nil {
@@ -56,7 +62,7 @@ func newInspectCommand() *cobra.Command {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "    ")
 				if infos == nil {
-					infos = []container.Info{}
+					infos = []any{}
 				}
 				if err := enc.Encode(infos); err != nil {
 					return err

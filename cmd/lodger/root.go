@@ -79,6 +79,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newLogsCommand(),
 		newWaitCommand(),
 		newStopCommand(),
+		newRestartCommand(),
 		newKillCommand(),
 		newInspectCommand(),
 	)
