@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -151,5 +152,65 @@ func TestNameRace(t *testing.T) {
 		t.Errorf("%s\nwant exactly one container", r)
 	}
 	wantCode(t, e.lodger(t, "rm", "-f", "same"), 0)
+	wantNothingLeft(t, e)
+}
+
+// A session keeper killed with SIGKILL leaves its pid file and lock
+// behind; the next command ignores them and starts a new session.
+func TestStaleSession(t *testing.T) {
+	e := isolatedEnv(t)
+	wantCode(t, e.runRm(t, busybox, "true"), 0)
+	old := e.keeperPID()
+	killByEnv("XDG_RUNTIME_DIR=" + e.runtime)
+	eventually(t, "the keeper to die", func() bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(old) + "/stat")
+		return err != nil || strings.Contains(string(b), ") Z ")
+	})
+	if _, err := os.Stat(filepath.Join(e.runtime, "lodger", "session", "child_pid")); err != nil {
+		t.Fatalf("want the stale pid file left behind for this test: %v", err)
+	}
+	wantCode(t, e.runRm(t, busybox, "true"), 0)
+	if now := e.keeperPID(); now == old || now <= 0 {
+		t.Errorf("keeper pid %d after the old one (%d) died, want a new one", now, old)
+	}
+}
+
+// Parallel run, rm and ps of different containers never corrupt state.
+func TestParallelLifecycle(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	const workers = 4
+	deadline := time.Now().Add(5 * time.Second)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				name := "w" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+				steps := [][]string{
+					{"run", "-d", "-q", "--name", name, busybox, "sleep", "30"},
+					{"ps", "-a", "--format", "json"},
+					{"rm", "-f", name},
+				}
+				for _, args := range steps {
+					r, err := call{env: e}.do(args...)
+					if err == nil && r.code != 0 {
+						err = fmt.Errorf("%s", r)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 	wantNothingLeft(t, e)
 }
