@@ -164,7 +164,7 @@ func (mc *mountCompiler) mountPoint(dest string, dir bool) (string, error) {
 	if parent, rest, ok := mc.below(target, func(m mounted) string { return m.target }); ok {
 		return mc.mountPointIn(parent, rest, dir)
 	}
-	if err := makeMountPoint(hp, dir); err != nil {
+	if err := makeMountPoint(mc.root, hp, dir); err != nil {
 		return "", err
 	}
 	return target, nil
@@ -223,7 +223,7 @@ func (mc *mountCompiler) mountPointIn(parent mounted, rest string, dir bool) (st
 		if err != nil {
 			return "", err
 		}
-		if err := makeMountPoint(hp, dir); err != nil {
+		if err := makeMountPoint(parent.source, hp, dir); err != nil {
 			return "", err
 		}
 		r, err := filepath.Rel(parent.source, hp)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -276,27 +277,43 @@ func rlimitValue(v uint64) string {
 	return strconv.FormatUint(v, 10)
 }
 
-// makeMountPoint creates an empty directory or file at dst; an existing
-// entry of the wrong kind (a FIFO, a device, a directory where a file goes)
+// makeMountPoint creates an empty directory or file at dst, a path inside
+// root, every component opened by handle inside root (openat2
+// RESOLVE_IN_ROOT): a directory that a running container sharing the
+// volume swaps for a symlink cannot send the mkdir or create to the host
+// (CVE-2021-30465). An existing entry of the wrong kind (a FIFO, a device)
 // is refused rather than mounted over.
-func makeMountPoint(dst string, dir bool) error {
+func makeMountPoint(root, dst string, dir bool) error {
+	rel, err := filepath.Rel(root, dst)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return &fs.PathError{Op: "mount point", Path: dst, Err: errors.New("outside the root")}
+	}
 	if dir {
-		return os.MkdirAll(dst, 0o755)
+		return pathrs.MkdirAll(root, rel, 0o755)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	rootDir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		return err
 	}
-	fi, err := os.Lstat(dst)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err != nil {
-			return err
-		}
-		return f.Close()
-	case err != nil:
+	defer rootDir.Close()
+	parent, err := pathrs.MkdirAllHandle(rootDir, filepath.Dir(rel), 0o755)
+	if err != nil {
 		return err
-	case !fi.Mode().IsRegular():
+	}
+	defer parent.Close()
+	name := filepath.Base(rel)
+	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err == nil {
+		return unix.Close(fd)
+	}
+	if !errors.Is(err, unix.EEXIST) {
+		return &fs.PathError{Op: "create mount point", Path: dst, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(parent.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &fs.PathError{Op: "mount over", Path: dst, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return &fs.PathError{Op: "mount over", Path: dst, Err: errors.New("not a regular file in the image")}
 	}
 	return nil

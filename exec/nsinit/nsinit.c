@@ -175,6 +175,29 @@ static int open_in_root(const char *root, const char *rel) {
 	return fd;
 }
 
+// same_place reports whether fd is root/rel, comparing the kernel's
+// names of both.
+static int same_place(const char *root, const char *rel, int fd) {
+	char want[PATH_MAX], got[PATH_MAX], link[64];
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", rootfd);
+	ssize_t n = readlink(link, want, sizeof(want) - 1);
+	close(rootfd);
+	if (n <= 0)
+		return 0;
+	want[n] = 0;
+	if (strcmp(rel, "/") != 0 && strlen(want) + strlen(rel) < sizeof(want))
+		strcat(want, rel);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, got, sizeof(got) - 1);
+	if (n <= 0)
+		return 0;
+	got[n] = 0;
+	return strcmp(want, got) == 0;
+}
+
 // op_mount_in: root, path inside root, then op_mount's source, fstype,
 // flags, data and fallback. The target is reached through an O_PATH
 // descriptor opened with open_in_root.
@@ -183,6 +206,11 @@ static void op_mount_in(char **a, uint32_t n) {
 	int fd = open_in_root(a[0], a[1]);
 	if (fd < 0)
 		fail(125, "mount point %s in the container: %s", a[1], strerror(errno));
+	// lodger resolved the path before; if it resolves elsewhere now, a
+	// container swapped a directory for a symlink in between: refused, as
+	// runc does, rather than mounting somewhere the user did not ask.
+	if (!same_place(a[0], a[1], fd))
+		fail(125, "mount point %s in the container changed while lodger set it up (a symlink swapped in?): refused", a[1]);
 	char target[64];
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
 	char *margs[6] = {a[2], target, a[3], a[4], a[5], a[6]};

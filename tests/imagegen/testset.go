@@ -295,7 +295,10 @@ func buildTestSet(l *layout, bb busybox, checker []byte) error {
 	if err := buildVolumeImages(l, gzBase); err != nil {
 		return err
 	}
-	return buildSecuritySet(l, gzBase, checker)
+	if err := buildSecuritySet(l, gzBase, checker); err != nil {
+		return err
+	}
+	return buildCVEImages(l, gzBase)
 }
 
 func buildMultiarch(l *layout, gzBase layer) error {
