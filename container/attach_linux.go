@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -78,6 +79,8 @@ type hub struct {
 	backlog   []byte
 	buffering bool
 	path      string
+	// first is closed when the first client has connected.
+	first chan struct{}
 }
 
 func newHub(id string, buffer bool) (*hub, error) {
@@ -90,7 +93,7 @@ func newHub(id string, buffer bool) (*hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attach socket: %w", err)
 	}
-	h := &hub{clients: map[net.Conn]bool{}, ln: ln, buffering: buffer, path: path}
+	h := &hub{clients: map[net.Conn]bool{}, ln: ln, buffering: buffer, path: path, first: make(chan struct{})}
 	go h.accept()
 	return h, nil
 }
@@ -105,6 +108,7 @@ func (h *hub) accept() {
 		if h.buffering {
 			_, _ = c.Write(h.backlog)
 			h.backlog, h.buffering = nil, false
+			close(h.first)
 		}
 		h.clients[c] = true
 		h.mu.Unlock()
@@ -195,6 +199,17 @@ func (w hubWriter) Write(b []byte) (int, error) {
 
 func (h *hub) close(code int) {
 	h.send(frameExit, []byte(strconv.Itoa(code)))
+	// A container of run -t may end before its CLI connects; the CLI must
+	// still get the output and the exit code, which wait in the backlog.
+	h.mu.Lock()
+	waiting := h.buffering
+	h.mu.Unlock()
+	if waiting {
+		select {
+		case <-h.first:
+		case <-time.After(30 * time.Second):
+		}
+	}
 	h.ln.Close()
 	_ = os.Remove(h.path)
 	h.mu.Lock()
@@ -221,15 +236,17 @@ var ErrDetached = errors.New("detached")
 // and Stderr, the user's input to it, until the container exits (its code
 // is returned) or the detach keys are typed (ErrDetached).
 func Attach(in Info, tty bool, o AttachOptions) (int, error) {
-	if in.State.Status != StatusRunning {
-		return exec.ExitLodger, fmt.Errorf("container %s is not running", in.Name)
-	}
 	keys, err := parseDetachKeys(o.DetachKeys)
 	if err != nil {
 		return exec.ExitLodger, err
 	}
+	// The socket first: run -t's container may have exited already, and
+	// its monitor then still waits with the output and the exit code.
 	c, err := net.Dial("unix", attachPath(in.ID))
 	if err != nil {
+		if in.State.Status != StatusRunning {
+			return exec.ExitLodger, fmt.Errorf("container %s is not running", in.Name)
+		}
 		return exec.ExitLodger, fmt.Errorf("attach to %s: %w", in.Name, err)
 	}
 	defer c.Close()

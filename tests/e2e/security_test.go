@@ -647,8 +647,12 @@ func TestEvilSecurityImages(t *testing.T) {
 		{"evil-passwd-zero:latest", unknownUserAndGroup},
 	} {
 		t.Run(tc.image, func(t *testing.T) {
+			// A run killed halfway leaves the planted file behind; it is
+			// this test's own, so clear it rather than fail every later run.
 			if _, err := os.Lstat(hostPasswd); err == nil {
-				t.Fatalf("%s exists before the test: remove it", hostPasswd)
+				if err := os.Remove(hostPasswd); err != nil {
+					t.Fatalf("%s exists before the test and cannot be removed: %v", hostPasswd, err)
+				}
 			}
 			core, tmp := corePattern(), tmpNames()
 			e := isolatedEnv(t)
