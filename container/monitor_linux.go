@@ -273,8 +273,22 @@ func runOnce(req monitorRequest, log io.Writer, h *hub, runDir string, st *State
 	}
 	code, _ := p.Wait()
 	// The pipes end when every holder of them (the process and anything
-	// it left behind) is gone; the last lines before exit are never lost.
-	wg.Wait()
+	// it left behind) is gone, so the last lines before exit are never
+	// lost. In its own pid namespace everything dies with the process;
+	// with --pid host a child it left may hold them open for ever, so the
+	// wait for the rest of the output is bounded.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		for _, st := range streams {
+			if f, ok := st.r.(*os.File); ok && f != nil {
+				f.Close()
+			}
+		}
+		<-done
+	}
 	return code, nil
 }
 

@@ -82,6 +82,10 @@ registries or archives, containers run in a user namespace mapped from your
 		newRestartCommand(),
 		newKillCommand(),
 		newInspectCommand(),
+		newCpCommand(),
+		newTopCommand(),
+		newRenameCommand(),
+		newContainerCommand(),
 	)
 	return root
 }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+
+	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/lodger-containers/lodger/container"
+)
+
+// newContainerCommand is Docker's `container` group: prune, and the
+// container commands again under their management names.
+func newContainerCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "container COMMAND",
+		Short: "Manage containers",
+	}
+	ls := newPsCommand()
+	ls.Use, ls.Aliases = "ls [flags]", []string{"ps", "list"}
+	cmd.AddCommand(
+		ls,
+		newContainerPruneCommand(),
+		newRunCommand(),
+		newCreateCommand(),
+		newStartCommand(),
+		newStopCommand(),
+		newRestartCommand(),
+		newKillCommand(),
+		newWaitCommand(),
+		newRmCommand(),
+		newExecCommand(),
+		newAttachCommand(),
+		newLogsCommand(),
+		newInspectCommand(),
+		newCpCommand(),
+		newTopCommand(),
+		newRenameCommand(),
+	)
+	return cmd
+}
+
+func newContainerPruneCommand() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "Remove every container that is not running",
+		Long: `Remove every created or exited container, as docker container prune does.
+Volumes stay (volume prune removes those no container uses). Asks first
+unless -f is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !force {
+				fmt.Fprint(cmd.ErrOrStderr(), "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
+				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			rep, err := container.Prune(cmd.Context(), store)
+			out := cmd.OutOrStdout()
+			if len(rep.Removed) > 0 {
+				fmt.Fprintln(out, "Deleted Containers:")
+				for _, id := range rep.Removed {
+					fmt.Fprintln(out, id)
+				}
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(out, "Total reclaimed space: %s\n", units.HumanSize(float64(rep.Reclaimed)))
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return sessionCommand(cmd, 1)
+}

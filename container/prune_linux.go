@@ -1,0 +1,41 @@
+package container
+
+import (
+	"context"
+	"errors"
+
+	cstorage "go.podman.io/storage"
+)
+
+// PruneReport is what Prune removed.
+type PruneReport struct {
+	Removed   []string // full container IDs
+	Reclaimed int64    // bytes of the removed containers' layers and files
+}
+
+// Prune removes every container that is not running (created or exited),
+// as `docker container prune` does. Like rm, it leaves volumes alone. A
+// container that starts meanwhile is kept: Remove checks again.
+func Prune(ctx context.Context, store cstorage.Store) (PruneReport, error) {
+	var rep PruneReport
+	infos, err := List(store)
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for _, in := range infos {
+		if in.State.Status == StatusRunning {
+			continue
+		}
+		size, _ := store.ContainerSize(in.ID)
+		if err := Remove(ctx, store, in.ID, false); err != nil {
+			if !errors.Is(err, cstorage.ErrContainerUnknown) { // gone already (a --rm monitor)
+				errs = append(errs, err)
+			}
+			continue
+		}
+		rep.Removed = append(rep.Removed, in.ID)
+		rep.Reclaimed += size
+	}
+	return rep, errors.Join(errs...)
+}

@@ -1,0 +1,43 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	cstorage "go.podman.io/storage"
+)
+
+// Rename gives the container ref the name newName, running or not; the old
+// name is free afterwards.
+func Rename(store cstorage.Store, ref, newName string) error {
+	if !validName.MatchString(newName) {
+		return fmt.Errorf("rename to %q: invalid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit", newName)
+	}
+	in, err := Get(store, ref)
+	if err != nil {
+		return err
+	}
+	if in.Name == newName {
+		return fmt.Errorf("rename %s: the container has that name already", in.Name)
+	}
+	// Storage's SetNames takes a name from whichever container holds it,
+	// so the check is ours. It is not atomic with the change: a create
+	// racing between the two may lose its name, as storage would let it.
+	cs, err := store.Containers()
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.ID != in.ID && slices.Contains(c.Names, newName) {
+			return fmt.Errorf("rename %s to %s: %w by container %s", in.Name, newName, ErrNameInUse, c.ID[:12])
+		}
+	}
+	if err := store.SetNames(in.ID, []string{newName}); err != nil {
+		if errors.Is(err, cstorage.ErrContainerUnknown) {
+			return fmt.Errorf("no such container %q: %w", ref, err)
+		}
+		return fmt.Errorf("rename %s: %w", in.Name, err)
+	}
+	return nil
+}
