@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -173,7 +174,7 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 		return nil, p.fail(ExitLodger, fmt.Errorf("read init status: %w", err))
 	}
 	if len(msg) > 0 {
-		return nil, p.failFromSync(bytesReader(msg), nil)
+		return nil, p.failFromSync(bytes.NewReader(msg), nil)
 	}
 	return p, nil
 }
