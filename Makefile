@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 export GOFLAGS := -tags=$(TAGS)
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build test unit e2e bench install uninstall vet fmt quickstart help clean
+.PHONY: all build test unit e2e bench install uninstall vet fmt docs quickstart help clean
 
 all: build ## Build ./bin/lodger (default)
 
@@ -28,6 +28,9 @@ bench: ## Measure lodger against podman side by side; writes docs/benchmarks.md
 vet: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+docs: ## Regenerate the command reference in docs/cli (unit tests check it)
+	$(GO) test ./cmd/lodger -run TestCLIDocs -update
 
 fmt: ## Format the Go sources
 	gofmt -w $$(git ls-files '*.go')
