@@ -86,6 +86,15 @@ registries or archives, containers run in a user namespace mapped from your
 		newTopCommand(),
 		newRenameCommand(),
 		newContainerCommand(),
+		newTagCommand(),
+		newUntagCommand(),
+		newPushCommand(),
+		newSaveCommand(),
+		newLoadCommand(),
+		newLoginCommand(),
+		newLogoutCommand(),
+		newHistoryCommand(),
+		newImageCommand(),
 	)
 	return root
 }

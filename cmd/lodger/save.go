@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/lodger-containers/lodger/imagepull"
+)
+
+type saveOptions struct {
+	output string
+	format string
+	quiet  bool
+}
+
+func newSaveCommand() *cobra.Command {
+	var o saveOptions
+	cmd := &cobra.Command{
+		Use:   "save [flags] IMAGE [IMAGE...]",
+		Short: "Write images to an archive",
+		Long: `Write images from local storage to a docker-archive (several images in
+one tar, loadable by docker load and lodger load), an oci-archive (one
+image) or an oci-dir layout. Without -o the archive goes to stdout, which
+must not be a terminal.`,
+		Args: minArgs(1, "IMAGE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			po := imagepull.Options{}
+			if !o.quiet {
+				po.Progress = os.Stderr
+			}
+			if o.output != "" {
+				return imagepull.Save(cmd.Context(), store, args, o.output, o.format, po)
+			}
+			if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				return errors.New("save: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
+			}
+			return imagepull.SaveTo(cmd.Context(), store, args, cmd.OutOrStdout(), o.format, po)
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write to FILE (a directory for oci-dir) instead of stdout")
+	cmd.Flags().StringVar(&o.format, "format", imagepull.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
+	return sessionCommand(cmd, 1)
+}
+
+type loadOptions struct {
+	input string
+	quiet bool
+}
+
+func newLoadCommand() *cobra.Command {
+	var o loadOptions
+	cmd := &cobra.Command{
+		Use:   "load [flags]",
+		Short: "Load images from an archive",
+		Long: `Load every image of a docker-archive or oci-archive into local storage
+and print "Loaded image: NAME" for each (the ID for an image without a
+name). The archive is read from stdin unless -i is given.`,
+		Args: exactArgs(0, "none"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			po := imagepull.Options{}
+			if !o.quiet {
+				po.Progress = os.Stderr
+			}
+			var loaded []imagepull.LoadedImage
+			if o.input != "" {
+				loaded, err = imagepull.Load(cmd.Context(), store, o.input, po)
+			} else {
+				if f, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+					return errors.New("load: stdin is a terminal; use -i FILE or redirect an archive to stdin")
+				}
+				loaded, err = imagepull.LoadFrom(cmd.Context(), store, cmd.InOrStdin(), po)
+			}
+			out := cmd.OutOrStdout()
+			for _, img := range loaded {
+				if len(img.Names) == 0 {
+					fmt.Fprintf(out, "Loaded image: %s\n", img.ID)
+					continue
+				}
+				for _, n := range img.Names {
+					fmt.Fprintf(out, "Loaded image: %s\n", n)
+				}
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&o.input, "input", "i", "", "read the archive from FILE instead of stdin")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
+	return sessionCommand(cmd, 1)
+}
