@@ -1,6 +1,8 @@
 // Package imagepull wires go.podman.io/image/v5 for lodger: resolving
 // references (short names through registries.conf), pulling into the local
-// store from registries and archives, and finding images already present.
+// store from registries (streaming layers, stream.go) and archives, finding
+// images already present, and the way out again: push, save and load
+// (archive.go), history, and registry credentials (auth.go).
 //
 // It reads the same registries.conf, policy.json and auth.json as podman,
 // skopeo and buildah. It prints nothing unless Options.Progress is set.
