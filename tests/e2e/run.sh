@@ -32,6 +32,19 @@ if [ -x /usr/local/go/bin/go ] && ! command -v go >/dev/null; then
 	PATH=$PATH:/usr/local/go/bin
 fi
 command -v go >/dev/null || die "go not found in PATH"
+# As root on a fresh Debian machine, install what the tests need, so that
+# `sudo make test` works as the README says.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	missing=()
+	for pair in docker-registry:docker-registry newuidmap:uidmap busybox:busybox-static curl:curl; do
+		command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+fi
 for tool in docker-registry newuidmap newgidmap busybox curl; do
 	if [ "$tool" = docker-registry ] && [ "$(id -u)" != 0 ]; then
 		continue # only needed when we start the registry ourselves
