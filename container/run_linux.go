@@ -56,6 +56,7 @@ type RunOptions struct {
 	// Started then receives its ID. Storage tells the monitor where the
 	// store is.
 	Detach     bool
+	PullPolicy string   // --pull
 	Restart    string   // --restart
 	DetachKeys string   // --detach-keys for run -it
 	LogOpts    []string // --log-opt KEY=VALUE: max-size
@@ -180,6 +181,12 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	proc, err := parseProcess(opts.Process)
 	if err != nil {
+		return exec.ExitLodger, err
+	}
+	if err := checkPullPolicy(opts.PullPolicy); err != nil {
+		return exec.ExitLodger, err
+	}
+	if err := opts.Pull.CheckPlatform(); err != nil {
 		return exec.ExitLodger, err
 	}
 	restart, err := ParseRestart(opts.Restart)
@@ -390,13 +397,36 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	return code, err
 }
 
-func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cstorage.Image, error) {
-	img, err := imagepull.Lookup(store, opts.Image, opts.Pull)
-	if err == nil {
-		return img, nil
+// Pull policies, as podman's --pull.
+const (
+	PullMissing = "missing" // pull when no local image matches (default)
+	PullAlways  = "always"  // pull every time
+	PullNewer   = "newer"   // pull every time; layers already present are not fetched again
+	PullNever   = "never"   // only local images
+)
+
+func checkPullPolicy(p string) error {
+	switch p {
+	case "", PullMissing, PullAlways, PullNewer, PullNever:
+		return nil
 	}
-	if !errors.Is(err, imagepull.ErrNotFound) {
-		return nil, err
+	return fmt.Errorf("--pull %q: use missing, always, newer or never", p)
+}
+
+func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cstorage.Image, error) {
+	if opts.PullPolicy != PullAlways && opts.PullPolicy != PullNewer {
+		img, err := imagepull.Lookup(store, opts.Image, opts.Pull)
+		if err == nil {
+			cfg, cerr := imagepull.Config(ctx, store, img.ID)
+			if cerr == nil && opts.Pull.Matches(cfg) {
+				return img, nil
+			}
+		} else if !errors.Is(err, imagepull.ErrNotFound) {
+			return nil, err
+		}
+		if opts.PullPolicy == PullNever {
+			return nil, fmt.Errorf("image %s (for the platform asked) is not in local storage, and --pull=never", opts.Image)
+		}
 	}
 	po := opts.Pull
 	po.Progress = opts.PullProgress

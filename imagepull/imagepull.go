@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"runtime"
 	"strings"
 	"time"
 
@@ -39,6 +40,50 @@ type Options struct {
 	Progress io.Writer
 	// AuthFile overrides the auth.json location.
 	AuthFile string
+	// Platform (OS/ARCH[/VARIANT]), or Arch and OS, choose from a
+	// multi-platform image; empty means this machine's.
+	Platform string
+	Arch     string
+	OS       string
+}
+
+// platform returns the OS, architecture and variant asked for.
+func (o Options) platform() (osName, arch, variant string, err error) {
+	osName, arch = o.OS, o.Arch
+	if o.Platform != "" {
+		parts := strings.Split(o.Platform, "/")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			return "", "", "", fmt.Errorf("--platform %q: want OS/ARCH[/VARIANT], such as linux/arm64", o.Platform)
+		}
+		osName, arch = parts[0], parts[1]
+		if len(parts) == 3 {
+			variant = parts[2]
+		}
+	}
+	return osName, arch, variant, nil
+}
+
+// CheckPlatform validates the platform options without pulling.
+func (o Options) CheckPlatform() error {
+	_, _, _, err := o.platform()
+	return err
+}
+
+// Matches reports whether a stored image is for the platform asked for,
+// this machine's when none was: an image pulled earlier for another
+// platform is not what a plain run wants.
+func (o Options) Matches(cfg *imgspecv1.Image) bool {
+	osName, arch, variant, err := o.platform()
+	if err != nil {
+		return false
+	}
+	if osName == "" {
+		osName = runtime.GOOS
+	}
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	return cfg.OS == osName && cfg.Architecture == arch && (variant == "" || cfg.Variant == variant)
 }
 
 // ErrNotFound says that no candidate of a reference exists.
@@ -58,6 +103,7 @@ func (e *MalformedError) Unwrap() error { return e.Err }
 
 func (o Options) systemContext() *types.SystemContext {
 	sys := &types.SystemContext{AuthFilePath: o.AuthFile}
+	sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice, _ = o.platform()
 	if o.TLSVerify != nil {
 		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(!*o.TLSVerify)
 	}
@@ -81,6 +127,9 @@ func HasTransport(ref string) bool {
 // through registries.conf (short names, search registries, mirrors); other
 // sources are named with their transport.
 func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (string, error) {
+	if err := o.CheckPlatform(); err != nil {
+		return "", err
+	}
 	sys := o.systemContext()
 	policy, err := policyContext(sys)
 	if err != nil {

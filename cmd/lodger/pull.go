@@ -14,15 +14,21 @@ import (
 type pullFlags struct {
 	tlsVerify bool
 	authFile  string
+	platform  string
+	arch      string
+	os        string
 }
 
 func (p *pullFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&p.tlsVerify, "tls-verify", true, "require https and a verified certificate (false also allows plain http)")
 	fs.StringVar(&p.authFile, "authfile", "", "path of the registry credentials file (default: the containers auth.json)")
+	fs.StringVar(&p.platform, "platform", "", "the image for OS/ARCH[/VARIANT] from a multi-platform image")
+	fs.StringVar(&p.arch, "arch", "", "the image for this architecture (default: this machine's)")
+	fs.StringVar(&p.os, "os", "", "the image for this operating system (default: linux)")
 }
 
 func (p *pullFlags) options(fs *pflag.FlagSet) imagepull.Options {
-	o := imagepull.Options{AuthFile: p.authFile}
+	o := imagepull.Options{AuthFile: p.authFile, Platform: p.platform, Arch: p.arch, OS: p.os}
 	if fs.Changed("tls-verify") {
 		v := p.tlsVerify
 		o.TLSVerify = &v

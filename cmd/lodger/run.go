@@ -36,6 +36,7 @@ type runOptions struct {
 	restart     string
 	logOpts     []string
 	detachKeys  string
+	pullPolicy  string
 }
 
 func newRunCommand() *cobra.Command {
@@ -89,6 +90,7 @@ not found, 128+N when signal N killed it.`,
 				Restart:     o.restart,
 				LogOpts:     o.logOpts,
 				DetachKeys:  o.detachKeys,
+				PullPolicy:  o.pullPolicy,
 				Storage:     so,
 				Started:     func(id string) { fmt.Fprintln(cmd.OutOrStdout(), id) },
 				Security: container.SecurityOptions{
@@ -127,6 +129,7 @@ not found, 128+N when signal N killed it.`,
 	f.SetInterspersed(false)
 	o.register(f)
 	f.BoolVar(&o.remove, "rm", false, "remove the container when it exits")
+	f.StringVar(&o.pullPolicy, "pull", "missing", "pull the image: missing (when not in local storage), always, newer, never")
 	f.StringVar(&o.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	f.StringVar(&o.detachKeys, "detach-keys", "", "keys that detach from run -it, leaving the container running (default ctrl-p,ctrl-q)")
 	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log option: max-size=SIZE caps the log file (one rotated file is kept)")
