@@ -85,7 +85,7 @@ a password on the command line is visible to other users in ps.`,
 			return nil
 		},
 	}
-	o.register(cmd.Flags())
+	o.registerRegistry(cmd.Flags())
 	cmd.Flags().StringVarP(&o.username, "username", "u", "", "user name")
 	cmd.Flags().StringVarP(&o.password, "password", "p", "", "password (insecure: visible in ps; prefer --password-stdin)")
 	cmd.Flags().BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from stdin")

@@ -19,9 +19,20 @@ type pullFlags struct {
 	os        string
 }
 
+// register adds the registry and the platform flags (pull, run, create).
 func (p *pullFlags) register(fs *pflag.FlagSet) {
+	p.registerRegistry(fs)
+	p.registerPlatform(fs)
+}
+
+// registerRegistry adds the flags about reaching a registry (also push
+// and login).
+func (p *pullFlags) registerRegistry(fs *pflag.FlagSet) {
 	fs.BoolVar(&p.tlsVerify, "tls-verify", true, "require https and a verified certificate (false also allows plain http)")
 	fs.StringVar(&p.authFile, "authfile", "", "path of the registry credentials file (default: the containers auth.json)")
+}
+
+func (p *pullFlags) registerPlatform(fs *pflag.FlagSet) {
 	fs.StringVar(&p.platform, "platform", "", "the image for OS/ARCH[/VARIANT] from a multi-platform image")
 	fs.StringVar(&p.arch, "arch", "", "the image for this architecture (default: this machine's)")
 	fs.StringVar(&p.os, "os", "", "the image for this operating system (default: linux)")

@@ -59,7 +59,7 @@ docker-archive:FILE[:REF], dir:DIR.`,
 			return nil
 		},
 	}
-	o.register(cmd.Flags())
+	o.registerRegistry(cmd.Flags())
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
 	return sessionCommand(cmd, 1)
 }
