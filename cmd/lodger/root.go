@@ -64,6 +64,8 @@ registries or archives, containers run in a user namespace mapped from your
 	root.PersistentFlags().StringVar(&global.driver, "storage-driver", "", "storage driver: overlay, fuse-overlayfs or vfs (default: automatic)")
 	root.AddCommand(
 		newVersionCommand(),
+		newUnshareCommand(),
+		newSystemCommand(),
 		newInfoCommand(),
 		newPullCommand(),
 		newImagesCommand(),
