@@ -169,10 +169,12 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if network != NetworkNone && network != NetworkHost {
 		return exec.ExitLodger, fmt.Errorf("--network %q: use none or host", network)
 	}
-	if _, err := Env(nil, opts.EnvFiles, opts.Env); err != nil {
+	envOverrides, err := EnvOverrides(opts.EnvFiles, opts.Env)
+	if err != nil {
 		return exec.ExitLodger, err
 	}
-	if err := applySecurity(&specs.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}, opts.Security); err != nil {
+	sec, err := parseSecurity(opts.Security)
+	if err != nil {
 		return exec.ExitLodger, err
 	}
 	plan, err := opts.Mounts.plan()
@@ -219,11 +221,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		}
 	}
 
-	img, err := findOrPull(ctx, store, opts)
-	if err != nil {
-		return exec.ExitLodger, err
-	}
-	cfg, err := imagepull.Config(ctx, store, img.ID)
+	img, cfg, err := findOrPull(ctx, store, opts)
 	if err != nil {
 		return exec.ExitLodger, err
 	}
@@ -231,10 +229,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if len(args) == 0 {
 		return exec.ExitLodger, fmt.Errorf("no command: image %s has no Cmd or Entrypoint; give one after the image name", opts.Image)
 	}
-	env, err := Env(cfg.Config.Env, opts.EnvFiles, opts.Env)
-	if err != nil {
-		return exec.ExitLodger, err
-	}
+	env := MergeEnv(cfg.Config.Env, envOverrides)
 	wd, err := Workdir(cfg.Config, opts.Workdir)
 	if err != nil {
 		return exec.ExitLodger, fmt.Errorf("-w: %w", err)
@@ -336,9 +331,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		Mounts:   mounts,
 		Linux:    &specs.Linux{Namespaces: opts.Process.namespaces(network)},
 	}
-	if err := applySecurity(spec, opts.Security); err != nil {
-		return exec.ExitLodger, err
-	}
+	sec.apply(spec)
 	if err := applyProcess(spec, opts.Process, proc, rootfs); err != nil {
 		return exec.ExitLodger, err
 	}
@@ -413,28 +406,39 @@ func checkPullPolicy(p string) error {
 	return fmt.Errorf("--pull %q: use missing, always, newer or never", p)
 }
 
-func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cstorage.Image, error) {
+// findOrPull returns the image to run and its configuration, which the
+// platform check needs and the caller uses (read once: it is on the
+// start-up path).
+func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cstorage.Image, *imgspecv1.Image, error) {
 	if opts.PullPolicy != PullAlways && opts.PullPolicy != PullNewer {
 		img, err := imagepull.Lookup(store, opts.Image, opts.Pull)
 		if err == nil {
-			cfg, cerr := imagepull.Config(ctx, store, img.ID)
-			if cerr == nil && opts.Pull.Matches(cfg) {
-				return img, nil
+			cfg, err := imagepull.Config(ctx, store, img.ID)
+			if err == nil && opts.Pull.Matches(cfg) {
+				return img, cfg, nil
 			}
 		} else if !errors.Is(err, imagepull.ErrNotFound) {
-			return nil, err
+			return nil, nil, err
 		}
 		if opts.PullPolicy == PullNever {
-			return nil, fmt.Errorf("image %s (for the platform asked) is not in local storage, and --pull=never", opts.Image)
+			return nil, nil, fmt.Errorf("image %s (for the platform asked) is not in local storage, and --pull=never", opts.Image)
 		}
 	}
 	po := opts.Pull
 	po.Progress = opts.PullProgress
 	id, err := imagepull.Pull(ctx, store, opts.Image, po)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return store.Image(id)
+	img, err := store.Image(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := imagepull.Config(ctx, store, img.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return img, cfg, nil
 }
 
 // runProcess runs spec in the foreground; started, when set, learns the

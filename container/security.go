@@ -32,42 +32,45 @@ type SecurityOptions struct {
 	SecurityOpt []string // no-new-privileges[=true|false], seccomp=unconfined|FILE
 }
 
-// applySecurity fills the spec's capabilities, seccomp filter, masked and
-// read-only paths and no_new_privs from o.
-func applySecurity(spec *specs.Spec, o SecurityOptions) error {
-	var caps []string
+// security is SecurityOptions checked and worked out: done once per run,
+// before anything is pulled, and applied to the spec once the user is
+// known.
+type security struct {
+	privileged bool
+	caps       []string
+	addCaps    []string // --cap-add, normalised, for a non-root user's ambient set
+	noNewPrivs bool
+	profile    string              // default, unconfined or a file, for messages
+	seccomp    *specs.LinuxSeccomp // nil: no filter
+}
+
+// parseSecurity checks o and computes the capabilities and the seccomp
+// profile; a profile the filter cannot express fails here.
+func parseSecurity(o SecurityOptions) (*security, error) {
+	s := &security{privileged: o.Privileged, profile: "default"}
 	if o.Privileged {
 		// Rootless --privileged: every capability of the user namespace,
 		// no seccomp filter, nothing masked. It grants nothing the user
 		// does not already hold outside.
-		caps = exec.AllCapabilities()
+		s.caps = exec.AllCapabilities()
 	} else {
 		c, err := exec.Capabilities(o.CapAdd, o.CapDrop)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		caps = c
-	}
-	spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
-	// A non-root user gets only what it asked for with --cap-add, as
-	// ambient (and so inheritable) capabilities; root's inheritable set
-	// stays empty (CVE-2022-27649).
-	if spec.Process.User.UID != 0 && !o.Privileged {
+		s.caps = c
 		for _, a := range o.CapAdd {
 			n, err := exec.NormalizeCap(a)
 			if err != nil {
-				return fmt.Errorf("--cap-add: %w", err)
+				return nil, fmt.Errorf("--cap-add: %w", err)
 			}
 			if n == "ALL" {
-				spec.Process.Capabilities.Ambient = caps
+				s.addCaps = c
 				break
 			}
-			spec.Process.Capabilities.Ambient = append(spec.Process.Capabilities.Ambient, n)
+			s.addCaps = append(s.addCaps, n)
 		}
-		spec.Process.Capabilities.Inheritable = spec.Process.Capabilities.Ambient
 	}
-
-	profile := "default"
 	for _, opt := range o.SecurityOpt {
 		key, val, hasVal := strings.Cut(opt, "=")
 		if !hasVal {
@@ -75,44 +78,61 @@ func applySecurity(spec *specs.Spec, o SecurityOptions) error {
 		}
 		switch key {
 		case "no-new-privileges":
-			on := true
+			s.noNewPrivs = true
 			if hasVal {
 				b, err := strconv.ParseBool(val)
 				if err != nil {
-					return fmt.Errorf("--security-opt %q: no-new-privileges takes true or false", opt)
+					return nil, fmt.Errorf("--security-opt %q: no-new-privileges takes true or false", opt)
 				}
-				on = b
+				s.noNewPrivs = b
 			}
-			spec.Process.NoNewPrivileges = on
 		case "seccomp":
 			if !hasVal || val == "" {
-				return fmt.Errorf("--security-opt %q: use seccomp=unconfined or seccomp=PROFILE.json", opt)
+				return nil, fmt.Errorf("--security-opt %q: use seccomp=unconfined or seccomp=PROFILE.json", opt)
 			}
-			profile = val
+			s.profile = val
 		default:
-			return fmt.Errorf("--security-opt %q: unknown option (lodger knows no-new-privileges and seccomp=...)", opt)
+			return nil, fmt.Errorf("--security-opt %q: unknown option (lodger knows no-new-privileges and seccomp=...)", opt)
 		}
 	}
 	if o.Privileged {
-		return nil
+		return s, nil
+	}
+	var err error
+	switch s.profile {
+	case "unconfined":
+	case "default":
+		s.seccomp, err = seccomp.Default(s.caps)
+	default:
+		s.seccomp, err = seccomp.Load(s.profile, s.caps)
+	}
+	if err == nil && s.seccomp != nil {
+		// Compiled now so that a bad profile fails before any pull; the
+		// init program reuses this compilation (seccomp.Compile keeps it).
+		_, err = seccomp.Compile(s.seccomp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--security-opt seccomp=%s: %w", s.profile, err)
+	}
+	return s, nil
+}
+
+// apply fills the spec's capabilities, seccomp filter, masked and
+// read-only paths and no_new_privs. spec.Process.User must be set: a
+// non-root user gets only what it asked for with --cap-add, as ambient
+// (and so inheritable) capabilities; root's inheritable set stays empty
+// (CVE-2022-27649).
+func (s *security) apply(spec *specs.Spec) {
+	c := &specs.LinuxCapabilities{Bounding: s.caps, Effective: s.caps, Permitted: s.caps}
+	if spec.Process.User.UID != 0 && !s.privileged {
+		c.Ambient, c.Inheritable = s.addCaps, s.addCaps
+	}
+	spec.Process.Capabilities = c
+	spec.Process.NoNewPrivileges = s.noNewPrivs
+	if s.privileged {
+		return
 	}
 	spec.Linux.MaskedPaths = MaskedPaths
 	spec.Linux.ReadonlyPaths = ReadonlyPaths
-	var err error
-	switch profile {
-	case "unconfined":
-	case "default":
-		spec.Linux.Seccomp, err = seccomp.Default(caps)
-	default:
-		spec.Linux.Seccomp, err = seccomp.Load(profile, caps)
-	}
-	if err == nil && spec.Linux.Seccomp != nil {
-		// Compile now so that a profile the filter cannot express fails
-		// here, before anything is pulled or created.
-		_, err = seccomp.Compile(spec.Linux.Seccomp)
-	}
-	if err != nil {
-		return fmt.Errorf("--security-opt seccomp=%s: %w", profile, err)
-	}
-	return nil
+	spec.Linux.Seccomp = s.seccomp
 }

@@ -37,15 +37,48 @@ func Command(cfg imgspecv1.ImageConfig, entrypoint *string, args []string) []str
 // later ones winning per key. "-e KEY" alone takes KEY from lodger's own
 // environment, and is dropped when unset there.
 func Env(image []string, envFiles []string, envs []string) ([]string, error) {
-	var overrides []string
+	overrides, err := EnvOverrides(envFiles, envs)
+	if err != nil {
+		return nil, err
+	}
+	return MergeEnv(image, overrides), nil
+}
+
+// EnvOverrides reads --env-file files and -e values into KEY=VALUE
+// entries, in order; "-e KEY" alone takes KEY from lodger's own
+// environment and is dropped when unset there.
+func EnvOverrides(envFiles []string, envs []string) ([]string, error) {
+	var in []string
 	for _, f := range envFiles {
 		vals, err := readEnvFile(f)
 		if err != nil {
 			return nil, err
 		}
-		overrides = append(overrides, vals...)
+		in = append(in, vals...)
 	}
-	overrides = append(overrides, envs...)
+	in = append(in, envs...)
+	out := make([]string, 0, len(in))
+	for _, kv := range in {
+		k, _, hasValue := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("invalid environment variable %q: empty name", kv)
+		}
+		if !hasValue {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			kv = k + "=" + v
+		}
+		out = append(out, kv)
+	}
+	return out, nil
+}
+
+// MergeEnv lays overrides over the image's environment, later entries
+// winning per key and keeping the first position, and adds Docker's PATH
+// when none is set.
+func MergeEnv(image, overrides []string) []string {
 	order := []string{}
 	vals := map[string]string{}
 	set := func(kv string) {
@@ -59,17 +92,6 @@ func Env(image []string, envFiles []string, envs []string) ([]string, error) {
 		set(kv)
 	}
 	for _, kv := range overrides {
-		k, _, hasValue := strings.Cut(kv, "=")
-		if k == "" {
-			return nil, fmt.Errorf("invalid environment variable %q: empty name", kv)
-		}
-		if !hasValue {
-			v, ok := os.LookupEnv(k)
-			if !ok {
-				continue
-			}
-			kv = k + "=" + v
-		}
 		set(kv)
 	}
 	if _, ok := vals["PATH"]; !ok {
@@ -79,7 +101,7 @@ func Env(image []string, envFiles []string, envs []string) ([]string, error) {
 	for _, k := range order {
 		out = append(out, k+"="+vals[k])
 	}
-	return out, nil
+	return out
 }
 
 // readEnvFile reads KEY=VALUE lines; blank lines and # comments are

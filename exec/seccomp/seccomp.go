@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sync"
 
 	seccompbpf "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -42,9 +43,32 @@ func specFor(caps []string) *specs.Spec {
 	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
 }
 
+// last keeps the most recent compilation. lodger checks a profile while it
+// reads the flags and compiles it again into the init program moments
+// later, on the start-up path; both see the same *LinuxSeccomp.
+var last struct {
+	sync.Mutex
+	cfg    *specs.LinuxSeccomp
+	filter []byte
+}
+
 // Compile assembles cfg for this machine's architecture into the raw
-// struct sock_filter array the kernel takes.
+// struct sock_filter array the kernel takes. cfg must not change once
+// compiled.
 func Compile(cfg *specs.LinuxSeccomp) ([]byte, error) {
+	last.Lock()
+	defer last.Unlock()
+	if cfg == last.cfg && cfg != nil {
+		return last.filter, nil
+	}
+	filter, err := compile(cfg)
+	if err == nil {
+		last.cfg, last.filter = cfg, filter
+	}
+	return filter, err
+}
+
+func compile(cfg *specs.LinuxSeccomp) ([]byte, error) {
 	info, err := arch.GetInfo("")
 	if err != nil {
 		return nil, err
