@@ -1,11 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"strings"
-
-	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/container"
@@ -53,9 +48,7 @@ unless -f is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !force {
-				fmt.Fprint(cmd.ErrOrStderr(), "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
-				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				if !confirm(cmd, "This will remove all stopped containers.") {
 					return nil
 				}
 			}
@@ -65,15 +58,7 @@ unless -f is given.`,
 			}
 			defer store.Shutdown(false)
 			rep, err := container.Prune(cmd.Context(), store)
-			out := cmd.OutOrStdout()
-			if len(rep.Removed) > 0 {
-				fmt.Fprintln(out, "Deleted Containers:")
-				for _, id := range rep.Removed {
-					fmt.Fprintln(out, id)
-				}
-				fmt.Fprintln(out)
-			}
-			fmt.Fprintf(out, "Total reclaimed space: %s\n", units.HumanSize(float64(rep.Reclaimed)))
+			printPruned(cmd.OutOrStdout(), "Containers", rep.Removed, rep.Reclaimed)
 			return err
 		},
 	}

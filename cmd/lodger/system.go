@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,12 +31,8 @@ func newSystemResetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !force {
-				fmt.Fprintf(cmd.OutOrStdout(), "This removes every container, image and volume in %s. Continue? [y/N] ", so.GraphRoot)
-				line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-				if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(line)), "y") {
-					return errors.New("reset cancelled")
-				}
+			if !force && !confirm(cmd, "This will remove every container, image and volume in "+so.GraphRoot+".") {
+				return nil
 			}
 			store, err := storage.Open(so)
 			if err != nil {

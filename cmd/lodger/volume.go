@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/container"
@@ -206,23 +204,13 @@ Asks first unless -f is given.`,
 				if all {
 					what = "all local volumes"
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING! This will remove %s not used by at least one container.\nAre you sure you want to continue? [y/N] ", what)
-				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				if !confirm(cmd, "This will remove "+what+" not used by at least one container.") {
 					return nil
 				}
 			}
 			return withVolumes(func(vs *volume.Store) error {
 				p, err := vs.Prune(all)
-				out := cmd.OutOrStdout()
-				if len(p.Names) > 0 {
-					fmt.Fprintln(out, "Deleted Volumes:")
-					for _, n := range p.Names {
-						fmt.Fprintln(out, n)
-					}
-					fmt.Fprintln(out)
-				}
-				fmt.Fprintf(out, "Total reclaimed space: %s\n", units.HumanSize(float64(p.Bytes)))
+				printPruned(cmd.OutOrStdout(), "Volumes", p.Names, p.Bytes)
 				return err
 			})
 		},
