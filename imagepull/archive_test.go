@@ -10,9 +10,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	cstorage "go.podman.io/storage"
 )
 
@@ -20,17 +17,7 @@ import (
 func twoImages(t *testing.T) (cstorage.Store, string, string, string) {
 	t.Helper()
 	host := newRegistry(t)
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(host+"/test/second:v1", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
+	pushRandom(t, host+"/test/second:v1", 512, 1)
 	store := newStore(t)
 	insecure := false
 	opts := Options{TLSVerify: &insecure}

@@ -53,18 +53,24 @@ func newRegistry(t *testing.T) (host string) {
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host = strings.TrimPrefix(srv.URL, "http://")
-	img, err := random.Image(1024, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(host+"/test/random:v1", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
+	pushRandom(t, host+"/test/random:v1", 1024, 2)
 	return host
+}
+
+// pushRandom pushes a random image of the given layers to ref.
+func pushRandom(t *testing.T, ref string, layerSize int64, layers int64) {
+	t.Helper()
+	img, err := random.Image(layerSize, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestPullAndLookup(t *testing.T) {
@@ -157,23 +163,13 @@ func TestPullRejectsCorruptLayer(t *testing.T) {
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	img, err := random.Image(4096, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(host+"/test/corrupt:v1", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
-	}
+	pushRandom(t, host+"/test/corrupt:v1", 4096, 2)
 	store := newStore(t)
 	insecure := false
 	opts := Options{TLSVerify: &insecure}
 
 	c.on.Store(true)
-	_, err = Pull(context.Background(), store, host+"/test/corrupt:v1", opts)
+	_, err := Pull(context.Background(), store, host+"/test/corrupt:v1", opts)
 	if err == nil {
 		t.Fatal("pull of a corrupted layer succeeded")
 	}
