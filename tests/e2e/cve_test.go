@@ -5,12 +5,10 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -41,25 +39,7 @@ func (e *env) runBin(t *testing.T, bin string, args ...string) result {
 }
 
 func (e *env) doBin(bin string, args ...string) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-	defer cancel()
-	cmd := e.command(ctx, args...)
-	cmd.Path, cmd.Args[0] = bin, bin
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		r.code = -1
-		return r, fmt.Errorf("%s\ntimed out after %s", r, callTimeout)
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		return r, fmt.Errorf("start %s %s: %v", bin, shellQuote(args), err)
-	}
-	return r, nil
+	return call{env: e, bin: bin}.do(args...)
 }
 
 // copyExecutable copies src to dst, mode 0755, owned by whoever runs the

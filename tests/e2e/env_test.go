@@ -256,6 +256,7 @@ type call struct {
 	env   *env
 	stdin io.Reader
 	extra []string // more environment variables
+	bin   string   // a lodger binary other than LODGER_BIN
 }
 
 // lodger runs the binary in the shared environment.
@@ -295,6 +296,9 @@ func (c call) do(args ...string) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	cmd := c.env.command(ctx, args...)
+	if c.bin != "" {
+		cmd.Path, cmd.Args[0] = c.bin, c.bin
+	}
 	cmd.Env = append(cmd.Env, c.extra...)
 	cmd.Stdin = c.stdin
 	var stdout, stderr bytes.Buffer
