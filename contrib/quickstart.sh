@@ -15,6 +15,10 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 image=docker.io/library/busybox:latest
 say "pulling $image (falls back to an offline image after 15 s)"
 if ! timeout 15 "$LODGER" pull -q "$image" >/dev/null 2>&1; then
+	if ! command -v busybox >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "offline: installing busybox-static"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+	fi
 	bb=$(command -v busybox || true)
 	if [ -z "$bb" ] || ! file -L "$bb" 2>/dev/null | grep -q 'statically linked'; then
 		for c in /bin/busybox /usr/bin/busybox; do [ -x "$c" ] && bb=$c; done
