@@ -77,7 +77,14 @@ func compile(cfg *specs.LinuxSeccomp) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default action: %w", err)
 	}
+	// One group per action, in the order the actions first appear: the
+	// profile allows some calls in several rules that differ in their
+	// arguments (socket, one rule per address family), and go-seccomp-bpf
+	// reaches only the first group that names a syscall, so the rules of
+	// a syscall must be one group, their conditions OR'd.
 	policy := seccompbpf.Policy{DefaultAction: placeholder}
+	groups := map[seccompbpf.Action]int{}
+	unconditional := map[seccompbpf.Action]map[string]bool{}
 	for _, rule := range cfg.Syscalls {
 		act, err := action(rule.Action, rule.ErrnoRet)
 		if err != nil {
@@ -89,7 +96,14 @@ func compile(cfg *specs.LinuxSeccomp) ([]byte, error) {
 			// rule out, so the default action (a refusal) applies.
 			continue
 		}
-		group := seccompbpf.SyscallGroup{Action: act}
+		gi, seen := groups[act]
+		if !seen {
+			gi = len(policy.Syscalls)
+			groups[act] = gi
+			policy.Syscalls = append(policy.Syscalls, seccompbpf.SyscallGroup{Action: act})
+			unconditional[act] = map[string]bool{}
+		}
+		group := &policy.Syscalls[gi]
 		for _, name := range rule.Names {
 			// Names this table does not know are syscalls newer than the
 			// table; they keep the default action.
@@ -97,15 +111,34 @@ func compile(cfg *specs.LinuxSeccomp) ([]byte, error) {
 				continue
 			}
 			if len(conds) == 0 {
-				group.Names = append(group.Names, name)
+				if !unconditional[act][name] {
+					unconditional[act][name] = true
+					group.Names = append(group.Names, name)
+				}
 			} else {
 				group.NamesWithCondtions = append(group.NamesWithCondtions, seccompbpf.NameWithConditions{Name: name, Conditions: conds})
 			}
 		}
-		if len(group.Names) > 0 || len(group.NamesWithCondtions) > 0 {
-			policy.Syscalls = append(policy.Syscalls, group)
+	}
+	// A syscall allowed without conditions needs none of its conditional
+	// rules (go-seccomp-bpf refuses the mix).
+	for i := range policy.Syscalls {
+		g := &policy.Syscalls[i]
+		kept := g.NamesWithCondtions[:0]
+		for _, nc := range g.NamesWithCondtions {
+			if !unconditional[g.Action][nc.Name] {
+				kept = append(kept, nc)
+			}
+		}
+		g.NamesWithCondtions = kept
+	}
+	nonEmpty := policy.Syscalls[:0]
+	for _, g := range policy.Syscalls {
+		if len(g.Names) > 0 || len(g.NamesWithCondtions) > 0 {
+			nonEmpty = append(nonEmpty, g)
 		}
 	}
+	policy.Syscalls = nonEmpty
 	if len(policy.Syscalls) == 0 {
 		policy.Syscalls = []seccompbpf.SyscallGroup{{Names: []string{"exit_group"}, Action: seccompbpf.ActionAllow}}
 	}

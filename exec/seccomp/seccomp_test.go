@@ -2,7 +2,12 @@ package seccomp
 
 import (
 	"bytes"
+	"encoding/binary"
+	"runtime"
 	"testing"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -44,6 +49,71 @@ func TestCompileRejects(t *testing.T) {
 	} {
 		if _, err := Compile(p); err == nil {
 			t.Errorf("%s: compiled", name)
+		}
+	}
+}
+
+// run evaluates filter for one system call, as the kernel would.
+func run(t *testing.T, filter []byte, nr int, args ...uint64) uint32 {
+	t.Helper()
+	var raw []bpf.RawInstruction
+	for i := 0; i+8 <= len(filter); i += 8 {
+		raw = append(raw, bpf.RawInstruction{
+			Op: binary.LittleEndian.Uint16(filter[i:]), Jt: filter[i+2], Jf: filter[i+3],
+			K: binary.LittleEndian.Uint32(filter[i+4:]),
+		})
+	}
+	insns, ok := bpf.Disassemble(raw)
+	if !ok {
+		t.Fatal("filter does not disassemble")
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// struct seccomp_data; the VM loads words big-endian, the kernel in
+	// native order, so each 32-bit word is stored big-endian.
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[0:], uint32(nr))
+	binary.BigEndian.PutUint32(data[4:], unix.AUDIT_ARCH_X86_64)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(data[16+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(data[16+8*i+4:], uint32(a>>32))
+	}
+	ret, err := vm.Run(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(ret)
+}
+
+// TestDefaultSocketFamilies: Docker's profile allows socket() per address
+// family in separate rules; each must hold (ip(8) needs AF_NETLINK).
+func TestDefaultSocketFamilies(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the evaluation below builds x86-64 seccomp data")
+	}
+	p, err := Default(defaultCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		family uint64
+		want   uint32
+	}{
+		{unix.AF_UNIX, unix.SECCOMP_RET_ALLOW},
+		{unix.AF_INET, unix.SECCOMP_RET_ALLOW},
+		{unix.AF_INET6, unix.SECCOMP_RET_ALLOW},
+		{unix.AF_NETLINK, unix.SECCOMP_RET_ALLOW},
+		{unix.AF_PACKET, unix.SECCOMP_RET_ALLOW},
+		{unix.AF_VSOCK, unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+	} {
+		if got := run(t, f, unix.SYS_SOCKET, tc.family, unix.SOCK_RAW, 0); got != tc.want {
+			t.Errorf("socket(%d): filter returns %#x, want %#x", tc.family, got, tc.want)
 		}
 	}
 }
