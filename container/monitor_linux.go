@@ -19,6 +19,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/netstack/ports"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -40,7 +41,14 @@ type monitorRequest struct {
 	Interactive bool  `json:"interactive,omitempty"`
 	Attached    bool  `json:"attached,omitempty"`
 	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
+	// Network is the container's; its published host ports, bound by
+	// the CLI, come as fds 5 and up, in the order of Ports.
+	Network NetworkSettings `json:"network"`
+	Ports   []ports.Mapping `json:"ports,omitempty"`
 }
+
+// firstPortFd is the monitor's fd of the first published port.
+const firstPortFd = 5
 
 // logFile is the container's log, in storage's persistent container
 // directory: one line per output line, "RFC3339NANO STREAM TEXT".
@@ -54,7 +62,13 @@ func logFile(store cstorage.Store, id string) (string, error) {
 
 // startMonitor starts the monitor for a created and mounted container and
 // returns once the container's process runs, or with the init's error.
-func startMonitor(req monitorRequest) error {
+func startMonitor(req monitorRequest, listeners []ports.Listener) error {
+	portFiles, err := listenerFiles(listeners)
+	if err != nil {
+		return fmt.Errorf("published ports: %w", err)
+	}
+	defer closeFiles(portFiles)
+	req.Ports = published(listeners)
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -72,7 +86,7 @@ func startMonitor(req monitorRequest) error {
 		return err
 	}
 	cmd := osexec.Command(self, MonitorArg, req.ID)
-	cmd.ExtraFiles = []*os.File{reqR, readyW}
+	cmd.ExtraFiles = append([]*os.File{reqR, readyW}, portFiles...)
 	cmd.Dir = "/"
 	// Its own session: no terminal signal, and no death of the CLI, reaches
 	// the monitor or the container.
@@ -111,13 +125,23 @@ func MonitorMain() int {
 		fmt.Fprintf(ready, "%d read monitor request: %v", exec.ExitLodger, err)
 		return 1
 	}
-	store, err := storage.Open(req.Storage)
+	var portFiles []*os.File
+	for i := range req.Ports {
+		portFiles = append(portFiles, os.NewFile(uintptr(firstPortFd+i), "port"))
+	}
+	listeners, err := listenersFrom(req.Ports, portFiles)
 	if err != nil {
 		fmt.Fprintf(ready, "%d %v", exec.ExitLodger, err)
 		return 1
 	}
+	store, err := storage.Open(req.Storage)
+	if err != nil {
+		closeListeners(listeners)
+		fmt.Fprintf(ready, "%d %v", exec.ExitLodger, err)
+		return 1
+	}
 	defer store.Shutdown(false)
-	code := monitor(store, req, ready)
+	code := monitor(store, req, listeners, ready)
 	_, _ = store.Unmount(req.ID, true)
 	if req.Remove {
 		var vols []string
@@ -132,8 +156,9 @@ func MonitorMain() int {
 	return code
 }
 
-func monitor(store cstorage.Store, req monitorRequest, ready *os.File) int {
+func monitor(store cstorage.Store, req monitorRequest, listeners []ports.Listener, ready *os.File) int {
 	fail := func(code int, err error) int {
+		closeListeners(listeners)
 		fmt.Fprintf(ready, "%d %v", code, err)
 		ready.Close()
 		return code
@@ -152,17 +177,33 @@ func monitor(store cstorage.Store, req monitorRequest, ready *os.File) int {
 	}
 	defer log.Close()
 	_ = os.Remove(filepath.Join(runDir, stopRequested))
+	var logMu sync.Mutex
+	netw, err := req.Network.open(listeners, func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(log, "%s stderr F lodger: %s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
+	})
+	listeners = nil
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	if netw != nil {
+		defer netw.Close()
+	}
 
 	h, err := newHub(req.ID, req.Attached)
 	if err != nil {
 		return fail(exec.ExitLodger, err)
 	}
-	st := State{MonitorPid: os.Getpid(), BootID: bootID(), Remove: req.Remove}
+	st := State{MonitorPid: os.Getpid(), BootID: bootID(), Remove: req.Remove, Ports: req.Ports}
 	delay := 100 * time.Millisecond
 	lastCode := 0
 	defer func() { h.close(lastCode) }()
 	for {
-		code, err := runOnce(req, log, h, runDir, &st, ready)
+		code, err := runOnce(req, log, h, runDir, &st, ready, prestart(netw))
+		if netw != nil {
+			netw.Detach()
+		}
 		lastCode = code
 		if err != nil {
 			if ready != nil {
@@ -199,7 +240,7 @@ func monitor(store cstorage.Store, req monitorRequest, ready *os.File) int {
 
 // runOnce starts the container, reports to ready (when not nil) and waits
 // for it, copying its output into the log.
-func runOnce(req monitorRequest, log io.Writer, h *hub, runDir string, st *State, ready *os.File) (int, error) {
+func runOnce(req monitorRequest, log io.Writer, h *hub, runDir string, st *State, ready *os.File, prestart func(int) error) (int, error) {
 	var stdio exec.Stdio
 	var outR, errR, stdinR *os.File
 	var stdinW *os.File
@@ -226,7 +267,7 @@ func runOnce(req monitorRequest, log io.Writer, h *hub, runDir string, st *State
 			stdio.In = stdinR
 		}
 	}
-	p, err := exec.Start(req.Spec, stdio)
+	p, err := exec.Start(req.Spec, stdio, prestart)
 	for _, f := range []*os.File{stdio.Out, stdio.Err, stdinR} {
 		if f != nil {
 			f.Close()

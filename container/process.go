@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/netstack"
 )
 
 // ProcessOptions are the run flags about the process and its namespaces.
@@ -133,7 +134,7 @@ func (o ProcessOptions) namespaces(network string) []specs.LinuxNamespace {
 	if o.UTS != "host" {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.UTSNamespace})
 	}
-	if network == NetworkNone {
+	if network != NetworkHost {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	}
 	return ns
@@ -164,9 +165,16 @@ func applyProcess(spec *specs.Spec, o ProcessOptions, p parsedProcess, rootfs st
 }
 
 // etcContent is what lodger writes for /etc/hosts and /etc/resolv.conf.
-func etcContent(hostname, network string, o ProcessOptions, p parsedProcess) (hosts, resolv string) {
-	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
-	if network == NetworkHost {
+func etcContent(hostname string, n NetworkSettings, o ProcessOptions, p parsedProcess) (hosts, resolv string) {
+	self := "127.0.1.1"
+	if n.Mode == NetworkNetstack {
+		self = netstack.Guest.String()
+	}
+	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + self + "\t" + hostname + "\n"
+	if n.Mode == NetworkNetstack && n.Netstack != nil && n.Netstack.AllowHostLoopback {
+		hosts += netstack.Gateway.String() + "\t" + netstack.HostAlias + "\n"
+	}
+	if n.Mode == NetworkHost {
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = string(b)
 		}
@@ -176,6 +184,12 @@ func etcContent(hostname, network string, o ProcessOptions, p parsedProcess) (ho
 	}
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		resolv = string(b)
+	}
+	if n.Mode == NetworkNetstack && len(o.DNS) == 0 {
+		// The host's resolvers are often on its loopback (127.0.0.53),
+		// which the container cannot reach: it asks the stack's resolver,
+		// which asks them.
+		o.DNS = []string{netstack.DNS.String()}
 	}
 	if len(o.DNS) == 0 && len(o.DNSSearch) == 0 && len(o.DNSOptions) == 0 {
 		return hosts, resolv

@@ -54,7 +54,7 @@ func TestParseProcessErrorsNameTheFlag(t *testing.T) {
 
 func TestEtcContentDNS(t *testing.T) {
 	o := ProcessOptions{DNS: []string{"192.0.2.53"}, DNSSearch: []string{"a.example", "b.example"}, DNSOptions: []string{"ndots:2"}}
-	hosts, resolv := etcContent("box", NetworkNone, o, parsedProcess{hosts: []string{"10.0.0.1\tdb"}})
+	hosts, resolv := etcContent("box", NetworkSettings{Mode: NetworkNone}, o, parsedProcess{hosts: []string{"10.0.0.1\tdb"}})
 	for _, want := range []string{"127.0.1.1\tbox\n", "10.0.0.1\tdb\n"} {
 		if !strings.Contains(hosts, want) {
 			t.Errorf("hosts lacks %q:\n%s", want, hosts)

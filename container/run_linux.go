@@ -24,13 +24,8 @@ import (
 
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/netstack/ports"
 	"github.com/lodger-containers/lodger/storage"
-)
-
-// Network modes lodger knows so far.
-const (
-	NetworkNone = "none"
-	NetworkHost = "host"
 )
 
 // RunOptions is everything `lodger run` takes.
@@ -44,7 +39,9 @@ type RunOptions struct {
 	User        string
 	Name        string
 	Hostname    string
-	Network     string
+	Network     string   // --network
+	Publish     []string // -p
+	PublishAll  bool     // -P
 	Interactive bool
 	TTY         bool
 	Remove      bool
@@ -88,6 +85,17 @@ type Metadata struct {
 	Remove     bool          `json:"remove,omitempty"`
 	Restart    RestartPolicy `json:"restart,omitzero"`
 	LogMaxSize int64         `json:"logMaxSize,omitempty"`
+	// Network is nil in records of lodger before the netstack network,
+	// which had --network none.
+	Network *NetworkSettings `json:"network,omitempty"`
+}
+
+// networkOf is the record's network settings.
+func (m Metadata) networkOf() NetworkSettings {
+	if m.Network == nil {
+		return NetworkSettings{Mode: NetworkNone}
+	}
+	return *m.Network
 }
 
 // attachRun is the foreground half of run -t: attached to the monitor
@@ -162,12 +170,14 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err := ValidateName(opts.Name); err != nil {
 		return exec.ExitLodger, err
 	}
-	network := opts.Network
-	if network == "" {
-		network = NetworkNone
+	netSettings, err := parseNetwork(opts.Network)
+	if err != nil {
+		return exec.ExitLodger, err
 	}
-	if network != NetworkNone && network != NetworkHost {
-		return exec.ExitLodger, fmt.Errorf("--network %q: use none or host", network)
+	network := netSettings.Mode
+	// Syntax first, before any pull; -P needs the image.
+	if _, err := ports.Parse(opts.Publish); err != nil {
+		return exec.ExitLodger, err
 	}
 	envOverrides, err := EnvOverrides(opts.EnvFiles, opts.Env)
 	if err != nil {
@@ -225,6 +235,18 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
+	if err := netSettings.addPorts(opts.Publish, opts.PublishAll, cfg.Config.ExposedPorts); err != nil {
+		return exec.ExitLodger, err
+	}
+	// The host ports are taken now, before there is a record to leave
+	// behind: a port in use fails the run here.
+	var listeners []ports.Listener
+	if !only {
+		if listeners, err = netSettings.bindPorts(); err != nil {
+			return exec.ExitLodger, err
+		}
+		defer func() { closeListeners(listeners) }()
+	}
 	args := Command(cfg.Config, opts.Entrypoint, opts.Args)
 	if len(args) == 0 {
 		return exec.ExitLodger, fmt.Errorf("no command: image %s has no Cmd or Entrypoint; give one after the image name", opts.Image)
@@ -253,7 +275,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
 		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove,
-		Restart: restart, LogMaxSize: logMax})
+		Restart: restart, LogMaxSize: logMax, Network: &netSettings})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
 	if err != nil {
@@ -308,7 +330,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
-	hosts, resolv := etcContent(hostname, network, opts.Process, proc)
+	hosts, resolv := etcContent(hostname, netSettings, opts.Process, proc)
 	mounts, err := writeEtcFiles(ctrDir, hostname, hosts, resolv)
 	if err != nil {
 		return exec.ExitLodger, err
@@ -356,7 +378,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	attach := opts.TTY && !opts.Detach
 	if opts.Detach || attach {
 		err := startMonitor(monitorRequest{ID: id, Spec: spec, Remove: opts.Remove, Storage: opts.Storage, Restart: restart, LogMaxSize: logMax,
-			Interactive: opts.Interactive, Attached: attach})
+			Interactive: opts.Interactive, Attached: attach, Network: netSettings}, listeners)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -375,8 +397,18 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	// In the foreground this process is the monitor: ps sees the container
 	// running, and exited with an unknown code should lodger be killed.
-	st := State{MonitorPid: os.Getpid(), BootID: bootID(), Remove: opts.Remove}
-	code, err := runProcess(spec, opts, func(pid int) {
+	st := State{MonitorPid: os.Getpid(), BootID: bootID(), Remove: opts.Remove, Ports: published(listeners)}
+	netw, err := netSettings.open(listeners, func(format string, args ...any) {
+		fmt.Fprintf(opts.Stderr, "lodger: "+format+"\n", args...)
+	})
+	listeners = nil // the network owns them now
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	if netw != nil {
+		defer netw.Close()
+	}
+	code, err := runProcess(spec, opts, prestart(netw), func(pid int) {
 		st.Status, st.Pid, st.StartedAt = StatusRunning, pid, time.Now().UTC()
 		_ = SaveState(runDir, st)
 	})
@@ -443,12 +475,12 @@ func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cs
 
 // runProcess runs spec in the foreground; started, when set, learns the
 // process's pid once it runs.
-func runProcess(spec *specs.Spec, opts RunOptions, started func(pid int)) (int, error) {
+func runProcess(spec *specs.Spec, opts RunOptions, prestart func(int) error, started func(pid int)) (int, error) {
 	stdio := exec.Stdio{Out: opts.Stdout, Err: opts.Stderr}
 	if opts.Interactive {
 		stdio.In = opts.Stdin
 	}
-	p, err := exec.Start(spec, stdio)
+	p, err := exec.Start(spec, stdio, prestart)
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

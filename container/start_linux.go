@@ -58,8 +58,15 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	if fi, err := os.Stat(in.LogPath); err == nil {
 		from = fi.Size()
 	}
+	netSettings := in.Metadata.networkOf()
+	listeners, err := netSettings.bindPorts()
+	if err != nil {
+		_, _ = store.Unmount(in.ID, true)
+		return exec.ExitLodger, err
+	}
 	err = startMonitor(monitorRequest{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove, Storage: o.Storage,
-		Restart: in.Metadata.Restart, LogMaxSize: in.Metadata.LogMaxSize})
+		Restart: in.Metadata.Restart, LogMaxSize: in.Metadata.LogMaxSize, Network: netSettings}, listeners)
+	closeListeners(listeners)
 	if err != nil {
 		_, _ = store.Unmount(in.ID, true)
 		var ee *exec.ExitError

@@ -1,6 +1,8 @@
 package container
 
 import (
+	"github.com/lodger-containers/lodger/netstack/ports"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +35,8 @@ type State struct {
 	Remove     bool      `json:"remove,omitempty"` // --rm: the monitor deletes the container after exit
 	// RestartCount is how often the restart policy started it again.
 	RestartCount int `json:"restartCount,omitempty"`
+	// Ports are the published ports as bound, host ports picked.
+	Ports []ports.Mapping `json:"ports,omitempty"`
 }
 
 const stateFile = "state.json"

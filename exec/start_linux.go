@@ -67,7 +67,9 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 
 // Start runs the spec's process and returns once it has been exec'd, or
 // with an *ExitError saying why it could not be (126, 127 or 125).
-func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
+// prestart, when set, runs once the container's namespaces exist and
+// before its init does anything in them (the network is set up there).
+func Start(spec *specs.Spec, stdio Stdio, prestart func(pid int) error) (*Process, error) {
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, &ExitError{ExitLodger, errors.New("no command given and the image has none")}
 	}
@@ -157,6 +159,11 @@ func Start(spec *specs.Spec, stdio Stdio) (*Process, error) {
 	specR.Close()
 	syncW.Close()
 	p := &Process{cmd: cmd}
+	if prestart != nil {
+		if err := prestart(cmd.Process.Pid); err != nil {
+			return nil, p.fail(ExitLodger, err)
+		}
+	}
 	if _, err := specW.Write(prog); err != nil {
 		return nil, p.failFromSync(syncR, fmt.Errorf("send init program: %w", err))
 	}

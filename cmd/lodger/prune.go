@@ -33,6 +33,7 @@ func newContainerCommand() *cobra.Command {
 		newCpCommand(),
 		newTopCommand(),
 		newRenameCommand(),
+		newPortCommand(),
 	)
 	return cmd
 }

@@ -87,6 +87,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newCpCommand(),
 		newTopCommand(),
 		newRenameCommand(),
+		newPortCommand(),
 		newContainerCommand(),
 		newTagCommand(),
 		newUntagCommand(),
@@ -168,6 +169,15 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
 			return fmt.Errorf("%q requires exactly %d argument(s) (%s), got %d\nSee 'lodger %s --help'.", cmd.CommandPath(), n, what, len(args), cmd.Name())
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return fmt.Errorf("%q requires %d to %d argument(s) (%s), got %d\nSee 'lodger %s --help'.", cmd.CommandPath(), lo, hi, what, len(args), cmd.Name())
 		}
 		return nil
 	}

@@ -24,6 +24,8 @@ type runOptions struct {
 	name        string
 	hostname    string
 	network     string
+	publish     []string
+	publishAll  bool
 	quiet       bool
 	privileged  bool
 	capAdd      []string
@@ -80,6 +82,8 @@ not found, 128+N when signal N killed it.`,
 				Name:        o.name,
 				Hostname:    o.hostname,
 				Network:     o.network,
+				Publish:     o.publish,
+				PublishAll:  o.publishAll,
 				Interactive: o.interactive,
 				TTY:         o.tty,
 				Remove:      o.remove,
@@ -149,7 +153,9 @@ not found, 128+N when signal N killed it.`,
 	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint (\"\" clears it)")
 	f.StringVar(&o.name, "name", "", "name of the container")
 	f.StringVar(&o.hostname, "hostname", "", "container host name (default: the short container id)")
-	f.StringVar(&o.network, "network", container.NetworkNone, "network mode: none or host")
+	f.StringVar(&o.network, "network", container.NetworkNetstack, "network: netstack[:mtu=N,allow_host_loopback=true,...] (userspace, NAT to the host), none, or host")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container port on the host: [IP:][HOSTPORT:]CTRPORT[/tcp|/udp], ranges allowed")
+	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no pull progress")
 	f.BoolVar(&o.privileged, "privileged", false, "every capability of your user namespace, no seccomp filter, no masked paths")
 	f.StringSliceVar(&o.capAdd, "cap-add", nil, "add a capability to the default set (or ALL)")

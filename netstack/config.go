@@ -1,0 +1,113 @@
+package netstack
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The container's network, in slirp4netns's addresses so that what users
+// know from podman still holds: the container is 10.0.2.100, the gateway
+// (the host, when allowed) 10.0.2.2, the resolver 10.0.2.3.
+var (
+	Subnet  = netip.MustParsePrefix("10.0.2.0/24")
+	Gateway = netip.MustParseAddr("10.0.2.2")
+	DNS     = netip.MustParseAddr("10.0.2.3")
+	Guest   = netip.MustParseAddr("10.0.2.100")
+
+	Subnet6  = netip.MustParsePrefix("fd00::/64")
+	Gateway6 = netip.MustParseAddr("fd00::2")
+	DNS6     = netip.MustParseAddr("fd00::3")
+	Guest6   = netip.MustParseAddr("fd00::100")
+)
+
+// HostAlias is the name the container's /etc/hosts gives the gateway when
+// the host's loopback is allowed.
+const HostAlias = "host.lodger.internal"
+
+// Config is a container's network, from `--network netstack[:OPTS]`.
+type Config struct {
+	// MTU of the container's interface. 65520 lets one frame carry a
+	// 64 KiB TCP segment, so a bulk transfer costs few frames.
+	MTU uint32 `json:"mtu"`
+	// AllowHostLoopback maps the gateway to the host's 127.0.0.1 (and
+	// ::1). Off by default: a service the user bound to loopback is
+	// private to the user, and a container must not reach it.
+	AllowHostLoopback bool `json:"allowHostLoopback,omitempty"`
+	// IPv6 gives the container fd00::100 behind fd00::2 (set when the
+	// host has an IPv6 route, unless asked otherwise).
+	IPv6 bool `json:"ipv6,omitempty"`
+	// MaxConns bounds the container's NAT'd flows (TCP and UDP) at once,
+	// MaxHalfOpen its TCP handshakes in progress.
+	MaxConns    int `json:"maxConns"`
+	MaxHalfOpen int `json:"maxHalfOpen"`
+	// DialTimeout bounds an outbound connect; UDPIdle ends a UDP flow
+	// nothing was sent on.
+	DialTimeout time.Duration `json:"dialTimeout"`
+	UDPIdle     time.Duration `json:"udpIdle"`
+}
+
+// DefaultConfig is what `--network netstack` gives.
+func DefaultConfig() Config {
+	return Config{
+		MTU:         65520,
+		IPv6:        hostHasIPv6(),
+		MaxConns:    4096,
+		MaxHalfOpen: 256,
+		DialTimeout: 10 * time.Second,
+		UDPIdle:     60 * time.Second,
+	}
+}
+
+// ParseOptions reads the options after "netstack:": comma-separated
+// key=value pairs.
+func ParseOptions(opts string) (Config, error) {
+	c := DefaultConfig()
+	if opts == "" {
+		return c, nil
+	}
+	for _, kv := range strings.Split(opts, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return c, fmt.Errorf("network option %q: use KEY=VALUE", kv)
+		}
+		var err error
+		switch k {
+		case "mtu":
+			var n uint64
+			n, err = strconv.ParseUint(v, 10, 32)
+			if err == nil && (n < 1280 || n > 65520) {
+				err = fmt.Errorf("not between 1280 and 65520")
+			}
+			c.MTU = uint32(n)
+		case "allow_host_loopback":
+			c.AllowHostLoopback, err = strconv.ParseBool(v)
+		case "enable_ipv6":
+			c.IPv6, err = strconv.ParseBool(v)
+		case "max_conns":
+			c.MaxConns, err = positive(v)
+		case "max_half_open":
+			c.MaxHalfOpen, err = positive(v)
+		case "dial_timeout":
+			c.DialTimeout, err = time.ParseDuration(v)
+		case "udp_idle_timeout":
+			c.UDPIdle, err = time.ParseDuration(v)
+		default:
+			return c, fmt.Errorf("network option %q: known options are mtu, allow_host_loopback, enable_ipv6, max_conns, max_half_open, dial_timeout, udp_idle_timeout", k)
+		}
+		if err != nil {
+			return c, fmt.Errorf("network option %s=%s: %w", k, v, err)
+		}
+	}
+	return c, nil
+}
+
+func positive(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("must be positive")
+	}
+	return n, err
+}

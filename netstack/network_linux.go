@@ -1,0 +1,326 @@
+package netstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/lodger-containers/lodger/netstack/dns"
+	"github.com/lodger-containers/lodger/netstack/ports"
+)
+
+// Network is a container's network for as long as its monitor lives: the
+// host ports published for it and the resolver, which outlast a restart,
+// and the stack of the current run of the container.
+type Network struct {
+	cfg       Config
+	listeners []ports.Listener
+	resolver  *dns.Resolver
+	logf      func(format string, args ...any)
+
+	current atomic.Pointer[Stack]
+	wg      sync.WaitGroup
+	closed  chan struct{}
+}
+
+// Open serves the published host ports ls (bound by ports.Listen; the
+// Network owns them from here on) and prepares the resolver. logf
+// receives the few lines a user should see (a limit hit, ping not
+// allowed).
+func Open(cfg Config, ls []ports.Listener, logf func(format string, args ...any)) (*Network, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	r, err := dns.New(dns.Config{})
+	if err != nil {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+		return nil, err
+	}
+	n := &Network{cfg: cfg, listeners: ls, resolver: r, logf: logf, closed: make(chan struct{})}
+	for _, l := range ls {
+		n.wg.Add(1)
+		if l.TCP != nil {
+			go n.serveTCP(l)
+		} else {
+			go n.serveUDP(l)
+		}
+	}
+	return n, nil
+}
+
+// Published is the published ports with the host ports really bound.
+func (n *Network) Published() []ports.Mapping {
+	out := make([]ports.Mapping, len(n.listeners))
+	for i, l := range n.listeners {
+		out[i] = l.Mapping
+	}
+	return out
+}
+
+// Search is the host's DNS search list, for the container's resolv.conf.
+func (n *Network) Search() []string { return n.resolver.Search() }
+
+// Attach gives the container whose init is pid its interface, and runs a
+// stack on it; a stack of an earlier run is stopped first.
+func (n *Network) Attach(pid int) error {
+	n.Detach()
+	tap, err := openTAP(pid, n.cfg)
+	if err != nil {
+		return err
+	}
+	return n.attach(tap)
+}
+
+// attach runs a stack on the link fd tap (tests hand a socket pair).
+func (n *Network) attach(tap *os.File) error {
+	st, err := newStack(tap, n.cfg, n.resolver, n.logf)
+	if err != nil {
+		return err
+	}
+	n.current.Store(st)
+	return nil
+}
+
+// Detach stops the current stack (the container exited).
+func (n *Network) Detach() {
+	if st := n.current.Swap(nil); st != nil {
+		st.Close()
+	}
+}
+
+// Close stops everything and frees the host ports.
+func (n *Network) Close() {
+	close(n.closed)
+	for _, l := range n.listeners {
+		_ = l.Close()
+	}
+	n.wg.Wait()
+	n.Detach()
+}
+
+func (n *Network) serveTCP(l ports.Listener) {
+	defer n.wg.Done()
+	for {
+		c, err := l.TCP.AcceptTCP()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			select {
+			case <-n.closed:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of fds, say: wait rather than spin.
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		st := n.current.Load()
+		if st == nil {
+			c.Close()
+			continue
+		}
+		go st.dialIn(c, l.Mapping.ContainerPort)
+	}
+}
+
+// source is the address the container sees a published-port client come
+// from: its own address, except where the container could not answer it
+// (the host's loopback, an address on the container's own link, IPv6 for
+// a container without): those come from the gateway, which is the host.
+func (st *Stack) source(client netip.Addr) netip.Addr {
+	client = client.Unmap()
+	switch {
+	case client.Is4() && (client.IsLoopback() || Subnet.Contains(client) || client.IsUnspecified()):
+		return Gateway
+	case client.Is6() && !st.cfg.IPv6:
+		return Gateway
+	case client.Is6() && (client.IsLoopback() || Subnet6.Contains(client) || client.IsLinkLocalUnicast()):
+		return Gateway6
+	}
+	return client
+}
+
+func (st *Stack) guest(from netip.Addr) netip.Addr {
+	if from.Is4() {
+		return Guest
+	}
+	return Guest6
+}
+
+// dialIn connects a client of a published TCP port to the container, as
+// the client: the server in the container sees the client's address.
+func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
+	if !st.acquire() {
+		c.Close()
+		return
+	}
+	defer st.release()
+	st.wg.Add(1)
+	defer st.wg.Done()
+	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
+	src := st.source(client.Addr())
+	in, err := st.dialTCP(netip.AddrPortFrom(src, client.Port()), netip.AddrPortFrom(st.guest(src), port))
+	if err != nil {
+		c.Close()
+		return
+	}
+	st.splice(in, c)
+}
+
+func (st *Stack) dialTCP(from, to netip.AddrPort) (net.Conn, error) {
+	proto := protoOf(to.Addr())
+	var wq waiter.Queue
+	ep, tcpipErr := st.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
+	if tcpipErr != nil {
+		return nil, fmt.Errorf("connect to the container: %s", tcpipErr)
+	}
+	// A client port the stack still holds from an earlier connection of
+	// the same client (TIME-WAIT) is free to use again.
+	ep.SocketOptions().SetReuseAddress(true)
+	ep.SocketOptions().SetDelayOption(false)
+	entry, notify := waiter.NewChannelEntry(waiter.WritableEvents)
+	wq.EventRegister(&entry)
+	defer wq.EventUnregister(&entry)
+	if tcpipErr := ep.Bind(tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(from.Addr()), Port: from.Port()}); tcpipErr != nil {
+		ep.Close()
+		return nil, fmt.Errorf("connect to the container as %s: %s", from, tcpipErr)
+	}
+	tcpipErr = ep.Connect(tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(to.Addr()), Port: to.Port()})
+	if _, ok := tcpipErr.(*tcpip.ErrConnectStarted); ok {
+		ctx, cancel := context.WithTimeout(st.ctx, st.cfg.DialTimeout)
+		select {
+		case <-ctx.Done():
+			cancel()
+			ep.Close()
+			return nil, ctx.Err()
+		case <-notify:
+		}
+		cancel()
+		tcpipErr = ep.LastError()
+	}
+	if tcpipErr != nil {
+		ep.Close()
+		return nil, fmt.Errorf("connect to the container's port %d: %s", to.Port(), tcpipErr)
+	}
+	return gonet.NewTCPConn(&wq, ep), nil
+}
+
+// serveUDP relays datagrams of a published UDP port: one flow per client
+// address, each a socket in the stack bound to the client's address, ended
+// after the idle time.
+func (n *Network) serveUDP(l ports.Listener) {
+	defer n.wg.Done()
+	type flow struct {
+		conn *gonet.UDPConn
+		st   *Stack
+	}
+	var mu sync.Mutex
+	flows := map[netip.AddrPort]*flow{}
+	defer func() {
+		mu.Lock()
+		for _, f := range flows {
+			f.conn.Close()
+		}
+		mu.Unlock()
+	}()
+	buf := make([]byte, 65535)
+	for {
+		nr, client, err := l.UDP.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-n.closed:
+				return
+			default:
+				continue
+			}
+		}
+		st := n.current.Load()
+		if st == nil {
+			continue
+		}
+		mu.Lock()
+		f := flows[client]
+		if f != nil && f.st != st {
+			f.conn.Close()
+			delete(flows, client)
+			f = nil
+		}
+		if f == nil {
+			if len(flows) >= st.cfg.MaxConns {
+				mu.Unlock()
+				continue
+			}
+			conn, err := st.dialUDP(client, l.Mapping.ContainerPort)
+			if err != nil {
+				mu.Unlock()
+				continue
+			}
+			f = &flow{conn: conn, st: st}
+			flows[client] = f
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				reply := make([]byte, 65535)
+				for {
+					_ = conn.SetReadDeadline(time.Now().Add(st.cfg.UDPIdle))
+					m, err := conn.Read(reply)
+					if err != nil {
+						break
+					}
+					_, _ = l.UDP.WriteToUDPAddrPort(reply[:m], client)
+				}
+				mu.Lock()
+				if flows[client] == f {
+					delete(flows, client)
+				}
+				mu.Unlock()
+				conn.Close()
+			}()
+		}
+		mu.Unlock()
+		_, _ = f.conn.Write(buf[:nr])
+	}
+}
+
+func (st *Stack) dialUDP(client netip.AddrPort, port uint16) (*gonet.UDPConn, error) {
+	src := st.source(client.Addr())
+	to := netip.AddrPortFrom(st.guest(src), port)
+	proto := protoOf(src)
+	var wq waiter.Queue
+	ep, tcpipErr := st.s.NewEndpoint(udp.ProtocolNumber, proto, &wq)
+	if tcpipErr != nil {
+		return nil, fmt.Errorf("udp to the container: %s", tcpipErr)
+	}
+	ep.SocketOptions().SetReuseAddress(true)
+	if tcpipErr := ep.Bind(tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(src), Port: client.Port()}); tcpipErr != nil {
+		ep.Close()
+		return nil, fmt.Errorf("udp to the container as %s: %s", client, tcpipErr)
+	}
+	if tcpipErr := ep.Connect(tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(to.Addr()), Port: to.Port()}); tcpipErr != nil {
+		ep.Close()
+		return nil, fmt.Errorf("udp to the container: %s", tcpipErr)
+	}
+	return gonet.NewUDPConn(&wq, ep), nil
+}

@@ -1,0 +1,397 @@
+package netstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+
+	"github.com/lodger-containers/lodger/netstack/dns"
+)
+
+const nicID tcpip.NICID = 1
+
+// The two ends of the container's link. The container's MAC is set on
+// its interface, so that the stack never has to ask for it.
+var (
+	gatewayMAC = tcpip.LinkAddress("\x02\x4c\x4f\x44\x47\x01") // 02:4c:4f:44:47:01
+	guestMAC   = tcpip.LinkAddress("\x02\x4c\x4f\x44\x47\x02")
+)
+
+// Stack is one running container's network: a gVisor stack on the
+// container's TAP device, NAT to the host's sockets, and the resolver.
+type Stack struct {
+	cfg  Config
+	s    *stack.Stack
+	link *tapLink
+	logf func(format string, args ...any)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	slots  chan struct{} // one per NAT'd flow
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{} // every open conn, closed by Close
+	wg    sync.WaitGroup
+
+	limitOnce sync.Once
+	icmp      *pinger
+}
+
+func tcpipAddr(a netip.Addr) tcpip.Address { return tcpip.AddrFromSlice(a.AsSlice()) }
+
+func netipAddr(a tcpip.Address) netip.Addr {
+	ip, _ := netip.AddrFromSlice(a.AsSlice())
+	return ip
+}
+
+func protoOf(a netip.Addr) tcpip.NetworkProtocolNumber {
+	if a.Is4() {
+		return ipv4.ProtocolNumber
+	}
+	return ipv6.ProtocolNumber
+}
+
+// newStack starts a stack on the TAP fd tap, which it owns from here on.
+func newStack(tap *os.File, cfg Config, resolver *dns.Resolver, logf func(string, ...any)) (*Stack, error) {
+	link, err := newTapLink(tap, cfg.MTU, gatewayMAC)
+	if err != nil {
+		tap.Close()
+		return nil, err
+	}
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+	})
+	st := &Stack{cfg: cfg, s: s, link: link, logf: logf, conns: map[net.Conn]struct{}{}}
+	st.ctx, st.cancel = context.WithCancel(context.Background())
+	st.slots = make(chan struct{}, cfg.MaxConns)
+	if err := st.setup(resolver); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func (st *Stack) setup(resolver *dns.Resolver) error {
+	s := st.s
+	opts := []tcpip.SettableTransportProtocolOption{
+		ptr(tcpip.TCPSACKEnabled(true)),
+		// Buffers grow with the flow (moderate receive buffer, as Linux's
+		// tcp_moderate_rcvbuf) up to 8 MiB: a bulk transfer over a link
+		// with no loss and 64 KiB frames needs a large window, an idle
+		// connection little memory.
+		&tcpip.TCPReceiveBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20},
+		&tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20},
+		ptr(tcpip.TCPModerateReceiveBufferOption(true)),
+		// The link cannot reorder or duplicate, so TIME-WAIT protects
+		// nothing, and short published-port connections would otherwise
+		// keep the client's port busy in the stack for a minute.
+		ptr(tcpip.TCPTimeWaitTimeoutOption(time.Second)),
+		ptr(tcpip.TCPTimeWaitReuseOption(tcpip.TCPTimeWaitReuseGlobal)),
+	}
+	for _, o := range opts {
+		if tcpipErr := s.SetTransportProtocolOption(tcp.ProtocolNumber, o); tcpipErr != nil {
+			return fmt.Errorf("tcp option %T: %s", o, tcpipErr)
+		}
+	}
+	if tcpipErr := s.CreateNICWithOptions(nicID, st.link, stack.NICOptions{Name: "tap"}); tcpipErr != nil {
+		return fmt.Errorf("create NIC: %s", tcpipErr)
+	}
+	// Every destination is answered here: promiscuous mode delivers
+	// packets for any address to the stack, spoofing lets it answer as
+	// that address (and, for published ports, connect as the client).
+	s.SetPromiscuousMode(nicID, true)
+	s.SetSpoofing(nicID, true)
+	addrs := []netip.Prefix{netip.PrefixFrom(Gateway, Subnet.Bits()), netip.PrefixFrom(DNS, Subnet.Bits())}
+	routes := []tcpip.Route{{Destination: subnet(Subnet), NIC: nicID}}
+	if st.cfg.IPv6 {
+		addrs = append(addrs, netip.PrefixFrom(Gateway6, Subnet6.Bits()), netip.PrefixFrom(DNS6, Subnet6.Bits()))
+		routes = append(routes, tcpip.Route{Destination: subnet(Subnet6), NIC: nicID})
+	}
+	for _, p := range addrs {
+		pa := tcpip.ProtocolAddress{Protocol: protoOf(p.Addr()), AddressWithPrefix: tcpip.AddressWithPrefix{Address: tcpipAddr(p.Addr()), PrefixLen: p.Bits()}}
+		if tcpipErr := s.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); tcpipErr != nil {
+			return fmt.Errorf("add address %s: %s", p, tcpipErr)
+		}
+	}
+	s.SetRouteTable(routes)
+	if tcpipErr := s.AddStaticNeighbor(nicID, ipv4.ProtocolNumber, tcpipAddr(Guest), guestMAC); tcpipErr != nil {
+		return fmt.Errorf("neighbour %s: %s", Guest, tcpipErr)
+	}
+	if st.cfg.IPv6 {
+		if tcpipErr := s.AddStaticNeighbor(nicID, ipv6.ProtocolNumber, tcpipAddr(Guest6), guestMAC); tcpipErr != nil {
+			return fmt.Errorf("neighbour %s: %s", Guest6, tcpipErr)
+		}
+	}
+
+	tcpFwd := tcp.NewForwarder(s, 0, st.cfg.MaxHalfOpen, st.forwardTCP)
+	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcpFwd.HandlePacket)
+	udpFwd := udp.NewForwarder(s, st.forwardUDP)
+	s.SetTransportProtocolHandler(udp.ProtocolNumber, udpFwd.HandlePacket)
+	st.icmp = newPinger(st)
+	st.link.intercept = st.icmp.intercept
+
+	if resolver != nil {
+		if err := st.serveDNS(resolver, DNS); err != nil {
+			return err
+		}
+		if st.cfg.IPv6 {
+			if err := st.serveDNS(resolver, DNS6); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func subnet(p netip.Prefix) tcpip.Subnet {
+	sn, err := tcpip.NewSubnet(tcpipAddr(p.Addr()), tcpip.MaskFromBytes(net.CIDRMask(p.Bits(), p.Addr().BitLen())))
+	if err != nil {
+		panic(err)
+	}
+	return sn
+}
+
+// serveDNS answers on port 53 of addr, over UDP and TCP.
+func (st *Stack) serveDNS(r *dns.Resolver, addr netip.Addr) error {
+	full := tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(addr), Port: 53}
+	pc, err := gonet.DialUDP(st.s, &full, nil, protoOf(addr))
+	if err != nil {
+		return fmt.Errorf("resolver on %s: %w", addr, err)
+	}
+	l, err := gonet.ListenTCP(st.s, full, protoOf(addr))
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("resolver on %s: %w", addr, err)
+	}
+	st.track(pc)
+	st.wg.Add(2)
+	go func() { defer st.wg.Done(); _ = r.ServeUDP(pc) }()
+	go func() { defer st.wg.Done(); _ = r.ServeTCP(l) }()
+	go func() { <-st.ctx.Done(); l.Close() }()
+	return nil
+}
+
+// acquire takes a flow slot, or says (once) why a flow was refused.
+func (st *Stack) acquire() bool {
+	select {
+	case st.slots <- struct{}{}:
+		return true
+	default:
+		st.limitOnce.Do(func() {
+			st.logf("network: %d connections at once, the limit (--network netstack:max_conns=N); new ones are refused", st.cfg.MaxConns)
+		})
+		return false
+	}
+}
+
+func (st *Stack) release() { <-st.slots }
+
+// track registers a conn for Close; it reports false when the stack is
+// already closing (the conn is then closed).
+func (st *Stack) track(c net.Conn) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ctx.Err() != nil {
+		c.Close()
+		return false
+	}
+	st.conns[c] = struct{}{}
+	return true
+}
+
+func (st *Stack) untrack(c net.Conn) {
+	st.mu.Lock()
+	delete(st.conns, c)
+	st.mu.Unlock()
+	c.Close()
+}
+
+// Close stops the stack and every flow through it.
+func (st *Stack) Close() {
+	st.cancel()
+	st.mu.Lock()
+	for c := range st.conns {
+		c.Close()
+	}
+	st.mu.Unlock()
+	st.link.Close()
+	st.s.Close()
+	st.wg.Wait()
+	st.s.Wait()
+}
+
+// forwardTCP re-originates a connection the container opened as the
+// user's own host socket. The handshake with the container completes only
+// once the host's connect did, so that a refused connection is refused in
+// the container too.
+func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
+	id := r.ID()
+	dst, err := st.cfg.destination(netipAddr(id.LocalAddress))
+	if err != nil || !st.acquire() {
+		r.Complete(true)
+		return
+	}
+	defer st.release()
+	st.wg.Add(1)
+	defer st.wg.Done()
+	ctx, cancel := context.WithTimeout(st.ctx, st.cfg.DialTimeout)
+	out, err := (&net.Dialer{}).DialContext(ctx, "tcp", netip.AddrPortFrom(dst, id.LocalPort).String())
+	cancel()
+	if err != nil {
+		r.Complete(true)
+		return
+	}
+	var wq waiter.Queue
+	ep, tcpipErr := r.CreateEndpoint(&wq)
+	if tcpipErr != nil {
+		r.Complete(true)
+		out.Close()
+		return
+	}
+	r.Complete(false)
+	st.splice(gonet.NewTCPConn(&wq, ep), out)
+}
+
+// splice copies both ways until both directions ended, passing half
+// closes on, and then closes both.
+func (st *Stack) splice(a, b net.Conn) {
+	if !st.track(a) {
+		b.Close()
+		return
+	}
+	if !st.track(b) {
+		st.untrack(a)
+		return
+	}
+	defer st.untrack(a)
+	defer st.untrack(b)
+	errc := make(chan error, 1)
+	go func() { errc <- pipe(b, a) }()
+	err1 := pipe(a, b)
+	if err1 != nil {
+		// A broken direction ends the other too.
+		a.Close()
+		b.Close()
+	}
+	<-errc
+}
+
+type closeWriter interface{ CloseWrite() error }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// pipe copies src to dst and half-closes dst at the end of src.
+func pipe(dst, src net.Conn) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+				if cw, ok := dst.(closeWriter); ok {
+					_ = cw.CloseWrite()
+				}
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// forwardUDP starts a flow for the first datagram the container sent to a
+// new destination; it runs in the stack's packet path, so the relay runs
+// apart.
+func (st *Stack) forwardUDP(r *udp.ForwarderRequest) bool {
+	id := r.ID()
+	dst, err := st.cfg.destination(netipAddr(id.LocalAddress))
+	if err != nil || !st.acquire() {
+		return false // the stack answers port unreachable
+	}
+	out, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, id.LocalPort)))
+	if err != nil {
+		st.release()
+		return false
+	}
+	var wq waiter.Queue
+	ep, tcpipErr := r.CreateEndpoint(&wq)
+	if tcpipErr != nil {
+		st.release()
+		out.Close()
+		return false
+	}
+	in := gonet.NewUDPConn(&wq, ep)
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		defer st.release()
+		st.relayUDP(in, out)
+	}()
+	return true
+}
+
+// relayUDP copies datagrams both ways between two connected UDP sockets
+// until neither side sent anything for the idle time.
+func (st *Stack) relayUDP(a, b net.Conn) {
+	if !st.track(a) {
+		b.Close()
+		return
+	}
+	if !st.track(b) {
+		st.untrack(a)
+		return
+	}
+	defer st.untrack(a)
+	defer st.untrack(b)
+	var mu sync.Mutex
+	last := time.Now()
+	touch := func() { mu.Lock(); last = time.Now(); mu.Unlock() }
+	idle := func() bool { mu.Lock(); defer mu.Unlock(); return time.Since(last) >= st.cfg.UDPIdle }
+	copyDatagrams := func(dst, src net.Conn) {
+		buf := make([]byte, 65535)
+		for {
+			_ = src.SetReadDeadline(time.Now().Add(st.cfg.UDPIdle))
+			n, err := src.Read(buf)
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() && !idle() {
+					continue
+				}
+				a.Close()
+				b.Close()
+				return
+			}
+			touch()
+			_, _ = dst.Write(buf[:n])
+		}
+	}
+	done := make(chan struct{})
+	go func() { copyDatagrams(b, a); close(done) }()
+	copyDatagrams(a, b)
+	<-done
+}
