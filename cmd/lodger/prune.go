@@ -33,6 +33,8 @@ func newContainerCommand() *cobra.Command {
 		newCpCommand(),
 		newTopCommand(),
 		newRenameCommand(),
+		newExportCommand(),
+		newCommitCommand(),
 	)
 	return cmd
 }
