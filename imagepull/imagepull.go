@@ -2,7 +2,10 @@
 // references (short names through registries.conf), pulling into the local
 // store from registries (streaming layers, stream.go) and archives, finding
 // images already present, and the way out again: push, save and load
-// (archive.go), history, and registry credentials (auth.go).
+// (archive.go), history, and registry credentials (auth.go). Images are
+// also made locally from one new layer (commit.go: commit and import, with
+// Dockerfile --change instructions, change.go), listed and filtered
+// (list.go), and pruned and measured (prune.go).
 //
 // It reads the same registries.conf, policy.json and auth.json as podman,
 // skopeo and buildah. It prints nothing unless Options.Progress is set.

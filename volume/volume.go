@@ -420,3 +420,35 @@ func diskUsage(dir string) int64 {
 	})
 	return n
 }
+
+// Usage is the volumes' part of `system df`.
+type Usage struct {
+	Total, Active int // Active are used by a container
+	// Size is that of the volumes' files; Reclaimable that of the volumes
+	// no container uses.
+	Size, Reclaimable int64
+}
+
+// DiskUsage measures the volumes.
+func (s *Store) DiskUsage() (Usage, error) {
+	var u Usage
+	vols, err := s.List()
+	if err != nil {
+		return u, err
+	}
+	users, err := s.users()
+	if err != nil {
+		return u, err
+	}
+	for _, v := range vols {
+		size := diskUsage(v.Mountpoint)
+		u.Total++
+		u.Size += size
+		if len(users[v.Name]) > 0 {
+			u.Active++
+		} else {
+			u.Reclaimable += size
+		}
+	}
+	return u, nil
+}

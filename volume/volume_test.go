@@ -295,3 +295,25 @@ func TestStorePopulate(t *testing.T) {
 		}
 	}
 }
+
+func TestDiskUsage(t *testing.T) {
+	s := New(t.TempDir())
+	users := map[string][]string{"used": {"ctr"}}
+	s.Users = func() (map[string][]string, error) { return users, nil }
+	for name, data := range map[string]string{"used": "123", "idle": "12345"} {
+		v, err := s.Create(name, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(v.Mountpoint, "f"), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := s.DiskUsage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Usage{Total: 2, Active: 1, Size: 8, Reclaimable: 5}, u); diff != "" {
+		t.Errorf("DiskUsage (-want +got):\n%s", diff)
+	}
+}

@@ -142,6 +142,8 @@ func newImageCommand() *cobra.Command {
 		newUntagCommand(),
 		newSaveCommand(),
 		newLoadCommand(),
+		newImportCommand(),
+		newImagePruneCommand(),
 	)
 	return cmd
 }

@@ -21,6 +21,12 @@ func confirm(cmd *cobra.Command, warning string) bool {
 
 // printPruned is Docker's report of a prune: what went, and the space.
 func printPruned(out io.Writer, title string, removed []string, bytes int64) {
+	printDeleted(out, title, removed)
+	printReclaimed(out, bytes)
+}
+
+// printDeleted is one section of a prune report, nothing when nothing went.
+func printDeleted(out io.Writer, title string, removed []string) {
 	if len(removed) > 0 {
 		fmt.Fprintf(out, "Deleted %s:\n", title)
 		for _, r := range removed {
@@ -28,5 +34,8 @@ func printPruned(out io.Writer, title string, removed []string, bytes int64) {
 		}
 		fmt.Fprintln(out)
 	}
+}
+
+func printReclaimed(out io.Writer, bytes int64) {
 	fmt.Fprintf(out, "Total reclaimed space: %s\n", units.HumanSize(float64(bytes)))
 }

@@ -34,6 +34,8 @@ func newContainerCommand() *cobra.Command {
 		newTopCommand(),
 		newRenameCommand(),
 		newPortCommand(),
+		newExportCommand(),
+		newCommitCommand(),
 	)
 	return cmd
 }

@@ -97,6 +97,9 @@ registries or archives, containers run in a user namespace mapped from your
 		newLoginCommand(),
 		newLogoutCommand(),
 		newHistoryCommand(),
+		newImportCommand(),
+		newExportCommand(),
+		newCommitCommand(),
 		newImageCommand(),
 	)
 	return root
