@@ -8,19 +8,22 @@ import (
 	"time"
 )
 
-// The container's network, in slirp4netns's addresses so that what users
-// know from podman still holds: the container is 10.0.2.100, the gateway
-// (the host, when allowed) 10.0.2.2, the resolver 10.0.2.3.
+// The container's network, in slirp4netns's IPv4 addresses so that what
+// users know from podman still holds: the container is 10.0.2.100, the
+// gateway (the host, when allowed) 10.0.2.2, the resolver 10.0.2.3. For
+// IPv6 slirp4netns's fd00::/64 is too common a choice for hosts (and VMs
+// behind slirp) themselves, whose addresses a container could then not
+// reach; lodger's own ULA prefix spells "Lodge".
 var (
 	Subnet  = netip.MustParsePrefix("10.0.2.0/24")
 	Gateway = netip.MustParseAddr("10.0.2.2")
 	DNS     = netip.MustParseAddr("10.0.2.3")
 	Guest   = netip.MustParseAddr("10.0.2.100")
 
-	Subnet6  = netip.MustParsePrefix("fd00::/64")
-	Gateway6 = netip.MustParseAddr("fd00::2")
-	DNS6     = netip.MustParseAddr("fd00::3")
-	Guest6   = netip.MustParseAddr("fd00::100")
+	Subnet6  = netip.MustParsePrefix("fd4c:6f64:6765::/64")
+	Gateway6 = netip.MustParseAddr("fd4c:6f64:6765::2")
+	DNS6     = netip.MustParseAddr("fd4c:6f64:6765::3")
+	Guest6   = netip.MustParseAddr("fd4c:6f64:6765::100")
 )
 
 // HostAlias is the name the container's /etc/hosts gives the gateway when
@@ -36,8 +39,8 @@ type Config struct {
 	// ::1). Off by default: a service the user bound to loopback is
 	// private to the user, and a container must not reach it.
 	AllowHostLoopback bool `json:"allowHostLoopback,omitempty"`
-	// IPv6 gives the container fd00::100 behind fd00::2 (set when the
-	// host has an IPv6 route, unless asked otherwise).
+	// IPv6 gives the container Guest6 behind Gateway6 (set when the host
+	// has an IPv6 default route, unless asked otherwise).
 	IPv6 bool `json:"ipv6,omitempty"`
 	// MaxConns bounds the container's NAT'd flows (TCP and UDP) at once,
 	// MaxHalfOpen its TCP handshakes in progress.

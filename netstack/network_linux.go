@@ -178,13 +178,24 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 	defer st.wg.Done()
 	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 	src := st.source(client.Addr())
-	in, err := st.dialTCP(netip.AddrPortFrom(src, client.Port()), netip.AddrPortFrom(st.guest(src), port))
+	from, to := netip.AddrPortFrom(src, client.Port()), netip.AddrPortFrom(st.guest(src), port)
+	in, err := st.dialTCP(from, to)
+	for wait := 10 * time.Millisecond; errors.Is(err, errTupleInUse) && wait < 2*time.Second; wait *= 2 {
+		// An earlier connection of the same client port is still
+		// closing in the stack.
+		time.Sleep(wait)
+		in, err = st.dialTCP(from, to)
+	}
 	if err != nil {
 		c.Close()
 		return
 	}
 	st.splice(in, c)
 }
+
+// errTupleInUse: the stack still holds a connection between the same
+// two addresses and ports.
+var errTupleInUse = errors.New("connection between these addresses still closing")
 
 func (st *Stack) dialTCP(from, to netip.AddrPort) (net.Conn, error) {
 	proto := protoOf(to.Addr())
@@ -205,6 +216,10 @@ func (st *Stack) dialTCP(from, to netip.AddrPort) (net.Conn, error) {
 		return nil, fmt.Errorf("connect to the container as %s: %s", from, tcpipErr)
 	}
 	tcpipErr = ep.Connect(tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(to.Addr()), Port: to.Port()})
+	if _, ok := tcpipErr.(*tcpip.ErrBadLocalAddress); ok {
+		ep.Close()
+		return nil, errTupleInUse
+	}
 	if _, ok := tcpipErr.(*tcpip.ErrConnectStarted); ok {
 		ctx, cancel := context.WithTimeout(st.ctx, st.cfg.DialTimeout)
 		select {

@@ -101,9 +101,11 @@ func (st *Stack) setup(resolver *dns.Resolver) error {
 		&tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20},
 		ptr(tcpip.TCPModerateReceiveBufferOption(true)),
 		// The link cannot reorder or duplicate, so TIME-WAIT protects
-		// nothing, and short published-port connections would otherwise
-		// keep the client's port busy in the stack for a minute.
-		ptr(tcpip.TCPTimeWaitTimeoutOption(time.Second)),
+		// nothing; and a published-port connection is bound to its
+		// client's address and port, which the host's kernel gives out
+		// again one second after the last use on loopback
+		// (net.ipv4.tcp_tw_reuse=2): the stack must have let go by then.
+		ptr(tcpip.TCPTimeWaitTimeoutOption(100 * time.Millisecond)),
 		ptr(tcpip.TCPTimeWaitReuseOption(tcpip.TCPTimeWaitReuseGlobal)),
 	}
 	for _, o := range opts {
