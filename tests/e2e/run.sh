@@ -5,12 +5,14 @@
 #
 # As root: checks the host (docker-registry, newuidmap/newgidmap, busybox),
 # creates the unprivileged user $LODGER_TEST_USER (default lodgertest) with
-# subordinate id ranges when needed, makes /dev/net/tun usable, starts a
+# subordinate id ranges when needed, makes /dev/net/tun usable, maps the
+# name lodger-e2e-hosts.test to the host's first non-loopback IPv4 address in
+# /etc/hosts (the network tests resolve it inside a container), starts a
 # registry on 127.0.0.1:5000 when nothing answers there, builds lodger,
-# imagegen and the test binary, pushes the test images and runs the tests as
-# that user. As any other user: builds, pushes and runs the same way, using
-# the registry at $LODGER_TEST_REGISTRY (starting one on 127.0.0.1:5000 when
-# none answers and docker-registry is installed).
+# imagegen, nettool and the test binary, pushes the test images and runs the
+# tests as that user. As any other user: builds, pushes and runs the same
+# way, using the registry at $LODGER_TEST_REGISTRY (starting one on
+# 127.0.0.1:5000 when none answers and docker-registry is installed).
 #
 # Exits with the test binary's status.
 set -euo pipefail
@@ -117,6 +119,22 @@ if [ "$(id -u)" = 0 ]; then
 		mknod -m 0666 /dev/net/tun c 10 200
 	fi
 	chmod 0666 /dev/net/tun
+	# A name only the host's /etc/hosts knows: the container must resolve
+	# it through lodger's DNS server, which answers from the host's files.
+	host_ip=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$' || true)
+	if [ -n "$host_ip" ] && ! grep -qE '^[^#]*[[:space:]]lodger-e2e-hosts\.test([[:space:]]|$)' /etc/hosts; then
+		log "adding $host_ip lodger-e2e-hosts.test to /etc/hosts"
+		echo "$host_ip lodger-e2e-hosts.test" >>/etc/hosts
+	fi
+	# Containers ping through the user's unprivileged ICMP sockets; where
+	# no group may open them (Debian's default "1 0"), allow the test
+	# user's group so that the ping path is tested, not skipped.
+	read -r lo hi </proc/sys/net/ipv4/ping_group_range
+	if [ "$lo" -gt "$hi" ]; then
+		gid=$(id -g "$test_user")
+		log "allowing ICMP sockets for group $gid (net.ipv4.ping_group_range)"
+		echo "$gid $gid" >/proc/sys/net/ipv4/ping_group_range
+	fi
 fi
 
 registry_up || start_registry
@@ -129,11 +147,13 @@ log "building into $WORK"
 	go build -o "$WORK/lodger" ./cmd/lodger
 	go build -o "$WORK/imagegen" ./tests/imagegen
 	CGO_ENABLED=0 go build -o "$WORK/checker" ./tests/checker
+	# netgo: Go's own resolver, reading /etc/resolv.conf and /etc/hosts.
+	CGO_ENABLED=0 go build -tags netgo -o "$WORK/nettool" ./tests/nettool
 	go test -c -tags "e2e,$tags" -o "$WORK/e2e.test" ./tests/e2e
 )
 
 log "pushing the test images to $registry"
-"$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" -checker "$WORK/checker" >/dev/null
+"$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" -checker "$WORK/checker" -nettool "$WORK/nettool" >/dev/null
 "$WORK/imagegen" -oci-archive "$WORK/busybox-oci.tar" -busybox "$(command -v busybox)"
 chmod 0644 "$WORK/busybox-oci.tar"
 

@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	imagegen -registry 127.0.0.1:5000 [-busybox /bin/busybox] [-checker PATH]
+//	imagegen -registry 127.0.0.1:5000 [-busybox /bin/busybox] [-checker PATH] [-nettool PATH]
 //		Build the whole test set from a static busybox and push it below
 //		lodger-test/ (busybox:latest, busybox:zstd, layers, multiarch,
 //		config, evil-dotdot, evil-symlink, evil-hardlink, and for the
@@ -17,6 +17,9 @@
 //		evil-workdir), printing one
 //		reference per line. With -checker, also checker:latest: busybox
 //		plus the static tests/checker binary as /usr/local/bin/checker.
+//		With -nettool, also net:latest: busybox plus the static
+//		tests/nettool binary as /usr/bin/nettool, exposing 8080/tcp and
+//		9090/udp.
 //
 //	imagegen -oci-archive out.tar [-busybox /bin/busybox] [-tag busybox:latest] [-compress gzip|zstd]
 //		Write only the basic busybox image as an oci-archive, usable
@@ -58,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage:
-  imagegen -registry HOST:PORT [-busybox PATH] [-checker PATH]
+  imagegen -registry HOST:PORT [-busybox PATH] [-checker PATH] [-nettool PATH]
   imagegen -oci-archive FILE [-busybox PATH] [-tag NAME] [-compress gzip|zstd]
   imagegen -rootfs DIR (-push HOST:PORT/REPO:TAG | -oci-archive FILE [-tag NAME]) [-compress gzip|zstd]
 `)
@@ -68,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		registryHost = fs.String("registry", "", "push the test set to this registry (`host:port`, plain HTTP)")
 		busyboxPath  = fs.String("busybox", "/bin/busybox", "static x86-64 busybox to build the test images from")
 		checkerPath  = fs.String("checker", "", "static x86-64 tests/checker binary for the image lodger-test/checker (left out without)")
+		nettoolPath  = fs.String("nettool", "", "static x86-64 tests/nettool binary for the image lodger-test/net (left out without)")
 		archivePath  = fs.String("oci-archive", "", "write an oci-archive to this `file` instead of pushing")
 		tag          = fs.String("tag", "", "reference name of the image in the oci-archive (default busybox:latest, or bench/rootfs:latest with -rootfs)")
 		rootfs       = fs.String("rootfs", "", "pack this `directory` as a single-layer image")
@@ -90,8 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	switch {
 	case *rootfs != "":
-		if set["registry"] || set["busybox"] || set["checker"] {
-			return usageError(fs, "-rootfs does not take -registry, -busybox or -checker")
+		if set["registry"] || set["busybox"] || set["checker"] || set["nettool"] {
+			return usageError(fs, "-rootfs does not take -registry, -busybox, -checker or -nettool")
 		}
 		if (*pushRef == "") == (*archivePath == "") {
 			return usageError(fs, "-rootfs needs exactly one of -push or -oci-archive")
@@ -101,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case *registryHost != "":
 		if *archivePath != "" || *pushRef != "" || set["tag"] || set["compress"] {
-			return usageError(fs, "-registry pushes the fixed test set and takes only -busybox and -checker")
+			return usageError(fs, "-registry pushes the fixed test set and takes only -busybox, -checker and -nettool")
 		}
 		if strings.Contains(*registryHost, "/") {
 			return usageError(fs, "-registry wants host:port, got %q", *registryHost)
@@ -110,8 +114,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *pushRef != "" {
 			return usageError(fs, "-push needs -rootfs")
 		}
-		if set["checker"] {
-			return usageError(fs, "-checker is for -registry")
+		if set["checker"] || set["nettool"] {
+			return usageError(fs, "-checker and -nettool are for -registry")
 		}
 	default:
 		return usageError(fs, "need -registry, -oci-archive or -rootfs")
@@ -153,7 +157,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		if err := buildTestSet(l, bb, checker); err != nil {
+		var nettool []byte
+		if *nettoolPath != "" {
+			if nettool, err = loadStatic("nettool", *nettoolPath); err != nil {
+				return err
+			}
+		}
+		if err := buildTestSet(l, bb, checker, nettool); err != nil {
 			return err
 		}
 	default:

@@ -35,6 +35,9 @@ func fakeBusybox() busybox {
 // fakeChecker stands in for the tests/checker binary.
 var fakeChecker = []byte("not really the checker\n")
 
+// fakeNettool stands in for the tests/nettool binary.
+var fakeNettool = []byte("not really nettool\n")
+
 func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -227,7 +230,7 @@ func TestPathOrder(t *testing.T) {
 func testSet(t *testing.T) (*layout, map[string]descriptor) {
 	t.Helper()
 	l := newTestLayout(t)
-	if err := buildTestSet(l, fakeBusybox(), fakeChecker); err != nil {
+	if err := buildTestSet(l, fakeBusybox(), fakeChecker, fakeNettool); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.finish(); err != nil {
@@ -297,6 +300,7 @@ func TestTestSetNames(t *testing.T) {
 		"lodger-test/evil-passwd-fifo:latest",
 		"lodger-test/evil-passwd-zero:latest",
 		"lodger-test/evil-workdir:latest",
+		"lodger-test/net:latest",
 		"lodger-test/cve-trojans:latest",
 	}
 	if !slices.Equal(got, want) {
@@ -653,6 +657,8 @@ func TestUsage(t *testing.T) {
 		{"-registry", "http://x:1"},
 		{"-oci-archive", "a.tar", "-checker", "/bin/true"},
 		{"-rootfs", "/", "-oci-archive", "a.tar", "-checker", "/bin/true"},
+		{"-oci-archive", "a.tar", "-nettool", "/bin/true"},
+		{"-rootfs", "/", "-push", "x:1/a", "-nettool", "/bin/true"},
 	} {
 		var stderr bytes.Buffer
 		err := run(context.Background(), args, io.Discard, &stderr)
@@ -798,7 +804,7 @@ func TestPushToRegistry(t *testing.T) {
 	defer cancel()
 
 	var want []string
-	// Without -checker the checker image is left out; the rest of the
+	// Without -checker and -nettool their images are left out; the rest of the
 	// security set is always there.
 	for _, r := range []string{"busybox:latest", "busybox:zstd", "layers:latest", "multiarch:latest", "config:latest", "evil-dotdot:latest", "evil-symlink:latest", "evil-hardlink:latest", "mounts:latest",
 		"evil-devsymlink:latest", "evil-devsymlink:etc", "evil-devnull:latest", "evil-devconsole:latest", "evil-devpts:latest",

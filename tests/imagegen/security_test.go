@@ -22,7 +22,7 @@ func TestCheckerImage(t *testing.T) {
 
 	t.Run("left out without -checker", func(t *testing.T) {
 		l := newTestLayout(t)
-		if err := buildTestSet(l, fakeBusybox(), nil); err != nil {
+		if err := buildTestSet(l, fakeBusybox(), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range l.refs {

@@ -171,9 +171,10 @@ func baseConfig(arch string) imageConfig {
 const testRepo = "lodger-test/"
 
 // buildTestSet writes every test image into l and tags each with its
-// repository:tag below the registry. checker is the tests/checker binary,
-// or nil to leave its image out.
-func buildTestSet(l *layout, bb busybox, checker []byte) error {
+// repository:tag below the registry. checker and nettool are the
+// tests/checker and tests/nettool binaries, or nil to leave their images
+// out.
+func buildTestSet(l *layout, bb busybox, checker, nettool []byte) error {
 	base := tarEntries(baseEntries(bb)...)
 	gzBase, err := l.writeLayer(compressGzip, base)
 	if err != nil {
@@ -296,6 +297,9 @@ func buildTestSet(l *layout, bb busybox, checker []byte) error {
 		return err
 	}
 	if err := buildSecuritySet(l, gzBase, checker); err != nil {
+		return err
+	}
+	if err := buildNetImage(l, gzBase, nettool); err != nil {
 		return err
 	}
 	return buildCVEImages(l, gzBase)

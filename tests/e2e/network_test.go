@@ -1,0 +1,906 @@
+//go:build e2e
+
+package e2e
+
+// The network tests drive lodger's userspace network (--network netstack,
+// the default) with tests/nettool inside the image lodger-test/net. They
+// need a non-loopback IPv4 address on the host and, for the DNS test, the
+// line tests/e2e/run.sh adds to /etc/hosts as root.
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The container side of the default network, as the issue specifies it.
+const (
+	ctrIPv4     = "10.0.2.100/24"
+	ctrGateway  = "10.0.2.2"
+	ctrDNS      = "10.0.2.3"
+	ctrIPv6     = "fd4c:6f64:6765::100/64"
+	ctrGateway6 = "fd4c:6f64:6765::2"
+	defaultMTU  = 65520
+	// hostsName is in the host's /etc/hosts only (run.sh puts it there).
+	hostsName = "lodger-e2e-hosts.test"
+	// hostLoopbackName is in the container's /etc/hosts with
+	// allow_host_loopback=true.
+	hostLoopbackName = "host.lodger.internal"
+)
+
+func netImage() string { return ref("net:latest") }
+
+// hostIPv4 is the host's first non-loopback IPv4 address on an interface
+// that is up: where the tests' servers listen for the containers.
+func hostIPv4(t *testing.T) netip.Addr {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifi.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Unmap().Is4() && !ip.IsLoopback() {
+					return ip.Unmap()
+				}
+			}
+		}
+	}
+	t.Fatal("the host has no non-loopback IPv4 address: the network tests need one to reach the host from a container")
+	return netip.Addr{}
+}
+
+// hostIPv6 returns a global IPv6 address of the host when it also has a
+// default IPv6 route: the condition under which containers get IPv6.
+func hostIPv6() (netip.Addr, bool) {
+	b, err := os.ReadFile("/proc/net/ipv6_route")
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	routed := false
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		// destination ::/0 on a real device, up (flag 0x1), not a reject route (0x200)
+		if len(f) >= 10 && f[0] == strings.Repeat("0", 32) && f[1] == "00" && f[9] != "lo" {
+			if flags, err := strconv.ParseUint(f[8], 16, 32); err == nil && flags&0x1 != 0 && flags&0x200 == 0 {
+				routed = true
+			}
+		}
+	}
+	if !routed {
+		return netip.Addr{}, false
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Is6() && !ip.Is4In6() && ip.IsGlobalUnicast() {
+				return ip, true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// isLocal says whether ip is an address of this host.
+func isLocal(t *testing.T, ip netip.Addr) bool {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if got, ok := netip.AddrFromSlice(ipn.IP); ok && got.Unmap() == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// freePort finds a port nothing listens on at ip, for -p.
+func freePort(t *testing.T, network string, ip netip.Addr) int {
+	t.Helper()
+	addr := netip.AddrPortFrom(ip, 0).String()
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// webServer is an HTTP server of the test process.
+type webServer struct {
+	url   string // http://IP:PORT
+	token string // the body of /
+	big   []byte // the body of /big
+}
+
+// startWebServer serves a random token at / and a megabyte at /big on ip.
+func startWebServer(t *testing.T, ip netip.Addr) *webServer {
+	t.Helper()
+	l, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &webServer{url: "http://" + l.Addr().String(), token: "token-" + randomHex(8) + "\n", big: make([]byte, 1<<20)}
+	for i := range w.big {
+		w.big[i] = "0123456789abcdef\n"[i%17]
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/{$}", func(rw http.ResponseWriter, _ *http.Request) { io.WriteString(rw, w.token) })
+	mux.HandleFunc("/big", func(rw http.ResponseWriter, _ *http.Request) { rw.Write(w.big) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return w
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// helloServer is a TCP and UDP server of the test process that answers
+// like `nettool serve` and counts its clients.
+type helloServer struct {
+	port    int
+	clients atomic.Int64
+}
+
+// startHelloServer listens on ip, on one port number for TCP and UDP.
+func startHelloServer(t *testing.T, ip netip.Addr) *helloServer {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", netip.AddrPortFrom(ip, uint16(port)).String())
+		if err != nil {
+			l.Close()
+			continue
+		}
+		s := &helloServer{port: port}
+		go s.serveTCP(l)
+		go s.serveUDP(pc)
+		t.Cleanup(func() { l.Close(); pc.Close() })
+		return s
+	}
+	t.Fatalf("no port free for both TCP and UDP on %s", ip)
+	return nil
+}
+
+func (s *helloServer) serveTCP(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		s.clients.Add(1)
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "hello %s\n", c.RemoteAddr())
+			io.Copy(io.Discard, c)
+		}()
+	}
+}
+
+func (s *helloServer) serveUDP(pc net.PacketConn) {
+	buf := make([]byte, 64<<10)
+	for {
+		_, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		s.clients.Add(1)
+		pc.WriteTo([]byte("hello "+from.String()+"\n"), from)
+	}
+}
+
+// sayHello connects to addr from local (any address if invalid), sends a
+// line and returns the first line of the reply, as `nettool dial` does.
+func sayHello(network string, local netip.Addr, addr string) (reply string, localAddr string, err error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if local.IsValid() {
+		if network == "udp" {
+			d.LocalAddr = &net.UDPAddr{IP: local.AsSlice()}
+		} else {
+			d.LocalAddr = &net.TCPAddr{IP: local.AsSlice()}
+		}
+	}
+	c, err := d.Dial(network, addr)
+	if err != nil {
+		return "", "", err
+	}
+	defer c.Close()
+	localAddr = c.LocalAddr().String()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "hello from the host\n"); err != nil {
+		return "", localAddr, err
+	}
+	if network == "udp" {
+		buf := make([]byte, 64<<10)
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := c.Read(buf)
+		return string(buf[:n]), localAddr, err
+	}
+	reply, err = bufio.NewReader(c).ReadString('\n')
+	return reply, localAddr, err
+}
+
+// waitHello retries sayHello until the server in the container answers:
+// a published port may be open on the host before the server listens.
+func waitHello(t *testing.T, network, addr string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		reply, _, err := sayHello(network, netip.Addr{}, addr)
+		if err == nil && strings.HasPrefix(reply, "hello ") {
+			return reply
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s: no hello from the container's server within 20s: reply %q, %v", network, addr, reply, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runDetached starts a container with `run -d` and removes it when t
+// ends.
+func runDetached(t *testing.T, e *env, name string, args ...string) {
+	t.Helper()
+	r := e.lodger(t, append([]string{"run", "-d", "-q", noTLS, "--name", name}, args...)...)
+	wantCode(t, r, 0)
+	t.Cleanup(func() { call{env: e}.do("rm", "-f", name) })
+}
+
+// ifaceInfo is one interface as `nettool ifaces` prints it.
+type ifaceInfo struct {
+	mtu   int
+	flags []string
+	addrs []string
+}
+
+// netConfig is the whole output of `nettool ifaces`.
+type netConfig struct {
+	ifaces map[string]*ifaceInfo
+	routes []string // "route default via 10.0.2.2 dev eth0", "route6 ..."
+}
+
+func (c netConfig) names() []string {
+	var n []string
+	for name := range c.ifaces {
+		n = append(n, name)
+	}
+	slices.Sort(n)
+	return n
+}
+
+func parseIfaces(t *testing.T, r result) netConfig {
+	t.Helper()
+	wantCode(t, r, 0)
+	c := netConfig{ifaces: map[string]*ifaceInfo{}}
+	for _, l := range lines(r.stdout) {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 6 && f[0] == "iface":
+			mtu, _ := strconv.Atoi(f[3])
+			c.ifaces[f[1]] = &ifaceInfo{mtu: mtu, flags: strings.Split(f[5], "|")}
+		case len(f) == 3 && f[0] == "addr" && c.ifaces[f[1]] != nil:
+			c.ifaces[f[1]].addrs = append(c.ifaces[f[1]].addrs, f[2])
+		case len(f) > 0 && (f[0] == "route" || f[0] == "route6"):
+			c.routes = append(c.routes, l)
+		default:
+			t.Fatalf("%s\nunexpected line %q", r, l)
+		}
+	}
+	return c
+}
+
+// TestNetworkInterfaces checks what a container sees of its network: with
+// the default userspace stack an eth0 with the documented address, route,
+// MTU and DNS server and a working loopback; with none only lo; with host
+// the host's interfaces.
+func TestNetworkInterfaces(t *testing.T) {
+	_, hasIPv6 := hostIPv6()
+	checkNetstack := func(t *testing.T, c netConfig, r result, mtu int) {
+		t.Helper()
+		lo, eth0 := c.ifaces["lo"], c.ifaces["eth0"]
+		if lo == nil || !slices.Contains(lo.flags, "up") || !slices.Contains(lo.addrs, "127.0.0.1/8") {
+			t.Errorf("%s\nwant lo up with 127.0.0.1/8", r)
+		}
+		if eth0 == nil {
+			t.Fatalf("%s\nwant an interface eth0", r)
+		}
+		if !slices.Contains(eth0.flags, "up") || !slices.Contains(eth0.addrs, ctrIPv4) {
+			t.Errorf("%s\nwant eth0 up with %s", r, ctrIPv4)
+		}
+		if eth0.mtu != mtu {
+			t.Errorf("%s\nwant eth0 mtu %d, got %d", r, mtu, eth0.mtu)
+		}
+		if want := "route default via " + ctrGateway + " dev eth0"; !slices.Contains(c.routes, want) {
+			t.Errorf("%s\nwant %q", r, want)
+		}
+		if hasIPv6 {
+			if !slices.Contains(eth0.addrs, ctrIPv6) {
+				t.Errorf("%s\nthe host has IPv6: want eth0 to have %s", r, ctrIPv6)
+			}
+			if want := "route6 default via " + ctrGateway6 + " dev eth0"; !slices.Contains(c.routes, want) {
+				t.Errorf("%s\nthe host has IPv6: want %q", r, want)
+			}
+		}
+	}
+
+	t.Run("default is netstack", func(t *testing.T) {
+		if !hasIPv6 {
+			t.Log("the host has no default IPv6 route: containers get no IPv6 and it is not checked")
+		}
+		r := runRm(t, netImage(), "nettool", "ifaces")
+		checkNetstack(t, parseIfaces(t, r), r, defaultMTU)
+	})
+	t.Run("explicit netstack", func(t *testing.T) {
+		r := runRm(t, "--network", "netstack", netImage(), "nettool", "ifaces")
+		checkNetstack(t, parseIfaces(t, r), r, defaultMTU)
+	})
+	t.Run("mtu option", func(t *testing.T) {
+		r := runRm(t, "--network", "netstack:mtu=1500", netImage(), "nettool", "ifaces")
+		checkNetstack(t, parseIfaces(t, r), r, 1500)
+	})
+	t.Run("resolv.conf names the stack's DNS server", func(t *testing.T) {
+		r := runRm(t, netImage(), "cat", "/etc/resolv.conf")
+		wantCode(t, r, 0)
+		var servers []string
+		for _, l := range lines(r.stdout) {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "nameserver" {
+				servers = append(servers, f[1])
+			}
+		}
+		if len(servers) == 0 || servers[0] != ctrDNS {
+			t.Errorf("%s\nwant the first nameserver to be %s", r, ctrDNS)
+		}
+	})
+	t.Run("loopback works", func(t *testing.T) {
+		r := runRm(t, netImage(), "sh", "-c", "nettool serve tcp 7777 -n 1 >/dev/null & sleep 0.3; nettool dial tcp 127.0.0.1:7777")
+		wantCode(t, r, 0)
+		if !strings.HasPrefix(r.stdout, "hello 127.0.0.1:") {
+			t.Errorf("%s\nwant a hello through the container's loopback", r)
+		}
+	})
+	t.Run("none", func(t *testing.T) {
+		r := runRm(t, "--network", "none", netImage(), "nettool", "ifaces")
+		c := parseIfaces(t, r)
+		if got := c.names(); !slices.Equal(got, []string{"lo"}) {
+			t.Errorf("%s\nwant only lo, got %q", r, got)
+		}
+		for _, rt := range c.routes {
+			if strings.Contains(rt, "default") {
+				t.Errorf("%s\nwant no default route, got %q", r, rt)
+			}
+		}
+	})
+	t.Run("host", func(t *testing.T) {
+		r := runRm(t, "--network", "host", netImage(), "nettool", "ifaces")
+		c := parseIfaces(t, r)
+		hostIfs, err := net.Interfaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, ifi := range hostIfs {
+			want = append(want, ifi.Name)
+		}
+		slices.Sort(want)
+		if got := c.names(); !slices.Equal(got, want) {
+			t.Errorf("%s\nwant the host's interfaces %q, got %q", r, want, got)
+		}
+		ip := hostIPv4(t).String()
+		if !strings.Contains(r.stdout, " "+ip+"/") {
+			t.Errorf("%s\nwant the host's address %s", r, ip)
+		}
+	})
+}
+
+// TestNetworkOutbound fetches from servers of the test process on the
+// host's non-loopback address, at the default MTU and at 1500.
+func TestNetworkOutbound(t *testing.T) {
+	ip := hostIPv4(t)
+	web := startWebServer(t, ip)
+	t.Run("http", func(t *testing.T) {
+		wantStdout(t, runRm(t, netImage(), "nettool", "get", web.url+"/"), web.token)
+	})
+	for _, mtu := range []string{"", "1500"} {
+		name := "a megabyte at the default mtu"
+		args := []string{netImage(), "nettool", "get", web.url + "/big"}
+		if mtu != "" {
+			name = "a megabyte at mtu " + mtu
+			args = append([]string{"--network", "netstack:mtu=" + mtu}, args...)
+		}
+		t.Run(name, func(t *testing.T) {
+			r := runRm(t, args...)
+			wantCode(t, r, 0)
+			if r.stdout != string(web.big) {
+				t.Errorf("$ lodger %s\ngot %d bytes, want the %d the server sent", shellQuote(r.args), len(r.stdout), len(web.big))
+			}
+		})
+	}
+	t.Run("udp", func(t *testing.T) {
+		hello := startHelloServer(t, ip)
+		r := runRm(t, netImage(), "nettool", "dial", "udp", netip.AddrPortFrom(ip, uint16(hello.port)).String())
+		wantCode(t, r, 0)
+		if !strings.HasPrefix(r.stdout, "hello ") {
+			t.Errorf("%s\nwant the host server's hello", r)
+		}
+	})
+	t.Run("ipv6", func(t *testing.T) {
+		ip6, ok := hostIPv6()
+		if !ok {
+			t.Skip("the host has no global IPv6 address with a default route")
+		}
+		if netip.MustParsePrefix(ctrIPv6).Masked().Contains(ip6) {
+			t.Skipf("the host's address %s is inside the containers' own prefix %s, which they reach on their link", ip6, ctrIPv6)
+		}
+		web6 := startWebServer(t, ip6)
+		wantStdout(t, runRm(t, netImage(), "nettool", "get", web6.url+"/"), web6.token)
+	})
+	t.Run("ping", func(t *testing.T) {
+		if !pingAllowed() {
+			t.Skipf("net.ipv4.ping_group_range does not include gid %d: lodger cannot send ICMP echo for containers here", os.Getgid())
+		}
+		r := runRm(t, netImage(), "nettool", "ping", ip.String())
+		wantCode(t, r, 0)
+		if !strings.HasPrefix(r.stdout, "reply from "+ip.String()+" ") {
+			t.Errorf("%s\nwant an echo reply from %s", r, ip)
+		}
+	})
+}
+
+// pingAllowed says whether unprivileged ICMP sockets are open to our
+// group.
+func pingAllowed() bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return false
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	gid := os.Getgid()
+	return err1 == nil && err2 == nil && lo <= gid && gid <= hi
+}
+
+// TestNetworkDNS resolves a name that only the host's /etc/hosts knows.
+func TestNetworkDNS(t *testing.T) {
+	want := hostsEntry(t, hostsName)
+	r := runRm(t, netImage(), "nettool", "resolve", hostsName)
+	wantCode(t, r, 0)
+	if !slices.Contains(lines(r.stdout), want) {
+		t.Errorf("%s\nwant %s, as the host's /etc/hosts says", r, want)
+	}
+}
+
+// hostsEntry is the address the host's /etc/hosts gives name.
+func hostsEntry(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("/etc/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		l, _, _ = strings.Cut(l, "#")
+		f := strings.Fields(l)
+		if len(f) >= 2 && slices.Contains(f[1:], name) {
+			return f[0]
+		}
+	}
+	t.Fatalf("/etc/hosts has no %s: tests/e2e/run.sh adds it when run as root", name)
+	return ""
+}
+
+// dialScript dials each target from inside a container and prints one
+// line per target: "NETWORK TARGET ok REPLY" or "NETWORK TARGET fail ERROR".
+func dialScript(targets [][2]string) string {
+	var b strings.Builder
+	b.WriteString(`p() { if out=$(nettool dial -timeout 3s "$1" "$2" 2>&1); then echo "$1 $2 ok $out"; else echo "$1 $2 fail $out"; fi; }` + "\n")
+	for _, tg := range targets {
+		fmt.Fprintf(&b, "p %s '%s'\n", tg[0], tg[1]) // quoted: [::1]:80 is a glob
+	}
+	return b.String()
+}
+
+// dialResults maps "NETWORK TARGET" to the rest of its line.
+func dialResults(t *testing.T, r result) map[string]string {
+	t.Helper()
+	wantCode(t, r, 0)
+	out := map[string]string{}
+	for _, l := range lines(r.stdout) {
+		f := strings.SplitN(l, " ", 3)
+		if len(f) == 3 {
+			out[f[0]+" "+f[1]] = f[2]
+		}
+	}
+	return out
+}
+
+// TestNetworkHostLoopback checks that a server on the host's loopback is
+// out of a container's reach by default, by every address that could lead
+// there, and within reach through the gateway and host.lodger.internal
+// with allow_host_loopback=true.
+func TestNetworkHostLoopback(t *testing.T) {
+	loop := startHelloServer(t, netip.MustParseAddr("127.0.0.1"))
+	public := startHelloServer(t, hostIPv4(t))
+	port := strconv.Itoa(loop.port)
+	control := [2]string{"tcp", netip.AddrPortFrom(hostIPv4(t), uint16(public.port)).String()}
+
+	t.Run("unreachable by default", func(t *testing.T) {
+		var targets [][2]string
+		for _, a := range []string{ctrGateway, ctrDNS, "127.0.0.1", "0.0.0.0", "169.254.169.254", "[::ffff:127.0.0.1]", "[::ffff:" + ctrGateway + "]", "[::1]", hostLoopbackName} {
+			targets = append(targets, [2]string{"tcp", a + ":" + port})
+		}
+		targets = append(targets, [2]string{"udp", ctrGateway + ":" + port}, [2]string{"udp", ctrDNS + ":" + port})
+		r := runRm(t, netImage(), "sh", "-c", dialScript(append(targets, control)))
+		res := dialResults(t, r)
+		if got := res[control[0]+" "+control[1]]; !strings.HasPrefix(got, "ok hello ") {
+			t.Fatalf("%s\nthe control: want the host's public server to answer, got %q", r, got)
+		}
+		for _, tg := range targets {
+			got, ok := res[tg[0]+" "+tg[1]]
+			if !ok || !strings.HasPrefix(got, "fail ") {
+				t.Errorf("%s %s from the container: %q, want a failure: the host's loopback must be out of reach", tg[0], tg[1], got)
+			}
+		}
+		if n := loop.clients.Load(); n != 0 {
+			t.Errorf("the server on the host's 127.0.0.1 got %d clients from the container, want none", n)
+		}
+	})
+
+	t.Run("allow_host_loopback", func(t *testing.T) {
+		targets := [][2]string{
+			{"tcp", ctrGateway + ":" + port},
+			{"tcp", hostLoopbackName + ":" + port},
+			{"udp", ctrGateway + ":" + port},
+		}
+		r := runRm(t, "--network", "netstack:allow_host_loopback=true", netImage(), "sh", "-c",
+			"grep -w "+hostLoopbackName+" /etc/hosts || echo no "+hostLoopbackName+" in /etc/hosts\n"+dialScript(targets))
+		res := dialResults(t, r)
+		if !regexp.MustCompile(`(?m)^\S+\s.*\b` + regexp.QuoteMeta(hostLoopbackName) + `\b`).MatchString(r.stdout) {
+			t.Errorf("%s\nwant %s in the container's /etc/hosts", r, hostLoopbackName)
+		}
+		for _, tg := range targets {
+			if got := res[tg[0]+" "+tg[1]]; !strings.HasPrefix(got, "ok hello 127.0.0.1:") {
+				t.Errorf("%s %s from the container: %q, want the hello of the server on the host's 127.0.0.1", tg[0], tg[1], got)
+			}
+		}
+	})
+}
+
+// servers runs nettool's TCP server on 8080 and its UDP server on 9090.
+var servers = []string{"sh", "-c", "nettool serve udp 9090 & exec nettool serve tcp 8080"}
+
+// TestNetworkPublish reaches servers in a container through published
+// ports, from the host's loopback and from its public address, and checks
+// that the servers see the true client address.
+func TestNetworkPublish(t *testing.T) {
+	e := shared
+	ip := hostIPv4(t)
+	any4 := netip.IPv4Unspecified()
+	tcpPort, udpPort := freePort(t, "tcp", any4), freePort(t, "udp", any4)
+	runDetached(t, e, "net-pub", append([]string{"-p", fmt.Sprintf("%d:8080", tcpPort), "-p", fmt.Sprintf("%d:9090/udp", udpPort), netImage()}, servers...)...)
+	loopTCP := fmt.Sprintf("127.0.0.1:%d", tcpPort)
+	waitHello(t, "tcp", loopTCP)
+	waitHello(t, "udp", fmt.Sprintf("127.0.0.1:%d", udpPort))
+
+	for _, proto := range []struct {
+		network string
+		port    int
+	}{{"tcp", tcpPort}, {"udp", udpPort}} {
+		t.Run(proto.network+" from the host's loopback", func(t *testing.T) {
+			reply, _, err := sayHello(proto.network, netip.Addr{}, fmt.Sprintf("127.0.0.1:%d", proto.port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A loopback client cannot appear as itself in the container;
+			// it comes from the gateway.
+			if !strings.HasPrefix(reply, "hello "+ctrGateway+":") {
+				t.Errorf("reply %q, want the server to see the gateway %s", reply, ctrGateway)
+			}
+		})
+		t.Run(proto.network+" from the host's address", func(t *testing.T) {
+			reply, local, err := sayHello(proto.network, ip, netip.AddrPortFrom(ip, uint16(proto.port)).String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "hello " + local + "\n"; reply != want {
+				t.Errorf("reply %q, want %q: the server must see the true client address", reply, want)
+			}
+			eventually(t, "the server's log to show client "+local, func() bool {
+				return slices.Contains(lines(e.lodger(t, "logs", "net-pub").stdout), "client "+local)
+			})
+		})
+	}
+
+	t.Run("published on loopback only", func(t *testing.T) {
+		port := freePort(t, "tcp", any4)
+		runDetached(t, e, "net-publo", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080")
+		waitHello(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if reply, _, err := sayHello("tcp", ip, netip.AddrPortFrom(ip, uint16(port)).String()); err == nil {
+			t.Errorf("port %d published on 127.0.0.1 answered on %s: %q", port, ip, reply)
+		}
+	})
+}
+
+// portLineRE is a line of `lodger port CTR`, in Docker's format.
+var portLineRE = regexp.MustCompile(`^(\d+)/(tcp|udp) -> (\S+):(\d+)$`)
+
+// TestNetworkPublishAll publishes the image's EXPOSE'd ports with -P and
+// finds them with `lodger port`.
+func TestNetworkPublishAll(t *testing.T) {
+	e := shared
+	runDetached(t, e, "net-all", append([]string{"-P", netImage()}, servers...)...)
+	r := e.lodger(t, "port", "net-all")
+	wantCode(t, r, 0)
+	hostPorts := map[string]int{}
+	for _, l := range lines(r.stdout) {
+		m := portLineRE.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("%s\nline %q: want CTRPORT/PROTO -> IP:PORT", r, l)
+		}
+		if m[3] == "0.0.0.0" {
+			hostPorts[m[1]+"/"+m[2]], _ = strconv.Atoi(m[4])
+		}
+	}
+	for _, p := range []string{"8080/tcp", "9090/udp"} {
+		if hostPorts[p] == 0 {
+			t.Fatalf("%s\nwant a line %q: -P publishes the image's EXPOSE on every address", r, p+" -> 0.0.0.0:PORT")
+		}
+	}
+	r = e.lodger(t, "port", "net-all", "8080/tcp")
+	wantCode(t, r, 0)
+	if got := lines(r.stdout); len(got) == 0 || got[0] != fmt.Sprintf("0.0.0.0:%d", hostPorts["8080/tcp"]) {
+		t.Errorf("%s\nwant 0.0.0.0:%d first", r, hostPorts["8080/tcp"])
+	}
+	waitHello(t, "tcp", fmt.Sprintf("127.0.0.1:%d", hostPorts["8080/tcp"]))
+	waitHello(t, "udp", fmt.Sprintf("127.0.0.1:%d", hostPorts["9090/udp"]))
+}
+
+// TestNetworkPublishErrors checks the errors of ports that cannot be
+// published: each fails before anything runs and leaves nothing behind.
+func TestNetworkPublishErrors(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, netImage(), noTLS)
+	run := func(t *testing.T, publish string) result {
+		t.Helper()
+		return e.lodger(t, "run", "-d", "-q", noTLS, "--name", "refused", "-p", publish, netImage(), "nettool", "serve", "tcp", "8080")
+	}
+
+	t.Run("tcp port in use", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		wantError(t, run(t, "127.0.0.1:"+port+":8080"), 125, port)
+		wantNothingLeft(t, e)
+	})
+	t.Run("udp port in use", func(t *testing.T) {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		port := strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)
+		wantError(t, run(t, "127.0.0.1:"+port+":9090/udp"), 125, port)
+		wantNothingLeft(t, e)
+	})
+	t.Run("privileged port", func(t *testing.T) {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if start == 0 {
+			t.Skip("net.ipv4.ip_unprivileged_port_start is 0 on this host: every port is open to unprivileged users")
+		}
+		port := strconv.Itoa(start - 1)
+		wantError(t, run(t, port+":8080"), 125, port, "ip_unprivileged_port_start")
+		wantNothingLeft(t, e)
+	})
+	t.Run("address not of this host", func(t *testing.T) {
+		foreign := netip.MustParseAddr("198.51.100.1") // TEST-NET-2
+		if isLocal(t, foreign) {
+			t.Fatalf("%s is an address of this host; pick another", foreign)
+		}
+		port := freePort(t, "tcp", netip.IPv4Unspecified())
+		wantError(t, run(t, fmt.Sprintf("%s:%d:8080", foreign, port)), 125, foreign.String())
+		wantNothingLeft(t, e)
+	})
+}
+
+// TestNetworkConnectionsDoNotLeak pushes 10,000 short connections through
+// a published port and checks that the process holding the container's
+// network stack, the monitor, ends with no more descriptors and threads
+// than it had before.
+func TestNetworkConnectionsDoNotLeak(t *testing.T) {
+	const (
+		warmUp  = 500
+		total   = 10000
+		workers = 8
+		slack   = 5
+	)
+	e := shared
+	port := freePort(t, "tcp", netip.IPv4Unspecified())
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	runDetached(t, e, "net-churn", "-p", addr+":8080", netImage(), "nettool", "serve", "tcp", "8080", "-quiet")
+	waitHello(t, "tcp", addr)
+	r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "net-churn")
+	pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
+	if err != nil || pid <= 0 {
+		t.Fatalf("%s\nwant the monitor's pid", r)
+	}
+
+	// The warm-up brings the Go runtime of the monitor to its working set
+	// of threads and buffers, so what follows measures only leaks.
+	if err := churn(addr, warmUp, workers); err != nil {
+		t.Fatalf("warm-up: %v", err)
+	}
+	time.Sleep(time.Second)
+	fds0, threads0 := procCounts(t, pid)
+
+	start := time.Now()
+	if err := churn(addr, total, workers); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("%d connections in %s (%.0f/s); monitor before: %d fds, %d threads", total, took.Round(time.Millisecond), total/took.Seconds(), fds0, threads0)
+
+	var fds, threads int
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		fds, threads = procCounts(t, pid)
+		if fds <= fds0+slack && threads <= threads0+slack {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("15s after %d connections closed the monitor holds %d fds and %d threads, before %d and %d (slack %d)", total, fds, threads, fds0, threads0, slack)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("monitor after: %d fds, %d threads", fds, threads)
+
+	// SIGTERM makes the server print how many clients it had: all of them
+	// went through to the container.
+	wantCode(t, e.lodger(t, "stop", "-t", "10", "net-churn"), 0)
+	r = e.lodger(t, "logs", "net-churn")
+	m := regexp.MustCompile(`(?m)^served (\d+)$`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("%s\nwant the server's count", r)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < warmUp+total {
+		t.Errorf("the server in the container saw %d clients, want at least %d", n, warmUp+total)
+	}
+}
+
+// churn makes n short connections to addr, workers at a time, each one a
+// hello and a close, and fails on the first that does not get its hello.
+func churn(addr string, n, workers int) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var next atomic.Int64
+	var failures atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && next.Add(1) <= int64(n) {
+				reply, _, err := sayHello("tcp", netip.Addr{}, addr)
+				if err == nil && !strings.HasPrefix(reply, "hello ") {
+					err = fmt.Errorf("reply %q", reply)
+				}
+				if err != nil {
+					failures.Add(1)
+					once.Do(func() { firstErr = err })
+					cancel()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return fmt.Errorf("connection %d of %d through %s: %w", next.Load(), n, addr, firstErr)
+	}
+	return nil
+}
+
+// procCounts counts a process's open descriptors and threads.
+func procCounts(t *testing.T, pid int) (fds, threads int) {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatalf("count the monitor's descriptors: %v", err)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatalf("count the monitor's threads: %v", err)
+	}
+	return len(ents), len(tasks)
+}
+
+// TestNetworkHostileFrames floods a container's link with malformed frames
+// from inside and checks that its network, and another container's, still
+// work.
+func TestNetworkHostileFrames(t *testing.T) {
+	e := shared
+	web := startWebServer(t, hostIPv4(t))
+	runDetached(t, e, "net-hostile", netImage(), "sleep", "600")
+	runDetached(t, e, "net-bystander", netImage(), "sleep", "600")
+	fetch := func(t *testing.T, ctr string) {
+		t.Helper()
+		wantStdout(t, e.lodger(t, "exec", ctr, "nettool", "get", web.url+"/"), web.token)
+	}
+	fetch(t, "net-hostile")
+	fetch(t, "net-bystander")
+
+	const frames = 5000
+	r := e.lodger(t, "exec", "net-hostile", "nettool", "garbage", "eth0", strconv.Itoa(frames))
+	wantCode(t, r, 0)
+	t.Logf("%s", r.stdout)
+	m := regexp.MustCompile(`(?m)^sent (\d+) of`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("%s\nwant nettool's count of frames sent", r)
+	}
+	if sent, _ := strconv.Atoi(m[1]); sent < frames/2 {
+		t.Fatalf("%s\nwant most of the %d frames sent: the kernel refused the rest before the stack saw them", r, frames)
+	}
+
+	fetch(t, "net-hostile")
+	fetch(t, "net-bystander")
+	wantStdout(t, runRm(t, netImage(), "nettool", "get", web.url+"/"), web.token)
+	for _, ctr := range []string{"net-hostile", "net-bystander"} {
+		if row, ok := e.ps(t, ctr); !ok || row.State != "running" {
+			t.Errorf("%s after the hostile frames: %+v, want running", ctr, row)
+		}
+	}
+}

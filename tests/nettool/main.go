@@ -1,0 +1,115 @@
+// Command nettool is the network client and server the end-to-end tests run
+// inside containers.
+//
+// Debian's busybox-static network applets crash inside a container as soon
+// as they resolve a name, even a numeric one: static glibc cannot load its
+// resolver modules. nettool is built with CGO_ENABLED=0 and the netgo tag,
+// so it resolves with Go's own resolver from /etc/resolv.conf and
+// /etc/hosts. `imagegen -nettool` packs it into lodger-test/net as
+// /usr/bin/nettool.
+//
+// Usage:
+//
+//	nettool get [-timeout D] URL
+//		HTTP GET; print the body. A status other than 200 is an error.
+//	nettool resolve [-timeout D] NAME
+//		Print each address of NAME on a line of its own.
+//	nettool serve tcp|udp PORT [-n N] [-quiet]
+//		Listen on every address. For each TCP connection or UDP datagram
+//		print "client IP:PORT" at once and answer "hello IP:PORT". With
+//		-n, exit after N clients; with -quiet print only "served N" at
+//		exit (after -n clients, or on SIGTERM or SIGINT).
+//	nettool dial [-timeout D] tcp|udp HOST:PORT
+//		Connect, send a line (UDP: one datagram) and print the reply.
+//	nettool ifaces
+//		Print each interface ("iface NAME mtu N flags F"), its addresses
+//		("addr NAME PREFIX") and the routes of /proc/net/route and
+//		/proc/net/ipv6_route ("route default via GW dev NAME",
+//		"route6 PREFIX dev NAME").
+//	nettool ping [-timeout D] HOST
+//		One ICMP echo, through an unprivileged ICMP datagram socket or,
+//		where ping_group_range forbids that, a raw socket; print
+//		"reply from IP".
+//	nettool garbage [-seed S] IFACE N
+//		Send N malformed frames through an AF_PACKET socket on IFACE:
+//		truncated and inconsistent IPv4, IPv6, ARP, TCP, UDP, ICMP and
+//		DNS headers, bogus protocols, fragments, tiny, MTU-sized and
+//		random frames. It checks that the stack at the other end survives
+//		hostile input; it needs CAP_NET_RAW.
+//
+// Flags may come before, between or after the arguments. Every command
+// exits 0 on success and 1 with a one-line error on stderr otherwise, and
+// every network operation has a deadline.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "nettool:", oneLine(err))
+		os.Exit(1)
+	}
+}
+
+var commands = map[string]func([]string) error{
+	"get":     get,
+	"resolve": resolve,
+	"serve":   serve,
+	"dial":    dial,
+	"ifaces":  ifaces,
+	"ping":    ping,
+	"garbage": garbage,
+}
+
+const usage = "usage: nettool get|resolve|serve|dial|ifaces|ping|garbage ARGS..."
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown command %q; %s", args[0], usage)
+	}
+	return cmd(args[1:])
+}
+
+// oneLine keeps an error on the one line the tests read.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// newFlags returns a flag set that reports errors only through Parse.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseArgs parses fs's flags wherever they stand among args, as in
+// `serve tcp 8080 -n 3`, and returns the positional arguments, of which
+// there must be exactly as many as names.
+func parseArgs(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%s: %w", fs.Name(), err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != len(names) {
+		return nil, fmt.Errorf("usage: nettool %s [flags] %s", fs.Name(), strings.Join(names, " "))
+	}
+	return pos, nil
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// clientTimeout bounds one TCP client: a client that neither sends nor
+// closes must not hold its goroutine and descriptor for ever.
+const clientTimeout = 10 * time.Second
+
+// server answers clients and reports them.
+type server struct {
+	quiet  bool
+	limit  int // exit after this many clients; 0: never
+	served atomic.Int64
+	out    sync.Mutex
+}
+
+// serve answers TCP connections or UDP datagrams on a port of every
+// address until -n clients were served or a signal asks it to stop.
+func serve(args []string) error {
+	fs := newFlags("serve")
+	s := &server{}
+	fs.IntVar(&s.limit, "n", 0, "exit after this many clients")
+	fs.BoolVar(&s.quiet, "quiet", false, `print only "served N" at exit`)
+	pos, err := parseArgs(fs, args, "tcp|udp", "PORT")
+	if err != nil {
+		return err
+	}
+	port, err := strconv.ParseUint(pos[1], 10, 16)
+	if err != nil || port == 0 {
+		return fmt.Errorf("serve: port %q, want 1-65535", pos[1])
+	}
+	if s.limit < 0 {
+		return fmt.Errorf("serve: -n %d, want 0 or more", s.limit)
+	}
+	addr := ":" + pos[1]
+
+	var closer io.Closer
+	done := make(chan error, 1)
+	switch pos[0] {
+	case "tcp":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		closer = l
+		go func() { done <- s.serveTCP(l) }()
+	case "udp":
+		c, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return err
+		}
+		closer = c
+		go func() { done <- s.serveUDP(c) }()
+	default:
+		return fmt.Errorf("serve: network %q, want tcp or udp", pos[0])
+	}
+
+	// As PID 1 of a container nettool only gets the signals it handles;
+	// handling SIGTERM lets `lodger stop` end it at once.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case err = <-done:
+	case <-sigs:
+		closer.Close()
+		<-done
+	}
+	if s.quiet {
+		fmt.Printf("served %d\n", s.served.Load())
+	}
+	return err
+}
+
+// serveTCP answers each connection until the limit is reached or the
+// listener is closed.
+func (s *server) serveTCP(l net.Listener) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	accepted := 0
+	for s.limit == 0 || accepted < s.limit {
+		c, err := l.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			// EMFILE and the like: the test sees the failed clients.
+			fmt.Fprintln(os.Stderr, "nettool: accept:", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		accepted++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.answerTCP(c)
+		}()
+	}
+	return l.Close()
+}
+
+// answerTCP greets the client at once, then waits for it to finish
+// sending and close: closing with unread data would reset the connection
+// and could discard the greeting.
+func (s *server) answerTCP(c net.Conn) {
+	defer c.Close()
+	peer := unmapped(c.RemoteAddr().(*net.TCPAddr).AddrPort())
+	s.report(peer)
+	c.SetDeadline(time.Now().Add(clientTimeout))
+	if _, err := fmt.Fprintf(c, "hello %s\n", peer); err != nil {
+		return
+	}
+	io.Copy(io.Discard, c)
+}
+
+// serveUDP answers each datagram until the limit is reached or the socket
+// is closed.
+func (s *server) serveUDP(c net.PacketConn) error {
+	uc := c.(*net.UDPConn)
+	buf := make([]byte, 64<<10)
+	for n := 0; s.limit == 0 || n < s.limit; n++ {
+		_, from, err := uc.ReadFromUDPAddrPort(buf)
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		peer := unmapped(from)
+		s.report(peer)
+		if _, err := uc.WriteToUDPAddrPort([]byte("hello "+peer.String()+"\n"), from); err != nil {
+			fmt.Fprintln(os.Stderr, "nettool: reply:", err)
+		}
+	}
+	return c.Close()
+}
+
+// report counts a client and prints it unless quiet. Stdout is an
+// unbuffered *os.File: each line is written when it happens.
+func (s *server) report(peer netip.AddrPort) {
+	s.served.Add(1)
+	if s.quiet {
+		return
+	}
+	s.out.Lock()
+	fmt.Printf("client %s\n", peer)
+	s.out.Unlock()
+}
+
+// unmapped shows an IPv4 client of a dual-stack socket as IPv4.
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"runtime"
+	"time"
+)
+
+func echo(netip.Addr, time.Time) (netip.Addr, string, error) {
+	return netip.Addr{}, "", fmt.Errorf("ping is not supported on %s", runtime.GOOS)
+}
+
+func garbage([]string) error {
+	return fmt.Errorf("garbage is not supported on %s", runtime.GOOS)
+}
