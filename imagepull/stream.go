@@ -121,12 +121,14 @@ func pullStreaming(ctx context.Context, policy *signature.PolicyContext, store c
 	}
 	id := cfgInfo.Digest.Encoded()
 
+	prog := newProgress(ctx, o.Progress)
+	defer prog.wait()
 	parent := ""
 	budget := &unpackBudget{limit: o.maxUnpackedSize()}
 	budget.left = budget.limit
 	var created []string // layers this pull added, bottom first
 	for i, l := range layers {
-		layerID, fresh, err := streamLayer(ctx, src, store, parent, l.BlobInfo, cfg.RootFS.DiffIDs[i], budget, o.Progress)
+		layerID, fresh, err := streamLayer(ctx, src, store, parent, l.BlobInfo, cfg.RootFS.DiffIDs[i], budget, prog)
 		if err != nil {
 			// Leave no layers of a failed pull behind. One that another
 			// pull has built on or registered meanwhile is kept: storage
@@ -170,9 +172,7 @@ func pullStreaming(ctx context.Context, policy *signature.PolicyContext, store c
 	for _, b := range bigData {
 		opts.BigData = append(opts.BigData, cstorage.ImageBigDataOption{Key: b.key, Data: b.data, Digest: b.d})
 	}
-	if o.Progress != nil {
-		fmt.Fprintf(o.Progress, "Writing manifest %s\n", manDigest)
-	}
+	prog.printf("Writing manifest %s\n", manDigest)
 	img, err := store.CreateImage(id, nil, parent, "", opts)
 	if errors.Is(err, cstorage.ErrDuplicateID) {
 		// Pulled before, or by a concurrent pull that registered first. The
@@ -213,13 +213,11 @@ func pullStreaming(ctx context.Context, policy *signature.PolicyContext, store c
 // only once both digests have been checked, so a layer whose content does
 // not match is never completed: storage removes it as it would a layer cut
 // short.
-func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Store, parent string, info types.BlobInfo, diffID digest.Digest, budget *unpackBudget, progress io.Writer) (id string, fresh bool, err error) {
+func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Store, parent string, info types.BlobInfo, diffID digest.Digest, budget *unpackBudget, prog *progress) (id string, fresh bool, err error) {
 	if layers, err := store.LayersByUncompressedDigest(diffID); err == nil {
 		for _, l := range layers {
 			if l.Parent == parent {
-				if progress != nil {
-					fmt.Fprintf(progress, "Copying blob %s skipped: already exists\n", info.Digest)
-				}
+				prog.skipped(info.Digest)
 				return l.ID, false, nil
 			}
 		}
@@ -230,16 +228,15 @@ func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Stor
 	if err := diffID.Validate(); err != nil {
 		return "", false, fmt.Errorf("layer %s: diff_id %q: %w", info.Digest, diffID, err)
 	}
-	if progress != nil {
-		fmt.Fprintf(progress, "Copying blob %s\n", info.Digest)
-	}
+	bar := prog.start(info.Digest, info.Size)
+	defer func() { bar.finish(err == nil) }()
 	rc, _, err := src.GetBlob(ctx, info, none.NoCache)
 	if err != nil {
 		return "", false, fmt.Errorf("fetch layer %s: %w", info.Digest, err)
 	}
 	defer rc.Close()
 
-	blob := &blobReader{r: rc, size: info.Size, verifier: info.Digest.Verifier()}
+	blob := &blobReader{r: rc, size: info.Size, verifier: info.Digest.Verifier(), bar: bar}
 	unpacked, err := archive.DecompressStream(blob)
 	if err != nil {
 		return "", false, fmt.Errorf("layer %s: %w", info.Digest, err)
@@ -299,6 +296,7 @@ type blobReader struct {
 	n        int64
 	verifier digest.Verifier
 	err      error // the first error Read returned
+	bar      *layerBar
 }
 
 func (b *blobReader) Read(p []byte) (int, error) {
@@ -332,6 +330,7 @@ func (b *blobReader) read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	_, _ = b.verifier.Write(p[:n])
+	b.bar.add(n)
 	if err == io.EOF && b.size >= 0 && b.n < b.size {
 		err = fmt.Errorf("body ends after %d of %d bytes: %w", b.n, b.size, io.ErrUnexpectedEOF)
 	}
