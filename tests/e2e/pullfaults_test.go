@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -163,4 +165,43 @@ func TestConcurrentPulls(t *testing.T) {
 	for id = range ids {
 	}
 	wantOneGoodImage(t, e, busybox, id)
+}
+
+// TestPullDiskFull pulls into a graph root on a tmpfs too small for the
+// image, mounted in the session's mount namespace (an unprivileged user
+// cannot mount one on the host, but root of the session's user namespace
+// can): the error says the disk is full, nothing is left registered, and
+// once there is room the same pull works.
+func TestPullDiskFull(t *testing.T) {
+	e := isolatedEnv(t)
+	small := filepath.Join(e.dir, "small")
+	if err := os.Mkdir(small, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The busybox test image unpacks to about 2 MiB; storage's own files
+	// take a few KiB.
+	wantCode(t, e.lodger(t, "unshare", "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", small), 0)
+	root := "--root=" + filepath.Join(small, "graph")
+
+	r := e.lodger(t, root, "pull", "-q", noTLS, busybox)
+	wantError(t, r, 1, busybox, "no space left on device")
+	t.Logf("full disk:\n%s", r.stderr)
+	if rows := e.images(t); len(rows) != 0 {
+		// images looks at the default graph root; it must be empty too.
+		t.Errorf("images in the default graph root: %+v", rows)
+	}
+	r = e.lodger(t, root, "images", "-q")
+	wantStdout(t, r, "")
+	// The tmpfs is mounted in the session's mount namespace only.
+	r = e.lodger(t, "unshare", "find", filepath.Join(small, "graph"), "-maxdepth", "2", "-type", "d", "-regex", ".*/[0-9a-f]\\{64\\}")
+	wantCode(t, r, 0)
+	if r.stdout != "" {
+		t.Errorf("layer directories left on the full disk:\n%s", r.stdout)
+	}
+	wantCode(t, e.lodger(t, "unshare", "df", "-h", small), 0)
+
+	wantCode(t, e.lodger(t, "unshare", "mount", "-o", "remount,size=64m", small), 0)
+	r = e.lodger(t, root, "pull", "-q", noTLS, busybox)
+	wantCode(t, r, 0)
+	wantStdout(t, e.lodger(t, root, "run", "--rm", "-q", busybox, "echo", "room"), "room\n")
 }
