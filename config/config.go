@@ -4,6 +4,9 @@
 //	[storage]
 //	driver = "overlay"      # overlay, fuse-overlayfs or vfs; empty: automatic
 //	graphroot = "/path"     # default $XDG_DATA_HOME/lodger/storage
+//
+//	[pull]
+//	max_unpacked_size = "32GiB"  # what an image's layers may unpack to
 package config
 
 import (
@@ -14,6 +17,7 @@ import (
 	"path/filepath"
 
 	"github.com/BurntSushi/toml"
+	"github.com/docker/go-units"
 )
 
 // Config is the content of lodger.toml.
@@ -22,6 +26,24 @@ type Config struct {
 		Driver    string `toml:"driver"`
 		GraphRoot string `toml:"graphroot"`
 	} `toml:"storage"`
+	Pull struct {
+		// MaxUnpackedSize bounds what a pulled image's layers may unpack
+		// to together ("32GiB"), against compression bombs; empty means
+		// imagepull's default.
+		MaxUnpackedSize string `toml:"max_unpacked_size"`
+	} `toml:"pull"`
+}
+
+// MaxUnpackedSize is [pull] max_unpacked_size in bytes, 0 when unset.
+func (c Config) MaxUnpackedSize() (int64, error) {
+	if c.Pull.MaxUnpackedSize == "" {
+		return 0, nil
+	}
+	n, err := units.RAMInBytes(c.Pull.MaxUnpackedSize)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("[pull] max_unpacked_size %q: want a size such as 32GiB", c.Pull.MaxUnpackedSize)
+	}
+	return n, nil
 }
 
 // Dir is lodger's configuration directory.
@@ -55,6 +77,9 @@ func Load() (Config, error) {
 	path := filepath.Join(Dir(), "lodger.toml")
 	_, err := toml.DecodeFile(path, &c)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return c, fmt.Errorf("read configuration %s: %w", path, err)
+	}
+	if _, err := c.MaxUnpackedSize(); err != nil {
 		return c, fmt.Errorf("read configuration %s: %w", path, err)
 	}
 	return c, nil

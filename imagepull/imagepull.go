@@ -21,11 +21,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/shortnames"
+	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/signature"
 	storageTransport "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/transports"
@@ -48,6 +51,28 @@ type Options struct {
 	Platform string
 	Arch     string
 	OS       string
+	// CertDir is a directory of *.crt (CA), *.cert and *.key (client)
+	// files used for every registry instead of
+	// /etc/containers/certs.d/HOST.
+	CertDir string
+	// RegistriesConf and RegistriesConfDir replace registries.conf and
+	// its drop-in directory; empty means the system and user files.
+	RegistriesConf    string
+	RegistriesConfDir string
+	// SignaturePolicy replaces policy.json.
+	SignaturePolicy string
+	// MaxUnpackedSize bounds what an image's layers may unpack to
+	// together, so that a compression bomb is stopped; zero means
+	// DefaultMaxUnpackedSize. It applies to layers streamed from a
+	// registry.
+	MaxUnpackedSize int64
+}
+
+func (o Options) maxUnpackedSize() int64 {
+	if o.MaxUnpackedSize > 0 {
+		return o.MaxUnpackedSize
+	}
+	return DefaultMaxUnpackedSize
 }
 
 // platform returns the OS, architecture and variant asked for.
@@ -105,7 +130,13 @@ func (e *MalformedError) Error() string {
 func (e *MalformedError) Unwrap() error { return e.Err }
 
 func (o Options) systemContext() *types.SystemContext {
-	sys := &types.SystemContext{AuthFilePath: o.AuthFile}
+	sys := &types.SystemContext{
+		AuthFilePath:                o.AuthFile,
+		DockerCertPath:              o.CertDir,
+		SystemRegistriesConfPath:    o.RegistriesConf,
+		SystemRegistriesConfDirPath: o.RegistriesConfDir,
+		SignaturePolicyPath:         o.SignaturePolicy,
+	}
 	sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice, _ = o.platform()
 	if o.TLSVerify != nil {
 		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(!*o.TLSVerify)
@@ -160,7 +191,19 @@ func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (str
 		if err != nil {
 			return "", &MalformedError{Ref: ref, Err: err}
 		}
-		id, err := pullStreaming(ctx, policy, store, src, reference.TagNameOnly(c.Value), o, sys)
+		// Fetch the manifest by the digest the tag resolved to: what is
+		// served is then checked against it, and a tag moved meanwhile
+		// cannot mix two images.
+		streamSrc := src
+		want := tagDigest(ctx, sys, src, c.Value)
+		if want != "" {
+			if byDigest, err := reference.WithDigest(reference.TrimNamed(c.Value), want); err == nil {
+				if r, err := docker.NewReference(byDigest); err == nil {
+					streamSrc = r
+				}
+			}
+		}
+		id, err := pullStreaming(ctx, policy, store, streamSrc, want, reference.TagNameOnly(c.Value), o, sys)
 		if errors.Is(err, errNoStream) {
 			id, err = copyInto(ctx, policy, store, src, c.Value, o, sys)
 		}
@@ -175,6 +218,30 @@ func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (str
 		return "", fmt.Errorf("pull %s: %w: no registry to try; add unqualified-search-registries to registries.conf or use a full name", ref, ErrNotFound)
 	}
 	return "", &PullError{Ref: ref, Tried: tried, Errs: errs}
+}
+
+// tagDigest asks the registry, with a HEAD request, for the digest of the
+// manifest a tag names (its Docker-Content-Digest), so that the manifest
+// then served can be checked against it: containers/image reads a tag's
+// manifest without any check. It returns "" when the reference is by
+// digest (checked anyway), when the registry has mirrors (a mirror may
+// lag its registry, and the HEAD would go to the registry itself), when
+// it is blocked (the pull will be refused without contacting it), or when
+// the registry does not answer the HEAD with a digest; the pull then goes
+// on unchecked, as podman's does, and fails there if the registry is down.
+func tagDigest(ctx context.Context, sys *types.SystemContext, src types.ImageReference, named reference.Named) digest.Digest {
+	if _, ok := named.(reference.Digested); ok {
+		return ""
+	}
+	reg, err := sysregistriesv2.FindRegistry(sys, named.Name())
+	if err != nil || reg != nil && (reg.Blocked || len(reg.Mirrors) > 0) {
+		return ""
+	}
+	d, err := docker.GetDigest(ctx, sys, src)
+	if err != nil {
+		return ""
+	}
+	return d
 }
 
 // PullError carries what every candidate registry answered.

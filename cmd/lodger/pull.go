@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/lodger-containers/lodger/config"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -17,6 +18,7 @@ type pullFlags struct {
 	platform  string
 	arch      string
 	os        string
+	certDir   string
 }
 
 // register adds the registry and the platform flags (pull, run, create).
@@ -30,6 +32,7 @@ func (p *pullFlags) register(fs *pflag.FlagSet) {
 func (p *pullFlags) registerRegistry(fs *pflag.FlagSet) {
 	fs.BoolVar(&p.tlsVerify, "tls-verify", true, "require https and a verified certificate (false also allows plain http)")
 	fs.StringVar(&p.authFile, "authfile", "", "path of the registry credentials file (default: the containers auth.json)")
+	fs.StringVar(&p.certDir, "cert-dir", "", "directory of certificates (*.crt CAs, *.cert/*.key client pairs) for the registry (default: /etc/containers/certs.d/HOST)")
 }
 
 func (p *pullFlags) registerPlatform(fs *pflag.FlagSet) {
@@ -39,7 +42,11 @@ func (p *pullFlags) registerPlatform(fs *pflag.FlagSet) {
 }
 
 func (p *pullFlags) options(fs *pflag.FlagSet) imagepull.Options {
-	o := imagepull.Options{AuthFile: p.authFile, Platform: p.platform, Arch: p.arch, OS: p.os}
+	o := imagepull.Options{AuthFile: p.authFile, CertDir: p.certDir, Platform: p.platform, Arch: p.arch, OS: p.os}
+	// A bad lodger.toml is reported when the store is opened.
+	if cfg, err := config.Load(); err == nil {
+		o.MaxUnpackedSize, _ = cfg.MaxUnpackedSize()
+	}
 	if fs.Changed("tls-verify") {
 		v := p.tlsVerify
 		o.TLSVerify = &v
