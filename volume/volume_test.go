@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -65,7 +66,10 @@ func TestCreateGetList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{anon.Name, "data"}, names(vols)); diff != "" {
+	// List sorts by name; the random name may sort either side of "data".
+	want := []string{anon.Name, "data"}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, names(vols)); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
 	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
@@ -79,7 +83,10 @@ func TestCreateGetList(t *testing.T) {
 		t.Fatal(err)
 	}
 	vols, _ = s.List()
-	if diff := cmp.Diff([]string{anon.Name, "data"}, names(vols)); diff != "" {
+	// List sorts by name; the random name may sort either side of "data".
+	want := []string{anon.Name, "data"}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, names(vols)); diff != "" {
 		t.Errorf("List with a half-made volume (-want +got):\n%s", diff)
 	}
 }
