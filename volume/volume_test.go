@@ -67,9 +67,9 @@ func TestCreateGetList(t *testing.T) {
 		t.Fatal(err)
 	}
 	// List sorts by name; the random name may sort either side of "data".
-	want := []string{anon.Name, "data"}
-	slices.Sort(want)
-	if diff := cmp.Diff(want, names(vols)); diff != "" {
+	wantNames := []string{anon.Name, "data"}
+	slices.Sort(wantNames)
+	if diff := cmp.Diff(wantNames, names(vols)); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
 	if _, err := s.Get("nope"); !errors.Is(err, ErrNotFound) {
@@ -84,9 +84,9 @@ func TestCreateGetList(t *testing.T) {
 	}
 	vols, _ = s.List()
 	// List sorts by name; the random name may sort either side of "data".
-	want := []string{anon.Name, "data"}
-	slices.Sort(want)
-	if diff := cmp.Diff(want, names(vols)); diff != "" {
+	wantNames := []string{anon.Name, "data"}
+	slices.Sort(wantNames)
+	if diff := cmp.Diff(wantNames, names(vols)); diff != "" {
 		t.Errorf("List with a half-made volume (-want +got):\n%s", diff)
 	}
 }
