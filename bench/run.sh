@@ -3,6 +3,10 @@
 # and write docs/benchmarks.md.
 #
 # Usage: sudo bash bench/run.sh        (what `make bench` runs; needs root)
+#        sudo bash bench/run.sh network
+#                                     only the network benchmark (bench/network.sh):
+#                                     replaces the Network section of the report
+#                                     and keeps the rest
 #
 # Root is needed only to prepare the machine (packages, test user, registry,
 # debootstrap); every measured command runs as the unprivileged BENCH_USER
@@ -21,6 +25,10 @@
 #   BENCH_DEBIAN_MIRROR=URL    override the mirror read from apt's sources
 #   BENCH_REGISTRY=127.0.0.1:5000   reused when it answers, else started here
 #   BENCH_OUT=docs/benchmarks.md
+#   BENCH_NET_RUNS=3           iperf3 runs (and short-connection runs) per row
+#   BENCH_NET_SECONDS=5        length of one iperf3 run
+#   BENCH_NET_CONNS=2000       connections per short-connection run
+#   BENCH_NET_PORT=25201       first host port tried for servers and published ports
 #   BENCH_KEEP=1               keep the work directory (binaries, storage)
 set -euo pipefail
 
@@ -39,7 +47,7 @@ DEBIAN_TAG=minbase
 DEBIAN_IMG=$REGISTRY/$DEBIAN_REPO:$DEBIAN_TAG
 SUITE=bookworm
 PACKAGES=(podman runc slirp4netns passt debootstrap hyperfine docker-registry
-	busybox-static uidmap curl time jq)
+	busybox-static uidmap curl time jq iperf3 iproute2)
 # The module's build tags keep cgo C libraries (gpgme, btrfs, devmapper) out.
 export GOFLAGS=-tags=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
 
@@ -47,6 +55,10 @@ WORK=                 # temp dir: binaries, the user's private runtime/data dirs
 RESULTS=              # raw hyperfine JSON and timing samples; kept after exit
 REGISTRY_PID=         # set when this script started the registry
 START_SECONDS=$SECONDS
+MODE=full             # or network: the network benchmark alone
+
+# shellcheck source=bench/network.sh
+. "$REPO/bench/network.sh"
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -259,6 +271,7 @@ manifest_digest() { manifest -I | tr -d '\r' | awk 'tolower($1) == "docker-conte
 push_images() {
 	log "pushing the busybox test set"
 	"$WORK/bin/imagegen" -registry "$REGISTRY" -busybox /bin/busybox >/dev/null
+	[[ $MODE == network ]] && return
 	debian_tarball
 	# The stamp holds the manifest digest pushed from the cached tarball; imagegen
 	# is reproducible, so a registry showing that digest needs no new push.
@@ -342,6 +355,7 @@ verify_tools() {
 	as_user lodger run --rm --network none "$BUSYBOX_IMG" true ||
 		die "lodger run --rm --network none $BUSYBOX_IMG true failed as $BENCH_USER"
 	LODGER_DRIVER=$(as_user lodger info --format json | jq -r .storage.driver)
+	LODGER_NET=$(as_user lodger run --help | sed -n 's/.*--network string.*(default "\([^"]*\)").*/\1/p')
 	log "checking podman"
 	PODMAN_OK=1
 	PODMAN_ERR=
@@ -491,7 +505,7 @@ bench_mem() {
 # memory, and `ps` with 100 idle detached containers.
 bench_lifecycle() {
 	log "exec CTR true"
-	as_user lodger run -d -q --name bench-exec "$BUSYBOX_IMG" sleep 3600 >/dev/null
+	as_user lodger run -d -q --name bench-exec --network none "$BUSYBOX_IMG" sleep 3600 >/dev/null
 	local cmds=(-n lodger-exec "lodger exec bench-exec true")
 	if ((PODMAN_OK)); then
 		as_user podman run -d --name bench-exec --network none "$BUSYBOX_IMG" sleep 3600 >/dev/null
@@ -514,7 +528,7 @@ bench_lifecycle() {
 	log "100 idle detached containers"
 	local i
 	for ((i = 0; i < 100; i++)); do
-		as_user lodger run -d -q --name "idle$i" "$BUSYBOX_IMG" sleep 3600 >/dev/null
+		as_user lodger run -d -q --name "idle$i" --network none "$BUSYBOX_IMG" sleep 3600 >/dev/null
 	done
 	IDLE_MONITORS_PSS_KB=$(for p in $(pgrep -u "$BENCH_USER" -f '_lodger-monitor'); do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"; done | awk '{s += $1} END {print s + 0}')
 	as_user hyperfine -N --style basic --warmup 3 --runs "$RUNS" --export-json "$RESULTS/ps100.json" -n lodger-ps100 "lodger ps" >"$RESULTS/ps100.txt"
@@ -662,7 +676,7 @@ command order alternates; times pooled over the rounds. Times in ms.
 | command | median | mean | min | max | runs |
 | --- | --- | --- | --- | --- | --- |
 $(runrow "\`lodger run --rm --network none IMG true\`" "$ln")
-$(runrow "\`lodger run --rm IMG true\` (default network: none)" "$ld")
+$(runrow "\`lodger run --rm IMG true\` (default network: $LODGER_NET)" "$ld")
 $(runrow "\`lodger run --rm --network none --privileged IMG true\` (no seccomp, masks or capability limits)" "$lpv")
 EOF
 		if ((PODMAN_OK)); then
@@ -672,8 +686,8 @@ $(runrow "\`podman run --rm IMG true\` (default network: $PODMAN_NET)" "$pd")
 
 Ratio of medians podman/lodger: **$(ratio "$pn_med" "$ln_med")×** with \`--network none\`,
 **$(ratio "$(field "$pd" 1)" "$(field "$ld" 1)")×** with each tool's default network
-(lodger's default is none for now, podman's is $PODMAN_NET, so that row compares
-unlike work).
+(lodger's default is $LODGER_NET, podman's is $PODMAN_NET: each tool's own
+userspace network set up and torn down).
 EOF
 		fi
 		cat <<EOF
@@ -728,6 +742,7 @@ EOF
 		((PODMAN_OK)) && helpers+="; podman's pause process (catatonit) $(mib "$PODMAN_PAUSE_KB")"
 		printf '\nLong-lived per-user helpers, not counted above: %s.\n' "$helpers"
 		lifecycle_report
+		network_report
 	} >"$tmp"
 	mv "$tmp" "$OUT"
 	log "wrote $OUT"
@@ -761,6 +776,7 @@ lifecycle_report() {
 # owned by the user's subordinate ids, which only root can remove.
 cleanup() {
 	local rc=$? pids=()
+	if [[ -n $WORK && -n ${USER_HOME:-} ]]; then net_cleanup; fi
 	if [[ -n $WORK ]]; then
 		mapfile -t pids < <(lodger_keeper_pids; podman_pause_pid)
 		if ((${#pids[@]})); then kill "${pids[@]}" 2>/dev/null || true; fi
@@ -784,6 +800,7 @@ main() {
 		exit 0
 		;;
 	"") ;;
+	network) MODE=network ;;
 	*)
 		usage >&2
 		exit 2
@@ -803,10 +820,17 @@ main() {
 	configure_podman
 	verify_tools
 	machine_facts
+	if [[ $MODE == network ]]; then
+		bench_network
+		splice_network_report
+		log "done in $((SECONDS - START_SECONDS)) s"
+		return
+	fi
 	bench_run
 	bench_pull
 	bench_mem
 	bench_lifecycle
+	bench_network
 	write_report
 	log "done in $((SECONDS - START_SECONDS)) s"
 }
