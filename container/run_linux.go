@@ -405,13 +405,16 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
-	if netw != nil {
-		defer netw.Close()
-	}
 	code, err := runProcess(spec, opts, prestart(netw), func(pid int) {
 		st.Status, st.Pid, st.StartedAt = StatusRunning, pid, time.Now().UTC()
 		_ = SaveState(runDir, st)
 	})
+	if netw != nil {
+		// Closing a TAP costs the kernel an RCU grace period (~10 ms):
+		// let it pass while the rootfs is unmounted and removed. What is
+		// left when lodger exits, the exit finishes.
+		go netw.Close()
+	}
 	if !opts.Remove {
 		st.Status, st.Pid, st.FinishedAt = StatusExited, 0, time.Now().UTC()
 		if err == nil {
