@@ -351,9 +351,16 @@ func TestCVE202130465(t *testing.T) {
 
 	wantStdout(t, e.lodger(t, "volume", "create", "flipvol"), "flipvol\n")
 	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "flipper", "-v", "flipvol:/vol", busybox, "sh", "-c", flipScript), 0)
+	// The flipper rewrites .flips in place (truncate, then write): a read
+	// may land between the two and see nothing, so read until a number.
 	flips := func() int {
-		n, _ := strconv.Atoi(strings.TrimSpace(string(must(os.ReadFile(filepath.Join(volData, ".flips"))))))
-		return n
+		for range 100 {
+			if n, err := strconv.Atoi(strings.TrimSpace(string(must(os.ReadFile(filepath.Join(volData, ".flips")))))); err == nil {
+				return n
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return 0
 	}
 	eventually(t, "the flipper to flip", func() bool { return flips() > 10 })
 
