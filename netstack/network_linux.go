@@ -197,7 +197,7 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 // two addresses and ports.
 var errTupleInUse = errors.New("connection between these addresses still closing")
 
-func (st *Stack) dialTCP(from, to netip.AddrPort) (net.Conn, error) {
+func (st *Stack) dialTCP(from, to netip.AddrPort) (*stackConn, error) {
 	proto := protoOf(to.Addr())
 	var wq waiter.Queue
 	ep, tcpipErr := st.s.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
@@ -236,7 +236,7 @@ func (st *Stack) dialTCP(from, to netip.AddrPort) (net.Conn, error) {
 		ep.Close()
 		return nil, fmt.Errorf("connect to the container's port %d: %s", to.Port(), tcpipErr)
 	}
-	return gonet.NewTCPConn(&wq, ep), nil
+	return newStackConn(&wq, ep), nil
 }
 
 // serveUDP relays datagrams of a published UDP port: one flow per client

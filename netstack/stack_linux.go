@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -271,57 +270,30 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	r.Complete(false)
-	st.splice(gonet.NewTCPConn(&wq, ep), out)
+	st.splice(newStackConn(&wq, ep), out.(*net.TCPConn))
 }
 
-// splice copies both ways until both directions ended, passing half
-// closes on, and then closes both.
-func (st *Stack) splice(a, b net.Conn) {
-	if !st.track(a) {
-		b.Close()
+// splice copies both ways between a connection in the stack and a host
+// socket until both directions ended, passing half closes on, and then
+// closes both. A broken direction ends the other too.
+func (st *Stack) splice(s *stackConn, h *net.TCPConn) {
+	if !st.track(s) {
+		h.Close()
 		return
 	}
-	if !st.track(b) {
-		st.untrack(a)
+	if !st.track(h) {
+		st.untrack(s)
 		return
 	}
-	defer st.untrack(a)
-	defer st.untrack(b)
-	errc := make(chan error, 1)
-	go func() { errc <- pipe(b, a) }()
-	err1 := pipe(a, b)
-	if err1 != nil {
-		// A broken direction ends the other too.
-		a.Close()
-		b.Close()
-	}
-	<-errc
-}
-
-type closeWriter interface{ CloseWrite() error }
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
-// pipe copies src to dst and half-closes dst at the end of src.
-func pipe(dst, src net.Conn) error {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return werr
-			}
-		}
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
-				if cw, ok := dst.(closeWriter); ok {
-					_ = cw.CloseWrite()
-				}
-				return nil
-			}
-			return err
+	defer st.untrack(s)
+	defer st.untrack(h)
+	errc := make(chan error, 2)
+	go func() { errc <- copyOut(h, s) }()
+	go func() { errc <- copyIn(s, h) }()
+	for range 2 {
+		if err := <-errc; err != nil {
+			s.Close()
+			h.Close()
 		}
 	}
 }
