@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/lodger-containers/lodger/netstack"
@@ -166,6 +167,12 @@ func (s NetworkSettings) open(ls []ports.Listener, logf func(string, ...any)) (*
 	if s.Netstack != nil {
 		cfg = *s.Netstack
 	}
+	// This process now carries the container's traffic. Its live heap is
+	// a few MiB, so at the default GOGC the collector runs every few
+	// MiB of packets, and empties the stack's buffer pools each time;
+	// 400 made bulk transfers ~10% faster (iperf3 through a published
+	// port) at no cost when idle.
+	debug.SetGCPercent(400)
 	return netstack.Open(cfg, ls, logf)
 }
 
