@@ -6,11 +6,16 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -208,4 +213,51 @@ func TestSaveLoadDigests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunPulledImageOffline pulls an image through a throwaway proxy in
+// front of the test registry, then closes the proxy: running the pulled
+// image must not need its registry (issue 6: a warm-cache run touches no
+// network), while a pull through the closed proxy fails, which shows the
+// registry is out of reach.
+func TestRunPulledImageOffline(t *testing.T) {
+	target, err := url.Parse("http://" + registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img := host + "/lodger-test/busybox:latest"
+
+	e := isolatedEnv(t)
+	id := e.pull(t, img, noTLS)
+	if requests.Load() == 0 {
+		t.Fatal("the pull made no request through the proxy")
+	}
+	before := requests.Load()
+	wantStdout(t, e.runRm(t, "--network", "none", img, "echo", "warm"), "warm\n")
+	if n := requests.Load() - before; n != 0 {
+		t.Errorf("a run of the pulled image made %d requests to its registry, want none", n)
+	}
+
+	srv.Close()
+	for _, args := range [][]string{
+		{img, "echo", "offline"},
+		{"--pull", "missing", img, "echo", "offline"},
+		{"--pull", "never", img, "echo", "offline"},
+		{id[:12], "echo", "offline"},
+	} {
+		wantStdout(t, e.runRm(t, append([]string{"--network", "none"}, args...)...), "offline\n")
+	}
+	r := e.lodger(t, "run", "--rm", "-q", noTLS, "--network", "none", "--pull", "always", img, "true")
+	if r.code == 0 {
+		t.Errorf("%s\nwant a failure: --pull always through the closed proxy", r)
+	}
+	wantError(t, e.lodger(t, "pull", "-q", noTLS, img), 1, host)
 }
