@@ -7,6 +7,10 @@
 #                                     only the network benchmark (bench/network.sh):
 #                                     replaces the Network section of the report
 #                                     and keeps the rest
+#        sudo bash bench/run.sh images
+#                                     only push, save and load, and the warm-cache
+#                                     run (bench/images.sh): replaces that section
+#                                     of the report and keeps the rest
 #
 # Root is needed only to prepare the machine (packages, test user, registry,
 # debootstrap); every measured command runs as the unprivileged BENCH_USER
@@ -29,6 +33,10 @@
 #   BENCH_NET_SECONDS=5        length of one iperf3 run
 #   BENCH_NET_CONNS=2000       connections per short-connection run
 #   BENCH_NET_PORT=25201       first host port tried for servers and published ports
+#   BENCH_IMG_RUNS=5           push, save and load runs per tool
+#   BENCH_IMG_PORT=5102        port of the empty registry each push goes to
+#   BENCH_WARM_PORT=5101       port of the registry the warm-cache image comes from
+#   BENCH_WARM_RUNS=10         warm-cache runs per tool, with its registry up and down
 #   BENCH_KEEP=1               keep the work directory (binaries, storage)
 set -euo pipefail
 
@@ -55,10 +63,12 @@ WORK=                 # temp dir: binaries, the user's private runtime/data dirs
 RESULTS=              # raw hyperfine JSON and timing samples; kept after exit
 REGISTRY_PID=         # set when this script started the registry
 START_SECONDS=$SECONDS
-MODE=full             # or network: the network benchmark alone
+MODE=full             # or network, images: that benchmark alone
 
 # shellcheck source=bench/network.sh
 . "$REPO/bench/network.sh"
+# shellcheck source=bench/images.sh
+. "$REPO/bench/images.sh"
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -742,6 +752,7 @@ EOF
 		((PODMAN_OK)) && helpers+="; podman's pause process (catatonit) $(mib "$PODMAN_PAUSE_KB")"
 		printf '\nLong-lived per-user helpers, not counted above: %s.\n' "$helpers"
 		lifecycle_report
+		images_report
 		network_report
 	} >"$tmp"
 	mv "$tmp" "$OUT"
@@ -777,6 +788,7 @@ lifecycle_report() {
 cleanup() {
 	local rc=$? pids=()
 	if [[ -n $WORK && -n ${USER_HOME:-} ]]; then net_cleanup; fi
+	stop_scratch_registry
 	if [[ -n $WORK ]]; then
 		mapfile -t pids < <(lodger_keeper_pids; podman_pause_pid)
 		if ((${#pids[@]})); then kill "${pids[@]}" 2>/dev/null || true; fi
@@ -801,6 +813,7 @@ main() {
 		;;
 	"") ;;
 	network) MODE=network ;;
+	images) MODE=images ;;
 	*)
 		usage >&2
 		exit 2
@@ -826,10 +839,17 @@ main() {
 		log "done in $((SECONDS - START_SECONDS)) s"
 		return
 	fi
+	if [[ $MODE == images ]]; then
+		bench_images
+		splice_images_report
+		log "done in $((SECONDS - START_SECONDS)) s"
+		return
+	fi
 	bench_run
 	bench_pull
 	bench_mem
 	bench_lifecycle
+	bench_images
 	bench_network
 	write_report
 	log "done in $((SECONDS - START_SECONDS)) s"

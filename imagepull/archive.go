@@ -11,6 +11,7 @@ import (
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/directory"
 	"go.podman.io/image/v5/docker/archive"
 	"go.podman.io/image/v5/docker/reference"
 	ociarchive "go.podman.io/image/v5/oci/archive"
@@ -216,7 +217,9 @@ type LoadedImage struct {
 
 // Load copies every image of the docker-archive or oci-archive at path
 // into store, keeping their IDs (config digests) and the names the archive
-// gives them.
+// gives them. A directory is read as an OCI image layout (every image of
+// its index, as oci-dir saves them) or as what podman save --format
+// docker-dir writes (one image, without a name).
 func Load(ctx context.Context, store cstorage.Store, path string, o Options) ([]LoadedImage, error) {
 	sys := o.systemContext()
 	policy, err := policyContext(sys)
@@ -225,13 +228,17 @@ func Load(ctx context.Context, store cstorage.Store, path string, o Options) ([]
 	}
 	defer func() { _ = policy.Destroy() }()
 
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if fi.IsDir() {
+		return loadDir(ctx, policy, store, path, o, sys)
+	}
 	reader, dockerErr := archive.NewReader(sys, path)
 	if dockerErr == nil {
 		defer reader.Close()
 		return loadDockerArchive(ctx, policy, store, reader, o, sys)
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
 	}
 	src, err := ociarchive.NewReference(path, "")
 	if err != nil {
@@ -261,6 +268,51 @@ func loadOCIArchive(ctx context.Context, policy *signature.PolicyContext, store 
 	if desc, err := ociarchive.LoadManifestDescriptorWithContext(sys, src); err == nil {
 		name = ociRefName(desc.Annotations[imgspecv1.AnnotationRefName])
 	}
+	return loadImage(ctx, policy, store, src, name, o, sys)
+}
+
+// loadDir loads the images of an OCI image layout, each under the name in
+// its ref.name annotation, or the one image of a dir: transport directory
+// (podman's docker-dir), which has no name.
+func loadDir(ctx context.Context, policy *signature.PolicyContext, store cstorage.Store, dir string, o Options, sys *types.SystemContext) ([]LoadedImage, error) {
+	if _, err := os.Stat(filepath.Join(dir, imgspecv1.ImageLayoutFile)); err == nil {
+		list, err := ocilayout.List(dir)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", dir, err)
+		}
+		var out []LoadedImage
+		for i, item := range list {
+			// By index: a ref.name that is a full name is not one the
+			// layout transport can look up.
+			src, err := ocilayout.NewIndexReference(dir, i)
+			if err != nil {
+				return out, fmt.Errorf("load %s: %w", dir, err)
+			}
+			loaded, err := loadImage(ctx, policy, store, src, ociRefName(item.ManifestDescriptor.Annotations[imgspecv1.AnnotationRefName]), o, sys)
+			if err != nil {
+				return out, fmt.Errorf("load %s: %w", dir, err)
+			}
+			out = append(out, loaded)
+		}
+		return out, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
+		src, err := directory.NewReference(dir)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", dir, err)
+		}
+		loaded, err := loadImage(ctx, policy, store, src, nil, o, sys)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", dir, err)
+		}
+		return []LoadedImage{loaded}, nil
+	}
+	return nil, fmt.Errorf("load %s: %w: a directory that is neither an OCI image layout (no oci-layout file) nor a docker-dir (no manifest.json)", dir, ErrFormat)
+}
+
+// loadImage copies the image src into store under name (none when nil),
+// keeping its ID.
+func loadImage(ctx context.Context, policy *signature.PolicyContext, store cstorage.Store, src types.ImageReference, name reference.Named, o Options, sys *types.SystemContext) (LoadedImage, error) {
 	img, err := src.NewImage(ctx, sys)
 	if err != nil {
 		return LoadedImage{}, err

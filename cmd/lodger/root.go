@@ -96,6 +96,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newLoadCommand(),
 		newLoginCommand(),
 		newLogoutCommand(),
+		newSearchCommand(),
 		newHistoryCommand(),
 		newImportCommand(),
 		newExportCommand(),

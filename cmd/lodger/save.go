@@ -64,7 +64,10 @@ func newLoadCommand() *cobra.Command {
 		Short: "Load images from an archive",
 		Long: `Load every image of a docker-archive or oci-archive into local storage
 and print "Loaded image: NAME" for each (the ID for an image without a
-name). The archive is read from stdin unless -i is given.`,
+name). The archive is read from stdin unless -i is given. -i also takes a
+directory: an OCI image layout (save --format oci-dir) or what podman save
+--format docker-dir writes. What docker save and podman save write in
+each of their formats loads with the image's ID.`,
 		Args: exactArgs(0, "none"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			store, err := openStore()
@@ -98,7 +101,7 @@ name). The archive is read from stdin unless -i is given.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&o.input, "input", "i", "", "read the archive from FILE instead of stdin")
+	cmd.Flags().StringVarP(&o.input, "input", "i", "", "read the archive from FILE (or an image directory) instead of stdin")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
 	return sessionCommand(cmd, 1)
 }

@@ -21,6 +21,8 @@
 //	                         imagegen test set (default 127.0.0.1:5000)
 //	LODGER_TEST_OCI_ARCHIVE  oci-archive written by `imagegen -oci-archive`
 //	                         (required by TestPullOCIArchive)
+//	LODGER_TEST_DATA         a copy of tests/testdata the test user can read
+//	                         (required by TestLoadPodmanSave)
 //
 // TestMain refuses to run as root and fails, never skips, when the host
 // cannot create user namespaces, lacks newuidmap/newgidmap or subordinate

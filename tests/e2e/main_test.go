@@ -29,6 +29,9 @@ var (
 	busybox string
 	// ociArchive is the imagegen oci-archive (LODGER_TEST_OCI_ARCHIVE).
 	ociArchive string
+	// testData is a copy of tests/testdata the test user can read
+	// (LODGER_TEST_DATA).
+	testData string
 	// scratch holds every test environment of this run.
 	scratch string
 	// shared is the environment most tests use.
@@ -113,6 +116,7 @@ func configure() error {
 	}
 	busybox = ref("busybox:latest")
 	ociArchive = os.Getenv("LODGER_TEST_OCI_ARCHIVE")
+	testData = os.Getenv("LODGER_TEST_DATA")
 	return nil
 }
 

@@ -156,6 +156,9 @@ log "pushing the test images to $registry"
 "$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" -checker "$WORK/checker" -nettool "$WORK/nettool" >/dev/null
 "$WORK/imagegen" -oci-archive "$WORK/busybox-oci.tar" -busybox "$(command -v busybox)"
 chmod 0644 "$WORK/busybox-oci.tar"
+# Checked-in archives (podman's save formats) the test user can read.
+cp -r "$repo/tests/testdata" "$WORK/testdata"
+chmod -R a+rX "$WORK/testdata"
 
 # The clone may be unreadable to the test user: run from $WORK.
 cd "$WORK"
@@ -166,11 +169,11 @@ if [ "$(id -u)" = 0 ]; then
 	runuser -u "$test_user" -- env -i \
 		HOME="${home:-/tmp}" USER="$test_user" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
-		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" \
+		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		"$WORK/e2e.test" "${args[@]}"
 else
 	LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
-		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" \
+		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		"$WORK/e2e.test" "${args[@]}"
 fi
 rc=$?
