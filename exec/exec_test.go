@@ -106,7 +106,7 @@ func TestLookExec(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path, code, err := lookExec(root, tt.name, env, specs.User{})
+			path, code, err := lookExec(root, nil, tt.name, env, specs.User{})
 			if path != tt.wantPath || code != tt.wantCode || (err != nil) != (tt.wantCode != 0) {
 				t.Errorf("lookExec(%q) = %q, %d, %v; want %q, %d", tt.name, path, code, err, tt.wantPath, tt.wantCode)
 			}
@@ -116,8 +116,49 @@ func TestLookExec(t *testing.T) {
 	if err := os.Chmod(filepath.Join(root, "bin/tool"), 0o744); err != nil {
 		t.Fatal(err)
 	}
-	if _, code, _ := lookExec(root, "tool", env, specs.User{UID: 4242, GID: 4242}); code != ExitCannotExec {
+	if _, code, _ := lookExec(root, nil, "tool", env, specs.User{UID: 4242, GID: 4242}); code != ExitCannotExec {
 		t.Errorf("lookExec as uid 4242 of a 0744 file: code %d, want %d", code, ExitCannotExec)
+	}
+}
+
+// TestLookExecInMounts: a command bind-mounted into the container (a
+// directory of tools, or the file itself) is found where the container
+// will see it, and resolution stays inside the mount's source.
+func TestLookExecInMounts(t *testing.T) {
+	root := rootfs(t)
+	tools := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tools, "mytool"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../../bin/sh", filepath.Join(tools, "out")); err != nil {
+		t.Fatal(err)
+	}
+	single := filepath.Join(t.TempDir(), "single")
+	if err := os.WriteFile(single, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mounts := []specs.Mount{
+		{Destination: "/opt/tools", Type: "bind", Source: tools},
+		{Destination: "/usr/local/bin/single", Type: "bind", Source: single},
+		{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs"},
+	}
+	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	for _, tt := range []struct {
+		name     string
+		wantPath string
+		wantCode int
+	}{
+		{"/opt/tools/mytool", "/opt/tools/mytool", 0},
+		{"single", "/usr/local/bin/single", 0},
+		{"tool", "/bin/tool", 0},
+		{"/opt/tools/nosuch", "", ExitNotFound},
+		{"/opt/tools/out", "", ExitNotFound},
+		{"/scratch/x", "", ExitNotFound},
+	} {
+		path, code, err := lookExec(root, mounts, tt.name, env, specs.User{})
+		if path != tt.wantPath || code != tt.wantCode || (err != nil) != (tt.wantCode != 0) {
+			t.Errorf("lookExec(%q) = %q, %d, %v; want %q, %d", tt.name, path, code, err, tt.wantPath, tt.wantCode)
+		}
 	}
 }
 

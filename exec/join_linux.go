@@ -41,7 +41,7 @@ func joined(spec *specs.Spec) []string {
 func compileJoin(spec *specs.Spec, joins []string) ([]byte, error) {
 	root := spec.Root.Path
 	proc := spec.Process
-	exe, code, err := lookExec(root, proc.Args[0], proc.Env, proc.User)
+	exe, code, err := lookExec(root, spec.Mounts, proc.Args[0], proc.Env, proc.User)
 	if err != nil {
 		return nil, &ExitError{code, err}
 	}

@@ -41,7 +41,7 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	}
 	root := spec.Root.Path
 	proc := spec.Process
-	exe, code, err := lookExec(root, proc.Args[0], proc.Env, proc.User)
+	exe, code, err := lookExec(root, spec.Mounts, proc.Args[0], proc.Env, proc.User)
 	if err != nil {
 		return nil, &ExitError{code, err}
 	}
@@ -334,9 +334,9 @@ func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 // lookExec resolves the command inside root as execvp would with the
 // container's PATH, and returns the path to exec inside the container.
 // Failures carry Docker's codes: 127 not found, 126 not executable.
-func lookExec(root, name string, env []string, u specs.User) (string, int, error) {
+func lookExec(root string, mounts []specs.Mount, name string, env []string, u specs.User) (string, int, error) {
 	check := func(p string) error {
-		hp, err := securejoin.SecureJoin(root, p)
+		hp, err := hostPath(root, mounts, p)
 		if err != nil {
 			return err
 		}
@@ -391,6 +391,33 @@ func lookExec(root, name string, env []string, u specs.User) (string, int, error
 		return "", ExitCannotExec, denied
 	}
 	return "", ExitNotFound, fmt.Errorf("%s: executable file not found in $PATH", name)
+}
+
+// hostPath is where container path p is on the host before the container
+// exists: under the bind mount with the longest destination that holds
+// it (a command mounted in with -v), else in the root filesystem; each
+// resolved inside its own tree.
+func hostPath(root string, mounts []specs.Mount, p string) (string, error) {
+	best := -1
+	for i, m := range mounts {
+		if m.Type != "bind" || m.Source == "" {
+			continue
+		}
+		d := path.Clean("/" + m.Destination)
+		if (p == d || strings.HasPrefix(p, strings.TrimSuffix(d, "/")+"/")) && (best < 0 || len(d) > len(path.Clean("/"+mounts[best].Destination))) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return securejoin.SecureJoin(root, p)
+	}
+	m := mounts[best]
+	rel := strings.TrimPrefix(p, path.Clean("/"+m.Destination))
+	if rel == "" {
+		// The mount is the file itself (-v /host/tool:/usr/bin/tool).
+		return m.Source, nil
+	}
+	return securejoin.SecureJoin(m.Source, rel)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

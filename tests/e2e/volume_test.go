@@ -96,6 +96,19 @@ func TestMountBind(t *testing.T) {
 		}
 		wantStdout(t, e.runRm(t, "--mount", "type=bind,src="+dir+",dst=/data", busybox, "cat", "/data/written"), "from-container\n")
 	})
+	t.Run("command in the mount", func(t *testing.T) {
+		// A tool mounted in from the host runs, by path, and by name
+		// through PATH when the file itself is mounted.
+		tools := hostDir(t, e, "tools")
+		script := filepath.Join(tools, "hello-from-host")
+		if err := os.WriteFile(script, []byte("#!/bin/sh\necho mounted tool $1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		wantStdout(t, e.runRm(t, "-v", tools+":/opt/tools:ro", busybox, "/opt/tools/hello-from-host", "a"), "mounted tool a\n")
+		wantStdout(t, e.runRm(t, "-v", script+":/usr/local/bin/hi:ro", busybox, "hi", "b"), "mounted tool b\n")
+		r := e.runRm(t, "-v", tools+":/opt/tools:ro", busybox, "/opt/tools/nosuch")
+		wantCode(t, r, 127)
+	})
 	t.Run("ro", func(t *testing.T) {
 		for _, flag := range [][]string{
 			{"-v", dir + ":/data:ro"},
