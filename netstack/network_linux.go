@@ -169,13 +169,16 @@ func (st *Stack) guest(from netip.Addr) netip.Addr {
 // dialIn connects a client of a published TCP port to the container, as
 // the client: the server in the container sees the client's address.
 func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
+	if !st.enter() {
+		c.Close()
+		return
+	}
+	defer st.wg.Done()
 	if !st.acquire() {
 		c.Close()
 		return
 	}
 	defer st.release()
-	st.wg.Add(1)
-	defer st.wg.Done()
 	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 	src := st.source(client.Addr())
 	from, to := netip.AddrPortFrom(src, client.Port()), netip.AddrPortFrom(st.guest(src), port)

@@ -112,6 +112,10 @@ func (st *Stack) setup(resolver *dns.Resolver) error {
 			return fmt.Errorf("tcp option %T: %s", o, tcpipErr)
 		}
 	}
+	// Echo requests are taken off the link before the stack sees them;
+	// set before the NIC starts the link's reader.
+	st.icmp = newPinger(st)
+	st.link.intercept = st.icmp.intercept
 	if tcpipErr := s.CreateNICWithOptions(nicID, st.link, stack.NICOptions{Name: "tap"}); tcpipErr != nil {
 		return fmt.Errorf("create NIC: %s", tcpipErr)
 	}
@@ -146,8 +150,6 @@ func (st *Stack) setup(resolver *dns.Resolver) error {
 	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcpFwd.HandlePacket)
 	udpFwd := udp.NewForwarder(s, st.forwardUDP)
 	s.SetTransportProtocolHandler(udp.ProtocolNumber, udpFwd.HandlePacket)
-	st.icmp = newPinger(st)
-	st.link.intercept = st.icmp.intercept
 
 	if resolver != nil {
 		if err := st.serveDNS(resolver, DNS); err != nil {
@@ -207,6 +209,18 @@ func (st *Stack) acquire() bool {
 
 func (st *Stack) release() { <-st.slots }
 
+// enter counts a flow's handler in for Close to wait for, unless the
+// stack is closing already (a packet still in flight as it closes).
+func (st *Stack) enter() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ctx.Err() != nil {
+		return false
+	}
+	st.wg.Add(1)
+	return true
+}
+
 // track registers a conn for Close; it reports false when the stack is
 // already closing (the conn is then closed).
 func (st *Stack) track(c net.Conn) bool {
@@ -229,8 +243,8 @@ func (st *Stack) untrack(c net.Conn) {
 
 // Close stops the stack and every flow through it.
 func (st *Stack) Close() {
-	st.cancel()
 	st.mu.Lock()
+	st.cancel()
 	for c := range st.conns {
 		c.Close()
 	}
@@ -248,13 +262,16 @@ func (st *Stack) Close() {
 func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 	id := r.ID()
 	dst, err := st.cfg.destination(netipAddr(id.LocalAddress))
-	if err != nil || !st.acquire() {
+	if err != nil || !st.enter() {
+		r.Complete(true)
+		return
+	}
+	defer st.wg.Done()
+	if !st.acquire() {
 		r.Complete(true)
 		return
 	}
 	defer st.release()
-	st.wg.Add(1)
-	defer st.wg.Done()
 	ctx, cancel := context.WithTimeout(st.ctx, st.cfg.DialTimeout)
 	out, err := (&net.Dialer{}).DialContext(ctx, "tcp", netip.AddrPortFrom(dst, id.LocalPort).String())
 	cancel()
@@ -304,23 +321,28 @@ func (st *Stack) splice(s *stackConn, h *net.TCPConn) {
 func (st *Stack) forwardUDP(r *udp.ForwarderRequest) bool {
 	id := r.ID()
 	dst, err := st.cfg.destination(netipAddr(id.LocalAddress))
-	if err != nil || !st.acquire() {
+	if err != nil || !st.enter() {
 		return false // the stack answers port unreachable
+	}
+	if !st.acquire() {
+		st.wg.Done()
+		return false
 	}
 	out, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, id.LocalPort)))
 	if err != nil {
 		st.release()
+		st.wg.Done()
 		return false
 	}
 	var wq waiter.Queue
 	ep, tcpipErr := r.CreateEndpoint(&wq)
 	if tcpipErr != nil {
 		st.release()
+		st.wg.Done()
 		out.Close()
 		return false
 	}
 	in := gonet.NewUDPConn(&wq, ep)
-	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
 		defer st.release()
