@@ -121,15 +121,22 @@ func (tb *testbed) dial(ctx context.Context, to netip.AddrPort) (net.Conn, error
 	return gonet.DialContextTCP(ctx, tb.guest, tcpip.FullAddress{NIC: 1, Addr: tcpipAddr(to.Addr()), Port: to.Port()}, ipv4.ProtocolNumber)
 }
 
-// echoServer answers each line with "echo LINE" and the peer's address.
+// echoServer answers each line with "echo LINE" on the host and reports
+// each peer's address.
 func echoServer(t *testing.T, addr string) (netip.AddrPort, <-chan string) {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l.Addr().(*net.TCPAddr).AddrPort(), serveEcho(t, l)
+}
+
+// serveEcho answers each line on l's connections with "echo LINE" and
+// reports each peer's address (as many as the channel holds).
+func serveEcho(t *testing.T, l net.Listener) <-chan string {
 	t.Cleanup(func() { l.Close() })
-	peers := make(chan string, 100)
+	peers := make(chan string, 20000)
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -149,7 +156,7 @@ func echoServer(t *testing.T, addr string) (netip.AddrPort, <-chan string) {
 			}()
 		}
 	}()
-	return l.Addr().(*net.TCPAddr).AddrPort(), peers
+	return peers
 }
 
 func roundTrip(c net.Conn) (string, error) {
@@ -273,35 +280,14 @@ func TestDNSFromHostsFile(t *testing.T) {
 	}
 }
 
-// guestServer listens in the guest and reports each peer address.
+// guestServer is serveEcho in the guest.
 func guestServer(t *testing.T, tb *testbed, port uint16) <-chan string {
 	t.Helper()
 	l, err := gonet.ListenTCP(tb.guest, tcpip.FullAddress{NIC: 1, Port: port}, ipv4.ProtocolNumber)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	peers := make(chan string, 20000)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			select {
-			case peers <- c.RemoteAddr().String():
-			default:
-			}
-			go func() {
-				defer c.Close()
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err == nil {
-					fmt.Fprintf(c, "echo %s", line)
-				}
-			}()
-		}
-	}()
-	return peers
+	return serveEcho(t, l)
 }
 
 func TestPublishedTCPKeepsClientAddress(t *testing.T) {
