@@ -64,7 +64,7 @@ func createTAP(c Config) (*os.File, error) {
 	// runtime's poller, and Close stops a reader.
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open /dev/net/tun: %w (the user needs read-write access to it)", err)
+		return nil, fmt.Errorf("open /dev/net/tun: %w: the default network (netstack) needs read and write access to it (as root: chmod 0666 /dev/net/tun), or run with --network none", err)
 	}
 	ok := false
 	defer func() {
