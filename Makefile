@@ -16,8 +16,9 @@ build: ## Build ./bin/lodger
 
 test: vet unit e2e ## The whole suite: vet, unit tests, then end-to-end tests as an unprivileged user
 
-unit: ## Unit tests (no privileges needed)
+unit: ## Unit tests (no privileges needed); the network stack's also under the race detector
 	$(GO) test ./...
+	$(GO) test -race ./netstack/...
 
 e2e: ## End-to-end tests (as root: creates the test user and a loopback registry, then drops to that user)
 	bash tests/e2e/run.sh
