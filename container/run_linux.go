@@ -405,6 +405,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
+	if netw != nil {
+		// This process exits right after the container: the TAP's
+		// teardown goes to a helper nobody waits for.
+		netw.SetLinger(func(f *os.File) error { return exec.Linger(f) })
+	}
 	code, err := runProcess(spec, opts, prestart(netw), func(pid int) {
 		st.Status, st.Pid, st.StartedAt = StatusRunning, pid, time.Now().UTC()
 		_ = SaveState(runDir, st)

@@ -46,6 +46,8 @@ type tapLink struct {
 	done       chan struct{}
 	// intercept, when set, sees each frame first and may take it.
 	intercept func(frame []byte) bool
+	// linger, when set, is handed the TAP before Close closes it.
+	linger func(*os.File) error
 }
 
 var _ stack.LinkEndpoint = (*tapLink)(nil)
@@ -108,8 +110,14 @@ func (l *tapLink) Wait() {
 }
 
 // Close stops the reader; the container's end of the TAP goes with its
-// network namespace.
-func (l *tapLink) Close() { _ = l.file.Close() }
+// network namespace. With a linger hook the last close of the device
+// happens elsewhere.
+func (l *tapLink) Close() {
+	if l.linger != nil {
+		_ = l.linger(l.file)
+	}
+	_ = l.file.Close()
+}
 
 // SetOnCloseAction: nothing else closes the link.
 func (l *tapLink) SetOnCloseAction(func()) {}

@@ -33,7 +33,13 @@ type Network struct {
 	current atomic.Pointer[Stack]
 	wg      sync.WaitGroup
 	closed  chan struct{}
+	linger  func(*os.File) error
 }
+
+// SetLinger has each TAP handed to fn before the stack closes it: a
+// process about to exit gives the device's teardown to a helper (see
+// exec.Linger). Set it before Attach.
+func (n *Network) SetLinger(fn func(*os.File) error) { n.linger = fn }
 
 // Open serves the published host ports ls (bound by ports.Listen; the
 // Network owns them from here on) and prepares the resolver. logf
@@ -87,7 +93,7 @@ func (n *Network) Attach(pid int) error {
 
 // attach runs a stack on the link fd tap (tests hand a socket pair).
 func (n *Network) attach(tap *os.File) error {
-	st, err := newStack(tap, n.cfg, n.resolver, n.logf)
+	st, err := newStack(tap, n.cfg, n.resolver, n.logf, n.linger)
 	if err != nil {
 		return err
 	}

@@ -68,12 +68,13 @@ func protoOf(a netip.Addr) tcpip.NetworkProtocolNumber {
 }
 
 // newStack starts a stack on the TAP fd tap, which it owns from here on.
-func newStack(tap *os.File, cfg Config, resolver *dns.Resolver, logf func(string, ...any)) (*Stack, error) {
+func newStack(tap *os.File, cfg Config, resolver *dns.Resolver, logf func(string, ...any), linger func(*os.File) error) (*Stack, error) {
 	link, err := newTapLink(tap, cfg.MTU, gatewayMAC)
 	if err != nil {
 		tap.Close()
 		return nil, err
 	}
+	link.linger = linger
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},

@@ -665,8 +665,23 @@ static void op_exec(char **a, uint32_t n) {
 	fail(e == ENOENT ? 127 : 126, "exec %s: %s", argv[0], strerror(e));
 }
 
+// linger holds the descriptors lodger handed it (fd 3 and up: a finished
+// container's TAP device) until lodger has exited (end of file on fd 0),
+// then exits. The kernel's teardown of the device, an RCU grace period
+// of some 10 ms, then happens in this process's exit, which nobody waits
+// for, instead of in lodger's, which the user's shell waits for.
+static void linger(void) {
+	char c;
+	syscall(SYS_close_range, 1, 2, 0);
+	while (read(0, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
 __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, char **envp) {
 	(void)envp;
+	if (argc >= 2 && strcmp(argv[1], "_lodger-linger") == 0)
+		linger();
 	if (argc < 2 || strcmp(argv[1], "_lodger-init") != 0)
 		return;
 	// Descriptors lodger's own caller leaked to it (not close-on-exec)

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -502,6 +503,33 @@ func pingAllowed() bool {
 	hi, err2 := strconv.Atoi(f[1])
 	gid := os.Getgid()
 	return err1 == nil && err2 == nil && lo <= gid && gid <= hi
+}
+
+// TestNetworkTeardownLeavesNothing: a foreground run hands its TAP to a
+// helper for the kernel's teardown (so lodger's exit does not wait for
+// it); the helper must end once lodger has, leaving no process behind.
+func TestNetworkTeardownLeavesNothing(t *testing.T) {
+	for range 3 {
+		wantCode(t, runRm(t, netImage(), "true"), 0)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var left []string
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			b, err := os.ReadFile(p)
+			if err == nil && strings.HasPrefix(string(b), "lodger-linger\x00") {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helpers still running 5 s after their runs ended: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestNetworkDNS resolves a name that only the host's /etc/hosts knows.
