@@ -2,6 +2,7 @@ package ports
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -231,14 +232,30 @@ func TestListen(t *testing.T) {
 	}
 	c.Close()
 
-	// A host range skips the port in use.
-	busy := ls[0].Mapping.HostPort
-	if busy == 65535 {
-		t.Skip("ephemeral port at the top of the range")
+	// A host range skips the port in use: hold a port whose successor is
+	// free, found by trying, so the range case always runs.
+	var busyL net.Listener
+	var busy uint16
+	for try := 0; try < 50 && busyL == nil; try++ {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := uint16(l.Addr().(*net.TCPAddr).Port)
+		if next, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p+1)); p < 65535 && err == nil {
+			next.Close()
+			busyL, busy = l, p
+			continue
+		}
+		l.Close()
 	}
+	if busyL == nil {
+		t.Fatal("found no port with a free successor in 50 tries")
+	}
+	defer busyL.Close()
 	rl, err := Listen([]Mapping{{HostIP: lo4, HostPort: busy, HostPortEnd: busy + 1, ContainerPort: 80, Protocol: "tcp"}})
 	if err != nil {
-		t.Skipf("port after %d taken too: %v", busy, err)
+		t.Fatalf("Listen of range %d-%d with %d in use: %v", busy, busy+1, busy, err)
 	}
 	defer rl[0].Close()
 	if got, want := rl[0].Mapping, (Mapping{HostIP: lo4, HostPort: busy + 1, ContainerPort: 80, Protocol: "tcp"}); got != want {

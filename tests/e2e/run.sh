@@ -170,6 +170,7 @@ if [ "$(id -u)" = 0 ]; then
 		HOME="${home:-/tmp}" USER="$test_user" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
+		LODGER_TEST_ROOT_SETUP=1 \
 		"$WORK/e2e.test" "${args[@]}"
 else
 	LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
