@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/lodger-containers/lodger/netstack"
@@ -47,12 +48,9 @@ func parseNetwork(mode string) (NetworkSettings, error) {
 	return NetworkSettings{}, fmt.Errorf("--network %q: use netstack[:OPTIONS] (the default), none or host", mode)
 }
 
-// addPorts adds -p and -P (the image's EXPOSE) to s.
-func (s *NetworkSettings) addPorts(publish []string, all bool, exposed map[string]struct{}) error {
-	explicit, err := ports.Parse(publish)
-	if err != nil {
-		return err
-	}
+// addPorts adds the parsed -p values and -P (the image's EXPOSE) to s.
+func (s *NetworkSettings) addPorts(explicit []ports.Mapping, all bool, exposed map[string]struct{}) error {
+	var err error
 	var fromImage []ports.Mapping
 	if all {
 		if fromImage, err = ports.Exposed(exposed); err != nil {
@@ -203,9 +201,8 @@ func Ports(in Info, want string) ([]string, error) {
 	}
 	var out []string
 	for _, m := range in.State.Ports {
-		if fmt.Sprint(m.ContainerPort) == port && m.Protocol == proto {
-			_, host, _ := strings.Cut(m.String(), " -> ")
-			out = append(out, host)
+		if strconv.Itoa(int(m.ContainerPort)) == port && m.Protocol == proto {
+			out = append(out, m.Host())
 		}
 	}
 	if len(out) == 0 {

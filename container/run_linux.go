@@ -176,7 +176,8 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	network := netSettings.Mode
 	// Syntax first, before any pull; -P needs the image.
-	if _, err := ports.Parse(opts.Publish); err != nil {
+	publish, err := ports.Parse(opts.Publish)
+	if err != nil {
 		return exec.ExitLodger, err
 	}
 	envOverrides, err := EnvOverrides(opts.EnvFiles, opts.Env)
@@ -235,7 +236,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
-	if err := netSettings.addPorts(opts.Publish, opts.PublishAll, cfg.Config.ExposedPorts); err != nil {
+	if err := netSettings.addPorts(publish, opts.PublishAll, cfg.Config.ExposedPorts); err != nil {
 		return exec.ExitLodger, err
 	}
 	// The host ports are taken now, before there is a record to leave

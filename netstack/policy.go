@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -65,9 +66,12 @@ func hostHasIPv6() bool {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		// Destination ::/0 on an interface other than lo.
+		// Destination ::/0 on an interface other than lo, up (RTF_UP) and
+		// not an unreachable route (RTF_REJECT).
 		if len(f) == 10 && f[0] == strings.Repeat("0", 32) && f[1] == "00" && f[9] != "lo" {
-			return true
+			if flags, err := strconv.ParseUint(f[8], 16, 32); err == nil && flags&0x1 != 0 && flags&0x200 == 0 {
+				return true
+			}
 		}
 	}
 	return false

@@ -34,6 +34,12 @@ type Mapping struct {
 // "80/tcp -> 0.0.0.0:8080". All addresses show as 0.0.0.0, as Docker does
 // for IPv4; the listener behind it accepts IPv6 too.
 func (m Mapping) String() string {
+	return fmt.Sprintf("%d/%s -> %s", m.ContainerPort, m.Protocol, m.Host())
+}
+
+// Host is the host side of m as `docker port CTR PORT` prints it, such as
+// "0.0.0.0:8080".
+func (m Mapping) Host() string {
 	ip := m.HostIP
 	if !ip.IsValid() {
 		ip = netip.IPv4Unspecified()
@@ -42,7 +48,7 @@ func (m Mapping) String() string {
 	if m.HostPortEnd > m.HostPort {
 		host += "-" + strconv.Itoa(int(m.HostPortEnd))
 	}
-	return fmt.Sprintf("%d/%s -> %s", m.ContainerPort, m.Protocol, host)
+	return host
 }
 
 // spec renders m back as a -p value, to name it in errors.
