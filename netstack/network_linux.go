@@ -56,6 +56,11 @@ func Open(cfg Config, ls []ports.Listener, logf func(format string, args ...any)
 		}
 		return nil, err
 	}
+	return newNetwork(cfg, ls, r, logf), nil
+}
+
+// newNetwork starts serving the published ports ls with resolver r.
+func newNetwork(cfg Config, ls []ports.Listener, r *dns.Resolver, logf func(format string, args ...any)) *Network {
 	n := &Network{cfg: cfg, listeners: ls, resolver: r, logf: logf, closed: make(chan struct{})}
 	for _, l := range ls {
 		n.wg.Add(1)
@@ -65,7 +70,7 @@ func Open(cfg Config, ls []ports.Listener, logf func(format string, args ...any)
 			go n.serveUDP(l)
 		}
 	}
-	return n, nil
+	return n
 }
 
 // Published is the published ports with the host ports really bound.
@@ -77,8 +82,6 @@ func (n *Network) Published() []ports.Mapping {
 	return out
 }
 
-// Search is the host's DNS search list, for the container's resolv.conf.
-func (n *Network) Search() []string { return n.resolver.Search() }
 
 // Attach gives the container whose init is pid its interface, and runs a
 // stack on it; a stack of an earlier run is stopped first.

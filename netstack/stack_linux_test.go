@@ -64,15 +64,7 @@ func newTestbed(t *testing.T, cfg Config, publish []ports.Mapping) *testbed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Network{cfg: cfg, listeners: ls, resolver: r, logf: t.Logf, closed: make(chan struct{})}
-	for _, l := range ls {
-		n.wg.Add(1)
-		if l.TCP != nil {
-			go n.serveTCP(l)
-		} else {
-			go n.serveUDP(l)
-		}
-	}
+	n := newNetwork(cfg, ls, r, t.Logf)
 	if err := n.attach(host); err != nil {
 		t.Fatal(err)
 	}
