@@ -82,7 +82,6 @@ func (n *Network) Published() []ports.Mapping {
 	return out
 }
 
-
 // Attach gives the container whose init is pid its interface, and runs a
 // stack on it; a stack of an earlier run is stopped first.
 func (n *Network) Attach(pid int) error {
