@@ -86,19 +86,29 @@ func (n *Network) Published() []ports.Mapping {
 // stack on it; a stack of an earlier run is stopped first.
 func (n *Network) Attach(pid int) error {
 	n.Detach()
-	tap, err := openTAP(pid, n.cfg)
+	tap, inbound, err := openTAP(pid, n.cfg)
 	if err != nil {
 		return err
 	}
-	return n.attach(tap)
+	var ns *netnsSockets
+	if inbound {
+		// Without it, published TCP goes through the stack.
+		ns, _ = newNetnsSockets(pid)
+	}
+	return n.attach(tap, ns)
 }
 
-// attach runs a stack on the link fd tap (tests hand a socket pair).
-func (n *Network) attach(tap *os.File) error {
+// attach runs a stack on the link fd tap (tests hand a socket pair), with
+// ns, when not nil, for published TCP connections.
+func (n *Network) attach(tap *os.File, ns *netnsSockets) error {
 	st, err := newStack(tap, n.cfg, n.resolver, n.logf, n.linger)
 	if err != nil {
+		if ns != nil {
+			ns.close()
+		}
 		return err
 	}
+	st.netns = ns
 	n.current.Store(st)
 	return nil
 }
@@ -190,6 +200,15 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 	src := st.source(client.Addr())
 	from, to := netip.AddrPortFrom(src, client.Port()), netip.AddrPortFrom(st.guest(src), port)
+	if st.netns != nil {
+		in, err := st.dialKernel(from, to)
+		if err != nil {
+			c.Close()
+			return
+		}
+		st.spliceKernel(in, c)
+		return
+	}
 	in, err := st.dialTCP(from, to)
 	for wait := 10 * time.Millisecond; errors.Is(err, errTupleInUse) && wait < 2*time.Second; wait *= 2 {
 		// An earlier connection of the same client port is still

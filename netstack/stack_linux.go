@@ -51,6 +51,7 @@ type Stack struct {
 
 	limitOnce sync.Once
 	icmp      *pinger
+	netns     *netnsSockets // published TCP through the kernels; nil: through the stack
 }
 
 func tcpipAddr(a netip.Addr) tcpip.Address { return tcpip.AddrFromSlice(a.AsSlice()) }
@@ -254,6 +255,9 @@ func (st *Stack) Close() {
 	st.s.Close()
 	st.wg.Wait()
 	st.s.Wait()
+	if st.netns != nil {
+		st.netns.close()
+	}
 }
 
 // forwardTCP re-originates a connection the container opened as the

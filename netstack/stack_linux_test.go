@@ -65,7 +65,7 @@ func newTestbed(t *testing.T, cfg Config, publish []ports.Mapping) *testbed {
 		t.Fatal(err)
 	}
 	n := newNetwork(cfg, ls, r, t.Logf)
-	if err := n.attach(host); err != nil {
+	if err := n.attach(host, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -21,14 +21,18 @@ const InterfaceName = "eth0"
 // namespace of pid, addresses it, brings it up with a default route to the
 // gateway, and returns the TAP's fd. The fd stays with the caller in the
 // host's namespace; the device goes away with the container's namespace.
-func openTAP(pid int, c Config) (*os.File, error) {
-	var tap *os.File
-	err := inNetns(pid, func() error {
+// inbound says whether published TCP connections can skip the stack (see
+// routeInbound).
+func openTAP(pid int, c Config) (tap *os.File, inbound bool, err error) {
+	err = inNetns(pid, func() error {
 		var err error
 		tap, err = createTAP(c)
+		if err == nil {
+			inbound = routeInbound(c) == nil
+		}
 		return err
 	})
-	return tap, err
+	return tap, inbound, err
 }
 
 // inNetns runs fn on a thread that has joined the network namespace of

@@ -695,6 +695,32 @@ func TestNetworkPublish(t *testing.T) {
 		})
 	}
 
+	// A published TCP connection is carried by the kernels: it reaches
+	// the server over the container's loopback, never through eth0 and
+	// the stack behind it.
+	t.Run("tcp carried by the kernel, not the stack", func(t *testing.T) {
+		lo0, eth0 := rxBytes(t, e, "net-pub", "lo"), rxBytes(t, e, "net-pub", "eth0")
+		const size = 8 << 20
+		c, err := net.Dial("tcp", loopTCP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			t.Fatalf("greeting: %v", err)
+		}
+		if _, err := c.Write(make([]byte, size)); err != nil {
+			t.Fatalf("send %d bytes: %v", size, err)
+		}
+		c.Close()
+		eventually(t, fmt.Sprintf("%d bytes to arrive over the container's lo", size), func() bool {
+			return rxBytes(t, e, "net-pub", "lo")-lo0 >= size
+		})
+		if grew := rxBytes(t, e, "net-pub", "eth0") - eth0; grew > size/8 {
+			t.Errorf("eth0 received %d bytes during the transfer: the connection went through the stack", grew)
+		}
+	})
+
 	t.Run("published on loopback only", func(t *testing.T) {
 		port := freePort(t, "tcp", any4)
 		runDetached(t, e, "net-publo", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080")
@@ -703,6 +729,17 @@ func TestNetworkPublish(t *testing.T) {
 			t.Errorf("port %d published on 127.0.0.1 answered on %s: %q", port, ip, reply)
 		}
 	})
+}
+
+// rxBytes is what the container's interface dev has received so far.
+func rxBytes(t *testing.T, e *env, ctr, dev string) int64 {
+	t.Helper()
+	r := e.lodger(t, "exec", ctr, "cat", "/sys/class/net/"+dev+"/statistics/rx_bytes")
+	n, err := strconv.ParseInt(strings.TrimSpace(r.stdout), 10, 64)
+	if err != nil {
+		t.Fatalf("%s\nwant a byte count", r)
+	}
+	return n
 }
 
 // portLineRE is a line of `lodger port CTR`, in Docker's format.

@@ -1,0 +1,294 @@
+package netstack
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A published TCP port's connections are carried by the kernels alone
+// when the container's namespace allows it, which it does unless its
+// kernel lacks policy routing: the monitor accepts the client on the host,
+// opens a socket inside the container's network namespace that takes the
+// client's address and port as its own (IP_TRANSPARENT), connects it to
+// the container's address, and splices the two sockets inside the kernel.
+// The server in the container sees the client, as through the stack, but
+// no byte is copied through user space or the stack.
+//
+// The server's replies go to a foreign address, the client's. They come
+// back to the monitor's socket over the container's loopback: the socket
+// carries inboundMark, the server's accepted socket inherits it from the
+// handshake (net.ipv4.tcp_fwmark_accept, in the container's namespace
+// only), and a rule sends marked packets to a table that delivers every
+// address locally. Nothing else in the container is marked, so nothing
+// else is routed differently.
+const (
+	inboundMark     = 0x4c4f4447 // "LODG"
+	inboundTable    = 0x4c4f
+	inboundRulePref = 100 // after the local table's rule (0), before main's (32766)
+)
+
+// routeInbound prepares the container's namespace for kernel-carried
+// published connections; it runs on a thread in that namespace.
+func routeInbound(c Config) error {
+	if err := os.WriteFile("/proc/sys/net/ipv4/tcp_fwmark_accept", []byte("1"), 0); err != nil {
+		return fmt.Errorf("net.ipv4.tcp_fwmark_accept: %w", err)
+	}
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(s)
+	ifr, _ := unix.NewIfreq("lo")
+	if err := unix.IoctlIfreq(s, unix.SIOCGIFINDEX, ifr); err != nil {
+		return fmt.Errorf("index of lo: %w", err)
+	}
+	lo := ifr.Uint32()
+	// Up already, for the route; the container's init would bring it up
+	// later.
+	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	nl, err := newNetlink()
+	if err != nil {
+		return err
+	}
+	defer nl.close()
+	families := []uint8{unix.AF_INET}
+	if c.IPv6 {
+		families = append(families, unix.AF_INET6)
+	}
+	for _, fam := range families {
+		if err := nl.addMarkRule(fam, inboundMark, inboundTable, inboundRulePref); err != nil {
+			return fmt.Errorf("routing rule for published ports: %w", err)
+		}
+		if err := nl.addLocalDefault(fam, inboundTable, lo); err != nil {
+			return fmt.Errorf("local route for published ports: %w", err)
+		}
+	}
+	return nil
+}
+
+// addMarkRule: packets marked mark look up table (ip rule add fwmark).
+func (n *netlinkConn) addMarkRule(fam uint8, mark, table, pref uint32) error {
+	// struct fib_rule_hdr: family, dst_len, src_len, tos, table, res1,
+	// res2, action, then 32 bits of flags.
+	hdr := [12]byte{0: fam, 4: unix.RT_TABLE_UNSPEC, 7: unix.FR_ACT_TO_TBL}
+	body := hdr[:]
+	body = append(body, rtattr(unix.FRA_FWMARK, u32(mark))...)
+	body = append(body, rtattr(unix.FRA_FWMASK, u32(0xffffffff))...)
+	body = append(body, rtattr(unix.FRA_TABLE, u32(table))...)
+	body = append(body, rtattr(unix.FRA_PRIORITY, u32(pref))...)
+	return n.request(unix.RTM_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body)
+}
+
+// addLocalDefault: in table, every address is local, through lo
+// (ip route add local default dev lo table T).
+func (n *netlinkConn) addLocalDefault(fam uint8, table, lo uint32) error {
+	msg := unix.RtMsg{
+		Family:   fam,
+		Table:    unix.RT_TABLE_UNSPEC,
+		Protocol: unix.RTPROT_BOOT,
+		Scope:    unix.RT_SCOPE_HOST,
+		Type:     unix.RTN_LOCAL,
+	}
+	body := (*[unix.SizeofRtMsg]byte)(unsafe.Pointer(&msg))[:]
+	body = append(body, rtattr(unix.RTA_TABLE, u32(table))...)
+	body = append(body, rtattr(unix.RTA_OIF, u32(lo))...)
+	return n.request(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body)
+}
+
+func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+
+// netnsSockets makes sockets in a container's network namespace: a thread
+// that joined it serves requests until close. A socket stays in the
+// namespace it was made in, so the rest of the process uses it as any
+// other.
+type netnsSockets struct {
+	reqs chan socketRequest
+	done chan struct{}
+}
+
+type socketRequest struct {
+	family int
+	reply  chan socketReply
+}
+
+type socketReply struct {
+	fd  int
+	err error
+}
+
+func newNetnsSockets(pid int) (*netnsSockets, error) {
+	ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the container's network namespace: %w", err)
+	}
+	m := &netnsSockets{reqs: make(chan socketRequest), done: make(chan struct{})}
+	ready := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with this goroutine rather than
+		// go back to the runtime in the container's namespace.
+		runtime.LockOSThread()
+		err := unix.Setns(ns, unix.CLONE_NEWNET)
+		unix.Close(ns)
+		ready <- err
+		if err != nil {
+			return
+		}
+		for {
+			select {
+			case r := <-m.reqs:
+				fd, err := unix.Socket(r.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+				r.reply <- socketReply{fd, err}
+			case <-m.done:
+				return
+			}
+		}
+	}()
+	if err := <-ready; err != nil {
+		return nil, fmt.Errorf("join the container's network namespace: %w", err)
+	}
+	return m, nil
+}
+
+func (m *netnsSockets) socket(family int) (int, error) {
+	reply := make(chan socketReply, 1)
+	select {
+	case m.reqs <- socketRequest{family, reply}:
+	case <-m.done:
+		return -1, net.ErrClosed
+	}
+	r := <-reply
+	return r.fd, r.err
+}
+
+func (m *netnsSockets) close() { close(m.done) }
+
+func sockaddr(a netip.AddrPort) unix.Sockaddr {
+	if a.Addr().Is4() {
+		return &unix.SockaddrInet4{Addr: a.Addr().As4(), Port: int(a.Port())}
+	}
+	return &unix.SockaddrInet6{Addr: a.Addr().As16(), Port: int(a.Port())}
+}
+
+// dialKernel connects to the container's address to, from the foreign
+// address from, with a socket in the container's namespace. The client's
+// port is kept where it is free; a connection of the same client port
+// still closing in the container takes another.
+func (st *Stack) dialKernel(from, to netip.AddrPort) (*net.TCPConn, error) {
+	fam, level, opt := unix.AF_INET, unix.SOL_IP, unix.IP_TRANSPARENT
+	if to.Addr().Is6() {
+		fam, level, opt = unix.AF_INET6, unix.SOL_IPV6, unix.IPV6_TRANSPARENT
+	}
+	fd, err := st.netns.socket(fam)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "published")
+	defer f.Close()
+	if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+		return nil, fmt.Errorf("transparent socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, inboundMark); err != nil {
+		return nil, fmt.Errorf("mark socket: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if err := unix.Bind(fd, sockaddr(from)); err != nil {
+		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(from.Addr(), 0))); err != nil {
+			return nil, fmt.Errorf("bind as %s: %w", from.Addr(), err)
+		}
+	}
+	if err := connectNonblock(f, sockaddr(to), st.cfg.DialTimeout); err != nil {
+		return nil, fmt.Errorf("connect to the container's port %d: %w", to.Port(), err)
+	}
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.TCPConn), nil
+}
+
+// connectNonblock connects the non-blocking socket f in the runtime's
+// poller, waiting at most timeout.
+func connectNonblock(f *os.File, to unix.Sockaddr, timeout time.Duration) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	if err := f.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	started := false
+	var cerr error
+	err = rc.Write(func(fd uintptr) bool {
+		if !started {
+			started = true
+			cerr = unix.Connect(int(fd), to)
+			return cerr != unix.EINPROGRESS
+		}
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err != nil || v != 0 {
+			cerr = err
+			if v != 0 {
+				cerr = unix.Errno(v)
+			}
+			return true
+		}
+		// Writable before the handshake ended: the poller's first
+		// readiness, from before connect.
+		if _, err := unix.Getpeername(int(fd)); errors.Is(err, unix.ENOTCONN) {
+			return false
+		}
+		cerr = nil
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// spliceKernel copies both ways between two host sockets inside the
+// kernel (splice through a pipe), passing half closes on, and closes both
+// when both directions ended; a broken direction ends the other too.
+func (st *Stack) spliceKernel(a, b *net.TCPConn) {
+	if !st.track(a) {
+		b.Close()
+		return
+	}
+	if !st.track(b) {
+		st.untrack(a)
+		return
+	}
+	defer st.untrack(a)
+	defer st.untrack(b)
+	errc := make(chan error, 2)
+	pump := func(dst, src *net.TCPConn) {
+		_, err := dst.ReadFrom(src)
+		if err == nil {
+			err = dst.CloseWrite()
+		}
+		errc <- err
+	}
+	go pump(a, b)
+	go pump(b, a)
+	for range 2 {
+		if err := <-errc; err != nil {
+			a.Close()
+			b.Close()
+		}
+	}
+}
