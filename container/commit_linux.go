@@ -10,6 +10,8 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
+
+	"github.com/lodger-containers/lodger/container/monitor"
 )
 
 // Changes returns the changes the container in made to its image's files
@@ -108,7 +110,7 @@ func DiskUsage(store cstorage.Store) (Usage, error) {
 			size = 0
 		}
 		u.Size += size
-		if in.State.Status == StatusRunning {
+		if in.State.Status == monitor.StatusRunning {
 			u.Active++
 		} else {
 			u.Reclaimable += size

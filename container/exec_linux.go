@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
 )
 
@@ -72,7 +73,7 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 	if err != nil {
 		return exec.ExitLodger, err
 	}
-	if in.State.Status != StatusRunning || in.State.Pid <= 0 {
+	if in.State.Status != monitor.StatusRunning || in.State.Pid <= 0 {
 		return exec.ExitLodger, fmt.Errorf("container %s is not running", in.Name)
 	}
 	if o.Detach && (o.TTY || o.Interactive) {

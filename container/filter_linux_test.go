@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lodger-containers/lodger/container/monitor"
 )
 
 func TestParseFiltersErrors(t *testing.T) {
@@ -16,11 +18,11 @@ func TestParseFiltersErrors(t *testing.T) {
 }
 
 func TestFilterMatch(t *testing.T) {
-	web := Info{ID: "abc123def456", Name: "web", ImageID: "1111aaaa", State: State{Status: StatusRunning},
+	web := Info{ID: "abc123def456", Name: "web", ImageID: "1111aaaa", State: monitor.State{Status: monitor.StatusRunning},
 		Metadata: Metadata{Image: "busybox", Labels: map[string]string{"tier": "front", "team": "a"}}}
-	db := Info{ID: "abd999000111", Name: "db", ImageID: "2222bbbb", State: State{Status: StatusExited},
+	db := Info{ID: "abd999000111", Name: "db", ImageID: "2222bbbb", State: monitor.State{Status: monitor.StatusExited},
 		Metadata: Metadata{Image: "reg/postgres:16", Labels: map[string]string{"tier": "back"}}}
-	job := Info{ID: "ffff00001111", Name: "webjob", ImageID: "1111aaaa", State: State{Status: StatusCreated},
+	job := Info{ID: "ffff00001111", Name: "webjob", ImageID: "1111aaaa", State: monitor.State{Status: monitor.StatusCreated},
 		Metadata: Metadata{Image: "busybox:latest"}}
 	all := []Info{web, db, job}
 	tests := []struct {

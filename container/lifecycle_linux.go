@@ -13,6 +13,8 @@ import (
 	"time"
 
 	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/container/monitor"
 )
 
 // ErrNotRunning says a container has no process to signal.
@@ -20,12 +22,12 @@ var ErrNotRunning = errors.New("container is not running")
 
 // Info is what lodger knows of a container: its record and its state.
 type Info struct {
-	ID       string   `json:"Id"`
-	Name     string   `json:"Name"`
-	ImageID  string   `json:"ImageID"`
-	Metadata Metadata `json:"Config"`
-	State    State    `json:"State"`
-	LogPath  string   `json:"LogPath"`
+	ID       string        `json:"Id"`
+	Name     string        `json:"Name"`
+	ImageID  string        `json:"ImageID"`
+	Metadata Metadata      `json:"Config"`
+	State    monitor.State `json:"State"`
+	LogPath  string        `json:"LogPath"`
 }
 
 // Get finds a container by ID, unique ID prefix or name.
@@ -57,7 +59,7 @@ func info(store cstorage.Store, c *cstorage.Container) Info {
 	}
 	_ = json.Unmarshal([]byte(c.Metadata), &in.Metadata)
 	if dir, err := store.ContainerRunDirectory(c.ID); err == nil {
-		in.State = LoadState(dir)
+		in.State = monitor.LoadState(dir)
 	}
 	in.LogPath, _ = logFile(store, c.ID)
 	return in
@@ -65,7 +67,7 @@ func info(store cstorage.Store, c *cstorage.Container) Info {
 
 // Signal sends sig to the container's process.
 func Signal(in Info, sig syscall.Signal) error {
-	if in.State.Status != StatusRunning || in.State.Pid <= 0 {
+	if in.State.Status != monitor.StatusRunning || in.State.Pid <= 0 {
 		return fmt.Errorf("signal %s: %w", in.Name, ErrNotRunning)
 	}
 	if err := syscall.Kill(in.State.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -75,16 +77,16 @@ func Signal(in Info, sig syscall.Signal) error {
 }
 
 // Wait waits until the container has exited and returns its state.
-func Wait(ctx context.Context, store cstorage.Store, ref string) (State, error) {
+func Wait(ctx context.Context, store cstorage.Store, ref string) (monitor.State, error) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		in, err := Get(store, ref)
 		if err != nil {
 			// Removed by its monitor (--rm) while we waited.
-			return State{Status: StatusExited}, err
+			return monitor.State{Status: monitor.StatusExited}, err
 		}
-		if in.State.Status != StatusRunning {
+		if in.State.Status != monitor.StatusRunning {
 			return in.State, nil
 		}
 		select {
@@ -102,12 +104,12 @@ func Stop(ctx context.Context, store cstorage.Store, ref string, timeout time.Du
 	if err != nil {
 		return err
 	}
-	if in.State.Status != StatusRunning {
+	if in.State.Status != monitor.StatusRunning {
 		return nil
 	}
 	// The restart policy must not bring it back.
 	if dir, err := store.ContainerRunDirectory(in.ID); err == nil {
-		_ = requestStop(dir)
+		_ = monitor.RequestStop(dir)
 	}
 	sig := syscall.SIGTERM
 	if in.Metadata.StopSignal != "" {
@@ -140,12 +142,12 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 	if err != nil {
 		return err
 	}
-	if in.State.Status == StatusRunning {
+	if in.State.Status == monitor.StatusRunning {
 		if !force {
 			return fmt.Errorf("container %s is running: stop it first or use -f", in.Name)
 		}
 		if dir, err := store.ContainerRunDirectory(in.ID); err == nil {
-			_ = requestStop(dir)
+			_ = monitor.RequestStop(dir)
 		}
 		if err := Signal(in, syscall.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
@@ -226,7 +228,7 @@ func Logs(ctx context.Context, store cstorage.Store, ref string, o LogOptions, s
 			return nil
 		}
 		in, gerr := Get(store, in.ID)
-		if gerr != nil || in.State.Status != StatusRunning {
+		if gerr != nil || in.State.Status != monitor.StatusRunning {
 			// One more pass: the monitor writes the last lines before
 			// it records the exit.
 			rest, _ := io.ReadAll(r)

@@ -1,14 +1,11 @@
 package container
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 
+	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
@@ -86,66 +83,6 @@ func closeListeners(ls []ports.Listener) {
 	}
 }
 
-// listenerFiles dups the listeners' sockets for the monitor.
-func listenerFiles(ls []ports.Listener) ([]*os.File, error) {
-	var files []*os.File
-	for _, l := range ls {
-		var f *os.File
-		var err error
-		if l.TCP != nil {
-			f, err = l.TCP.File()
-		} else {
-			f, err = l.UDP.File()
-		}
-		if err != nil {
-			closeFiles(files)
-			return nil, err
-		}
-		files = append(files, f)
-	}
-	return files, nil
-}
-
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
-
-// listenersFrom turns the sockets the monitor inherited back into
-// listeners.
-func listenersFrom(ms []ports.Mapping, files []*os.File) ([]ports.Listener, error) {
-	if len(ms) != len(files) {
-		return nil, errors.New("published ports and inherited sockets differ")
-	}
-	var ls []ports.Listener
-	for i, m := range ms {
-		l := ports.Listener{Mapping: m}
-		if m.Protocol == "udp" {
-			pc, err := net.FilePacketConn(files[i])
-			if err == nil {
-				l.UDP, _ = pc.(*net.UDPConn)
-			}
-			if l.UDP == nil {
-				closeListeners(ls)
-				return nil, fmt.Errorf("inherited socket for %s: %v", m, err)
-			}
-		} else {
-			ln, err := net.FileListener(files[i])
-			if err == nil {
-				l.TCP, _ = ln.(*net.TCPListener)
-			}
-			if l.TCP == nil {
-				closeListeners(ls)
-				return nil, fmt.Errorf("inherited socket for %s: %v", m, err)
-			}
-		}
-		files[i].Close()
-		ls = append(ls, l)
-	}
-	return ls, nil
-}
-
 func published(ls []ports.Listener) []ports.Mapping {
 	var ms []ports.Mapping
 	for _, l := range ls {
@@ -154,38 +91,23 @@ func published(ls []ports.Listener) []ports.Mapping {
 	return ms
 }
 
-// openNetwork starts the network side of a container run: nil for none
-// and host. logf gets what the user should read.
-func (s NetworkSettings) open(ls []ports.Listener, logf func(string, ...any)) (*netstack.Network, error) {
+// stack is the configuration of the userspace network, nil when the mode
+// has none.
+func (s NetworkSettings) stack() *netstack.Config {
 	if s.Mode != NetworkNetstack {
-		closeListeners(ls)
-		return nil, nil
+		return nil
 	}
 	cfg := netstack.DefaultConfig()
 	if s.Netstack != nil {
 		cfg = *s.Netstack
 	}
-	// This process now carries the container's traffic. Its live heap is
-	// a few MiB, so at the default GOGC the collector runs every few
-	// MiB of packets, and empties the stack's buffer pools each time;
-	// 400 made bulk transfers ~10% faster (iperf3 through a published
-	// port) at no cost when idle.
-	debug.SetGCPercent(400)
-	return netstack.Open(cfg, ls, logf)
-}
-
-// prestart is exec.Start's hook for n (nil for none and host).
-func prestart(n *netstack.Network) func(int) error {
-	if n == nil {
-		return nil
-	}
-	return n.Attach
+	return &cfg
 }
 
 // Ports is `lodger port`: the running container's published ports, or
 // with want ("8080" or "8080/udp") the host addresses of that one port.
 func Ports(in Info, want string) ([]string, error) {
-	if in.State.Status != StatusRunning {
+	if in.State.Status != monitor.StatusRunning {
 		return nil, nil
 	}
 	if want == "" {

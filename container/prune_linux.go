@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/container/monitor"
 )
 
 // PruneReport is what Prune removed.
@@ -24,7 +26,7 @@ func Prune(ctx context.Context, store cstorage.Store) (PruneReport, error) {
 	}
 	var errs []error
 	for _, in := range infos {
-		if in.State.Status == StatusRunning {
+		if in.State.Status == monitor.StatusRunning {
 			continue
 		}
 		size, _ := store.ContainerSize(in.ID)

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/imagepull"
 	"github.com/lodger-containers/lodger/netstack/ports"
@@ -82,9 +83,9 @@ type Metadata struct {
 	Volumes []string `json:"volumes,omitempty"`
 	// Remove is --rm, for a container created now and started later;
 	// Restart and LogMaxSize likewise.
-	Remove     bool          `json:"remove,omitempty"`
-	Restart    RestartPolicy `json:"restart,omitzero"`
-	LogMaxSize int64         `json:"logMaxSize,omitempty"`
+	Remove     bool                  `json:"remove,omitempty"`
+	Restart    monitor.RestartPolicy `json:"restart,omitzero"`
+	LogMaxSize int64                 `json:"logMaxSize,omitempty"`
 	// Network is nil in records of lodger before the netstack network,
 	// which had --network none.
 	Network *NetworkSettings `json:"network,omitempty"`
@@ -202,7 +203,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err := opts.Pull.CheckPlatform(); err != nil {
 		return exec.ExitLodger, err
 	}
-	restart, err := ParseRestart(opts.Restart)
+	restart, err := monitor.ParseRestart(opts.Restart)
 	if err != nil {
 		return exec.ExitLodger, err
 	}
@@ -215,6 +216,14 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	logMax, err := parseLogOpts(opts.LogOpts)
 	if err != nil {
 		return exec.ExitLodger, err
+	}
+	// Every container but a plain foreground run's goes to a monitor
+	// (create's, once started): a missing monitor program fails before
+	// anything is pulled or created.
+	if only || opts.Detach || opts.TTY {
+		if _, err := monitor.Path(); err != nil {
+			return exec.ExitLodger, err
+		}
 	}
 	var kid *keepID
 	switch opts.Userns {
@@ -366,7 +375,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		return exec.ExitLodger, err
 	}
 	if only {
-		if err := SaveState(runDir, State{Status: StatusCreated, BootID: bootID()}); err != nil {
+		if err := monitor.SaveState(runDir, monitor.State{Status: monitor.StatusCreated, BootID: monitor.BootID()}); err != nil {
 			return exec.ExitLodger, err
 		}
 		handedOff = true // the container stays; only unmount it
@@ -378,8 +387,8 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	// detach keys can leave the container running.
 	attach := opts.TTY && !opts.Detach
 	if opts.Detach || attach {
-		err := startMonitor(monitorRequest{ID: id, Spec: spec, Remove: opts.Remove, Storage: opts.Storage, Restart: restart, LogMaxSize: logMax,
-			Interactive: opts.Interactive, Attached: attach, Network: netSettings}, listeners)
+		err := startMonitor(store, opts.Storage, netSettings, monitor.Request{ID: id, Spec: spec, Remove: opts.Remove, Restart: restart,
+			LogMaxSize: logMax, Interactive: opts.Interactive, Attached: attach}, listeners)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -398,8 +407,8 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	// In the foreground this process is the monitor: ps sees the container
 	// running, and exited with an unknown code should lodger be killed.
-	st := State{MonitorPid: os.Getpid(), BootID: bootID(), Remove: opts.Remove, Ports: published(listeners)}
-	netw, err := netSettings.open(listeners, func(format string, args ...any) {
+	st := monitor.State{MonitorPid: os.Getpid(), BootID: monitor.BootID(), Remove: opts.Remove, Ports: published(listeners)}
+	netw, err := monitor.OpenNetwork(netSettings.stack(), listeners, func(format string, args ...any) {
 		fmt.Fprintf(opts.Stderr, "lodger: "+format+"\n", args...)
 	})
 	listeners = nil // the network owns them now
@@ -411,9 +420,9 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		// teardown goes to a helper nobody waits for.
 		netw.SetLinger(func(f *os.File) error { return exec.Linger(f) })
 	}
-	code, err := runProcess(spec, opts, prestart(netw), func(pid int) {
-		st.Status, st.Pid, st.StartedAt = StatusRunning, pid, time.Now().UTC()
-		_ = SaveState(runDir, st)
+	code, err := runProcess(spec, opts, monitor.Prestart(netw), func(pid int) {
+		st.Status, st.Pid, st.StartedAt = monitor.StatusRunning, pid, time.Now().UTC()
+		_ = monitor.SaveState(runDir, st)
 	})
 	if netw != nil {
 		// Closing a TAP costs the kernel an RCU grace period (~10 ms):
@@ -422,11 +431,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		go netw.Close()
 	}
 	if !opts.Remove {
-		st.Status, st.Pid, st.FinishedAt = StatusExited, 0, time.Now().UTC()
+		st.Status, st.Pid, st.FinishedAt = monitor.StatusExited, 0, time.Now().UTC()
 		if err == nil {
 			st.ExitCode = &code
 		}
-		_ = SaveState(runDir, st)
+		_ = monitor.SaveState(runDir, st)
 	}
 	return code, err
 }

@@ -10,6 +10,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/storage"
 )
@@ -30,7 +31,7 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	if err != nil {
 		return exec.ExitLodger, err
 	}
-	if in.State.Status == StatusRunning {
+	if in.State.Status == monitor.StatusRunning {
 		if o.Attach {
 			return exec.ExitLodger, fmt.Errorf("container %s is running already", in.Name)
 		}
@@ -38,7 +39,7 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	}
 	// The previous run's monitor unmounts the rootfs as it ends; let it
 	// finish first, or it would unmount under this run.
-	for deadline := time.Now().Add(10 * time.Second); alive(in.State.MonitorPid) && in.State.MonitorPid != os.Getpid(); {
+	for deadline := time.Now().Add(10 * time.Second); monitor.Alive(in.State.MonitorPid) && in.State.MonitorPid != os.Getpid(); {
 		if time.Now().After(deadline) {
 			return exec.ExitLodger, fmt.Errorf("container %s: its previous monitor (pid %d) does not end", in.Name, in.State.MonitorPid)
 		}
@@ -64,8 +65,8 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 		_, _ = store.Unmount(in.ID, true)
 		return exec.ExitLodger, err
 	}
-	err = startMonitor(monitorRequest{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove, Storage: o.Storage,
-		Restart: in.Metadata.Restart, LogMaxSize: in.Metadata.LogMaxSize, Network: netSettings}, listeners)
+	err = startMonitor(store, o.Storage, netSettings, monitor.Request{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove,
+		Restart: in.Metadata.Restart, LogMaxSize: in.Metadata.LogMaxSize}, listeners)
 	closeListeners(listeners)
 	if err != nil {
 		_, _ = store.Unmount(in.ID, true)

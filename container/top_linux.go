@@ -13,6 +13,8 @@ import (
 	"time"
 
 	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/container/monitor"
 )
 
 // Process is one process of a container as `top` lists it, read from the
@@ -42,7 +44,7 @@ func Top(store cstorage.Store, ref string) ([]Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if in.State.Status != StatusRunning || in.State.Pid <= 0 {
+	if in.State.Status != monitor.StatusRunning || in.State.Pid <= 0 {
 		return nil, fmt.Errorf("top %s: %w", in.Name, ErrNotRunning)
 	}
 	ps, err := listProcesses("/proc", in.State.Pid, time.Now())

@@ -10,13 +10,16 @@ import (
 	"github.com/lodger-containers/lodger/rootless"
 )
 
-// initBinary returns the path the container init is executed from: the
-// lodger binary seen through a read-only bind mount in the session mount
-// namespace. A container process that gets hold of the init's
-// /proc/PID/exe (CVE-2019-5736) then reaches the file through that mount
-// and cannot open it for writing, even when the binary belongs to the user
-// who runs lodger. The mount costs a stat per run once it exists; it is
-// redone when the binary on disk changes.
+// initBinary returns the path the container init is executed from: this
+// program's binary (lodger, or lodger-monitor for a detached container)
+// seen through a read-only bind mount in the session mount namespace,
+// one per binary (lodger-init.ro, lodger-monitor-init.ro). A container
+// process that gets hold of the init's /proc/PID/exe (CVE-2019-5736) then
+// reaches the file through that mount and cannot open it for writing, even
+// when the binary belongs to the user who runs lodger. The mount costs a
+// stat per run once it exists; it is redone when the binary on disk
+// changes. Each binary has its own, or lodger and its monitors would
+// replace each other's mount on every run.
 //
 // Real root runs in the host's mount namespace, where such a mount would
 // outlive lodger; it runs /proc/self/exe as before.
@@ -28,7 +31,7 @@ func initBinary() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find own executable: %w", err)
 	}
-	target := filepath.Join(rootless.RunDir(), "lodger-init.ro")
+	target := filepath.Join(rootless.RunDir(), filepath.Base(self)+"-init.ro")
 	if sealed(self, target) {
 		return target, nil
 	}

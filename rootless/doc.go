@@ -1,16 +1,9 @@
-// Package rootless enters and keeps lodger's session user namespace.
+// Package rootless is what every lodger process knows of the session user
+// namespace: whether it runs inside it, the invoking user's host ids, the
+// run directory, the environment that steers the C constructor in
+// rootless/nsenter, and the id map with its preflight checks.
 //
-// The first command that needs the namespace starts a keeper: a detached
-// lodger process that creates, through rootlesskit's parent and child
-// packages, a user namespace (root inside is the invoking user; 1..N map to
-// the user's /etc/subuid and /etc/subgid ranges through newuidmap and
-// newgidmap) with its own mount namespace, and then sleeps. Its pid is kept in
-// RunDir()/session/child_pid. Every later lodger process joins that namespace
-// from the C constructor in rootless/nsenter before the Go runtime starts; a
-// process that started before the keeper existed re-executes itself once to
-// join.
-//
-// Without a subordinate id range the keeper maps the user alone (a single-id
-// mapping) and lodger warns that image files owned by other ids cannot be
-// represented.
+// Entering and keeping the session (the keeper, through rootlesskit) is
+// package rootless/session, which only the CLI links: the container's
+// monitor and init need none of it.
 package rootless

@@ -1,13 +1,10 @@
 package rootless
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 )
 
 // Environment keys shared with the C constructor in rootless/nsenter.
@@ -47,6 +44,10 @@ func IsRealRoot() bool { return !InSession() && os.Geteuid() == 0 }
 // helper (container init, monitor) from joining the session a second time.
 func NoJoinEnv() string { return envNoJoin + "=1" }
 
+// JoinEnv returns the environment entry that makes the C constructor of a
+// re-executed lodger join the session whose namespaces pid holds.
+func JoinEnv(pid int) string { return envJoinPID + "=" + strconv.Itoa(pid) }
+
 // RunDir is lodger's runtime directory: $XDG_RUNTIME_DIR/lodger, or
 // /tmp/lodger-run-UID when XDG_RUNTIME_DIR is unset (su, cron, CI). The C
 // constructor computes the same path; keep them in step.
@@ -55,25 +56,4 @@ func RunDir() string {
 		return filepath.Join(x, "lodger")
 	}
 	return fmt.Sprintf("/tmp/lodger-run-%d", HostUID())
-}
-
-// ensurePrivateDir creates dir with mode 0700 and checks that nobody else
-// owns it: a directory under /tmp planted by another user would let that user
-// read or replace lodger's state.
-func ensurePrivateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || !ok {
-		return &fs.PathError{Op: "use run directory", Path: dir, Err: errors.New("not a directory")}
-	}
-	if int(st.Uid) != os.Geteuid() {
-		return &fs.PathError{Op: "use run directory", Path: dir, Err: fmt.Errorf("owned by uid %d, not by you; remove it or set XDG_RUNTIME_DIR", st.Uid)}
-	}
-	return nil
 }

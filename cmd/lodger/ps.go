@@ -20,6 +20,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -139,7 +140,7 @@ func listRows(store cstorage.Store, o psOptions, f container.Filter) ([]psRow, e
 	sort.SliceStable(infos, func(i, j int) bool { return infos[i].Metadata.Created.After(infos[j].Metadata.Created) })
 	rows := []psRow{}
 	for _, in := range infos {
-		if !all && in.State.Status != container.StatusRunning || !f.Match(in) {
+		if !all && in.State.Status != monitor.StatusRunning || !f.Match(in) {
 			continue
 		}
 		if limit > 0 && len(rows) == limit {

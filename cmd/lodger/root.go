@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	cstorage "go.podman.io/storage"
 
-	"github.com/lodger-containers/lodger/rootless"
+	"github.com/lodger-containers/lodger/rootless/session"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -57,7 +57,7 @@ registries or archives, containers run in a user namespace mapped from your
 			if cmd.Annotations[annotSession] == "" {
 				return nil
 			}
-			return rootless.Enter()
+			return session.Enter()
 		},
 	}
 	root.PersistentFlags().StringVar(&global.root, "root", "", "storage graph root (default $XDG_DATA_HOME/lodger/storage)")

@@ -71,10 +71,10 @@ func copyExecutable(t *testing.T, src, dst string) {
 // `sh -c exeRacer racer TAG SECONDS`. Until SECONDS have passed or
 // /log/stop exists it scans /proc: it appends to every process's exe (the
 // plain attack), and of every lodger process whose exe it can open (comm
-// lodger-init.ro, or exe when the init runs from /proc/self/exe; argv[1]
-// _lodger-*; an ELF file) it logs the pid to /log/TAG.seen and keeps the
-// first one open as descriptor 9, through which it then tries to write on
-// every round: the descriptor outlives the process, and a write succeeds
+// lodger-init.ro or lodger-monitor-init.ro, cut to 15 bytes, or exe when
+// the init runs from /proc/self/exe; argv[1] _lodger-*; an ELF file) it
+// logs the pid to /log/TAG.seen and keeps the first one open as
+// descriptor 9, through which it then tries to write on every round: the descriptor outlives the process, and a write succeeds
 // once nothing executes the file any more (until then ETXTBSY stops it).
 // Every write that succeeds is logged to /log/TAG.wrote; /log/TAG.rounds
 // counts the rounds.
@@ -120,9 +120,13 @@ done
 // it got and writes through it once every lodger process is gone.
 func TestCVE20195736(t *testing.T) {
 	e := isolatedEnv(t)
-	bin := filepath.Join(t.TempDir(), "lodger")
+	// The user's own copies: lodger, and the monitor that detached
+	// containers' inits are executed from.
+	dir := t.TempDir()
+	bin, mon := filepath.Join(dir, "lodger"), filepath.Join(dir, "lodger-monitor")
 	copyExecutable(t, lodgerBin, bin)
-	sum := fileSum(t, bin)
+	copyExecutable(t, monitorBin, mon)
+	sum, monSum := fileSum(t, bin), fileSum(t, mon)
 	lg := func(args ...string) result {
 		t.Helper()
 		return e.runBin(t, bin, args...)
@@ -196,6 +200,9 @@ func TestCVE20195736(t *testing.T) {
 	if got := fileSum(t, bin); !bytes.Equal(got, sum) {
 		t.Fatalf("the lodger binary %s changed while containers ran: a container wrote to it", bin)
 	}
+	if got := fileSum(t, mon); !bytes.Equal(got, monSum) {
+		t.Fatalf("the monitor binary %s changed while containers ran: a container wrote to it", mon)
+	}
 	own := lines(logFile("own.seen"))
 	if len(own) == 0 {
 		t.Fatalf("the racer scanned /proc in its container for %s during %d execs and never opened the exe of a lodger process: the test raced against nothing\nlogs:\n%s", time.Since(started).Round(time.Millisecond), execs, lg("logs", "racer"))
@@ -212,12 +219,12 @@ func TestCVE20195736(t *testing.T) {
 	killByEnv("XDG_RUNTIME_DIR=" + e.runtime)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		running := runningExe(t, bin)
+		running := append(runningExe(t, bin), runningExe(t, mon)...)
 		if len(running) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("processes still execute %s after lodger was killed: %s", bin, strings.Join(running, "; "))
+			t.Fatalf("processes still execute %s or %s after lodger was killed: %s", bin, mon, strings.Join(running, "; "))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -242,6 +249,9 @@ func TestCVE20195736(t *testing.T) {
 
 	if got := fileSum(t, bin); !bytes.Equal(got, sum) {
 		t.Errorf("the lodger binary %s changed: a container process wrote to it through the descriptor it kept (CVE-2019-5736)", bin)
+	}
+	if got := fileSum(t, mon); !bytes.Equal(got, monSum) {
+		t.Errorf("the monitor binary %s changed: a container process wrote to it through the descriptor it kept (CVE-2019-5736)", mon)
 	}
 	for _, tag := range []string{"own", "host"} {
 		if w := lines(logFile(tag + ".wrote")); len(w) > 0 {
@@ -635,7 +645,8 @@ func TestCVE20221227(t *testing.T) {
 	check("run with a volume populated from the image")
 
 	// lodger's own binaries, at their host paths inside the container.
-	plant := []string{lodgerBin, filepath.Join(e.runtime, "lodger", "lodger-init.ro")}
+	plant := []string{lodgerBin, filepath.Join(e.runtime, "lodger", "lodger-init.ro"),
+		monitorBin, filepath.Join(e.runtime, "lodger", "lodger-monitor-init.ro")}
 	r = e.lodger(t, append(append([]string{"run", "-d", "-q", noTLS, "--name", "trojans", "-e", "PLANT=" + strings.Join(plant, " ")}, tmp...),
 		image, "sh", "-c", `for p in $PLANT; do mkdir -p "${p%/*}" && cp /usr/local/lib/lodger-trojan "$p" || exit 1; done; touch /tmp/planted; exec sleep 300`)...)
 	wantCode(t, r, 0)

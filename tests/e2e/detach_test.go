@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -161,6 +162,16 @@ func TestMonitorKilled(t *testing.T) {
 	if err != nil || pid <= 0 {
 		t.Fatalf("%s\nwant the monitor's pid", r)
 	}
+	// The monitor is the small lodger-monitor program, not lodger: an
+	// idle container must not keep the whole CLI in memory.
+	exe, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err := os.Stat(monitorBin); err != nil || !os.SameFile(exe, want) {
+		target, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+		t.Errorf("the monitor (pid %d) executes %s, want %s", pid, target, monitorBin)
+	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +185,26 @@ func TestMonitorKilled(t *testing.T) {
 		t.Errorf("ps after the monitor died: %+v, want exited with an unknown code", row)
 	}
 	wantCode(t, e.lodger(t, "rm", "-f", "orphan"), 0)
+	wantNothingLeft(t, e)
+}
+
+// A lodger without its monitor program says what is missing and how to
+// install it, before it creates anything; a foreground run needs none.
+func TestMonitorMissing(t *testing.T) {
+	e := isolatedEnv(t)
+	bin := filepath.Join(t.TempDir(), "lodger")
+	copyExecutable(t, lodgerBin, bin)
+	wantCode(t, e.runBin(t, bin, "pull", "-q", noTLS, busybox), 0)
+	for _, args := range [][]string{
+		{"run", "-d", "--name", "nomon", busybox, "sleep", "100"},
+		{"create", "--name", "nomon", busybox, "true"},
+	} {
+		wantError(t, e.runBin(t, bin, args...), 125, "lodger-monitor", filepath.Dir(bin), "make install")
+	}
+	if ids := lines(e.lodger(t, "ps", "-a", "-q").stdout); len(ids) > 0 {
+		t.Errorf("containers left after the failed runs: %v", ids)
+	}
+	wantStdout(t, e.runBin(t, bin, "run", "--rm", busybox, "echo", "ok"), "ok\n")
 	wantNothingLeft(t, e)
 }
 

@@ -23,6 +23,8 @@ import (
 var (
 	// lodgerBin is the binary under test (LODGER_BIN).
 	lodgerBin string
+	// monitorBin is its container monitor, lodger-monitor beside it.
+	monitorBin string
 	// registry is host:port of the test registry (LODGER_TEST_REGISTRY).
 	registry string
 	// busybox is the basic test image, in the test registry.
@@ -109,6 +111,10 @@ func configure() error {
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
 		return fmt.Errorf("LODGER_BIN=%s is not an executable file", lodgerBin)
+	}
+	monitorBin = filepath.Join(filepath.Dir(lodgerBin), "lodger-monitor")
+	if fi, err := os.Stat(monitorBin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("no executable lodger-monitor beside LODGER_BIN=%s: build both (tests/e2e/run.sh does)", lodgerBin)
 	}
 	registry = os.Getenv("LODGER_TEST_REGISTRY")
 	if registry == "" {

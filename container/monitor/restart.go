@@ -1,4 +1,4 @@
-package container
+package monitor
 
 import (
 	"fmt"
@@ -59,7 +59,9 @@ func (p RestartPolicy) again(code, count int, stopped bool) bool {
 // container: its restart policy must not bring it back.
 const stopRequested = "stop-requested"
 
-func requestStop(runDir string) error {
+// RequestStop leaves that mark for the monitor of the container whose run
+// directory is runDir.
+func RequestStop(runDir string) error {
 	return os.WriteFile(filepath.Join(runDir, stopRequested), nil, 0o600)
 }
 

@@ -1,4 +1,4 @@
-package rootless
+package session
 
 import (
 	"fmt"

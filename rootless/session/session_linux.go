@@ -1,8 +1,10 @@
-package rootless
+package session
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/rootless"
 )
 
 // keeperArg is argv[1] of the detached keeper process.
@@ -20,14 +24,14 @@ const keeperArg = "_lodger-session"
 // pauseArg is argv[1] of the process that holds the namespaces open.
 const pauseArg = "_lodger-pause"
 
-func sessionDir() string { return filepath.Join(RunDir(), "session") }
+func sessionDir() string { return filepath.Join(rootless.RunDir(), "session") }
 
 // Enter makes sure this process runs inside the session namespace. Real root
 // and processes that already joined return at once. Otherwise Enter starts
 // the keeper when there is none and re-executes the current command so that
 // the C constructor joins it; on success Enter does not return.
 func Enter() error {
-	if InSession() || IsRealRoot() {
+	if rootless.InSession() || rootless.IsRealRoot() {
 		return nil
 	}
 	pid, err := ensureKeeper()
@@ -38,17 +42,17 @@ func Enter() error {
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
-	env := append(os.Environ(), envJoinPID+"="+strconv.Itoa(pid))
+	env := append(os.Environ(), rootless.JoinEnv(pid))
 	return fmt.Errorf("re-execute to join the session: %w", syscall.Exec(self, os.Args, env))
 }
 
 // ensureKeeper returns the pid whose namespaces make the session, starting a
 // keeper when none is alive. A lock file serialises concurrent first starts.
 func ensureKeeper() (int, error) {
-	if err := ensurePrivateDir(RunDir()); err != nil {
+	if err := ensurePrivateDir(rootless.RunDir()); err != nil {
 		return 0, err
 	}
-	lock, err := os.OpenFile(filepath.Join(RunDir(), "session.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(filepath.Join(rootless.RunDir(), "session.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return 0, err
 	}
@@ -59,7 +63,7 @@ func ensureKeeper() (int, error) {
 	if pid, ok := livePID(); ok {
 		return pid, nil
 	}
-	if err := Preflight(); err != nil {
+	if err := rootless.Preflight(); err != nil {
 		return 0, err
 	}
 	return startKeeper()
@@ -101,14 +105,14 @@ func startKeeper() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find own executable: %w", err)
 	}
-	logPath := filepath.Join(RunDir(), "session.log")
+	logPath := filepath.Join(rootless.RunDir(), "session.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return 0, err
 	}
 	defer logf.Close()
 	cmd := osexec.Command(self, keeperArg)
-	cmd.Env = append(os.Environ(), envNoJoin+"=1", "_LODGER_SESSION_DIR="+dir)
+	cmd.Env = append(os.Environ(), rootless.NoJoinEnv(), "_LODGER_SESSION_DIR="+dir)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.Dir = "/"
@@ -176,7 +180,7 @@ func KeeperMain() (bool, int) {
 
 func runKeeper() int {
 	dir := os.Getenv("_LODGER_SESSION_DIR")
-	ids, err := LoadIDMap()
+	ids, err := rootless.LoadIDMap()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "lodger: %v\n", err)
 		return 1
@@ -227,4 +231,25 @@ func pause() {
 	for {
 		_ = unix.Pause()
 	}
+}
+
+// ensurePrivateDir creates dir with mode 0700 and checks that nobody else
+// owns it: a directory under /tmp planted by another user would let that user
+// read or replace lodger's state.
+func ensurePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok {
+		return &fs.PathError{Op: "use run directory", Path: dir, Err: errors.New("not a directory")}
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return &fs.PathError{Op: "use run directory", Path: dir, Err: fmt.Errorf("owned by uid %d, not by you; remove it or set XDG_RUNTIME_DIR", st.Uid)}
+	}
+	return nil
 }

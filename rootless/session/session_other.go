@@ -1,6 +1,6 @@
 //go:build !linux
 
-package rootless
+package session
 
 import (
 	"errors"

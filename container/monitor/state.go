@@ -1,8 +1,6 @@
-package container
+package monitor
 
 import (
-	"github.com/lodger-containers/lodger/netstack/ports"
-
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lodger-containers/lodger/netstack/ports"
 )
 
 // Status of a container as ps shows it.
@@ -27,7 +27,7 @@ const (
 type State struct {
 	Status     string    `json:"status"`
 	Pid        int       `json:"pid,omitempty"`        // the container process, as the session sees it
-	MonitorPid int       `json:"monitorPid,omitempty"` // the lodger process that waits for it
+	MonitorPid int       `json:"monitorPid,omitempty"` // the monitor, or the foreground lodger, that waits for it
 	ExitCode   *int      `json:"exitCode,omitempty"`   // nil while running, or when nobody saw the end
 	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
@@ -77,7 +77,7 @@ func LoadState(dir string) State {
 	if errors.Is(err, fs.ErrNotExist) || json.Unmarshal(b, &s) != nil {
 		return State{Status: StatusCreated}
 	}
-	if s.Status == StatusRunning && (s.BootID != bootID() || !alive(s.MonitorPid)) {
+	if s.Status == StatusRunning && (s.BootID != BootID() || !Alive(s.MonitorPid)) {
 		s.Status = StatusExited
 		s.ExitCode = nil
 		s.Pid = 0
@@ -85,8 +85,8 @@ func LoadState(dir string) State {
 	return s
 }
 
-// alive reports whether pid is a live, non-zombie process.
-func alive(pid int) bool {
+// Alive reports whether pid is a live, non-zombie process.
+func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
@@ -102,7 +102,8 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
-func bootID() string {
+// BootID is this boot of the machine, as a State records it.
+func BootID() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	return strings.TrimSpace(string(b))
 }

@@ -1,0 +1,248 @@
+package monitor
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/netstack/ports"
+)
+
+// Main is the monitor process: cmd/lodger-monitor's main. It reads its
+// Request from fd 3 and reports on fd 4: "ok" once the container runs, or
+// the init's "CODE MESSAGE".
+func Main() int {
+	ready := os.NewFile(4, "ready")
+	var req Request
+	if err := json.NewDecoder(os.NewFile(3, "request")).Decode(&req); err != nil {
+		fmt.Fprintf(ready, "%d read monitor request: %v", exec.ExitLodger, err)
+		return 1
+	}
+	var portFiles []*os.File
+	for i := range req.Ports {
+		portFiles = append(portFiles, os.NewFile(uintptr(firstPortFd+i), "port"))
+	}
+	listeners, err := listenersFrom(req.Ports, portFiles)
+	if err != nil {
+		fmt.Fprintf(ready, "%d %v", exec.ExitLodger, err)
+		return 1
+	}
+	code := monitor(req, listeners, ready)
+	cleanup(req.Cleanup)
+	return code
+}
+
+// cleanup runs the CLI's cleanup command and waits for it. Its failure has
+// nobody to tell: the CLI that started the monitor is gone, and with --rm
+// so is the log. A later rm does the work again.
+func cleanup(c Command) {
+	if len(c.Args) == 0 {
+		return
+	}
+	cmd := osexec.Command(c.Args[0], c.Args[1:]...)
+	cmd.Stdin = bytes.NewReader(c.Stdin)
+	cmd.Dir = "/"
+	_ = cmd.Run()
+}
+
+func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
+	fail := func(code int, err error) int {
+		closeListeners(listeners)
+		fmt.Fprintf(ready, "%d %v", code, err)
+		ready.Close()
+		return code
+	}
+	runDir := req.RunDir
+	log, err := openLog(req.LogPath, req.LogMaxSize)
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	defer log.Close()
+	_ = os.Remove(filepath.Join(runDir, stopRequested))
+	var logMu sync.Mutex
+	netw, err := OpenNetwork(req.Netstack, listeners, func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(log, "%s stderr F lodger: %s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
+	})
+	listeners = nil
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	if netw != nil {
+		defer netw.Close()
+	}
+
+	h, err := newHub(req.AttachSocket, req.Attached)
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	st := State{MonitorPid: os.Getpid(), BootID: BootID(), Remove: req.Remove, Ports: req.Ports}
+	delay := 100 * time.Millisecond
+	lastCode := 0
+	defer func() { h.close(lastCode) }()
+	for {
+		code, err := runOnce(req, log, h, runDir, &st, ready, Prestart(netw))
+		if netw != nil {
+			netw.Detach()
+		}
+		lastCode = code
+		if err != nil {
+			if ready != nil {
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					return fail(ee.Code, ee.Err)
+				}
+				return fail(exec.ExitLodger, err)
+			}
+			// A restart that cannot start ends the container.
+			fmt.Fprintf(log, "%s stderr F lodger: restart: %v\n", time.Now().UTC().Format(time.RFC3339Nano), err)
+			code = exec.ExitLodger
+		}
+		ready = nil
+		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, &code, time.Now().UTC(), 0
+		ranFor := st.FinishedAt.Sub(st.StartedAt)
+		_ = SaveState(runDir, st)
+		if err != nil || !req.Restart.again(code, st.RestartCount, stopWasRequested(runDir)) {
+			return 0
+		}
+		// A growing delay, as Docker's: doubled per restart, reset once the
+		// container ran for 10 s, capped at a minute.
+		if ranFor > 10*time.Second {
+			delay = 100 * time.Millisecond
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, time.Minute)
+		if stopWasRequested(runDir) {
+			return 0
+		}
+		st.RestartCount++
+	}
+}
+
+// runOnce starts the container, reports to ready (when not nil) and waits
+// for it, copying its output into the log.
+func runOnce(req Request, log io.Writer, h *hub, runDir string, st *State, ready *os.File, prestart func(int) error) (int, error) {
+	var stdio exec.Stdio
+	var outR, errR, stdinR *os.File
+	var stdinW *os.File
+	if !req.Spec.Process.Terminal {
+		var outW, errW *os.File
+		var err error
+		if outR, outW, err = os.Pipe(); err != nil {
+			return 0, err
+		}
+		defer outR.Close()
+		defer outW.Close()
+		if errR, errW, err = os.Pipe(); err != nil {
+			return 0, err
+		}
+		defer errR.Close()
+		defer errW.Close()
+		stdio = exec.Stdio{Out: outW, Err: errW}
+		if req.Interactive {
+			if stdinR, stdinW, err = os.Pipe(); err != nil {
+				return 0, err
+			}
+			defer stdinR.Close()
+			defer stdinW.Close()
+			stdio.In = stdinR
+		}
+	}
+	p, err := exec.Start(req.Spec, stdio, prestart)
+	for _, f := range []*os.File{stdio.Out, stdio.Err, stdinR} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	signal := func(sig syscall.Signal) { _ = p.Signal(sig) }
+	streams := []struct {
+		name string
+		kind byte
+		r    io.Reader
+	}{{"stdout", FrameStdout, outR}, {"stderr", FrameStderr, errR}}
+	if console := p.Console(); console != nil {
+		defer console.Close()
+		h.attachTo(console, console, signal)
+		streams = streams[:1]
+		streams[0].r = console
+	} else if stdinW != nil {
+		h.attachTo(stdinW, nil, signal)
+	} else {
+		h.attachTo(nil, nil, signal)
+	}
+	st.Status, st.Pid, st.StartedAt, st.ExitCode = StatusRunning, p.Pid(), time.Now().UTC(), nil
+	st.FinishedAt = time.Time{}
+	if err := SaveState(runDir, *st); err != nil {
+		_ = p.Signal(syscall.SIGKILL)
+		_, _ = p.Wait()
+		return 0, err
+	}
+	if ready != nil {
+		_, _ = ready.WriteString("ok")
+		ready.Close()
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copyLog(log, &mu, s.name, io.TeeReader(s.r, h.writer(s.kind)))
+		}()
+	}
+	code, _ := p.Wait()
+	// The pipes end when every holder of them (the process and anything
+	// it left behind) is gone, so the last lines before exit are never
+	// lost. In its own pid namespace everything dies with the process;
+	// with --pid host a child it left may hold them open for ever, so the
+	// wait for the rest of the output is bounded.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		for _, st := range streams {
+			if f, ok := st.r.(*os.File); ok && f != nil {
+				f.Close()
+			}
+		}
+		<-done
+	}
+	return code, nil
+}
+
+// copyLog writes each line of r to log with a timestamp, the stream, and F
+// for a full line or P for a part of a line longer than the buffer (or cut
+// by the end of the stream).
+func copyLog(log io.Writer, mu *sync.Mutex, stream string, r io.Reader) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			tag, text := "P", chunk
+			if chunk[len(chunk)-1] == '\n' {
+				tag, text = "F", chunk[:len(chunk)-1]
+			}
+			mu.Lock()
+			fmt.Fprintf(log, "%s %s %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), stream, tag, text)
+			mu.Unlock()
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}

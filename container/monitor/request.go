@@ -1,0 +1,52 @@
+package monitor
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/lodger-containers/lodger/netstack"
+	"github.com/lodger-containers/lodger/netstack/ports"
+)
+
+// Request is what the CLI hands a new monitor on fd 3: the compiled
+// container and every path the monitor writes to. The monitor never opens
+// storage; the CLI worked the paths out from it.
+type Request struct {
+	ID   string      `json:"id"`
+	Spec *specs.Spec `json:"spec"` // root already mounted by the CLI
+	// RunDir is storage's run directory of the container: state.json and
+	// the stop mark live there.
+	RunDir string `json:"runDir"`
+	// LogPath is the container's log, capped at LogMaxSize bytes (0: no
+	// cap) by rotation to LogPath.1.
+	LogPath    string `json:"logPath"`
+	LogMaxSize int64  `json:"logMaxSize,omitempty"`
+	// AttachSocket is where the monitor serves attach.
+	AttachSocket string        `json:"attachSocket"`
+	Restart      RestartPolicy `json:"restart"`
+	Remove       bool          `json:"remove"` // --rm, recorded in the state
+	// Interactive keeps the container's stdin open for attach; Attached
+	// says the starting CLI attaches at once (run -it), so output before
+	// it connects is kept for it.
+	Interactive bool `json:"interactive,omitempty"`
+	Attached    bool `json:"attached,omitempty"`
+	// Netstack is the userspace network's configuration; nil for
+	// --network none and host. The published host ports, bound by the
+	// CLI, come as fds 5 and up, in the order of Ports.
+	Netstack *netstack.Config `json:"netstack,omitempty"`
+	Ports    []ports.Mapping  `json:"ports,omitempty"`
+	// Cleanup runs once the container has ended for good (no restart
+	// follows): the CLI's own command that unmounts the root filesystem
+	// and, for --rm, deletes the container. The monitor waits for it, so
+	// a monitor that is gone has cleaned up.
+	Cleanup Command `json:"cleanup"`
+}
+
+// Command is a program the monitor runs: Args[0] is its path, Stdin what
+// it reads.
+type Command struct {
+	Args  []string `json:"args"`
+	Stdin []byte   `json:"stdin,omitempty"`
+}
+
+// firstPortFd is the monitor's fd of the first published port.
+const firstPortFd = 5
