@@ -262,8 +262,8 @@ func connectNonblock(f *os.File, to unix.Sockaddr, timeout time.Duration) error 
 }
 
 // spliceKernel copies both ways between two host sockets inside the
-// kernel (splice through a pipe), passing half closes on, and closes both
-// when both directions ended; a broken direction ends the other too.
+// kernel, passing half closes on, and closes both when both directions
+// ended; a broken direction ends the other too.
 func (st *Stack) spliceKernel(a, b *net.TCPConn) {
 	if !st.track(a) {
 		b.Close()
@@ -277,7 +277,7 @@ func (st *Stack) spliceKernel(a, b *net.TCPConn) {
 	defer st.untrack(b)
 	errc := make(chan error, 2)
 	pump := func(dst, src *net.TCPConn) {
-		_, err := dst.ReadFrom(src)
+		err := kernelCopy(dst, src)
 		if err == nil {
 			err = dst.CloseWrite()
 		}
@@ -289,6 +289,84 @@ func (st *Stack) spliceKernel(a, b *net.TCPConn) {
 		if err := <-errc; err != nil {
 			a.Close()
 			b.Close()
+		}
+	}
+}
+
+// Pipe sizes of kernelCopy: a pipe starts at the kernel's default and
+// grows once a connection moves bulk data, so that a thousand quiet
+// connections do not use up the user's pipe allowance
+// (fs.pipe-user-pages-soft), which all of the user's programs share.
+const (
+	pipeStart = 64 << 10
+	pipeBulk  = 1 << 20
+)
+
+// kernelCopy moves what src receives to dst until src's end of stream:
+// splice from the socket into a pipe of this copy's own, then from the
+// pipe into the other socket, waiting in the runtime's poller. The pipe
+// is closed when the copy ends (the runtime's own splice keeps its pipes
+// in a pool that only a garbage collection empties).
+func kernelCopy(dst, src *net.TCPConn) error {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return err
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	in, err := src.SyscallConn()
+	if err != nil {
+		return err
+	}
+	out, err := dst.SyscallConn()
+	if err != nil {
+		return err
+	}
+	size := pipeStart
+	for {
+		var n int64
+		var serr error
+		err := in.Read(func(fd uintptr) bool {
+			n, serr = spliceRetry(int(fd), p[1], size)
+			return serr != unix.EAGAIN
+		})
+		if err == nil {
+			err = serr
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if n == int64(size) && size < pipeBulk {
+			if got, err := unix.FcntlInt(uintptr(p[0]), unix.F_SETPIPE_SZ, pipeBulk); err == nil {
+				size = got
+			}
+		}
+		for n > 0 {
+			var m int64
+			err := out.Write(func(fd uintptr) bool {
+				m, serr = spliceRetry(p[0], int(fd), int(n))
+				return serr != unix.EAGAIN
+			})
+			if err == nil {
+				err = serr
+			}
+			if err != nil {
+				return err
+			}
+			n -= m
+		}
+	}
+}
+
+// spliceRetry moves up to n bytes from in to out without blocking.
+func spliceRetry(in, out, n int) (int64, error) {
+	for {
+		m, err := unix.Splice(in, nil, out, nil, n, unix.SPLICE_F_NONBLOCK)
+		if err != unix.EINTR {
+			return m, err
 		}
 	}
 }
