@@ -496,6 +496,10 @@ address in the server's "Accepted connection from" line. podman's default
 port handler is rootlesskit's (\`port_handler=rootlesskit\`, which hides the
 client's address); \`port_handler=slirp4netns\` keeps it. pasta splices
 loopback connections between sockets and sends the others through its tap.
+lodger splices every published TCP connection in the kernel, to a socket in
+the container's namespace that takes the client's address (\`IP_TRANSPARENT\`;
+see docs/architecture.md): a client on the host's address is seen as itself, one on
+127.0.0.1 as the gateway 10.0.2.2.
 
 | published port | median Gbit/s | min | max | runs | slowest second | client seen as |
 | --- | --- | --- | --- | --- | --- | --- |
