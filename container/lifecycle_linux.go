@@ -78,13 +78,24 @@ func Signal(in Info, sig syscall.Signal) error {
 
 // Wait waits until the container has exited and returns its state.
 func Wait(ctx context.Context, store cstorage.Store, ref string) (monitor.State, error) {
+	in, err := Get(store, ref)
+	if err != nil {
+		return monitor.State{}, err
+	}
+	id := in.ID
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		in, err := Get(store, ref)
+		in, err := Get(store, id)
 		if err != nil {
-			// Removed by its monitor (--rm) while we waited.
-			return monitor.State{Status: monitor.StatusExited}, err
+			// Removed by its cleanup (--rm) while we waited, which
+			// left the exit code behind.
+			st := monitor.State{Status: monitor.StatusExited}
+			if code, ok := keptExitCode(id); ok {
+				st.ExitCode = &code
+				return st, nil
+			}
+			return st, err
 		}
 		if in.State.Status != monitor.StatusRunning {
 			return in.State, nil

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/netstack/ports"
+	"github.com/lodger-containers/lodger/rootless"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -78,6 +81,9 @@ func CleanupMain() int {
 	defer store.Shutdown(false)
 	_, _ = store.Unmount(req.ID, true)
 	if req.Remove {
+		if dir, err := store.ContainerRunDirectory(req.ID); err == nil {
+			keepExitCode(req.ID, monitor.LoadState(dir))
+		}
 		var vols []string
 		if c, err := store.Container(req.ID); err == nil {
 			vols = ContainerVolumes(c)
@@ -88,4 +94,43 @@ func CleanupMain() int {
 		}
 	}
 	return 0
+}
+
+// exitCodeKept is how long the exit code of a --rm container outlives it,
+// for a `wait` that polls a moment after the container was removed.
+const exitCodeKept = 10 * time.Minute
+
+func exitCodePath(id string) string { return filepath.Join(rootless.RunDir(), "exits", id) }
+
+// keepExitCode writes the exit code of a --rm container about to be
+// deleted where `wait` finds it, and removes codes kept too long.
+func keepExitCode(id string, st monitor.State) {
+	if st.ExitCode == nil {
+		return
+	}
+	dir := filepath.Dir(exitCodePath(id))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > exitCodeKept {
+				_ = os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	tmp := exitCodePath(id) + ".tmp"
+	if os.WriteFile(tmp, []byte(strconv.Itoa(*st.ExitCode)), 0o600) == nil {
+		_ = os.Rename(tmp, exitCodePath(id))
+	}
+}
+
+// keptExitCode is the exit code keepExitCode wrote for id.
+func keptExitCode(id string) (int, bool) {
+	b, err := os.ReadFile(exitCodePath(id))
+	if err != nil {
+		return 0, false
+	}
+	code, err := strconv.Atoi(string(b))
+	return code, err == nil
 }

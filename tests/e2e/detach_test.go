@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -346,4 +347,18 @@ func TestAttachDetachKeys(t *testing.T) {
 	wantStdout(t, e.lodger(t, "wait", "shell"), "5\n")
 	wantCode(t, e.lodger(t, "rm", "shell"), 0)
 	wantError(t, e.lodger(t, "attach", "nosuch"), 1, "nosuch")
+}
+
+// wait on a --rm container prints its exit code, though the container is
+// removed the moment it ends.
+func TestWaitRemoved(t *testing.T) {
+	e := isolatedEnv(t)
+	for i := range 5 {
+		name := fmt.Sprintf("gone%d", i)
+		code := 3 + i
+		wantCode(t, e.lodger(t, "run", "-d", "--rm", "-q", noTLS, "--name", name, busybox, "sh", "-c", fmt.Sprintf("sleep 0.2; exit %d", code)), 0)
+		wantStdout(t, e.lodger(t, "wait", name), fmt.Sprintf("%d\n", code))
+	}
+	wantError(t, e.lodger(t, "wait", "gone0"), 1, "gone0")
+	wantNothingLeft(t, e)
 }
