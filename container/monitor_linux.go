@@ -200,7 +200,7 @@ func monitor(store cstorage.Store, req monitorRequest, listeners []ports.Listene
 	lastCode := 0
 	defer func() { h.close(lastCode) }()
 	for {
-		code, err := runOnce(req, log, h, runDir, &st, ready, prestart(netw))
+		code, err := runOnce(req, log, h, runDir, &st, ready, hooks(netw))
 		if netw != nil {
 			netw.Detach()
 		}
@@ -240,7 +240,7 @@ func monitor(store cstorage.Store, req monitorRequest, listeners []ports.Listene
 
 // runOnce starts the container, reports to ready (when not nil) and waits
 // for it, copying its output into the log.
-func runOnce(req monitorRequest, log io.Writer, h *hub, runDir string, st *State, ready *os.File, prestart func(int) error) (int, error) {
+func runOnce(req monitorRequest, log io.Writer, h *hub, runDir string, st *State, ready *os.File, hooks exec.Hooks) (int, error) {
 	var stdio exec.Stdio
 	var outR, errR, stdinR *os.File
 	var stdinW *os.File
@@ -267,7 +267,7 @@ func runOnce(req monitorRequest, log io.Writer, h *hub, runDir string, st *State
 			stdio.In = stdinR
 		}
 	}
-	p, err := exec.Start(req.Spec, stdio, prestart)
+	p, err := exec.Start(req.Spec, stdio, hooks)
 	for _, f := range []*os.File{stdio.Out, stdio.Err, stdinR} {
 		if f != nil {
 			f.Close()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
@@ -174,12 +175,16 @@ func (s NetworkSettings) open(ls []ports.Listener, logf func(string, ...any)) (*
 	return netstack.Open(cfg, ls, logf)
 }
 
-// prestart is exec.Start's hook for n (nil for none and host).
-func prestart(n *netstack.Network) func(int) error {
+// hooks ties a container's start to n (none for none and host).
+func hooks(n *netstack.Network) exec.Hooks {
 	if n == nil {
-		return nil
+		return exec.Hooks{}
 	}
-	return n.Attach
+	h := exec.Hooks{Prestart: n.Attach}
+	if n.Bypass() {
+		h.Connect = n.ServeConnect
+	}
+	return h
 }
 
 // Ports is `lodger port`: the running container's published ports, or

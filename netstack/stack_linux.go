@@ -51,6 +51,7 @@ type Stack struct {
 
 	limitOnce sync.Once
 	icmp      *pinger
+	trap      *os.File // the connect listener (bypass_linux.go), closed by Close
 }
 
 func tcpipAddr(a netip.Addr) tcpip.Address { return tcpip.AddrFromSlice(a.AsSlice()) }
@@ -248,6 +249,10 @@ func (st *Stack) Close() {
 	st.cancel()
 	for c := range st.conns {
 		c.Close()
+	}
+	if st.trap != nil {
+		// From here on the container's connect fails with ENOSYS.
+		st.trap.Close()
 	}
 	st.mu.Unlock()
 	st.link.Close()
