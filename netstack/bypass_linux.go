@@ -245,7 +245,7 @@ func (t *connectTrap) bypass(n *seccompNotif) (syscall.Errno, error) {
 	sock.cloexec = cloexec(pid, sockfd)
 	errno := connectErrno(unix.Connect(hs, sockaddr(family, dst)))
 	if errno == unix.EINPROGRESS && !sock.nonblock {
-		errno = t.wait(hs)
+		errno = t.wait(hs, sock.sendTimeout)
 	}
 	if errno != 0 && errno != unix.EINPROGRESS {
 		// A failed connect leaves the container's socket as it was,
@@ -286,14 +286,20 @@ func connectErrno(err error) syscall.Errno {
 	return unix.EIO
 }
 
-// wait waits for hs's connect to end, as a blocking connect would, for up
-// to the dial timeout, and returns its result.
-func (t *connectTrap) wait(hs int) syscall.Errno {
-	deadline := time.Now().Add(t.st.cfg.DialTimeout)
+// wait waits for hs's connect to end, as a blocking connect would, and
+// returns its result: ETIMEDOUT after the dial timeout, or EINPROGRESS
+// (the connect goes on) after the socket's SO_SNDTIMEO when that is
+// shorter, as the kernel's connect answers.
+func (t *connectTrap) wait(hs int, sendTimeout time.Duration) syscall.Errno {
+	timeout, expired := t.st.cfg.DialTimeout, unix.ETIMEDOUT
+	if sendTimeout > 0 && sendTimeout < timeout {
+		timeout, expired = sendTimeout, unix.EINPROGRESS
+	}
+	deadline := time.Now().Add(timeout)
 	for {
 		ms := int(time.Until(deadline) / time.Millisecond)
 		if ms <= 0 {
-			return unix.ETIMEDOUT
+			return expired
 		}
 		// A short poll keeps a stack that closes from waiting long.
 		pfd := []unix.PollFd{{Fd: int32(hs), Events: unix.POLLOUT}}
@@ -369,6 +375,7 @@ func threadGroup(tid int) (int, error) {
 // replacement.
 type socketState struct {
 	nonblock, cloexec bool
+	sendTimeout       time.Duration // SO_SNDTIMEO, which bounds a blocking connect
 }
 
 // inspect checks that dup, the container's socket, is an unbound TCP
@@ -401,6 +408,10 @@ func inspect(dup, family int, dst netip.AddrPort) (socketState, error) {
 	default:
 		return s, errNotBypassed
 	}
+	// Bound to a device of the container's namespace.
+	if dev, err := unix.GetsockoptString(dup, unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err != nil || dev != "" {
+		return s, errNotBypassed
+	}
 	if family == unix.AF_INET6 && dst.Addr().Is4In6() {
 		// An IPv6-only socket cannot reach an IPv4 address: the kernel
 		// says so.
@@ -413,6 +424,9 @@ func inspect(dup, family int, dst netip.AddrPort) (socketState, error) {
 		return s, errNotBypassed
 	}
 	s.nonblock = fl&unix.O_NONBLOCK != 0
+	if tv, err := unix.GetsockoptTimeval(dup, unix.SOL_SOCKET, unix.SO_SNDTIMEO); err == nil {
+		s.sendTimeout = time.Duration(tv.Nano())
+	}
 	return s, nil
 }
 
@@ -450,12 +464,14 @@ var sockOptions = []struct{ family, level, opt int }{
 	{0, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL},
 	{0, unix.IPPROTO_TCP, unix.TCP_KEEPCNT},
 	{0, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT},
+	{0, unix.IPPROTO_TCP, unix.TCP_MAXSEG},
 	{unix.AF_INET, unix.IPPROTO_IP, unix.IP_TOS},
 	{unix.AF_INET6, unix.IPPROTO_IPV6, unix.IPV6_TCLASS},
 	{unix.AF_INET6, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY},
 }
 
-// copyOptions copies sockOptions and SO_LINGER from the container's
+// copyOptions copies sockOptions, SO_LINGER, the timeouts and the
+// congestion control from the container's
 // socket from to the host socket to.
 func copyOptions(from, to, family int) {
 	for _, o := range sockOptions {
@@ -476,5 +492,18 @@ func copyOptions(from, to, family int) {
 	}
 	if l, err := unix.GetsockoptLinger(from, unix.SOL_SOCKET, unix.SO_LINGER); err == nil && l.Onoff != 0 {
 		_ = unix.SetsockoptLinger(to, unix.SOL_SOCKET, unix.SO_LINGER, l)
+	}
+	// Timeouts of reads and writes, often set before connecting.
+	for _, opt := range []int{unix.SO_RCVTIMEO, unix.SO_SNDTIMEO} {
+		if tv, err := unix.GetsockoptTimeval(from, unix.SOL_SOCKET, opt); err == nil && tv.Nano() != 0 {
+			_ = unix.SetsockoptTimeval(to, unix.SOL_SOCKET, opt, tv)
+		}
+	}
+	// A congestion control the host does not let the user pick stays the
+	// host's default.
+	if cc, err := unix.GetsockoptString(from, unix.IPPROTO_TCP, unix.TCP_CONGESTION); err == nil {
+		if have, err := unix.GetsockoptString(to, unix.IPPROTO_TCP, unix.TCP_CONGESTION); err == nil && have != cc {
+			_ = unix.SetsockoptString(to, unix.IPPROTO_TCP, unix.TCP_CONGESTION, cc)
+		}
 	}
 }

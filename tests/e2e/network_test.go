@@ -963,7 +963,7 @@ func TestNetworkHostileFrames(t *testing.T) {
 // connectResult is what `nettool connect` printed: the container's
 // socket address after the connect and the server's hello, or the errno.
 type connectResult struct {
-	local, hello, errno string
+	local, hello, errno, socket string
 }
 
 func parseConnect(r result) connectResult {
@@ -977,6 +977,8 @@ func parseConnect(r result) connectResult {
 			c.hello = v
 		case "errno":
 			c.errno = v
+		case "socket":
+			c.socket = v
 		}
 	}
 	return c
@@ -1007,6 +1009,19 @@ func TestNetworkBypass(t *testing.T) {
 			}
 		})
 	}
+	t.Run("flags and options carried over", func(t *testing.T) {
+		for _, tc := range []struct{ flags, want string }{
+			{"-setopts", "cloexec=true nonblock=true nodelay=1 keepalive=1 keepidle=77"},
+			{"-setopts -block -nocloexec", "cloexec=false nonblock=false nodelay=1 keepalive=1 keepidle=77"},
+			{"-block", "cloexec=true nonblock=false nodelay=0 keepalive=0 "},
+		} {
+			r := runRm(t, netImage(), "sh", "-c", "nettool connect "+tc.flags+" "+target)
+			wantCode(t, r, 0)
+			if c := parseConnect(r); !strings.HasPrefix(c.socket+" ", tc.want) || c.local != c.hello {
+				t.Errorf("%s\nwant a bypassed socket with %s", r, tc.want)
+			}
+		}
+	})
 	t.Run("v4-mapped", func(t *testing.T) {
 		r := runRm(t, netImage(), "nettool", "connect", netip.AddrPortFrom(netip.AddrFrom16(ip.As16()), uint16(hello.port)).String())
 		wantCode(t, r, 0)

@@ -19,6 +19,8 @@ import (
 func connect(args []string) error {
 	fs := newFlags("connect")
 	block := fs.Bool("block", false, "blocking connect")
+	setOpts := fs.Bool("setopts", false, "set TCP_NODELAY, SO_KEEPALIVE and TCP_KEEPIDLE=77 before connecting")
+	noCloexec := fs.Bool("nocloexec", false, "a socket without close-on-exec")
 	timeout := fs.Duration("timeout", 5*time.Second, "for connecting and the reply together")
 	pos, err := parseArgs(fs, args, "IP:PORT")
 	if err != nil {
@@ -34,7 +36,10 @@ func connect(args []string) error {
 	if ap.Addr().Is4() {
 		family, sa = unix.AF_INET, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
 	}
-	typ := unix.SOCK_STREAM | unix.SOCK_CLOEXEC
+	typ := unix.SOCK_STREAM
+	if !*noCloexec {
+		typ |= unix.SOCK_CLOEXEC
+	}
 	if !*block {
 		typ |= unix.SOCK_NONBLOCK
 	}
@@ -43,6 +48,13 @@ func connect(args []string) error {
 		return err
 	}
 	defer unix.Close(fd)
+	if *setOpts {
+		for _, o := range [][3]int{{unix.IPPROTO_TCP, unix.TCP_NODELAY, 1}, {unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1}, {unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 77}} {
+			if err := unix.SetsockoptInt(fd, o[0], o[1], o[2]); err != nil {
+				return err
+			}
+		}
+	}
 	err = unix.Connect(fd, sa)
 	if errors.Is(err, unix.EINPROGRESS) && !*block {
 		err = waitFD(fd, unix.POLLOUT, deadline)
@@ -65,6 +77,14 @@ func connect(args []string) error {
 		return err
 	}
 	fmt.Println("local", sockaddrString(local))
+	// What the socket is now, whichever socket it is.
+	fdFlags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	flFlags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	nodelay, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
+	keepalive, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+	keepidle, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+	fmt.Printf("socket cloexec=%v nonblock=%v nodelay=%d keepalive=%d keepidle=%d\n",
+		fdFlags&unix.FD_CLOEXEC != 0, flFlags&unix.O_NONBLOCK != 0, nodelay, keepalive, keepidle)
 	if _, err := unix.Write(fd, []byte(request)); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
