@@ -35,5 +35,14 @@ func recvFD(sock *os.File, what byte) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("unexpected message %q from the init", buf[:n])
 	}
-	return os.NewFile(uintptr(fds[0]), map[byte]string{'p': "pty-master", 'c': "connect-listener"}[what]), nil
+	if what == 'c' {
+		// Its reader waits for notifications in the Go poller, which
+		// takes only descriptors that are non-blocking from the start.
+		if err := unix.SetNonblock(fds[0], true); err != nil {
+			unix.Close(fds[0])
+			return nil, err
+		}
+		return os.NewFile(uintptr(fds[0]), "connect-listener"), nil
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }

@@ -72,9 +72,10 @@ type Hooks struct {
 	Prestart func(pid int) error
 	// Connect, when set and the container has a network namespace of its
 	// own, has the init hand the container's connect(2) calls to a
-	// seccomp listener and receives that listener (owning it from then
-	// on) before the container's command runs. Processes started in a
-	// running container (exec) do not get one.
+	// seccomp listener and receives that listener, non-blocking, owning
+	// it from then on, before the container's command runs. Unless it
+	// is served, the container's connect fails with ENOSYS. Processes
+	// started in a running container (exec) do not get one.
 	Connect func(listener *os.File)
 }
 

@@ -70,38 +70,27 @@ type connectTrap struct {
 }
 
 // serveConnect serves the listener of the container's connect filter
-// until the stack closes or every process under the filter is gone.
+// (non-blocking, so that the Go poller watches it) until the stack closes
+// or every process under the filter is gone.
 func (st *Stack) serveConnect(listener *os.File) {
-	// The poller watches only descriptors that are non-blocking when
-	// os.NewFile sees them.
-	var fd int
+	t := &connectTrap{st: st, f: listener}
 	var err error
-	rc, err := listener.SyscallConn()
-	if err == nil {
-		cerr := rc.Control(func(l uintptr) { fd, err = unix.FcntlInt(l, unix.F_DUPFD_CLOEXEC, 0) })
-		if cerr != nil {
-			err = cerr
-		}
-	}
-	listener.Close()
-	if err == nil {
-		err = unix.SetNonblock(fd, true)
-		if err != nil {
-			unix.Close(fd)
-		}
-	}
-	if err != nil {
-		st.logf("network: connect listener: %v; connections take the stack's path", err)
+	if t.rc, err = listener.SyscallConn(); err != nil {
+		// Not served, the container's connect fails with ENOSYS.
+		st.logf("network: connect listener: %v", err)
+		listener.Close()
 		return
 	}
-	f := os.NewFile(uintptr(fd), "connect-listener")
-	t := &connectTrap{st: st, f: f}
-	if t.rc, err = f.SyscallConn(); err != nil || !st.enter() {
-		f.Close()
-		return
-	}
+	// Registered for Close in the same step as counted in: a Close in
+	// between would otherwise wait for a listener it never closed.
 	st.mu.Lock()
-	st.trap = f
+	if st.ctx.Err() != nil {
+		st.mu.Unlock()
+		listener.Close()
+		return
+	}
+	st.trap = listener
+	st.wg.Add(1)
 	st.mu.Unlock()
 	go func() {
 		defer st.wg.Done()
