@@ -57,6 +57,17 @@ type seccompNotifAddfd struct {
 	NewfdFlags uint32
 }
 
+// The kernel's sizes of the three (80, 24 and 24 bytes), checked at
+// compile time.
+var (
+	_ [unsafe.Sizeof(seccompNotif{}) - 80]byte
+	_ [80 - unsafe.Sizeof(seccompNotif{})]byte
+	_ [unsafe.Sizeof(seccompNotifResp{}) - 24]byte
+	_ [24 - unsafe.Sizeof(seccompNotifResp{})]byte
+	_ [unsafe.Sizeof(seccompNotifAddfd{}) - 24]byte
+	_ [24 - unsafe.Sizeof(seccompNotifAddfd{})]byte
+)
+
 // pidfdThread (PIDFD_THREAD, Linux 6.9) opens a pidfd of a thread that
 // is not its process's leader: a multithreaded program connects from
 // any of its threads.
