@@ -122,7 +122,7 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 
 	ro := RunOptions{Interactive: o.Interactive, TTY: o.TTY, Signals: o.Signals, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}
 	if o.Detach {
-		p, err := exec.Start(spec, exec.Stdio{}, nil)
+		p, err := exec.Start(spec, exec.Stdio{}, exec.Hooks{})
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -135,7 +135,7 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 		_ = p
 		return 0, nil
 	}
-	return runProcess(spec, ro, nil, nil)
+	return runProcess(spec, ro, exec.Hooks{}, nil)
 }
 
 // nsFile names a namespace type's file under /proc/PID/ns.

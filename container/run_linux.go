@@ -420,7 +420,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		// teardown goes to a helper nobody waits for.
 		netw.SetLinger(func(f *os.File) error { return exec.Linger(f) })
 	}
-	code, err := runProcess(spec, opts, monitor.Prestart(netw), func(pid int) {
+	code, err := runProcess(spec, opts, monitor.Hooks(netw), func(pid int) {
 		st.Status, st.Pid, st.StartedAt = monitor.StatusRunning, pid, time.Now().UTC()
 		_ = monitor.SaveState(runDir, st)
 	})
@@ -491,14 +491,14 @@ func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cs
 	return img, cfg, nil
 }
 
-// runProcess runs spec in the foreground; started, when set, learns the
+// runProcess runs spec in the foreground with hooks; started, when set, learns the
 // process's pid once it runs.
-func runProcess(spec *specs.Spec, opts RunOptions, prestart func(int) error, started func(pid int)) (int, error) {
+func runProcess(spec *specs.Spec, opts RunOptions, hooks exec.Hooks, started func(pid int)) (int, error) {
 	stdio := exec.Stdio{Out: opts.Stdout, Err: opts.Stderr}
 	if opts.Interactive {
 		stdio.In = opts.Stdin
 	}
-	p, err := exec.Start(spec, stdio, prestart)
+	p, err := exec.Start(spec, stdio, hooks)
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

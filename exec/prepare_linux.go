@@ -26,7 +26,7 @@ const InitArg = "_lodger-init"
 const (
 	fdProgram = 3 // the init program, read to EOF
 	fdSync    = 4 // close-on-exec; "CODE MESSAGE" on failure, EOF on exec
-	fdConsole = 5 // unix socket for the pty master, with a terminal only
+	fdSocket  = 5 // unix socket for the pty master and the connect listener, or /dev/null
 )
 
 // compile turns spec into the init program. Everything that needs a
@@ -36,6 +36,13 @@ const (
 // the working directory are created, and the command is looked up in the
 // image with its PATH, so that 126 and 127 are known before starting.
 func compile(spec *specs.Spec) ([]byte, error) {
+	return compileWith(spec, false)
+}
+
+// compileWith is compile, with the container's connect(2) calls handed
+// to a seccomp listener when trapConnect is set and the container has a
+// network namespace of its own (see Hooks.Connect).
+func compileWith(spec *specs.Spec, trapConnect bool) ([]byte, error) {
 	if joins := joined(spec); len(joins) > 0 {
 		return compileJoin(spec, joins)
 	}
@@ -169,6 +176,18 @@ func compile(spec *specs.Spec) ([]byte, error) {
 	p.op(opPivot, root)
 	if newNet {
 		p.op(opLoopback)
+	}
+	if trapConnect && newNet {
+		// Its own filter, before the user's profile (compileProcess):
+		// installing it needs CAP_SYS_ADMIN, which the init still has,
+		// and the kernel lets the profile's ERRNO or KILL for connect
+		// win over the notification. An unconfined container gets it
+		// too. The listener leaves on fd 5 before a pty master does.
+		filter, err := seccomp.ConnectNotify()
+		if err != nil {
+			return nil, err
+		}
+		p.op(opConnectTrap, string(filter))
 	}
 	if err := compileProcess(&p, spec, cwd, exe); err != nil {
 		return nil, err

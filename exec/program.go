@@ -26,6 +26,7 @@ const (
 	opAmbient      = 'B' // mask of ambient capabilities to raise
 	opNoNewPrivs   = 'N'
 	opSeccomp      = 'S' // raw struct sock_filter array
+	opConnectTrap  = 'V' // raw struct sock_filter array; its listener goes to lodger on fd 5
 	opMask         = 'X' // root, path inside it to hide
 	opReadonly     = 'R' // root, path inside it to make read-only
 	opReadonlyTree = 'W' // root, path: make a mount and all below it read-only

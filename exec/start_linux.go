@@ -65,15 +65,28 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	return out
 }
 
+// Hooks tie a starting container to its network.
+type Hooks struct {
+	// Prestart runs once the container's namespaces exist and before its
+	// init does anything in them (the network gets its interface there).
+	Prestart func(pid int) error
+	// Connect, when set and the container has a network namespace of its
+	// own, has the init hand the container's connect(2) calls to a
+	// seccomp listener and receives that listener, non-blocking, owning
+	// it from then on, before the container's command runs. Unless it
+	// is served, the container's connect fails with ENOSYS. Processes
+	// started in a running container (exec) do not get one.
+	Connect func(listener *os.File)
+}
+
 // Start runs the spec's process and returns once it has been exec'd, or
 // with an *ExitError saying why it could not be (126, 127 or 125).
-// prestart, when set, runs once the container's namespaces exist and
-// before its init does anything in them (the network is set up there).
-func Start(spec *specs.Spec, stdio Stdio, prestart func(pid int) error) (*Process, error) {
+func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, &ExitError{ExitLodger, errors.New("no command given and the image has none")}
 	}
-	prog, err := compile(spec)
+	trapConnect := hooks.Connect != nil && len(joined(spec)) == 0 && hasNamespace(spec, specs.NetworkNamespace)
+	prog, err := compileWith(spec, trapConnect)
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
@@ -113,20 +126,22 @@ func Start(spec *specs.Spec, stdio Stdio, prestart func(pid int) error) (*Proces
 		cmd.Stderr = stdio.Err
 	}
 	cmd.ExtraFiles = []*os.File{specR, syncW}
-	var consoleParent *os.File
-	if spec.Process.Terminal {
+	// fd 5 is always lodger's, so that the init can close everything
+	// above it without asking what came from lodger's caller: a unix
+	// socket when the init sends descriptors back (a pty master, the
+	// connect listener), else /dev/null.
+	var sock *os.File
+	if spec.Process.Terminal || trapConnect {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return nil, fmt.Errorf("console socket: %w", err)
+			return nil, fmt.Errorf("init socket: %w", err)
 		}
-		consoleParent = os.NewFile(uintptr(fds[0]), "console")
-		consoleChild := os.NewFile(uintptr(fds[1]), "console-child")
-		defer consoleParent.Close()
-		defer consoleChild.Close()
-		cmd.ExtraFiles = append(cmd.ExtraFiles, consoleChild)
+		sock = os.NewFile(uintptr(fds[0]), "init-socket")
+		sockChild := os.NewFile(uintptr(fds[1]), "init-socket-child")
+		defer sock.Close()
+		defer sockChild.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, sockChild)
 	} else {
-		// fd 5 is always lodger's, so that the init can close everything
-		// above it without asking what came from lodger's caller.
 		devnull, err := os.Open(os.DevNull)
 		if err != nil {
 			return nil, err
@@ -159,8 +174,8 @@ func Start(spec *specs.Spec, stdio Stdio, prestart func(pid int) error) (*Proces
 	specR.Close()
 	syncW.Close()
 	p := &Process{cmd: cmd}
-	if prestart != nil {
-		if err := prestart(cmd.Process.Pid); err != nil {
+	if hooks.Prestart != nil {
+		if err := hooks.Prestart(cmd.Process.Pid); err != nil {
 			return nil, p.fail(ExitLodger, err)
 		}
 	}
@@ -168,11 +183,24 @@ func Start(spec *specs.Spec, stdio Stdio, prestart func(pid int) error) (*Proces
 		return nil, p.failFromSync(syncR, fmt.Errorf("send init program: %w", err))
 	}
 	specW.Close()
-	if consoleParent != nil {
+	if sock != nil {
+		// Only the init holds the other end now: a failing init ends
+		// the wait below.
 		cmd.ExtraFiles[2].Close()
-		master, err := recvConsole(consoleParent)
+	}
+	// In the init's order: the listener (before capabilities and the
+	// user's profile), then the pty master.
+	if trapConnect {
+		listener, err := recvFD(sock, 'c')
 		if err != nil {
-			return nil, p.failFromSync(syncR, err)
+			return nil, p.failFromSync(syncR, fmt.Errorf("receive connect listener: %w", err))
+		}
+		hooks.Connect(listener)
+	}
+	if spec.Process.Terminal {
+		master, err := recvFD(sock, 'p')
+		if err != nil {
+			return nil, p.failFromSync(syncR, fmt.Errorf("receive pty: %w", err))
 		}
 		p.console = master
 	}

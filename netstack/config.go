@@ -50,6 +50,11 @@ type Config struct {
 	// nothing was sent on.
 	DialTimeout time.Duration `json:"dialTimeout"`
 	UDPIdle     time.Duration `json:"udpIdle"`
+	// Bypass hands the container a connected host socket for a TCP
+	// connect(2) to an address outside (see bypass_linux.go) instead of
+	// carrying the connection through the stack. A record written
+	// before the option existed reads as off.
+	Bypass bool `json:"bypass,omitempty"`
 }
 
 // DefaultConfig is what `--network netstack` gives.
@@ -61,6 +66,7 @@ func DefaultConfig() Config {
 		MaxHalfOpen: 256,
 		DialTimeout: 10 * time.Second,
 		UDPIdle:     60 * time.Second,
+		Bypass:      true,
 	}
 }
 
@@ -97,8 +103,10 @@ func ParseOptions(opts string) (Config, error) {
 			c.DialTimeout, err = time.ParseDuration(v)
 		case "udp_idle_timeout":
 			c.UDPIdle, err = time.ParseDuration(v)
+		case "bypass":
+			c.Bypass, err = strconv.ParseBool(v)
 		default:
-			return c, fmt.Errorf("network option %q: known options are mtu, allow_host_loopback, enable_ipv6, max_conns, max_half_open, dial_timeout, udp_idle_timeout", k)
+			return c, fmt.Errorf("network option %q: known options are mtu, allow_host_loopback, enable_ipv6, max_conns, max_half_open, dial_timeout, udp_idle_timeout, bypass", k)
 		}
 		if err != nil {
 			return c, fmt.Errorf("network option %s=%s: %w", k, v, err)

@@ -9,7 +9,7 @@
 //     CLI with ports.Listen so that errors come before anything exists,
 //     and the resolver (package dns). The Network lives as long as the
 //     container's monitor, across restarts.
-//   - Attach, exec.Start's prestart hook, runs once the container's
+//   - Attach, exec.Start's Prestart hook, runs once the container's
 //     namespaces exist and before its init does anything: a thread joins
 //     the container's network namespace, creates eth0 as a TAP with a
 //     virtio-net header, addresses it and routes it through the gateway
@@ -22,6 +22,12 @@
 //     stack's buffers and the host socket). ICMP echo is taken off the
 //     link before the stack and sent through an unprivileged ICMP socket
 //     (icmp_linux.go).
+//   - ServeConnect, exec.Start's Connect hook, serves the container's
+//     connect(2) calls, which its init put under a seccomp listener: a
+//     TCP connect to the outside gets a connected host socket in place of
+//     its own and never touches the stack; the rest continue in the
+//     kernel and go the stack's way (bypass_linux.go, bypassTo in
+//     policy.go).
 //   - Published ports accept on the host and dial into the stack from the
 //     client's own address, so the server in the container sees the real
 //     client (network_linux.go).

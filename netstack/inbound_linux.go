@@ -177,13 +177,6 @@ func (m *netnsSockets) socket(family int) (int, error) {
 
 func (m *netnsSockets) close() { close(m.done) }
 
-func sockaddr(a netip.AddrPort) unix.Sockaddr {
-	if a.Addr().Is4() {
-		return &unix.SockaddrInet4{Addr: a.Addr().As4(), Port: int(a.Port())}
-	}
-	return &unix.SockaddrInet6{Addr: a.Addr().As16(), Port: int(a.Port())}
-}
-
 // dialKernel connects to the container's address to, from the foreign
 // address from, with a socket in the container's namespace. The client's
 // port is kept where it is free; a connection of the same client port
@@ -207,12 +200,12 @@ func (st *Stack) dialKernel(from, to netip.AddrPort) (*net.TCPConn, error) {
 	}
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	if err := unix.Bind(fd, sockaddr(from)); err != nil {
-		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(from.Addr(), 0))); err != nil {
+	if err := unix.Bind(fd, sockaddr(fam, from)); err != nil {
+		if err := unix.Bind(fd, sockaddr(fam, netip.AddrPortFrom(from.Addr(), 0))); err != nil {
 			return nil, fmt.Errorf("bind as %s: %w", from.Addr(), err)
 		}
 	}
-	if err := connectNonblock(f, sockaddr(to), st.cfg.DialTimeout); err != nil {
+	if err := connectNonblock(f, sockaddr(fam, to), st.cfg.DialTimeout); err != nil {
 		return nil, fmt.Errorf("connect to the container's port %d: %w", to.Port(), err)
 	}
 	c, err := net.FileConn(f)

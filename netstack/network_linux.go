@@ -113,6 +113,22 @@ func (n *Network) attach(tap *os.File, ns *netnsSockets) error {
 	return nil
 }
 
+// Bypass says whether the container's TCP connections to the outside are
+// to be handed host sockets (Config.Bypass): then exec.Start gives
+// ServeConnect the listener of the container's connect filter.
+func (n *Network) Bypass() bool { return n.cfg.Bypass }
+
+// ServeConnect serves the connect listener of the container attached
+// last, for as long as its stack runs; it owns listener.
+func (n *Network) ServeConnect(listener *os.File) {
+	st := n.current.Load()
+	if st == nil {
+		listener.Close()
+		return
+	}
+	st.serveConnect(listener)
+}
+
 // Detach stops the current stack (the container exited).
 func (n *Network) Detach() {
 	if st := n.current.Swap(nil); st != nil {

@@ -57,6 +57,26 @@ func (c Config) destination(dst netip.Addr) (netip.Addr, error) {
 	return dst, nil
 }
 
+// bypassTo says whether the container's TCP connect to dst may skip the
+// stack and be made by a host socket (bypass_linux.go). The host socket
+// connects to dst itself, so only a destination the stack would dial
+// unchanged qualifies: not the gateway (even when it stands for the
+// host's loopback), the resolver or anything else on the container's
+// link, nothing the policy refuses, and no IPv6 for a container without
+// it. A v4-mapped address is judged as the IPv4 address it is. Everything
+// else goes the stack's way, which refuses what must be refused.
+func (c Config) bypassTo(dst netip.AddrPort) bool {
+	a := dst.Addr().Unmap().WithZone("")
+	if dst.Port() == 0 || !a.IsValid() || (a.Is6() && !c.IPv6) {
+		return false
+	}
+	if Subnet.Contains(a) || Subnet6.Contains(a) {
+		return false
+	}
+	to, err := c.destination(a)
+	return err == nil && to == a
+}
+
 // hostHasIPv6 says whether the host has an IPv6 default route, so that a
 // container given IPv6 could use it.
 func hostHasIPv6() bool {

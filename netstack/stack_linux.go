@@ -52,6 +52,7 @@ type Stack struct {
 	limitOnce sync.Once
 	icmp      *pinger
 	netns     *netnsSockets // published TCP through the kernels; nil: through the stack
+	trap      *os.File // the connect listener (bypass_linux.go), closed by Close
 }
 
 func tcpipAddr(a netip.Addr) tcpip.Address { return tcpip.AddrFromSlice(a.AsSlice()) }
@@ -249,6 +250,10 @@ func (st *Stack) Close() {
 	st.cancel()
 	for c := range st.conns {
 		c.Close()
+	}
+	if st.trap != nil {
+		// From here on the container's connect fails with ENOSYS.
+		st.trap.Close()
 	}
 	st.mu.Unlock()
 	st.link.Close()

@@ -92,7 +92,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	lastCode := 0
 	defer func() { h.close(lastCode) }()
 	for {
-		code, err := runOnce(req, log, h, runDir, &st, ready, Prestart(netw))
+		code, err := runOnce(req, log, h, runDir, &st, ready, Hooks(netw))
 		if netw != nil {
 			netw.Detach()
 		}
@@ -132,7 +132,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 
 // runOnce starts the container, reports to ready (when not nil) and waits
 // for it, copying its output into the log.
-func runOnce(req Request, log io.Writer, h *hub, runDir string, st *State, ready *os.File, prestart func(int) error) (int, error) {
+func runOnce(req Request, log io.Writer, h *hub, runDir string, st *State, ready *os.File, hooks exec.Hooks) (int, error) {
 	var stdio exec.Stdio
 	var outR, errR, stdinR *os.File
 	var stdinW *os.File
@@ -159,7 +159,7 @@ func runOnce(req Request, log io.Writer, h *hub, runDir string, st *State, ready
 			stdio.In = stdinR
 		}
 	}
-	p, err := exec.Start(req.Spec, stdio, prestart)
+	p, err := exec.Start(req.Spec, stdio, hooks)
 	for _, f := range []*os.File{stdio.Out, stdio.Err, stdinR} {
 		if f != nil {
 			f.Close()

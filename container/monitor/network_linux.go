@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
@@ -28,12 +29,16 @@ func OpenNetwork(cfg *netstack.Config, ls []ports.Listener, logf func(string, ..
 	return netstack.Open(*cfg, ls, logf)
 }
 
-// Prestart is exec.Start's hook for n (nil for none and host).
-func Prestart(n *netstack.Network) func(int) error {
+// Hooks ties a container's start to n (none for none and host).
+func Hooks(n *netstack.Network) exec.Hooks {
 	if n == nil {
-		return nil
+		return exec.Hooks{}
 	}
-	return n.Attach
+	h := exec.Hooks{Prestart: n.Attach}
+	if n.Bypass() {
+		h.Connect = n.ServeConnect
+	}
+	return h
 }
 
 func closeListeners(ls []ports.Listener) {

@@ -47,7 +47,7 @@
 
 #define FD_PROGRAM 3
 #define FD_SYNC 4
-#define FD_CONSOLE 5
+#define FD_SOCKET 5 // unix socket to lodger: pty master, connect listener
 
 #define MAX_ARGS 4096
 #define MAX_PROGRAM (16 << 20)
@@ -269,6 +269,21 @@ static void op_loopback(void) {
 	close(fd);
 }
 
+// send_fd passes fd to lodger over FD_SOCKET, with one byte saying what
+// it is.
+static int send_fd(int fd, char what) {
+	struct iovec iov = {.iov_base = &what, .iov_len = 1};
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	memset(cbuf, 0, sizeof(cbuf));
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(FD_SOCKET, &msg, 0) < 0 ? -1 : 0;
+}
+
 // op_terminal opens a pty in the container's own devpts, sends the master
 // to lodger and makes the slave the controlling terminal and stdio.
 static void op_terminal(void) {
@@ -284,19 +299,9 @@ static void op_terminal(void) {
 	if (slave < 0)
 		fail(125, "open %s: %s", path, strerror(errno));
 
-	char byte = 'p';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	memset(cbuf, 0, sizeof(cbuf));
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	if (sendmsg(FD_CONSOLE, &msg, 0) < 0)
+	if (send_fd(master, 'p') < 0)
 		fail(125, "send pty to lodger: %s", strerror(errno));
-	close(FD_CONSOLE);
+	close(FD_SOCKET);
 	close(master);
 
 	if (setsid() < 0)
@@ -465,6 +470,23 @@ static void op_seccomp(char **a, uint32_t n, uint32_t len) {
 	struct sock_fprog prog = {.len = len / sizeof(struct sock_filter), .filter = (struct sock_filter *)a[0]};
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
 		fail(125, "install seccomp filter: %s", strerror(errno));
+}
+
+// op_connect_trap installs the filter that turns connect(2) into a
+// notification (SECCOMP_FILTER_FLAG_NEW_LISTENER) and sends its listener
+// to lodger, whose network serves it: the bypass of the userspace stack.
+// The init keeps no copy; with lodger gone, connect fails with ENOSYS.
+static void op_connect_trap(char **a, uint32_t n, uint32_t len) {
+	need(n, 1, 'V');
+	if (len % sizeof(struct sock_filter) != 0 || len == 0)
+		fail(125, "connect filter has a bad size %u", len);
+	struct sock_fprog prog = {.len = len / sizeof(struct sock_filter), .filter = (struct sock_filter *)a[0]};
+	int listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (listener < 0)
+		fail(125, "install connect filter: %s", strerror(errno));
+	if (send_fd(listener, 'c') < 0)
+		fail(125, "send connect listener to lodger: %s", strerror(errno));
+	close(listener);
 }
 
 // open_masked opens a masked or read-only path inside root once /proc
@@ -687,7 +709,7 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 	// Descriptors lodger's own caller leaked to it (not close-on-exec)
 	// must not reach the container, not even through the --init reaper,
 	// which never execs: only 0-2 and lodger's pipes 3-5 stay.
-	syscall(SYS_close_range, FD_CONSOLE + 1, ~0U, 0);
+	syscall(SYS_close_range, FD_SOCKET + 1, ~0U, 0);
 	fcntl(FD_SYNC, F_SETFD, FD_CLOEXEC);
 	read_program();
 	char *args[MAX_ARGS + 1];
@@ -711,6 +733,7 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 		case 'A': op_capset(args, n); break;
 		case 'N': op_nonewprivs(); break;
 		case 'S': op_seccomp(args, n, first_arg_len); break;
+		case 'V': op_connect_trap(args, n, first_arg_len); break;
 		case 'X': op_mask(args, n); break;
 		case 'R': op_readonly(args, n); break;
 		case 'W': op_readonly_tree(args, n); break;

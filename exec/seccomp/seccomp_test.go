@@ -117,3 +117,28 @@ func TestDefaultSocketFamilies(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectNotify(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the evaluation builds x86-64 seccomp data")
+	}
+	f, err := ConnectNotify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		nr   int
+		want uint32
+	}{
+		{"connect", unix.SYS_CONNECT, unix.SECCOMP_RET_USER_NOTIF},
+		{"socket", unix.SYS_SOCKET, unix.SECCOMP_RET_ALLOW},
+		{"sendto", unix.SYS_SENDTO, unix.SECCOMP_RET_ALLOW},
+		// x32's connect: the stack's path.
+		{"x32 connect", unix.SYS_CONNECT | 0x40000000, unix.SECCOMP_RET_ALLOW},
+	} {
+		if got := run(t, f, tc.nr); got != tc.want {
+			t.Errorf("%s: filter returns %#x, want %#x", tc.name, got, tc.want)
+		}
+	}
+}

@@ -996,3 +996,195 @@ func TestNetworkHostileFrames(t *testing.T) {
 		}
 	}
 }
+
+// connectResult is what `nettool connect` printed: the container's
+// socket address after the connect and the server's hello, or the errno.
+type connectResult struct {
+	local, hello, errno, socket string
+}
+
+func parseConnect(r result) connectResult {
+	var c connectResult
+	for _, l := range lines(r.stdout) {
+		k, v, _ := strings.Cut(l, " ")
+		switch k {
+		case "local":
+			c.local = v
+		case "hello":
+			c.hello = v
+		case "errno":
+			c.errno = v
+		case "socket":
+			c.socket = v
+		}
+	}
+	return c
+}
+
+// TestNetworkBypass: a TCP connect to the host goes around the stack (the
+// container's socket is a host socket, so getsockname shows the host's
+// address, the very one the server sees), blocking or not; what must not
+// be reached is not, refused is refused at once, and with bypass=false,
+// from `lodger exec` or under a profile that refuses connect, the
+// connection behaves as before.
+func TestNetworkBypass(t *testing.T) {
+	ip := hostIPv4(t)
+	hello := startHelloServer(t, ip)
+	target := netip.AddrPortFrom(ip, uint16(hello.port)).String()
+
+	for _, mode := range []string{"non-blocking", "blocking"} {
+		t.Run(mode, func(t *testing.T) {
+			args := []string{netImage(), "nettool", "connect", target}
+			if mode == "blocking" {
+				args = append(args, "-block")
+			}
+			r := runRm(t, args...)
+			wantCode(t, r, 0)
+			c := parseConnect(r)
+			if !strings.HasPrefix(c.local, ip.String()+":") || c.hello != c.local {
+				t.Errorf("%s\nwant the container's socket at the host's address %s, as the server saw it (bypassed)", r, ip)
+			}
+		})
+	}
+	t.Run("flags and options carried over", func(t *testing.T) {
+		for _, tc := range []struct{ flags, want string }{
+			{"-setopts", "cloexec=true nonblock=true nodelay=1 keepalive=1 keepidle=77"},
+			{"-setopts -block -nocloexec", "cloexec=false nonblock=false nodelay=1 keepalive=1 keepidle=77"},
+			{"-block", "cloexec=true nonblock=false nodelay=0 keepalive=0 "},
+		} {
+			r := runRm(t, netImage(), "sh", "-c", "nettool connect "+tc.flags+" "+target)
+			wantCode(t, r, 0)
+			if c := parseConnect(r); !strings.HasPrefix(c.socket+" ", tc.want) || c.local != c.hello {
+				t.Errorf("%s\nwant a bypassed socket with %s", r, tc.want)
+			}
+		}
+	})
+	t.Run("v4-mapped", func(t *testing.T) {
+		r := runRm(t, netImage(), "nettool", "connect", netip.AddrPortFrom(netip.AddrFrom16(ip.As16()), uint16(hello.port)).String())
+		wantCode(t, r, 0)
+		c := parseConnect(r)
+		if _, port, _ := strings.Cut(c.hello, ":"); c.local != "[::ffff:"+ip.String()+"]:"+port {
+			t.Errorf("%s\nwant the container's IPv6 socket at the host's address %s, port %s as the server saw it (bypassed)", r, ip, port)
+		}
+	})
+	t.Run("bypass=false", func(t *testing.T) {
+		r := runRm(t, "--network", "netstack:bypass=false", netImage(), "nettool", "connect", target)
+		wantCode(t, r, 0)
+		if c := parseConnect(r); !strings.HasPrefix(c.local, "10.0.2.100:") || !strings.HasPrefix(c.hello, ip.String()+":") {
+			t.Errorf("%s\nwant the connection through the stack, from 10.0.2.100", r)
+		}
+	})
+	t.Run("refused at once", func(t *testing.T) {
+		closed := netip.AddrPortFrom(ip, uint16(freePort(t, "tcp", ip))).String()
+		for _, block := range []string{"", "-block"} {
+			start := time.Now()
+			r := runRm(t, netImage(), "sh", "-c", "nettool connect -timeout 20s "+block+" "+closed+"; echo exit $?")
+			if c := parseConnect(r); c.errno != "ECONNREFUSED" || !strings.Contains(r.stdout, "exit 1") {
+				t.Errorf("%s\nwant errno ECONNREFUSED", r)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("connect %s to a closed port took %s, want a refusal at once", block, took)
+			}
+		}
+	})
+	t.Run("isolation", func(t *testing.T) {
+		loop := startHelloServer(t, netip.MustParseAddr("127.0.0.1"))
+		port := strconv.Itoa(loop.port)
+		var script strings.Builder
+		for _, a := range []string{ctrGateway, ctrDNS, "127.0.0.1", "0.0.0.0", "169.254.169.254", "[::ffff:127.0.0.1]", "[::ffff:" + ctrGateway + "]", "[::ffff:0.0.0.0]"} {
+			for _, block := range []string{"", "-block"} {
+				fmt.Fprintf(&script, "nettool connect -timeout 3s %s '%s:%s'; echo exit $?\n", block, a, port)
+			}
+		}
+		r := runRm(t, netImage(), "sh", "-c", script.String())
+		if strings.Contains(r.stdout, "hello ") || strings.Contains(r.stdout, "exit 0") {
+			t.Errorf("%s\nwant every connect refused", r)
+		}
+		if n := loop.clients.Load(); n != 0 {
+			t.Errorf("the server on the host's 127.0.0.1 got %d clients from the container, want none", n)
+		}
+	})
+	t.Run("profile refusing connect", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "noconnect.json")
+		if err := os.WriteFile(f, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["connect"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := runRm(t, "--security-opt", "seccomp="+f, netImage(), "nettool", "connect", target)
+		if c := parseConnect(r); r.code == 0 || c.errno != "EACCES" {
+			t.Errorf("%s\nwant the profile's EACCES", r)
+		}
+	})
+	t.Run("detached, and exec takes the stack", func(t *testing.T) {
+		e := shared
+		runDetached(t, e, "net-bypass", netImage(), "sh", "-c", "nettool connect "+target+"; exec sleep 60")
+		var c connectResult
+		deadline := time.Now().Add(10 * time.Second)
+		for c.hello == "" && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			c = parseConnect(e.lodger(t, "logs", "net-bypass"))
+		}
+		if !strings.HasPrefix(c.local, ip.String()+":") || c.hello != c.local {
+			t.Errorf("the detached container's connect: %+v, want it bypassed", c)
+		}
+		r := e.lodger(t, "exec", "net-bypass", "nettool", "connect", target)
+		wantCode(t, r, 0)
+		if c := parseConnect(r); !strings.HasPrefix(c.local, "10.0.2.100:") {
+			t.Errorf("%s\nwant the exec'd process's connection through the stack", r)
+		}
+	})
+	t.Run("the monitor keeps nothing", func(t *testing.T) {
+		e := shared
+		loop := func(n int) string {
+			return fmt.Sprintf("i=0; while [ $i -lt %d ]; do nettool connect -timeout 3s %s >/dev/null || echo failed; i=$((i+1)); done; ", n, target)
+		}
+		runDetached(t, e, "net-bypass-churn", netImage(), "sh", "-c", loop(50)+"echo warm; sleep 2; "+loop(500)+"echo finished; exec sleep 60")
+		r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "net-bypass-churn")
+		pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
+		if err != nil || pid <= 0 {
+			t.Fatalf("%s\nwant the monitor's pid", r)
+		}
+		waitLog := func(word string) string {
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				r := e.lodger(t, "logs", "net-bypass-churn")
+				if strings.Contains(r.stdout, word) {
+					return r.stdout
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s\nno %q in the container's log within 60s", r, word)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		waitLog("warm")
+		fds0, threads0 := procCounts(t, pid)
+		out := waitLog("finished")
+		if strings.Contains(out, "failed") {
+			t.Errorf("some of the connections failed:\n%s", out)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if fds, threads := procCounts(t, pid); fds > fds0+5 || threads > threads0+5 {
+			t.Errorf("after 500 bypassed connections the monitor holds %d fds and %d threads, before %d and %d", fds, threads, fds0, threads0)
+		}
+	})
+	t.Run("ipv6", func(t *testing.T) {
+		ip6, ok := hostIPv6()
+		if !ok {
+			t.Skip("the host has no IPv6 default route: containers get no IPv6")
+		}
+		hello6 := startHelloServer(t, ip6)
+		target6 := netip.AddrPortFrom(ip6, uint16(hello6.port)).String()
+		r := runRm(t, netImage(), "nettool", "connect", target6)
+		wantCode(t, r, 0)
+		if c := parseConnect(r); c.local != c.hello || !strings.HasPrefix(c.local, "["+ip6.String()+"]:") {
+			t.Errorf("%s\nwant a bypassed IPv6 connection from %s", r, ip6)
+		}
+		r = runRm(t, "--network", "netstack:enable_ipv6=false", netImage(), "nettool", "connect", target6)
+		if c := parseConnect(r); r.code == 0 || c.errno != "ENETUNREACH" {
+			t.Errorf("%s\nwant no IPv6 for a container without it (ENETUNREACH)", r)
+		}
+		if n := hello6.clients.Load(); n != 1 {
+			t.Errorf("the IPv6 server saw %d clients, want 1", n)
+		}
+	})
+}

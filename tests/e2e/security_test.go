@@ -73,13 +73,13 @@ func allCaps(t *testing.T) uint64 {
 
 // procSecurity is what /proc/self/status says about a process's privileges.
 type procSecurity struct {
-	Inh, Prm, Eff, Bnd, Amb uint64
-	NoNewPrivs, Seccomp     int
+	Inh, Prm, Eff, Bnd, Amb      uint64
+	NoNewPrivs, Seccomp, Filters int
 }
 
 func (p procSecurity) String() string {
-	return fmt.Sprintf("CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x NoNewPrivs %d Seccomp %d",
-		p.Inh, p.Prm, p.Eff, p.Bnd, p.Amb, p.NoNewPrivs, p.Seccomp)
+	return fmt.Sprintf("CapInh %016x CapPrm %016x CapEff %016x CapBnd %016x CapAmb %016x NoNewPrivs %d Seccomp %d Seccomp_filters %d",
+		p.Inh, p.Prm, p.Eff, p.Bnd, p.Amb, p.NoNewPrivs, p.Seccomp, p.Filters)
 }
 
 // statusOf runs `cat /proc/self/status` in busybox with flags and reads
@@ -105,6 +105,8 @@ func statusOf(t *testing.T, flags ...string) procSecurity {
 			p.NoNewPrivs, err = strconv.Atoi(val)
 		case "Seccomp":
 			p.Seccomp, err = strconv.Atoi(val)
+		case "Seccomp_filters":
+			p.Filters, err = strconv.Atoi(val)
 		default:
 			continue
 		}
@@ -113,8 +115,8 @@ func statusOf(t *testing.T, flags ...string) procSecurity {
 		}
 		seen[key] = true
 	}
-	if len(seen) != 7 {
-		t.Fatalf("%s\nwant the 5 capability sets, NoNewPrivs and Seccomp in /proc/self/status", r)
+	if len(seen) != 8 {
+		t.Fatalf("%s\nwant the 5 capability sets, NoNewPrivs, Seccomp and Seccomp_filters in /proc/self/status", r)
 	}
 	return p
 }
@@ -129,23 +131,30 @@ func TestSecurityProcStatus(t *testing.T) {
 		flags []string
 		want  procSecurity
 	}{
-		{"default", nil, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2}},
-		{"no-new-privileges", []string{"--security-opt", "no-new-privileges"}, procSecurity{Prm: def, Eff: def, Bnd: def, NoNewPrivs: 1, Seccomp: 2}},
-		{"no-new-privileges=true", []string{"--security-opt", "no-new-privileges=true"}, procSecurity{Prm: def, Eff: def, Bnd: def, NoNewPrivs: 1, Seccomp: 2}},
-		{"no-new-privileges=false", []string{"--security-opt", "no-new-privileges=false"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2}},
-		{"cap-drop ALL cap-add CHOWN", []string{"--cap-drop", "ALL", "--cap-add", "CHOWN"}, procSecurity{Prm: 1 << capChown, Eff: 1 << capChown, Bnd: 1 << capChown, Seccomp: 2}},
-		{"cap-drop ALL", []string{"--cap-drop", "ALL"}, procSecurity{Seccomp: 2}},
-		{"cap-drop NET_RAW", []string{"--cap-drop", "NET_RAW"}, procSecurity{Prm: def &^ (1 << capNetRaw), Eff: def &^ (1 << capNetRaw), Bnd: def &^ (1 << capNetRaw), Seccomp: 2}},
-		{"cap-add cap_sys_admin", []string{"--cap-add", "cap_sys_admin"}, procSecurity{Prm: def | 1<<capSysAdmin, Eff: def | 1<<capSysAdmin, Bnd: def | 1<<capSysAdmin, Seccomp: 2}},
-		{"cap-add ALL", []string{"--cap-add", "ALL"}, procSecurity{Prm: all, Eff: all, Bnd: all, Seccomp: 2}},
-		{"user alice", []string{"-u", "alice"}, procSecurity{Bnd: def, Seccomp: 2}},
+		{"default", nil, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 2}},
+		{"no-new-privileges", []string{"--security-opt", "no-new-privileges"}, procSecurity{Prm: def, Eff: def, Bnd: def, NoNewPrivs: 1, Seccomp: 2, Filters: 2}},
+		{"no-new-privileges=true", []string{"--security-opt", "no-new-privileges=true"}, procSecurity{Prm: def, Eff: def, Bnd: def, NoNewPrivs: 1, Seccomp: 2, Filters: 2}},
+		{"no-new-privileges=false", []string{"--security-opt", "no-new-privileges=false"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 2}},
+		{"cap-drop ALL cap-add CHOWN", []string{"--cap-drop", "ALL", "--cap-add", "CHOWN"}, procSecurity{Prm: 1 << capChown, Eff: 1 << capChown, Bnd: 1 << capChown, Seccomp: 2, Filters: 2}},
+		{"cap-drop ALL", []string{"--cap-drop", "ALL"}, procSecurity{Seccomp: 2, Filters: 2}},
+		{"cap-drop NET_RAW", []string{"--cap-drop", "NET_RAW"}, procSecurity{Prm: def &^ (1 << capNetRaw), Eff: def &^ (1 << capNetRaw), Bnd: def &^ (1 << capNetRaw), Seccomp: 2, Filters: 2}},
+		{"cap-add cap_sys_admin", []string{"--cap-add", "cap_sys_admin"}, procSecurity{Prm: def | 1<<capSysAdmin, Eff: def | 1<<capSysAdmin, Bnd: def | 1<<capSysAdmin, Seccomp: 2, Filters: 2}},
+		{"cap-add ALL", []string{"--cap-add", "ALL"}, procSecurity{Prm: all, Eff: all, Bnd: all, Seccomp: 2, Filters: 2}},
+		{"user alice", []string{"-u", "alice"}, procSecurity{Bnd: def, Seccomp: 2, Filters: 2}},
 		// A non-root user gets what it asked for, as ambient capabilities
 		// (which must be inheritable too), and nothing else.
-		{"user alice cap-add ALL", []string{"-u", "alice", "--cap-add", "ALL"}, procSecurity{Inh: all, Prm: all, Eff: all, Amb: all, Bnd: all, Seccomp: 2}},
-		{"user alice cap-add NET_BIND_SERVICE", []string{"-u", "alice", "--cap-add", "NET_BIND_SERVICE"}, procSecurity{Inh: 0x400, Prm: 0x400, Eff: 0x400, Amb: 0x400, Bnd: def, Seccomp: 2}},
-		{"privileged", []string{"--privileged"}, procSecurity{Prm: all, Eff: all, Bnd: all}},
-		{"privileged user alice", []string{"--privileged", "-u", "alice"}, procSecurity{Bnd: all}},
-		{"seccomp=unconfined", []string{"--security-opt", "seccomp=unconfined"}, procSecurity{Prm: def, Eff: def, Bnd: def}},
+		{"user alice cap-add ALL", []string{"-u", "alice", "--cap-add", "ALL"}, procSecurity{Inh: all, Prm: all, Eff: all, Amb: all, Bnd: all, Seccomp: 2, Filters: 2}},
+		{"user alice cap-add NET_BIND_SERVICE", []string{"-u", "alice", "--cap-add", "NET_BIND_SERVICE"}, procSecurity{Inh: 0x400, Prm: 0x400, Eff: 0x400, Amb: 0x400, Bnd: def, Seccomp: 2, Filters: 2}},
+		// Without a profile only the network's connect filter (the
+		// bypass, one filter of its own) remains; with no netstack
+		// network, or its bypass off, there is no filter at all.
+		{"privileged", []string{"--privileged"}, procSecurity{Prm: all, Eff: all, Bnd: all, Seccomp: 2, Filters: 1}},
+		{"privileged user alice", []string{"--privileged", "-u", "alice"}, procSecurity{Bnd: all, Seccomp: 2, Filters: 1}},
+		{"seccomp=unconfined", []string{"--security-opt", "seccomp=unconfined"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
+		{"privileged network none", []string{"--privileged", "--network", "none"}, procSecurity{Prm: all, Eff: all, Bnd: all}},
+		{"seccomp=unconfined bypass=false", []string{"--security-opt", "seccomp=unconfined", "--network", "netstack:bypass=false"}, procSecurity{Prm: def, Eff: def, Bnd: def}},
+		{"network none", []string{"--network", "none"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
+		{"network host", []string{"--network", "host"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := statusOf(t, tc.flags...); got != tc.want {
@@ -700,7 +709,10 @@ type checkerReport struct {
 	CapLastCap   int                   `json:"capLastCap"`
 	NoNewPrivs   int                   `json:"noNewPrivs"`
 	Seccomp      int                   `json:"seccomp"`
-	Rlimits      map[string]struct {
+	// SeccompFilters counts the filters: the profile's and the network's
+	// connect filter.
+	SeccompFilters int `json:"seccompFilters"`
+	Rlimits        map[string]struct {
 		Soft int64 `json:"soft"`
 		Hard int64 `json:"hard"`
 	} `json:"rlimits"`
@@ -989,8 +1001,9 @@ func TestChecker(t *testing.T) {
 		}},
 		{"privileged", []string{"--privileged"}, func(t *testing.T, r checkerReport) {
 			caps(t, r, all, all, all)
-			if r.Seccomp != 0 || r.NoNewPrivs != 0 {
-				t.Errorf("Seccomp %d NoNewPrivs %d, want no filter", r.Seccomp, r.NoNewPrivs)
+			// Only the network's connect filter (the bypass), no profile.
+			if r.Seccomp != 2 || r.SeccompFilters != 1 || r.NoNewPrivs != 0 {
+				t.Errorf("Seccomp %d (%d filters) NoNewPrivs %d, want only the network's connect filter", r.Seccomp, r.SeccompFilters, r.NoNewPrivs)
 			}
 			if r.CapLastCap < 0 || all != 1<<(r.CapLastCap+1)-1 {
 				t.Errorf("cap_last_cap %d inside, the host's gives %016x", r.CapLastCap, all)

@@ -21,6 +21,13 @@
 //		exit (after -n clients, or on SIGTERM or SIGINT).
 //	nettool dial [-timeout D] tcp|udp HOST:PORT
 //		Connect, send a line (UDP: one datagram) and print the reply.
+//	nettool connect [-block] [-setopts] [-nocloexec] [-timeout D] IP:PORT
+//		One TCP connect(2) by hand, non-blocking unless -block; print
+//		"local IP:PORT" (getsockname) and "socket cloexec=B nonblock=B
+//		nodelay=N keepalive=N keepidle=N" as the socket is after the
+//		connect, send a line and print the reply. -setopts sets
+//		TCP_NODELAY, SO_KEEPALIVE and TCP_KEEPIDLE=77 before connecting.
+//		A failed connect prints "errno NAME" before the error.
 //	nettool ifaces
 //		Print each interface ("iface NAME mtu N flags F"), its addresses
 //		("addr NAME PREFIX") and the routes of /proc/net/route and
@@ -63,12 +70,13 @@ var commands = map[string]func([]string) error{
 	"resolve": resolve,
 	"serve":   serve,
 	"dial":    dial,
+	"connect": connect,
 	"ifaces":  ifaces,
 	"ping":    ping,
 	"garbage": garbage,
 }
 
-const usage = "usage: nettool get|resolve|serve|dial|ifaces|ping|garbage ARGS..."
+const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage ARGS..."
 
 func run(args []string) error {
 	if len(args) == 0 {

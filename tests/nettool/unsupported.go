@@ -16,3 +16,7 @@ func echo(netip.Addr, time.Time) (netip.Addr, string, error) {
 func garbage([]string) error {
 	return fmt.Errorf("garbage is not supported on %s", runtime.GOOS)
 }
+
+func connect([]string) error {
+	return fmt.Errorf("connect is not supported on %s", runtime.GOOS)
+}
