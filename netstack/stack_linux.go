@@ -52,7 +52,7 @@ type Stack struct {
 	limitOnce sync.Once
 	icmp      *pinger
 	netns     *netnsSockets // published TCP through the kernels; nil: through the stack
-	trap      *os.File // the connect listener (bypass_linux.go), closed by Close
+	trap      *os.File      // the connect listener (bypass_linux.go), closed by Close
 }
 
 func tcpipAddr(a netip.Addr) tcpip.Address { return tcpip.AddrFromSlice(a.AsSlice()) }
