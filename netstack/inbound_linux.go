@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -113,66 +114,146 @@ func (n *netlinkConn) addLocalDefault(fam uint8, table, lo uint32) error {
 func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
 
 // netnsSockets makes sockets in a container's network namespace: a thread
-// that joined it serves requests until close. A socket stays in the
-// namespace it was made in, so the rest of the process uses it as any
-// other.
+// that joined it keeps a few ready for each family, so that a client does
+// not wait for one to be made. A socket stays in the namespace it was
+// made in, so the rest of the process uses it as any other.
 type netnsSockets struct {
-	reqs chan socketRequest
-	done chan struct{}
+	ready  map[int]chan int // by family
+	refill chan struct{}
+	done   chan struct{}
 }
 
-type socketRequest struct {
-	family int
-	reply  chan socketReply
-}
+// socketsReady is how many sockets of each family wait for clients.
+const socketsReady = 4
 
-type socketReply struct {
-	fd  int
-	err error
-}
-
-func newNetnsSockets(pid int) (*netnsSockets, error) {
+func newNetnsSockets(pid int, ipv6 bool) (*netnsSockets, error) {
 	ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open the container's network namespace: %w", err)
 	}
-	m := &netnsSockets{reqs: make(chan socketRequest), done: make(chan struct{})}
-	ready := make(chan error, 1)
+	m := &netnsSockets{
+		ready:  map[int]chan int{unix.AF_INET: make(chan int, socketsReady)},
+		refill: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	if ipv6 {
+		m.ready[unix.AF_INET6] = make(chan int, socketsReady)
+	}
+	joined := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread ends with this goroutine rather than
 		// go back to the runtime in the container's namespace.
 		runtime.LockOSThread()
 		err := unix.Setns(ns, unix.CLONE_NEWNET)
 		unix.Close(ns)
-		ready <- err
+		if err == nil {
+			// The first tells whether the kernel lets this process
+			// make such sockets at all.
+			var fd int
+			if fd, err = inboundSocket(unix.AF_INET); err == nil {
+				m.ready[unix.AF_INET] <- fd
+			}
+		}
+		joined <- err
 		if err != nil {
 			return
 		}
+		defer m.drain()
 		for {
+			for family, c := range m.ready {
+				for len(c) < cap(c) {
+					fd, err := inboundSocket(family)
+					if err != nil {
+						break // out of fds, say: a client asks again
+					}
+					c <- fd
+				}
+			}
 			select {
-			case r := <-m.reqs:
-				fd, err := unix.Socket(r.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-				r.reply <- socketReply{fd, err}
+			case <-m.refill:
 			case <-m.done:
 				return
 			}
 		}
 	}()
-	if err := <-ready; err != nil {
-		return nil, fmt.Errorf("join the container's network namespace: %w", err)
+	if err := <-joined; err != nil {
+		return nil, fmt.Errorf("sockets in the container's network namespace: %w", err)
 	}
 	return m, nil
 }
 
-func (m *netnsSockets) socket(family int) (int, error) {
-	reply := make(chan socketReply, 1)
-	select {
-	case m.reqs <- socketRequest{family, reply}:
-	case <-m.done:
-		return -1, net.ErrClosed
+// inboundSocket makes a non-blocking TCP socket that may take a foreign
+// address, marked for the route back to it (see routeInbound).
+func inboundSocket(family int) (int, error) {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, err
 	}
-	r := <-reply
-	return r.fd, r.err
+	level, opt := unix.SOL_IP, unix.IP_TRANSPARENT
+	if family == unix.AF_INET6 {
+		level, opt = unix.SOL_IPV6, unix.IPV6_TRANSPARENT
+	}
+	if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("transparent socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, inboundMark); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("mark socket: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	return fd, nil
+}
+
+// socket takes a ready socket of family, waiting for one if none is.
+func (m *netnsSockets) socket(family int) (int, error) {
+	c, ok := m.ready[family]
+	if !ok {
+		return -1, unix.EAFNOSUPPORT
+	}
+	for {
+		select {
+		case fd := <-c:
+			m.askRefill()
+			return fd, nil
+		case <-m.done:
+			return -1, net.ErrClosed
+		default:
+		}
+		m.askRefill()
+		select {
+		case fd := <-c:
+			m.askRefill()
+			return fd, nil
+		case <-m.done:
+			return -1, net.ErrClosed
+		case <-time.After(10 * time.Millisecond):
+			// The thread could not make one (no fds): ask again.
+		}
+	}
+}
+
+func (m *netnsSockets) askRefill() {
+	select {
+	case m.refill <- struct{}{}:
+	default:
+	}
+}
+
+// drain closes the sockets nobody took; the thread runs it as it ends.
+func (m *netnsSockets) drain() {
+	for _, c := range m.ready {
+		for {
+			select {
+			case fd := <-c:
+				unix.Close(fd)
+				continue
+			default:
+			}
+			break
+		}
+	}
 }
 
 func (m *netnsSockets) close() { close(m.done) }
@@ -181,38 +262,27 @@ func (m *netnsSockets) close() { close(m.done) }
 // address from, with a socket in the container's namespace. The client's
 // port is kept where it is free; a connection of the same client port
 // still closing in the container takes another.
-func (st *Stack) dialKernel(from, to netip.AddrPort) (*net.TCPConn, error) {
-	fam, level, opt := unix.AF_INET, unix.SOL_IP, unix.IP_TRANSPARENT
+func (st *Stack) dialKernel(from, to netip.AddrPort) (*os.File, error) {
+	fam := unix.AF_INET
 	if to.Addr().Is6() {
-		fam, level, opt = unix.AF_INET6, unix.SOL_IPV6, unix.IPV6_TRANSPARENT
+		fam = unix.AF_INET6
 	}
 	fd, err := st.netns.socket(fam)
 	if err != nil {
 		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), "published")
-	defer f.Close()
-	if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
-		return nil, fmt.Errorf("transparent socket: %w", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, inboundMark); err != nil {
-		return nil, fmt.Errorf("mark socket: %w", err)
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if err := unix.Bind(fd, sockaddr(fam, from)); err != nil {
 		if err := unix.Bind(fd, sockaddr(fam, netip.AddrPortFrom(from.Addr(), 0))); err != nil {
+			f.Close()
 			return nil, fmt.Errorf("bind as %s: %w", from.Addr(), err)
 		}
 	}
 	if err := connectNonblock(f, sockaddr(fam, to), st.cfg.DialTimeout); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("connect to the container's port %d: %w", to.Port(), err)
 	}
-	c, err := net.FileConn(f)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*net.TCPConn), nil
+	return f, f.SetWriteDeadline(time.Time{})
 }
 
 // connectNonblock connects the non-blocking socket f in the runtime's
@@ -254,10 +324,17 @@ func connectNonblock(f *os.File, to unix.Sockaddr, timeout time.Duration) error 
 	return cerr
 }
 
+// rawStream is a TCP socket in the runtime's poller: a *net.TCPConn, or
+// an *os.File of a non-blocking socket.
+type rawStream interface {
+	SyscallConn() (syscall.RawConn, error)
+	Close() error
+}
+
 // spliceKernel copies both ways between two host sockets inside the
 // kernel, passing half closes on, and closes both when both directions
 // ended; a broken direction ends the other too.
-func (st *Stack) spliceKernel(a, b *net.TCPConn) {
+func (st *Stack) spliceKernel(a, b rawStream) {
 	if !st.track(a) {
 		b.Close()
 		return
@@ -269,10 +346,10 @@ func (st *Stack) spliceKernel(a, b *net.TCPConn) {
 	defer st.untrack(a)
 	defer st.untrack(b)
 	errc := make(chan error, 2)
-	pump := func(dst, src *net.TCPConn) {
+	pump := func(dst, src rawStream) {
 		err := kernelCopy(dst, src)
 		if err == nil {
-			err = dst.CloseWrite()
+			err = closeWrite(dst)
 		}
 		errc <- err
 	}
@@ -284,6 +361,19 @@ func (st *Stack) spliceKernel(a, b *net.TCPConn) {
 			b.Close()
 		}
 	}
+}
+
+// closeWrite passes the end of a stream on (shutdown(SHUT_WR)).
+func closeWrite(s rawStream) error {
+	rc, err := s.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+		return err
+	}
+	return serr
 }
 
 // Pipe sizes of kernelCopy: a pipe starts at the kernel's default and
@@ -300,7 +390,7 @@ const (
 // pipe into the other socket, waiting in the runtime's poller. The pipe
 // is closed when the copy ends (the runtime's own splice keeps its pipes
 // in a pool that only a garbage collection empties).
-func kernelCopy(dst, src *net.TCPConn) error {
+func kernelCopy(dst, src rawStream) error {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return err

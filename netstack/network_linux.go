@@ -93,7 +93,7 @@ func (n *Network) Attach(pid int) error {
 	var ns *netnsSockets
 	if inbound {
 		// Without it, published TCP goes through the stack.
-		ns, _ = newNetnsSockets(pid)
+		ns, _ = newNetnsSockets(pid, n.cfg.IPv6)
 	}
 	return n.attach(tap, ns)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -46,7 +47,7 @@ type Stack struct {
 	slots  chan struct{} // one per NAT'd flow
 
 	mu    sync.Mutex
-	conns map[net.Conn]struct{} // every open conn, closed by Close
+	conns map[io.Closer]struct{} // every open conn, closed by Close
 	wg    sync.WaitGroup
 
 	limitOnce sync.Once
@@ -81,7 +82,7 @@ func newStack(tap *os.File, cfg Config, resolver *dns.Resolver, logf func(string
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
-	st := &Stack{cfg: cfg, s: s, link: link, logf: logf, conns: map[net.Conn]struct{}{}}
+	st := &Stack{cfg: cfg, s: s, link: link, logf: logf, conns: map[io.Closer]struct{}{}}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	st.slots = make(chan struct{}, cfg.MaxConns)
 	if err := st.setup(resolver); err != nil {
@@ -226,7 +227,7 @@ func (st *Stack) enter() bool {
 
 // track registers a conn for Close; it reports false when the stack is
 // already closing (the conn is then closed).
-func (st *Stack) track(c net.Conn) bool {
+func (st *Stack) track(c io.Closer) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.ctx.Err() != nil {
@@ -237,7 +238,7 @@ func (st *Stack) track(c net.Conn) bool {
 	return true
 }
 
-func (st *Stack) untrack(c net.Conn) {
+func (st *Stack) untrack(c io.Closer) {
 	st.mu.Lock()
 	delete(st.conns, c)
 	st.mu.Unlock()
