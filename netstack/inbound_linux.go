@@ -379,9 +379,12 @@ func closeWrite(s rawStream) error {
 // Pipe sizes of kernelCopy: a pipe starts at the kernel's default and
 // grows once a connection moves bulk data, so that a thousand quiet
 // connections do not use up the user's pipe allowance
-// (fs.pipe-user-pages-soft), which all of the user's programs share.
+// (fs.pipe-user-pages-soft), which all of the user's programs share. A
+// pipe's slots can fill with fragments before its bytes do, so a full
+// pipe is no sign of bulk; a large splice is.
 const (
 	pipeStart = 64 << 10
+	pipeGrow  = 16 << 10 // a splice this large: bulk
 	pipeBulk  = 1 << 20
 )
 
@@ -422,7 +425,7 @@ func kernelCopy(dst, src rawStream) error {
 		if n == 0 {
 			return nil
 		}
-		if n == int64(size) && size < pipeBulk {
+		if n >= pipeGrow && size < pipeBulk {
 			if got, err := unix.FcntlInt(uintptr(p[0]), unix.F_SETPIPE_SZ, pipeBulk); err == nil {
 				size = got
 			}
