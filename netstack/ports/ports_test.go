@@ -3,6 +3,7 @@ package ports
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -233,16 +234,18 @@ func TestListen(t *testing.T) {
 	c.Close()
 
 	// A host range skips the port in use: hold a port whose successor is
-	// free, found by trying, so the range case always runs.
+	// free, found by trying, so the range case always runs. The ports are
+	// below the kernel's ephemeral range (32768 up), where a host that
+	// just made thousands of connections holds no client sockets in
+	// TIME-WAIT.
 	var busyL net.Listener
 	var busy uint16
-	for try := 0; try < 50 && busyL == nil; try++ {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
+	for p := uint16(20000 + rand.IntN(10000)); p < 32000 && busyL == nil; p += 2 {
+		l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		p := uint16(l.Addr().(*net.TCPAddr).Port)
-		if next, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p+1)); p < 65535 && err == nil {
+		if next, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p+1)); err == nil {
 			next.Close()
 			busyL, busy = l, p
 			continue
@@ -250,7 +253,7 @@ func TestListen(t *testing.T) {
 		l.Close()
 	}
 	if busyL == nil {
-		t.Fatal("found no port with a free successor in 50 tries")
+		t.Fatal("found no port with a free successor in 20000-32000")
 	}
 	defer busyL.Close()
 	rl, err := Listen([]Mapping{{HostIP: lo4, HostPort: busy, HostPortEnd: busy + 1, ContainerPort: 80, Protocol: "tcp"}})
