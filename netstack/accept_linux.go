@@ -200,7 +200,9 @@ func (t *connectTrap) handleAccept(n *seccompNotif) {
 // a descriptor (and its answer), an errno to answer, errNotBypassed to
 // let the kernel's accept run, or errGone.
 func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, error) {
-	if c.listenFD < 0 {
+	// Without kernel-carried connections (no policy routing) there is
+	// nothing to hand over, and nowhere to put a connection back.
+	if c.listenFD < 0 || t.st.netns == nil {
 		return 0, errNotBypassed
 	}
 	dup, err := getFD(c.pid, c.listenFD)
