@@ -36,13 +36,13 @@ const (
 // the working directory are created, and the command is looked up in the
 // image with its PATH, so that 126 and 127 are known before starting.
 func compile(spec *specs.Spec) ([]byte, error) {
-	return compileWith(spec, false)
+	return compileWith(spec, nil)
 }
 
-// compileWith is compile, with the container's connect(2) calls handed
-// to a seccomp listener when trapConnect is set and the container has a
+// compileWith is compile, with the container's calls named in trap
+// (connect, accept) handed to a seccomp listener when the container has a
 // network namespace of its own (see Hooks.Connect).
-func compileWith(spec *specs.Spec, trapConnect bool) ([]byte, error) {
+func compileWith(spec *specs.Spec, trap []string) ([]byte, error) {
 	if joins := joined(spec); len(joins) > 0 {
 		return compileJoin(spec, joins)
 	}
@@ -177,13 +177,13 @@ func compileWith(spec *specs.Spec, trapConnect bool) ([]byte, error) {
 	if newNet {
 		p.op(opLoopback)
 	}
-	if trapConnect && newNet {
+	if len(trap) > 0 && newNet {
 		// Its own filter, before the user's profile (compileProcess):
 		// installing it needs CAP_SYS_ADMIN, which the init still has,
 		// and the kernel lets the profile's ERRNO or KILL for connect
 		// win over the notification. An unconfined container gets it
 		// too. The listener leaves on fd 5 before a pty master does.
-		filter, err := seccomp.ConnectNotify()
+		filter, err := seccomp.Notify(trap...)
 		if err != nil {
 			return nil, err
 		}

@@ -77,6 +77,9 @@ type Hooks struct {
 	// is served, the container's connect fails with ENOSYS. Processes
 	// started in a running container (exec) do not get one.
 	Connect func(listener *os.File)
+	// Trap names the calls the listener receives; connect alone when
+	// empty (accept and accept4 for netstack's accept bypass).
+	Trap []string
 }
 
 // Start runs the spec's process and returns once it has been exec'd, or
@@ -86,7 +89,14 @@ func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 		return nil, &ExitError{ExitLodger, errors.New("no command given and the image has none")}
 	}
 	trapConnect := hooks.Connect != nil && len(joined(spec)) == 0 && hasNamespace(spec, specs.NetworkNamespace)
-	prog, err := compileWith(spec, trapConnect)
+	var trap []string
+	if trapConnect {
+		trap = hooks.Trap
+		if len(trap) == 0 {
+			trap = []string{"connect"}
+		}
+	}
+	prog, err := compileWith(spec, trap)
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {

@@ -190,6 +190,10 @@ func (t *connectTrap) valid(id uint64) bool {
 var errGone = errors.New("connect caller gone")
 
 func (t *connectTrap) handle(n *seccompNotif) {
+	if n.Nr == unix.SYS_ACCEPT || n.Nr == unix.SYS_ACCEPT4 {
+		t.handleAccept(n)
+		return
+	}
 	errno, err := t.bypass(n)
 	switch {
 	case errors.Is(err, errGone):

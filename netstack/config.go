@@ -55,6 +55,11 @@ type Config struct {
 	// carrying the connection through the stack. A record written
 	// before the option existed reads as off.
 	Bypass bool `json:"bypass,omitempty"`
+	// AcceptBypass (a prototype, off by default) hands the container's
+	// server the host's socket of a published TCP connection at its
+	// accept(2), so that client and server talk without the monitor in
+	// between (see accept_linux.go).
+	AcceptBypass bool `json:"acceptBypass,omitempty"`
 }
 
 // DefaultConfig is what `--network netstack` gives.
@@ -105,8 +110,10 @@ func ParseOptions(opts string) (Config, error) {
 			c.UDPIdle, err = time.ParseDuration(v)
 		case "bypass":
 			c.Bypass, err = strconv.ParseBool(v)
+		case "accept_bypass":
+			c.AcceptBypass, err = strconv.ParseBool(v)
 		default:
-			return c, fmt.Errorf("network option %q: known options are mtu, allow_host_loopback, enable_ipv6, max_conns, max_half_open, dial_timeout, udp_idle_timeout, bypass", k)
+			return c, fmt.Errorf("network option %q: known options are mtu, allow_host_loopback, enable_ipv6, max_conns, max_half_open, dial_timeout, udp_idle_timeout, bypass, accept_bypass", k)
 		}
 		if err != nil {
 			return c, fmt.Errorf("network option %s=%s: %w", k, v, err)

@@ -261,8 +261,9 @@ func (m *netnsSockets) close() { close(m.done) }
 // dialKernel connects to the container's address to, from the foreign
 // address from, with a socket in the container's namespace. The client's
 // port is kept where it is free; a connection of the same client port
-// still closing in the container takes another.
-func (st *Stack) dialKernel(from, to netip.AddrPort) (*os.File, error) {
+// still closing in the container takes another. bound, when not nil,
+// learns the socket's address before it connects.
+func (st *Stack) dialKernel(from, to netip.AddrPort, bound func(netip.AddrPort)) (*os.File, error) {
 	fam := unix.AF_INET
 	if to.Addr().Is6() {
 		fam = unix.AF_INET6
@@ -277,6 +278,14 @@ func (st *Stack) dialKernel(from, to netip.AddrPort) (*os.File, error) {
 			f.Close()
 			return nil, fmt.Errorf("bind as %s: %w", from.Addr(), err)
 		}
+	}
+	if bound != nil {
+		sa, err := unix.Getsockname(fd)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		bound(addrPort(sa))
 	}
 	if err := connectNonblock(f, sockaddr(fam, to), st.cfg.DialTimeout); err != nil {
 		f.Close()

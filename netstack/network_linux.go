@@ -113,10 +113,19 @@ func (n *Network) attach(tap *os.File, ns *netnsSockets) error {
 	return nil
 }
 
-// Bypass says whether the container's TCP connections to the outside are
-// to be handed host sockets (Config.Bypass): then exec.Start gives
-// ServeConnect the listener of the container's connect filter.
-func (n *Network) Bypass() bool { return n.cfg.Bypass }
+// Trap names the calls the container's filter hands to ServeConnect:
+// connect for Config.Bypass, accept and accept4 for Config.AcceptBypass;
+// none when neither is on.
+func (n *Network) Trap() []string {
+	var calls []string
+	if n.cfg.Bypass {
+		calls = append(calls, "connect")
+	}
+	if n.cfg.AcceptBypass {
+		calls = append(calls, "accept", "accept4")
+	}
+	return calls
+}
 
 // ServeConnect serves the connect listener of the container attached
 // last, for as long as its stack runs; it owns listener.
@@ -217,12 +226,34 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 	src := st.source(client.Addr())
 	from, to := netip.AddrPortFrom(src, client.Port()), netip.AddrPortFrom(st.guest(src), port)
 	if st.netns != nil {
-		in, err := st.dialKernel(from, to)
-		if err != nil {
-			c.Close()
-			return
+		// With the accept bypass the server may be handed c itself
+		// (accept_linux.go), unless the client would not appear as
+		// itself.
+		var ho *handoff
+		var bound func(netip.AddrPort)
+		if st.cfg.AcceptBypass && src == client.Addr().Unmap() {
+			ho = &handoff{h: c, client: netip.AddrPortFrom(src, client.Port()), claimed: make(chan struct{}), result: make(chan bool, 1)}
+			bound = func(local netip.AddrPort) { st.handoffs.add(local, ho) }
 		}
-		st.spliceKernel(in, c)
+		in, err := st.dialKernel(from, to, bound)
+		handed := false
+		if ho != nil {
+			wait := acceptWait
+			if err != nil {
+				wait = 0
+			}
+			handed = ho.settle(wait)
+			st.handoffs.remove(ho)
+		}
+		switch {
+		case handed && err == nil:
+			in.Close() // c is the server's now
+		case handed:
+		case err != nil:
+			c.Close()
+		default:
+			st.spliceKernel(in, c)
+		}
 		return
 	}
 	in, err := st.dialTCP(from, to)

@@ -54,6 +54,7 @@ type Stack struct {
 	icmp      *pinger
 	netns     *netnsSockets // published TCP through the kernels; nil: through the stack
 	trap      *os.File      // the connect listener (bypass_linux.go), closed by Close
+	handoffs  handoffs      // published connections waiting for the server's accept (accept_linux.go)
 }
 
 func tcpipAddr(a netip.Addr) tcpip.Address { return tcpip.AddrFromSlice(a.AsSlice()) }

@@ -35,8 +35,8 @@ func Hooks(n *netstack.Network) exec.Hooks {
 		return exec.Hooks{}
 	}
 	h := exec.Hooks{Prestart: n.Attach}
-	if n.Bypass() {
-		h.Connect = n.ServeConnect
+	if trap := n.Trap(); len(trap) > 0 {
+		h.Connect, h.Trap = n.ServeConnect, trap
 	}
 	return h
 }

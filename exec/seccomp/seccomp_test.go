@@ -142,3 +142,28 @@ func TestConnectNotify(t *testing.T) {
 		}
 	}
 }
+
+func TestNotifyAccept(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the evaluation builds x86-64 seccomp data")
+	}
+	for _, calls := range [][]string{{"accept", "accept4"}, {"connect", "accept", "accept4"}} {
+		f, err := Notify(calls...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trapped := map[int]bool{}
+		for _, c := range calls {
+			trapped[map[string]int{"connect": unix.SYS_CONNECT, "accept": unix.SYS_ACCEPT, "accept4": unix.SYS_ACCEPT4}[c]] = true
+		}
+		for _, nr := range []int{unix.SYS_CONNECT, unix.SYS_ACCEPT, unix.SYS_ACCEPT4, unix.SYS_SOCKET, unix.SYS_LISTEN, unix.SYS_ACCEPT4 | 0x40000000} {
+			want := uint32(unix.SECCOMP_RET_ALLOW)
+			if trapped[nr] {
+				want = unix.SECCOMP_RET_USER_NOTIF
+			}
+			if got := run(t, f, nr); got != want {
+				t.Errorf("%v: call %d: filter returns %#x, want %#x", calls, nr, got, want)
+			}
+		}
+	}
+}

@@ -1188,3 +1188,102 @@ func TestNetworkBypass(t *testing.T) {
 		}
 	})
 }
+
+// TestNetworkAcceptBypass: with accept_bypass the server's accept gets
+// the host's socket of a published connection, for a server that accepts
+// non-blocking (Go's) and one that blocks in accept(2); a client the
+// container must see as the gateway, and one inside, still reach it as
+// before.
+func TestNetworkAcceptBypass(t *testing.T) {
+	e := shared
+	ip := hostIPv4(t)
+	for _, mode := range []string{"non-blocking", "blocking"} {
+		t.Run(mode, func(t *testing.T) {
+			name := "net-accept-" + mode
+			port := freePort(t, "tcp", netip.IPv4Unspecified())
+			args := []string{"--network", "netstack:accept_bypass=true", "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080"}
+			if mode == "blocking" {
+				args = append(args, "-block")
+			}
+			runDetached(t, e, name, args...)
+			public := netip.AddrPortFrom(ip, uint16(port)).String()
+			loop := fmt.Sprintf("127.0.0.1:%d", port)
+			waitHello(t, "tcp", loop)
+
+			t.Run("from the host's address", func(t *testing.T) {
+				reply, local, err := sayHello("tcp", ip, public)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := "hello " + local + "\n"; reply != want {
+					t.Errorf("reply %q, want %q: the server must see the true client address", reply, want)
+				}
+			})
+			t.Run("from the host's loopback, as the gateway", func(t *testing.T) {
+				reply, _, err := sayHello("tcp", netip.Addr{}, loop)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasPrefix(reply, "hello "+ctrGateway+":") {
+					t.Errorf("reply %q, want the server to see the gateway %s", reply, ctrGateway)
+				}
+			})
+			t.Run("from inside", func(t *testing.T) {
+				r := e.lodger(t, "exec", name, "nettool", "dial", "tcp", "127.0.0.1:8080")
+				wantCode(t, r, 0)
+				if !strings.HasPrefix(r.stdout, "hello 127.0.0.1:") {
+					t.Errorf("%s\nwant the server to greet 127.0.0.1", r)
+				}
+			})
+			// Handed over, the connection is the host's socket: its bytes
+			// cross neither the container's lo (the kernel-carried path)
+			// nor eth0 (the stack).
+			t.Run("not carried", func(t *testing.T) {
+				lo0, eth0 := rxBytes(t, e, name, "lo"), rxBytes(t, e, name, "eth0")
+				const size = 8 << 20
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}}
+				c, err := d.Dial("tcp", public)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+					t.Fatalf("greeting: %v", err)
+				}
+				if _, err := c.Write(make([]byte, size)); err != nil {
+					t.Fatalf("send %d bytes: %v", size, err)
+				}
+				c.Close()
+				time.Sleep(500 * time.Millisecond)
+				if lo, eth := rxBytes(t, e, name, "lo")-lo0, rxBytes(t, e, name, "eth0")-eth0; lo > size/8 || eth > size/8 {
+					t.Errorf("the container's lo received %d bytes and eth0 %d during the transfer: the connection was not handed over", lo, eth)
+				}
+			})
+			t.Run("1000 connections leave nothing in the monitor", func(t *testing.T) {
+				r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", name)
+				pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
+				if err != nil || pid <= 0 {
+					t.Fatalf("%s\nwant the monitor's pid", r)
+				}
+				hello := func(n int) {
+					for i := range n {
+						reply, local, err := sayHello("tcp", ip, public)
+						if err != nil || reply != "hello "+local+"\n" {
+							t.Fatalf("connection %d: reply %q, %v", i, reply, err)
+						}
+					}
+				}
+				hello(100)
+				time.Sleep(time.Second)
+				fds0, _ := procCounts(t, pid)
+				start := time.Now()
+				hello(1000)
+				t.Logf("1000 sequential connections in %s", time.Since(start).Round(time.Millisecond))
+				eventually(t, "the monitor's fds to return to their count before", func() bool {
+					fds, _ := procCounts(t, pid)
+					return fds <= fds0+2
+				})
+			})
+		})
+	}
+}

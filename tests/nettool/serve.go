@@ -34,6 +34,7 @@ func serve(args []string) error {
 	s := &server{}
 	fs.IntVar(&s.limit, "n", 0, "exit after this many clients")
 	fs.BoolVar(&s.quiet, "quiet", false, `print only "served N" at exit`)
+	block := fs.Bool("block", false, "tcp: accept with blocking accept(2) calls on a blocking socket")
 	pos, err := parseArgs(fs, args, "tcp|udp", "PORT")
 	if err != nil {
 		return err
@@ -56,6 +57,16 @@ func serve(args []string) error {
 			return err
 		}
 		closer = l
+		if *block {
+			f, err := l.(*net.TCPListener).File()
+			if err != nil {
+				return err
+			}
+			closer = blockingCloser{f}
+			l.Close()
+			go func() { done <- s.serveTCPBlocking(f) }()
+			break
+		}
 		go func() { done <- s.serveTCP(l) }()
 	case "udp":
 		c, err := net.ListenPacket("udp", addr)
@@ -111,12 +122,62 @@ func (s *server) serveTCP(l net.Listener) error {
 	return l.Close()
 }
 
+// serveTCPBlocking is serveTCP with the listening socket f blocking and
+// accept(2) called directly, as a C server does; the greeting names the
+// address accept returned.
+func (s *server) serveTCPBlocking(f *os.File) error {
+	fd := int(f.Fd()) // Fd makes the socket blocking
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for accepted := 0; s.limit == 0 || accepted < s.limit; {
+		nfd, sa, err := syscall.Accept(fd)
+		if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ECONNABORTED) {
+			continue
+		}
+		if err != nil {
+			return nil // shut down by blockingCloser
+		}
+		accepted++
+		var peer netip.AddrPort
+		switch a := sa.(type) {
+		case *syscall.SockaddrInet4:
+			peer = netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+		case *syscall.SockaddrInet6:
+			peer = netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+		}
+		c, err := net.FileConn(os.NewFile(uintptr(nfd), "client"))
+		syscall.Close(nfd)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nettool: accepted:", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.answerTCPFrom(c, peer)
+		}()
+	}
+	return nil
+}
+
+// blockingCloser ends a blocking accept: shutdown wakes it, where a close
+// would not.
+type blockingCloser struct{ f *os.File }
+
+func (b blockingCloser) Close() error {
+	return syscall.Shutdown(int(b.f.Fd()), syscall.SHUT_RDWR)
+}
+
 // answerTCP greets the client at once, then waits for it to finish
 // sending and close: closing with unread data would reset the connection
 // and could discard the greeting.
 func (s *server) answerTCP(c net.Conn) {
+	s.answerTCPFrom(c, unmapped(c.RemoteAddr().(*net.TCPAddr).AddrPort()))
+}
+
+// answerTCPFrom is answerTCP for a client at peer.
+func (s *server) answerTCPFrom(c net.Conn, peer netip.AddrPort) {
 	defer c.Close()
-	peer := unmapped(c.RemoteAddr().(*net.TCPAddr).AddrPort())
 	s.report(peer)
 	c.SetDeadline(time.Now().Add(clientTimeout))
 	if _, err := fmt.Fprintf(c, "hello %s\n", peer); err != nil {

@@ -1,0 +1,515 @@
+package netstack
+
+// The accept bypass (Config.AcceptBypass, a prototype, off by default).
+// A published TCP connection carried by the kernels (inbound_linux.go)
+// crosses two TCP connections: the client's to the host socket H the
+// monitor accepted, and the monitor's socket T in the container's
+// namespace to the server's S. With the accept bypass the container's
+// accept(2) and accept4(2) come to the connect listener too, and the
+// server is given H itself, so that client and server talk over one
+// connection, as on the host.
+//
+// dialIn still connects T, so that the server's listening socket becomes
+// readable as for any client (an epoll server waits for that), and
+// records a handoff under T's local address, which is the client's. A
+// trapped accept accepts on the container's listening socket itself; when
+// the connection it gets, S, is T's, it installs H in the caller instead
+// (SECCOMP_ADDFD_FLAG_SEND: the descriptor is installed and the accept
+// answered with its number, or neither) and aborts S and T. Any other
+// connection (another client in the container, a client of the host's
+// loopback, which must keep appearing as the gateway) is installed as it
+// came. A handoff no accept takes within acceptWait (a server started
+// by `lodger exec`, which is not under the filter, or a slow one) is
+// spliced as without the bypass, and its S goes to the server as it is.
+//
+// Nothing accepted here may be lost: where the caller is gone or cannot
+// take the descriptor after S was accepted (a signal interrupted it, its
+// fd table is full, its address buffer is bad), S is put back in the
+// listener's queue by a new connection to it from S's peer's address (on
+// another port), spliced to S; a claimed H goes back to dialIn, which
+// splices it to T as without the bypass.
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// acceptWait is how long a published connection waits for the server's
+// accept to take its host socket before it is spliced instead. A server
+// in an accept or epoll_wait takes it within a fraction of a
+// millisecond; a busy one later, through the splice.
+const acceptWait = 20 * time.Millisecond
+
+// acceptPoll is how often a trapped blocking accept checks that its
+// caller still waits (a signal ends the wait) and that the stack runs.
+const acceptPoll = 20 * time.Millisecond
+
+// handoffs are the published connections whose host socket may still go
+// to the server, by the address the server sees them from, and a lock
+// for each listening socket that blocking accepts wait on.
+type handoffs struct {
+	mu        sync.Mutex
+	byPeer    map[netip.AddrPort]*handoff
+	listeners map[uint64]*listenerLock // by the socket's inode
+}
+
+type listenerLock struct {
+	c     chan struct{} // holds one token while a trapped accept waits
+	users int
+}
+
+type handoffState int
+
+const (
+	handoffWaiting handoffState = iota
+	handoffClaimed              // an accept took it; result says how it ended
+	handoffSpliced              // dialIn splices it
+)
+
+type handoff struct {
+	h      *net.TCPConn
+	client netip.AddrPort // H's peer, unmapped
+	key    netip.AddrPort
+
+	mu      sync.Mutex
+	state   handoffState
+	claimed chan struct{} // closed on claim
+	result  chan bool     // after a claim: true when H went to the server
+}
+
+func (hs *handoffs) add(key netip.AddrPort, ho *handoff) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.byPeer == nil {
+		hs.byPeer = map[netip.AddrPort]*handoff{}
+	}
+	ho.key = key
+	hs.byPeer[key] = ho
+}
+
+func (hs *handoffs) remove(ho *handoff) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.byPeer[ho.key] == ho {
+		delete(hs.byPeer, ho.key)
+	}
+}
+
+// claim takes the waiting handoff of the connection from peer, if any.
+func (hs *handoffs) claim(peer netip.AddrPort) *handoff {
+	hs.mu.Lock()
+	ho := hs.byPeer[peer]
+	hs.mu.Unlock()
+	if ho == nil {
+		return nil
+	}
+	ho.mu.Lock()
+	defer ho.mu.Unlock()
+	if ho.state != handoffWaiting {
+		return nil
+	}
+	ho.state = handoffClaimed
+	close(ho.claimed)
+	return ho
+}
+
+// settle waits up to wait for an accept to claim ho. It reports whether
+// H went to the server; false: dialIn owns H and splices it.
+func (ho *handoff) settle(wait time.Duration) bool {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ho.claimed:
+	case <-timer.C:
+		ho.mu.Lock()
+		if ho.state == handoffWaiting {
+			ho.state = handoffSpliced
+			ho.mu.Unlock()
+			return false
+		}
+		ho.mu.Unlock()
+	}
+	return <-ho.result
+}
+
+// lockListener returns the lock of the listening socket ino; unlock with
+// unlockListener.
+func (hs *handoffs) lockListener(ino uint64) *listenerLock {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.listeners == nil {
+		hs.listeners = map[uint64]*listenerLock{}
+	}
+	l := hs.listeners[ino]
+	if l == nil {
+		l = &listenerLock{c: make(chan struct{}, 1)}
+		hs.listeners[ino] = l
+	}
+	l.users++
+	return l
+}
+
+func (hs *handoffs) unlockListener(ino uint64) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if l := hs.listeners[ino]; l != nil {
+		if l.users--; l.users == 0 {
+			delete(hs.listeners, ino)
+		}
+	}
+}
+
+// acceptCall is a trapped accept's arguments.
+type acceptCall struct {
+	pid             int
+	listenFD        int
+	addr, addrLen   uintptr
+	nonblock, close bool // SOCK_NONBLOCK, SOCK_CLOEXEC
+}
+
+func (t *connectTrap) handleAccept(n *seccompNotif) {
+	c := acceptCall{pid: int(n.Pid), listenFD: int(int32(n.Args[0])), addr: uintptr(n.Args[1]), addrLen: uintptr(n.Args[2])}
+	if n.Nr == unix.SYS_ACCEPT4 {
+		flags := int(int32(n.Args[3]))
+		if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+			t.answer(n.ID, 0, true) // the kernel's EINVAL
+			return
+		}
+		c.nonblock, c.close = flags&unix.SOCK_NONBLOCK != 0, flags&unix.SOCK_CLOEXEC != 0
+	}
+	errno, err := t.accept(n, c)
+	switch {
+	case errors.Is(err, errGone), err == nil && errno == 0: // answered, or nobody waits
+	case err != nil:
+		t.answer(n.ID, 0, true)
+	default:
+		t.answer(n.ID, errno, false)
+	}
+}
+
+// accept serves the trapped accept n. It returns nil once the caller got
+// a descriptor (and its answer), an errno to answer, errNotBypassed to
+// let the kernel's accept run, or errGone.
+func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, error) {
+	// Without kernel-carried connections (no policy routing) there is
+	// nothing to hand over, and nowhere to put a connection back.
+	if c.listenFD < 0 || t.st.netns == nil {
+		return 0, errNotBypassed
+	}
+	dup, err := getFD(c.pid, c.listenFD)
+	if err != nil {
+		return 0, errNotBypassed
+	}
+	defer unix.Close(dup)
+	if !t.valid(n.ID) {
+		return 0, errGone // the pid may have been another process's
+	}
+	family, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil || (family != unix.AF_INET && family != unix.AF_INET6) {
+		return 0, errNotBypassed
+	}
+	for _, o := range []struct{ opt, want int }{
+		{unix.SO_TYPE, unix.SOCK_STREAM}, {unix.SO_ACCEPTCONN, 1},
+	} {
+		if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, o.opt); err != nil || v != o.want {
+			return 0, errNotBypassed
+		}
+	}
+	// An MPTCP listener (Go's default since 1.24) accepts plain TCP
+	// clients too, as sockets that fell back to TCP; the host socket is
+	// one such.
+	if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || (v != unix.IPPROTO_TCP && v != unix.IPPROTO_MPTCP) {
+		return 0, errNotBypassed
+	}
+	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	if err != nil {
+		return 0, errNotBypassed
+	}
+	s, errno, err := t.acceptOn(n, dup, fl&unix.O_NONBLOCK != 0)
+	if err != nil || errno != 0 {
+		return errno, err
+	}
+	return t.deliver(n, c, family, s)
+}
+
+// acceptOn accepts a connection on the container's listening socket dup,
+// as the caller's accept would: at once for a non-blocking one, else
+// waiting (one trapped accept at a time per socket, so that a woken one
+// never blocks in the kernel behind another) until a connection comes,
+// the socket's SO_RCVTIMEO passes (EAGAIN), or the caller is gone.
+func (t *connectTrap) acceptOn(n *seccompNotif, dup int, nonblock bool) (int, syscall.Errno, error) {
+	take := func() (int, syscall.Errno, error) {
+		for {
+			s, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			switch {
+			case err == nil:
+				return s, 0, nil
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return -1, unix.EAGAIN, nil
+			}
+			// This process's fd limit, a connection aborted in the
+			// queue: the kernel's accept in the caller decides.
+			return -1, 0, errNotBypassed
+		}
+	}
+	if nonblock {
+		return take()
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(dup, &st); err != nil {
+		return -1, 0, errNotBypassed
+	}
+	var deadline time.Time
+	if tv, err := unix.GetsockoptTimeval(dup, unix.SOL_SOCKET, unix.SO_RCVTIMEO); err == nil && tv.Nano() > 0 {
+		deadline = time.Now().Add(time.Duration(tv.Nano()))
+	}
+	hs := &t.st.handoffs
+	l := hs.lockListener(st.Ino)
+	defer hs.unlockListener(st.Ino)
+	tick := time.NewTicker(acceptPoll)
+	defer tick.Stop()
+	for locked := false; !locked; {
+		select {
+		case l.c <- struct{}{}:
+			locked = true
+		case <-tick.C:
+			if !t.valid(n.ID) {
+				return -1, 0, errGone
+			}
+			if t.st.ctx.Err() != nil {
+				return -1, 0, errNotBypassed
+			}
+		}
+	}
+	defer func() { <-l.c }()
+	for {
+		if t.st.ctx.Err() != nil {
+			return -1, 0, errNotBypassed
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			return -1, unix.EAGAIN, nil
+		}
+		pfd := []unix.PollFd{{Fd: int32(dup), Events: unix.POLLIN}}
+		k, err := unix.Poll(pfd, int(acceptPoll/time.Millisecond))
+		if err != nil && err != unix.EINTR {
+			return -1, 0, errNotBypassed
+		}
+		if k > 0 {
+			// A blocking description: should a process outside the
+			// filter (lodger exec) have taken the connection since
+			// poll, this waits in the kernel for the next one.
+			s, errno, err := take()
+			if errno != unix.EAGAIN {
+				return s, errno, err
+			}
+		}
+		if !t.valid(n.ID) {
+			return -1, 0, errGone
+		}
+	}
+}
+
+// deliver gives the caller of n the connection S, or the host socket in
+// its place when S is a published connection's, and answers the accept.
+// Where that fails, S is put back (requeue) and the returned error or
+// errno says what the caller gets.
+func (t *connectTrap) deliver(n *seccompNotif, c acceptCall, family, s int) (syscall.Errno, error) {
+	peer, local, err := endpoints(s)
+	if err != nil {
+		unix.Close(s)
+		return 0, errNotBypassed // not connected any more: the kernel's turn
+	}
+	ho := t.st.handoffs.claim(peer)
+	give, from := s, peer
+	var hrc syscall.RawConn
+	if ho != nil {
+		if hrc, err = ho.h.SyscallConn(); err == nil {
+			err = hrc.Control(func(fd uintptr) { give = int(fd) })
+		}
+		if err != nil {
+			ho.result <- false
+			ho = nil
+			give = s
+		} else {
+			from = ho.client
+			acceptedOptions(s, give, family)
+		}
+	}
+	fail := func(errno syscall.Errno, err error) (syscall.Errno, error) {
+		if ho != nil {
+			_ = unix.SetNonblock(give, true)
+			ho.result <- false // dialIn splices H to T, whose peer S is
+		}
+		t.requeue(s, peer, local)
+		if !t.valid(n.ID) {
+			return 0, errGone
+		}
+		if errors.Is(err, errGone) {
+			// Still waiting (a kernel without SECCOMP_ADDFD_FLAG_SEND,
+			// say): its own accept takes what was put back.
+			err = errNotBypassed
+		}
+		return errno, err
+	}
+	if !t.valid(n.ID) {
+		return fail(0, errGone)
+	}
+	if c.addr != 0 {
+		if errno := writeSockaddr(c.pid, c.addr, c.addrLen, family, from); errno != 0 {
+			return fail(errno, nil)
+		}
+	}
+	if err := unix.SetNonblock(give, c.nonblock); err != nil {
+		return fail(0, errNotBypassed)
+	}
+	add := seccompNotifAddfd{ID: n.ID, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(give)}
+	if c.close {
+		add.NewfdFlags = unix.O_CLOEXEC
+	}
+	// With SECCOMP_ADDFD_FLAG_SEND the descriptor is installed and the
+	// accept answered with its number in one step, or neither happens.
+	if err := t.control(unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&add)); err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) && (errno == unix.EMFILE || errno == unix.ENFILE) {
+			return fail(errno, nil)
+		}
+		return fail(0, errGone)
+	}
+	if ho != nil {
+		// S and T are no one's now: abort them (a reset, no TIME-WAIT
+		// holding the client's port in the namespace); dialIn closes T.
+		_ = unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		ho.result <- true
+		ho.h.Close()
+	}
+	unix.Close(s)
+	return 0, nil
+}
+
+// endpoints are a connected socket's peer and local addresses, unmapped.
+func endpoints(s int) (peer, local netip.AddrPort, err error) {
+	psa, err := unix.Getpeername(s)
+	if err != nil {
+		return peer, local, err
+	}
+	lsa, err := unix.Getsockname(s)
+	if err != nil {
+		return peer, local, err
+	}
+	return addrPort(psa), addrPort(lsa), nil
+}
+
+func addrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// requeue puts the accepted connection s back in its listener's queue:
+// a new connection from peer's address (another port) to local, spliced
+// to s, so that the server's next accept gets it.
+func (t *connectTrap) requeue(s int, peer, local netip.AddrPort) {
+	f := os.NewFile(uintptr(s), "requeued")
+	if t.st.netns == nil || !t.st.enter() {
+		f.Close()
+		return
+	}
+	go func() {
+		defer t.st.wg.Done()
+		in, err := t.st.dialKernel(netip.AddrPortFrom(peer.Addr(), 0), local, nil)
+		if err != nil {
+			t.st.logf("network: put back a connection from %s: %v", peer, err)
+			f.Close()
+			return
+		}
+		t.st.spliceKernel(in, f)
+	}()
+}
+
+// writeSockaddr writes a as the caller's accept would, into its buffer
+// addr of the length at addrLen (truncated to it, the full length
+// written back), in family's form (an IPv4 client of an IPv6 listener
+// as a v4-mapped address).
+func writeSockaddr(pid int, addr, addrLen uintptr, family int, a netip.AddrPort) syscall.Errno {
+	var lb [4]byte
+	local := []unix.Iovec{{Base: &lb[0], Len: 4}}
+	remote := []unix.RemoteIovec{{Base: addrLen, Len: 4}}
+	if k, err := unix.ProcessVMReadv(pid, local, remote, 0); err != nil || k != 4 {
+		return unix.EFAULT
+	}
+	have := int32(binary.NativeEndian.Uint32(lb[:]))
+	if have < 0 {
+		return unix.EINVAL
+	}
+	var raw []byte
+	if family == unix.AF_INET {
+		raw = make([]byte, unix.SizeofSockaddrInet4)
+		binary.NativeEndian.PutUint16(raw, unix.AF_INET)
+		binary.BigEndian.PutUint16(raw[2:], a.Port())
+		ip := a.Addr().As4()
+		copy(raw[4:], ip[:])
+	} else {
+		raw = make([]byte, unix.SizeofSockaddrInet6)
+		binary.NativeEndian.PutUint16(raw, unix.AF_INET6)
+		binary.BigEndian.PutUint16(raw[2:], a.Port())
+		ip := a.Addr().As16() // As16 maps an IPv4 address
+		copy(raw[8:], ip[:])
+	}
+	if n := min(int(have), len(raw)); n > 0 {
+		local := []unix.Iovec{{Base: &raw[0], Len: uint64(n)}}
+		remote := []unix.RemoteIovec{{Base: addr, Len: n}}
+		if k, err := unix.ProcessVMWritev(pid, local, remote, 0); err != nil || k != n {
+			return unix.EFAULT
+		}
+	}
+	binary.NativeEndian.PutUint32(lb[:], uint32(len(raw)))
+	local = []unix.Iovec{{Base: &lb[0], Len: 4}}
+	if k, err := unix.ProcessVMWritev(pid, local, remote, 0); err != nil || k != 4 {
+		return unix.EFAULT
+	}
+	return 0
+}
+
+// acceptedOptions gives the host socket h the options the server's
+// accepted socket s inherited from its listener, where they differ: Go
+// set TCP_NODELAY and keep-alive on h when the monitor accepted it,
+// which the server did not ask for. Buffer sizes are left alone, so that
+// h keeps the kernel's autotuning.
+func acceptedOptions(s, h, family int) {
+	for _, o := range sockOptions {
+		if o.family != 0 && o.family != family {
+			continue
+		}
+		if o.level == unix.SOL_SOCKET && (o.opt == unix.SO_SNDBUF || o.opt == unix.SO_RCVBUF || o.opt == unix.SO_REUSEADDR) {
+			continue
+		}
+		if o.level == unix.IPPROTO_IPV6 && o.opt == unix.IPV6_V6ONLY {
+			continue
+		}
+		want, err := unix.GetsockoptInt(s, o.level, o.opt)
+		if err != nil {
+			continue
+		}
+		if have, err := unix.GetsockoptInt(h, o.level, o.opt); err == nil && have != want {
+			_ = unix.SetsockoptInt(h, o.level, o.opt, want)
+		}
+	}
+	if l, err := unix.GetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER); err == nil && l.Onoff != 0 {
+		_ = unix.SetsockoptLinger(h, unix.SOL_SOCKET, unix.SO_LINGER, l)
+	}
+}

@@ -1,0 +1,104 @@
+package netstack
+
+import (
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+func TestParseAcceptBypass(t *testing.T) {
+	if c, _ := ParseOptions(""); c.AcceptBypass {
+		t.Error("accept_bypass on by default, want off")
+	}
+	if c, err := ParseOptions("accept_bypass=true"); err != nil || !c.AcceptBypass {
+		t.Errorf("accept_bypass=true: AcceptBypass = %v (%v), want on", c.AcceptBypass, err)
+	}
+}
+
+// TestWriteSockaddr writes into this process's own memory, as into a
+// caller's: the kernel's truncation and written-back length.
+func TestWriteSockaddr(t *testing.T) {
+	client := netip.MustParseAddrPort("192.0.2.7:4321")
+	for _, tc := range []struct {
+		name          string
+		family, have  int
+		wantLen       uint32
+		wantFamily    uint16
+		wantAddrBytes int
+	}{
+		{"inet", unix.AF_INET, 128, unix.SizeofSockaddrInet4, unix.AF_INET, 16},
+		{"inet6, v4-mapped", unix.AF_INET6, 128, unix.SizeofSockaddrInet6, unix.AF_INET6, 28},
+		{"truncated", unix.AF_INET6, 8, unix.SizeofSockaddrInet6, unix.AF_INET6, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf := make([]byte, 128)
+			for i := range buf {
+				buf[i] = 0xee
+			}
+			addrLen := uint32(tc.have)
+			errno := writeSockaddr(os.Getpid(), uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&addrLen)), tc.family, client)
+			if errno != 0 {
+				t.Fatal(errno)
+			}
+			if addrLen != tc.wantLen {
+				t.Errorf("length written back %d, want %d", addrLen, tc.wantLen)
+			}
+			if buf[tc.wantAddrBytes] != 0xee {
+				t.Errorf("wrote past %d bytes: % x", tc.wantAddrBytes, buf[:32])
+			}
+			if tc.wantAddrBytes < 16 {
+				return
+			}
+			fam, got, ok := parseSockaddr(buf[:tc.wantAddrBytes])
+			if !ok || uint16(fam) != tc.wantFamily {
+				t.Fatalf("family %d (%v), want %d", fam, ok, tc.wantFamily)
+			}
+			if diff := cmp.Diff(client.String(), netip.AddrPortFrom(got.Addr().Unmap(), got.Port()).String()); diff != "" {
+				t.Errorf("address (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestHandoffSettle: a handoff nobody claims is spliced after the wait
+// and can no longer be claimed; a claimed one ends as the claimer says.
+func TestHandoffSettle(t *testing.T) {
+	var hs handoffs
+	key := netip.MustParseAddrPort("192.0.2.7:4321")
+	newHandoff := func() *handoff {
+		ho := &handoff{claimed: make(chan struct{}), result: make(chan bool, 1)}
+		hs.add(key, ho)
+		return ho
+	}
+	ho := newHandoff()
+	if ho.settle(time.Millisecond) {
+		t.Error("unclaimed handoff settled as handed over")
+	}
+	if hs.claim(key) != nil {
+		t.Error("spliced handoff claimed")
+	}
+	hs.remove(ho)
+
+	for _, handed := range []bool{true, false} {
+		ho := newHandoff()
+		if got := hs.claim(key); got != ho {
+			t.Fatalf("claim = %p, want %p", got, ho)
+		}
+		if hs.claim(key) != nil {
+			t.Error("claimed twice")
+		}
+		ho.result <- handed
+		if got := ho.settle(time.Hour); got != handed {
+			t.Errorf("settle = %v, want %v", got, handed)
+		}
+		hs.remove(ho)
+	}
+	if hs.claim(key) != nil {
+		t.Error("removed handoff claimed")
+	}
+}
