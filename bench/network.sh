@@ -196,6 +196,7 @@ net_h2c_sample() {
 	: >"$srvlog"
 	chown "$BENCH_USER:" "$srvlog"
 	case $key in
+	h2c-lodger-ab*) as_user lodger run -d -q --name $ctr --network netstack:accept_bypass=true -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	h2c-lodger*) as_user lodger run -d -q --name $ctr -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	h2c-slirp-rk*) as_user podman run -d --name $ctr --network "$SLIRP" -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	h2c-slirp-sn*) as_user podman run -d --name $ctr --network "$SLIRP,port_handler=slirp4netns" -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
@@ -365,7 +366,7 @@ bench_network() {
 	net_series c2h c2h-lodger c2h-slirp c2h-pasta c2h-native
 	net_cleanup
 	log "network: host→container through a published port"
-	net_series h2c h2c-lodger-lo h2c-lodger-ip h2c-slirp-rk-lo h2c-slirp-sn-lo h2c-slirp-sn-ip \
+	net_series h2c h2c-lodger-lo h2c-lodger-ip h2c-lodger-ab-ip h2c-slirp-rk-lo h2c-slirp-sn-lo h2c-slirp-sn-ip \
 		h2c-pasta-lo h2c-pasta-ip h2c-native-lo
 	net_cleanup
 	log "network: $NET_CONNS short connections"
@@ -434,9 +435,10 @@ network_report() {
 	local cl cs cp cn hl hli hn
 	cl=$(net_median c2h-lodger gbps) cs=$(net_median c2h-slirp gbps) cp=$(net_median c2h-pasta gbps) cn=$(net_median c2h-native gbps)
 	hl=$(net_median h2c-lodger-lo gbps) hli=$(net_median h2c-lodger-ip gbps) hn=$(net_median h2c-native-lo gbps)
-	local r_slirp r_pasta r_native r_native_ip rss_mib pss_mib
+	local r_slirp r_pasta r_native r_native_ip r_native_ab rss_mib pss_mib
 	r_slirp=$(ratio_or "$cl" "$cs") r_pasta=$(ratio_or "$cl" "$cp")
 	r_native=$(ratio_or "$hl" "$hn") r_native_ip=$(ratio_or "$hli" "$hn")
+	r_native_ab=$(ratio_or "$(net_median h2c-lodger-ab-ip gbps)" "$hn")
 	local peer_ip=${NET_PEER[h2c-lodger-ip]:-?}
 	local preserved="not preserved (seen as $peer_ip)"
 	[[ $peer_ip == "$HOST_IP" ]] && preserved="preserved (seen as $peer_ip)"
@@ -470,6 +472,7 @@ iperf3 and busybox from the host. The host's address is $HOST_IP.
 | container→host ≥ 2× slirp4netns | lodger/slirp4netns $r_slirp | $(met_or "$r_slirp" ">=" 2) |
 | container→host ≥ pasta | lodger/pasta $r_pasta$pasta_note | $(met_or "$r_pasta" ">=" 1)${pasta_note:+, against a stalled pasta} |
 | host→container through a published port ≥ 0.7× native loopback, client address preserved | lodger/native $r_native from 127.0.0.1, $r_native_ip from $HOST_IP; client address $preserved | $(met_or "$r_native" ">=" 0.7)$([[ $peer_ip == "$HOST_IP" ]] || echo ", address **not preserved**") |
+| the same with \`--network netstack:accept_bypass=true\` (opt-in) | lodger/native $r_native_ab from $HOST_IP; client seen as ${NET_PEER[h2c-lodger-ab-ip]:-?} | $(met_or "$r_native_ab" ">=" 0.7)$([[ ${NET_PEER[h2c-lodger-ab-ip]:-} == "$HOST_IP" ]] || echo ", address **not preserved**") |
 | idle monitor with its stack ≤ 20 MB resident, per container | PSS $(mib "$(field "${NET_MEM[lodger]:-0}" 3)"); RSS $(mib "$(field "${NET_MEM[lodger]:-0}" 1)"), of which anonymous $(mib "$(field "${NET_MEM[lodger]:-0}" 2)") | $(met "$pss_mib" "<=" 20) by PSS; $(met "$rss_mib" "<=" 20) by RSS |
 
 ### Container → host
@@ -499,12 +502,15 @@ loopback connections between sockets and sends the others through its tap.
 lodger splices every published TCP connection in the kernel, to a socket in
 the container's namespace that takes the client's address (\`IP_TRANSPARENT\`;
 see docs/architecture.md): a client on the host's address is seen as itself, one on
-127.0.0.1 as the gateway 10.0.2.2.
+127.0.0.1 as the gateway 10.0.2.2. With \`accept_bypass=true\` (opt-in) the server's accept is handed
+the host's connection itself, so client and server share one TCP connection;
+a client of the host's loopback is still spliced, to keep appearing as 10.0.2.2.
 
 | published port | median Gbit/s | min | max | runs | slowest second | client seen as |
 | --- | --- | --- | --- | --- | --- | --- |
 $(net_row "lodger, client to 127.0.0.1" h2c-lodger-lo gbps "$(minint h2c-lodger-lo) | ${NET_PEER[h2c-lodger-lo]:-} |")
 $(net_row "lodger, client to $HOST_IP" h2c-lodger-ip gbps "$(minint h2c-lodger-ip) | ${NET_PEER[h2c-lodger-ip]:-} |")
+$(net_row "lodger \`accept_bypass=true\`, client to $HOST_IP" h2c-lodger-ab-ip gbps "$(minint h2c-lodger-ab-ip) | ${NET_PEER[h2c-lodger-ab-ip]:-} |")
 $(net_row "podman slirp4netns, rootlesskit handler, 127.0.0.1" h2c-slirp-rk-lo gbps "$(minint h2c-slirp-rk-lo) | ${NET_PEER[h2c-slirp-rk-lo]:-} |")
 $(net_row "podman slirp4netns, slirp4netns handler, 127.0.0.1" h2c-slirp-sn-lo gbps "$(minint h2c-slirp-sn-lo) | ${NET_PEER[h2c-slirp-sn-lo]:-} |")
 $(net_row "podman slirp4netns, slirp4netns handler, $HOST_IP" h2c-slirp-sn-ip gbps "$(minint h2c-slirp-sn-ip) | ${NET_PEER[h2c-slirp-sn-ip]:-} |")

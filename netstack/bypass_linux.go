@@ -78,13 +78,17 @@ type connectTrap struct {
 	st *Stack
 	f  *os.File
 	rc syscall.RawConn
+	// dialing bounds the host connects in flight, as max_half_open
+	// bounds the stack's handshakes: each holds a socket here, and a
+	// blocking one a thread, for up to the dial timeout.
+	dialing chan struct{}
 }
 
 // serveConnect serves the listener of the container's connect filter
 // (non-blocking, so that the Go poller watches it) until the stack closes
 // or every process under the filter is gone.
 func (st *Stack) serveConnect(listener *os.File) {
-	t := &connectTrap{st: st, f: listener}
+	t := &connectTrap{st: st, f: listener, dialing: make(chan struct{}, st.cfg.MaxHalfOpen)}
 	var err error
 	if t.rc, err = listener.SyscallConn(); err != nil {
 		// Not served, the container's connect fails with ENOSYS.
@@ -192,6 +196,14 @@ var errGone = errors.New("connect caller gone")
 func (t *connectTrap) handle(n *seccompNotif) {
 	if n.Nr == unix.SYS_ACCEPT || n.Nr == unix.SYS_ACCEPT4 {
 		t.handleAccept(n)
+		return
+	}
+	select {
+	case t.dialing <- struct{}{}:
+		defer func() { <-t.dialing }()
+	default:
+		// Too many at once: the stack's path, with its own limit.
+		t.answer(n.ID, 0, true)
 		return
 	}
 	errno, err := t.bypass(n)
