@@ -60,6 +60,27 @@ type handoffs struct {
 	mu        sync.Mutex
 	byPeer    map[netip.AddrPort]*handoff
 	listeners map[uint64]*listenerLock // by the socket's inode
+	// trapped are the container's ports on which a trapped accept was
+	// seen: only their clients wait for one (a server started by
+	// `lodger exec`, outside the filter, is never waited for).
+	trapped map[uint16]bool
+}
+
+// sawAccept records that a trapped accept came for a listener on port.
+func (hs *handoffs) sawAccept(port uint16) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.trapped == nil {
+		hs.trapped = map[uint16]bool{}
+	}
+	hs.trapped[port] = true
+}
+
+// acceptsTrapped says whether a trapped accept was seen on port.
+func (hs *handoffs) acceptsTrapped(port uint16) bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.trapped[port]
 }
 
 type listenerLock struct {
@@ -229,6 +250,9 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 	// one such.
 	if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || (v != unix.IPPROTO_TCP && v != unix.IPPROTO_MPTCP) {
 		return 0, errNotBypassed
+	}
+	if sa, err := unix.Getsockname(dup); err == nil {
+		t.st.handoffs.sawAccept(addrPort(sa).Port())
 	}
 	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	if err != nil {

@@ -114,17 +114,28 @@ func (n *Network) attach(tap *os.File, ns *netnsSockets) error {
 }
 
 // Trap names the calls the container's filter hands to ServeConnect:
-// connect for Config.Bypass, accept and accept4 for Config.AcceptBypass;
-// none when neither is on.
+// connect for Config.Bypass, accept and accept4 for Config.AcceptBypass
+// when a TCP port is published; none when neither is on.
 func (n *Network) Trap() []string {
 	var calls []string
 	if n.cfg.Bypass {
 		calls = append(calls, "connect")
 	}
-	if n.cfg.AcceptBypass {
+	if n.cfg.AcceptBypass && n.publishesTCP() {
 		calls = append(calls, "accept", "accept4")
 	}
 	return calls
+}
+
+// publishesTCP says whether a TCP port is published: without one there is
+// nothing to hand an accept.
+func (n *Network) publishesTCP() bool {
+	for _, l := range n.listeners {
+		if l.TCP != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ServeConnect serves the connect listener of the container attached
@@ -228,10 +239,12 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 	if st.netns != nil {
 		// With the accept bypass the server may be handed c itself
 		// (accept_linux.go), unless the client would not appear as
-		// itself.
+		// itself, or no accept on this port was ever trapped (the
+		// server is outside the filter, or an epoll server that has
+		// not accepted yet: its first client is spliced).
 		var ho *handoff
 		var bound func(netip.AddrPort)
-		if st.cfg.AcceptBypass && src == client.Addr().Unmap() {
+		if st.cfg.AcceptBypass && src == client.Addr().Unmap() && st.handoffs.acceptsTrapped(port) {
 			ho = &handoff{h: c, client: netip.AddrPortFrom(src, client.Port()), claimed: make(chan struct{}), result: make(chan bool, 1)}
 			bound = func(local netip.AddrPort) { st.handoffs.add(local, ho) }
 		}
