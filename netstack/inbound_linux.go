@@ -344,32 +344,15 @@ type rawStream interface {
 // kernel, passing half closes on, and closes both when both directions
 // ended; a broken direction ends the other too.
 func (st *Stack) spliceKernel(a, b rawStream) {
-	if !st.track(a) {
-		b.Close()
-		return
-	}
-	if !st.track(b) {
-		st.untrack(a)
-		return
-	}
-	defer st.untrack(a)
-	defer st.untrack(b)
-	errc := make(chan error, 2)
-	pump := func(dst, src rawStream) {
-		err := kernelCopy(dst, src)
-		if err == nil {
-			err = closeWrite(dst)
-		}
-		errc <- err
-	}
-	go pump(a, b)
-	go pump(b, a)
-	for range 2 {
-		if err := <-errc; err != nil {
-			a.Close()
-			b.Close()
+	pump := func(dst, src rawStream) func() error {
+		return func() error {
+			if err := kernelCopy(dst, src); err != nil {
+				return err
+			}
+			return closeWrite(dst)
 		}
 	}
+	st.both(a, b, pump(a, b), pump(b, a))
 }
 
 // closeWrite passes the end of a stream on (shutdown(SHUT_WR)).

@@ -306,23 +306,30 @@ func (st *Stack) forwardTCP(r *tcp.ForwarderRequest) {
 // socket until both directions ended, passing half closes on, and then
 // closes both. A broken direction ends the other too.
 func (st *Stack) splice(s *stackConn, h *net.TCPConn) {
-	if !st.track(s) {
-		h.Close()
+	st.both(s, h, func() error { return copyOut(h, s) }, func() error { return copyIn(s, h) })
+}
+
+// both runs the two directions of a connection between a and b, tracked
+// for Close, until both ended; a direction that fails ends the other by
+// closing a and b.
+func (st *Stack) both(a, b io.Closer, ab, ba func() error) {
+	if !st.track(a) {
+		b.Close()
 		return
 	}
-	if !st.track(h) {
-		st.untrack(s)
+	if !st.track(b) {
+		st.untrack(a)
 		return
 	}
-	defer st.untrack(s)
-	defer st.untrack(h)
+	defer st.untrack(a)
+	defer st.untrack(b)
 	errc := make(chan error, 2)
-	go func() { errc <- copyOut(h, s) }()
-	go func() { errc <- copyIn(s, h) }()
+	go func() { errc <- ab() }()
+	go func() { errc <- ba() }()
 	for range 2 {
 		if err := <-errc; err != nil {
-			s.Close()
-			h.Close()
+			a.Close()
+			b.Close()
 		}
 	}
 }
