@@ -701,18 +701,7 @@ func TestNetworkPublish(t *testing.T) {
 	t.Run("tcp carried by the kernel, not the stack", func(t *testing.T) {
 		lo0, eth0 := rxBytes(t, e, "net-pub", "lo"), rxBytes(t, e, "net-pub", "eth0")
 		const size = 8 << 20
-		c, err := net.Dial("tcp", loopTCP)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-			t.Fatalf("greeting: %v", err)
-		}
-		if _, err := c.Write(make([]byte, size)); err != nil {
-			t.Fatalf("send %d bytes: %v", size, err)
-		}
-		c.Close()
+		sendToHello(t, net.Dialer{}, loopTCP, size)
 		eventually(t, fmt.Sprintf("%d bytes to arrive over the container's lo", size), func() bool {
 			return rxBytes(t, e, "net-pub", "lo")-lo0 >= size
 		})
@@ -729,6 +718,23 @@ func TestNetworkPublish(t *testing.T) {
 			t.Errorf("port %d published on 127.0.0.1 answered on %s: %q", port, ip, reply)
 		}
 	})
+}
+
+// sendToHello connects with d to a nettool hello server at addr, reads
+// its greeting, sends size bytes and closes.
+func sendToHello(t *testing.T, d net.Dialer, addr string, size int) {
+	t.Helper()
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatalf("greeting: %v", err)
+	}
+	if _, err := c.Write(make([]byte, size)); err != nil {
+		t.Fatalf("send %d bytes: %v", size, err)
+	}
 }
 
 // rxBytes is what the container's interface dev has received so far.
@@ -1241,19 +1247,7 @@ func TestNetworkAcceptBypass(t *testing.T) {
 			t.Run("not carried", func(t *testing.T) {
 				lo0, eth0 := rxBytes(t, e, name, "lo"), rxBytes(t, e, name, "eth0")
 				const size = 8 << 20
-				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}}
-				c, err := d.Dial("tcp", public)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-					t.Fatalf("greeting: %v", err)
-				}
-				if _, err := c.Write(make([]byte, size)); err != nil {
-					t.Fatalf("send %d bytes: %v", size, err)
-				}
-				c.Close()
+				sendToHello(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}}, public, size)
 				time.Sleep(500 * time.Millisecond)
 				if lo, eth := rxBytes(t, e, name, "lo")-lo0, rxBytes(t, e, name, "eth0")-eth0; lo > size/8 || eth > size/8 {
 					t.Errorf("the container's lo received %d bytes and eth0 %d during the transfer: the connection was not handed over", lo, eth)
