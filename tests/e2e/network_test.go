@@ -1176,7 +1176,12 @@ func TestNetworkBypass(t *testing.T) {
 	t.Run("ipv6", func(t *testing.T) {
 		ip6, ok := hostIPv6()
 		if !ok {
-			t.Skip("the host has no IPv6 default route: containers get no IPv6")
+			// The container gets no IPv6: neither path may connect.
+			r := runRm(t, netImage(), "nettool", "connect", "[2001:db8::1]:80")
+			if c := parseConnect(r); r.code == 0 || c.errno != "ENETUNREACH" {
+				t.Errorf("%s\nthe host has no IPv6: want ENETUNREACH", r)
+			}
+			return
 		}
 		hello6 := startHelloServer(t, ip6)
 		target6 := netip.AddrPortFrom(ip6, uint16(hello6.port)).String()
