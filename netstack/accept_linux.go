@@ -50,8 +50,13 @@ import (
 const acceptWait = 20 * time.Millisecond
 
 // acceptPoll is how often a trapped blocking accept checks that its
-// caller still waits (a signal ends the wait) and that the stack runs.
-const acceptPoll = 20 * time.Millisecond
+// caller still waits (a signal ends the wait) and that the stack runs; a
+// wait with nothing happening checks less often, up to acceptPollIdle,
+// so that an idle server costs the monitor a few wakeups a second.
+const (
+	acceptPoll     = 20 * time.Millisecond
+	acceptPollIdle = 200 * time.Millisecond
+)
 
 // handoffs are the published connections whose host socket may still go
 // to the server, by the address the server sees them from, and a lock
@@ -301,31 +306,42 @@ func (t *connectTrap) acceptOn(n *seccompNotif, dup int, nonblock bool) (int, sy
 	hs := &t.st.handoffs
 	l := hs.lockListener(st.Ino)
 	defer hs.unlockListener(st.Ino)
-	tick := time.NewTicker(acceptPoll)
-	defer tick.Stop()
+	interval := acceptPoll
 	for locked := false; !locked; {
+		timer := time.NewTimer(interval)
 		select {
 		case l.c <- struct{}{}:
 			locked = true
-		case <-tick.C:
+		case <-timer.C:
 			if !t.valid(n.ID) {
 				return -1, 0, errGone
 			}
 			if t.st.ctx.Err() != nil {
 				return -1, 0, errNotBypassed
 			}
+			interval = min(2*interval, acceptPollIdle)
 		}
+		timer.Stop()
 	}
 	defer func() { <-l.c }()
+	interval = acceptPoll
 	for {
 		if t.st.ctx.Err() != nil {
 			return -1, 0, errNotBypassed
 		}
-		if !deadline.IsZero() && time.Now().After(deadline) {
-			return -1, unix.EAGAIN, nil
+		wait := interval
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return -1, unix.EAGAIN, nil
+			}
+			wait = min(wait, left+time.Millisecond)
 		}
 		pfd := []unix.PollFd{{Fd: int32(dup), Events: unix.POLLIN}}
-		k, err := unix.Poll(pfd, int(acceptPoll/time.Millisecond))
+		k, err := unix.Poll(pfd, int(wait/time.Millisecond))
+		if k == 0 {
+			interval = min(2*interval, acceptPollIdle)
+		}
 		if err != nil && err != unix.EINTR {
 			return -1, 0, errNotBypassed
 		}
