@@ -206,13 +206,14 @@ func inboundSocket(family int) (int, error) {
 	return fd, nil
 }
 
-// socket takes a ready socket of family, waiting for one if none is.
+// socket takes a ready socket of family, waiting for one if none is, for
+// half a second at most (the thread cannot make them: out of fds, say).
 func (m *netnsSockets) socket(family int) (int, error) {
 	c, ok := m.ready[family]
 	if !ok {
 		return -1, unix.EAFNOSUPPORT
 	}
-	for {
+	for range 50 {
 		select {
 		case fd := <-c:
 			m.askRefill()
@@ -229,9 +230,10 @@ func (m *netnsSockets) socket(family int) (int, error) {
 		case <-m.done:
 			return -1, net.ErrClosed
 		case <-time.After(10 * time.Millisecond):
-			// The thread could not make one (no fds): ask again.
+			// The thread could not make one: ask again.
 		}
 	}
+	return -1, errors.New("no socket in the container's network namespace: the monitor may be out of file descriptors")
 }
 
 func (m *netnsSockets) askRefill() {
