@@ -9,14 +9,15 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all build test unit e2e bench install uninstall vet fmt docs quickstart help clean
 
-all: build ## Build ./bin/lodger and ./bin/lodger-monitor (default)
+all: build ## Build ./bin/lodger, ./bin/lodger-monitor and ./bin/lodger-session (default)
 
 # lodger-monitor, the process that stays with each detached container, is
 # built without paths in it (-trimpath) for a smaller binary: what it maps
 # is what an idle container costs.
-build: ## Build ./bin/lodger and ./bin/lodger-monitor, which lodger starts for detached containers
+build: ## Build ./bin/lodger, and lodger-monitor and lodger-session, which lodger starts (per detached container, per user)
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o bin/lodger ./cmd/lodger
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-monitor ./cmd/lodger-monitor
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-session ./cmd/lodger-session
 
 test: vet unit e2e ## The whole suite: vet, unit tests, then end-to-end tests as an unprivileged user
 
@@ -43,16 +44,17 @@ fmt: ## Format the Go sources
 quickstart: build ## Run a first container (pulls busybox, or builds it offline from this machine's busybox)
 	bash contrib/quickstart.sh
 
-install: build ## Install lodger, lodger-monitor and the completions under PREFIX
+install: build ## Install lodger, lodger-monitor, lodger-session and the completions under PREFIX
 	install -D -m 0755 bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger
 	install -D -m 0755 bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-monitor
+	install -D -m 0755 bin/lodger-session $(DESTDIR)$(PREFIX)/bin/lodger-session
 	mkdir -p $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	bin/lodger completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger
 	bin/lodger completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lodger
 	bin/lodger completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lodger.fish
 
 uninstall: ## Remove what install put under PREFIX
-	rm -f $(DESTDIR)$(PREFIX)/bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger-monitor $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger \
+	rm -f $(DESTDIR)$(PREFIX)/bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-session $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger \
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lodger $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lodger.fish
 
 clean: ## Remove build output

@@ -188,11 +188,12 @@ make_workdir() {
 }
 
 build_binaries() {
-	log "building lodger, lodger-monitor and imagegen"
+	log "building lodger, lodger-monitor, lodger-session and imagegen"
 	# The monitor as make build makes it: its size is what an idle
 	# container costs.
 	(cd "$REPO" && "$GO" build -o "$WORK/bin/lodger" ./cmd/lodger &&
 		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-monitor" ./cmd/lodger-monitor &&
+		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-session" ./cmd/lodger-session &&
 		"$GO" build -o "$WORK/bin/imagegen" ./tests/imagegen)
 	chmod 0755 "$WORK/bin"/*
 	LODGER_COMMIT=$(git -C "$REPO" -c safe.directory="$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)

@@ -101,7 +101,7 @@ func startKeeper() (int, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, err
 	}
-	self, err := os.Executable()
+	self, err := keeperExecutable()
 	if err != nil {
 		return 0, fmt.Errorf("find own executable: %w", err)
 	}
@@ -142,6 +142,26 @@ func startKeeper() (int, error) {
 			}
 		}
 	}
+}
+
+// Program is the keeper's own small program, which lodger's build puts
+// beside lodger.
+const Program = "lodger-session"
+
+// keeperExecutable is the program the keeper runs as: lodger-session
+// beside the running program, so that what a user keeps running all the
+// time is small; without it, the running program itself, which can be the
+// keeper too.
+func keeperExecutable() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(filepath.Dir(self), Program)
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return p, nil
+	}
+	return self, nil
 }
 
 // keeperFailure turns the keeper's log into one line a user can act on.

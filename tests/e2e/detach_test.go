@@ -362,3 +362,48 @@ func TestWaitRemoved(t *testing.T) {
 	wantError(t, e.lodger(t, "wait", "gone0"), 1, "gone0")
 	wantNothingLeft(t, e)
 }
+
+// The session keeper a user keeps running all the time is the small
+// lodger-session program beside lodger, not lodger: the namespace child,
+// its parent and the pause process under it.
+func TestSessionKeeperProgram(t *testing.T) {
+	e := isolatedEnv(t)
+	wantCode(t, e.lodger(t, "run", "--rm", "-q", noTLS, "--network", "none", busybox, "true"), 0)
+	child := e.keeperPID()
+	if child == 0 {
+		t.Fatal("no session keeper after a run")
+	}
+	want, err := os.Stat(filepath.Join(filepath.Dir(lodgerBin), "lodger-session"))
+	if err != nil {
+		t.Fatalf("lodger-session beside lodger: %v", err)
+	}
+	pids := []int{child}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child)); err == nil {
+		// pid (comm) state ppid ...
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 1 {
+			if ppid, err := strconv.Atoi(f[1]); err == nil {
+				pids = append(pids, ppid)
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", child, child)); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if len(pids) != 3 {
+		t.Fatalf("keeper processes %v, want the child, its parent and the pause process", pids)
+	}
+	for _, pid := range pids {
+		exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !os.SameFile(exe, want) {
+			target, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+			t.Errorf("keeper process %d executes %s, want lodger-session", pid, target)
+		}
+	}
+}

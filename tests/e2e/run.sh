@@ -145,8 +145,9 @@ log "building into $WORK"
 	cd "$repo"
 	export GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=$tags"
 	go build -o "$WORK/lodger" ./cmd/lodger
-	# lodger finds its monitor beside itself.
+	# lodger finds its monitor and its session keeper beside itself.
 	go build -o "$WORK/lodger-monitor" ./cmd/lodger-monitor
+	go build -o "$WORK/lodger-session" ./cmd/lodger-session
 	go build -o "$WORK/imagegen" ./tests/imagegen
 	CGO_ENABLED=0 go build -o "$WORK/checker" ./tests/checker
 	# netgo: Go's own resolver, reading /etc/resolv.conf and /etc/hosts.
