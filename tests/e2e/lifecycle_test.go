@@ -210,8 +210,9 @@ func TestConcurrentRuns(t *testing.T) {
 }
 
 // sessionKeepers lists the keeper processes (argv[1] _lodger-session,
-// started from lodger rather than re-executed) of e.
+// started as lodger-session rather than re-executed) of e.
 func sessionKeepers(e *env) []int {
+	keeper := filepath.Join(filepath.Dir(lodgerBin), "lodger-session")
 	var out []int
 	want := []byte("XDG_RUNTIME_DIR=" + e.runtime)
 	for _, pid := range pids() {
@@ -220,7 +221,7 @@ func sessionKeepers(e *env) []int {
 			continue
 		}
 		args := bytes.Split(cmdline, []byte{0})
-		if len(args) < 2 || string(args[1]) != "_lodger-session" || string(args[0]) != lodgerBin {
+		if len(args) < 2 || string(args[1]) != "_lodger-session" || string(args[0]) != keeper {
 			continue
 		}
 		environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
