@@ -86,7 +86,10 @@ func (n *Network) Published() []ports.Mapping {
 // stack on it; a stack of an earlier run is stopped first.
 func (n *Network) Attach(pid int) error {
 	n.Detach()
-	tap, inbound, err := openTAP(pid, n.cfg)
+	// The kernel path of published TCP ports (a routing rule, a thread
+	// in the container's namespace) is set up only for a container that
+	// publishes one: a plain run pays nothing for it.
+	tap, inbound, err := openTAP(pid, n.cfg, n.publishesTCP())
 	if err != nil {
 		return err
 	}

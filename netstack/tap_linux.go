@@ -21,13 +21,13 @@ const InterfaceName = "eth0"
 // namespace of pid, addresses it, brings it up with a default route to the
 // gateway, and returns the TAP's fd. The fd stays with the caller in the
 // host's namespace; the device goes away with the container's namespace.
-// inbound says whether published TCP connections can skip the stack (see
-// routeInbound).
-func openTAP(pid int, c Config) (tap *os.File, inbound bool, err error) {
+// With published TCP ports (publishTCP) it also prepares their kernel
+// path (routeInbound); inbound says whether they can skip the stack.
+func openTAP(pid int, c Config, publishTCP bool) (tap *os.File, inbound bool, err error) {
 	err = inNetns(pid, func() error {
 		var err error
 		tap, err = createTAP(c)
-		if err == nil {
+		if err == nil && publishTCP {
 			inbound = routeInbound(c) == nil
 		}
 		return err
