@@ -86,8 +86,15 @@ func Wait(ctx context.Context, store cstorage.Store, ref string) (monitor.State,
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		in, err := Get(store, id)
-		if err != nil {
+		if in.State.Status != monitor.StatusRunning {
+			return in.State, nil
+		}
+		select {
+		case <-ctx.Done():
+			return in.State, ctx.Err()
+		case <-tick.C:
+		}
+		if in, err = Get(store, id); err != nil {
 			// Removed by its cleanup (--rm) while we waited, which
 			// left the exit code behind.
 			st := monitor.State{Status: monitor.StatusExited}
@@ -96,14 +103,6 @@ func Wait(ctx context.Context, store cstorage.Store, ref string) (monitor.State,
 				return st, nil
 			}
 			return st, err
-		}
-		if in.State.Status != monitor.StatusRunning {
-			return in.State, nil
-		}
-		select {
-		case <-ctx.Done():
-			return in.State, ctx.Err()
-		case <-tick.C:
 		}
 	}
 }
