@@ -35,6 +35,7 @@ import (
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/configfile"
 )
 
 // Options tune a pull.
@@ -354,7 +355,7 @@ func archiveRefName(src types.ImageReference) reference.Named {
 // all, lodger accepts any image, as a fresh podman install does.
 func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
 	p, err := signature.DefaultPolicy(sys)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, configfile.ErrConfigFileNotFound) {
 		p = &signature.Policy{Default: []signature.PolicyRequirement{signature.NewPRInsecureAcceptAnything()}}
 	} else if err != nil {
 		return nil, fmt.Errorf("read signature policy: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	imgtypes "go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/reexec"
 	"go.podman.io/storage/types"
@@ -183,4 +184,18 @@ func TestPullRejectsCorruptLayer(t *testing.T) {
 	if _, err := Pull(context.Background(), store, host+"/test/corrupt:v1", opts); err != nil {
 		t.Errorf("pull after the registry recovered: %v", err)
 	}
+}
+
+// TestPolicyWithoutFile: a machine with no policy.json anywhere (no
+// podman, no containers-common) accepts any image rather than failing
+// every pull.
+func TestPolicyWithoutFile(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("CONTAINERS_POLICY_JSON", "")
+	pc, err := policyContext(&imgtypes.SystemContext{RootForImplicitAbsolutePaths: t.TempDir()})
+	if err != nil {
+		t.Fatalf("no policy file: %v, want a policy that accepts anything", err)
+	}
+	defer pc.Destroy()
 }
