@@ -196,7 +196,7 @@ net_h2c_sample() {
 	: >"$srvlog"
 	chown "$BENCH_USER:" "$srvlog"
 	case $key in
-	h2c-lodger-ab*) as_user lodger run -d -q --name $ctr --network netstack:accept_bypass=true -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
+	h2c-lodger-off*) as_user lodger run -d -q --name $ctr --network netstack:accept_bypass=false -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	h2c-lodger*) as_user lodger run -d -q --name $ctr -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	h2c-slirp-rk*) as_user podman run -d --name $ctr --network "$SLIRP" -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	h2c-slirp-sn*) as_user podman run -d --name $ctr --network "$SLIRP,port_handler=slirp4netns" -p "$port:5201" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
@@ -234,13 +234,15 @@ net_conn_sample() {
 	port=$(free_port "$NET_PORT")
 	local server=(httpd -f -p 8080 -h /www)
 	case $key in
-	conn-lodger) as_user lodger run -d -q --name $ctr -p "$port:8080" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
+	conn-lodger-off) as_user lodger run -d -q --name $ctr --network netstack:accept_bypass=false -p "$port:8080" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
+	conn-lodger*) as_user lodger run -d -q --name $ctr -p "$port:8080" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	conn-slirp-rk) as_user podman run -d --name $ctr --network "$SLIRP" -p "$port:8080" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	conn-slirp-sn) as_user podman run -d --name $ctr --network "$SLIRP,port_handler=slirp4netns" -p "$port:8080" "$IPERF_IMG" "${server[@]}" >/dev/null ;;
 	conn-pasta) bg_user "$pidf" pasta "${PASTA_NET[@]}" -t "$port:8080" -- busybox httpd -f -p 8080 -h "$WORK/user/www" >/dev/null ;;
 	conn-native) bg_user "$pidf" busybox httpd -f -p "127.0.0.1:$port" -h "$WORK/user/www" >/dev/null ;;
 	esac 2>"$err" || { NET_FAIL[$key]="server did not start: $(oneline "$(cat "$err")")"; return; }
 	local url=http://127.0.0.1:$port/index.html
+	[[ $key == *-ip ]] && url=http://$HOST_IP:$port/index.html
 	if wait_until 100 as_user curl -sf -o /dev/null "$url"; then
 		local t
 		# One line per URL: "200 1" is an answered request on a new connection.
@@ -366,11 +368,11 @@ bench_network() {
 	net_series c2h c2h-lodger c2h-slirp c2h-pasta c2h-native
 	net_cleanup
 	log "network: host→container through a published port"
-	net_series h2c h2c-lodger-lo h2c-lodger-ip h2c-lodger-ab-ip h2c-slirp-rk-lo h2c-slirp-sn-lo h2c-slirp-sn-ip \
+	net_series h2c h2c-lodger-lo h2c-lodger-ip h2c-lodger-off-ip h2c-slirp-rk-lo h2c-slirp-sn-lo h2c-slirp-sn-ip \
 		h2c-pasta-lo h2c-pasta-ip h2c-native-lo
 	net_cleanup
 	log "network: $NET_CONNS short connections"
-	net_series conn conn-lodger conn-slirp-rk conn-slirp-sn conn-pasta conn-native
+	net_series conn conn-lodger conn-lodger-ip conn-lodger-off conn-slirp-rk conn-slirp-sn conn-pasta conn-native
 	net_cleanup
 	net_idle_mem
 	net_cleanup
@@ -435,10 +437,10 @@ network_report() {
 	local cl cs cp cn hl hli hn
 	cl=$(net_median c2h-lodger gbps) cs=$(net_median c2h-slirp gbps) cp=$(net_median c2h-pasta gbps) cn=$(net_median c2h-native gbps)
 	hl=$(net_median h2c-lodger-lo gbps) hli=$(net_median h2c-lodger-ip gbps) hn=$(net_median h2c-native-lo gbps)
-	local r_slirp r_pasta r_native r_native_ip r_native_ab rss_mib pss_mib
+	local r_slirp r_pasta r_native r_native_ip r_native_off rss_mib pss_mib
 	r_slirp=$(ratio_or "$cl" "$cs") r_pasta=$(ratio_or "$cl" "$cp")
 	r_native=$(ratio_or "$hl" "$hn") r_native_ip=$(ratio_or "$hli" "$hn")
-	r_native_ab=$(ratio_or "$(net_median h2c-lodger-ab-ip gbps)" "$hn")
+	r_native_off=$(ratio_or "$(net_median h2c-lodger-off-ip gbps)" "$hn")
 	local peer_ip=${NET_PEER[h2c-lodger-ip]:-?}
 	local preserved="not preserved (seen as $peer_ip)"
 	[[ $peer_ip == "$HOST_IP" ]] && preserved="preserved (seen as $peer_ip)"
@@ -471,8 +473,8 @@ iperf3 and busybox from the host. The host's address is $HOST_IP.
 | --- | --- | --- |
 | container→host ≥ 2× slirp4netns | lodger/slirp4netns $r_slirp | $(met_or "$r_slirp" ">=" 2) |
 | container→host ≥ pasta | lodger/pasta $r_pasta$pasta_note | $(met_or "$r_pasta" ">=" 1)${pasta_note:+, against a stalled pasta} |
-| host→container through a published port ≥ 0.7× native loopback, client address preserved | lodger/native $r_native from 127.0.0.1, $r_native_ip from $HOST_IP; client address $preserved | $(met_or "$r_native" ">=" 0.7)$([[ $peer_ip == "$HOST_IP" ]] || echo ", address **not preserved**") |
-| the same with \`--network netstack:accept_bypass=true\` (opt-in) | lodger/native $r_native_ab from $HOST_IP; client seen as ${NET_PEER[h2c-lodger-ab-ip]:-?} | $(met_or "$r_native_ab" ">=" 0.7)$([[ ${NET_PEER[h2c-lodger-ab-ip]:-} == "$HOST_IP" ]] || echo ", address **not preserved**") |
+| host→container through a published port ≥ 0.7× native loopback, client address preserved | lodger/native $r_native_ip from $HOST_IP, client address $preserved | $(met_or "$r_native_ip" ">=" 0.7)$([[ $peer_ip == "$HOST_IP" ]] || echo ", address **not preserved**") |
+| the same from the host's loopback, where the client is shown as the gateway | lodger/native $r_native from 127.0.0.1 (seen as ${NET_PEER[h2c-lodger-lo]:-?}) | $(met_or "$r_native" ">=" 0.7) |
 | idle monitor with its stack ≤ 20 MB resident, per container | PSS $(mib "$(field "${NET_MEM[lodger]:-0}" 3)"); RSS $(mib "$(field "${NET_MEM[lodger]:-0}" 1)"), of which anonymous $(mib "$(field "${NET_MEM[lodger]:-0}" 2)") | $(met "$pss_mib" "<=" 20) by PSS; $(met "$rss_mib" "<=" 20) by RSS |
 
 ### Container → host
@@ -499,18 +501,19 @@ address in the server's "Accepted connection from" line. podman's default
 port handler is rootlesskit's (\`port_handler=rootlesskit\`, which hides the
 client's address); \`port_handler=slirp4netns\` keeps it. pasta splices
 loopback connections between sockets and sends the others through its tap.
-lodger splices every published TCP connection in the kernel, to a socket in
-the container's namespace that takes the client's address (\`IP_TRANSPARENT\`;
-see docs/architecture.md): a client on the host's address is seen as itself, one on
-127.0.0.1 as the gateway 10.0.2.2. With \`accept_bypass=true\` (opt-in) the server's accept is handed
-the host's connection itself, so client and server share one TCP connection;
-a client of the host's loopback is still spliced, to keep appearing as 10.0.2.2.
+lodger hands the server's accept the host's connection itself, so that
+client and server share one TCP connection and the server sees the client's
+own address (see docs/architecture.md). A client of the host's loopback must
+not appear as the container's own 127.0.0.1: it is shown as the gateway
+10.0.2.2, by a splice in the kernel to a socket in the container's namespace
+that takes that address (\`IP_TRANSPARENT\`); \`accept_bypass=false\` splices
+every client so.
 
 | published port | median Gbit/s | min | max | runs | slowest second | client seen as |
 | --- | --- | --- | --- | --- | --- | --- |
 $(net_row "lodger, client to 127.0.0.1" h2c-lodger-lo gbps "$(minint h2c-lodger-lo) | ${NET_PEER[h2c-lodger-lo]:-} |")
 $(net_row "lodger, client to $HOST_IP" h2c-lodger-ip gbps "$(minint h2c-lodger-ip) | ${NET_PEER[h2c-lodger-ip]:-} |")
-$(net_row "lodger \`accept_bypass=true\`, client to $HOST_IP" h2c-lodger-ab-ip gbps "$(minint h2c-lodger-ab-ip) | ${NET_PEER[h2c-lodger-ab-ip]:-} |")
+$(net_row "lodger \`accept_bypass=false\`, client to $HOST_IP" h2c-lodger-off-ip gbps "$(minint h2c-lodger-off-ip) | ${NET_PEER[h2c-lodger-off-ip]:-} |")
 $(net_row "podman slirp4netns, rootlesskit handler, 127.0.0.1" h2c-slirp-rk-lo gbps "$(minint h2c-slirp-rk-lo) | ${NET_PEER[h2c-slirp-rk-lo]:-} |")
 $(net_row "podman slirp4netns, slirp4netns handler, 127.0.0.1" h2c-slirp-sn-lo gbps "$(minint h2c-slirp-sn-lo) | ${NET_PEER[h2c-slirp-sn-lo]:-} |")
 $(net_row "podman slirp4netns, slirp4netns handler, $HOST_IP" h2c-slirp-sn-ip gbps "$(minint h2c-slirp-sn-ip) | ${NET_PEER[h2c-slirp-sn-ip]:-} |")
@@ -518,8 +521,8 @@ $(net_row "pasta, 127.0.0.1" h2c-pasta-lo gbps "$(minint h2c-pasta-lo) | ${NET_P
 $(net_row "pasta, $HOST_IP" h2c-pasta-ip gbps "$(minint h2c-pasta-ip) | ${NET_PEER[h2c-pasta-ip]:-} |")
 $(net_row "native loopback (server on the host, 127.0.0.1)" h2c-native-lo gbps "$(minint h2c-native-lo) | ${NET_PEER[h2c-native-lo]:-} |")
 
-Ratios of medians to native loopback: lodger **$r_native** (127.0.0.1),
-**$r_native_ip** ($HOST_IP); slirp4netns (rootlesskit handler)
+Ratios of medians to native loopback: lodger **$r_native_ip** ($HOST_IP),
+**$r_native** (127.0.0.1), $r_native_off (\`accept_bypass=false\`, $HOST_IP); slirp4netns (rootlesskit handler)
 $(ratio_or "$(net_median h2c-slirp-rk-lo gbps)" "$hn"); pasta $(ratio_or "$(net_median h2c-pasta-lo gbps)" "$hn") (127.0.0.1).
 
 ### Short connections through a published port
@@ -528,11 +531,16 @@ $NET_CONNS sequential connections, each one HTTP GET of a 6-byte page and
 close, by one \`curl\` walking \`http://127.0.0.1:HOSTPORT/index.html?[1-$NET_CONNS]\`
 against busybox \`httpd -f\` (which forks per connection) in the container;
 every request must be answered on a new connection. Connections per second,
-$NET_RUNS runs each.
+$NET_RUNS runs each. Every accept of a container that publishes a TCP port
+goes through lodger's monitor (the accept bypass), whether it hands the
+server the host's socket ($HOST_IP) or not (127.0.0.1); \`accept_bypass=false\`
+shows what that costs.
 
 | published port | median conn/s | min | max | runs |
 | --- | --- | --- | --- | --- |
-$(net_row "lodger" conn-lodger cps)
+$(net_row "lodger, client to 127.0.0.1" conn-lodger cps)
+$(net_row "lodger, client to $HOST_IP" conn-lodger-ip cps)
+$(net_row "lodger \`accept_bypass=false\`, client to 127.0.0.1" conn-lodger-off cps)
 $(net_row "podman slirp4netns, rootlesskit handler" conn-slirp-rk cps)
 $(net_row "podman slirp4netns, slirp4netns handler" conn-slirp-sn cps)
 $(net_row "pasta" conn-pasta cps)

@@ -1,6 +1,6 @@
 package netstack
 
-// The accept bypass (Config.AcceptBypass, a prototype, off by default).
+// The accept bypass (Config.AcceptBypass, on by default).
 // A published TCP connection carried by the kernels (inbound_linux.go)
 // crosses two TCP connections: the client's to the host socket H the
 // monitor accepted, and the monitor's socket T in the container's
@@ -35,6 +35,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -49,14 +50,13 @@ import (
 // millisecond; a busy one later, through the splice.
 const acceptWait = 20 * time.Millisecond
 
-// acceptPoll is how often a trapped blocking accept checks that its
-// caller still waits (a signal ends the wait) and that the stack runs; a
-// wait with nothing happening checks less often, up to acceptPollIdle,
-// so that an idle server costs the monitor a few wakeups a second.
-const (
-	acceptPoll     = 20 * time.Millisecond
-	acceptPollIdle = 200 * time.Millisecond
-)
+// acceptCheck is how often a trapped blocking accept with nothing
+// happening checks that its caller still waits and that the stack runs.
+// It is woken at once when a connection comes, when its thread exits (a
+// pidfd) and when the caller's accept comes again as a new notification
+// (a signal interrupted it, and it restarted): the check only bounds how
+// long a wait outlives a caller that stopped accepting.
+const acceptCheck = 2 * time.Second
 
 // handoffs are the published connections whose host socket may still go
 // to the server, by the address the server sees them from, and a lock
@@ -65,9 +65,14 @@ type handoffs struct {
 	mu        sync.Mutex
 	byPeer    map[netip.AddrPort]*handoff
 	listeners map[uint64]*listenerLock // by the socket's inode
-	// trapped are the container's ports on which a trapped accept was
-	// seen: only their clients wait for one (a server started by
-	// `lodger exec`, outside the filter, is never waited for).
+	// trapped says of the container's ports whether their last word
+	// was a trapped accept (true) or a client that waited for one in
+	// vain (false: a server started by `lodger exec`, outside the
+	// filter, or one too busy to accept). Clients of a port with no
+	// word yet wait too, so that an epoll server's first client, which
+	// comes before its first accept, is handed over as well; a false
+	// port's clients are spliced at once until a trapped accept is seen
+	// on it again.
 	trapped map[uint16]bool
 }
 
@@ -81,16 +86,124 @@ func (hs *handoffs) sawAccept(port uint16) {
 	hs.trapped[port] = true
 }
 
-// acceptsTrapped says whether a trapped accept was seen on port.
-func (hs *handoffs) acceptsTrapped(port uint16) bool {
+// missedAccept records that a client of port waited for an accept in
+// vain.
+func (hs *handoffs) missedAccept(port uint16) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	return hs.trapped[port]
+	if hs.trapped == nil {
+		hs.trapped = map[uint16]bool{}
+	}
+	hs.trapped[port] = false
 }
 
+// mayAccept says whether a client of port should wait for a trapped
+// accept: unless the last one to wait did so in vain.
+func (hs *handoffs) mayAccept(port uint16) bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	seen, known := hs.trapped[port]
+	return seen || !known
+}
+
+// listenerLock lets one trapped accept at a time wait on a listening
+// socket.
 type listenerLock struct {
-	c     chan struct{} // holds one token while a trapped accept waits
-	users int
+	c      chan struct{} // holds one token while a trapped accept waits
+	users  int
+	holder uint64 // the notification holding the token (under handoffs.mu)
+	kick   int    // an eventfd that wakes the holder to check it still stands
+	// parked are connections accepted for callers that were gone when
+	// they were to be given (under handoffs.mu).
+	parked []*parkedConn
+}
+
+// parkedConn is a connection the monitor accepted on a listener for a
+// trapped accept whose caller was gone by the time it could be given: a
+// signal interrupted the accept, which then restarts as a new
+// notification. The next trapped accept on the listener takes it, so
+// that the server sees it as it came; one no accept takes within
+// parkWait is put back in the listener's queue (requeue).
+type parkedConn struct {
+	s           int
+	ho          *handoff // claimed, H not given yet; nil for any other connection
+	peer, local netip.AddrPort
+	timer       *time.Timer
+}
+
+// parkWait is how long a parked connection waits for the listener's
+// next accept.
+const parkWait = time.Second
+
+// park keeps p for the next trapped accept on the listener ino.
+func (t *connectTrap) park(ino uint64, p *parkedConn) {
+	hs := &t.st.handoffs
+	l := hs.lockListener(ino) // released when p is taken or put back
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	l.parked = append(l.parked, p)
+	p.timer = time.AfterFunc(parkWait, func() {
+		if hs.unparkThis(ino, p) {
+			t.putBack(p)
+		}
+	})
+	if l.holder != 0 {
+		kick(l) // a trapped accept waits on the listener already
+	}
+}
+
+// kick wakes the trapped accept that holds l's token.
+func kick(l *listenerLock) {
+	if l.kick >= 0 {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(l.kick, one[:])
+	}
+}
+
+// unpark takes the oldest connection parked on the listener ino, if any.
+func (hs *handoffs) unpark(ino uint64) *parkedConn {
+	hs.mu.Lock()
+	l := hs.listeners[ino]
+	if l == nil || len(l.parked) == 0 {
+		hs.mu.Unlock()
+		return nil
+	}
+	p := l.parked[0]
+	l.parked = l.parked[1:]
+	hs.mu.Unlock()
+	p.timer.Stop() // should it be firing, it finds p gone
+	hs.unlockListener(ino)
+	return p
+}
+
+// unparkThis takes p off the listener ino, unless it was taken already.
+func (hs *handoffs) unparkThis(ino uint64, p *parkedConn) bool {
+	hs.mu.Lock()
+	l := hs.listeners[ino]
+	i := -1
+	if l != nil {
+		i = slices.Index(l.parked, p)
+	}
+	if i >= 0 {
+		l.parked = slices.Delete(l.parked, i, i+1)
+	}
+	hs.mu.Unlock()
+	if i < 0 {
+		return false
+	}
+	hs.unlockListener(ino)
+	return true
+}
+
+// putBack gives up on handing p to a caller: a claimed host socket goes
+// back to dialIn, which splices it to T, and S goes back in its
+// listener's queue.
+func (t *connectTrap) putBack(p *parkedConn) {
+	if p.ho != nil {
+		p.ho.result <- false
+	}
+	t.requeue(p.s, p.peer, p.local)
 }
 
 type handoffState int
@@ -167,6 +280,13 @@ func (ho *handoff) settle(wait time.Duration) bool {
 	return <-ho.result
 }
 
+// missed says whether no accept claimed ho before its wait ended.
+func (ho *handoff) missed() bool {
+	ho.mu.Lock()
+	defer ho.mu.Unlock()
+	return ho.state == handoffSpliced
+}
+
 // lockListener returns the lock of the listening socket ino; unlock with
 // unlockListener.
 func (hs *handoffs) lockListener(ino uint64) *listenerLock {
@@ -177,7 +297,11 @@ func (hs *handoffs) lockListener(ino uint64) *listenerLock {
 	}
 	l := hs.listeners[ino]
 	if l == nil {
-		l = &listenerLock{c: make(chan struct{}, 1)}
+		kick, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			kick = -1 // the holder then sees a new caller only at its check
+		}
+		l = &listenerLock{c: make(chan struct{}, 1), kick: kick}
 		hs.listeners[ino] = l
 	}
 	l.users++
@@ -190,7 +314,30 @@ func (hs *handoffs) unlockListener(ino uint64) {
 	if l := hs.listeners[ino]; l != nil {
 		if l.users--; l.users == 0 {
 			delete(hs.listeners, ino)
+			if l.kick >= 0 {
+				unix.Close(l.kick)
+			}
 		}
+	}
+}
+
+// setHolder records the notification that holds l's token (0: none).
+func (hs *handoffs) setHolder(l *listenerLock, id uint64) {
+	hs.mu.Lock()
+	l.holder = id
+	hs.mu.Unlock()
+}
+
+// kickStale wakes l's holder when its notification no longer stands: its
+// caller was interrupted, and what comes now may be its restarted accept,
+// which must not wait for the old one's next check.
+func (t *connectTrap) kickStale(l *listenerLock) {
+	hs := &t.st.handoffs
+	hs.mu.Lock()
+	id := l.holder
+	hs.mu.Unlock()
+	if id != 0 && !t.valid(id) {
+		kick(l)
 	}
 }
 
@@ -231,7 +378,12 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 	if c.listenFD < 0 || t.st.netns == nil {
 		return 0, errNotBypassed
 	}
-	dup, err := getFD(c.pid, c.listenFD)
+	pidfd, err := openPidfd(c.pid)
+	if err != nil {
+		return 0, errNotBypassed
+	}
+	defer unix.Close(pidfd)
+	dup, err := unix.PidfdGetfd(pidfd, c.listenFD, 0)
 	if err != nil {
 		return 0, errNotBypassed
 	}
@@ -256,130 +408,179 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 	if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || (v != unix.IPPROTO_TCP && v != unix.IPPROTO_MPTCP) {
 		return 0, errNotBypassed
 	}
-	if sa, err := unix.Getsockname(dup); err == nil {
-		t.st.handoffs.sawAccept(addrPort(sa).Port())
+	sa, err := unix.Getsockname(dup)
+	if err != nil {
+		return 0, errNotBypassed
 	}
+	// A listener with TCP_DEFER_ACCEPT has a connection to accept only
+	// once its client sent data, which a handed-over client sends to
+	// the host's socket: its clients are spliced, and its accepts left
+	// to the kernel.
+	if v, err := unix.GetsockoptInt(dup, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT); err != nil || v > 0 {
+		t.st.handoffs.missedAccept(addrPort(sa).Port())
+		return 0, errNotBypassed
+	}
+	t.st.handoffs.sawAccept(addrPort(sa).Port())
 	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	if err != nil {
 		return 0, errNotBypassed
 	}
-	s, errno, err := t.acceptOn(n, dup, fl&unix.O_NONBLOCK != 0)
-	if err != nil || errno != 0 {
-		return errno, err
+	var st unix.Stat_t
+	if err := unix.Fstat(dup, &st); err != nil {
+		return 0, errNotBypassed
 	}
-	return t.deliver(n, c, family, s)
+	// What an interrupted accept on this listener left comes first.
+	if p := t.st.handoffs.unpark(st.Ino); p != nil {
+		return t.give(n, c, family, st.Ino, p)
+	}
+	s, p, errno, err := t.acceptOn(n, dup, pidfd, st.Ino, fl&unix.O_NONBLOCK != 0)
+	switch {
+	case err != nil || errno != 0:
+		return errno, err
+	case p != nil:
+		return t.give(n, c, family, st.Ino, p)
+	}
+	return t.deliver(n, c, family, st.Ino, s)
 }
 
 // acceptOn accepts a connection on the container's listening socket dup,
 // as the caller's accept would: at once for a non-blocking one, else
 // waiting (one trapped accept at a time per socket, so that a woken one
 // never blocks in the kernel behind another) until a connection comes,
-// the socket's SO_RCVTIMEO passes (EAGAIN), or the caller is gone.
-func (t *connectTrap) acceptOn(n *seccompNotif, dup int, nonblock bool) (int, syscall.Errno, error) {
-	take := func() (int, syscall.Errno, error) {
+// the socket's SO_RCVTIMEO passes (EAGAIN), or the caller is gone (pidfd
+// is its thread's). A connection parked on the listener (ino) meanwhile
+// is returned as p.
+func (t *connectTrap) acceptOn(n *seccompNotif, dup, pidfd int, ino uint64, nonblock bool) (s int, p *parkedConn, errno syscall.Errno, err error) {
+	take := func() (int, *parkedConn, syscall.Errno, error) {
 		for {
 			s, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 			switch {
 			case err == nil:
-				return s, 0, nil
+				return s, nil, 0, nil
 			case err == unix.EINTR:
 				continue
 			case err == unix.EAGAIN:
-				return -1, unix.EAGAIN, nil
+				return -1, nil, unix.EAGAIN, nil
 			}
 			// This process's fd limit, a connection aborted in the
 			// queue: the kernel's accept in the caller decides.
-			return -1, 0, errNotBypassed
+			return -1, nil, 0, errNotBypassed
 		}
 	}
 	if nonblock {
 		return take()
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(dup, &st); err != nil {
-		return -1, 0, errNotBypassed
 	}
 	var deadline time.Time
 	if tv, err := unix.GetsockoptTimeval(dup, unix.SOL_SOCKET, unix.SO_RCVTIMEO); err == nil && tv.Nano() > 0 {
 		deadline = time.Now().Add(time.Duration(tv.Nano()))
 	}
 	hs := &t.st.handoffs
-	l := hs.lockListener(st.Ino)
-	defer hs.unlockListener(st.Ino)
-	interval := acceptPoll
+	l := hs.lockListener(ino)
+	defer hs.unlockListener(ino)
 	for locked := false; !locked; {
-		timer := time.NewTimer(interval)
+		select {
+		case l.c <- struct{}{}:
+			locked = true
+			continue
+		default:
+		}
+		t.kickStale(l)
+		timer := time.NewTimer(acceptCheck)
 		select {
 		case l.c <- struct{}{}:
 			locked = true
 		case <-timer.C:
 			if !t.valid(n.ID) {
-				return -1, 0, errGone
+				return -1, nil, 0, errGone
 			}
 			if t.st.ctx.Err() != nil {
-				return -1, 0, errNotBypassed
+				return -1, nil, 0, errNotBypassed
 			}
-			interval = min(2*interval, acceptPollIdle)
 		}
 		timer.Stop()
 	}
-	defer func() { <-l.c }()
-	interval = acceptPoll
+	hs.setHolder(l, n.ID)
+	defer func() {
+		hs.setHolder(l, 0)
+		<-l.c
+	}()
+	var drain [8]byte
+	if l.kick >= 0 {
+		_, _ = unix.Read(l.kick, drain[:]) // a kick meant for an earlier holder
+	}
 	for {
-		if t.st.ctx.Err() != nil {
-			return -1, 0, errNotBypassed
+		// A connection parked while this accept waited for the token
+		// or polled (which a kick then ended).
+		if p := hs.unpark(ino); p != nil {
+			return -1, p, 0, nil
 		}
-		wait := interval
+		if t.st.ctx.Err() != nil {
+			return -1, nil, 0, errNotBypassed
+		}
+		wait := acceptCheck
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
 			if left <= 0 {
-				return -1, unix.EAGAIN, nil
+				return -1, nil, unix.EAGAIN, nil
 			}
 			wait = min(wait, left+time.Millisecond)
 		}
-		pfd := []unix.PollFd{{Fd: int32(dup), Events: unix.POLLIN}}
+		pfd := []unix.PollFd{
+			{Fd: int32(dup), Events: unix.POLLIN},
+			{Fd: int32(pidfd), Events: unix.POLLIN},
+			{Fd: int32(l.kick), Events: unix.POLLIN}, // -1 is ignored
+		}
 		k, err := unix.Poll(pfd, int(wait/time.Millisecond))
-		if k == 0 {
-			interval = min(2*interval, acceptPollIdle)
-		}
 		if err != nil && err != unix.EINTR {
-			return -1, 0, errNotBypassed
+			return -1, nil, 0, errNotBypassed
 		}
-		if k > 0 {
+		if pfd[2].Revents != 0 {
+			_, _ = unix.Read(l.kick, drain[:])
+		}
+		if k > 0 && pfd[0].Revents != 0 {
 			// A blocking description: should a process outside the
 			// filter (lodger exec) have taken the connection since
 			// poll, this waits in the kernel for the next one.
-			s, errno, err := take()
+			s, p, errno, err := take()
 			if errno != unix.EAGAIN {
-				return s, errno, err
+				return s, p, errno, err
 			}
 		}
 		if !t.valid(n.ID) {
-			return -1, 0, errGone
+			return -1, nil, 0, errGone
 		}
 	}
 }
 
-// deliver gives the caller of n the connection S, or the host socket in
-// its place when S is a published connection's, and answers the accept.
-// Where that fails, S is put back (requeue) and the returned error or
-// errno says what the caller gets.
-func (t *connectTrap) deliver(n *seccompNotif, c acceptCall, family, s int) (syscall.Errno, error) {
+// deliver gives the caller of n the connection S it accepted on the
+// listener ino, or the host socket in its place when S is a published
+// connection's, and answers the accept.
+func (t *connectTrap) deliver(n *seccompNotif, c acceptCall, family int, ino uint64, s int) (syscall.Errno, error) {
 	peer, local, err := endpoints(s)
 	if err != nil {
 		unix.Close(s)
 		return 0, errNotBypassed // not connected any more: the kernel's turn
 	}
-	ho := t.st.handoffs.claim(peer)
-	give, from := s, peer
+	return t.give(n, c, family, ino, &parkedConn{s: s, ho: t.st.handoffs.claim(peer), peer: peer, local: local})
+}
+
+// give is deliver of a connection already accepted, and its handoff
+// claimed. Where the caller is gone, the connection is parked for the
+// listener's next accept; where it cannot take it (EMFILE, a bad address
+// buffer), S is put back in the listener's queue; the returned error or
+// errno says what the caller gets.
+func (t *connectTrap) give(n *seccompNotif, c acceptCall, family int, ino uint64, p *parkedConn) (syscall.Errno, error) {
+	s, ho := p.s, p.ho
+	give, from := s, p.peer
 	var hrc syscall.RawConn
+	var err error
 	if ho != nil {
 		if hrc, err = ho.h.SyscallConn(); err == nil {
 			err = hrc.Control(func(fd uintptr) { give = int(fd) })
 		}
 		if err != nil {
 			ho.result <- false
-			ho = nil
+			ho, p.ho = nil, nil
 			give = s
 		} else {
 			from = ho.client
@@ -389,12 +590,12 @@ func (t *connectTrap) deliver(n *seccompNotif, c acceptCall, family, s int) (sys
 	fail := func(errno syscall.Errno, err error) (syscall.Errno, error) {
 		if ho != nil {
 			_ = unix.SetNonblock(give, true)
-			ho.result <- false // dialIn splices H to T, whose peer S is
 		}
-		t.requeue(s, peer, local)
 		if !t.valid(n.ID) {
+			t.park(ino, p)
 			return 0, errGone
 		}
+		t.putBack(p)
 		if errors.Is(err, errGone) {
 			// Still waiting (a kernel without SECCOMP_ADDFD_FLAG_SEND,
 			// say): its own accept takes what was put back.

@@ -359,19 +359,25 @@ func sockaddr(family int, dst netip.AddrPort) unix.Sockaddr {
 
 // getFD duplicates the descriptor fd of the thread tid into this process.
 func getFD(tid, fd int) (int, error) {
-	pidfd, err := unix.PidfdOpen(tid, pidfdThread)
-	if errors.Is(err, unix.EINVAL) {
-		// Before Linux 6.9: the pidfd of the thread's process.
-		var tgid int
-		if tgid, err = threadGroup(tid); err == nil {
-			pidfd, err = unix.PidfdOpen(tgid, 0)
-		}
-	}
+	pidfd, err := openPidfd(tid)
 	if err != nil {
 		return -1, err
 	}
 	defer unix.Close(pidfd)
 	return unix.PidfdGetfd(pidfd, fd, 0)
+}
+
+// openPidfd opens a pidfd of the thread tid, which polls readable when
+// the thread has exited; before Linux 6.9, of its process.
+func openPidfd(tid int) (int, error) {
+	pidfd, err := unix.PidfdOpen(tid, pidfdThread)
+	if errors.Is(err, unix.EINVAL) {
+		var tgid int
+		if tgid, err = threadGroup(tid); err == nil {
+			pidfd, err = unix.PidfdOpen(tgid, 0)
+		}
+	}
+	return pidfd, err
 }
 
 func threadGroup(tid int) (int, error) {

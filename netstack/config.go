@@ -55,23 +55,24 @@ type Config struct {
 	// carrying the connection through the stack. A record written
 	// before the option existed reads as off.
 	Bypass bool `json:"bypass,omitempty"`
-	// AcceptBypass (a prototype, off by default) hands the container's
-	// server the host's socket of a published TCP connection at its
-	// accept(2), so that client and server talk without the monitor in
-	// between (see accept_linux.go).
+	// AcceptBypass hands the container's server the host's socket of a
+	// published TCP connection at its accept(2), so that client and
+	// server talk without the monitor in between (see accept_linux.go).
+	// A record written before it was the default reads as off.
 	AcceptBypass bool `json:"acceptBypass,omitempty"`
 }
 
 // DefaultConfig is what `--network netstack` gives.
 func DefaultConfig() Config {
 	return Config{
-		MTU:         65520,
-		IPv6:        hostHasIPv6(),
-		MaxConns:    4096,
-		MaxHalfOpen: 256,
-		DialTimeout: 10 * time.Second,
-		UDPIdle:     60 * time.Second,
-		Bypass:      true,
+		MTU:          65520,
+		IPv6:         hostHasIPv6(),
+		MaxConns:     4096,
+		MaxHalfOpen:  256,
+		DialTimeout:  10 * time.Second,
+		UDPIdle:      60 * time.Second,
+		Bypass:       true,
+		AcceptBypass: true,
 	}
 }
 

@@ -242,12 +242,11 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 	if st.netns != nil {
 		// With the accept bypass the server may be handed c itself
 		// (accept_linux.go), unless the client would not appear as
-		// itself, or no accept on this port was ever trapped (the
-		// server is outside the filter, or an epoll server that has
-		// not accepted yet: its first client is spliced).
+		// itself, or the last client of this port waited for a trapped
+		// accept in vain (the server is outside the filter).
 		var ho *handoff
 		var bound func(netip.AddrPort)
-		if st.cfg.AcceptBypass && src == client.Addr().Unmap() && st.handoffs.acceptsTrapped(port) {
+		if st.cfg.AcceptBypass && src == client.Addr().Unmap() && st.handoffs.mayAccept(port) {
 			ho = &handoff{h: c, client: netip.AddrPortFrom(src, client.Port()), claimed: make(chan struct{}), result: make(chan bool, 1)}
 			bound = func(local netip.AddrPort) { st.handoffs.add(local, ho) }
 		}
@@ -260,6 +259,9 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 			}
 			handed = ho.settle(wait)
 			st.handoffs.remove(ho)
+			if err == nil && ho.missed() {
+				st.handoffs.missedAccept(port)
+			}
 		}
 		switch {
 		case handed && err == nil:

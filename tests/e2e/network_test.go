@@ -866,8 +866,16 @@ func TestNetworkConnectionsDoNotLeak(t *testing.T) {
 	)
 	e := shared
 	port := freePort(t, "tcp", netip.IPv4Unspecified())
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	runDetached(t, e, "net-churn", "-p", addr+":8080", netImage(), "nettool", "serve", "tcp", "8080", "-quiet")
+	ip := hostIPv4(t)
+	// Half the clients come from the host's loopback (their connections
+	// are spliced), half from the host's address (handed to the server's
+	// accept).
+	targets := []churnTarget{
+		{netip.Addr{}, fmt.Sprintf("127.0.0.1:%d", port)},
+		{ip, netip.AddrPortFrom(ip, uint16(port)).String()},
+	}
+	addr := targets[0].addr
+	runDetached(t, e, "net-churn", "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080", "-quiet")
 	waitHello(t, "tcp", addr)
 	r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "net-churn")
 	pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
@@ -877,14 +885,14 @@ func TestNetworkConnectionsDoNotLeak(t *testing.T) {
 
 	// The warm-up brings the Go runtime of the monitor to its working set
 	// of threads and buffers, so what follows measures only leaks.
-	if err := churn(addr, warmUp, workers); err != nil {
+	if err := churn(targets, warmUp, workers); err != nil {
 		t.Fatalf("warm-up: %v", err)
 	}
 	time.Sleep(time.Second)
 	fds0, threads0 := procCounts(t, pid)
 
 	start := time.Now()
-	if err := churn(addr, total, workers); err != nil {
+	if err := churn(targets, total, workers); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
@@ -918,9 +926,16 @@ func TestNetworkConnectionsDoNotLeak(t *testing.T) {
 	}
 }
 
-// churn makes n short connections to addr, workers at a time, each one a
-// hello and a close, and fails on the first that does not get its hello.
-func churn(addr string, n, workers int) error {
+// churnTarget is where churn connects, and from which local address.
+type churnTarget struct {
+	local netip.Addr
+	addr  string
+}
+
+// churn makes n short connections to the targets in turn, workers at a
+// time, each one a hello and a close, and fails on the first that does
+// not get its hello.
+func churn(targets []churnTarget, n, workers int) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var next atomic.Int64
@@ -932,8 +947,13 @@ func churn(addr string, n, workers int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil && next.Add(1) <= int64(n) {
-				reply, _, err := sayHello("tcp", netip.Addr{}, addr)
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				if i > int64(n) {
+					break
+				}
+				to := targets[int(i)%len(targets)]
+				reply, _, err := sayHello("tcp", to.local, to.addr)
 				if err == nil && !strings.HasPrefix(reply, "hello ") {
 					err = fmt.Errorf("reply %q", reply)
 				}
@@ -947,7 +967,7 @@ func churn(addr string, n, workers int) error {
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return fmt.Errorf("connection %d of %d through %s: %w", next.Load(), n, addr, firstErr)
+		return fmt.Errorf("connection %d of %d through %v: %w", next.Load(), n, targets, firstErr)
 	}
 	return nil
 }
@@ -1200,8 +1220,8 @@ func TestNetworkBypass(t *testing.T) {
 	})
 }
 
-// TestNetworkAcceptBypass: with accept_bypass the server's accept gets
-// the host's socket of a published connection, for a server that accepts
+// TestNetworkAcceptBypass: by default the server's accept gets the host's
+// socket of a published connection, for a server that accepts
 // non-blocking (Go's) and one that blocks in accept(2); a client the
 // container must see as the gateway, and one inside, still reach it as
 // before.
@@ -1212,22 +1232,37 @@ func TestNetworkAcceptBypass(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			name := "net-accept-" + mode
 			port := freePort(t, "tcp", netip.IPv4Unspecified())
-			args := []string{"--network", "netstack:accept_bypass=true", "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080"}
+			args := []string{"-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080"}
 			if mode == "blocking" {
-				args = append(args, "-block")
+				// Each accept that waits is interrupted by a signal 50 ms
+				// after the one before returned, and restarts.
+				args = append(args, "-block", "-interrupt", "50ms")
 			}
 			runDetached(t, e, name, args...)
 			public := netip.AddrPortFrom(ip, uint16(port)).String()
 			loop := fmt.Sprintf("127.0.0.1:%d", port)
-			waitHello(t, "tcp", loop)
+
+			// The very first client, before the server accepted anything
+			// (an epoll server has not called accept yet), is handed
+			// over too. Its readiness is seen from inside, without a
+			// client.
+			waitListening(t, e, name, 8080)
+			t.Run("the first client handed over", func(t *testing.T) {
+				assertHandedOver(t, e, name, ip, public)
+			})
 
 			t.Run("from the host's address", func(t *testing.T) {
-				reply, local, err := sayHello("tcp", ip, public)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := "hello " + local + "\n"; reply != want {
-					t.Errorf("reply %q, want %q: the server must see the true client address", reply, want)
+				for i := range 20 {
+					reply, local, err := sayHello("tcp", ip, public)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := "hello " + local + "\n"; reply != want {
+						t.Fatalf("client %d: reply %q, want %q: the server must see the true client address", i, reply, want)
+					}
+					// A blocking server's accept is interrupted and
+					// restarted between clients.
+					time.Sleep(80 * time.Millisecond)
 				}
 			})
 			t.Run("from the host's loopback, as the gateway", func(t *testing.T) {
@@ -1246,17 +1281,11 @@ func TestNetworkAcceptBypass(t *testing.T) {
 					t.Errorf("%s\nwant the server to greet 127.0.0.1", r)
 				}
 			})
-			// Handed over, the connection is the host's socket: its bytes
-			// cross neither the container's lo (the kernel-carried path)
-			// nor eth0 (the stack).
-			t.Run("not carried", func(t *testing.T) {
-				lo0, eth0 := rxBytes(t, e, name, "lo"), rxBytes(t, e, name, "eth0")
-				const size = 8 << 20
-				sendToHello(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}}, public, size)
-				time.Sleep(500 * time.Millisecond)
-				if lo, eth := rxBytes(t, e, name, "lo")-lo0, rxBytes(t, e, name, "eth0")-eth0; lo > size/8 || eth > size/8 {
-					t.Errorf("the container's lo received %d bytes and eth0 %d during the transfer: the connection was not handed over", lo, eth)
-				}
+			// After its accept was interrupted and restarted, a blocking
+			// server still gets the host's socket.
+			t.Run("handed over", func(t *testing.T) {
+				time.Sleep(200 * time.Millisecond)
+				assertHandedOver(t, e, name, ip, public)
 			})
 			t.Run("1000 connections leave nothing in the monitor", func(t *testing.T) {
 				r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", name)
@@ -1284,5 +1313,62 @@ func TestNetworkAcceptBypass(t *testing.T) {
 				})
 			})
 		})
+	}
+
+	// accept_bypass=false: every published connection is carried by the
+	// kernels, over the container's loopback, client address and all.
+	t.Run("off", func(t *testing.T) {
+		name := "net-accept-off"
+		port := freePort(t, "tcp", netip.IPv4Unspecified())
+		runDetached(t, e, name, "--network", "netstack:accept_bypass=false", "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080")
+		public := netip.AddrPortFrom(ip, uint16(port)).String()
+		waitHello(t, "tcp", public)
+		reply, local, err := sayHello("tcp", ip, public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "hello " + local + "\n"; reply != want {
+			t.Errorf("reply %q, want %q: the server must see the true client address", reply, want)
+		}
+		lo0 := rxBytes(t, e, name, "lo")
+		const size = 8 << 20
+		sendToHello(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}}, public, size)
+		eventually(t, fmt.Sprintf("%d bytes to arrive over the container's lo", size), func() bool {
+			return rxBytes(t, e, name, "lo")-lo0 >= size
+		})
+	})
+}
+
+// assertHandedOver sends 8 MiB from the host's address ip to the
+// container's hello server at public and checks that the connection was
+// the host's socket: its bytes crossed neither the container's lo (the
+// kernel-carried path) nor eth0 (the stack).
+func assertHandedOver(t *testing.T, e *env, name string, ip netip.Addr, public string) {
+	t.Helper()
+	lo0, eth0 := rxBytes(t, e, name, "lo"), rxBytes(t, e, name, "eth0")
+	const size = 8 << 20
+	sendToHello(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}}, public, size)
+	time.Sleep(500 * time.Millisecond)
+	if lo, eth := rxBytes(t, e, name, "lo")-lo0, rxBytes(t, e, name, "eth0")-eth0; lo > size/8 || eth > size/8 {
+		t.Errorf("the container's lo received %d bytes and eth0 %d during the transfer: the connection was not handed over", lo, eth)
+	}
+}
+
+// waitListening waits until a TCP socket listens on port in the
+// container, as its /proc/net/tcp and tcp6 tell.
+func waitListening(t *testing.T, e *env, name string, port int) {
+	t.Helper()
+	// local_address is ADDR:PORT in hex; st 0A is LISTEN.
+	re := regexp.MustCompile(fmt.Sprintf(`(?m)^\s*\d+: [0-9A-F]+:%04X [0-9A-F]+:0000 0A `, port))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := e.lodger(t, "exec", name, "cat", "/proc/net/tcp", "/proc/net/tcp6")
+		if re.MatchString(r.stdout) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s\nno socket listens on port %d in %s within 20s", r, port, name)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -14,13 +14,15 @@
 //		HTTP GET; print the body. A status other than 200 is an error.
 //	nettool resolve [-timeout D] NAME
 //		Print each address of NAME on a line of its own.
-//	nettool serve tcp|udp PORT [-n N] [-quiet] [-block]
+//	nettool serve tcp|udp PORT [-n N] [-quiet] [-block [-interrupt D]]
 //		Listen on every address. For each TCP connection or UDP datagram
 //		print "client IP:PORT" at once and answer "hello IP:PORT". With
 //		-n, exit after N clients; with -quiet print only "served N" at
 //		exit (after -n clients, or on SIGTERM or SIGINT). With -block,
 //		TCP is accepted by blocking accept(2) calls, and the greeting
-//		names the address accept returned.
+//		names the address accept returned; -interrupt D signals the
+//		accepting thread D after each accept, so that the accept then
+//		waiting is interrupted and restarts.
 //	nettool dial [-timeout D] tcp|udp HOST:PORT
 //		Connect, send a line (UDP: one datagram) and print the reply.
 //	nettool connect [-block] [-setopts] [-nocloexec] [-timeout D] IP:PORT

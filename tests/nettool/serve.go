@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,10 +22,14 @@ const clientTimeout = 10 * time.Second
 
 // server answers clients and reports them.
 type server struct {
-	quiet  bool
-	limit  int // exit after this many clients; 0: never
-	served atomic.Int64
-	out    sync.Mutex
+	quiet bool
+	limit int // exit after this many clients; 0: never
+	// interrupt: with -block, how long after each accept a signal (with
+	// SA_RESTART, as Go's handlers are) interrupts the accept that
+	// waits; 0: never.
+	interrupt time.Duration
+	served    atomic.Int64
+	out       sync.Mutex
 }
 
 // serve answers TCP connections or UDP datagrams on a port of every
@@ -35,6 +40,7 @@ func serve(args []string) error {
 	fs.IntVar(&s.limit, "n", 0, "exit after this many clients")
 	fs.BoolVar(&s.quiet, "quiet", false, `print only "served N" at exit`)
 	block := fs.Bool("block", false, "tcp: accept with blocking accept(2) calls on a blocking socket")
+	fs.DurationVar(&s.interrupt, "interrupt", 0, "with -block: this long after each accept, interrupt the next one with a signal")
 	pos, err := parseArgs(fs, args, "tcp|udp", "PORT")
 	if err != nil {
 		return err
@@ -129,6 +135,10 @@ func (s *server) serveTCPBlocking(f *os.File) error {
 	fd := int(f.Fd()) // Fd makes the socket blocking
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// The accepts run on this thread, which -interrupt signals.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, tid := os.Getpid(), syscall.Gettid()
 	for accepted := 0; s.limit == 0 || accepted < s.limit; {
 		nfd, sa, err := syscall.Accept(fd)
 		if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.ECONNABORTED) {
@@ -138,6 +148,10 @@ func (s *server) serveTCPBlocking(f *os.File) error {
 			return nil // shut down by blockingCloser
 		}
 		accepted++
+		if s.interrupt > 0 {
+			// SIGURG: the Go runtime always handles it, with SA_RESTART.
+			time.AfterFunc(s.interrupt, func() { _ = syscall.Tgkill(pid, tid, syscall.SIGURG) })
+		}
 		var peer netip.AddrPort
 		switch a := sa.(type) {
 		case *syscall.SockaddrInet4:
