@@ -261,7 +261,7 @@ net_conn_sample() {
 		NET_FAIL[$key]="server did not answer: $(oneline "$(cat "$err")")"
 	fi
 	case $key in
-	conn-lodger) as_user lodger rm -f $ctr >/dev/null 2>&1 ;;
+	conn-lodger*) as_user lodger rm -f $ctr >/dev/null 2>&1 ;;
 	conn-slirp*) as_user podman rm -f -t 0 $ctr >/dev/null 2>&1 ;;
 	*) stop_tree "$pidf" ;;
 	esac || true

@@ -1315,6 +1315,26 @@ func TestNetworkAcceptBypass(t *testing.T) {
 		})
 	}
 
+	// A server started by `lodger exec` is outside the filter: its accept
+	// is never trapped, and its clients are spliced, as themselves.
+	t.Run("server outside the filter", func(t *testing.T) {
+		name := "net-accept-exec"
+		port := freePort(t, "tcp", netip.IPv4Unspecified())
+		runDetached(t, e, name, "-p", fmt.Sprintf("%d:8080", port), netImage(), "sleep", "3600")
+		wantCode(t, e.lodger(t, "exec", "-d", name, "nettool", "serve", "tcp", "8080"), 0)
+		public := netip.AddrPortFrom(ip, uint16(port)).String()
+		waitHello(t, "tcp", public)
+		for i := range 5 {
+			reply, local, err := sayHello("tcp", ip, public)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "hello " + local + "\n"; reply != want {
+				t.Fatalf("client %d: reply %q, want %q", i, reply, want)
+			}
+		}
+	})
+
 	// accept_bypass=false: every published connection is carried by the
 	// kernels, over the container's loopback, client address and all.
 	t.Run("off", func(t *testing.T) {
