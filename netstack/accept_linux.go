@@ -74,6 +74,8 @@ type handoffs struct {
 	// port's clients are spliced at once until a trapped accept is seen
 	// on it again.
 	trapped map[uint16]bool
+	// infos are the listening sockets seen, by inode.
+	infos map[uint64]*listenerInfo
 }
 
 // sawAccept records that a trapped accept came for a listener on port.
@@ -341,6 +343,98 @@ func (t *connectTrap) kickStale(l *listenerLock) {
 	}
 }
 
+// listenerInfo is what the trapped accepts learn of a listening socket
+// the first time they see it, kept by its inode: whether its accepts are
+// taken here, and the options its accepted sockets inherit. The socket's
+// kind and protocol never change; its TCP_DEFER_ACCEPT and the options
+// it passes on are read once, so that a handover costs few system calls:
+// a server that changes them on a listener it already accepted on keeps
+// what was read first.
+type listenerInfo struct {
+	// bypass: a listening TCP (or MPTCP, Go's default since 1.24, which
+	// accepts plain TCP clients too) socket of IPv4 or IPv6.
+	bypass      bool
+	family      int
+	port        uint16
+	deferAccept bool // TCP_DEFER_ACCEPT: see accept
+
+	mu       sync.Mutex
+	optsRead bool
+	opts     inherited // what a handed-over host socket is given
+}
+
+// maxListenerInfos bounds the listeners remembered: past it, what was
+// learnt is forgotten (sockets closed long ago among it) and learnt again.
+const maxListenerInfos = 256
+
+// listener returns what is known of the listening socket ino, whose
+// duplicate is dup, reading it the first time.
+func (hs *handoffs) listener(ino uint64, dup int) *listenerInfo {
+	hs.mu.Lock()
+	li := hs.infos[ino]
+	hs.mu.Unlock()
+	if li != nil {
+		return li
+	}
+	li = readListener(dup)
+	if li == nil {
+		return &listenerInfo{} // not listening yet: asked again next time
+	}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.infos == nil || len(hs.infos) >= maxListenerInfos {
+		hs.infos = map[uint64]*listenerInfo{}
+	}
+	hs.infos[ino] = li
+	return li
+}
+
+// readListener reads what listenerInfo keeps off the socket dup; nil when
+// it does not listen (yet).
+func readListener(dup int) *listenerInfo {
+	li := &listenerInfo{}
+	var err error
+	li.family, err = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil || (li.family != unix.AF_INET && li.family != unix.AF_INET6) {
+		return li
+	}
+	if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || v != unix.SOCK_STREAM {
+		return li
+	}
+	if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || (v != unix.IPPROTO_TCP && v != unix.IPPROTO_MPTCP) {
+		return li
+	}
+	if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+		return nil
+	}
+	sa, err := unix.Getsockname(dup)
+	if err != nil {
+		return nil
+	}
+	li.port = addrPort(sa).Port()
+	// A listener with TCP_DEFER_ACCEPT has a connection to accept only
+	// once its client sent data, which a handed-over client sends to the
+	// host's socket: its clients are spliced, and its accepts left to
+	// the kernel.
+	v, err := unix.GetsockoptInt(dup, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT)
+	li.deferAccept = err != nil || v > 0
+	li.bypass = true
+	return li
+}
+
+// inheritedOptions returns the options to give a host socket h handed
+// over in place of s, an accepted socket of the listener: those where
+// they differ, read from the first pair and kept.
+func (li *listenerInfo) inheritedOptions(s, h int) inherited {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if !li.optsRead {
+		li.opts = inheritedDiff(s, h, li.family)
+		li.optsRead = true
+	}
+	return li.opts
+}
+
 // acceptCall is a trapped accept's arguments.
 type acceptCall struct {
 	pid             int
@@ -391,56 +485,35 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 	if !t.valid(n.ID) {
 		return 0, errGone // the pid may have been another process's
 	}
-	family, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	if err != nil || (family != unix.AF_INET && family != unix.AF_INET6) {
-		return 0, errNotBypassed
-	}
-	for _, o := range []struct{ opt, want int }{
-		{unix.SO_TYPE, unix.SOCK_STREAM}, {unix.SO_ACCEPTCONN, 1},
-	} {
-		if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, o.opt); err != nil || v != o.want {
-			return 0, errNotBypassed
-		}
-	}
-	// An MPTCP listener (Go's default since 1.24) accepts plain TCP
-	// clients too, as sockets that fell back to TCP; the host socket is
-	// one such.
-	if v, err := unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || (v != unix.IPPROTO_TCP && v != unix.IPPROTO_MPTCP) {
-		return 0, errNotBypassed
-	}
-	sa, err := unix.Getsockname(dup)
-	if err != nil {
-		return 0, errNotBypassed
-	}
-	// A listener with TCP_DEFER_ACCEPT has a connection to accept only
-	// once its client sent data, which a handed-over client sends to
-	// the host's socket: its clients are spliced, and its accepts left
-	// to the kernel.
-	if v, err := unix.GetsockoptInt(dup, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT); err != nil || v > 0 {
-		t.st.handoffs.missedAccept(addrPort(sa).Port())
-		return 0, errNotBypassed
-	}
-	t.st.handoffs.sawAccept(addrPort(sa).Port())
-	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
-	if err != nil {
-		return 0, errNotBypassed
-	}
 	var st unix.Stat_t
 	if err := unix.Fstat(dup, &st); err != nil {
 		return 0, errNotBypassed
 	}
+	li := t.st.handoffs.listener(st.Ino, dup)
+	if !li.bypass {
+		return 0, errNotBypassed
+	}
+	if li.deferAccept {
+		t.st.handoffs.missedAccept(li.port)
+		return 0, errNotBypassed
+	}
+	t.st.handoffs.sawAccept(li.port)
+	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	if err != nil {
+		return 0, errNotBypassed
+	}
 	// What an interrupted accept on this listener left comes first.
 	if p := t.st.handoffs.unpark(st.Ino); p != nil {
-		return t.give(n, c, family, st.Ino, p)
+		return t.give(n, c, li, st.Ino, p)
 	}
 	s, p, errno, err := t.acceptOn(n, dup, pidfd, st.Ino, fl&unix.O_NONBLOCK != 0)
 	switch {
 	case err != nil || errno != 0:
 		return errno, err
 	case p != nil:
-		return t.give(n, c, family, st.Ino, p)
+		return t.give(n, c, li, st.Ino, p)
 	}
-	return t.deliver(n, c, family, st.Ino, s)
+	return t.deliver(n, c, li, st.Ino, s)
 }
 
 // acceptOn accepts a connection on the container's listening socket dup,
@@ -555,13 +628,13 @@ func (t *connectTrap) acceptOn(n *seccompNotif, dup, pidfd int, ino uint64, nonb
 // deliver gives the caller of n the connection S it accepted on the
 // listener ino, or the host socket in its place when S is a published
 // connection's, and answers the accept.
-func (t *connectTrap) deliver(n *seccompNotif, c acceptCall, family int, ino uint64, s int) (syscall.Errno, error) {
+func (t *connectTrap) deliver(n *seccompNotif, c acceptCall, li *listenerInfo, ino uint64, s int) (syscall.Errno, error) {
 	peer, local, err := endpoints(s)
 	if err != nil {
 		unix.Close(s)
 		return 0, errNotBypassed // not connected any more: the kernel's turn
 	}
-	return t.give(n, c, family, ino, &parkedConn{s: s, ho: t.st.handoffs.claim(peer), peer: peer, local: local})
+	return t.give(n, c, li, ino, &parkedConn{s: s, ho: t.st.handoffs.claim(peer), peer: peer, local: local})
 }
 
 // give is deliver of a connection already accepted, and its handoff
@@ -569,8 +642,8 @@ func (t *connectTrap) deliver(n *seccompNotif, c acceptCall, family int, ino uin
 // listener's next accept; where it cannot take it (EMFILE, a bad address
 // buffer), S is put back in the listener's queue; the returned error or
 // errno says what the caller gets.
-func (t *connectTrap) give(n *seccompNotif, c acceptCall, family int, ino uint64, p *parkedConn) (syscall.Errno, error) {
-	s, ho := p.s, p.ho
+func (t *connectTrap) give(n *seccompNotif, c acceptCall, li *listenerInfo, ino uint64, p *parkedConn) (syscall.Errno, error) {
+	s, ho, family := p.s, p.ho, li.family
 	give, from := s, p.peer
 	var hrc syscall.RawConn
 	var err error
@@ -584,7 +657,7 @@ func (t *connectTrap) give(n *seccompNotif, c acceptCall, family int, ino uint64
 			give = s
 		} else {
 			from = ho.client
-			acceptedOptions(s, give, family)
+			li.inheritedOptions(s, give).apply(give)
 		}
 	}
 	fail := func(errno syscall.Errno, err error) (syscall.Errno, error) {
@@ -726,12 +799,19 @@ func writeSockaddr(pid int, addr, addrLen uintptr, family int, a netip.AddrPort)
 	return 0
 }
 
-// acceptedOptions gives the host socket h the options the server's
-// accepted socket s inherited from its listener, where they differ: Go
-// set TCP_NODELAY and keep-alive on h when the monitor accepted it,
-// which the server did not ask for. Buffer sizes are left alone, so that
-// h keeps the kernel's autotuning.
-func acceptedOptions(s, h, family int) {
+// inherited are socket options to set on a handed-over host socket.
+type inherited struct {
+	opts   []struct{ level, opt, val int }
+	linger *unix.Linger
+}
+
+// inheritedDiff finds the options the server's accepted socket s
+// inherited from its listener where the host socket h differs: Go set
+// TCP_NODELAY and keep-alive on h when the monitor accepted it, which the
+// server did not ask for. Buffer sizes are left alone, so that h keeps
+// the kernel's autotuning.
+func inheritedDiff(s, h, family int) inherited {
+	var in inherited
 	for _, o := range sockOptions {
 		if o.family != 0 && o.family != family {
 			continue
@@ -747,10 +827,21 @@ func acceptedOptions(s, h, family int) {
 			continue
 		}
 		if have, err := unix.GetsockoptInt(h, o.level, o.opt); err == nil && have != want {
-			_ = unix.SetsockoptInt(h, o.level, o.opt, want)
+			in.opts = append(in.opts, struct{ level, opt, val int }{o.level, o.opt, want})
 		}
 	}
 	if l, err := unix.GetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER); err == nil && l.Onoff != 0 {
-		_ = unix.SetsockoptLinger(h, unix.SOL_SOCKET, unix.SO_LINGER, l)
+		in.linger = l
+	}
+	return in
+}
+
+// apply sets the options on the host socket h.
+func (in inherited) apply(h int) {
+	for _, o := range in.opts {
+		_ = unix.SetsockoptInt(h, o.level, o.opt, o.val)
+	}
+	if in.linger != nil {
+		_ = unix.SetsockoptLinger(h, unix.SOL_SOCKET, unix.SO_LINGER, in.linger)
 	}
 }
