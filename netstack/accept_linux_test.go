@@ -102,3 +102,84 @@ func TestHandoffSettle(t *testing.T) {
 		t.Error("removed handoff claimed")
 	}
 }
+
+// TestMayAccept: a port with no word yet waits for a trapped accept; one
+// whose last client waited in vain does not, until an accept is seen on
+// it again.
+func TestMayAccept(t *testing.T) {
+	var hs handoffs
+	const port = 8080
+	if !hs.mayAccept(port) {
+		t.Error("a port never seen does not wait: an epoll server's first client would be spliced")
+	}
+	hs.missedAccept(port)
+	if hs.mayAccept(port) {
+		t.Error("a port whose client waited in vain still waits")
+	}
+	if !hs.mayAccept(port + 1) {
+		t.Error("another port's miss stops this one waiting")
+	}
+	hs.sawAccept(port)
+	if !hs.mayAccept(port) {
+		t.Error("a port with a trapped accept seen does not wait")
+	}
+}
+
+// TestParkedConnections: connections parked on a listener are taken in
+// order, each once; one nobody takes within parkWait is put back (here,
+// with no namespace to put it back into, closed) and its claimed host
+// socket returned to dialIn.
+func TestParkedConnections(t *testing.T) {
+	st := &Stack{}
+	tr := &connectTrap{st: st}
+	const ino = 42
+	var peer int // the other end of the last socket made
+	socket := func() int {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer = fds[1]
+		t.Cleanup(func() { unix.Close(fds[1]) })
+		return fds[0]
+	}
+	a, b := &parkedConn{s: socket()}, &parkedConn{s: socket()}
+	tr.park(ino, a)
+	tr.park(ino, b)
+	if got := st.handoffs.unpark(ino); got != a {
+		t.Fatalf("first unpark = %p, want the first parked %p", got, a)
+	}
+	if got := st.handoffs.unpark(ino); got != b {
+		t.Fatalf("second unpark = %p, want %p", got, b)
+	}
+	if got := st.handoffs.unpark(ino); got != nil {
+		t.Fatalf("third unpark = %p, want none", got)
+	}
+	unix.Close(a.s)
+	unix.Close(b.s)
+	if n := len(st.handoffs.listeners); n != 0 {
+		t.Errorf("%d listener locks left after every parked connection was taken", n)
+	}
+
+	ho := &handoff{claimed: make(chan struct{}), result: make(chan bool, 1)}
+	c := &parkedConn{s: socket(), ho: ho}
+	tr.park(ino, c)
+	select {
+	case handed := <-ho.result:
+		if handed {
+			t.Error("a connection nobody took was reported handed over")
+		}
+	case <-time.After(parkWait + 5*time.Second):
+		t.Fatal("a parked connection nobody took was never put back")
+	}
+	if st.handoffs.unpark(ino) != nil {
+		t.Error("a connection put back can still be unparked")
+	}
+	pfd := []unix.PollFd{{Fd: int32(peer), Events: unix.POLLIN}}
+	if k, err := unix.Poll(pfd, 5000); err != nil || k != 1 || pfd[0].Revents&unix.POLLHUP == 0 {
+		t.Errorf("the put-back connection's socket is still open (poll %d %v, revents %#x)", k, err, pfd[0].Revents)
+	}
+	if n := len(st.handoffs.listeners); n != 0 {
+		t.Errorf("%d listener locks left after the put-back", n)
+	}
+}
