@@ -22,12 +22,14 @@ package netstack
 // by `lodger exec`, which is not under the filter, or a slow one) is
 // spliced as without the bypass, and its S goes to the server as it is.
 //
-// Nothing accepted here may be lost: where the caller is gone or cannot
-// take the descriptor after S was accepted (a signal interrupted it, its
-// fd table is full, its address buffer is bad), S is put back in the
-// listener's queue by a new connection to it from S's peer's address (on
-// another port), spliced to S; a claimed H goes back to dialIn, which
-// splices it to T as without the bypass.
+// Nothing accepted here may be lost. Where the caller is gone after S was
+// accepted (a signal interrupted its accept, which then restarts), S (and
+// a claimed H) is parked on the listener for its next trapped accept.
+// Where the caller cannot take the descriptor (its fd table is full, its
+// address buffer is bad), or no accept takes a parked one within
+// parkWait, S is put back in the listener's queue by a new connection to
+// it from S's peer's address (on another port), spliced to S; a claimed H
+// goes back to dialIn, which splices it to T as without the bypass.
 
 import (
 	"encoding/binary"
