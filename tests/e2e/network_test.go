@@ -1315,6 +1315,39 @@ func TestNetworkAcceptBypass(t *testing.T) {
 		})
 	}
 
+	// A server that runs as another user than root is handed over as
+	// well: one started so (most images' USER), and one that dropped to
+	// it after listening, as nginx's workers do, which leaves it
+	// non-dumpable.
+	for _, tc := range []struct {
+		name, ctr string
+		args      []string
+	}{
+		{"server as a user other than root", "net-accept-user", []string{"--user", "1000:1000", "-p", "%d:8080", netImage(), "nettool", "serve", "tcp", "8080"}},
+		{"server that dropped root after listening", "net-accept-setuid", []string{"-p", "%d:8080", netImage(), "nettool", "serve", "tcp", "8080", "-setuid", "1000"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := freePort(t, "tcp", netip.IPv4Unspecified())
+			args := slices.Clone(tc.args)
+			for i, a := range args {
+				if a == "%d:8080" {
+					args[i] = fmt.Sprintf(a, port)
+				}
+			}
+			runDetached(t, e, tc.ctr, args...)
+			public := netip.AddrPortFrom(ip, uint16(port)).String()
+			waitListening(t, e, tc.ctr, 8080)
+			assertHandedOver(t, e, tc.ctr, ip, public)
+			reply, local, err := sayHello("tcp", ip, public)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "hello " + local + "\n"; reply != want {
+				t.Errorf("reply %q, want %q", reply, want)
+			}
+		})
+	}
+
 	// A server started by `lodger exec` is outside the filter: its accept
 	// is never trapped, and its clients are spliced, as themselves.
 	t.Run("server outside the filter", func(t *testing.T) {

@@ -14,7 +14,7 @@
 //		HTTP GET; print the body. A status other than 200 is an error.
 //	nettool resolve [-timeout D] NAME
 //		Print each address of NAME on a line of its own.
-//	nettool serve tcp|udp PORT [-n N] [-quiet] [-block [-interrupt D]]
+//	nettool serve tcp|udp PORT [-n N] [-quiet] [-block [-interrupt D]] [-setuid ID]
 //		Listen on every address. For each TCP connection or UDP datagram
 //		print "client IP:PORT" at once and answer "hello IP:PORT". With
 //		-n, exit after N clients; with -quiet print only "served N" at
@@ -22,7 +22,8 @@
 //		TCP is accepted by blocking accept(2) calls, and the greeting
 //		names the address accept returned; -interrupt D signals the
 //		accepting thread D after each accept, so that the accept then
-//		waiting is interrupted and restarts.
+//		waiting is interrupted and restarts. -setuid ID: once listening,
+//		become user and group ID, as nginx's workers do.
 //	nettool dial [-timeout D] tcp|udp HOST:PORT
 //		Connect, send a line (UDP: one datagram) and print the reply.
 //	nettool connect [-block] [-setopts] [-nocloexec] [-timeout D] IP:PORT

@@ -41,6 +41,7 @@ func serve(args []string) error {
 	fs.BoolVar(&s.quiet, "quiet", false, `print only "served N" at exit`)
 	block := fs.Bool("block", false, "tcp: accept with blocking accept(2) calls on a blocking socket")
 	fs.DurationVar(&s.interrupt, "interrupt", 0, "with -block: this long after each accept, interrupt the next one with a signal")
+	setuid := fs.Int("setuid", -1, "tcp: once listening, become this user and group (as nginx's workers do), which makes the process non-dumpable")
 	pos, err := parseArgs(fs, args, "tcp|udp", "PORT")
 	if err != nil {
 		return err
@@ -63,6 +64,14 @@ func serve(args []string) error {
 			return err
 		}
 		closer = l
+		if *setuid >= 0 {
+			if err := syscall.Setgid(*setuid); err != nil {
+				return fmt.Errorf("setgid %d: %w", *setuid, err)
+			}
+			if err := syscall.Setuid(*setuid); err != nil {
+				return fmt.Errorf("setuid %d: %w", *setuid, err)
+			}
+		}
 		if *block {
 			f, err := l.(*net.TCPListener).File()
 			if err != nil {
