@@ -3,7 +3,10 @@ package main
 
 import (
 	"context"
+	"math"
 	"os"
+	"runtime/debug"
+	"time"
 
 	"go.podman.io/storage/pkg/reexec"
 
@@ -27,5 +30,29 @@ func main() {
 	if reexec.Init() {
 		return
 	}
+	quietStart()
 	os.Exit(execute(context.Background(), os.Args[1:]))
 }
+
+// quietStart holds off the garbage collector while a command starts. Most
+// commands (run --rm, exec, ps, inspect) are over within tens of
+// milliseconds, before a collection would free anything worth its cost;
+// a collection then only delays them (about 4 ms of a 60 ms `run --rm`).
+// A command still running after startGCAfter gets the usual collector
+// back; until then one runs only should the heap pass startGCLimit.
+func quietStart() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return // the user's own settings
+	}
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(startGCLimit)
+	time.AfterFunc(startGCAfter, func() {
+		debug.SetGCPercent(100)
+		debug.SetMemoryLimit(math.MaxInt64)
+	})
+}
+
+const (
+	startGCAfter = 250 * time.Millisecond
+	startGCLimit = 64 << 20
+)
