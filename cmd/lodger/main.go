@@ -39,7 +39,9 @@ func main() {
 // milliseconds, before a collection would free anything worth its cost;
 // a collection then only delays them (about 4 ms of a 60 ms `run --rm`).
 // A command still running after startGCAfter gets the usual collector
-// back; until then one runs only should the heap pass startGCLimit.
+// back, unless it chose its own meanwhile (a foreground run that carries
+// its container's network sets 400); until then one runs only should the
+// heap pass startGCLimit.
 func quietStart() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return // the user's own settings
@@ -47,8 +49,12 @@ func quietStart() {
 	debug.SetGCPercent(-1)
 	debug.SetMemoryLimit(startGCLimit)
 	time.AfterFunc(startGCAfter, func() {
-		debug.SetGCPercent(100)
-		debug.SetMemoryLimit(math.MaxInt64)
+		if debug.SetMemoryLimit(-1) == startGCLimit { // -1 only reads it
+			debug.SetMemoryLimit(math.MaxInt64)
+		}
+		if prev := debug.SetGCPercent(100); prev != -1 {
+			debug.SetGCPercent(prev)
+		}
 	})
 }
 
