@@ -80,25 +80,15 @@ type handoffs struct {
 	infos map[uint64]*listenerInfo
 }
 
-// sawAccept records that a trapped accept came for a listener on port.
-func (hs *handoffs) sawAccept(port uint16) {
+// sawAccept records that a trapped accept came for a listener on port
+// (seen), or that a client of port waited for one in vain (!seen).
+func (hs *handoffs) sawAccept(port uint16, seen bool) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	if hs.trapped == nil {
 		hs.trapped = map[uint16]bool{}
 	}
-	hs.trapped[port] = true
-}
-
-// missedAccept records that a client of port waited for an accept in
-// vain.
-func (hs *handoffs) missedAccept(port uint16) {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if hs.trapped == nil {
-		hs.trapped = map[uint16]bool{}
-	}
-	hs.trapped[port] = false
+	hs.trapped[port] = seen
 }
 
 // mayAccept says whether a client of port should wait for a trapped
@@ -496,10 +486,10 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 		return 0, errNotBypassed
 	}
 	if li.deferAccept {
-		t.st.handoffs.missedAccept(li.port)
+		t.st.handoffs.sawAccept(li.port, false)
 		return 0, errNotBypassed
 	}
-	t.st.handoffs.sawAccept(li.port)
+	t.st.handoffs.sawAccept(li.port, true)
 	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	if err != nil {
 		return 0, errNotBypassed

@@ -112,14 +112,14 @@ func TestMayAccept(t *testing.T) {
 	if !hs.mayAccept(port) {
 		t.Error("a port never seen does not wait: an epoll server's first client would be spliced")
 	}
-	hs.missedAccept(port)
+	hs.sawAccept(port, false)
 	if hs.mayAccept(port) {
 		t.Error("a port whose client waited in vain still waits")
 	}
 	if !hs.mayAccept(port + 1) {
 		t.Error("another port's miss stops this one waiting")
 	}
-	hs.sawAccept(port)
+	hs.sawAccept(port, true)
 	if !hs.mayAccept(port) {
 		t.Error("a port with a trapped accept seen does not wait")
 	}

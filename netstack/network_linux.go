@@ -260,7 +260,7 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 			handed = ho.settle(wait)
 			st.handoffs.remove(ho)
 			if err == nil && ho.missed() {
-				st.handoffs.missedAccept(port)
+				st.handoffs.sawAccept(port, false)
 			}
 		}
 		switch {
