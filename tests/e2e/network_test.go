@@ -1252,14 +1252,8 @@ func TestNetworkAcceptBypass(t *testing.T) {
 			})
 
 			t.Run("from the host's address", func(t *testing.T) {
-				for i := range 20 {
-					reply, local, err := sayHello("tcp", ip, public)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if want := "hello " + local + "\n"; reply != want {
-						t.Fatalf("client %d: reply %q, want %q: the server must see the true client address", i, reply, want)
-					}
+				for range 20 {
+					helloAsItself(t, ip, public)
 					// A blocking server's accept is interrupted and
 					// restarted between clients.
 					time.Sleep(80 * time.Millisecond)
@@ -1320,31 +1314,20 @@ func TestNetworkAcceptBypass(t *testing.T) {
 	// it after listening, as nginx's workers do, which leaves it
 	// non-dumpable.
 	for _, tc := range []struct {
-		name, ctr string
-		args      []string
+		name, ctr   string
+		user, serve []string // options of run, of nettool serve
 	}{
-		{"server as a user other than root", "net-accept-user", []string{"--user", "1000:1000", "-p", "%d:8080", netImage(), "nettool", "serve", "tcp", "8080"}},
-		{"server that dropped root after listening", "net-accept-setuid", []string{"-p", "%d:8080", netImage(), "nettool", "serve", "tcp", "8080", "-setuid", "1000"}},
+		{"server as a user other than root", "net-accept-user", []string{"--user", "1000:1000"}, nil},
+		{"server that dropped root after listening", "net-accept-setuid", nil, []string{"-setuid", "1000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			port := freePort(t, "tcp", netip.IPv4Unspecified())
-			args := slices.Clone(tc.args)
-			for i, a := range args {
-				if a == "%d:8080" {
-					args[i] = fmt.Sprintf(a, port)
-				}
-			}
-			runDetached(t, e, tc.ctr, args...)
+			args := append(slices.Clone(tc.user), "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080")
+			runDetached(t, e, tc.ctr, append(args, tc.serve...)...)
 			public := netip.AddrPortFrom(ip, uint16(port)).String()
 			waitListening(t, e, tc.ctr, 8080)
 			assertHandedOver(t, e, tc.ctr, ip, public)
-			reply, local, err := sayHello("tcp", ip, public)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := "hello " + local + "\n"; reply != want {
-				t.Errorf("reply %q, want %q", reply, want)
-			}
+			helloAsItself(t, ip, public)
 		})
 	}
 
@@ -1357,14 +1340,8 @@ func TestNetworkAcceptBypass(t *testing.T) {
 		wantCode(t, e.lodger(t, "exec", "-d", name, "nettool", "serve", "tcp", "8080"), 0)
 		public := netip.AddrPortFrom(ip, uint16(port)).String()
 		waitHello(t, "tcp", public)
-		for i := range 5 {
-			reply, local, err := sayHello("tcp", ip, public)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := "hello " + local + "\n"; reply != want {
-				t.Fatalf("client %d: reply %q, want %q", i, reply, want)
-			}
+		for range 5 {
+			helloAsItself(t, ip, public)
 		}
 	})
 
@@ -1376,13 +1353,7 @@ func TestNetworkAcceptBypass(t *testing.T) {
 		runDetached(t, e, name, "--network", "netstack:accept_bypass=false", "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080")
 		public := netip.AddrPortFrom(ip, uint16(port)).String()
 		waitHello(t, "tcp", public)
-		reply, local, err := sayHello("tcp", ip, public)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := "hello " + local + "\n"; reply != want {
-			t.Errorf("reply %q, want %q: the server must see the true client address", reply, want)
-		}
+		helloAsItself(t, ip, public)
 		lo0 := rxBytes(t, e, name, "lo")
 		const size = 8 << 20
 		sendToHello(t, net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}}, public, size)
@@ -1404,6 +1375,20 @@ func assertHandedOver(t *testing.T, e *env, name string, ip netip.Addr, public s
 	time.Sleep(500 * time.Millisecond)
 	if lo, eth := rxBytes(t, e, name, "lo")-lo0, rxBytes(t, e, name, "eth0")-eth0; lo > size/8 || eth > size/8 {
 		t.Errorf("the container's lo received %d bytes and eth0 %d during the transfer: the connection was not handed over", lo, eth)
+	}
+}
+
+// helloAsItself connects from the host's address ip to a hello server at
+// public and fails unless the server greets the client's true address
+// and port.
+func helloAsItself(t *testing.T, ip netip.Addr, public string) {
+	t.Helper()
+	reply, local, err := sayHello("tcp", ip, public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "hello " + local + "\n"; reply != want {
+		t.Fatalf("reply %q, want %q: the server must see the true client address", reply, want)
 	}
 }
 
