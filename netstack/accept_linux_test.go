@@ -176,7 +176,11 @@ func TestParkedConnections(t *testing.T) {
 		t.Error("a connection put back can still be unparked")
 	}
 	pfd := []unix.PollFd{{Fd: int32(peer), Events: unix.POLLIN}}
-	if k, err := unix.Poll(pfd, 5000); err != nil || k != 1 || pfd[0].Revents&unix.POLLHUP == 0 {
+	k, err := unix.Poll(pfd, 5000)
+	for deadline := time.Now().Add(5 * time.Second); err == unix.EINTR && time.Now().Before(deadline); {
+		k, err = unix.Poll(pfd, 5000) // the Go runtime's signals interrupt it
+	}
+	if err != nil || k != 1 || pfd[0].Revents&unix.POLLHUP == 0 {
 		t.Errorf("the put-back connection's socket is still open (poll %d %v, revents %#x)", k, err, pfd[0].Revents)
 	}
 	if n := len(st.handoffs.listeners); n != 0 {
