@@ -12,8 +12,12 @@ import (
 )
 
 func TestParseAcceptBypass(t *testing.T) {
-	if c, _ := ParseOptions(""); !c.AcceptBypass {
-		t.Error("accept_bypass off by default, want on")
+	// Off by default: the handed socket is the host's (issue 12).
+	if c, _ := ParseOptions(""); c.AcceptBypass {
+		t.Error("accept_bypass on by default, want off")
+	}
+	if c, err := ParseOptions("accept_bypass=true"); err != nil || !c.AcceptBypass {
+		t.Errorf("accept_bypass=true: AcceptBypass = %v (%v), want on", c.AcceptBypass, err)
 	}
 	if c, err := ParseOptions("accept_bypass=false"); err != nil || c.AcceptBypass {
 		t.Errorf("accept_bypass=false: AcceptBypass = %v (%v), want off", c.AcceptBypass, err)

@@ -37,9 +37,14 @@ func TestParseSockaddr(t *testing.T) {
 }
 
 func TestParseOptionsBypass(t *testing.T) {
+	// Off by default: the handed socket is the host's (issue 12).
 	c, err := ParseOptions("")
+	if err != nil || c.Bypass {
+		t.Errorf("default: Bypass = %v (%v), want off", c.Bypass, err)
+	}
+	c, err = ParseOptions("bypass=true")
 	if err != nil || !c.Bypass {
-		t.Errorf("default: Bypass = %v (%v), want on", c.Bypass, err)
+		t.Errorf("bypass=true: Bypass = %v (%v), want on", c.Bypass, err)
 	}
 	c, err = ParseOptions("bypass=false")
 	if err != nil || c.Bypass {

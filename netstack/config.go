@@ -52,27 +52,29 @@ type Config struct {
 	UDPIdle     time.Duration `json:"udpIdle"`
 	// Bypass hands the container a connected host socket for a TCP
 	// connect(2) to an address outside (see bypass_linux.go) instead of
-	// carrying the connection through the stack. A record written
-	// before the option existed reads as off.
+	// carrying the connection through the stack. Off unless asked for:
+	// the socket lives in the host's network namespace, and a container
+	// that disconnects it (connect with AF_UNSPEC) can connect, bind or
+	// list interfaces there as --network host could (issue 12). An
+	// opt-in for a user who trusts the image with the host's TCP.
 	Bypass bool `json:"bypass,omitempty"`
 	// AcceptBypass hands the container's server the host's socket of a
 	// published TCP connection at its accept(2), so that client and
 	// server talk without the monitor in between (see accept_linux.go).
-	// A record written before it was the default reads as off.
+	// Off unless asked for, for the same reason as Bypass: the handed
+	// socket is the host's, and can be re-aimed.
 	AcceptBypass bool `json:"acceptBypass,omitempty"`
 }
 
 // DefaultConfig is what `--network netstack` gives.
 func DefaultConfig() Config {
 	return Config{
-		MTU:          65520,
-		IPv6:         hostHasIPv6(),
-		MaxConns:     4096,
-		MaxHalfOpen:  256,
-		DialTimeout:  10 * time.Second,
-		UDPIdle:      60 * time.Second,
-		Bypass:       true,
-		AcceptBypass: true,
+		MTU:         65520,
+		IPv6:        hostHasIPv6(),
+		MaxConns:    4096,
+		MaxHalfOpen: 256,
+		DialTimeout: 10 * time.Second,
+		UDPIdle:     60 * time.Second,
 	}
 }
 
