@@ -49,6 +49,16 @@
 //		random frames. It checks that the stack at the other end survives
 //		hostile input; it needs CAP_NET_RAW.
 //
+//	nettool probe [-accept PORT] [-bindport N -hold D] [-hostif NAMES] [-only A,B] [-sendfd PATH|-recvfd PATH] FIRST SECRET
+//		The attacker of issue 12: take a TCP socket the way a container
+//		gets one from lodger (connect to FIRST, or accept on PORT) and
+//		try to re-aim it at SECRET (disconnect and reconnect, dup'd,
+//		v4-mapped, MSG_FASTOPEN), bind it to a host interface, list
+//		interfaces through it, bind and listen on it, open an io_uring;
+//		print "ATTACK reached|refused|info ..." for each. -sendfd hands
+//		the socket to another process over a unix socket; -recvfd
+//		takes it there and reconnects it.
+//
 // Flags may come before, between or after the arguments. Every command
 // exits 0 on success and 1 with a one-line error on stderr otherwise, and
 // every network operation has a deadline.
@@ -79,9 +89,10 @@ var commands = map[string]func([]string) error{
 	"ifaces":  ifaces,
 	"ping":    ping,
 	"garbage": garbage,
+	"probe":   probe,
 }
 
-const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage ARGS..."
+const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe ARGS..."
 
 func run(args []string) error {
 	if len(args) == 0 {

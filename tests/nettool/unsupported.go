@@ -20,3 +20,7 @@ func garbage([]string) error {
 func connect([]string) error {
 	return fmt.Errorf("connect is not supported on %s", runtime.GOOS)
 }
+
+func probe([]string) error {
+	return fmt.Errorf("probe is not supported on %s", runtime.GOOS)
+}
