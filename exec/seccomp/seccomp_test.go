@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"runtime"
+	"slices"
 	"testing"
 
 	"golang.org/x/net/bpf"
@@ -166,4 +167,136 @@ func TestNotifyAccept(t *testing.T) {
 			}
 		}
 	}
+}
+
+// dockerCaps is Docker's default bounding set, which lodger gives a
+// container (exec.DefaultCapabilities must match).
+var dockerCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// TestDefaultRefuses evaluates the compiled default filter, as the kernel
+// would, for the calls a container must not make: what mounts, makes or
+// joins namespaces, reaches kernel keyrings, loads BPF or kernels, opens
+// files by handle (CVE-2014-3519, "shocker"), or gives an exploit a
+// kernel-side race window (userfaultfd, io_uring). Each refusal is the
+// filter's own, not the capability check's: e2e cannot tell the two apart
+// for mount, both say EPERM. Calls every program makes are the controls.
+func TestDefaultRefuses(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the evaluation below builds x86-64 seccomp data")
+	}
+	const (
+		allow = uint32(unix.SECCOMP_RET_ALLOW)
+		eperm = uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+		// clone3 passes its flags behind a pointer the filter cannot
+		// read: Docker answers ENOSYS so that libc falls back to clone.
+		enosys = uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+		// The x32 ABI's calls reach an x86-64 filter with this bit set.
+		x32 = 0x40000000
+	)
+	namespaces := uint64(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP)
+	thread := uint64(unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_CLEARTID)
+	type call struct {
+		name string
+		nr   int
+		args []uint64
+		want uint32
+	}
+	refused := []call{
+		{"mount", unix.SYS_MOUNT, nil, eperm},
+		{"umount2", unix.SYS_UMOUNT2, nil, eperm},
+		{"unshare(CLONE_NEWUSER)", unix.SYS_UNSHARE, []uint64{unix.CLONE_NEWUSER}, eperm},
+		{"unshare(CLONE_NEWNS)", unix.SYS_UNSHARE, []uint64{unix.CLONE_NEWNS}, eperm},
+		{"unshare(0)", unix.SYS_UNSHARE, []uint64{0}, eperm},
+		{"setns", unix.SYS_SETNS, nil, eperm},
+		{"pivot_root", unix.SYS_PIVOT_ROOT, nil, eperm},
+		{"fsopen", unix.SYS_FSOPEN, nil, eperm},
+		{"open_tree", unix.SYS_OPEN_TREE, nil, eperm},
+		{"move_mount", unix.SYS_MOVE_MOUNT, nil, eperm},
+		{"keyctl", unix.SYS_KEYCTL, nil, eperm},
+		{"add_key", unix.SYS_ADD_KEY, nil, eperm},
+		{"request_key", unix.SYS_REQUEST_KEY, nil, eperm},
+		{"bpf", unix.SYS_BPF, nil, eperm},
+		{"perf_event_open", unix.SYS_PERF_EVENT_OPEN, nil, eperm},
+		{"io_uring_setup", unix.SYS_IO_URING_SETUP, nil, eperm},
+		{"io_uring_enter", unix.SYS_IO_URING_ENTER, nil, eperm},
+		{"io_uring_register", unix.SYS_IO_URING_REGISTER, nil, eperm},
+		{"kexec_load", unix.SYS_KEXEC_LOAD, nil, eperm},
+		{"kexec_file_load", unix.SYS_KEXEC_FILE_LOAD, nil, eperm},
+		{"init_module", unix.SYS_INIT_MODULE, nil, eperm},
+		{"finit_module", unix.SYS_FINIT_MODULE, nil, eperm},
+		{"open_by_handle_at", unix.SYS_OPEN_BY_HANDLE_AT, nil, eperm},
+		{"userfaultfd", unix.SYS_USERFAULTFD, nil, eperm},
+		{"kcmp", unix.SYS_KCMP, nil, eperm},
+		{"pidfd_getfd", unix.SYS_PIDFD_GETFD, nil, eperm},
+		{"reboot", unix.SYS_REBOOT, nil, eperm},
+		{"sethostname", unix.SYS_SETHOSTNAME, nil, eperm},
+		{"clone(CLONE_NEWUSER)", unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, eperm},
+		{"clone(CLONE_NEWNS)", unix.SYS_CLONE, []uint64{unix.CLONE_NEWNS | uint64(unix.SIGCHLD)}, eperm},
+		{"clone(CLONE_NEWNET)", unix.SYS_CLONE, []uint64{unix.CLONE_NEWNET | uint64(unix.SIGCHLD)}, eperm},
+		{"clone(every namespace)", unix.SYS_CLONE, []uint64{namespaces | uint64(unix.SIGCHLD)}, eperm},
+		{"clone3", unix.SYS_CLONE3, nil, enosys},
+		// The same calls by their x32 numbers: go-seccomp-bpf's
+		// x86-64 filter answers ENOSYS to the whole x32 ABI.
+		{"x32 mount", unix.SYS_MOUNT | x32, nil, enosys},
+		{"x32 unshare", unix.SYS_UNSHARE | x32, []uint64{unix.CLONE_NEWUSER}, enosys},
+		{"x32 keyctl", unix.SYS_KEYCTL | x32, nil, enosys},
+		{"x32 read", unix.SYS_READ | x32, nil, enosys},
+	}
+	allowed := []call{
+		{"read", unix.SYS_READ, nil, allow},
+		{"write", unix.SYS_WRITE, nil, allow},
+		{"execve", unix.SYS_EXECVE, nil, allow},
+		{"clone(fork)", unix.SYS_CLONE, []uint64{uint64(unix.SIGCHLD)}, allow},
+		{"clone(thread)", unix.SYS_CLONE, []uint64{thread}, allow},
+		{"socket(AF_INET)", unix.SYS_SOCKET, []uint64{unix.AF_INET, unix.SOCK_STREAM, 0}, allow},
+		// Docker allows ptrace from kernel 4.8, where it can no longer
+		// be used to get round a seccomp filter.
+		{"ptrace", unix.SYS_PTRACE, nil, allow},
+		{"chroot (CAP_SYS_CHROOT)", unix.SYS_CHROOT, nil, allow},
+	}
+
+	f, err := Compile(mustDefault(t, dockerCaps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range append(refused, allowed...) {
+		if got := run(t, f, c.nr, c.args...); got != c.want {
+			t.Errorf("%s: filter returns %#x, want %#x", c.name, got, c.want)
+		}
+	}
+
+	// --cap-add SYS_ADMIN opens what Docker's profile ties to it, and
+	// nothing it does not.
+	f, err = Compile(mustDefault(t, append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []call{
+		{"mount", unix.SYS_MOUNT, nil, allow},
+		{"umount2", unix.SYS_UMOUNT2, nil, allow},
+		{"unshare(CLONE_NEWUSER)", unix.SYS_UNSHARE, []uint64{unix.CLONE_NEWUSER}, allow},
+		{"setns", unix.SYS_SETNS, nil, allow},
+		{"clone(every namespace)", unix.SYS_CLONE, []uint64{namespaces | uint64(unix.SIGCHLD)}, allow},
+		{"keyctl", unix.SYS_KEYCTL, nil, eperm},
+		{"kexec_load", unix.SYS_KEXEC_LOAD, nil, eperm},
+		{"open_by_handle_at", unix.SYS_OPEN_BY_HANDLE_AT, nil, eperm},
+		{"io_uring_setup", unix.SYS_IO_URING_SETUP, nil, eperm},
+	} {
+		if got := run(t, f, c.nr, c.args...); got != c.want {
+			t.Errorf("with CAP_SYS_ADMIN, %s: filter returns %#x, want %#x", c.name, got, c.want)
+		}
+	}
+}
+
+func mustDefault(t *testing.T, caps []string) *specs.LinuxSeccomp {
+	t.Helper()
+	p, err := Default(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
