@@ -58,6 +58,12 @@
 //		print "ATTACK reached|refused|info ..." for each. -sendfd hands
 //		the socket to another process over a unix socket; -recvfd
 //		takes it there and reconnects it.
+//	nettool hostile [-listeners N] [-threads N] [-flipped N] [-after D] PORT
+//		The attacker of issue 12's third finding: serve hello on PORT
+//		(as serve -quiet) and, after D, hold -threads blocking accepts
+//		on -listeners listening sockets and accept on -flipped more
+//		whose O_NONBLOCK another thread flips in a loop; print
+//		"attacking", then "holding ...", then "accepted N" every 5s.
 //
 // Flags may come before, between or after the arguments. Every command
 // exits 0 on success and 1 with a one-line error on stderr otherwise, and
@@ -90,9 +96,10 @@ var commands = map[string]func([]string) error{
 	"ping":    ping,
 	"garbage": garbage,
 	"probe":   probe,
+	"hostile": hostile,
 }
 
-const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe ARGS..."
+const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile ARGS..."
 
 func run(args []string) error {
 	if len(args) == 0 {

@@ -24,3 +24,7 @@ func connect([]string) error {
 func probe([]string) error {
 	return fmt.Errorf("probe is not supported on %s", runtime.GOOS)
 }
+
+func hostile([]string) error {
+	return fmt.Errorf("hostile is not supported on %s", runtime.GOOS)
+}
