@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"go.podman.io/image/v5/transports/alltransports"
 	imgtypes "go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/reexec"
@@ -193,9 +195,55 @@ func TestPolicyWithoutFile(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("XDG_CONFIG_HOME", "")
 	t.Setenv("CONTAINERS_POLICY_JSON", "")
-	pc, err := policyContext(&imgtypes.SystemContext{RootForImplicitAbsolutePaths: t.TempDir()})
+	root := t.TempDir()
+	sys := &imgtypes.SystemContext{RootForImplicitAbsolutePaths: root}
+	ref, err := alltransports.ParseImageName("docker://localhost/test/unsigned:v1")
 	if err != nil {
-		t.Fatalf("no policy file: %v, want a policy that accepts anything", err)
+		t.Fatal(err)
 	}
-	defer pc.Destroy()
+	// allowed reports what the policy found for sys says of an unsigned
+	// image.
+	allowed := func() (bool, error) {
+		pc, err := policyContext(sys)
+		if err != nil {
+			return false, err
+		}
+		defer pc.Destroy()
+		return pc.IsRunningImageAllowed(context.Background(), unsignedImage{ref})
+	}
+	if ok, err := allowed(); !ok || err != nil {
+		t.Errorf("no policy file: allowed %v, %v; want an unsigned image accepted", ok, err)
+	}
+
+	// The controls: a policy.json where the first case found none is
+	// read and obeyed, and one that cannot be read is an error, not a
+	// licence to accept anything.
+	file := filepath.Join(root, "etc/containers/policy.json")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(`{"default": [{"type": "reject"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := allowed(); ok || err == nil {
+		t.Errorf("policy.json rejecting everything: allowed %v, %v; want the image refused", ok, err)
+	}
+	if err := os.WriteFile(file, []byte(`{"default": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := allowed(); ok || err == nil || !strings.Contains(err.Error(), "read signature policy") {
+		t.Errorf("malformed policy.json: allowed %v, %v; want an error reading the policy", ok, err)
+	}
 }
+
+// unsignedImage is an image with no signatures; the policy decides on its
+// reference alone.
+type unsignedImage struct{ ref imgtypes.ImageReference }
+
+func (u unsignedImage) Reference() imgtypes.ImageReference { return u.ref }
+
+func (unsignedImage) Manifest(context.Context) ([]byte, string, error) {
+	return nil, "", errors.New("no manifest in this test")
+}
+
+func (unsignedImage) Signatures(context.Context) ([][]byte, error) { return nil, nil }
