@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -31,7 +30,15 @@ func sessionDir() string { return filepath.Join(rootless.RunDir(), "session") }
 // the keeper when there is none and re-executes the current command so that
 // the C constructor joins it; on success Enter does not return.
 func Enter() error {
-	if rootless.InSession() || rootless.IsRealRoot() {
+	if rootless.IsRealRoot() {
+		return nil
+	}
+	// Also when the C constructor has joined: the run directory is where
+	// this command keeps its state (issue 12).
+	if err := rootless.EnsureRunDir(); err != nil {
+		return err
+	}
+	if rootless.InSession() {
 		return nil
 	}
 	pid, err := ensureKeeper()
@@ -49,9 +56,6 @@ func Enter() error {
 // ensureKeeper returns the pid whose namespaces make the session, starting a
 // keeper when none is alive. A lock file serialises concurrent first starts.
 func ensureKeeper() (int, error) {
-	if err := ensurePrivateDir(rootless.RunDir()); err != nil {
-		return 0, err
-	}
 	lock, err := os.OpenFile(filepath.Join(rootless.RunDir(), "session.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return 0, err
@@ -60,8 +64,12 @@ func ensureKeeper() (int, error) {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return 0, fmt.Errorf("lock session: %w", err)
 	}
-	if pid, ok := livePID(); ok {
+	pid, err := rootless.SessionKeeper()
+	if err == nil {
 		return pid, nil
+	}
+	if !errors.Is(err, rootless.ErrNoKeeper) {
+		return 0, err
 	}
 	if err := rootless.Preflight(); err != nil {
 		return 0, err
@@ -69,27 +77,11 @@ func ensureKeeper() (int, error) {
 	return startKeeper()
 }
 
-// livePID reads the keeper's child pid and checks that the process is ours
-// and in another user namespace, as the C constructor does.
+// livePID is the session keeper's pid, when there is a live one
+// (rootless.SessionKeeper says why not).
 func livePID() (int, bool) {
-	b, err := os.ReadFile(filepath.Join(sessionDir(), "child_pid"))
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	var st unix.Stat_t
-	if unix.Stat("/proc/"+strconv.Itoa(pid), &st) != nil || int(st.Uid) != os.Getuid() {
-		return 0, false
-	}
-	theirs, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
-	mine, err2 := os.Readlink("/proc/self/ns/user")
-	if err1 != nil || err2 != nil || theirs == mine {
-		return 0, false
-	}
-	return pid, true
+	pid, err := rootless.SessionKeeper()
+	return pid, err == nil
 }
 
 func startKeeper() (int, error) {
@@ -135,11 +127,20 @@ func startKeeper() (int, error) {
 			_ = cmd.Process.Kill()
 			return 0, fmt.Errorf("create user namespace: keeper did not come up in 30s (see %s)", logPath)
 		case <-tick.C:
-			if pid, ok := livePID(); ok {
-				// The keeper runs on alone; do not wait for it.
-				_ = cmd.Process.Release()
-				return pid, nil
+			// Not reaped yet, the keeper's pid cannot name another
+			// process while RecordKeeper checks that child_pid
+			// descends from it.
+			pid, err := rootless.RecordKeeper(cmd.Process.Pid)
+			if errors.Is(err, rootless.ErrNoKeeper) {
+				continue
 			}
+			if err != nil {
+				_ = cmd.Process.Kill()
+				return 0, err
+			}
+			// The keeper runs on alone; do not wait for it.
+			_ = cmd.Process.Release()
+			return pid, nil
 		}
 	}
 }
@@ -251,25 +252,4 @@ func pause() {
 	for {
 		_ = unix.Pause()
 	}
-}
-
-// ensurePrivateDir creates dir with mode 0700 and checks that nobody else
-// owns it: a directory under /tmp planted by another user would let that user
-// read or replace lodger's state.
-func ensurePrivateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || !ok {
-		return &fs.PathError{Op: "use run directory", Path: dir, Err: errors.New("not a directory")}
-	}
-	if int(st.Uid) != os.Geteuid() {
-		return &fs.PathError{Op: "use run directory", Path: dir, Err: fmt.Errorf("owned by uid %d, not by you; remove it or set XDG_RUNTIME_DIR", st.Uid)}
-	}
-	return nil
 }
