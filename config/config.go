@@ -7,6 +7,9 @@
 //
 //	[pull]
 //	max_unpacked_size = "32GiB"  # what an image's layers may unpack to
+//
+//	[session]
+//	helper = "auto"         # auto, builtin or rootlesskit: what creates the session's user namespace
 package config
 
 import (
@@ -32,6 +35,13 @@ type Config struct {
 		// imagepull's default.
 		MaxUnpackedSize string `toml:"max_unpacked_size"`
 	} `toml:"pull"`
+	Session struct {
+		// Helper is what creates the session's user namespace: auto,
+		// builtin or rootlesskit (the distribution's binary, for hosts
+		// where AppArmor allows it and not lodger: issue 19).
+		// LODGER_SESSION_HELPER wins over it.
+		Helper string `toml:"helper"`
+	} `toml:"session"`
 }
 
 // MaxUnpackedSize is [pull] max_unpacked_size in bytes, 0 when unset.

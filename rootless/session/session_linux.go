@@ -97,6 +97,10 @@ func startKeeper() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find own executable: %w", err)
 	}
+	how, err := planKeeper(self)
+	if err != nil {
+		return 0, err
+	}
 	logPath := filepath.Join(rootless.RunDir(), "session.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -104,6 +108,9 @@ func startKeeper() (int, error) {
 	}
 	defer logf.Close()
 	cmd := osexec.Command(self, keeperArg)
+	if how.Helper == HelperRootlesskit {
+		cmd = osexec.Command(how.Rootlesskit, rootlesskitArgs(dir, self)...)
+	}
 	cmd.Env = append(os.Environ(), rootless.NoJoinEnv(), "_LODGER_SESSION_DIR="+dir)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
@@ -122,7 +129,7 @@ func startKeeper() (int, error) {
 		select {
 		case <-exited:
 			msg, _ := os.ReadFile(logPath)
-			return 0, fmt.Errorf("create user namespace: %s", keeperFailure(msg))
+			return 0, keeperError(host, msg, self)
 		case <-deadline:
 			_ = cmd.Process.Kill()
 			return 0, fmt.Errorf("create user namespace: keeper did not come up in 30s (see %s)", logPath)
@@ -163,6 +170,16 @@ func keeperExecutable() (string, error) {
 		return p, nil
 	}
 	return self, nil
+}
+
+// keeperError is the error of a keeper that exited with log before the
+// session was up; keeper is the program that tried to create it.
+func keeperError(h hostFS, log []byte, keeper string) error {
+	err := errors.New(keeperFailure(log))
+	if re := restrictedError(h, err, keeper); re != nil {
+		return re
+	}
+	return fmt.Errorf("create user namespace: %w", err)
 }
 
 // keeperFailure turns the keeper's log into one line a user can act on.
