@@ -319,11 +319,7 @@ func loadImage(ctx context.Context, policy *signature.PolicyContext, store cstor
 	}
 	id := img.ConfigInfo().Digest.Encoded()
 	img.Close()
-	dest, err := storageTransport.Transport.NewStoreReference(store, name, id)
-	if err != nil {
-		return LoadedImage{}, err
-	}
-	if _, err := copy.Image(ctx, policy, dest, src, &copy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys}); err != nil {
+	if _, err := copyMetered(ctx, policy, store, src, name, id, "", o, sys); err != nil {
 		return LoadedImage{}, fmt.Errorf("load image %s: %w", shortID(id), err)
 	}
 	l := LoadedImage{ID: id}
@@ -378,11 +374,7 @@ func loadDockerArchive(ctx context.Context, policy *signature.PolicyContext, sto
 		if len(names) > 0 {
 			first = refs[0].DockerReference()
 		}
-		dest, err := storageTransport.Transport.NewStoreReference(store, first, id)
-		if err != nil {
-			return out, err
-		}
-		if _, err := copy.Image(ctx, policy, dest, refs[0], &copy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys}); err != nil {
+		if _, err := copyMetered(ctx, policy, store, refs[0], first, id, "", o, sys); err != nil {
 			return out, fmt.Errorf("load image %s: %w", shortID(id), err)
 		}
 		if len(names) > 1 {

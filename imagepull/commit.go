@@ -35,6 +35,10 @@ type CommitOptions struct {
 	CreatedBy string
 	Comment   string
 	Author    string
+	// MaxUnpackedSize bounds what the layer may unpack to, as
+	// Options.MaxUnpackedSize does for a pull; zero means
+	// DefaultMaxUnpackedSize.
+	MaxUnpackedSize int64
 }
 
 // Commit stores the tar stream layer (compressed or not, with overlay or
@@ -85,8 +89,15 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 		return "", err
 	}
 
-	l, _, err := store.PutLayer("", parent, nil, "", false, nil, layer)
+	// The tar stream is metered as a pulled layer is: an imported tarball
+	// is as untrusted as any image (issue 12, finding 4).
+	budget := newBudget("", Options{MaxUnpackedSize: o.MaxUnpackedSize}.maxUnpackedSize())
+	l, _, err := putMetered(store, "", parent, nil, "", false, &cstorage.LayerOptions{}, layer, budget, "")
 	if err != nil {
+		var berr *BudgetError
+		if errors.As(err, &berr) {
+			return "", err
+		}
 		return "", fmt.Errorf("store layer: %w", err)
 	}
 	ok := false

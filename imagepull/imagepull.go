@@ -23,7 +23,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
@@ -63,9 +62,10 @@ type Options struct {
 	// SignaturePolicy replaces policy.json.
 	SignaturePolicy string
 	// MaxUnpackedSize bounds what an image's layers may unpack to
-	// together, so that a compression bomb is stopped; zero means
-	// DefaultMaxUnpackedSize. It applies to layers streamed from a
-	// registry.
+	// together, counted as the logical size of every tar entry plus a
+	// header's worth for each (budget.go), so that compression and
+	// sparse-file bombs are stopped; zero means DefaultMaxUnpackedSize.
+	// It applies to every path that writes layers: pull, load, import.
 	MaxUnpackedSize int64
 }
 
@@ -268,19 +268,16 @@ func copyInto(ctx context.Context, policy *signature.PolicyContext, store cstora
 	if name != nil {
 		name = reference.TagNameOnly(name)
 	}
-	dest, err := storageTransport.Transport.NewStoreReference(store, name, "")
-	if err != nil {
-		return "", err
-	}
-	man, err := copy.Image(ctx, policy, dest, src, &copy.Options{
-		ReportWriter:   o.Progress,
-		SourceCtx:      sys,
-		DestinationCtx: sys,
-	})
+	// Unnamed in the budget's errors: Pull's error names the candidate.
+	man, err := copyMetered(ctx, policy, store, src, name, "", "", o, sys)
 	if err != nil {
 		return "", err
 	}
 	if name != nil {
+		dest, err := storageTransport.Transport.NewStoreReference(store, name, "")
+		if err != nil {
+			return "", err
+		}
 		img, err := storageTransport.Transport.GetStoreImage(store, dest)
 		if err != nil {
 			return "", fmt.Errorf("find pulled image: %w", err)
@@ -315,11 +312,7 @@ func copyArchive(ctx context.Context, policy *signature.PolicyContext, store cst
 	if name != nil {
 		name = reference.TagNameOnly(name)
 	}
-	dest, err := storageTransport.Transport.NewStoreReference(store, name, id)
-	if err != nil {
-		return "", err
-	}
-	if _, err := copy.Image(ctx, policy, dest, src, &copy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys}); err != nil {
+	if _, err := copyMetered(ctx, policy, store, src, name, id, transports.ImageName(src), o, sys); err != nil {
 		return "", err
 	}
 	return id, nil

@@ -124,8 +124,8 @@ func pullStreaming(ctx context.Context, policy *signature.PolicyContext, store c
 	prog := newProgress(ctx, o.Progress)
 	defer prog.wait()
 	parent := ""
-	budget := &unpackBudget{limit: o.maxUnpackedSize()}
-	budget.left = budget.limit
+	// Unnamed in the budget's errors: Pull's error names the candidate.
+	budget := newBudget("", o.maxUnpackedSize())
 	var created []string // layers this pull added, bottom first
 	for i, l := range layers {
 		layerID, fresh, err := streamLayer(ctx, src, store, parent, l.BlobInfo, cfg.RootFS.DiffIDs[i], budget, prog)
@@ -242,7 +242,9 @@ func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Stor
 		return "", false, fmt.Errorf("layer %s: %w", info.Digest, err)
 	}
 	defer unpacked.Close()
-	tar := &tarReader{r: unpacked, budget: budget, digester: digest.Canonical.Digester(), blob: blob, info: info, diffID: diffID}
+	meter := newLayerMeter(unpacked, budget, info.Digest)
+	defer meter.Close()
+	tar := &tarReader{r: meter, meter: meter, digester: digest.Canonical.Digester(), blob: blob, info: info, diffID: diffID}
 	opts := &cstorage.LayerOptions{OriginalDigest: info.Digest, UncompressedDigest: diffID}
 	if info.Size >= 0 {
 		opts.OriginalSize = &info.Size
@@ -279,10 +281,6 @@ var ErrTooLarge = errors.New("too large")
 // common ones, CUDA and ML stacks, unpack to 10-20 GiB) and far below what
 // a compression bomb reaches.
 const DefaultMaxUnpackedSize = 32 << 30
-
-// unpackBudget is what an image's layers may unpack to: limit in all,
-// left still.
-type unpackBudget struct{ limit, left int64 }
 
 // blobReader reads a layer blob as the manifest describes it: exactly size
 // bytes (when the size is known), hashed as they pass. A body that goes on
@@ -350,13 +348,13 @@ func (b *blobReader) finish() error {
 	return nil
 }
 
-// tarReader is the unpacked layer as storage reads it. It counts the bytes
-// against the image's budget and, at the end, checks the blob's digest and
-// the diff_id before it reports io.EOF; any failure is kept in err, so the
-// caller can report it whatever storage makes of it.
+// tarReader is the unpacked layer as storage reads it, through the meter
+// that charges its entries to the image's budget. At the end it checks the
+// blob's digest and the diff_id before it reports io.EOF; any failure is
+// kept in err, so the caller can report it whatever storage makes of it.
 type tarReader struct {
 	r        io.Reader
-	budget   *unpackBudget
+	meter    *layerMeter
 	digester digest.Digester
 	blob     *blobReader
 	info     types.BlobInfo
@@ -372,17 +370,13 @@ func (t *tarReader) Read(p []byte) (int, error) {
 	if t.checked {
 		return 0, io.EOF
 	}
-	if int64(len(p)) > t.budget.left+1 {
-		p = p[:t.budget.left+1]
-	}
 	n, err := t.r.Read(p)
-	if int64(n) > t.budget.left {
-		t.err = fmt.Errorf("layer %s: unpacks to more than the %s allowed for an image: %w", t.info.Digest, formatBytes(t.budget.limit), ErrTooLarge)
-		return 0, t.err
-	}
-	t.budget.left -= int64(n)
 	_, _ = t.digester.Hash().Write(p[:n])
 	switch {
+	case err != nil && err != io.EOF && t.meter.err != nil && t.meter.err == err:
+		// The meter's own: the budget, or a tar stream it cannot read.
+		t.err = err
+		return n, err
 	case err == io.EOF:
 		if ferr := t.blob.finish(); ferr != nil {
 			t.err = fmt.Errorf("layer %s: %w", t.info.Digest, ferr)
