@@ -36,6 +36,13 @@ func HostGID() int {
 // InSession reports whether this process runs inside the session namespace.
 func InSession() bool { return os.Getenv(envJoined) != "" }
 
+// JoinedPID is the pid whose namespaces the C constructor joined, 0 outside
+// the session.
+func JoinedPID() int {
+	pid, _ := strconv.Atoi(os.Getenv(envJoined))
+	return pid
+}
+
 // IsRealRoot reports whether lodger runs as root on the host, where it needs
 // no session namespace.
 func IsRealRoot() bool { return !InSession() && os.Geteuid() == 0 }
