@@ -72,6 +72,27 @@ func DataDir() string {
 	return filepath.Join(home(), ".local", "share", "lodger")
 }
 
+// AuthFile is where login and logout keep registry credentials when no
+// --authfile is given, or "" to leave the choice to go.podman.io/image:
+// $XDG_RUNTIME_DIR/containers/auth.json, which podman and skopeo share.
+// Without XDG_RUNTIME_DIR (su, cron, CI) the library falls back to
+// /run/containers/UID/auth.json, and inside the session UID is 0: root's
+// file, which the user can neither create nor read (issue 12). Podman
+// then sets XDG_RUNTIME_DIR itself, to a directory under /tmp. lodger uses
+// $XDG_CONFIG_HOME/containers/auth.json instead: the user's own, not in
+// /tmp where another user could plant it first, kept across reboots as
+// cron and CI jobs need, and the next place podman, skopeo, buildah and
+// lodger's own pulls look for credentials, so they all find it.
+func AuthFile() string {
+	if os.Getenv("XDG_RUNTIME_DIR") != "" {
+		return ""
+	}
+	if x := os.Getenv("XDG_CONFIG_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "containers", "auth.json")
+	}
+	return filepath.Join(home(), ".config", "containers", "auth.json")
+}
+
 func home() string {
 	if h := os.Getenv("HOME"); filepath.IsAbs(h) {
 		return h

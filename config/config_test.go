@@ -22,3 +22,20 @@ func TestMaxUnpackedSize(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthFile(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", "/run/user/4242")
+	if got := AuthFile(); got != "" {
+		t.Errorf("AuthFile() = %q with XDG_RUNTIME_DIR set, want the library's choice", got)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	t.Setenv("XDG_CONFIG_HOME", "/home/carol/.cfg")
+	if got, want := AuthFile(), "/home/carol/.cfg/containers/auth.json"; got != want {
+		t.Errorf("AuthFile() = %q, want %q", got, want)
+	}
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("HOME", "/home/carol")
+	if got, want := AuthFile(), "/home/carol/.config/containers/auth.json"; got != want {
+		t.Errorf("AuthFile() = %q, want %q", got, want)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/lodger-containers/lodger/config"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -28,7 +29,8 @@ func newLoginCommand() *cobra.Command {
 		Short: "Log in to a registry",
 		Long: `Check a user name and password against a registry and store them in the
 auth file ($XDG_RUNTIME_DIR/containers/auth.json by default, shared with
-podman, skopeo and buildah; written 0600). Prefer --password-stdin to -p:
+podman, skopeo and buildah; $XDG_CONFIG_HOME/containers/auth.json, which they
+read too, when XDG_RUNTIME_DIR is unset; written 0600). Prefer --password-stdin to -p:
 a password on the command line is visible to other users in ps.`,
 		Args: exactArgs(1, "REGISTRY"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,7 +77,11 @@ a password on the command line is visible to other users in ps.`,
 			if password == "" {
 				return fmt.Errorf("login %s: a password is needed: use --password-stdin", registry)
 			}
-			if _, err := imagepull.Login(cmd.Context(), registry, o.username, password, o.options(cmd.Flags())); err != nil {
+			po := o.options(cmd.Flags())
+			if po.AuthFile == "" {
+				po.AuthFile = config.AuthFile()
+			}
+			if _, err := imagepull.Login(cmd.Context(), registry, o.username, password, po); err != nil {
 				if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 					return withRegistryHint(err)
 				}
@@ -113,6 +119,9 @@ func newLogoutCommand() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			po := imagepull.Options{AuthFile: o.authFile}
+			if po.AuthFile == "" {
+				po.AuthFile = config.AuthFile()
+			}
 			if o.all {
 				if err := imagepull.Logout("", po); err != nil {
 					return err
