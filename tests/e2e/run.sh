@@ -5,7 +5,9 @@
 #
 # As root: checks the host (docker-registry, newuidmap/newgidmap, busybox),
 # creates the unprivileged user $LODGER_TEST_USER (default lodgertest) with
-# subordinate id ranges when needed, makes /dev/net/tun usable, maps the
+# subordinate id ranges when needed, and a second user $LODGER_TEST_PLANTER_USER
+# (default lodgertest2) whose planter (tests/planter) plants run directories
+# for the tests of issue 12, makes /dev/net/tun usable, maps the
 # name lodger-e2e-hosts.test to the host's first non-loopback IPv4 address in
 # /etc/hosts (the network tests resolve it inside a container), starts a
 # registry on 127.0.0.1:5000 when nothing answers there, builds lodger,
@@ -19,6 +21,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 test_user=${LODGER_TEST_USER:-lodgertest}
+# The second local user, the attacker who plants run directories (issue 12).
+planter_user=${LODGER_TEST_PLANTER_USER:-lodgertest2}
 registry=${LODGER_TEST_REGISTRY:-127.0.0.1:5000}
 tags=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
 
@@ -57,8 +61,13 @@ done
 
 WORK=$(mktemp -d /tmp/lodger-e2e.XXXXXX)
 registry_pid=
+planter_pid=
 cleanup() {
 	local rc=$?
+	if [ -n "$planter_pid" ]; then
+		kill "$planter_pid" 2>/dev/null || true
+		wait "$planter_pid" 2>/dev/null || true
+	fi
 	if [ -n "$registry_pid" ]; then
 		kill "$registry_pid" 2>/dev/null || true
 		wait "$registry_pid" 2>/dev/null || true
@@ -114,6 +123,10 @@ if [ "$(id -u)" = 0 ]; then
 		log "giving $test_user subordinate ids 300000-365535"
 		usermod --add-subuids 300000-365535 --add-subgids 300000-365535 "$test_user"
 	fi
+	if ! id "$planter_user" >/dev/null 2>&1; then
+		log "creating user $planter_user (plants run directories for the tests of issue 12)"
+		useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$planter_user"
+	fi
 	if [ ! -e /dev/net/tun ]; then
 		mkdir -p /dev/net
 		mknod -m 0666 /dev/net/tun c 10 200
@@ -150,6 +163,7 @@ log "building into $WORK"
 	go build -o "$WORK/lodger-session" ./cmd/lodger-session
 	go build -o "$WORK/imagegen" ./tests/imagegen
 	CGO_ENABLED=0 go build -o "$WORK/checker" ./tests/checker
+	CGO_ENABLED=0 go build -o "$WORK/planter" ./tests/planter
 	# netgo: Go's own resolver, reading /etc/resolv.conf and /etc/hosts.
 	CGO_ENABLED=0 go build -tags netgo -o "$WORK/nettool" ./tests/nettool
 	go test -c -tags "e2e,$tags" -o "$WORK/e2e.test" ./tests/e2e
@@ -163,6 +177,21 @@ chmod 0644 "$WORK/busybox-oci.tar"
 cp -r "$repo/tests/testdata" "$WORK/testdata"
 chmod -R a+rX "$WORK/testdata"
 
+# The second user's planter: the tests ask it to plant run directories
+# under /tmp as another user would (tests/planter). It exits with us.
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$WORK/planter"
+	chown "$planter_user" "$WORK/planter"
+	chmod 0755 "$WORK/planter"
+	runuser -u "$planter_user" -- "$WORK/planter" -socket "$WORK/planter/sock" -parent $$ &
+	planter_pid=$!
+	for _ in $(seq 100); do
+		[ -S "$WORK/planter/sock" ] && break
+		sleep 0.05
+	done
+	[ -S "$WORK/planter/sock" ] || die "the planter did not start as $planter_user"
+fi
+
 # The clone may be unreadable to the test user: run from $WORK.
 cd "$WORK"
 args=(-test.v -test.timeout 20m "$@")
@@ -173,7 +202,7 @@ if [ "$(id -u)" = 0 ]; then
 		HOME="${home:-/tmp}" USER="$test_user" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
-		LODGER_TEST_ROOT_SETUP=1 \
+		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter/sock" \
 		"$WORK/e2e.test" "${args[@]}"
 else
 	LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
