@@ -208,7 +208,7 @@ func SessionKeeper() (int, error) {
 	if rec.PID != pid {
 		return 0, fmt.Errorf("%w: child_pid %d, keeper record %d", ErrNoKeeper, pid, rec.PID)
 	}
-	_, start, err := procStat(pid)
+	ppid, start, err := procStat(pid)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrNoKeeper, err)
 	}
@@ -222,28 +222,45 @@ func SessionKeeper() (int, error) {
 	if err := otherUserNS(pid); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrNoKeeper, err)
 	}
+	// The holder's parent is the keeper, in the host's user namespace;
+	// a container process's parent is its monitor, inside the session. A
+	// record forged by someone who may write in the run directory (a
+	// container given it as a volume) cannot change that.
+	if same, err := ownInUserNS(ppid); err != nil || !same {
+		return 0, fmt.Errorf("%w: the parent of pid %d is not a keeper of yours in this user namespace", ErrNoKeeper, pid)
+	}
 	return pid, nil
 }
 
 // otherUserNS checks that pid is the user's and lives in a user namespace
 // other than this process's.
 func otherUserNS(pid int) error {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/"+strconv.Itoa(pid), &st); err != nil {
+	same, err := ownInUserNS(pid)
+	if err != nil {
 		return err
 	}
+	if same {
+		return fmt.Errorf("pid %d is in this process's user namespace", pid)
+	}
+	return nil
+}
+
+// ownInUserNS checks that pid is the user's and reports whether it shares
+// this process's user namespace.
+func ownInUserNS(pid int) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(pid), &st); err != nil {
+		return false, err
+	}
 	if int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("pid %d belongs to uid %d", pid, st.Uid)
+		return false, fmt.Errorf("pid %d belongs to uid %d", pid, st.Uid)
 	}
 	theirs, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
 	mine, err2 := os.Readlink("/proc/self/ns/user")
 	if err := errors.Join(err1, err2); err != nil {
-		return err
+		return false, err
 	}
-	if theirs == mine {
-		return fmt.Errorf("pid %d is in this process's user namespace", pid)
-	}
-	return nil
+	return theirs == mine, nil
 }
 
 // RecordKeeper is for the lodger that started the keeper whose pid is

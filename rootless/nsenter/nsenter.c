@@ -160,9 +160,10 @@ static int read_boot_id(char *out) {
 	return 0;
 }
 
-// proc_start reads the start time (field 22) of /proc/PID/stat, counting
-// fields from the last ')' since the command name may hold anything.
-static int proc_start(int pid, unsigned long long *start) {
+// proc_stat reads the parent (field 4) and the start time (field 22) of
+// /proc/PID/stat, counting fields from the last ')' since the command name
+// may hold anything.
+static int proc_stat(int pid, int *ppid, unsigned long long *start) {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -177,8 +178,15 @@ static int proc_start(int pid, unsigned long long *start) {
 	if (!p)
 		return -1;
 	p++;
-	// After ')' comes field 3; skip fields 3..21.
+	// After ')' comes field 3; skip fields 3..21, reading 4 on the way.
 	for (int field = 3; field < 22; field++) {
+		if (field == 4) {
+			unsigned long long v;
+			const char *q = p;
+			if (parse_ulong(&q, &v) < 0 || v > INT_MAX)
+				return -1;
+			*ppid = (int)v;
+		}
 		while (*p == ' ')
 			p++;
 		if (!*p)
@@ -226,27 +234,37 @@ static int find_keeper(struct keeper_record *rec) {
 	return rec->pid;
 }
 
-// still_keeper checks that the process at rec->pid is the recorded one and
-// the user's, in a user namespace other than ours.
-static int still_keeper(const struct keeper_record *rec) {
-	char path[64], mine[64], theirs[64], boot[64];
-	unsigned long long start;
+// same_user_ns reports whether pid is the user's and in our user
+// namespace (1), the user's and in another (0), or neither (-1).
+static int same_user_ns(int pid) {
+	char path[64], mine[64], theirs[64];
 	struct stat st;
-	if (read_boot_id(boot) < 0 || strcmp(boot, rec->boot) != 0)
-		return 0;
-	if (proc_start(rec->pid, &start) < 0 || start != rec->start)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d", rec->pid);
+	snprintf(path, sizeof(path), "/proc/%d", pid);
 	if (stat(path, &st) < 0 || st.st_uid != getuid())
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", rec->pid);
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
 	ssize_t a = readlink(path, theirs, sizeof(theirs) - 1);
 	ssize_t b = readlink("/proc/self/ns/user", mine, sizeof(mine) - 1);
 	if (a <= 0 || b <= 0)
-		return 0;
+		return -1;
 	theirs[a] = 0;
 	mine[b] = 0;
-	return strcmp(theirs, mine) != 0;
+	return strcmp(theirs, mine) == 0;
+}
+
+// still_keeper checks that the process at rec->pid is the recorded one and
+// the user's, in a user namespace other than ours, and that its parent is
+// the user's in ours: the keeper. A container process's parent is its
+// monitor, inside the session, whatever a forged record says.
+static int still_keeper(const struct keeper_record *rec) {
+	char boot[64];
+	unsigned long long start;
+	int ppid;
+	if (read_boot_id(boot) < 0 || strcmp(boot, rec->boot) != 0)
+		return 0;
+	if (proc_stat(rec->pid, &ppid, &start) < 0 || start != rec->start)
+		return 0;
+	return same_user_ns(rec->pid) == 0 && same_user_ns(ppid) == 1;
 }
 
 // join enters the namespaces of rec's process. The namespace files are
