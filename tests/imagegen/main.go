@@ -14,7 +14,7 @@
 //		security tests evil-devsymlink, evil-devnull, evil-devconsole,
 //		evil-devpts, evil-procsymlink, evil-syssymlink, evil-masklinks,
 //		evil-etchosts, evil-passwd-host, evil-passwd-fifo, evil-passwd-zero,
-//		evil-workdir), printing one
+//		evil-workdir, and sparse-bomb for the unpack budget), printing one
 //		reference per line. With -checker, also checker:latest: busybox
 //		plus the static tests/checker binary as /usr/local/bin/checker.
 //		With -nettool, also net:latest: busybox plus the static

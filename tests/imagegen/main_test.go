@@ -302,6 +302,7 @@ func TestTestSetNames(t *testing.T) {
 		"lodger-test/evil-workdir:latest",
 		"lodger-test/net:latest",
 		"lodger-test/cve-trojans:latest",
+		"lodger-test/sparse-bomb:latest",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("tagged %q, want %q", got, want)
@@ -812,7 +813,7 @@ func TestPushToRegistry(t *testing.T) {
 	for _, r := range []string{"busybox:latest", "busybox:zstd", "layers:latest", "multiarch:latest", "config:latest", "evil-dotdot:latest", "evil-symlink:latest", "evil-hardlink:latest", "mounts:latest",
 		"evil-devsymlink:latest", "evil-devsymlink:etc", "evil-devnull:latest", "evil-devconsole:latest", "evil-devpts:latest",
 		"evil-procsymlink:latest", "evil-procsymlink:root", "evil-syssymlink:latest", "evil-masklinks:latest", "evil-etchosts:latest", "evil-passwd-host:latest",
-		"evil-passwd-host:shadow", "evil-passwd-fifo:latest", "evil-passwd-zero:latest", "evil-workdir:latest", "cve-trojans:latest"} {
+		"evil-passwd-host:shadow", "evil-passwd-fifo:latest", "evil-passwd-zero:latest", "evil-workdir:latest", "cve-trojans:latest", "sparse-bomb:latest"} {
 		want = append(want, addr+"/lodger-test/"+r)
 	}
 	for i := range 2 {

@@ -302,7 +302,10 @@ func buildTestSet(l *layout, bb busybox, checker, nettool []byte) error {
 	if err := buildNetImage(l, gzBase, nettool); err != nil {
 		return err
 	}
-	return buildCVEImages(l, gzBase)
+	if err := buildCVEImages(l, gzBase); err != nil {
+		return err
+	}
+	return buildBudgetImages(l, gzBase)
 }
 
 func buildMultiarch(l *layout, gzBase layer) error {
