@@ -1,5 +1,6 @@
 // Package sysinfo gathers what `lodger info` reports: the kernel, the id
-// mapping, storage, and what the network backend needs from the host.
+// mapping, how the session's user namespace is made, storage, and what the
+// network backend needs from the host.
 package sysinfo
 
 import (
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lodger-containers/lodger/rootless"
+	"github.com/lodger-containers/lodger/rootless/session"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -21,6 +23,7 @@ type Info struct {
 	Version string         `json:"version"`
 	Host    Host           `json:"host"`
 	IDMap   rootless.IDMap `json:"idMap"`
+	Session session.Report `json:"session"`
 	Storage Storage        `json:"storage"`
 	Network Network        `json:"network"`
 }
@@ -53,7 +56,8 @@ type Network struct {
 	UnprivilegedPortStart int    `json:"unprivilegedPortStart"`
 }
 
-// Collect builds the report for an open store.
+// Collect builds the report for an open store; with a nil store (no
+// session could be made, so none can be opened) it reports the rest.
 func Collect(store cstorage.Store) (*Info, error) {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
@@ -73,17 +77,21 @@ func Collect(store cstorage.Store) (*Info, error) {
 			GID:       rootless.HostGID(),
 			NewUIDMap: nuid,
 		},
-		IDMap: ids,
-		Storage: Storage{
-			Driver:    storage.DriverName(store),
-			GraphRoot: store.GraphRoot(),
-			RunRoot:   store.RunRoot(),
-		},
+		IDMap:   ids,
+		Session: session.Describe(),
 		Network: Network{
 			Tun:                   tunStatus(),
 			PingGroupRange:        readSysctl("net/ipv4/ping_group_range"),
 			UnprivilegedPortStart: atoi(readSysctl("net/ipv4/ip_unprivileged_port_start")),
 		},
+	}
+	if store == nil {
+		return info, nil
+	}
+	info.Storage = Storage{
+		Driver:    storage.DriverName(store),
+		GraphRoot: store.GraphRoot(),
+		RunRoot:   store.RunRoot(),
 	}
 	if imgs, err := store.Images(); err == nil {
 		info.Storage.Images = len(imgs)

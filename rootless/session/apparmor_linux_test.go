@@ -269,10 +269,10 @@ func TestRunningHelper(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := runningHelper(h, 10); got != HelperRootlesskit {
-		t.Errorf("runningHelper(rootlesskit child) = %q", got)
+	if got, prog := runningHelper(h, 10); got != HelperRootlesskit || prog != "/usr/bin/rootlesskit" {
+		t.Errorf("runningHelper(rootlesskit child) = %q, %q", got, prog)
 	}
-	if got := runningHelper(h, 11); got != HelperBuiltin {
-		t.Errorf("runningHelper(lodger-session) = %q", got)
+	if got, prog := runningHelper(h, 11); got != HelperBuiltin || prog != "/usr/local/bin/lodger-session" {
+		t.Errorf("runningHelper(lodger-session) = %q, %q", got, prog)
 	}
 }

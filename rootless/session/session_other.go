@@ -15,10 +15,5 @@ func Enter() error { return errUnsupported }
 // KeeperMain never claims the process outside Linux.
 func KeeperMain() (bool, int) { return false, 0 }
 
-// Report is what `lodger info` shows of the session.
-type Report struct {
-	Problem string `json:"problem,omitempty"`
-}
-
 // Describe has nothing to report outside Linux.
 func Describe() Report { return Report{Problem: errUnsupported.Error()} }
