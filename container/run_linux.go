@@ -278,6 +278,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if name == "" {
 		name = randomName()
 	}
+	// An interrupt while the image was found or pulled stops the run
+	// here, before there is a container to forward it to (issue 12).
+	if err := context.Cause(ctx); err != nil {
+		return exec.ExitLodger, err
+	}
 	// The volumes stay claimed until the record naming them is written.
 	claim, err := claimVolumes(store, plan)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -70,14 +71,24 @@ USER, VOLUME or WORKDIR, such as --change 'CMD ["/bin/sh"]' or
 				return err
 			}
 			defer store.Shutdown(false)
-			id, err := imagepull.Commit(cmd.Context(), store, r, imagepull.CommitOptions{
-				Name: name, Changes: changes, Comment: comment,
+			return interruptible(cmd, "import "+src, func(ctx context.Context) error {
+				// The tar is read in storage's own goroutines, which do
+				// not see ctx: closing what they read from stops them.
+				stop := context.AfterFunc(ctx, func() {
+					if c, ok := r.(io.Closer); ok {
+						_ = c.Close()
+					}
+				})
+				defer stop()
+				id, err := imagepull.Commit(ctx, store, r, imagepull.CommitOptions{
+					Name: name, Changes: changes, Comment: comment, MaxUnpackedSize: maxUnpackedSize(),
+				})
+				if err != nil {
+					return withBudgetHint(fmt.Errorf("import %s: %w", src, err))
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "sha256:"+id)
+				return nil
 			})
-			if err != nil {
-				return fmt.Errorf("import %s: %w", src, err)
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "sha256:"+id)
-			return nil
 		},
 	}
 	cmd.Flags().StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image's configuration (repeatable)")

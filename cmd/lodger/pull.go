@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -80,12 +81,14 @@ oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF].`,
 			if !o.quiet {
 				po.Progress = os.Stderr
 			}
-			id, err := imagepull.Pull(cmd.Context(), store, args[0], po)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), id)
-			return nil
+			return interruptible(cmd, "pull "+args[0], func(ctx context.Context) error {
+				id, err := imagepull.Pull(ctx, store, args[0], po)
+				if err != nil {
+					return withBudgetHint(err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), id)
+				return nil
+			})
 		},
 	}
 	o.register(cmd.Flags())

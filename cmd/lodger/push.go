@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -49,14 +50,16 @@ docker-archive:FILE[:REF], dir:DIR.`,
 			if len(args) == 2 {
 				dest = args[1]
 			}
-			d, err := imagepull.Push(cmd.Context(), store, args[0], dest, po)
-			if err != nil {
-				return withRegistryHint(err)
-			}
-			if !o.quiet {
-				fmt.Fprintln(cmd.OutOrStdout(), d)
-			}
-			return nil
+			return interruptible(cmd, "push "+args[0], func(ctx context.Context) error {
+				d, err := imagepull.Push(ctx, store, args[0], dest, po)
+				if err != nil {
+					return withRegistryHint(err)
+				}
+				if !o.quiet {
+					fmt.Fprintln(cmd.OutOrStdout(), d)
+				}
+				return nil
+			})
 		},
 	}
 	o.registerRegistry(cmd.Flags())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -70,8 +71,12 @@ not found, 128+N when signal N killed it.`,
 				return err
 			}
 			defer store.Shutdown(false)
-			sigs, stop := forwardSignals()
+			caught, stop := forwardSignals()
 			defer stop()
+			ctx, cancel := context.WithCancelCause(cmd.Context())
+			defer cancel(nil)
+			sigs, stopRelay := relayInterrupts(caught, cancel)
+			defer stopRelay()
 			ro := container.RunOptions{
 				Image:       args[0],
 				Args:        args[1:],
@@ -117,15 +122,21 @@ not found, 128+N when signal N killed it.`,
 			}
 			if createOnly {
 				ro.Started = nil
-				id, code, err := container.Create(cmd.Context(), store, ro)
+				id, code, err := container.Create(ctx, store, ro)
+				if err != nil && interrupted(ctx) {
+					return interruptedExit(ctx, "create "+args[0], err)
+				}
 				if err != nil {
-					return processExit(code, err)
+					return processExit(code, withBudgetHint(err))
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), id)
 				return nil
 			}
-			code, err := container.Run(cmd.Context(), store, ro)
-			return processExit(code, err)
+			code, err := container.Run(ctx, store, ro)
+			if err != nil && interrupted(ctx) {
+				return interruptedExit(ctx, "run "+args[0], err)
+			}
+			return processExit(code, withBudgetHint(err))
 		},
 	}
 	f := cmd.Flags()

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -37,13 +39,17 @@ must not be a terminal.`,
 			if !o.quiet {
 				po.Progress = os.Stderr
 			}
-			if o.output != "" {
-				return imagepull.Save(cmd.Context(), store, args, o.output, o.format, po)
+			if o.output == "" {
+				if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+					return errors.New("save: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
+				}
 			}
-			if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				return errors.New("save: refusing to write an archive to a terminal; use -o FILE or redirect stdout")
-			}
-			return imagepull.SaveTo(cmd.Context(), store, args, cmd.OutOrStdout(), o.format, po)
+			return interruptible(cmd, "save "+strings.Join(args, " "), func(ctx context.Context) error {
+				if o.output != "" {
+					return imagepull.Save(ctx, store, args, o.output, o.format, po)
+				}
+				return imagepull.SaveTo(ctx, store, args, cmd.OutOrStdout(), o.format, po)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write to FILE (a directory for oci-dir) instead of stdout")
@@ -75,30 +81,34 @@ each of their formats loads with the image's ID.`,
 				return err
 			}
 			defer store.Shutdown(false)
-			po := imagepull.Options{}
+			po := imagepull.Options{MaxUnpackedSize: maxUnpackedSize()}
 			if !o.quiet {
 				po.Progress = os.Stderr
 			}
-			var loaded []imagepull.LoadedImage
-			if o.input != "" {
-				loaded, err = imagepull.Load(cmd.Context(), store, o.input, po)
-			} else {
+			if o.input == "" {
 				if f, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 					return errors.New("load: stdin is a terminal; use -i FILE or redirect an archive to stdin")
 				}
-				loaded, err = imagepull.LoadFrom(cmd.Context(), store, cmd.InOrStdin(), po)
 			}
-			out := cmd.OutOrStdout()
-			for _, img := range loaded {
-				if len(img.Names) == 0 {
-					fmt.Fprintf(out, "Loaded image: %s\n", img.ID)
-					continue
+			return interruptible(cmd, "load", func(ctx context.Context) error {
+				var loaded []imagepull.LoadedImage
+				if o.input != "" {
+					loaded, err = imagepull.Load(ctx, store, o.input, po)
+				} else {
+					loaded, err = imagepull.LoadFrom(ctx, store, cmd.InOrStdin(), po)
 				}
-				for _, n := range img.Names {
-					fmt.Fprintf(out, "Loaded image: %s\n", n)
+				out := cmd.OutOrStdout()
+				for _, img := range loaded {
+					if len(img.Names) == 0 {
+						fmt.Fprintf(out, "Loaded image: %s\n", img.ID)
+						continue
+					}
+					for _, n := range img.Names {
+						fmt.Fprintf(out, "Loaded image: %s\n", n)
+					}
 				}
-			}
-			return err
+				return withBudgetHint(err)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&o.input, "input", "i", "", "read the archive from FILE (or an image directory) instead of stdin")
