@@ -42,7 +42,7 @@ command -v go >/dev/null || die "go not found in PATH"
 # `sudo make test` works as the README says.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	missing=()
-	for pair in docker-registry:docker-registry newuidmap:uidmap busybox:busybox-static curl:curl; do
+	for pair in docker-registry:docker-registry newuidmap:uidmap busybox:busybox-static curl:curl rootlesskit:rootlesskit; do
 		command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
