@@ -232,15 +232,18 @@ func (mc *mountCompiler) mountPointIn(parent mounted, rest string, dir bool) (st
 		}
 		return path.Join(parent.target, r), nil
 	}
-	// A fresh tmpfs: nothing has run in it yet, so plain paths are safe.
+	// A fresh tmpfs: nothing has run in it yet, but the path to it may
+	// lie in a volume another container shares and can change, so the
+	// init makes each mount point beneath the root with no symlink on
+	// the way (op_dir and op_file with two arguments; issue 12).
 	target := parent.target
 	parts := strings.Split(rest, "/")
 	for i, part := range parts {
 		target = path.Join(target, part)
 		if i < len(parts)-1 || dir {
-			mc.p.op(opDir, filepath.Join(mc.root, target))
+			mc.p.op(opDir, mc.root, target)
 		} else {
-			mc.p.op(opFile, filepath.Join(mc.root, target))
+			mc.p.op(opFile, mc.root, target)
 		}
 	}
 	return target, nil

@@ -73,13 +73,13 @@ func TestCompileMounts(t *testing.T) {
 		"I ROOT /scratch tmpfs tmpfs " + flagString(unix.MS_NOSUID|unix.MS_NOEXEC) + " size=1024,mode=1777 ",
 		"I ROOT /dev/shm tmpfs tmpfs 0 size=2048 ",
 		// Below /dev, the init makes the mount point on its tmpfs.
-		"F ROOT/dev/custom",
+		"F ROOT /dev/custom",
 		"I ROOT /dev/custom " + file + "  " + bindRec + "  ",
 		// Below a bind, the mount point is made in the host directory.
 		"I ROOT /data/sub/f " + file + "  " + bindRec + "  ",
 		// Below a tmpfs, by the init once the tmpfs is there.
-		"D ROOT/scratch/a",
-		"F ROOT/scratch/a/b",
+		"D ROOT /scratch/a",
+		"F ROOT /scratch/a/b",
 		"I ROOT /scratch/a/b " + file + "  " + bindRec + "  ",
 	}
 	var got []string

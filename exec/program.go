@@ -10,8 +10,8 @@ import (
 const (
 	opMount        = 'M' // source, target, fstype, flags, data, fallback
 	opMountIn      = 'I' // root, target inside root, source, fstype, flags, data, fallback
-	opFile         = 'F' // path: create an empty file to bind onto
-	opDir          = 'D' // path
+	opFile         = 'F' // path, or root and a path beneath it: create an empty file to bind onto
+	opDir          = 'D' // path, or root and a path beneath it (no symlink on the way)
 	opSymlink      = 'L' // target, path
 	opPivot        = 'P' // new root
 	opLoopback     = 'O' // bring up lo

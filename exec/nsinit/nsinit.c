@@ -218,22 +218,78 @@ static void op_mount_in(char **a, uint32_t n) {
 	close(fd);
 }
 
-static void op_file(char **a, uint32_t n) {
-	need(n, 1, 'F');
-	int fd = open(a[0], O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		struct stat st;
-		if (errno == EEXIST || (lstat(a[0], &st) == 0 && S_ISREG(st.st_mode)))
-			return;
-		fail(125, "create mount point %s: %s", a[0], strerror(errno));
+// parent_in_root opens the directory that holds rel beneath root with no
+// symbolic link anywhere on the way (RESOLVE_NO_SYMLINKS), and points
+// *base at rel's last component. Mount points below a fresh tmpfs are
+// made by the init after the tmpfs is mounted; where that tmpfs sits in a
+// volume another container shares, that container can swap a directory
+// on the way for a symlink (to / or the host's /tmp) in between, and a
+// mkdir by path would follow it out of the rootfs (issue 12). Nothing
+// on such a path is a symlink when lodger resolved it, so one now is a
+// swap: refused. Returns -1 with errno on failure.
+static int parent_in_root(const char *root, const char *rel, const char **base) {
+	char parent[PATH_MAX];
+	const char *slash = strrchr(rel, '/');
+	if (slash == NULL || strlen(rel) >= sizeof(parent)) {
+		errno = EINVAL;
+		return -1;
 	}
-	close(fd);
+	*base = slash + 1;
+	size_t len = (size_t)(slash - rel);
+	memcpy(parent, rel, len);
+	parent[len] = 0;
+	if (len == 0)
+		strcpy(parent, "/");
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -1;
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = syscall(SYS_openat2, rootfd, parent, &how, sizeof(how));
+	int e = errno;
+	close(rootfd);
+	errno = e;
+	return fd;
 }
 
+// op_file: a path, or root and a path inside it (made beneath root, see
+// parent_in_root).
+static void op_file(char **a, uint32_t n) {
+	need(n, 1, 'F');
+	int dirfd = AT_FDCWD;
+	const char *name = a[0];
+	if (n >= 2 && (dirfd = parent_in_root(a[0], a[1], &name)) < 0)
+		fail(125, "mount point %s in the container: %s (a symlink swapped in?)", a[1], strerror(errno));
+	int fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		struct stat st;
+		int e = errno;
+		if (e == EEXIST || (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))) {
+			if (dirfd != AT_FDCWD)
+				close(dirfd);
+			return;
+		}
+		fail(125, "create mount point %s: %s", n >= 2 ? a[1] : a[0], strerror(e));
+	}
+	close(fd);
+	if (dirfd != AT_FDCWD)
+		close(dirfd);
+}
+
+// op_dir: a path, or root and a path inside it (made beneath root, see
+// parent_in_root).
 static void op_dir(char **a, uint32_t n) {
 	need(n, 1, 'D');
-	if (mkdir(a[0], 0755) < 0 && errno != EEXIST)
-		fail(125, "create directory %s: %s", a[0], strerror(errno));
+	int dirfd = AT_FDCWD;
+	const char *name = a[0];
+	if (n >= 2 && (dirfd = parent_in_root(a[0], a[1], &name)) < 0)
+		fail(125, "mount point %s in the container: %s (a symlink swapped in?)", a[1], strerror(errno));
+	if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+		fail(125, "create directory %s: %s", n >= 2 ? a[1] : a[0], strerror(errno));
+	if (dirfd != AT_FDCWD)
+		close(dirfd);
 }
 
 static void op_symlink(char **a, uint32_t n) {

@@ -386,7 +386,12 @@ func TestCVE202130465(t *testing.T) {
 	deep := strings.Repeat("/d", 40)
 	deepDir := []string{"-v", host + ":/vol/target/" + name + "-deep-mp" + deep}
 	deepFile := []string{"-v", marker + ":/vol/target/" + name + "-deep-file" + deep + "/f"}
-	variants := [][]string{top, dir, file, deepDir, deepFile, deepDir, deepFile, deepDir, deepFile}
+	// A tmpfs on the flipped directory, and mount points below it: the
+	// init makes those once the tmpfs is mounted, and the flipper may
+	// have swapped the directory under it for a link by then (issue 12).
+	tmpfsDir := []string{"--tmpfs", "/vol/target", "-v", host + ":/vol/target/" + name + "-tmpfs-mp" + strings.Repeat("/d", 8)}
+	tmpfsFile := []string{"--tmpfs", "/vol/target", "-v", marker + ":/vol/target/" + name + "-tmpfs-file" + strings.Repeat("/d", 8) + "/f"}
+	variants := [][]string{top, dir, file, deepDir, deepFile, deepDir, deepFile, deepDir, deepFile, tmpfsDir, tmpfsFile, tmpfsDir, tmpfsFile}
 	// Four at a time, each `run --rm -v flipvol:/vol VARIANT busybox cat
 	// /proc/self/mountinfo`, for at most 20 s.
 	type outcome struct {
