@@ -180,16 +180,16 @@ chmod -R a+rX "$WORK/testdata"
 # The second user's planter: the tests ask it to plant run directories
 # under /tmp as another user would (tests/planter). It exits with us.
 if [ "$(id -u)" = 0 ]; then
-	mkdir -p "$WORK/planter"
-	chown "$planter_user" "$WORK/planter"
-	chmod 0755 "$WORK/planter"
-	runuser -u "$planter_user" -- "$WORK/planter" -socket "$WORK/planter/sock" -parent $$ &
+	mkdir -p "$WORK/planter.d"
+	chown "$planter_user" "$WORK/planter.d"
+	chmod 0755 "$WORK/planter.d"
+	runuser -u "$planter_user" -- "$WORK/planter" -socket "$WORK/planter.d/sock" -parent $$ &
 	planter_pid=$!
 	for _ in $(seq 100); do
-		[ -S "$WORK/planter/sock" ] && break
+		[ -S "$WORK/planter.d/sock" ] && break
 		sleep 0.05
 	done
-	[ -S "$WORK/planter/sock" ] || die "the planter did not start as $planter_user"
+	[ -S "$WORK/planter.d/sock" ] || die "the planter did not start as $planter_user"
 fi
 
 # The clone may be unreadable to the test user: run from $WORK.
@@ -202,7 +202,7 @@ if [ "$(id -u)" = 0 ]; then
 		HOME="${home:-/tmp}" USER="$test_user" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
-		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter/sock" \
+		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
 		"$WORK/e2e.test" "${args[@]}"
 else
 	LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
