@@ -489,16 +489,21 @@ func TestEvilImages(t *testing.T) {
 
 	m, _ = imageOf(t, l, refs["lodger-test/evil-hardlink:latest"])
 	ms = layerMembers(t, l, m, 1)
-	if got := names(ms); !slices.Equal(got, []string{"stolen", "stolen2", "trailer"}) {
+	if got := names(ms); !slices.Equal(got, []string{"etc/passwd", "etc/shadow", "stolen", "stolen2", "trailer"}) {
 		t.Fatalf("evil-hardlink layer %q", got)
 	}
-	for i, target := range []string{"../../../../../../../../etc/passwd", "/etc/shadow"} {
-		if ms[i].hdr.Typeflag != tar.TypeLink || ms[i].hdr.Linkname != target {
-			t.Errorf("%s: type %c -> %q", ms[i].hdr.Name, ms[i].hdr.Typeflag, ms[i].hdr.Linkname)
+	for i, body := range []string{evilHardlinkPasswd, evilHardlinkShadow} {
+		if ms[i].hdr.Typeflag != tar.TypeReg || ms[i].body != body {
+			t.Errorf("%s: type %c, %q", ms[i].hdr.Name, ms[i].hdr.Typeflag, ms[i].body)
 		}
 	}
-	if ms[2].hdr.Typeflag != tar.TypeReg {
-		t.Errorf("trailer type %c", ms[2].hdr.Typeflag)
+	for i, target := range []string{"../../../../../../../../etc/passwd", "/etc/shadow"} {
+		if e := ms[2+i]; e.hdr.Typeflag != tar.TypeLink || e.hdr.Linkname != target {
+			t.Errorf("%s: type %c -> %q", e.hdr.Name, e.hdr.Typeflag, e.hdr.Linkname)
+		}
+	}
+	if ms[4].hdr.Typeflag != tar.TypeReg {
+		t.Errorf("trailer type %c", ms[4].hdr.Typeflag)
 	}
 }
 

@@ -18,6 +18,13 @@ nobody:x:65534:65534:nobody:/nonexistent:/bin/false
 alice:x:1000:1000:Alice:/home/alice:/bin/sh
 `
 
+// evil-hardlink's own passwd and shadow, the targets its links must get
+// (tests/e2e TestEvilImages looks for these lines).
+const (
+	evilHardlinkPasswd = passwd + "mallory:x:1001:1001:the layer's own passwd:/:/bin/sh\n"
+	evilHardlinkShadow = "root:*:19000::::::\nmallory:the layer's own shadow:19000::::::\n"
+)
+
 const group = `root:x:0:
 staff:x:50:alice
 audio:x:29:alice
@@ -281,8 +288,15 @@ func buildTestSet(l *layout, bb busybox, checker, nettool []byte) error {
 	}
 
 	// The regular file sorts after the links, so an extractor that skips a
-	// bad link rather than aborting still has to handle what follows.
+	// bad link rather than aborting still has to handle what follows. The
+	// layer has a passwd and shadow of its own, which sort first: an
+	// extractor confined to the layer links those, one that resolves
+	// the names on the host links the host's; without them a confined
+	// extractor fails (the layer has no etc/passwd to link) and nothing
+	// after the links is ever checked.
 	hardlinks, err := extra("evil-hardlinks",
+		textEntry("etc/passwd", evilHardlinkPasswd),
+		textEntry("etc/shadow", evilHardlinkShadow),
 		hardlinkEntry("stolen", "../../../../../../../../etc/passwd"),
 		hardlinkEntry("stolen2", "/etc/shadow"),
 		textEntry("trailer", "after the links\n"),
