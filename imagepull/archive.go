@@ -77,7 +77,11 @@ func Save(ctx context.Context, store cstorage.Store, refs []string, path, format
 	}
 	defer func() { _ = policy.Destroy() }()
 	cp := func(dest types.ImageReference, src savedImage, what string) error {
-		_, err := copy.Image(ctx, policy, dest, src.ref, &copy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys})
+		_, err := copy.Image(ctx, policy, dest, cancelableRef{src.ref}, &copy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys})
+		if err == nil {
+			// Finished, or stopped between blobs without a word.
+			err = ctx.Err()
+		}
 		if err != nil {
 			return fmt.Errorf("save %s: %w", what, err)
 		}
