@@ -1,43 +1,77 @@
 package netstack
 
-// The accept bypass (Config.AcceptBypass, on by default).
+// The accept bypass (Config.AcceptBypass, off unless asked for: the
+// socket it hands over is the host's, see config.go).
 // A published TCP connection carried by the kernels (inbound_linux.go)
 // crosses two TCP connections: the client's to the host socket H the
 // monitor accepted, and the monitor's socket T in the container's
 // namespace to the server's S. With the accept bypass the container's
 // accept(2) and accept4(2) come to the connect listener too, and the
-// server is given H itself, so that client and server talk over one
-// connection, as on the host.
+// server is given H itself (SECCOMP_ADDFD_FLAG_SEND: the descriptor is
+// installed and the accept answered with its number, or neither), so
+// that client and server talk over one connection, as on the host.
 //
-// dialIn still connects T, so that the server's listening socket becomes
-// readable as for any client (an epoll server waits for that), and
-// records a handoff under T's local address, which is the client's. A
-// trapped accept accepts on the container's listening socket itself; when
-// the connection it gets, S, is T's, it installs H in the caller instead
-// (SECCOMP_ADDFD_FLAG_SEND: the descriptor is installed and the accept
-// answered with its number, or neither) and aborts S and T. Any other
-// connection (another client in the container, a client of the host's
-// loopback, which must keep appearing as the gateway) is installed as it
-// came. A handoff no accept takes within acceptWait (a server started
-// by `lodger exec`, which is not under the filter, or a slow one) is
-// spliced as without the bypass, and its S goes to the server as it is.
+// What a container can make its monitor spend is bounded, whatever it
+// does (issue 12): a trapped accept costs no thread and no wait, and the
+// monitor never makes a call that could block on a descriptor the
+// container shares. The container owns the open file description of its
+// listening socket, so its O_NONBLOCK can change between any check and
+// any call: the monitor never calls accept4(2) on it. Two cases:
 //
-// Nothing accepted here may be lost. Where the caller is gone after S was
-// accepted (a signal interrupted its accept, which then restarts), S (and
-// a claimed H) is parked on the listener for its next trapped accept.
-// Where the caller cannot take the descriptor (its fd table is full, its
-// address buffer is bad), or no accept takes a parked one within
-// parkWait, S is put back in the listener's queue by a new connection to
-// it from S's peer's address (on another port), spliced to S; a claimed H
-// goes back to dialIn, which splices it to T as without the bypass.
+//   - A blocking accept (the socket's O_NONBLOCK clear when it is
+//     trapped) is held: the caller waits, as in the kernel, and costs the
+//     monitor a small record, with the listener watched by one epoll set
+//     per container that the runtime's poller waits on (one descriptor per
+//     listener). A published client for a held accept's listener (its
+//     port, address and family match) is handed to it directly, without
+//     T; any other connection that makes the listener readable lets the
+//     oldest held accept continue in the kernel
+//     (SECCOMP_USER_NOTIF_FLAG_CONTINUE), which gives the caller what the
+//     kernel would have. Continuing an accept on the container's own
+//     listening socket, in its own namespace, decides nothing about
+//     security. At most maxHeld accepts on maxWatched listeners are held;
+//     beyond that, and for a socket with SO_RCVTIMEO, the accept
+//     continues at once, and its clients are spliced as without the
+//     bypass.
+//   - Any other accept continues in the kernel at once, unless a
+//     published client's T waits in the listener's queue (an epoll server
+//     is woken by it before it calls accept): then the monitor accepts
+//     with an io_uring accept that never waits (uring_linux.go), and gives
+//     the caller H in place of S when S is T's, or S as it came. Without
+//     such an io_uring, every such accept continues, and an epoll server's
+//     clients are spliced.
+//
+// dialIn records a handoff under the container port and the address the
+// server sees the client from (T's local address): two published ports
+// may have clients of the same address and port. H is handed only to a
+// listener of its own family (an AF_INET server given an AF_INET6 socket
+// would see addresses it cannot parse); other clients are spliced. A
+// handoff no accept takes within acceptWait (a server started by `lodger
+// exec`, which is not under the filter, or a slow one) is spliced as
+// without the bypass, and its S goes to the server as it is.
+//
+// Nothing accepted here may be lost. Where the caller is gone after the
+// monitor accepted S for it (a signal interrupted its accept, which then
+// restarts), S (and a claimed H) is parked on the listener for its next
+// trapped accept, or given at once to one held there: at most maxParked
+// per container, for parkWait. Where the caller cannot take it (its fd
+// table is full, its address buffer is bad), or none takes a parked one,
+// S is put back in the listener's queue by a new connection to it from
+// S's peer's address (on another port), spliced to S and counted against
+// max_conns; a claimed H goes back to dialIn, which splices it to T as
+// without the bypass. The caller's address buffer is written through
+// /proc/TID/mem opened before the notification is checked again, so that
+// a thread id reused meanwhile never receives it.
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -52,152 +86,85 @@ import (
 // millisecond; a busy one later, through the splice.
 const acceptWait = 20 * time.Millisecond
 
-// acceptCheck is how often a trapped blocking accept with nothing
-// happening checks that its caller still waits and that the stack runs.
-// It is woken at once when a connection comes, when its thread exits (a
-// pidfd) and when the caller's accept comes again as a new notification
-// (a signal interrupted it, and it restarted): the check only bounds how
-// long a wait outlives a caller that stopped accepting.
+// acceptCheck is how often the held accepts are checked: one whose
+// caller is gone (killed, or interrupted by a signal whose handler does
+// not restart it) is dropped. A restarted accept comes as a new
+// notification, which drops the stale ones on its listener at once.
 const acceptCheck = 2 * time.Second
 
-// handoffs are the published connections whose host socket may still go
-// to the server, by the address the server sees them from, and a lock
-// for each listening socket that blocking accepts wait on.
-type handoffs struct {
-	mu        sync.Mutex
-	byPeer    map[netip.AddrPort]*handoff
-	listeners map[uint64]*listenerLock // by the socket's inode
-	// trapped says of the container's ports whether their last word
-	// was a trapped accept (true) or a client that waited for one in
-	// vain (false: a server started by `lodger exec`, outside the
-	// filter, or one too busy to accept). Clients of a port with no
-	// word yet wait too, so that an epoll server's first client, which
-	// comes before its first accept, is handed over as well; a false
-	// port's clients are spliced at once until a trapped accept is seen
-	// on it again.
-	trapped map[uint16]bool
-	// infos are the listening sockets seen, by inode.
-	infos map[uint64]*listenerInfo
+// maxHeld bounds the blocking accepts a container's monitor holds, and
+// maxWatched the listening sockets it watches for them (a descriptor
+// each). A server has a few listeners and, prefork ones, a few dozen
+// threads in accept; the rest continue in the kernel.
+const (
+	maxHeld    = 64
+	maxWatched = 16
+)
+
+// handoffKey names a published connection waiting for the server's
+// accept: the container port it was published to, and the address the
+// server sees it come from.
+type handoffKey struct {
+	port uint16
+	peer netip.AddrPort
 }
 
-// sawAccept records that a trapped accept came for a listener on port
-// (seen), or that a client of port waited for one in vain (!seen).
-func (hs *handoffs) sawAccept(port uint16, seen bool) {
+// handoffs are the published connections whose host socket may still go
+// to the server, the container's held accepts, and what is known of its
+// listening sockets.
+type handoffs struct {
+	mu      sync.Mutex
+	byKey   map[handoffKey]*handoff
+	pending map[uint16]int // handoffs in byKey, by port
+	// trapped says of the container's ports whether their last word
+	// was a trapped accept (seen, with its listener's family) or a
+	// client that waited for one in vain (a server started by `lodger
+	// exec`, outside the filter, or one too busy to accept). Clients of
+	// a port with no word yet wait too, so that an epoll server's first
+	// client, which comes before its first accept, is handed over as
+	// well; a missed port's clients are spliced at once until a trapped
+	// accept is seen on it again.
+	trapped map[uint16]portWord
+	// infos are the listening sockets seen, by inode.
+	infos map[uint64]*listenerInfo
+
+	// The held accepts, by the listener they wait on.
+	watched map[uint32]*watchedListener // by epoll key
+	byIno   map[uint64]*watchedListener
+	held    int
+	nextKey uint32
+	parked  map[uint64][]*accepted // by listener inode (giveAccepted)
+	nparked int
+	ep      *os.File // the epoll set, in the runtime's poller; nil until needed
+	epFD    int      // ep's descriptor
+	epErr   error    // why there is none
+}
+
+type portWord struct {
+	seen   bool
+	family int // of the listener of the last trapped accept
+}
+
+// sawAccept records that a trapped accept came for a listener of family
+// on port (seen), or that a client of port waited for one in vain
+// (!seen).
+func (hs *handoffs) sawAccept(port uint16, seen bool, family int) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	if hs.trapped == nil {
-		hs.trapped = map[uint16]bool{}
+		hs.trapped = map[uint16]portWord{}
 	}
-	hs.trapped[port] = seen
+	hs.trapped[port] = portWord{seen, family}
 }
 
-// mayAccept says whether a client of port should wait for a trapped
-// accept: unless the last one to wait did so in vain.
-func (hs *handoffs) mayAccept(port uint16) bool {
+// mayAccept says whether a client of port, whose host socket is of
+// family, should wait for a trapped accept: unless the last one to wait
+// did so in vain, or the port's listener is of another family.
+func (hs *handoffs) mayAccept(port uint16, family int) bool {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	seen, known := hs.trapped[port]
-	return seen || !known
-}
-
-// listenerLock lets one trapped accept at a time wait on a listening
-// socket.
-type listenerLock struct {
-	c      chan struct{} // holds one token while a trapped accept waits
-	users  int
-	holder uint64 // the notification holding the token (under handoffs.mu)
-	kick   int    // an eventfd that wakes the holder to check it still stands
-	// parked are connections accepted for callers that were gone when
-	// they were to be given (under handoffs.mu).
-	parked []*parkedConn
-}
-
-// parkedConn is a connection the monitor accepted on a listener for a
-// trapped accept whose caller was gone by the time it could be given: a
-// signal interrupted the accept, which then restarts as a new
-// notification. The next trapped accept on the listener takes it, so
-// that the server sees it as it came; one no accept takes within
-// parkWait is put back in the listener's queue (requeue).
-type parkedConn struct {
-	s           int
-	ho          *handoff // claimed, H not given yet; nil for any other connection
-	peer, local netip.AddrPort
-	timer       *time.Timer
-}
-
-// parkWait is how long a parked connection waits for the listener's
-// next accept.
-const parkWait = time.Second
-
-// park keeps p for the next trapped accept on the listener ino.
-func (t *connectTrap) park(ino uint64, p *parkedConn) {
-	hs := &t.st.handoffs
-	l := hs.lockListener(ino) // released when p is taken or put back
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	l.parked = append(l.parked, p)
-	p.timer = time.AfterFunc(parkWait, func() {
-		if hs.unparkThis(ino, p) {
-			t.putBack(p)
-		}
-	})
-	if l.holder != 0 {
-		kick(l) // a trapped accept waits on the listener already
-	}
-}
-
-// kick wakes the trapped accept that holds l's token.
-func kick(l *listenerLock) {
-	if l.kick >= 0 {
-		var one [8]byte
-		binary.NativeEndian.PutUint64(one[:], 1)
-		_, _ = unix.Write(l.kick, one[:])
-	}
-}
-
-// unpark takes the oldest connection parked on the listener ino, if any.
-func (hs *handoffs) unpark(ino uint64) *parkedConn {
-	hs.mu.Lock()
-	l := hs.listeners[ino]
-	if l == nil || len(l.parked) == 0 {
-		hs.mu.Unlock()
-		return nil
-	}
-	p := l.parked[0]
-	l.parked = l.parked[1:]
-	hs.mu.Unlock()
-	p.timer.Stop() // should it be firing, it finds p gone
-	hs.unlockListener(ino)
-	return p
-}
-
-// unparkThis takes p off the listener ino, unless it was taken already.
-func (hs *handoffs) unparkThis(ino uint64, p *parkedConn) bool {
-	hs.mu.Lock()
-	l := hs.listeners[ino]
-	i := -1
-	if l != nil {
-		i = slices.Index(l.parked, p)
-	}
-	if i >= 0 {
-		l.parked = slices.Delete(l.parked, i, i+1)
-	}
-	hs.mu.Unlock()
-	if i < 0 {
-		return false
-	}
-	hs.unlockListener(ino)
-	return true
-}
-
-// putBack gives up on handing p to a caller: a claimed host socket goes
-// back to dialIn, which splices it to T, and S goes back in its
-// listener's queue.
-func (t *connectTrap) putBack(p *parkedConn) {
-	if p.ho != nil {
-		p.ho.result <- false
-	}
-	t.requeue(p.s, p.peer, p.local)
+	w, known := hs.trapped[port]
+	return !known || w.seen && (w.family == 0 || w.family == family)
 }
 
 type handoffState int
@@ -210,8 +177,9 @@ const (
 
 type handoff struct {
 	h      *net.TCPConn
+	family int            // H's
 	client netip.AddrPort // H's peer, unmapped
-	key    netip.AddrPort
+	key    handoffKey
 
 	mu      sync.Mutex
 	state   handoffState
@@ -219,28 +187,48 @@ type handoff struct {
 	result  chan bool     // after a claim: true when H went to the server
 }
 
-func (hs *handoffs) add(key netip.AddrPort, ho *handoff) {
+func newHandoff(h *net.TCPConn, family int, client netip.AddrPort) *handoff {
+	return &handoff{h: h, family: family, client: client, claimed: make(chan struct{}), result: make(chan bool, 1)}
+}
+
+func (hs *handoffs) add(key handoffKey, ho *handoff) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	if hs.byPeer == nil {
-		hs.byPeer = map[netip.AddrPort]*handoff{}
+	if hs.byKey == nil {
+		hs.byKey = map[handoffKey]*handoff{}
+		hs.pending = map[uint16]int{}
+	}
+	if old := hs.byKey[key]; old != nil {
+		hs.pending[key.port]--
 	}
 	ho.key = key
-	hs.byPeer[key] = ho
+	hs.byKey[key] = ho
+	hs.pending[key.port]++
 }
 
 func (hs *handoffs) remove(ho *handoff) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	if hs.byPeer[ho.key] == ho {
-		delete(hs.byPeer, ho.key)
+	if hs.byKey[ho.key] == ho {
+		delete(hs.byKey, ho.key)
+		if hs.pending[ho.key.port]--; hs.pending[ho.key.port] <= 0 {
+			delete(hs.pending, ho.key.port)
+		}
 	}
 }
 
-// claim takes the waiting handoff of the connection from peer, if any.
-func (hs *handoffs) claim(peer netip.AddrPort) *handoff {
+// pendingOn says whether a published connection to port may wait in a
+// listener's queue for an accept.
+func (hs *handoffs) pendingOn(port uint16) bool {
 	hs.mu.Lock()
-	ho := hs.byPeer[peer]
+	defer hs.mu.Unlock()
+	return hs.pending[port] > 0
+}
+
+// claim takes the waiting handoff of key, if any.
+func (hs *handoffs) claim(key handoffKey) *handoff {
+	hs.mu.Lock()
+	ho := hs.byKey[key]
 	hs.mu.Unlock()
 	if ho == nil {
 		return nil
@@ -281,76 +269,27 @@ func (ho *handoff) missed() bool {
 	return ho.state == handoffSpliced
 }
 
-// lockListener returns the lock of the listening socket ino; unlock with
-// unlockListener.
-func (hs *handoffs) lockListener(ino uint64) *listenerLock {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if hs.listeners == nil {
-		hs.listeners = map[uint64]*listenerLock{}
-	}
-	l := hs.listeners[ino]
-	if l == nil {
-		kick, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-		if err != nil {
-			kick = -1 // the holder then sees a new caller only at its check
-		}
-		l = &listenerLock{c: make(chan struct{}, 1), kick: kick}
-		hs.listeners[ino] = l
-	}
-	l.users++
-	return l
-}
-
-func (hs *handoffs) unlockListener(ino uint64) {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if l := hs.listeners[ino]; l != nil {
-		if l.users--; l.users == 0 {
-			delete(hs.listeners, ino)
-			if l.kick >= 0 {
-				unix.Close(l.kick)
-			}
-		}
-	}
-}
-
-// setHolder records the notification that holds l's token (0: none).
-func (hs *handoffs) setHolder(l *listenerLock, id uint64) {
-	hs.mu.Lock()
-	l.holder = id
-	hs.mu.Unlock()
-}
-
-// kickStale wakes l's holder when its notification no longer stands: its
-// caller was interrupted, and what comes now may be its restarted accept,
-// which must not wait for the old one's next check.
-func (t *connectTrap) kickStale(l *listenerLock) {
-	hs := &t.st.handoffs
-	hs.mu.Lock()
-	id := l.holder
-	hs.mu.Unlock()
-	if id != 0 && !t.valid(id) {
-		kick(l)
-	}
-}
-
 // listenerInfo is what the trapped accepts learn of a listening socket
 // the first time they see it, kept by its inode: whether its accepts are
-// taken here, and the options its accepted sockets inherit. The socket's
-// kind and protocol never change; its TCP_DEFER_ACCEPT and the options
-// it passes on are read once, so that a handover costs few system calls:
-// a server that changes them on a listener it already accepted on keeps
-// what was read first.
+// taken here, what it accepts, and the options its accepted sockets
+// inherit. The socket's kind, protocol, address and IPV6_V6ONLY never
+// change once it listens; its TCP_DEFER_ACCEPT and the options it passes
+// on are read once, so that a handover costs few system calls: a server
+// that changes them on a listener it already accepted on keeps what was
+// read first.
 type listenerInfo struct {
 	// bypass: a listening TCP (or MPTCP, Go's default since 1.24, which
 	// accepts plain TCP clients too) socket of IPv4 or IPv6.
 	bypass      bool
 	family      int
+	addr        netip.Addr // bound to, as the socket has it (v4-mapped too)
 	port        uint16
+	v6only      bool
 	deferAccept bool // TCP_DEFER_ACCEPT: see accept
 
 	mu       sync.Mutex
+	values   []int // of sockOptions, as the listener has them; nil: unread
+	linger   *unix.Linger
 	optsRead bool
 	opts     inherited // what a handed-over host socket is given
 }
@@ -403,7 +342,16 @@ func readListener(dup int) *listenerInfo {
 	if err != nil {
 		return nil
 	}
-	li.port = addrPort(sa).Port()
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		li.addr, li.port = netip.AddrFrom4(a.Addr), uint16(a.Port)
+	case *unix.SockaddrInet6:
+		li.addr, li.port = netip.AddrFrom16(a.Addr), uint16(a.Port)
+		v, err := unix.GetsockoptInt(dup, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+		li.v6only = err != nil || v != 0
+	default:
+		return nil
+	}
 	// A listener with TCP_DEFER_ACCEPT has a connection to accept only
 	// once its client sent data, which a handed-over client sends to the
 	// host's socket: its clients are spliced, and its accepts left to
@@ -414,14 +362,55 @@ func readListener(dup int) *listenerInfo {
 	return li
 }
 
-// inheritedOptions returns the options to give a host socket h handed
-// over in place of s, an accepted socket of the listener: those where
-// they differ, read from the first pair and kept.
-func (li *listenerInfo) inheritedOptions(s, h int) inherited {
+// accepts says whether the kernel could give the listener a connection
+// to the container's address to with a socket of family, in its own
+// family: H is handed over only where S would have come to this listener
+// and looks as S would have.
+func (li *listenerInfo) accepts(to netip.AddrPort, family int) bool {
+	if !li.bypass || li.deferAccept || li.port != to.Port() || li.family != family {
+		return false
+	}
+	dst := to.Addr().Unmap()
+	switch {
+	case li.family == unix.AF_INET:
+		return dst.Is4() && (li.addr.IsUnspecified() || li.addr == dst)
+	case dst.Is4():
+		// An IPv4 client of an IPv6 socket: a dual-stack one, bound to
+		// :: or to the v4-mapped address.
+		return !li.v6only && (li.addr.IsUnspecified() || li.addr == netip.AddrFrom16(dst.As16()))
+	}
+	return li.addr.IsUnspecified() || li.addr == dst
+}
+
+// readValues reads, once, the options of the listening socket dup that
+// its accepted sockets inherit.
+func (li *listenerInfo) readValues(dup int) {
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	if !li.optsRead {
-		li.opts = inheritedDiff(s, h, li.family)
+	if li.values != nil {
+		return
+	}
+	li.values = make([]int, len(sockOptions))
+	for i, o := range sockOptions {
+		v, err := unix.GetsockoptInt(dup, o.level, o.opt)
+		if err != nil {
+			v = -1
+		}
+		li.values[i] = v
+	}
+	if l, err := unix.GetsockoptLinger(dup, unix.SOL_SOCKET, unix.SO_LINGER); err == nil && l.Onoff != 0 {
+		li.linger = l
+	}
+}
+
+// inheritedOptions returns the options to give a host socket h handed
+// over in place of a connection accepted on the listener: those where
+// they differ, compared with the first h and kept.
+func (li *listenerInfo) inheritedOptions(h int) inherited {
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if !li.optsRead && li.values != nil {
+		li.opts = inheritedDiff(li.values, li.linger, h, li.family)
 		li.optsRead = true
 	}
 	return li.opts
@@ -446,18 +435,15 @@ func (t *connectTrap) handleAccept(n *seccompNotif) {
 		c.nonblock, c.close = flags&unix.SOCK_NONBLOCK != 0, flags&unix.SOCK_CLOEXEC != 0
 	}
 	errno, err := t.accept(n, c)
-	switch {
-	case errors.Is(err, errGone), err == nil && errno == 0: // answered, or nobody waits
-	case err != nil:
-		t.answer(n.ID, 0, true)
-	default:
-		t.answer(n.ID, errno, false)
-	}
+	t.finish(n.ID, errno, err)
 }
+
+// errHeld: the accept waits for a connection (hold).
+var errHeld = errors.New("accept held")
 
 // accept serves the trapped accept n. It returns nil once the caller got
 // a descriptor (and its answer), an errno to answer, errNotBypassed to
-// let the kernel's accept run, or errGone.
+// let the kernel's accept run, errHeld, or errGone.
 func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, error) {
 	// Without kernel-carried connections (no policy routing) there is
 	// nothing to hand over, and nowhere to put a connection back.
@@ -468,12 +454,17 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 	if err != nil {
 		return 0, errNotBypassed
 	}
-	defer unix.Close(pidfd)
 	dup, err := unix.PidfdGetfd(pidfd, c.listenFD, 0)
+	unix.Close(pidfd)
 	if err != nil {
 		return 0, errNotBypassed
 	}
-	defer unix.Close(dup)
+	owned := true // dup, until hold takes it
+	defer func() {
+		if owned {
+			unix.Close(dup)
+		}
+	}()
 	if !t.valid(n.ID) {
 		return 0, errGone // the pid may have been another process's
 	}
@@ -481,226 +472,600 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 	if err := unix.Fstat(dup, &st); err != nil {
 		return 0, errNotBypassed
 	}
-	li := t.st.handoffs.listener(st.Ino, dup)
+	hs := &t.st.handoffs
+	li := hs.listener(st.Ino, dup)
 	if !li.bypass {
 		return 0, errNotBypassed
 	}
 	if li.deferAccept {
-		t.st.handoffs.sawAccept(li.port, false)
+		hs.sawAccept(li.port, false, 0)
 		return 0, errNotBypassed
 	}
-	t.st.handoffs.sawAccept(li.port, true)
-	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
-	if err != nil {
-		return 0, errNotBypassed
-	}
+	hs.sawAccept(li.port, true, li.family)
+	li.readValues(dup)
 	// What an interrupted accept on this listener left comes first.
-	if p := t.st.handoffs.unpark(st.Ino); p != nil {
-		return t.give(n, c, li, st.Ino, p)
+	if p := hs.unpark(st.Ino); p != nil {
+		return t.giveAccepted(n.ID, c, li, st.Ino, p)
 	}
-	s, p, errno, err := t.acceptOn(n, dup, pidfd, st.Ino, fl&unix.O_NONBLOCK != 0)
-	switch {
-	case err != nil || errno != 0:
-		return errno, err
-	case p != nil:
-		return t.give(n, c, li, st.Ino, p)
+	// A published client's T may wait in the queue: take what is there,
+	// never waiting, whatever the description's O_NONBLOCK says now.
+	if hs.pendingOn(li.port) {
+		s, err := acceptNoWait(dup)
+		if err == nil {
+			return t.give(n.ID, c, li, st.Ino, s)
+		}
 	}
-	return t.deliver(n, c, li, st.Ino, s)
+	// The flag as it is now: a container that changes it meanwhile gets
+	// a blocking accept held, or a non-blocking one continued, as it
+	// asked for a moment ago. Neither makes the monitor wait.
+	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	if err != nil || fl&unix.O_NONBLOCK != 0 {
+		return 0, errNotBypassed
+	}
+	// SO_RCVTIMEO bounds a blocking accept: the kernel keeps the time.
+	if tv, err := unix.GetsockoptTimeval(dup, unix.SOL_SOCKET, unix.SO_RCVTIMEO); err != nil || tv.Nano() > 0 {
+		return 0, errNotBypassed
+	}
+	owned = false
+	switch hs.hold(t, n.ID, c, st.Ino, li, dup) {
+	case held:
+		return 0, errHeld
+	case parkedFirst:
+		if p := hs.unpark(st.Ino); p != nil {
+			return t.giveAccepted(n.ID, c, li, st.Ino, p)
+		}
+	}
+	return 0, errNotBypassed
 }
 
-// acceptOn accepts a connection on the container's listening socket dup,
-// as the caller's accept would: at once for a non-blocking one, else
-// waiting (one trapped accept at a time per socket, so that a woken one
-// never blocks in the kernel behind another) until a connection comes,
-// the socket's SO_RCVTIMEO passes (EAGAIN), or the caller is gone (pidfd
-// is its thread's). A connection parked on the listener (ino) meanwhile
-// is returned as p.
-func (t *connectTrap) acceptOn(n *seccompNotif, dup, pidfd int, ino uint64, nonblock bool) (s int, p *parkedConn, errno syscall.Errno, err error) {
-	take := func() (int, *parkedConn, syscall.Errno, error) {
-		for {
-			s, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-			switch {
-			case err == nil:
-				return s, nil, 0, nil
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return -1, nil, unix.EAGAIN, nil
-			}
-			// This process's fd limit, a connection aborted in the
-			// queue: the kernel's accept in the caller decides.
-			return -1, nil, 0, errNotBypassed
+// holdResult is what hold did.
+type holdResult int
+
+const (
+	notHeld     holdResult = iota // the accept is to continue in the kernel
+	held                          // it waits
+	parkedFirst                   // a connection was parked meanwhile: it takes that
+)
+
+// watchedListener is a listening socket with held accepts: a duplicate of
+// it in the container's epoll set, and the accepts, oldest first.
+type watchedListener struct {
+	key  uint32 // in the epoll set
+	ino  uint64
+	dup  int
+	li   *listenerInfo
+	held []heldAccept
+}
+
+// heldAccept is a blocking accept the monitor holds.
+type heldAccept struct {
+	t    *connectTrap
+	id   uint64
+	call acceptCall
+}
+
+// hold keeps the blocking accept id on the listener ino (whose duplicate
+// dup it owns from here on) until a published client or a connection
+// comes for it. It does not where the bounds are reached or there is no
+// epoll set (the accept is to continue in the kernel at once), nor where
+// a connection was parked on the listener since the accept looked.
+func (hs *handoffs) hold(t *connectTrap, id uint64, c acceptCall, ino uint64, li *listenerInfo, dup int) holdResult {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if len(hs.parked[ino]) > 0 {
+		unix.Close(dup)
+		return parkedFirst
+	}
+	w := hs.byIno[ino]
+	if w != nil {
+		// A restarted accept comes as a new notification: drop the
+		// stale one first, so that a client is not offered to it.
+		hs.dropGoneLocked(w)
+		w = hs.byIno[ino] // nil when none was left
+	}
+	if w != nil {
+		unix.Close(dup)
+		dup = -1
+	}
+	if hs.held >= maxHeld {
+		if dup >= 0 {
+			unix.Close(dup)
+		}
+		return notHeld
+	}
+	if w == nil {
+		if len(hs.byIno) >= maxWatched || !hs.startWatching(t.st) {
+			unix.Close(dup)
+			return notHeld
+		}
+		hs.nextKey++
+		w = &watchedListener{key: hs.nextKey, ino: ino, dup: dup, li: li}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(w.key)}
+		if err := unix.EpollCtl(hs.epFD, unix.EPOLL_CTL_ADD, dup, &ev); err != nil {
+			unix.Close(dup)
+			return notHeld
+		}
+		if hs.byIno == nil {
+			hs.byIno, hs.watched = map[uint64]*watchedListener{}, map[uint32]*watchedListener{}
+		}
+		hs.byIno[ino], hs.watched[w.key] = w, w
+	}
+	w.held = append(w.held, heldAccept{t, id, c})
+	hs.held++
+	// Armed again: a connection queued already is reported at once.
+	hs.armLocked(w)
+	return held
+}
+
+func (hs *handoffs) armLocked(w *watchedListener) {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(w.key)}
+	_ = unix.EpollCtl(hs.epFD, unix.EPOLL_CTL_MOD, w.dup, &ev)
+}
+
+// unwatchLocked forgets a listener with no held accept left.
+func (hs *handoffs) unwatchLocked(w *watchedListener) {
+	_ = unix.EpollCtl(hs.epFD, unix.EPOLL_CTL_DEL, w.dup, nil)
+	unix.Close(w.dup)
+	delete(hs.byIno, w.ino)
+	delete(hs.watched, w.key)
+}
+
+// dropGoneLocked drops w's held accepts whose callers are gone, and w
+// when none is left.
+func (hs *handoffs) dropGoneLocked(w *watchedListener) {
+	kept := w.held[:0]
+	for _, a := range w.held {
+		if a.t.valid(a.id) {
+			kept = append(kept, a)
 		}
 	}
-	if nonblock {
-		return take()
+	clear(w.held[len(kept):])
+	hs.held -= len(w.held) - len(kept)
+	w.held = kept
+	if len(kept) == 0 {
+		hs.unwatchLocked(w)
 	}
-	var deadline time.Time
-	if tv, err := unix.GetsockoptTimeval(dup, unix.SOL_SOCKET, unix.SO_RCVTIMEO); err == nil && tv.Nano() > 0 {
-		deadline = time.Now().Add(time.Duration(tv.Nano()))
+}
+
+// startWatching makes the container's epoll set and starts the goroutine
+// that waits on it in the runtime's poller, once; false when it cannot.
+func (hs *handoffs) startWatching(st *Stack) bool {
+	if hs.ep != nil {
+		return true
 	}
-	hs := &t.st.handoffs
-	l := hs.lockListener(ino)
-	defer hs.unlockListener(ino)
-	for locked := false; !locked; {
-		select {
-		case l.c <- struct{}{}:
-			locked = true
-			continue
-		default:
+	if hs.epErr != nil {
+		return false
+	}
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err == nil {
+		if err = unix.SetNonblock(fd, true); err != nil {
+			unix.Close(fd)
 		}
-		t.kickStale(l)
-		timer := time.NewTimer(acceptCheck)
-		select {
-		case l.c <- struct{}{}:
-			locked = true
-		case <-timer.C:
-			if !t.valid(n.ID) {
-				return -1, nil, 0, errGone
-			}
-			if t.st.ctx.Err() != nil {
-				return -1, nil, 0, errNotBypassed
-			}
-		}
-		timer.Stop()
 	}
-	hs.setHolder(l, n.ID)
-	defer func() {
-		hs.setHolder(l, 0)
-		<-l.c
+	if err != nil {
+		hs.epErr = err
+		return false
+	}
+	ep := os.NewFile(uintptr(fd), "accept-epoll")
+	// Only a descriptor in the runtime's poller takes deadlines: one
+	// that is not would need a thread to wait on.
+	if err := ep.SetReadDeadline(time.Time{}); err != nil || !st.enter() {
+		ep.Close()
+		hs.epErr = errors.New("epoll set outside the runtime's poller")
+		return false
+	}
+	hs.ep, hs.epFD = ep, fd
+	stop := context.AfterFunc(st.ctx, func() { _ = ep.SetReadDeadline(time.Unix(1, 0)) })
+	go func() {
+		defer st.wg.Done()
+		defer stop()
+		hs.watch(st, ep)
 	}()
-	var drain [8]byte
-	if l.kick >= 0 {
-		_, _ = unix.Read(l.kick, drain[:]) // a kick meant for an earlier holder
+	return true
+}
+
+// watch waits for the watched listeners to have a connection, and checks
+// the held accepts every acceptCheck, until the stack closes; then every
+// held accept continues in the kernel.
+func (hs *handoffs) watch(st *Stack, ep *os.File) {
+	rc, err := ep.SyscallConn()
+	events := make([]unix.EpollEvent, 16)
+	for err == nil && st.ctx.Err() == nil {
+		_ = ep.SetReadDeadline(time.Now().Add(acceptCheck))
+		k := 0
+		err = rc.Read(func(fd uintptr) bool {
+			for {
+				var werr error
+				k, werr = unix.EpollWait(int(fd), events, 0)
+				if werr != unix.EINTR {
+					return k > 0
+				}
+			}
+		})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = nil
+			hs.checkHeld()
+			continue
+		}
+		for _, ev := range events[:max(k, 0)] {
+			hs.ready(uint32(ev.Fd))
+		}
 	}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for _, w := range hs.watched {
+		for _, a := range w.held {
+			a.t.answer(a.id, 0, true)
+		}
+		w.held = nil
+		hs.unwatchLocked(w)
+	}
+	hs.held = 0
+	hs.ep, hs.epFD, hs.epErr = nil, -1, errors.New("stack closed")
+	ep.Close()
+}
+
+// checkHeld drops the held accepts whose callers are gone.
+func (hs *handoffs) checkHeld() {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for _, w := range hs.watched {
+		hs.dropGoneLocked(w)
+	}
+}
+
+// ready: the listener key has a connection queued that no published
+// client brought for a held accept (an epoll server's T, a client inside
+// the container, one from the host's loopback). The oldest held accept
+// continues in the kernel and takes it, as it would have without the
+// bypass.
+func (hs *handoffs) ready(key uint32) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	w := hs.watched[key]
+	if w == nil {
+		return
+	}
+	for len(w.held) > 0 {
+		a := w.held[0]
+		w.held = w.held[1:]
+		hs.held--
+		if a.t.valid(a.id) {
+			a.t.answer(a.id, 0, true)
+			break
+		}
+	}
+	if len(w.held) == 0 {
+		hs.unwatchLocked(w)
+		return
+	}
+	hs.armLocked(w)
+}
+
+// takeHeld takes the oldest held accept on a listener that accepts a
+// connection to to with a socket of family: one bound to to's address
+// before one bound to any.
+func (hs *handoffs) takeHeld(to netip.AddrPort, family int) (heldAccept, *listenerInfo, bool) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	var best *watchedListener
+	for _, w := range hs.watched {
+		if len(w.held) == 0 || !w.li.accepts(to, family) {
+			continue
+		}
+		if best == nil || best.li.addr.IsUnspecified() && !w.li.addr.IsUnspecified() {
+			best = w
+		}
+	}
+	if best == nil {
+		return heldAccept{}, nil, false
+	}
+	a := best.held[0]
+	best.held = best.held[1:]
+	hs.held--
+	if len(best.held) == 0 {
+		hs.unwatchLocked(best)
+	}
+	return a, best.li, true
+}
+
+// handToHeld gives the published client c, whose host socket is of
+// family and whom the server is to see as client, to a held accept on a
+// listener of port to, if there is one. It reports whether c is the
+// server's now.
+func (st *Stack) handToHeld(c *net.TCPConn, family int, client, to netip.AddrPort) bool {
 	for {
-		// A connection parked while this accept waited for the token
-		// or polled (which a kick then ended).
-		if p := hs.unpark(ino); p != nil {
-			return -1, p, 0, nil
+		a, li, ok := st.handoffs.takeHeld(to, family)
+		if !ok {
+			return false
 		}
-		if t.st.ctx.Err() != nil {
-			return -1, nil, 0, errNotBypassed
-		}
-		wait := acceptCheck
-		if !deadline.IsZero() {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return -1, nil, unix.EAGAIN, nil
-			}
-			wait = min(wait, left+time.Millisecond)
-		}
-		pfd := []unix.PollFd{
-			{Fd: int32(dup), Events: unix.POLLIN},
-			{Fd: int32(pidfd), Events: unix.POLLIN},
-			{Fd: int32(l.kick), Events: unix.POLLIN}, // -1 is ignored
-		}
-		k, err := unix.Poll(pfd, int(wait/time.Millisecond))
-		if err != nil && err != unix.EINTR {
-			return -1, nil, 0, errNotBypassed
-		}
-		if pfd[2].Revents != 0 {
-			_, _ = unix.Read(l.kick, drain[:])
-		}
-		if k > 0 && pfd[0].Revents != 0 {
-			// A blocking description: should a process outside the
-			// filter (lodger exec) have taken the connection since
-			// poll, this waits in the kernel for the next one.
-			s, p, errno, err := take()
-			if errno != unix.EAGAIN {
-				return s, p, errno, err
-			}
-		}
-		if !t.valid(n.ID) {
-			return -1, nil, 0, errGone
+		if a.t.handTo(a, li, c, client) {
+			return true
 		}
 	}
 }
 
-// deliver gives the caller of n the connection S it accepted on the
-// listener ino, or the host socket in its place when S is a published
-// connection's, and answers the accept.
-func (t *connectTrap) deliver(n *seccompNotif, c acceptCall, li *listenerInfo, ino uint64, s int) (syscall.Errno, error) {
+// handTo installs the host socket c in the held accept a's caller, as
+// the connection its accept returns, and reports whether it did; where
+// it did not, the accept was answered (an error, or continued) or its
+// caller is gone.
+func (t *connectTrap) handTo(a heldAccept, li *listenerInfo, c *net.TCPConn, client netip.AddrPort) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.answer(a.id, 0, true)
+		return false
+	}
+	handed := false
+	cerr := rc.Control(func(fd uintptr) {
+		h := int(fd)
+		li.inheritedOptions(h).apply(h)
+		errno, err := t.install(a.id, a.call, li, h, client)
+		switch {
+		case err == nil && errno == 0:
+			handed = true
+		case errors.Is(err, errGone):
+		case err != nil:
+			t.answer(a.id, 0, true)
+		default:
+			t.answer(a.id, errno, false)
+		}
+		if !handed {
+			_ = unix.SetNonblock(h, true) // the runtime's again
+		}
+	})
+	if cerr != nil {
+		t.answer(a.id, 0, true)
+	}
+	return handed
+}
+
+// install gives the caller of the accept id the socket fd, as a
+// connection from peer accepted on the listener li: the address written
+// to its buffer, its flags, and the descriptor installed and the accept
+// answered in one step (SECCOMP_ADDFD_FLAG_SEND). Nothing is answered
+// when it fails: the errno or error says what the caller is to get.
+func (t *connectTrap) install(id uint64, c acceptCall, li *listenerInfo, fd int, peer netip.AddrPort) (syscall.Errno, error) {
+	// Opened before the check, the memory is the caller's for certain
+	// if the notification still stands after it: a thread id reused
+	// since is another process's, whose memory this is not.
+	mem := -1
+	if c.addr != 0 {
+		var err error
+		if mem, err = unix.Open("/proc/"+strconv.Itoa(c.pid)+"/mem", unix.O_RDWR|unix.O_CLOEXEC, 0); err != nil {
+			return 0, errNotBypassed
+		}
+		defer unix.Close(mem)
+	}
+	if !t.valid(id) {
+		return 0, errGone
+	}
+	if c.addr != 0 {
+		if errno := writeSockaddr(mem, c.addr, c.addrLen, li.family, peer); errno != 0 {
+			return errno, nil
+		}
+	}
+	if err := unix.SetNonblock(fd, c.nonblock); err != nil {
+		return 0, errNotBypassed
+	}
+	add := seccompNotifAddfd{ID: id, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(fd)}
+	if c.close {
+		add.NewfdFlags = unix.O_CLOEXEC
+	}
+	if err := t.control(unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&add)); err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) && (errno == unix.EMFILE || errno == unix.ENFILE) {
+			return errno, nil
+		}
+		return 0, errGone
+	}
+	return 0, nil
+}
+
+// socketFamily is the family of the socket c (a dual-stack listener's
+// IPv4 clients are AF_INET6); 0 when unknown.
+func socketFamily(c *net.TCPConn) int {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	family := 0
+	_ = rc.Control(func(fd uintptr) {
+		if v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil {
+			family = v
+		}
+	})
+	return family
+}
+
+// accepted is a connection the monitor accepted on a listener for a
+// trapped accept, and the handoff it claimed (nil for any other
+// connection).
+type accepted struct {
+	s           int
+	ho          *handoff
+	peer, local netip.AddrPort
+	timer       *time.Timer // while parked
+}
+
+// parkWait is how long a connection accepted for a caller that was gone
+// by the time it could be given waits for the listener's next accept,
+// and maxParked how many a container's monitor keeps so.
+const (
+	parkWait  = time.Second
+	maxParked = 16
+)
+
+// give gives the caller of the accept id the connection S it accepted on
+// the listener li (inode ino), or the host socket in its place when S is
+// a published connection's.
+func (t *connectTrap) give(id uint64, c acceptCall, li *listenerInfo, ino uint64, s int) (syscall.Errno, error) {
 	peer, local, err := endpoints(s)
 	if err != nil {
 		unix.Close(s)
 		return 0, errNotBypassed // not connected any more: the kernel's turn
 	}
-	return t.give(n, c, li, ino, &parkedConn{s: s, ho: t.st.handoffs.claim(peer), peer: peer, local: local})
+	p := &accepted{s: s, peer: peer, local: local}
+	p.ho = t.st.handoffs.claim(handoffKey{li.port, peer})
+	if p.ho != nil && p.ho.family != li.family {
+		// Not a socket this server could have accepted: S goes to it,
+		// and dialIn splices H to T.
+		p.ho.result <- false
+		p.ho = nil
+	}
+	return t.giveAccepted(id, c, li, ino, p)
 }
 
-// give is deliver of a connection already accepted, and its handoff
-// claimed. Where the caller is gone, the connection is parked for the
-// listener's next accept; where it cannot take it (EMFILE, a bad address
-// buffer), S is put back in the listener's queue; the returned error or
-// errno says what the caller gets.
-func (t *connectTrap) give(n *seccompNotif, c acceptCall, li *listenerInfo, ino uint64, p *parkedConn) (syscall.Errno, error) {
-	s, ho, family := p.s, p.ho, li.family
+// giveAccepted is give of a connection accepted and its handoff claimed
+// already. Where the caller is gone (a signal interrupted its accept,
+// which restarts as a new notification), the connection is parked for
+// the listener's next accept, so that the server sees it as it came;
+// where it cannot take it (EMFILE, a bad address buffer), S is put back
+// in the listener's queue, and a claimed H goes back to dialIn. The
+// returned errno or error says what the caller gets.
+func (t *connectTrap) giveAccepted(id uint64, c acceptCall, li *listenerInfo, ino uint64, p *accepted) (syscall.Errno, error) {
+	s := p.s
 	give, from := s, p.peer
-	var hrc syscall.RawConn
-	var err error
-	if ho != nil {
-		if hrc, err = ho.h.SyscallConn(); err == nil {
+	var handed func() // when H went to the server
+	if ho := p.ho; ho != nil {
+		hrc, err := ho.h.SyscallConn()
+		if err == nil {
 			err = hrc.Control(func(fd uintptr) { give = int(fd) })
 		}
 		if err != nil {
 			ho.result <- false
-			ho, p.ho = nil, nil
+			p.ho = nil
 			give = s
 		} else {
 			from = ho.client
-			li.inheritedOptions(s, give).apply(give)
+			li.inheritedOptions(give).apply(give)
+			handed = func() {
+				// S and T are no one's now: abort them (a reset, no
+				// TIME-WAIT holding the client's port in the
+				// namespace); dialIn closes T.
+				_ = unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+				ho.result <- true
+				ho.h.Close()
+			}
 		}
 	}
-	fail := func(errno syscall.Errno, err error) (syscall.Errno, error) {
-		if ho != nil {
-			_ = unix.SetNonblock(give, true)
+	errno, err := t.install(id, c, li, give, from)
+	if err == nil && errno == 0 {
+		if handed != nil {
+			handed()
 		}
-		if !t.valid(n.ID) {
-			t.park(ino, p)
+		unix.Close(s)
+		return 0, nil
+	}
+	if give != s {
+		_ = unix.SetNonblock(give, true)
+	}
+	if errors.Is(err, errGone) {
+		if !t.valid(id) {
+			t.park(ino, li, p)
 			return 0, errGone
 		}
+		// Still waiting (a kernel without SECCOMP_ADDFD_FLAG_SEND,
+		// say): its own accept takes what is put back.
+		err = errNotBypassed
+	}
+	t.putBack(p)
+	return errno, err
+}
+
+// finish answers the accept id as accept's results say.
+func (t *connectTrap) finish(id uint64, errno syscall.Errno, err error) {
+	switch {
+	case errors.Is(err, errGone), errors.Is(err, errHeld), err == nil && errno == 0: // answered, held, or nobody waits
+	case err != nil:
+		t.answer(id, 0, true)
+	default:
+		t.answer(id, errno, false)
+	}
+}
+
+// park keeps p for the next trapped accept on the listener ino: a held
+// one takes it at once. Past maxParked it is put back.
+func (t *connectTrap) park(ino uint64, li *listenerInfo, p *accepted) {
+	hs := &t.st.handoffs
+	hs.mu.Lock()
+	if w := hs.byIno[ino]; w != nil && len(w.held) > 0 {
+		a := w.held[0]
+		w.held = w.held[1:]
+		hs.held--
+		if len(w.held) == 0 {
+			hs.unwatchLocked(w)
+		}
+		hs.mu.Unlock()
+		// Should its caller be gone too, p is parked again, for the
+		// next: each round takes one held accept.
+		errno, err := a.t.giveAccepted(a.id, a.call, li, ino, p)
+		a.t.finish(a.id, errno, err)
+		return
+	}
+	if hs.nparked >= maxParked {
+		hs.mu.Unlock()
 		t.putBack(p)
-		if errors.Is(err, errGone) {
-			// Still waiting (a kernel without SECCOMP_ADDFD_FLAG_SEND,
-			// say): its own accept takes what was put back.
-			err = errNotBypassed
+		return
+	}
+	if hs.parked == nil {
+		hs.parked = map[uint64][]*accepted{}
+	}
+	hs.parked[ino] = append(hs.parked[ino], p)
+	hs.nparked++
+	p.timer = time.AfterFunc(parkWait, func() {
+		if hs.unparkThis(ino, p) {
+			t.putBack(p)
 		}
-		return errno, err
+	})
+	hs.mu.Unlock()
+}
+
+// unpark takes the oldest connection parked on the listener ino, if any.
+func (hs *handoffs) unpark(ino uint64) *accepted {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	ps := hs.parked[ino]
+	if len(ps) == 0 {
+		return nil
 	}
-	if !t.valid(n.ID) {
-		return fail(0, errGone)
+	p := ps[0]
+	if len(ps) == 1 {
+		delete(hs.parked, ino)
+	} else {
+		hs.parked[ino] = ps[1:]
 	}
-	if c.addr != 0 {
-		if errno := writeSockaddr(c.pid, c.addr, c.addrLen, family, from); errno != 0 {
-			return fail(errno, nil)
-		}
+	hs.nparked--
+	p.timer.Stop() // should it be firing, it finds p gone
+	return p
+}
+
+// unparkThis takes p off the listener ino, unless it was taken already.
+func (hs *handoffs) unparkThis(ino uint64, p *accepted) bool {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	ps := hs.parked[ino]
+	i := slices.Index(ps, p)
+	if i < 0 {
+		return false
 	}
-	if err := unix.SetNonblock(give, c.nonblock); err != nil {
-		return fail(0, errNotBypassed)
+	ps = slices.Delete(ps, i, i+1)
+	if len(ps) == 0 {
+		delete(hs.parked, ino)
+	} else {
+		hs.parked[ino] = ps
 	}
-	add := seccompNotifAddfd{ID: n.ID, Flags: unix.SECCOMP_ADDFD_FLAG_SEND, Srcfd: uint32(give)}
-	if c.close {
-		add.NewfdFlags = unix.O_CLOEXEC
+	hs.nparked--
+	return true
+}
+
+// putBack gives up on handing p to a caller: a claimed host socket goes
+// back to dialIn, which splices it to T, and S goes back in its
+// listener's queue.
+func (t *connectTrap) putBack(p *accepted) {
+	if p.ho != nil {
+		p.ho.result <- false
 	}
-	// With SECCOMP_ADDFD_FLAG_SEND the descriptor is installed and the
-	// accept answered with its number in one step, or neither happens.
-	if err := t.control(unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&add)); err != nil {
-		var errno syscall.Errno
-		if errors.As(err, &errno) && (errno == unix.EMFILE || errno == unix.ENFILE) {
-			return fail(errno, nil)
-		}
-		return fail(0, errGone)
-	}
-	if ho != nil {
-		// S and T are no one's now: abort them (a reset, no TIME-WAIT
-		// holding the client's port in the namespace); dialIn closes T.
-		_ = unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-		ho.result <- true
-		ho.h.Close()
-	}
-	unix.Close(s)
-	return 0, nil
+	t.requeue(p.s, p.peer, p.local)
 }
 
 // endpoints are a connected socket's peer and local addresses, unmapped.
@@ -735,8 +1100,16 @@ func (t *connectTrap) requeue(s int, peer, local netip.AddrPort) {
 		f.Close()
 		return
 	}
+	// Counted as a connection: a container that makes every handover
+	// fail cannot make the monitor splice without bound.
+	if !t.st.acquire() {
+		t.st.wg.Done()
+		f.Close()
+		return
+	}
 	go func() {
 		defer t.st.wg.Done()
+		defer t.st.release()
 		in, err := t.st.dialKernel(netip.AddrPortFrom(peer.Addr(), 0), local, nil)
 		if err != nil {
 			t.st.logf("network: put back a connection from %s: %v", peer, err)
@@ -747,15 +1120,13 @@ func (t *connectTrap) requeue(s int, peer, local netip.AddrPort) {
 	}()
 }
 
-// writeSockaddr writes a as the caller's accept would, into its buffer
-// addr of the length at addrLen (truncated to it, the full length
-// written back), in family's form (an IPv4 client of an IPv6 listener
-// as a v4-mapped address).
-func writeSockaddr(pid int, addr, addrLen uintptr, family int, a netip.AddrPort) syscall.Errno {
+// writeSockaddr writes a as the caller's accept would, through mem (its
+// /proc/TID/mem), into its buffer addr of the length at addrLen
+// (truncated to it, the full length written back), in family's form (an
+// IPv4 client of an IPv6 listener as a v4-mapped address).
+func writeSockaddr(mem int, addr, addrLen uintptr, family int, a netip.AddrPort) syscall.Errno {
 	var lb [4]byte
-	local := []unix.Iovec{{Base: &lb[0], Len: 4}}
-	remote := []unix.RemoteIovec{{Base: addrLen, Len: 4}}
-	if k, err := unix.ProcessVMReadv(pid, local, remote, 0); err != nil || k != 4 {
+	if k, err := unix.Pread(mem, lb[:], int64(addrLen)); err != nil || k != 4 {
 		return unix.EFAULT
 	}
 	have := int32(binary.NativeEndian.Uint32(lb[:]))
@@ -767,7 +1138,7 @@ func writeSockaddr(pid int, addr, addrLen uintptr, family int, a netip.AddrPort)
 		raw = make([]byte, unix.SizeofSockaddrInet4)
 		binary.NativeEndian.PutUint16(raw, unix.AF_INET)
 		binary.BigEndian.PutUint16(raw[2:], a.Port())
-		ip := a.Addr().As4()
+		ip := a.Addr().Unmap().As4()
 		copy(raw[4:], ip[:])
 	} else {
 		raw = make([]byte, unix.SizeofSockaddrInet6)
@@ -777,15 +1148,12 @@ func writeSockaddr(pid int, addr, addrLen uintptr, family int, a netip.AddrPort)
 		copy(raw[8:], ip[:])
 	}
 	if n := min(int(have), len(raw)); n > 0 {
-		local := []unix.Iovec{{Base: &raw[0], Len: uint64(n)}}
-		remote := []unix.RemoteIovec{{Base: addr, Len: n}}
-		if k, err := unix.ProcessVMWritev(pid, local, remote, 0); err != nil || k != n {
+		if k, err := unix.Pwrite(mem, raw[:n], int64(addr)); err != nil || k != n {
 			return unix.EFAULT
 		}
 	}
 	binary.NativeEndian.PutUint32(lb[:], uint32(len(raw)))
-	local = []unix.Iovec{{Base: &lb[0], Len: 4}}
-	if k, err := unix.ProcessVMWritev(pid, local, remote, 0); err != nil || k != 4 {
+	if k, err := unix.Pwrite(mem, lb[:], int64(addrLen)); err != nil || k != 4 {
 		return unix.EFAULT
 	}
 	return 0
@@ -797,34 +1165,29 @@ type inherited struct {
 	linger *unix.Linger
 }
 
-// inheritedDiff finds the options the server's accepted socket s
-// inherited from its listener where the host socket h differs: Go set
-// TCP_NODELAY and keep-alive on h when the monitor accepted it, which the
-// server did not ask for. Buffer sizes are left alone, so that h keeps
-// the kernel's autotuning.
-func inheritedDiff(s, h, family int) inherited {
+// inheritedDiff finds the options a connection accepted on a listener
+// inherits from it (values, of sockOptions, and linger, as the listener
+// has them) where the host socket h differs: Go set TCP_NODELAY and
+// keep-alive on h when the monitor accepted it, which the server did not
+// ask for. Buffer sizes are left alone, so that h keeps the kernel's
+// autotuning, and the segment size, which a listener does not pass on.
+func inheritedDiff(values []int, linger *unix.Linger, h, family int) inherited {
 	var in inherited
-	for _, o := range sockOptions {
-		if o.family != 0 && o.family != family {
+	for i, o := range sockOptions {
+		if o.family != 0 && o.family != family || values[i] < 0 {
 			continue
 		}
 		if o.level == unix.SOL_SOCKET && (o.opt == unix.SO_SNDBUF || o.opt == unix.SO_RCVBUF || o.opt == unix.SO_REUSEADDR) {
 			continue
 		}
-		if o.level == unix.IPPROTO_IPV6 && o.opt == unix.IPV6_V6ONLY {
+		if o.level == unix.IPPROTO_IPV6 && o.opt == unix.IPV6_V6ONLY || o.level == unix.IPPROTO_TCP && o.opt == unix.TCP_MAXSEG {
 			continue
 		}
-		want, err := unix.GetsockoptInt(s, o.level, o.opt)
-		if err != nil {
-			continue
-		}
-		if have, err := unix.GetsockoptInt(h, o.level, o.opt); err == nil && have != want {
-			in.opts = append(in.opts, struct{ level, opt, val int }{o.level, o.opt, want})
+		if have, err := unix.GetsockoptInt(h, o.level, o.opt); err == nil && have != values[i] {
+			in.opts = append(in.opts, struct{ level, opt, val int }{o.level, o.opt, values[i]})
 		}
 	}
-	if l, err := unix.GetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER); err == nil && l.Onoff != 0 {
-		in.linger = l
-	}
+	in.linger = linger
 	return in
 }
 

@@ -17,12 +17,14 @@ package netstack
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -79,16 +81,26 @@ type connectTrap struct {
 	f  *os.File
 	rc syscall.RawConn
 	// dialing bounds the host connects in flight, as max_half_open
-	// bounds the stack's handshakes: each holds a socket here, and a
-	// blocking one a thread, for up to the dial timeout.
+	// bounds the stack's handshakes: each holds a descriptor here (the
+	// host's socket) and a goroutine for up to the dial timeout, waiting
+	// in the runtime's poller, not a thread (issue 12).
 	dialing chan struct{}
+	// serving bounds the accepts served at once (issue 12), as dialing
+	// the connects: a call past either continues in the kernel at once,
+	// which costs the monitor nothing (a connect then takes the stack's
+	// path, an accept the kernel's).
+	serving chan struct{}
 }
+
+// maxServing is how many trapped accepts are served at once: each takes
+// microseconds and up to three descriptors (accept_linux.go).
+const maxServing = 16
 
 // serveConnect serves the listener of the container's connect filter
 // (non-blocking, so that the Go poller watches it) until the stack closes
 // or every process under the filter is gone.
 func (st *Stack) serveConnect(listener *os.File) {
-	t := &connectTrap{st: st, f: listener, dialing: make(chan struct{}, st.cfg.MaxHalfOpen)}
+	t := &connectTrap{st: st, f: listener, dialing: make(chan struct{}, st.cfg.MaxHalfOpen), serving: make(chan struct{}, maxServing)}
 	var err error
 	if t.rc, err = listener.SyscallConn(); err != nil {
 		// Not served, the container's connect fails with ENOSYS.
@@ -161,12 +173,24 @@ func (t *connectTrap) serve() {
 			t.st.logf("network: connect listener: %v; connections now fail", recvErr)
 			return
 		}
+		// Too many at once: the kernel's way.
+		slots := t.dialing
+		if isAccept(n.Nr) {
+			slots = t.serving
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			t.answer(n.ID, 0, true)
+			continue
+		}
 		if !t.st.enter() {
 			t.answer(n.ID, 0, true)
 			return
 		}
 		go func() {
 			defer t.st.wg.Done()
+			defer func() { <-slots }()
 			t.handle(&n)
 		}()
 	}
@@ -194,16 +218,8 @@ func (t *connectTrap) valid(id uint64) bool {
 var errGone = errors.New("connect caller gone")
 
 func (t *connectTrap) handle(n *seccompNotif) {
-	if n.Nr == unix.SYS_ACCEPT || n.Nr == unix.SYS_ACCEPT4 {
+	if isAccept(n.Nr) {
 		t.handleAccept(n)
-		return
-	}
-	select {
-	case t.dialing <- struct{}{}:
-		defer func() { <-t.dialing }()
-	default:
-		// Too many at once: the stack's path, with its own limit.
-		t.answer(n.ID, 0, true)
 		return
 	}
 	errno, err := t.bypass(n)
@@ -215,6 +231,8 @@ func (t *connectTrap) handle(n *seccompNotif) {
 		t.answer(n.ID, errno, false)
 	}
 }
+
+func isAccept(nr int32) bool { return nr == unix.SYS_ACCEPT || nr == unix.SYS_ACCEPT4 }
 
 // bypass connects a host socket for the container's connect n and puts
 // it in place of the container's socket. It returns the errno the
@@ -245,7 +263,10 @@ func (t *connectTrap) bypass(n *seccompNotif) (syscall.Errno, error) {
 	if err != nil {
 		return 0, errNotBypassed
 	}
-	defer unix.Close(dup)
+	// Closed once read, so that a connect in flight holds one
+	// descriptor here.
+	closeDup := sync.OnceFunc(func() { unix.Close(dup) })
+	defer closeDup()
 	if !t.valid(n.ID) {
 		return 0, errGone // the pid may have been another process's
 	}
@@ -258,20 +279,23 @@ func (t *connectTrap) bypass(n *seccompNotif) (syscall.Errno, error) {
 		return 0, errNotBypassed
 	}
 	copyOptions(dup, hs, family)
+	closeDup()
+	// In the runtime's poller, so that a blocking connect's wait costs
+	// a goroutine, not a thread.
+	hf := os.NewFile(uintptr(hs), "bypass")
+	defer hf.Close()
 	sock.cloexec = cloexec(pid, sockfd)
 	errno := connectErrno(unix.Connect(hs, sockaddr(family, dst)))
 	if errno == unix.EINPROGRESS && !sock.nonblock {
-		errno = t.wait(hs, sock.sendTimeout)
+		errno = t.wait(hf, sock.sendTimeout)
 	}
 	if errno != 0 && errno != unix.EINPROGRESS {
 		// A failed connect leaves the container's socket as it was,
 		// unconnected, as the kernel's would.
-		unix.Close(hs)
 		return errno, nil
 	}
 	if !sock.nonblock {
 		if err := unix.SetNonblock(hs, false); err != nil {
-			unix.Close(hs)
 			return 0, errNotBypassed
 		}
 	}
@@ -280,7 +304,6 @@ func (t *connectTrap) bypass(n *seccompNotif) (syscall.Errno, error) {
 		add.NewfdFlags = unix.O_CLOEXEC
 	}
 	err = t.control(unix.SECCOMP_IOCTL_NOTIF_ADDFD, unsafe.Pointer(&add))
-	unix.Close(hs)
 	if err != nil {
 		return 0, errGone
 	}
@@ -302,38 +325,49 @@ func connectErrno(err error) syscall.Errno {
 	return unix.EIO
 }
 
-// wait waits for hs's connect to end, as a blocking connect would, and
+// wait waits for f's connect to end, as a blocking connect would, and
 // returns its result: ETIMEDOUT after the dial timeout, or EINPROGRESS
 // (the connect goes on) after the socket's SO_SNDTIMEO when that is
-// shorter, as the kernel's connect answers.
-func (t *connectTrap) wait(hs int, sendTimeout time.Duration) syscall.Errno {
+// shorter, as the kernel's connect answers; ECONNABORTED when the stack
+// closes.
+func (t *connectTrap) wait(f *os.File, sendTimeout time.Duration) syscall.Errno {
 	timeout, expired := t.st.cfg.DialTimeout, unix.ETIMEDOUT
 	if sendTimeout > 0 && sendTimeout < timeout {
 		timeout, expired = sendTimeout, unix.EINPROGRESS
 	}
-	deadline := time.Now().Add(timeout)
-	for {
-		ms := int(time.Until(deadline) / time.Millisecond)
-		if ms <= 0 {
-			return expired
-		}
-		// A short poll keeps a stack that closes from waiting long.
-		pfd := []unix.PollFd{{Fd: int32(hs), Events: unix.POLLOUT}}
-		k, err := unix.Poll(pfd, min(ms, 100))
-		if t.st.ctx.Err() != nil {
-			return unix.ECONNABORTED
-		}
-		if err != nil && err != unix.EINTR {
-			return connectErrno(err)
-		}
-		if k > 0 {
-			v, err := unix.GetsockoptInt(hs, unix.SOL_SOCKET, unix.SO_ERROR)
-			if err != nil {
-				return connectErrno(err)
-			}
-			return syscall.Errno(v)
-		}
+	rc, err := f.SyscallConn()
+	if err != nil || f.SetWriteDeadline(time.Now().Add(timeout)) != nil {
+		return unix.EIO
 	}
+	stop := context.AfterFunc(t.st.ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var errno syscall.Errno
+	err = rc.Write(func(fd uintptr) bool {
+		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		switch {
+		case err != nil:
+			errno = connectErrno(err)
+		case v != 0:
+			errno = syscall.Errno(v)
+		default:
+			// Writable before the handshake ended: the poller's first
+			// readiness, from before connect.
+			if _, err := unix.Getpeername(int(fd)); errors.Is(err, unix.ENOTCONN) {
+				return false
+			}
+			errno = 0
+		}
+		return true
+	})
+	switch {
+	case t.st.ctx.Err() != nil:
+		return unix.ECONNABORTED
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return expired
+	case err != nil:
+		return connectErrno(err)
+	}
+	return errno
 }
 
 // parseSockaddr reads a struct sockaddr_in or sockaddr_in6 as the

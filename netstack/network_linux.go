@@ -241,14 +241,24 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 	from, to := netip.AddrPortFrom(src, client.Port()), netip.AddrPortFrom(st.guest(src), port)
 	if st.netns != nil {
 		// With the accept bypass the server may be handed c itself
-		// (accept_linux.go), unless the client would not appear as
-		// itself, or the last client of this port waited for a trapped
-		// accept in vain (the server is outside the filter).
+		// (accept_linux.go): at once by a blocking accept held for this
+		// port, or by the accept that T wakes. Not where the client
+		// would not appear as itself, nor where the last client of this
+		// port waited for a trapped accept in vain (the server is outside
+		// the filter) or the port's listener is of another family than
+		// c.
 		var ho *handoff
 		var bound func(netip.AddrPort)
-		if st.cfg.AcceptBypass && src == client.Addr().Unmap() && st.handoffs.mayAccept(port) {
-			ho = &handoff{h: c, client: netip.AddrPortFrom(src, client.Port()), claimed: make(chan struct{}), result: make(chan bool, 1)}
-			bound = func(local netip.AddrPort) { st.handoffs.add(local, ho) }
+		if st.cfg.AcceptBypass && src == client.Addr().Unmap() {
+			family := socketFamily(c)
+			if st.handToHeld(c, family, from, to) {
+				c.Close() // the server's now
+				return
+			}
+			if st.handoffs.mayAccept(port, family) {
+				ho = newHandoff(c, family, from)
+				bound = func(local netip.AddrPort) { st.handoffs.add(handoffKey{port, local}, ho) }
+			}
 		}
 		in, err := st.dialKernel(from, to, bound)
 		handed := false
@@ -260,7 +270,7 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 			handed = ho.settle(wait)
 			st.handoffs.remove(ho)
 			if err == nil && ho.missed() {
-				st.handoffs.sawAccept(port, false)
+				st.handoffs.sawAccept(port, false, 0)
 			}
 		}
 		switch {
