@@ -7,12 +7,15 @@ package main
 // blocking accepts on many listening sockets at once, and on a few more
 // it accepts while another thread clears and sets O_NONBLOCK as fast as
 // it can (a monitor that reads the flag and then accepts on the
-// container's socket would block in the kernel). Meanwhile it serves
+// container's socket would block in the kernel). With -connect, as many
+// threads as asked connect, blocking, to an address that never answers,
+// for the connect bypass. Meanwhile it serves
 // hello on its published port, whose clients must still be answered.
 
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -30,6 +33,8 @@ func hostile(args []string) error {
 	threads := fs.Int("threads", 2000, "threads, each blocking in accept(2) on one of the listeners")
 	flipped := fs.Int("flipped", 4, "listening sockets whose O_NONBLOCK a thread flips while 4 threads each accept on them")
 	after := fs.Duration("after", 0, "serve hello alone this long before the attack")
+	connectTo := fs.String("connect", "", "IP:PORT that never answers: -connects threads each connect to it, blocking, in a loop")
+	connects := fs.Int("connects", 0, "threads connecting to -connect")
 	pos, err := parseArgs(fs, args, "PORT")
 	if err != nil {
 		return err
@@ -48,8 +53,28 @@ func hostile(args []string) error {
 	case <-time.After(*after):
 	}
 	fmt.Println("attacking")
-	// Each blocked accept holds a thread of this process too.
-	debug.SetMaxThreads(*threads + 4*(*flipped) + 1000)
+	// Each blocked call holds a thread of this process too.
+	debug.SetMaxThreads(*threads + 4*(*flipped) + *connects + 1000)
+	if *connects > 0 {
+		dst, err := netip.ParseAddrPort(*connectTo)
+		if err != nil || !dst.Addr().Is4() {
+			return fmt.Errorf("hostile: -connect %q, want IPv4:PORT", *connectTo)
+		}
+		for range *connects {
+			go func() {
+				runtime.LockOSThread()
+				for {
+					s, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+					if err != nil {
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					_ = unix.Connect(s, &unix.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())})
+					unix.Close(s)
+				}
+			}()
+		}
+	}
 
 	blocking, err := listenMany(*listeners)
 	if err != nil {
@@ -107,7 +132,7 @@ func hostile(args []string) error {
 		}
 	}()
 	time.Sleep(2 * time.Second)
-	fmt.Printf("holding %d blocking accepts on %d listeners, %d flipped\n", *threads, *listeners, *flipped)
+	fmt.Printf("holding %d blocking accepts on %d listeners, %d flipped, %d blocking connects\n", *threads, *listeners, *flipped, *connects)
 	go func() {
 		for range time.Tick(5 * time.Second) {
 			fmt.Printf("accepted %d\n", accepted.Load())

@@ -58,11 +58,12 @@
 //		print "ATTACK reached|refused|info ..." for each. -sendfd hands
 //		the socket to another process over a unix socket; -recvfd
 //		takes it there and reconnects it.
-//	nettool hostile [-listeners N] [-threads N] [-flipped N] [-after D] PORT
+//	nettool hostile [-listeners N] [-threads N] [-flipped N] [-connect IP:PORT -connects N] [-after D] PORT
 //		The attacker of issue 12's third finding: serve hello on PORT
 //		(as serve -quiet) and, after D, hold -threads blocking accepts
 //		on -listeners listening sockets and accept on -flipped more
-//		whose O_NONBLOCK another thread flips in a loop; print
+//		whose O_NONBLOCK another thread flips in a loop; -connects
+//		threads connect, blocking, to -connect in a loop; print
 //		"attacking", then "holding ...", then "accepted N" every 5s.
 //
 // Flags may come before, between or after the arguments. Every command
