@@ -165,11 +165,11 @@ func TestHandoffsByPort(t *testing.T) {
 	if !hs.pendingOn(80) || !hs.pendingOn(443) || hs.pendingOn(8080) {
 		t.Errorf("pending on 80, 443, 8080: %v %v %v, want true true false", hs.pendingOn(80), hs.pendingOn(443), hs.pendingOn(8080))
 	}
-	if got := hs.claim(handoffKey{443, peer}); got != b {
-		t.Fatalf("an accept on port 443 claimed %p, want port 443's %p (port 80's is %p)", got, b, a)
-	}
 	if got := hs.claim(handoffKey{80, peer}); got != a {
-		t.Fatalf("an accept on port 80 claimed %p, want %p", got, a)
+		t.Fatalf("an accept on port 80 claimed %p, want port 80's %p (port 443's is %p)", got, a, b)
+	}
+	if got := hs.claim(handoffKey{443, peer}); got != b {
+		t.Fatalf("an accept on port 443 claimed %p, want %p", got, b)
 	}
 	hs.remove(a)
 	hs.remove(b)
