@@ -1,6 +1,8 @@
 # lodger's build. `make help` lists the targets.
 GO       ?= go
 PREFIX   ?= /usr/local
+# Where AppArmor's profiles live; install puts lodger's there when it exists.
+APPARMOR_D ?= /etc/apparmor.d
 TAGS     := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
@@ -44,7 +46,7 @@ fmt: ## Format the Go sources
 quickstart: build ## Run a first container (pulls busybox, or builds it offline from this machine's busybox)
 	bash contrib/quickstart.sh
 
-install: build ## Install lodger, lodger-monitor, lodger-session and the completions under PREFIX
+install: build ## Install lodger, lodger-monitor, lodger-session and the completions under PREFIX, and lodger's AppArmor profile where /etc/apparmor.d exists
 	install -D -m 0755 bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger
 	install -D -m 0755 bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-monitor
 	install -D -m 0755 bin/lodger-session $(DESTDIR)$(PREFIX)/bin/lodger-session
@@ -52,10 +54,22 @@ install: build ## Install lodger, lodger-monitor, lodger-session and the complet
 	bin/lodger completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger
 	bin/lodger completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lodger
 	bin/lodger completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lodger.fish
+	@# Ubuntu 23.10+ lets a program create user namespaces only under an
+	@# AppArmor profile with the userns rule (issue 19): lodger's, for the
+	@# installed paths, where AppArmor's profile directory exists.
+	@if [ -d $(APPARMOR_D) ]; then \
+	  mkdir -p $(DESTDIR)$(APPARMOR_D) && \
+	  bin/lodger system apparmor-profile --bindir $(PREFIX)/bin > $(DESTDIR)$(APPARMOR_D)/lodger && \
+	  echo "installed the AppArmor profile $(DESTDIR)$(APPARMOR_D)/lodger; load it now with: apparmor_parser -r $(APPARMOR_D)/lodger"; \
+	fi
 
 uninstall: ## Remove what install put under PREFIX
 	rm -f $(DESTDIR)$(PREFIX)/bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-session $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger \
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lodger $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lodger.fish
+	@if [ -f $(DESTDIR)$(APPARMOR_D)/lodger ]; then \
+	  if [ -z "$(DESTDIR)" ] && command -v apparmor_parser >/dev/null; then apparmor_parser -R $(APPARMOR_D)/lodger || true; fi; \
+	  rm -f $(DESTDIR)$(APPARMOR_D)/lodger && echo "removed the AppArmor profile $(DESTDIR)$(APPARMOR_D)/lodger"; \
+	fi
 
 clean: ## Remove build output
 	rm -rf bin
