@@ -20,28 +20,19 @@ import (
 	"go.podman.io/image/v5/transports/alltransports"
 	imgtypes "go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
-	"go.podman.io/storage/pkg/reexec"
 	"go.podman.io/storage/types"
 )
 
-// TestMain lets storage re-execute the test binary for its layer helpers
-// (storage-applyLayer and friends), as main does in lodger.
-func TestMain(m *testing.M) {
-	if reexec.Init() {
-		return
-	}
-	os.Exit(m.Run())
-}
-
-// newStore opens a vfs store in a temp dir; it works unprivileged.
+// newStore opens a vfs store in a temp dir. It chowns as lodger's store
+// does, with no ignore_chown_errors: TestMain runs the tests as root, of
+// the host or of a user namespace with the user's subordinate ids.
 func newStore(t *testing.T) cstorage.Store {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := cstorage.GetStore(types.StoreOptions{
-		GraphRoot:          dir + "/graph",
-		RunRoot:            dir + "/run",
-		GraphDriverName:    "vfs",
-		GraphDriverOptions: []string{"vfs.ignore_chown_errors=true"},
+		GraphRoot:       dir + "/graph",
+		RunRoot:         dir + "/run",
+		GraphDriverName: "vfs",
 	})
 	if err != nil {
 		t.Fatal(err)
