@@ -24,7 +24,7 @@ id mapping:{{if .IDMap.Single}}      single id only (no /etc/subuid range){{end}
   newuidmap:     {{or .Host.NewUIDMap "not found (install uidmap)"}}
 session:
   made by:       {{with .Session.Helper}}{{.}} ({{$.Session.HelperProgram}}){{else}}no session running{{end}}
-  helper:        {{.Session.Configured}} ({{.Session.ConfiguredBy}}){{with .Session.Next}}; a new session: {{.}}, as {{$.Session.NextReason}}{{end}}
+  helper:        {{with .Session.Configured}}{{.}} ({{$.Session.ConfiguredBy}}){{else}}unknown{{end}}{{with .Session.Next}}; a new session: {{.}}, as {{$.Session.NextReason}}{{end}}
   rootlesskit:   {{or .Session.Rootlesskit "not found"}}
   user namespaces: {{with .Session.UsernsRestriction}}restricted by AppArmor ({{.}}=1){{with $.Session.KeeperProfile}}; {{.}} allows lodger{{end}}{{else}}not restricted by AppArmor{{end}}{{with .Session.Label}}
   AppArmor label: {{.}}{{end}}{{with .Session.Problem}}

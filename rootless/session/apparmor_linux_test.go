@@ -276,3 +276,24 @@ func TestRunningHelper(t *testing.T) {
 		t.Errorf("runningHelper(lodger-session) = %q, %q", got, prog)
 	}
 }
+
+// `lodger info` reports the restriction, and the fix, before any session
+// is tried.
+func TestDescribeRestricted(t *testing.T) {
+	t.Setenv(HelperEnv, "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	withRootlesskit(t, "")
+	h := fakeHost(t, map[string]string{"kernel.apparmor_restrict_unprivileged_userns": "1"})
+	r := describe(h)
+	if r.UsernsRestriction != "kernel.apparmor_restrict_unprivileged_userns" || r.Next != HelperBuiltin || r.Configured != HelperAuto {
+		t.Errorf("describe() = %+v, want the restriction, auto and builtin next", r)
+	}
+	for _, want := range []string{"AppArmor restricts user namespaces on this host", "sudo apparmor_parser -r /etc/apparmor.d/lodger", "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"} {
+		if !strings.Contains(r.Problem, want) {
+			t.Errorf("describe().Problem does not say %q:\n%s", want, r.Problem)
+		}
+	}
+	if r := describe(fakeHost(t, nil)); r.UsernsRestriction != "" || r.Problem != "" {
+		t.Errorf("describe() on a host without AppArmor = %+v, want no restriction and no problem", r)
+	}
+}
