@@ -672,6 +672,9 @@ func (hs *handoffs) watch(st *Stack, ep *os.File) {
 	events := make([]unix.EpollEvent, 16)
 	for err == nil && st.ctx.Err() == nil {
 		_ = ep.SetReadDeadline(time.Now().Add(acceptCheck))
+		if st.ctx.Err() != nil {
+			break // closed before the deadline above replaced its own
+		}
 		k := 0
 		err = rc.Read(func(fd uintptr) bool {
 			for {
