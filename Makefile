@@ -3,13 +3,14 @@ GO       ?= go
 PREFIX   ?= /usr/local
 # Where AppArmor's profiles live; install puts lodger's there when it exists.
 APPARMOR_D ?= /etc/apparmor.d
-TAGS     := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
+# The build tags are spelled once, in the file buildtags.
+TAGS     := $(shell grep -vE '^(\#|$$)' buildtags)
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 export GOFLAGS := -tags=$(TAGS)
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build test unit e2e bench install uninstall vet fmt docs quickstart help clean
+.PHONY: all build test preflight unit e2e bench install uninstall vet fmt docs quickstart help clean
 
 all: build ## Build ./bin/lodger, ./bin/lodger-monitor and ./bin/lodger-session (default)
 
@@ -21,9 +22,17 @@ build: ## Build ./bin/lodger, and lodger-monitor and lodger-session, which lodge
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-monitor ./cmd/lodger-monitor
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-session ./cmd/lodger-session
 
-test: vet unit e2e ## The whole suite: vet, unit tests, then end-to-end tests as an unprivileged user
+test: preflight vet unit e2e ## The whole suite: vet, unit tests, then end-to-end tests as an unprivileged user
 
-unit: ## Unit tests (no privileges needed); the network stack's also under the race detector
+# First, before anything is built: as root, set the machine up for the
+# tests; as anyone else, check it and list the root commands to run once.
+preflight: ## Check (as root: set up) what the tests need of the machine that only root can give
+	@if [ "$$(id -u)" = 0 ]; then bash tests/setup-host.sh; else bash tests/setup-host.sh --check; fi
+
+# As a user who is not root, imagepull's tests run as root of a user
+# namespace of their own, with the user's subordinate ids (see
+# imagepull/main_test.go): no sudo, but a range in /etc/subuid and newuidmap.
+unit: ## Unit tests (no root needed); the network stack's also under the race detector
 	$(GO) test ./...
 	$(GO) test -race ./netstack/...
 

@@ -56,8 +56,10 @@ DEBIAN_IMG=$REGISTRY/$DEBIAN_REPO:$DEBIAN_TAG
 SUITE=bookworm
 PACKAGES=(podman runc slirp4netns passt debootstrap hyperfine docker-registry
 	busybox-static uidmap curl time jq iperf3 iproute2)
-# The module's build tags keep cgo C libraries (gpgme, btrfs, devmapper) out.
-export GOFLAGS=-tags=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
+# The module's build tags keep cgo C libraries (gpgme, btrfs) out; the file
+# buildtags spells them.
+GOFLAGS=-tags=$(grep -vE '^(#|$)' "$REPO/buildtags")
+export GOFLAGS
 
 WORK=                 # temp dir: binaries, the user's private runtime/data dirs
 RESULTS=              # raw hyperfine JSON and timing samples; kept after exit

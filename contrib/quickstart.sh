@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 LODGER=${LODGER:-$PWD/bin/lodger}
-export GOFLAGS=-tags=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
+# The build tags, spelled once in the file buildtags.
+GOFLAGS=-tags=$(grep -vE '^(#|$)' buildtags)
+export GOFLAGS
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
