@@ -155,7 +155,7 @@ if ! id "$planter_user" >/dev/null 2>&1; then
 		useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$planter_user"
 fi
 if $check && ! sudo -n -u "$planter_user" true 2>/dev/null; then
-	fixes+=("echo '$user ALL=($planter_user) NOPASSWD: ALL' >/etc/sudoers.d/lodger-tests && chmod 0440 /etc/sudoers.d/lodger-tests")
+	fixes+=("echo '$user ALL=($planter_user) NOPASSWD: ALL' >/etc/sudoers.d/lodger-tests-$user && chmod 0440 /etc/sudoers.d/lodger-tests-$user")
 fi
 
 if $check && [ ${#fixes[@]} -gt 0 ]; then
