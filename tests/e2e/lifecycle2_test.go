@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -277,24 +278,57 @@ ln -s /data/file /data/filelink && echo owned > /data/owned && chown 1000:1000 /
 
 // A container that keeps swapping a directory for symlinks to the host
 // marker (absolute, and relative up to /) while cp runs must never make
-// cp write to or read from the host.
+// cp write to or read from the host. The race must have happened: the
+// container flipped all along, some copies met the directory (and did
+// their work) and some met a link (and failed).
 func TestCpSymlinkRace(t *testing.T) {
 	e := isolatedEnv(t)
 	marker := hostMarker(t, e)
 	host := filepath.Join(e.dir, "race")
-	flip := `mkdir -p /data; while :; do
+	flip := `mkdir -p /data; n=0; while :; do
 rm -rf /data/x; mkdir /data/x; echo inner > /data/x/f; echo inner > /data/x/secret
 rm -rf /data/x; ln -s ` + marker + ` /data/x
 rm -f /data/x; ln -s ../../../../../../../..` + marker + ` /data/x
+n=$((n + 1)); echo $n >/data/.flips
 done`
 	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "flipper", busybox, "sh", "-c", flip), 0)
+	// The flipper rewrites .flips in place: a read between the truncation
+	// and the write sees nothing, so read until a number.
+	flips := func() int {
+		for range 100 {
+			r := e.lodger(t, "exec", "flipper", "cat", "/data/.flips")
+			if n, err := strconv.Atoi(strings.TrimSpace(r.stdout)); r.code == 0 && err == nil {
+				return n
+			}
+		}
+		t.Fatal("no count of flips in the flipper's /data/.flips")
+		return 0
+	}
+	eventually(t, "the flipper to flip", func() bool { return flips() > 10 })
+	flipsBefore := flips()
+
 	writeHostFile(t, host+"/payload", "payload\n")
 	writeHostFile(t, host+"/dir/payload", "payload\n")
-	ok, failed := 0, 0
+	if err := os.MkdirAll(host+"/out", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Successes and failures by direction.
+	var in, out struct{ ok, failed int }
 	msgs := map[string]int{}
 	digits := regexp.MustCompile(`[0-9]+`)
-	deadline := time.Now().Add(3 * time.Second)
-	for i := 0; time.Now().Before(deadline); i++ {
+	// inner counts copies out of the container that brought its file.
+	inner := 0
+	isInner := func(p string) bool {
+		b, err := os.ReadFile(p)
+		return err == nil && string(b) == "inner\n"
+	}
+	// At least 3 s, and on until each outcome has been seen (at most 20 s).
+	start := time.Now()
+	more := func() bool {
+		seen := in.ok > 0 && inner > 0 && in.failed+out.failed > 0
+		return time.Since(start) < 3*time.Second || !seen && time.Since(start) < 20*time.Second
+	}
+	for i := 0; more(); i++ {
 		n := strconv.Itoa(i)
 		for _, args := range [][]string{
 			{"cp", host + "/payload", "flipper:/data/x/"},
@@ -303,14 +337,18 @@ done`
 			{"cp", "flipper:/data/x/secret", host + "/out/s" + n},
 			{"cp", "flipper:/data/x", host + "/out/d" + n},
 		} {
-			if err := os.MkdirAll(host+"/out", 0o755); err != nil {
-				t.Fatal(err)
+			tally := &in
+			if strings.HasPrefix(args[1], "flipper:") {
+				tally = &out
 			}
 			r := e.lodger(t, args...)
 			if r.code == 0 {
-				ok++
+				tally.ok++
+				if dst := args[2]; tally == &out && (isInner(dst) || isInner(dst+"/secret")) {
+					inner++
+				}
 			} else {
-				failed++
+				tally.failed++
 				msgs[digits.ReplaceAllString(strings.ReplaceAll(r.stderr, host, "HOST"), "N")]++
 			}
 			if r.code != 0 && r.code != 1 {
@@ -318,9 +356,36 @@ done`
 			}
 		}
 	}
-	t.Logf("%d copies succeeded, %d failed while the container flipped symlinks:", ok, failed)
+	flipped := flips() - flipsBefore
+	t.Logf("%d flips in %s; into the container %d copies succeeded, %d failed; out of it %d succeeded, %d failed:", flipped, time.Since(start).Round(time.Millisecond), in.ok, in.failed, out.ok, out.failed)
 	for m, n := range msgs {
 		t.Logf("%4d× %s", n, strings.TrimSpace(m))
+	}
+	// What came out of the directory is the container's.
+	came := map[string]int{}
+	_ = filepath.WalkDir(host+"/out", func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == host+"/out" {
+			return nil
+		}
+		what := d.Type().String()
+		if d.Type().IsRegular() {
+			b, _ := os.ReadFile(p)
+			what = fmt.Sprintf("file %q", b)
+		}
+		came[what]++
+		return nil
+	})
+	t.Logf("out of the container came %v", came)
+	// A round forks six busybox applets; on a busy machine it takes
+	// about as long as a copy, each of which starts lodger anew.
+	if flipped < 10 {
+		t.Errorf("the flipper flipped only %d times during the copies: they raced against nothing", flipped)
+	}
+	if in.ok == 0 || out.ok == 0 || inner == 0 {
+		t.Errorf("copies into the container: %d succeeded; out of it: %d succeeded, %d files of the container's; want some of each: cp works when it meets the directory", in.ok, out.ok, inner)
+	}
+	if in.failed+out.failed == 0 {
+		t.Errorf("no copy failed: none met a link, the race did not happen")
 	}
 	wantMarkerUntouched(t, marker)
 	wantNoSecret(t, host)
