@@ -5,12 +5,15 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/exec/seccomp"
 )
 
 type decodedOp struct {
@@ -180,6 +183,13 @@ func TestCompile(t *testing.T) {
 		Mounts: []specs.Mount{{Destination: "/escape/etc/hosts", Type: "bind", Source: hosts, Options: []string{"bind", "ro"}}},
 		Linux:  &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.NetworkNamespace}}},
 	}
+	caps := []string{"CAP_CHOWN", "CAP_KILL"}
+	spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps}
+	profile, err := seccomp.Default(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Linux.Seccomp = profile
 	b, err := compile(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -212,19 +222,39 @@ func TestCompile(t *testing.T) {
 	if diff := cmp.Diff(decodedOp{opExec, []string{"/bin/tool", "2", "tool", "arg", "PATH=/bin"}}, last); diff != "" {
 		t.Errorf("exec op (-want +got):\n%s", diff)
 	}
-	// The identity comes after the bounding set and seccomp, and a
-	// non-root user ends with no effective or permitted capabilities.
-	var tail []decodedOp
+	// The identity comes after the bounding set and seccomp: installing
+	// a filter without no_new_privs takes CAP_SYS_ADMIN, which the user
+	// no longer has once it is not root, and the bounding set must be
+	// cut while the init may still drop from it. A non-root user ends
+	// with no effective or permitted capabilities.
+	at := map[byte]int{}
 	for i, op := range ops {
-		if op.Code == opIdentity {
-			tail = ops[i:]
-			break
+		if _, seen := at[op.Code]; !seen {
+			at[op.Code] = i
 		}
 	}
-	if len(tail) < 2 {
-		t.Fatalf("no identity op in %v", ops)
+	for _, code := range []byte{opBounding, opSeccomp, opIdentity} {
+		if _, ok := at[code]; !ok {
+			t.Fatalf("no %c op in %v", code, ops)
+		}
 	}
-	if diff := cmp.Diff([]decodedOp{{opIdentity, []string{"1000", "1000", "50"}}, {opCapset, []string{"0", "0"}}}, tail[:2]); diff != "" {
+	if !(at[opBounding] < at[opSeccomp] && at[opSeccomp] < at[opIdentity]) {
+		t.Errorf("bounding set at op %d, seccomp at %d, identity at %d; want them in that order", at[opBounding], at[opSeccomp], at[opIdentity])
+	}
+	keep := uint64(1)<<unix.CAP_CHOWN | 1<<unix.CAP_KILL
+	if diff := cmp.Diff([]string{strconv.FormatUint(keep, 10)}, ops[at[opBounding]].Args); diff != "" {
+		t.Errorf("bounding set (-want +got):\n%s", diff)
+	}
+	filter, err := seccomp.Compile(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ops[at[opSeccomp]].Args; len(got) != 1 || got[0] != string(filter) {
+		t.Errorf("seccomp op is not the compiled default profile (%d args)", len(got))
+	}
+	if tail := ops[at[opIdentity]:]; len(tail) < 2 {
+		t.Errorf("nothing after the identity op: %v", ops)
+	} else if diff := cmp.Diff([]decodedOp{{opIdentity, []string{"1000", "1000", "50"}}, {opCapset, []string{"0", "0"}}}, tail[:2]); diff != "" {
 		t.Errorf("identity and capability ops (-want +got):\n%s", diff)
 	}
 
