@@ -54,7 +54,7 @@ func userNamespacePreflight() error {
 		return err
 	}
 	if m.Single {
-		return fmt.Errorf("no range for %s in /etc/subuid and /etc/subgid: as root, run usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", m.User, m.User)
+		return fmt.Errorf("no range for %s in /etc/subuid and /etc/subgid: tests/setup-host.sh --check says the usermod command that adds a free one", m.User)
 	}
 	return rootless.Preflight()
 }
