@@ -697,6 +697,13 @@ static void op_join(char **a, uint32_t n) {
 	int fds[16], types[16];
 	if (n > 16)
 		fail(125, "too many namespaces to join");
+	// Non-dumpable from here to execve (which makes the user's process
+	// dumpable again): once in the container's pid namespace, a process
+	// there must not ptrace this one or open its /proc/PID/fd, which
+	// still hold lodger's descriptors (CVE-2016-9962, runc's nsexec does
+	// the same; issue 12).
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(125, "make the joining process non-dumpable: %s", strerror(errno));
 	for (uint32_t i = 0; i < n; i++) {
 		char *colon = strchr(a[i], ':');
 		if (!colon)

@@ -72,7 +72,8 @@ func copyExecutable(t *testing.T, src, dst string) {
 // /log/stop exists it scans /proc: it appends to every process's exe (the
 // plain attack), and of every lodger process whose exe it can open (comm
 // lodger-init.ro or lodger-monitor-init.ro, cut to 15 bytes, or exe when
-// the init runs from /proc/self/exe; argv[1] _lodger-*; an ELF file) it
+// the init runs from /proc/self/exe; argv[1] _lodger-*; an ELF file that
+// is not the image's busybox) it
 // logs the pid to /log/TAG.seen and keeps the first one open as
 // descriptor 9, through which it then tries to write on every round: the descriptor outlives the process, and a write succeeds
 // once nothing executes the file any more (until then ETXTBSY stops it).
@@ -93,10 +94,18 @@ while [ "$(date +%s)" -lt "$end" ] && [ ! -e /log/stop ]; do
 		case $comm in lodger* | exe) ;; *) continue ;; esac
 		case "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" in *" _lodger-"*) ;; *) continue ;; esac
 		[ "$(head -c 4 "$p/exe" 2>/dev/null)" = "$elf" ] || continue
+		# comm and cmdline may be read before the process execs the
+		# user's command, and exe after: the image's busybox is not
+		# lodger's binary.
+		[ "$p/exe" -ef /bin/busybox ] && continue
 		echo "${p#/proc/} $comm" >>"$log.seen"
 		if [ -z "$held" ] && { command exec 9<"$p/exe"; } 2>/dev/null; then
-			held=${p#/proc/}
-			echo "$held $comm" >"$log.held"
+			if [ /proc/$$/fd/9 -ef /bin/busybox ]; then
+				exec 9<&-
+			else
+				held=${p#/proc/}
+				echo "$held $comm" >"$log.held"
+			fi
 		fi
 	done
 	if [ -n "$held" ]; then
@@ -149,8 +158,10 @@ func TestCVE20195736(t *testing.T) {
 		busybox, "sh", "-c", `sh -c "$1" racer host 60 </dev/null >/dev/null 2>&1 & exec sleep 600`, "sh", exeRacer)...)
 	wantCode(t, r, 0)
 	// The racer of the CVE, in its own pid namespace: it sees the
-	// processes lodger exec starts in it.
-	r = lg(append(append([]string{"run", "-d", "-q", "--name", "racer"}, vols...), busybox, "sh", "-c", exeRacer, "racer", "own", "6")...)
+	// processes lodger exec starts in it, which are non-dumpable until
+	// they exec the user's command (CVE-2016-9962), so it must never
+	// open their exe.
+	r = lg(append(append([]string{"run", "-d", "-q", "--name", "racer"}, vols...), busybox, "sh", "-c", exeRacer, "racer", "own", "15")...)
 	wantCode(t, r, 0)
 	started := time.Now()
 	// An --init reaper is a lodger process for as long as its container
@@ -180,10 +191,9 @@ func TestCVE20195736(t *testing.T) {
 			}
 		}
 	}()
-	// At least 30 execs into the racer, and more while it has seen no
-	// lodger process and has time left.
+	// At least 30 execs into the racer, and more for 4 s.
 	execs := 0
-	for execs < 30 || (logFile("own.seen") == "" && time.Since(started) < 4*time.Second && execs < 200) {
+	for execs < 30 || (time.Since(started) < 4*time.Second && execs < 200) {
 		r := lg("exec", "racer", "true")
 		if r.code != 0 {
 			t.Fatalf("%s\nexec %d into the racer: want exit 0", r, execs+1)
@@ -203,16 +213,24 @@ func TestCVE20195736(t *testing.T) {
 	if got := fileSum(t, mon); !bytes.Equal(got, monSum) {
 		t.Fatalf("the monitor binary %s changed while containers ran: a container wrote to it", mon)
 	}
+	// The joining process of lodger exec is non-dumpable until it execs
+	// the user's command: the racer in the container must not have
+	// opened its exe, however many execs it saw go by. The --pid host
+	// racer, which scans the same way, is the control: it opens the exe
+	// of the session's lodger processes.
 	own := lines(logFile("own.seen"))
-	if len(own) == 0 {
-		t.Fatalf("the racer scanned /proc in its container for %s during %d execs and never opened the exe of a lodger process: the test raced against nothing\nlogs:\n%s", time.Since(started).Round(time.Millisecond), execs, lg("logs", "racer"))
+	if rounds := strings.TrimSpace(logFile("own.rounds")); rounds == "" || rounds == "0" {
+		t.Fatalf("the racer in the container never finished a scan of /proc during %d execs: the test raced against nothing\nlogs:\n%s", execs, lg("logs", "racer"))
+	}
+	if len(own) > 0 {
+		t.Errorf("the racer in the container opened the exe of %d lodger processes lodger exec started (%s): the joining process must be non-dumpable until it execs (CVE-2016-9962)", len(own), strings.Join(uniqueFields(own, 1), ", "))
 	}
 	held := strings.TrimSpace(logFile("host.held"))
 	if held == "" {
 		t.Fatalf("the --pid host racer never opened the exe of a lodger process (it saw %q): the test raced against nothing", logFile("host.seen"))
 	}
-	t.Logf("%d execs; the racer opened a lodger process's exe %d times (%s); the --pid host racer %d times, and holds the exe of %s",
-		execs, len(own), strings.Join(uniqueFields(own, 1), ", "), len(lines(logFile("host.seen"))), held)
+	t.Logf("%d execs in %s, the racer in the container scanned /proc %s times and opened the exe of %d lodger processes; the --pid host racer opened %d, and holds the exe of %s",
+		execs, time.Since(started).Round(time.Millisecond), strings.TrimSpace(logFile("own.rounds")), len(own), len(lines(logFile("host.seen"))), held)
 
 	// Now lodger goes, every process of it: the keeper, the session's
 	// pause process, monitors, inits. The --pid host racer stays.
