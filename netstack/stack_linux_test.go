@@ -3,6 +3,7 @@ package netstack
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -416,9 +417,34 @@ func TestHostileFrames(t *testing.T) {
 	g := eth(0x0800, ipv4Bad)
 	g[0], g[1], g[4], g[6], g[8] = 1, 1, 0xff, 0xff, 0xff
 	frames = append(frames, g)
+	// Every frame goes out whole; a stack that stopped reading leaves the
+	// socket full and the write waiting, until the deadline.
+	if err := tb.wire.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 200; i++ {
-		for _, f := range frames {
-			tb.wire.Write(f)
+		for j, f := range frames {
+			if n, err := tb.wire.Write(f); n != len(f) || err != nil {
+				t.Fatalf("round %d, frame %d: wrote %d of %d bytes: %v", i, j, n, len(f), err)
+			}
+		}
+	}
+	// And the stack read them all before the dial below.
+	queued := func() int {
+		var n int
+		var ioctlErr error
+		rc, err := tb.wire.SyscallConn()
+		if err == nil {
+			err = rc.Control(func(fd uintptr) { n, ioctlErr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
+		}
+		if err = errors.Join(err, ioctlErr); err != nil {
+			t.Fatalf("bytes queued on the wire: %v", err)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); queued() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes of hostile frames still unread after 10 s: the stack stopped reading", queued())
 		}
 	}
 	srv, _ := echoServer(t, "127.0.0.1:0")
