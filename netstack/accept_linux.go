@@ -24,22 +24,25 @@ package netstack
 //     per container that the runtime's poller waits on (one descriptor per
 //     listener). A published client for a held accept's listener (its
 //     port, address and family match) is handed to it directly, without
-//     T; any other connection that makes the listener readable lets the
-//     oldest held accept continue in the kernel
-//     (SECCOMP_USER_NOTIF_FLAG_CONTINUE), which gives the caller what the
-//     kernel would have. Continuing an accept on the container's own
-//     listening socket, in its own namespace, decides nothing about
-//     security. At most maxHeld accepts on maxWatched listeners are held;
-//     beyond that, and for a socket with SO_RCVTIMEO, the accept
-//     continues at once, and its clients are spliced as without the
-//     bypass.
+//     T. When the listener becomes readable otherwise, the oldest held
+//     accept continues in the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+//     and takes what the kernel would have given it; or, where a
+//     published client's T may be what is queued (one came while no
+//     accept was held), the monitor takes it for that accept as below.
+//     Continuing an accept on the container's own listening socket, in
+//     its own namespace, decides nothing about security. At most maxHeld
+//     accepts on maxWatched listeners are held; beyond that, and for a
+//     socket with SO_RCVTIMEO, the accept continues at once, and its
+//     clients are spliced as without the bypass.
 //   - Any other accept continues in the kernel at once, unless a
-//     published client's T waits in the listener's queue (an epoll server
-//     is woken by it before it calls accept): then the monitor accepts
-//     with an io_uring accept that never waits (uring_linux.go), and gives
-//     the caller H in place of S when S is T's, or S as it came. Without
-//     such an io_uring, every such accept continues, and an epoll server's
-//     clients are spliced.
+//     published client's T may wait in the listener's queue (an epoll
+//     server is woken by it before it calls accept): then the monitor
+//     accepts with an io_uring accept that never waits (uring_linux.go),
+//     and gives the caller H in place of S when S is T's, or S as it
+//     came; with nothing queued a non-blocking accept is answered EAGAIN,
+//     as the kernel did a moment before. Without such an io_uring (before
+//     Linux 6.10, or disabled), every such accept continues, and an epoll
+//     server's clients are spliced.
 //
 // dialIn records a handoff under the container port and the address the
 // server sees the client from (T's local address): two published ports
@@ -489,17 +492,25 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 	}
 	// A published client's T may wait in the queue: take what is there,
 	// never waiting, whatever the description's O_NONBLOCK says now.
+	empty := false
 	if hs.pendingOn(li.port) {
 		s, err := acceptNoWait(dup)
 		if err == nil {
 			return t.give(n.ID, c, li, st.Ino, s)
 		}
+		empty = err == unix.EAGAIN
 	}
 	// The flag as it is now: a container that changes it meanwhile gets
-	// a blocking accept held, or a non-blocking one continued, as it
+	// a blocking accept held, or a non-blocking one answered, as it
 	// asked for a moment ago. Neither makes the monitor wait.
 	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
-	if err != nil || fl&unix.O_NONBLOCK != 0 {
+	switch {
+	case err == nil && fl&unix.O_NONBLOCK != 0 && empty:
+		// What the kernel answered a moment ago. Continued, the accept
+		// could take T's S as it is queued, and the client would wait
+		// out acceptWait before its splice.
+		return unix.EAGAIN, nil
+	case err != nil || fl&unix.O_NONBLOCK != 0:
 		return 0, errNotBypassed
 	}
 	// SO_RCVTIMEO bounds a blocking accept: the kernel keeps the time.
@@ -717,32 +728,61 @@ func (hs *handoffs) checkHeld() {
 	}
 }
 
-// ready: the listener key has a connection queued that no published
-// client brought for a held accept (an epoll server's T, a client inside
-// the container, one from the host's loopback). The oldest held accept
-// continues in the kernel and takes it, as it would have without the
-// bypass.
+// ready: the listener key has a connection queued. Where a published
+// client's T may be it (a handoff waits on the listener's port), the
+// monitor takes it, never waiting, for the oldest held accept, which then
+// gets H in place of T's S, or what came; else that accept continues in
+// the kernel and takes the connection itself, as it would have without
+// the bypass.
 func (hs *handoffs) ready(key uint32) {
 	hs.mu.Lock()
-	defer hs.mu.Unlock()
 	w := hs.watched[key]
 	if w == nil {
+		hs.mu.Unlock()
 		return
 	}
-	for len(w.held) > 0 {
-		a := w.held[0]
+	var a heldAccept
+	found := false
+	for len(w.held) > 0 && !found {
+		a = w.held[0]
 		w.held = w.held[1:]
 		hs.held--
-		if a.t.valid(a.id) {
-			a.t.answer(a.id, 0, true)
-			break
-		}
+		found = a.t.valid(a.id)
 	}
-	if len(w.held) == 0 {
+	if !found {
 		hs.unwatchLocked(w)
+		hs.mu.Unlock()
 		return
 	}
-	hs.armLocked(w)
+	s := -1
+	if hs.pending[w.li.port] > 0 {
+		var err error
+		if s, err = acceptNoWait(w.dup); err == unix.EAGAIN {
+			// Taken meanwhile (by an accept continued earlier, or a
+			// process outside the filter): a waits on.
+			w.held = append([]heldAccept{a}, w.held...)
+			hs.held++
+			hs.armLocked(w)
+			hs.mu.Unlock()
+			return
+		} else if err != nil {
+			s = -1
+		}
+	}
+	if s < 0 {
+		a.t.answer(a.id, 0, true)
+	}
+	li, ino := w.li, w.ino
+	if len(w.held) == 0 {
+		hs.unwatchLocked(w)
+	} else {
+		hs.armLocked(w)
+	}
+	hs.mu.Unlock()
+	if s >= 0 {
+		errno, err := a.t.give(a.id, a.call, li, ino, s)
+		a.t.finish(a.id, errno, err)
+	}
 }
 
 // takeHeld takes the oldest held accept on a listener that accepts a

@@ -254,6 +254,16 @@ func TestAcceptNoWait(t *testing.T) {
 	if r.err != unix.EAGAIN {
 		t.Fatalf("accept with nothing queued: fd %d, %v; want EAGAIN", r.fd, r.err)
 	}
+	// A socket that does not listen (one the container shut down, say)
+	// is refused as by accept4, and leaves the ring usable.
+	notListening, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(notListening)
+	if fd, err := acceptNoWait(notListening); err != unix.EINVAL {
+		t.Errorf("accept on a socket that does not listen: fd %d, %v; want EINVAL", fd, err)
+	}
 	sa, err := unix.Getsockname(l)
 	if err != nil {
 		t.Fatal(err)

@@ -115,33 +115,59 @@ func newRing() *uring {
 	}
 	r := &uring{fd: int(fd), usable: true}
 	unix.CloseOnExec(r.fd)
+	single := p.features&uringFeatSingleMmap != 0
 	sqSize := int(p.sqOff.array + p.sqEntries*4)
 	cqSize := int(p.cqOff.cqes + p.cqEntries*uint32(unsafe.Sizeof(uringCQE{})))
-	if p.features&uringFeatSingleMmap != 0 {
+	if single {
 		sqSize = max(sqSize, cqSize)
 	}
+	var maps [][]byte
 	mmap := func(off int64, size int) []byte {
 		b, err := unix.Mmap(r.fd, off, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 		if err != nil {
 			return nil
 		}
+		maps = append(maps, b)
 		return b
+	}
+	// A ring in use is never unmapped: it lives as long as the process.
+	release := func() *uring {
+		for _, b := range maps {
+			_ = unix.Munmap(b)
+		}
+		unix.Close(r.fd)
+		return nil
 	}
 	sq := mmap(uringOffSQRing, sqSize)
 	cq := sq
-	if p.features&uringFeatSingleMmap == 0 {
+	if !single {
 		cq = mmap(uringOffCQRing, cqSize)
 	}
 	sqes := mmap(uringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(uringSQE{})))
 	if sq == nil || cq == nil || sqes == nil {
-		unix.Close(r.fd)
-		return nil // the mappings live as long as the process: never unmapped
+		return release()
 	}
 	u32 := func(b []byte, off uint32) *uint32 { return (*uint32)(unsafe.Pointer(&b[off])) }
 	r.sqHead, r.sqTail, r.sqMask, r.sqArray = u32(sq, p.sqOff.head), u32(sq, p.sqOff.tail), u32(sq, p.sqOff.ringMask), u32(sq, p.sqOff.array)
 	r.cqHead, r.cqTail, r.cqMask = u32(cq, p.cqOff.head), u32(cq, p.cqOff.tail), u32(cq, p.cqOff.ringMask)
 	r.cqes = unsafe.Pointer(&cq[p.cqOff.cqes])
 	r.sqe = (*uringSQE)(unsafe.Pointer(&sqes[0]))
+	// A kernel before IORING_ACCEPT_DONTWAIT (6.10) refuses the flag
+	// with EINVAL, which a socket that does not listen gives too: asked
+	// once, of a listening socket of this process's own with nothing
+	// queued, which must answer EAGAIN.
+	probe, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return release()
+	}
+	defer unix.Close(probe)
+	// An empty name: the kernel picks an abstract one (autobind).
+	if unix.Bind(probe, &unix.SockaddrUnix{}) != nil || unix.Listen(probe, 1) != nil {
+		return release()
+	}
+	if _, err := r.accept(probe); err != unix.EAGAIN {
+		return release()
+	}
 	return r
 }
 
@@ -183,13 +209,5 @@ func (r *uring) accept(fd int) (int, error) {
 	if res >= 0 {
 		return int(res), nil
 	}
-	errno := unix.Errno(-res)
-	if errno == unix.EINVAL {
-		// A kernel before IORING_ACCEPT_DONTWAIT (6.10) refuses the flag;
-		// EINVAL of a socket that does not listen comes from accept4's
-		// checks, which the caller made before.
-		r.usable = false
-		return -1, errNoRing
-	}
-	return -1, errno
+	return -1, unix.Errno(-res)
 }
