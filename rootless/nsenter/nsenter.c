@@ -259,7 +259,7 @@ static int same_user_ns(int pid) {
 static int still_keeper(const struct keeper_record *rec) {
 	char boot[64];
 	unsigned long long start;
-	int ppid;
+	int ppid = 0; // set by proc_stat on success
 	if (read_boot_id(boot) < 0 || strcmp(boot, rec->boot) != 0)
 		return 0;
 	if (proc_stat(rec->pid, &ppid, &start) < 0 || start != rec->start)
