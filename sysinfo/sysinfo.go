@@ -13,6 +13,7 @@ import (
 	cstorage "go.podman.io/storage"
 	"golang.org/x/sys/unix"
 
+	"github.com/lodger-containers/lodger/cgroups"
 	"github.com/lodger-containers/lodger/rootless"
 	"github.com/lodger-containers/lodger/rootless/session"
 	"github.com/lodger-containers/lodger/storage"
@@ -26,6 +27,18 @@ type Info struct {
 	Session session.Report `json:"session"`
 	Storage Storage        `json:"storage"`
 	Network Network        `json:"network"`
+	Cgroups Cgroups        `json:"cgroups"`
+}
+
+// Cgroups says what lodger can do with this machine's control groups:
+// how pause stops a container and where stats reads its figures.
+type Cgroups struct {
+	cgroups.Report
+	Pause string `json:"pause"`
+	Stats string `json:"stats"`
+	// Limits lists which of --memory, --cpus and --pids-limit can be
+	// applied; the others are warned about, never silently ignored.
+	Limits string `json:"limits"`
 }
 
 // Host describes the machine and the invoking user.
@@ -85,6 +98,8 @@ func Collect(store cstorage.Store) (*Info, error) {
 			UnprivilegedPortStart: atoi(readSysctl("net/ipv4/ip_unprivileged_port_start")),
 		},
 	}
+	cg := cgroups.Detect()
+	info.Cgroups = Cgroups{Report: cg, Pause: cg.PauseMechanism(), Stats: cg.StatsSource(), Limits: cg.LimitsText()}
 	if store == nil {
 		return info, nil
 	}

@@ -39,6 +39,11 @@ network:
   /dev/net/tun:  {{.Network.Tun}}
   ping groups:   {{.Network.PingGroupRange}}
   unprivileged ports from: {{.Network.UnprivilegedPortStart}}
+cgroups:
+  version:       {{.Cgroups.Mode}}
+  pause:         {{.Cgroups.Pause}}
+  stats from:    {{.Cgroups.Stats}}
+  limits:        {{.Cgroups.Limits}}
 `))
 
 type infoOptions struct {

@@ -24,6 +24,8 @@ func newContainerCommand() *cobra.Command {
 		newStopCommand(),
 		newRestartCommand(),
 		newKillCommand(),
+		newPauseCommand(),
+		newUnpauseCommand(),
 		newWaitCommand(),
 		newRmCommand(),
 		newExecCommand(),

@@ -83,6 +83,8 @@ registries or archives, containers run in a user namespace mapped from your
 		newStopCommand(),
 		newRestartCommand(),
 		newKillCommand(),
+		newPauseCommand(),
+		newUnpauseCommand(),
 		newInspectCommand(),
 		newCpCommand(),
 		newTopCommand(),

@@ -37,6 +37,31 @@ type State struct {
 	RestartCount int `json:"restartCount,omitempty"`
 	// Ports are the published ports as bound, host ports picked.
 	Ports []ports.Mapping `json:"ports,omitempty"`
+	// Paused says lodger pause stopped the running container; it is read
+	// from a file of its own (pausedFile), never saved in this one, so
+	// the monitor's writes cannot lose it.
+	Paused bool `json:"paused,omitempty"`
+}
+
+// pausedFile marks a paused container. It holds the pid of the process it
+// paused, so a mark left by a container that exited, or one started again,
+// does not count.
+const pausedFile = "paused"
+
+// MarkPaused records that the container process pid is paused.
+func MarkPaused(dir string, pid int) error {
+	if err := os.WriteFile(filepath.Join(dir, pausedFile), []byte(strconv.Itoa(pid)), 0o600); err != nil {
+		return fmt.Errorf("mark container paused: %w", err)
+	}
+	return nil
+}
+
+// ClearPaused removes the mark MarkPaused left.
+func ClearPaused(dir string) error {
+	if err := os.Remove(filepath.Join(dir, pausedFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("unmark paused container: %w", err)
+	}
+	return nil
 }
 
 const stateFile = "state.json"
@@ -82,6 +107,10 @@ func LoadState(dir string) State {
 		s.ExitCode = nil
 		s.Pid = 0
 	}
+	if s.Status == StatusRunning && s.Pid > 0 {
+		b, err := os.ReadFile(filepath.Join(dir, pausedFile))
+		s.Paused = err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(s.Pid)
+	}
 	return s
 }
 
@@ -112,6 +141,9 @@ func BootID() string {
 func (s State) StatusText() string {
 	switch s.Status {
 	case StatusRunning:
+		if s.Paused {
+			return "Up " + humanSince(s.StartedAt) + " (Paused)"
+		}
 		return "Up " + humanSince(s.StartedAt)
 	case StatusExited:
 		code := "unknown"

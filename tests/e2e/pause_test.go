@@ -1,0 +1,173 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// containerPids are the host pids `lodger top` lists for name.
+func containerPids(t *testing.T, e *env, name string) []int {
+	t.Helper()
+	r := e.lodger(t, "top", name)
+	wantCode(t, r, 0)
+	var out []int
+	for i, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) < 2 {
+			continue
+		}
+		if p, err := strconv.Atoi(f[1]); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// procState is the state letter in /proc/PID/stat, 0 when gone.
+func procState(pid int) byte {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
+}
+
+// TestPause: pause leaves every process of a container stopped (here, with
+// no cgroup delegated, by signals), a container forking all the time
+// included; ps says Paused; exec is refused; unpause resumes it; stop,
+// kill and rm -f end a paused container (issue 13).
+func TestPause(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.lodger(t, "info")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stdout, "pause:         signals (SIGSTOP") {
+		t.Errorf("%s\nwant info to say pause uses signals: this machine delegates no cgroup", r)
+	}
+
+	// Three writers: a background loop, the main loop, and a loop that
+	// forks a new short-lived process all the time (the race pause must
+	// win).
+	script := `trap "exit 3" TERM
+while :; do echo a >> /tmp/a; sleep 0.05; done &
+while :; do sh -c 'echo c >> /tmp/c'; done &
+while :; do echo b >> /tmp/b; sleep 0.05; done`
+	r = e.lodger(t, "run", "-d", "-q", noTLS, "--name", "p", ref("busybox:latest"), "sh", "-c", script)
+	wantCode(t, r, 0)
+	size := func(f string) int {
+		t.Helper()
+		r := e.lodger(t, "exec", "p", "wc", "-c", f)
+		wantCode(t, r, 0)
+		n, _ := strconv.Atoi(strings.Fields(r.stdout)[0])
+		return n
+	}
+	eventually(t, "the writers to start", func() bool { return size("/tmp/a") > 0 && size("/tmp/c") > 0 })
+
+	r = e.lodger(t, "pause", "p")
+	wantStdout(t, r, "p\n")
+	pids := containerPids(t, e, "p")
+	if len(pids) < 3 {
+		t.Fatalf("top lists %v, want at least the three loops", pids)
+	}
+	for _, p := range pids {
+		if st := procState(p); st != 'T' {
+			t.Errorf("process %d of the paused container is in state %q, want T (stopped)", p, st)
+		}
+	}
+	row, _ := e.ps(t, "p")
+	if !strings.HasPrefix(row.Status, "Up ") || !strings.HasSuffix(row.Status, "(Paused)") {
+		t.Errorf("ps STATUS of a paused container is %q, want \"Up ... (Paused)\"", row.Status)
+	}
+	r = e.lodger(t, "exec", "p", "true")
+	wantCode(t, r, 125)
+	if !strings.Contains(r.stderr, "paused") {
+		t.Errorf("%s\nwant exec in a paused container refused, saying it is paused", r)
+	}
+	r = e.lodger(t, "pause", "p")
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stderr, "is paused") {
+		t.Errorf("%s\nwant a second pause refused: the container is paused", r)
+	}
+	// Nothing runs: the process list is the same a second later, every
+	// one still stopped (a fork that escaped would show as new pids).
+	time.Sleep(time.Second)
+	if again := containerPids(t, e, "p"); !equalInts(pids, again) {
+		t.Errorf("the paused container's processes changed: %v, then %v", pids, again)
+	}
+
+	r = e.lodger(t, "unpause", "p")
+	wantStdout(t, r, "p\n")
+	for _, p := range pids {
+		if st := procState(p); st == 'T' {
+			t.Errorf("process %d still stopped after unpause", p)
+		}
+	}
+	before := size("/tmp/b")
+	eventually(t, "the container to write again", func() bool { return size("/tmp/b") > before })
+	if row, _ := e.ps(t, "p"); strings.Contains(row.Status, "Paused") {
+		t.Errorf("ps STATUS after unpause is %q", row.Status)
+	}
+	r = e.lodger(t, "unpause", "p")
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stderr, "not paused") {
+		t.Errorf("%s\nwant unpause of a running container refused", r)
+	}
+
+	// stop of a paused container: the shell acts on TERM once resumed.
+	wantCode(t, e.lodger(t, "pause", "p"), 0)
+	start := time.Now()
+	r = e.lodger(t, "stop", "-t", "5", "p")
+	wantStdout(t, r, "p\n")
+	if row, _ := e.ps(t, "p"); row.State != "exited" {
+		t.Errorf("after stop of a paused container ps says %+v, want exited", row)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("stop of a paused container took %s: the stop signal waited for the timeout", d)
+	}
+	for _, p := range pids {
+		if st := procState(p); st != 0 && st != 'Z' {
+			t.Errorf("process %d of the stopped container is still there (%q)", p, st)
+		}
+	}
+
+	// kill and rm -f of a paused container.
+	wantCode(t, e.lodger(t, "start", "p"), 0)
+	wantCode(t, e.lodger(t, "pause", "p"), 0)
+	wantStdout(t, e.lodger(t, "kill", "p"), "p\n")
+	eventually(t, "the killed container to exit", func() bool { row, _ := e.ps(t, "p"); return row.State == "exited" })
+	wantCode(t, e.lodger(t, "start", "p"), 0)
+	wantCode(t, e.lodger(t, "pause", "p"), 0)
+	pids = containerPids(t, e, "p")
+	wantStdout(t, e.lodger(t, "rm", "-f", "p"), "p\n")
+	if _, ok := e.ps(t, "p"); ok {
+		t.Errorf("rm -f left the paused container")
+	}
+	for _, p := range pids {
+		if st := procState(p); st != 0 && st != 'Z' {
+			t.Errorf("process %d of the removed container is still there (%q)", p, st)
+		}
+	}
+	r = e.lodger(t, "pause", "p")
+	wantCode(t, r, 1)
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
