@@ -15,13 +15,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/go-units"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/imagepull"
@@ -57,7 +57,8 @@ type RunOptions struct {
 	PullPolicy string   // --pull
 	Restart    string   // --restart
 	DetachKeys string   // --detach-keys for run -it
-	LogOpts    []string // --log-opt KEY=VALUE: max-size
+	LogDriver  string   // --log-driver: json-file (default), k8s-file or none
+	LogOpts    []string // --log-opt KEY=VALUE: max-size, max-file, labels, env
 	Started    func(id string)
 	Storage    storage.Options
 	Pull       imagepull.Options
@@ -82,13 +83,23 @@ type Metadata struct {
 	// Volumes are the names of the volumes the container mounts.
 	Volumes []string `json:"volumes,omitempty"`
 	// Remove is --rm, for a container created now and started later;
-	// Restart and LogMaxSize likewise.
+	// Restart and Log likewise. LogMaxSize is the cap of records from
+	// before Log (issue 13), whose driver wrote k8s-file lines.
 	Remove     bool                  `json:"remove,omitempty"`
 	Restart    monitor.RestartPolicy `json:"restart,omitzero"`
 	LogMaxSize int64                 `json:"logMaxSize,omitempty"`
+	Log        *logfile.Options      `json:"log,omitempty"`
 	// Network is nil in records of lodger before the netstack network,
 	// which had --network none.
 	Network *NetworkSettings `json:"network,omitempty"`
+}
+
+// logOptions is the record's --log-driver and --log-opt.
+func (m Metadata) logOptions() logfile.Options {
+	if m.Log == nil {
+		return logfile.Options{Driver: logfile.K8sFile, MaxSize: m.LogMaxSize}
+	}
+	return *m.Log
 }
 
 // networkOf is the record's network settings.
@@ -113,25 +124,6 @@ func attachRun(store cstorage.Store, id string, opts RunOptions) (int, error) {
 		return 0, nil
 	}
 	return code, err
-}
-
-// parseLogOpts reads --log-opt values; lodger's log knows max-size.
-func parseLogOpts(opts []string) (int64, error) {
-	var max int64
-	for _, o := range opts {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "max-size":
-			n, err := units.RAMInBytes(v)
-			if err != nil || n <= 0 {
-				return 0, fmt.Errorf("--log-opt %q: max-size wants a size such as 10m", o)
-			}
-			max = n
-		default:
-			return 0, fmt.Errorf("--log-opt %q: lodger knows max-size", o)
-		}
-	}
-	return max, nil
 }
 
 // validName is Docker's rule for container names.
@@ -213,8 +205,9 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if restart.Name != "" && !opts.Detach && !only {
 		return exec.ExitLodger, errors.New("--restart needs -d: the monitor that restarts a container runs detached")
 	}
-	logMax, err := parseLogOpts(opts.LogOpts)
-	if err != nil {
+	// Checked now, before any pull; labels= and env= pick their values
+	// once the environment is known.
+	if _, err := logfile.Parse(opts.LogDriver, opts.LogOpts, nil, nil); err != nil {
 		return exec.ExitLodger, err
 	}
 	// Every container but a plain foreground run's goes to a monitor
@@ -262,6 +255,10 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		return exec.ExitLodger, fmt.Errorf("no command: image %s has no Cmd or Entrypoint; give one after the image name", opts.Image)
 	}
 	env := MergeEnv(cfg.Config.Env, envOverrides)
+	logOpts, err := logfile.Parse(opts.LogDriver, opts.LogOpts, proc.labels, env)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
 	wd, err := Workdir(cfg.Config, opts.Workdir)
 	if err != nil {
 		return exec.ExitLodger, fmt.Errorf("-w: %w", err)
@@ -290,7 +287,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
 		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove,
-		Restart: restart, LogMaxSize: logMax, Network: &netSettings})
+		Restart: restart, Log: &logOpts, Network: &netSettings})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
 	if err != nil {
@@ -393,7 +390,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	attach := opts.TTY && !opts.Detach
 	if opts.Detach || attach {
 		err := startMonitor(store, opts.Storage, netSettings, monitor.Request{ID: id, Spec: spec, Remove: opts.Remove, Restart: restart,
-			LogMaxSize: logMax, Interactive: opts.Interactive, Attached: attach}, listeners)
+			Log: logOpts, Interactive: opts.Interactive, Attached: attach}, listeners)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -425,7 +422,21 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		// teardown goes to a helper nobody waits for.
 		netw.SetLinger(func(f *os.File) error { return exec.Linger(f) })
 	}
-	code, err := runProcess(spec, opts, monitor.Hooks(netw), func(pid int) {
+	// Docker logs every container, a foreground one too (issue 13): its
+	// output goes to the terminal and, line by line, to the log.
+	logPath, err := logFile(store, id)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	log, err := logfile.Open(logPath, logOpts)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	defer log.Close()
+	if logOpts.Driver == logfile.None {
+		log = nil // the output goes straight to the terminal
+	}
+	code, err := runProcess(spec, opts, log, monitor.Hooks(netw), func(pid int) {
 		st.Status, st.Pid, st.StartedAt = monitor.StatusRunning, pid, time.Now().UTC()
 		_ = monitor.SaveState(runDir, st)
 	})
@@ -497,13 +508,43 @@ func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cs
 }
 
 // runProcess runs spec in the foreground with hooks; started, when set, learns the
-// process's pid once it runs.
-func runProcess(spec *specs.Spec, opts RunOptions, hooks exec.Hooks, started func(pid int)) (int, error) {
+// process's pid once it runs. With log, the output goes through pipes and
+// is copied to the user's stdout and stderr and to the log.
+func runProcess(spec *specs.Spec, opts RunOptions, log *logfile.Writer, hooks exec.Hooks, started func(pid int)) (int, error) {
 	stdio := exec.Stdio{Out: opts.Stdout, Err: opts.Stderr}
 	if opts.Interactive {
 		stdio.In = opts.Stdin
 	}
+	var wg sync.WaitGroup
+	var readers []*os.File
+	if log != nil && !spec.Process.Terminal {
+		for _, s := range []struct {
+			name string
+			to   *os.File
+			set  **os.File
+		}{{"stdout", opts.Stdout, &stdio.Out}, {"stderr", opts.Stderr, &stdio.Err}} {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return exec.ExitLodger, err
+			}
+			defer r.Close()
+			defer w.Close()
+			*s.set = w
+			readers = append(readers, r)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				logfile.Copy(log, s.name, io.TeeReader(r, &passOn{w: s.to}))
+			}()
+		}
+	}
 	p, err := exec.Start(spec, stdio, hooks)
+	if len(readers) > 0 {
+		// Only the container holds the write ends now: the copies end
+		// when it and whatever it left behind are gone.
+		stdio.Out.Close()
+		stdio.Err.Close()
+	}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -515,7 +556,6 @@ func runProcess(spec *specs.Spec, opts RunOptions, hooks exec.Hooks, started fun
 		started(p.Pid())
 	}
 	done := make(chan struct{})
-	var wg sync.WaitGroup
 	if console := p.Console(); console != nil {
 		restore := proxyTerminal(console, opts, &wg)
 		defer restore()
@@ -538,8 +578,35 @@ func runProcess(spec *specs.Spec, opts RunOptions, hooks exec.Hooks, started fun
 	}()
 	code, err := p.Wait()
 	close(done)
-	waitTimeout(&wg, time.Second)
+	// As the monitor's: with --pid host a child left behind may hold the
+	// pipes for ever, so the wait for the last output is bounded.
+	if len(readers) == 0 {
+		waitTimeout(&wg, time.Second)
+	} else if !waitTimeout(&wg, 2*time.Second) {
+		for _, r := range readers {
+			r.Close()
+		}
+		waitTimeout(&wg, time.Second)
+	}
 	return code, err
+}
+
+// passOn writes to the user's stdout or stderr until that fails (a closed
+// pipe: lodger run ... | head -1), then drops what follows, so that the
+// container's output still reaches the log and the container never blocks
+// on a reader gone, as with Docker.
+type passOn struct {
+	w      io.Writer
+	failed bool
+}
+
+func (p *passOn) Write(b []byte) (int, error) {
+	if !p.failed {
+		if _, err := p.w.Write(b); err != nil {
+			p.failed = true
+		}
+	}
+	return len(b), nil
 }
 
 // proxyTerminal copies between the user's terminal and the pty master and
@@ -575,12 +642,15 @@ func resize(console, from *os.File) {
 	_ = unix.IoctlSetWinsize(int(console.Fd()), unix.TIOCSWINSZ, ws)
 }
 
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+// waitTimeout waits for wg at most d and says whether it is done.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	c := make(chan struct{})
 	go func() { wg.Wait(); close(c) }()
 	select {
 	case <-c:
+		return true
 	case <-time.After(d):
+		return false
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/storage"
@@ -66,7 +67,7 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 		return exec.ExitLodger, err
 	}
 	err = startMonitor(store, o.Storage, netSettings, monitor.Request{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove,
-		Restart: in.Metadata.Restart, LogMaxSize: in.Metadata.LogMaxSize}, listeners)
+		Restart: in.Metadata.Restart, Log: in.Metadata.logOptions()}, listeners)
 	closeListeners(listeners)
 	if err != nil {
 		_, _ = store.Unmount(in.ID, true)
@@ -79,7 +80,11 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	if !o.Attach {
 		return 0, nil
 	}
-	if err := Logs(ctx, store, in.ID, LogOptions{Follow: true, Tail: -1, From: from}, o.Stdout, o.Stderr); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+	// The output comes from the log; with the none driver there is none
+	// to show, and start -a only waits (Docker's start -a attaches to the
+	// stream instead, which lodger's log stands in for).
+	if err := Logs(ctx, store, in.ID, LogOptions{Follow: true, Tail: -1, From: from}, o.Stdout, o.Stderr); err != nil &&
+		!errors.Is(err, cstorage.ErrContainerUnknown) && !errors.Is(err, logfile.ErrNotReadable) {
 		return exec.ExitLodger, err
 	}
 	st, err := Wait(ctx, store, in.ID)

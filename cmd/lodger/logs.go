@@ -13,6 +13,7 @@ import (
 type logsOptions struct {
 	follow     bool
 	timestamps bool
+	details    bool
 	tail       string
 	since      string
 	until      string
@@ -22,10 +23,10 @@ func newLogsCommand() *cobra.Command {
 	var o logsOptions
 	cmd := &cobra.Command{
 		Use:   "logs [flags] CONTAINER",
-		Short: "Print a detached container's output",
+		Short: "Print a container's output",
 		Args:  exactArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lo := container.LogOptions{Follow: o.follow, Timestamps: o.timestamps, Tail: -1}
+			lo := container.LogOptions{Follow: o.follow, Timestamps: o.timestamps, Details: o.details, Tail: -1}
 			if o.tail != "all" {
 				if _, err := fmt.Sscanf(o.tail, "%d", &lo.Tail); err != nil || lo.Tail < 0 {
 					return fmt.Errorf("--tail %q: want a number of lines or all", o.tail)
@@ -49,6 +50,7 @@ func newLogsCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVarP(&o.follow, "follow", "f", false, "keep printing until the container exits")
 	f.BoolVarP(&o.timestamps, "timestamps", "t", false, "prefix each line with its time")
+	f.BoolVar(&o.details, "details", false, "prefix each line with the labels and environment --log-opt chose")
 	f.StringVarP(&o.tail, "tail", "n", "all", "print only the last N lines")
 	f.StringVar(&o.since, "since", "", "only lines after this time (RFC 3339) or duration ago (10m)")
 	f.StringVar(&o.until, "until", "", "only lines before this time (RFC 3339) or duration ago")

@@ -38,6 +38,7 @@ type runOptions struct {
 	detach      bool
 	restart     string
 	logOpts     []string
+	logDriver   string
 	detachKeys  string
 	pullPolicy  string
 }
@@ -98,6 +99,7 @@ not found, 128+N when signal N killed it.`,
 				Detach:      o.detach,
 				Restart:     o.restart,
 				LogOpts:     o.logOpts,
+				LogDriver:   o.logDriver,
 				DetachKeys:  o.detachKeys,
 				PullPolicy:  o.pullPolicy,
 				Storage:     so,
@@ -147,7 +149,8 @@ not found, 128+N when signal N killed it.`,
 	f.StringVar(&o.pullPolicy, "pull", "missing", "pull the image: missing (when not in local storage), always, newer, never")
 	f.StringVar(&o.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	f.StringVar(&o.detachKeys, "detach-keys", "", "keys that detach from run -it, leaving the container running (default ctrl-p,ctrl-q)")
-	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log option: max-size=SIZE caps the log file (one rotated file is kept)")
+	f.StringVar(&o.logDriver, "log-driver", "json-file", "where the output is kept: json-file (Docker's format), k8s-file (podman's) or none")
+	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log option: max-size=SIZE caps the log file, max-file=N files are kept (default 2 with max-size), labels=K1,K2 and env=V1,V2 (and labels-regex=, env-regex=) add those values to each line's details")
 	if createOnly {
 		cmd.Use = "create [flags] IMAGE [COMMAND [ARG...]]"
 		cmd.Short = "Create a container to start later (run's flags)"

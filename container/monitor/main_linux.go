@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
@@ -63,18 +63,13 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 		return code
 	}
 	runDir := req.RunDir
-	log, err := openLog(req.LogPath, req.LogMaxSize)
+	log, err := logfile.Open(req.LogPath, req.Log)
 	if err != nil {
 		return fail(exec.ExitLodger, err)
 	}
 	defer log.Close()
 	_ = os.Remove(filepath.Join(runDir, stopRequested))
-	var logMu sync.Mutex
-	netw, err := OpenNetwork(req.Netstack, listeners, func(format string, args ...any) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintf(log, "%s stderr F lodger: %s\n", time.Now().UTC().Format(time.RFC3339Nano), fmt.Sprintf(format, args...))
-	})
+	netw, err := OpenNetwork(req.Netstack, listeners, log.Printf)
 	listeners = nil
 	if err != nil {
 		return fail(exec.ExitLodger, err)
@@ -106,7 +101,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 				return fail(exec.ExitLodger, err)
 			}
 			// A restart that cannot start ends the container.
-			fmt.Fprintf(log, "%s stderr F lodger: restart: %v\n", time.Now().UTC().Format(time.RFC3339Nano), err)
+			log.Printf("restart: %v", err)
 			code = exec.ExitLodger
 		}
 		ready = nil
@@ -132,7 +127,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 
 // runOnce starts the container, reports to ready (when not nil) and waits
 // for it, copying its output into the log.
-func runOnce(req Request, log io.Writer, h *hub, runDir string, st *State, ready *os.File, hooks exec.Hooks) (int, error) {
+func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State, ready *os.File, hooks exec.Hooks) (int, error) {
 	var stdio exec.Stdio
 	var outR, errR, stdinR *os.File
 	var stdinW *os.File
@@ -195,13 +190,12 @@ func runOnce(req Request, log io.Writer, h *hub, runDir string, st *State, ready
 		_, _ = ready.WriteString("ok")
 		ready.Close()
 	}
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, s := range streams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			copyLog(log, &mu, s.name, io.TeeReader(s.r, h.writer(s.kind)))
+			logfile.Copy(log, s.name, io.TeeReader(s.r, h.writer(s.kind)))
 		}()
 	}
 	code, _ := p.Wait()
@@ -223,26 +217,4 @@ func runOnce(req Request, log io.Writer, h *hub, runDir string, st *State, ready
 		<-done
 	}
 	return code, nil
-}
-
-// copyLog writes each line of r to log with a timestamp, the stream, and F
-// for a full line or P for a part of a line longer than the buffer (or cut
-// by the end of the stream).
-func copyLog(log io.Writer, mu *sync.Mutex, stream string, r io.Reader) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(chunk) > 0 {
-			tag, text := "P", chunk
-			if chunk[len(chunk)-1] == '\n' {
-				tag, text = "F", chunk[:len(chunk)-1]
-			}
-			mu.Lock()
-			fmt.Fprintf(log, "%s %s %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), stream, tag, text)
-			mu.Unlock()
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-	}
 }

@@ -3,6 +3,7 @@ package monitor
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
@@ -16,10 +17,10 @@ type Request struct {
 	// RunDir is storage's run directory of the container: state.json and
 	// the stop mark live there.
 	RunDir string `json:"runDir"`
-	// LogPath is the container's log, capped at LogMaxSize bytes (0: no
-	// cap) by rotation to LogPath.1.
-	LogPath    string `json:"logPath"`
-	LogMaxSize int64  `json:"logMaxSize,omitempty"`
+	// LogPath is the container's log, written as Log's driver says and
+	// rotated to LogPath.1, .2... at its max-size.
+	LogPath string           `json:"logPath"`
+	Log     logfile.Options `json:"log"`
 	// AttachSocket is where the monitor serves attach.
 	AttachSocket string        `json:"attachSocket"`
 	Restart      RestartPolicy `json:"restart"`
