@@ -24,25 +24,24 @@ package netstack
 //     per container that the runtime's poller waits on (one descriptor per
 //     listener). A published client for a held accept's listener (its
 //     port, address and family match) is handed to it directly, without
-//     T. When the listener becomes readable otherwise, the oldest held
-//     accept continues in the kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-//     and takes what the kernel would have given it; or, where a
-//     published client's T may be what is queued (one came while no
-//     accept was held), the monitor takes it for that accept as below.
-//     Continuing an accept on the container's own listening socket, in
-//     its own namespace, decides nothing about security. At most maxHeld
+//     T. When the listener becomes readable otherwise, the monitor takes
+//     what is queued for the oldest held accept as below. Without an
+//     io_uring, that accept continues in the kernel instead
+//     (SECCOMP_USER_NOTIF_FLAG_CONTINUE) and takes what the kernel would
+//     have given it: continuing an accept on the container's own
+//     listening socket, in its own namespace, decides nothing about
+//     security. At most maxHeld
 //     accepts on maxWatched listeners are held; beyond that, and for a
 //     socket with SO_RCVTIMEO, the accept continues at once, and its
 //     clients are spliced as without the bypass.
-//   - Any other accept continues in the kernel at once, unless a
-//     published client's T may wait in the listener's queue (an epoll
-//     server is woken by it before it calls accept): then the monitor
-//     accepts with an io_uring accept that never waits (uring_linux.go),
-//     and gives the caller H in place of S when S is T's, or S as it
-//     came; with nothing queued a non-blocking accept is answered EAGAIN,
-//     as the kernel did a moment before. Without such an io_uring (before
-//     Linux 6.10, or disabled), every such accept continues, and an epoll
-//     server's clients are spliced.
+//   - The monitor accepts only with an io_uring accept that never waits
+//     (uring_linux.go), and gives the caller H in place of S when S is a
+//     published client's T's (an epoll server is woken by T before it
+//     calls accept), or S as it came. With nothing queued, a non-blocking
+//     accept is answered EAGAIN, as the kernel answered a moment before,
+//     and a blocking one is held. Without such an io_uring (before Linux
+//     6.10, or disabled), every accept that is not held continues in the
+//     kernel, and an epoll server's clients are spliced.
 //
 // dialIn records a handoff under the container port and the address the
 // server sees the client from (T's local address): two published ports
@@ -53,18 +52,21 @@ package netstack
 // exec`, which is not under the filter, or a slow one) is spliced as
 // without the bypass, and its S goes to the server as it is.
 //
-// Nothing accepted here may be lost. Where the caller is gone after the
-// monitor accepted S for it (a signal interrupted its accept, which then
-// restarts), S (and a claimed H) is parked on the listener for its next
-// trapped accept, or given at once to one held there: at most maxParked
-// per container, for parkWait. Where the caller cannot take it (its fd
-// table is full, its address buffer is bad), or none takes a parked one,
-// S is put back in the listener's queue by a new connection to it from
-// S's peer's address (on another port), spliced to S and counted against
-// max_conns; a claimed H goes back to dialIn, which splices it to T as
-// without the bypass. The caller's address buffer is written through
-// /proc/TID/mem opened before the notification is checked again, so that
-// a thread id reused meanwhile never receives it.
+// Nothing accepted here may be lost that the kernel would keep. Where
+// the caller is gone after the monitor accepted S for it (a signal
+// interrupted its accept, which then restarts), S (and a claimed H) is
+// parked on the listener for its next trapped accept, or given at once to
+// one held there: at most maxParked per container, for parkWait. Where
+// the caller cannot take it (its fd table is full), or none takes a
+// parked one, S is put back in the listener's queue by a new connection
+// to it from S's peer's address (on another port), spliced to S and
+// counted against max_conns; a claimed H goes back to dialIn, which
+// splices it to T as without the bypass. A bad address buffer loses the
+// connection, as the kernel's accept does.
+//
+// The caller's address buffer is written through /proc/TID/mem opened
+// before the notification is checked again, so that a thread id reused
+// meanwhile never receives it (issue 12).
 
 import (
 	"context"
@@ -116,9 +118,8 @@ type handoffKey struct {
 // to the server, the container's held accepts, and what is known of its
 // listening sockets.
 type handoffs struct {
-	mu      sync.Mutex
-	byKey   map[handoffKey]*handoff
-	pending map[uint16]int // handoffs in byKey, by port
+	mu    sync.Mutex
+	byKey map[handoffKey]*handoff
 	// trapped says of the container's ports whether their last word
 	// was a trapped accept (seen, with its listener's family) or a
 	// client that waited for one in vain (a server started by `lodger
@@ -199,14 +200,9 @@ func (hs *handoffs) add(key handoffKey, ho *handoff) {
 	defer hs.mu.Unlock()
 	if hs.byKey == nil {
 		hs.byKey = map[handoffKey]*handoff{}
-		hs.pending = map[uint16]int{}
-	}
-	if old := hs.byKey[key]; old != nil {
-		hs.pending[key.port]--
 	}
 	ho.key = key
 	hs.byKey[key] = ho
-	hs.pending[key.port]++
 }
 
 func (hs *handoffs) remove(ho *handoff) {
@@ -214,18 +210,7 @@ func (hs *handoffs) remove(ho *handoff) {
 	defer hs.mu.Unlock()
 	if hs.byKey[ho.key] == ho {
 		delete(hs.byKey, ho.key)
-		if hs.pending[ho.key.port]--; hs.pending[ho.key.port] <= 0 {
-			delete(hs.pending, ho.key.port)
-		}
 	}
-}
-
-// pendingOn says whether a published connection to port may wait in a
-// listener's queue for an accept.
-func (hs *handoffs) pendingOn(port uint16) bool {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	return hs.pending[port] > 0
 }
 
 // claim takes the waiting handoff of key, if any.
@@ -490,26 +475,23 @@ func (t *connectTrap) accept(n *seccompNotif, c acceptCall) (syscall.Errno, erro
 	if p := hs.unpark(st.Ino); p != nil {
 		return t.giveAccepted(n.ID, c, li, st.Ino, p)
 	}
-	// A published client's T may wait in the queue: take what is there,
-	// never waiting, whatever the description's O_NONBLOCK says now.
-	empty := false
-	if hs.pendingOn(li.port) {
-		s, err := acceptNoWait(dup)
-		if err == nil {
-			return t.give(n.ID, c, li, st.Ino, s)
-		}
-		empty = err == unix.EAGAIN
+	// Take what is queued, never waiting, whatever the description's
+	// O_NONBLOCK says now: a published client's T that comes while the
+	// accept is served must find the monitor accepting, not a continued
+	// accept that would take its S (the client would wait out
+	// acceptWait, then be spliced).
+	s, err := acceptNoWait(dup)
+	if err == nil {
+		return t.give(n.ID, c, li, st.Ino, s)
 	}
+	empty := err == unix.EAGAIN
 	// The flag as it is now: a container that changes it meanwhile gets
 	// a blocking accept held, or a non-blocking one answered, as it
 	// asked for a moment ago. Neither makes the monitor wait.
 	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	switch {
 	case err == nil && fl&unix.O_NONBLOCK != 0 && empty:
-		// What the kernel answered a moment ago. Continued, the accept
-		// could take T's S as it is queued, and the client would wait
-		// out acceptWait before its splice.
-		return unix.EAGAIN, nil
+		return unix.EAGAIN, nil // what the kernel answered a moment ago
 	case err != nil || fl&unix.O_NONBLOCK != 0:
 		return 0, errNotBypassed
 	}
@@ -728,12 +710,11 @@ func (hs *handoffs) checkHeld() {
 	}
 }
 
-// ready: the listener key has a connection queued. Where a published
-// client's T may be it (a handoff waits on the listener's port), the
-// monitor takes it, never waiting, for the oldest held accept, which then
-// gets H in place of T's S, or what came; else that accept continues in
-// the kernel and takes the connection itself, as it would have without
-// the bypass.
+// ready: the listener key has a connection queued. The monitor takes it,
+// never waiting, for the oldest held accept, which gets H in place of a
+// published client's S, or what came; without an io_uring that accept
+// continues in the kernel and takes the connection itself, as it would
+// have without the bypass.
 func (hs *handoffs) ready(key uint32) {
 	hs.mu.Lock()
 	w := hs.watched[key]
@@ -754,22 +735,20 @@ func (hs *handoffs) ready(key uint32) {
 		hs.mu.Unlock()
 		return
 	}
-	s := -1
-	if hs.pending[w.li.port] > 0 {
-		var err error
-		if s, err = acceptNoWait(w.dup); err == unix.EAGAIN {
-			// Taken meanwhile (by an accept continued earlier, or a
-			// process outside the filter): a waits on.
-			w.held = append([]heldAccept{a}, w.held...)
-			hs.held++
-			hs.armLocked(w)
-			hs.mu.Unlock()
-			return
-		} else if err != nil {
-			s = -1
-		}
-	}
-	if s < 0 {
+	s, err := acceptNoWait(w.dup)
+	switch {
+	case err == unix.EAGAIN:
+		// Taken meanwhile (by an accept continued earlier, or a
+		// process outside the filter): a waits on.
+		w.held = append([]heldAccept{a}, w.held...)
+		hs.held++
+		hs.armLocked(w)
+		hs.mu.Unlock()
+		return
+	case err != nil:
+		// No io_uring, or a listener shut down: the kernel's accept
+		// gives the caller what it would have.
+		s = -1
 		a.t.answer(a.id, 0, true)
 	}
 	li, ino := w.li, w.ino
@@ -962,9 +941,10 @@ func (t *connectTrap) give(id uint64, c acceptCall, li *listenerInfo, ino uint64
 // already. Where the caller is gone (a signal interrupted its accept,
 // which restarts as a new notification), the connection is parked for
 // the listener's next accept, so that the server sees it as it came;
-// where it cannot take it (EMFILE, a bad address buffer), S is put back
-// in the listener's queue, and a claimed H goes back to dialIn. The
-// returned errno or error says what the caller gets.
+// where it cannot take it (EMFILE), S is put back in the listener's
+// queue, and a claimed H goes back to dialIn. The
+// returned errno or error says what the caller gets. A bad address
+// buffer loses the connection, as in the kernel.
 func (t *connectTrap) giveAccepted(id uint64, c acceptCall, li *listenerInfo, ino uint64, p *accepted) (syscall.Errno, error) {
 	s := p.s
 	give, from := s, p.peer
@@ -1010,6 +990,18 @@ func (t *connectTrap) giveAccepted(id uint64, c acceptCall, li *listenerInfo, in
 		// Still waiting (a kernel without SECCOMP_ADDFD_FLAG_SEND,
 		// say): its own accept takes what is put back.
 		err = errNotBypassed
+	}
+	if errno == unix.EFAULT || errno == unix.EINVAL {
+		// A bad address buffer: the kernel's accept drops the
+		// connection it dequeued, and so does this one, rather than
+		// let a container have the monitor put the same connection
+		// back for ever.
+		if p.ho != nil {
+			p.ho.result <- false
+		}
+		_ = unix.SetsockoptLinger(p.s, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		unix.Close(p.s)
+		return errno, err
 	}
 	t.putBack(p)
 	return errno, err
