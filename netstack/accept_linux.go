@@ -13,35 +13,38 @@ package netstack
 //
 // What a container can make its monitor spend is bounded, whatever it
 // does (issue 12): a trapped accept costs no thread and no wait, and the
-// monitor never makes a call that could block on a descriptor the
+// monitor never makes a call that could block on a description the
 // container shares. The container owns the open file description of its
-// listening socket, so its O_NONBLOCK can change between any check and
-// any call: the monitor never calls accept4(2) on it. Two cases:
+// listening socket (pidfd_getfd's duplicate shares it), so its O_NONBLOCK
+// can change between any check and any call: the monitor never calls
+// accept4(2) on it. It accepts only with an io_uring accept that never
+// waits, whatever the flag says (IORING_ACCEPT_DONTWAIT, uring_linux.go),
+// and a trapped accept goes so:
 //
-//   - A blocking accept (the socket's O_NONBLOCK clear when it is
-//     trapped) is held: the caller waits, as in the kernel, and costs the
-//     monitor a small record, with the listener watched by one epoll set
-//     per container that the runtime's poller waits on (one descriptor per
-//     listener). A published client for a held accept's listener (its
-//     port, address and family match) is handed to it directly, without
-//     T. When the listener becomes readable otherwise, the monitor takes
-//     what is queued for the oldest held accept as below. Without an
-//     io_uring, that accept continues in the kernel instead
-//     (SECCOMP_USER_NOTIF_FLAG_CONTINUE) and takes what the kernel would
-//     have given it: continuing an accept on the container's own
-//     listening socket, in its own namespace, decides nothing about
-//     security. At most maxHeld
-//     accepts on maxWatched listeners are held; beyond that, and for a
-//     socket with SO_RCVTIMEO, the accept continues at once, and its
-//     clients are spliced as without the bypass.
-//   - The monitor accepts only with an io_uring accept that never waits
-//     (uring_linux.go), and gives the caller H in place of S when S is a
-//     published client's T's (an epoll server is woken by T before it
-//     calls accept), or S as it came. With nothing queued, a non-blocking
-//     accept is answered EAGAIN, as the kernel answered a moment before,
-//     and a blocking one is held. Without such an io_uring (before Linux
-//     6.10, or disabled), every accept that is not held continues in the
-//     kernel, and an epoll server's clients are spliced.
+//   - What is queued is taken so and given to the caller: H in place of
+//     S when S is a published client's T's (an epoll server is woken by
+//     T before it calls accept), or S as it came.
+//   - With nothing queued, a non-blocking accept is answered EAGAIN, as
+//     the kernel answered a moment before.
+//   - A blocking one is held: the caller waits, as in the kernel, and
+//     costs the monitor a small record; its listener is watched by one
+//     epoll set per container that the runtime's poller waits on (one
+//     descriptor per listener). A published client whose port, address
+//     and family the listener matches is handed to its oldest held
+//     accept directly, without T; when the listener becomes readable
+//     otherwise, what is queued is taken for that accept as above.
+//
+// At most maxHeld accepts on maxWatched listeners are held, and
+// maxServing trapped calls served at once (bypass_linux.go); past these
+// bounds, and for a socket with SO_RCVTIMEO, the accept continues in the
+// kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE), and its clients are spliced
+// as without the bypass. Continuing an accept on the container's own
+// listening socket, in its own namespace, decides nothing about
+// security: the caller gets what the kernel would have given it. Without
+// the io_uring (before Linux 6.10, or kernel.io_uring_disabled), every
+// accept continues so, the held ones once their listener is readable: a
+// blocking server's published clients are still handed over, an epoll
+// server's are spliced.
 //
 // dialIn records a handoff under the container port and the address the
 // server sees the client from (T's local address): two published ports
