@@ -183,7 +183,11 @@ type layerMeter struct {
 	quit   chan struct{} // closed by Close
 	perr   error         // the parser's error, set before done closes
 	closed bool          // chunks is closed
-	err    error         // what Read failed with, returned again
+
+	store []byte // the chunk being read
+	buf   []byte // the part of store charged and not yet read
+	err   error  // what Read returns once buf is read: io.EOF, the source's error or own
+	own   error  // the meter's own error: the budget, or a tar it cannot read
 }
 
 func newLayerMeter(r io.Reader, budget *unpackBudget, layer digest.Digest) *layerMeter {
@@ -193,41 +197,78 @@ func newLayerMeter(r io.Reader, budget *unpackBudget, layer digest.Digest) *laye
 	return m
 }
 
+// meterChunk is how much of the stream the parser is handed at a time.
+// Each handover wakes the parser's goroutine and waits for it. Pulls of
+// one 192 MiB layer from an in-process registry, medians of 8 interleaved
+// on a busy 2-core VM: 1.91 s unmetered, 2.23 s handing over storage's
+// 32 KiB reads, 1.97 s in chunks of 512 KiB to 1 MiB.
+const meterChunk = 1 << 20
+
 func (m *layerMeter) Read(p []byte) (int, error) {
-	if m.err != nil {
-		return 0, m.err
+	for len(m.buf) == 0 {
+		if m.err != nil {
+			return 0, m.err
+		}
+		m.fill()
 	}
-	n, err := m.r.Read(p)
+	n := copy(p, m.buf)
+	m.buf = m.buf[n:]
+	return n, nil
+}
+
+// fill reads the next chunk of the stream and, once the parser has
+// charged it, leaves it in buf for Read; or sets err.
+func (m *layerMeter) fill() {
+	if m.store == nil {
+		m.store = make([]byte, meterChunk)
+	}
+	n := 0
+	var err error
+	for n < meterChunk/2 && err == nil {
+		var k int
+		k, err = m.r.Read(m.store[n:])
+		n += k
+	}
 	if n > 0 {
 		if serr := m.budget.takeStream(m.layer, int64(n)); serr != nil {
-			m.err = serr
-			return 0, serr
+			m.fail(serr)
+			return
 		}
 		select {
-		case m.chunks <- p[:n]:
+		case m.chunks <- m.store[:n]:
 		case <-m.done:
-			m.err = m.parserErr()
-			return 0, m.err
+			m.fail(m.parserErr())
+			return
 		}
 		select {
 		case <-m.acks:
 		case <-m.done:
-			m.err = m.parserErr()
-			return 0, m.err
+			m.fail(m.parserErr())
+			return
 		}
+		m.buf = m.store[:n]
 	}
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
 		if !m.closed {
 			m.closed = true
 			close(m.chunks)
 		}
 		<-m.done
 		if m.perr != nil {
-			m.err = m.perr
-			return n, m.err
+			m.fail(m.perr)
+			return
 		}
+		m.err = io.EOF
+	case err != nil:
+		m.err = err // the source's, passed on
 	}
-	return n, err
+}
+
+// fail ends the stream with the meter's own error: nothing more, not even
+// what was read along with the chunk that failed, reaches storage.
+func (m *layerMeter) fail(err error) {
+	m.own, m.err, m.buf = err, err, nil
 }
 
 // parserErr is why the parser ended before the stream did.

@@ -57,9 +57,13 @@ func TestMeterStopsBeforeTheHeader(t *testing.T) {
 		bomb   bool
 	}{
 		{"sparse bomb", sparseBomb(), bombBudget, true},
+		// More than a chunk after the bomb: the stream does not end in
+		// the chunk that holds the bomb's header.
+		{"sparse bomb, then more", followedBy(sparseBomb(), tarFile(t, "after", 2<<20)), bombBudget, true},
 		{"sparse file under the budget", tarbomb.Sparse("bomb", 1<<20, []byte("tail")), bombBudget, false},
 		{"plain file", tarFile(t, "bomb", 100<<10), 1 << 20, false},
 		{"plain file over", tarFile(t, "bomb", 100<<10), 64 << 10, true},
+		{"plain file over, then more", followedBy(tarFile(t, "bomb", 100<<10), tarFile(t, "after", 2<<20)), 64 << 10, true},
 		{"empty files cost their headers", manyEmptyFiles(t, 1000), 256 << 10, true},
 		{"fewer empty files", manyEmptyFiles(t, 100), 256 << 10, false},
 	} {
@@ -94,6 +98,13 @@ func TestMeterStopsBeforeTheHeader(t *testing.T) {
 			}
 		})
 	}
+}
+
+// followedBy is the tar layer with the entries of the tar more after its
+// own: layer without the two zero blocks that end it (all archive/tar and
+// tarbomb write), then more.
+func followedBy(layer, more []byte) []byte {
+	return append(bytes.Clone(layer[:len(layer)-1024]), more...)
 }
 
 type oneByteReader struct{ r io.Reader }

@@ -373,7 +373,7 @@ func (t *tarReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	_, _ = t.digester.Hash().Write(p[:n])
 	switch {
-	case err != nil && err != io.EOF && t.meter.err != nil && t.meter.err == err:
+	case err != nil && err != io.EOF && t.meter.own != nil && t.meter.own == err:
 		// The meter's own: the budget, or a tar stream it cannot read.
 		t.err = err
 		return n, err
