@@ -26,6 +26,7 @@ func newContainerCommand() *cobra.Command {
 		newKillCommand(),
 		newPauseCommand(),
 		newUnpauseCommand(),
+		newDiffCommand(),
 		newWaitCommand(),
 		newRmCommand(),
 		newExecCommand(),

@@ -85,6 +85,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newKillCommand(),
 		newPauseCommand(),
 		newUnpauseCommand(),
+		newDiffCommand(),
 		newInspectCommand(),
 		newCpCommand(),
 		newTopCommand(),
