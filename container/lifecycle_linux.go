@@ -69,6 +69,7 @@ func Signal(in Info, sig syscall.Signal) error {
 	if err := syscall.Kill(in.State.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signal %s: %w", in.Name, err)
 	}
+	in.emit("kill", "signal", signalNumber(sig))
 	return nil
 }
 
@@ -129,6 +130,7 @@ func Stop(ctx context.Context, store cstorage.Store, ref string, timeout time.Du
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if _, err := Wait(wctx, store, in.ID); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		in.emit("stop")
 		return nil
 	}
 	if err := Signal(in, syscall.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
@@ -138,6 +140,7 @@ func Stop(ctx context.Context, store cstorage.Store, ref string, timeout time.Du
 	if err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
 		return err
 	}
+	in.emit("stop")
 	return nil
 }
 
@@ -168,5 +171,6 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 	if err := store.DeleteContainer(in.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
 		return fmt.Errorf("remove container %s: %w", in.Name, err)
 	}
+	in.emit("destroy")
 	return nil
 }

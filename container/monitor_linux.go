@@ -58,6 +58,7 @@ func startMonitor(store cstorage.Store, so storage.Options, n NetworkSettings, r
 	if err != nil {
 		return err
 	}
+	req.Events = JournalPath()
 	req.AttachSocket = attachPath(req.ID)
 	req.Netstack = n.stack()
 	req.Cleanup = monitor.Command{Args: []string{self, CleanupArg, req.ID}, Stdin: stdin}
@@ -89,8 +90,12 @@ func CleanupMain() int {
 			vols = ContainerVolumes(c)
 		}
 		// --rm takes the anonymous volumes too, as in Docker.
+		in, ierr := Get(store, req.ID)
 		if store.DeleteContainer(req.ID) == nil {
 			_ = RemoveAnonymousVolumes(store, vols)
+			if ierr == nil {
+				in.emit("destroy")
+			}
 		}
 	}
 	return 0

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/container/monitor"
+	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/imagepull"
 	"github.com/lodger-containers/lodger/netstack/ports"
@@ -296,6 +299,8 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		}
 		return exec.ExitLodger, fmt.Errorf("create container: %w", err)
 	}
+	attrs := eventAttrs(opts.Image, name, proc.labels)
+	Journal().Emit(events.Container, "create", id, attrs)
 	handedOff := false // a monitor owns the container from here
 	cleanup := func() {
 		if handedOff {
@@ -305,6 +310,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		if opts.Remove {
 			if store.DeleteContainer(id) == nil {
 				_ = RemoveAnonymousVolumes(store, claim.names())
+				Journal().Emit(events.Container, "destroy", id, attrs)
 			}
 		}
 	}
@@ -390,7 +396,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	attach := opts.TTY && !opts.Detach
 	if opts.Detach || attach {
 		err := startMonitor(store, opts.Storage, netSettings, monitor.Request{ID: id, Spec: spec, Remove: opts.Remove, Restart: restart,
-			Log: logOpts, Interactive: opts.Interactive, Attached: attach}, listeners)
+			Log: logOpts, EventAttrs: attrs, Interactive: opts.Interactive, Attached: attach}, listeners)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -439,12 +445,19 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	code, err := runProcess(spec, opts, log, monitor.Hooks(netw), func(pid int) {
 		st.Status, st.Pid, st.StartedAt = monitor.StatusRunning, pid, time.Now().UTC()
 		_ = monitor.SaveState(runDir, st)
+		Journal().Emit(events.Container, "start", id, attrs)
 	})
+
 	if netw != nil {
 		// Closing a TAP costs the kernel an RCU grace period (~10 ms):
 		// let it pass while the rootfs is unmounted and removed. What is
 		// left when lodger exits, the exit finishes.
 		go netw.Close()
+	}
+	if err == nil {
+		die := maps.Clone(attrs)
+		die["exitCode"] = strconv.Itoa(code)
+		Journal().Emit(events.Container, "die", id, die)
 	}
 	if !opts.Remove {
 		st.Status, st.Pid, st.FinishedAt = monitor.StatusExited, 0, time.Now().UTC()
@@ -496,6 +509,7 @@ func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cs
 	if err != nil {
 		return nil, nil, err
 	}
+	EmitPull(opts.Image, id)
 	img, err := store.Image(id)
 	if err != nil {
 		return nil, nil, err

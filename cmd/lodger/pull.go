@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lodger-containers/lodger/config"
+	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -86,6 +87,7 @@ oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF].`,
 				if err != nil {
 					return withBudgetHint(err)
 				}
+				container.EmitPull(args[0], id)
 				fmt.Fprintln(cmd.OutOrStdout(), id)
 				return nil
 			})

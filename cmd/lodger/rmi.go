@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -26,9 +27,15 @@ func newRmiCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				// Docker's events: untag for each name that goes, then delete.
 				if r.untagged != "" {
+					container.EmitImage("untag", r.id, r.untagged)
 					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", r.untagged)
 				} else {
+					for _, n := range r.names {
+						container.EmitImage("untag", r.id, n)
+					}
+					container.EmitImage("delete", r.id, "")
 					fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", r.deleted)
 				}
 				return nil
@@ -43,6 +50,8 @@ func newRmiCommand() *cobra.Command {
 type removal struct {
 	untagged string // the name removed from an image that keeps others
 	deleted  string // the ID of the image deleted
+	id       string
+	names    []string // the names the deleted image had
 }
 
 func removeImage(store cstorage.Store, ref string, force bool) (removal, error) {
@@ -58,7 +67,7 @@ func removeImage(store cstorage.Store, ref string, force bool) (removal, error) 
 				if err := store.RemoveNames(img.ID, []string{n}); err != nil {
 					return removal{}, fmt.Errorf("untag %s: %w", n, err)
 				}
-				return removal{untagged: n}, nil
+				return removal{untagged: n, id: img.ID}, nil
 			}
 		}
 	}
@@ -81,7 +90,7 @@ func removeImage(store cstorage.Store, ref string, force bool) (removal, error) 
 	if _, err := store.DeleteImage(img.ID, true); err != nil {
 		return removal{}, fmt.Errorf("remove image %s: %w", ref, err)
 	}
-	return removal{deleted: img.ID}, nil
+	return removal{deleted: img.ID, id: img.ID, names: img.Names}, nil
 }
 
 func firstName(names []string) string {

@@ -79,6 +79,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newExecCommand(),
 		newAttachCommand(),
 		newLogsCommand(),
+		newEventsCommand(),
 		newWaitCommand(),
 		newStopCommand(),
 		newRestartCommand(),

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -19,8 +20,14 @@ one without a registry is a docker.io name, as in Docker.`,
 		Args: minArgs(2, "SOURCE TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachArg(cmd, args[:1], false, func(store cstorage.Store, ref string) error {
-				if _, err := imagepull.Tag(store, ref, args[1:]...); err != nil {
+				added, err := imagepull.Tag(store, ref, args[1:]...)
+				if err != nil {
 					return fmt.Errorf("tag %s: %w", ref, err)
+				}
+				if img, err := imagepull.Lookup(store, ref, imagepull.Options{}); err == nil {
+					for _, n := range added {
+						container.EmitImage("tag", img.ID, n)
+					}
 				}
 				return nil
 			})
@@ -38,11 +45,16 @@ no NAME, remove every name the image has.`,
 		Args: minArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachArg(cmd, args[:1], false, func(store cstorage.Store, ref string) error {
-				removed, err := imagepull.Untag(store, ref, args[1:]...)
+				img, err := imagepull.Lookup(store, ref, imagepull.Options{})
+				if err != nil {
+					return fmt.Errorf("untag %s: %w", ref, err)
+				}
+				removed, err := imagepull.Untag(store, img.ID, args[1:]...)
 				if err != nil {
 					return fmt.Errorf("untag %s: %w", ref, err)
 				}
 				for _, n := range removed {
+					container.EmitImage("untag", img.ID, n)
 					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", n)
 				}
 				return nil

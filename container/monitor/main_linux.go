@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/lodger-containers/lodger/container/logfile"
+	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
@@ -107,6 +110,9 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 		ready = nil
 		st.Status, st.ExitCode, st.FinishedAt, st.Pid = StatusExited, &code, time.Now().UTC(), 0
 		ranFor := st.FinishedAt.Sub(st.StartedAt)
+		// die before the state says exited: a stop waiting for that
+		// writes its stop event after this one, as Docker's order is.
+		req.event("die", "exitCode", strconv.Itoa(code))
 		_ = SaveState(runDir, st)
 		if err != nil || !req.Restart.again(code, st.RestartCount, stopWasRequested(runDir)) {
 			return 0
@@ -186,6 +192,7 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		_, _ = p.Wait()
 		return 0, err
 	}
+	req.event("start")
 	if ready != nil {
 		_, _ = ready.WriteString("ok")
 		ready.Close()
@@ -217,4 +224,17 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		<-done
 	}
 	return code, nil
+}
+
+// event writes a container event to the user's journal, with extra
+// attributes as KEY, VALUE pairs.
+func (req Request) event(action string, extra ...string) {
+	a := maps.Clone(req.EventAttrs)
+	if a == nil {
+		a = map[string]string{}
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		a[extra[i]] = extra[i+1]
+	}
+	events.Open(req.Events).Emit(events.Container, action, req.ID, a)
 }

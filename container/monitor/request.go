@@ -35,6 +35,11 @@ type Request struct {
 	// CLI, come as fds 5 and up, in the order of Ports.
 	Netstack *netstack.Config `json:"netstack,omitempty"`
 	Ports    []ports.Mapping  `json:"ports,omitempty"`
+	// Events is the user's event journal, where the monitor writes each
+	// start and die of the container with EventAttrs (image, name,
+	// labels), as Docker's daemon does.
+	Events     string            `json:"events,omitempty"`
+	EventAttrs map[string]string `json:"eventAttrs,omitempty"`
 	// Cleanup runs once the container has ended for good (no restart
 	// follows): the CLI's own command that unmounts the root filesystem
 	// and, for --rm, deletes the container. The monitor waits for it, so
