@@ -66,6 +66,9 @@ what it writes meanwhile may or may not be part of the image.`,
 				CreatedBy: strings.Join(in.Metadata.Command, " "),
 				Comment:   o.message,
 				Author:    o.author,
+				// A container's changes are held to the same budget as
+				// a pull: what it wrote is as much the user's disk.
+				MaxUnpackedSize: maxUnpackedSize(),
 			})
 			if err != nil {
 				return fmt.Errorf("commit %s: %w", args[0], err)
