@@ -2,14 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -24,8 +25,18 @@ func newHistoryCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history [flags] IMAGE",
 		Short: "Show how an image was built",
-		Args:  exactArgs(1, "IMAGE"),
+		Long: `Show how an image was built, newest step first.
+
+--format is table (the default), json (one object per line, as Docker's),
+a Go template over each step, or "table TEMPLATE" for a template with a
+header. Fields: {{.ID}} {{.CreatedSince}} {{.CreatedAt}} {{.CreatedBy}}
+{{.Size}} {{.Comment}}.`,
+		Args: exactArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pf, err := format.Parse(o.format, defaultHistoryFormat, historyHeaders)
+			if err != nil {
+				return err
+			}
 			store, err := openStore()
 			if err != nil {
 				return err
@@ -40,83 +51,118 @@ func newHistoryCommand() *cobra.Command {
 			for i, j := 0, len(hist)-1; i < j; i, j = i+1, j-1 {
 				hist[i], hist[j] = hist[j], hist[i]
 			}
-			id := func(s string) string {
-				if !o.noTrunc && len(s) > 12 && s != "<missing>" {
-					return s[:12]
-				}
-				return s
-			}
-			switch {
-			case o.format == "json":
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if hist == nil {
-					hist = []imagepull.HistoryEntry{}
-				}
-				return enc.Encode(hist)
-			case o.format != "" && o.format != "table":
-				return fmt.Errorf("--format %q: use table or json", o.format)
-			case o.quiet:
+			if o.quiet {
 				for _, h := range hist {
-					fmt.Fprintln(out, id(h.ID))
+					fmt.Fprintln(out, historyView{h: h, noTrunc: o.noTrunc}.ID())
 				}
 				return nil
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "IMAGE\tCREATED\tCREATED BY\tSIZE\tCOMMENT")
-			for _, h := range hist {
-				created := "<unknown>"
-				if !h.Created.IsZero() {
-					created = units.HumanDuration(time.Since(h.Created)) + " ago"
-				}
-				by := strings.Join(strings.Fields(h.CreatedBy), " ")
-				if !o.noTrunc && len(by) > 45 {
-					by = by[:44] + "…"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id(h.ID), created, by,
-					units.HumanSizeWithPrecision(float64(h.Size), 3), h.Comment)
+			views := make([]any, len(hist))
+			for i, h := range hist {
+				views[i] = historyView{h: h, noTrunc: o.noTrunc}
 			}
-			return tw.Flush()
+			return pf.Write(out, views)
 		},
 	}
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "do not shorten IDs and commands")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print image IDs only")
-	cmd.Flags().StringVar(&o.format, "format", "", "output format: table or json")
+	cmd.Flags().StringVar(&o.format, "format", "", "table, json, a Go template, or table TEMPLATE")
 	return sessionCommand(cmd, 1)
 }
 
+const defaultHistoryFormat = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+
+// historyHeaders are the column titles, Docker's.
+var historyHeaders = map[string]string{
+	"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+	"Size": "SIZE", "Comment": "COMMENT",
+}
+
+// historyView is a step as templates see it, Docker's fields.
+type historyView struct {
+	h       imagepull.HistoryEntry
+	noTrunc bool
+}
+
+func (v historyView) ID() string {
+	switch {
+	case v.h.ID == "<missing>" || v.h.ID == "":
+		return "<missing>"
+	case v.noTrunc:
+		return "sha256:" + v.h.ID
+	}
+	return shortID(v.h.ID, true)
+}
+
+func (v historyView) CreatedSince() string {
+	if v.h.Created.IsZero() {
+		return "<unknown>"
+	}
+	return units.HumanDuration(time.Since(v.h.Created)) + " ago"
+}
+
+func (v historyView) CreatedAt() string {
+	if v.h.Created.IsZero() {
+		return "<unknown>"
+	}
+	return v.h.Created.Local().Format(time.RFC3339)
+}
+
+// CreatedBy is the step's command on one line, cut to 45 characters
+// unless --no-trunc, as Docker's.
+func (v historyView) CreatedBy() string {
+	by := strings.Join(strings.Fields(v.h.CreatedBy), " ")
+	if !v.noTrunc {
+		by = format.Truncate(by, 45)
+	}
+	return by
+}
+
+func (v historyView) Size() string    { return units.HumanSizeWithPrecision(float64(v.h.Size), 3) }
+func (v historyView) Comment() string { return v.h.Comment }
+
+// MarshalJSON makes {{json .}} and --format json print the fields
+// templates see, as Docker's.
+func (v historyView) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"ID": v.ID(), "CreatedSince": v.CreatedSince(), "CreatedAt": v.CreatedAt(),
+		"CreatedBy": v.CreatedBy(), "Size": v.Size(), "Comment": v.Comment(),
+	})
+}
+
 func newImageInspectCommand() *cobra.Command {
+	var format string
 	cmd := &cobra.Command{
-		Use:   "inspect IMAGE [IMAGE...]",
-		Short: "Show images' configuration as JSON",
-		Args:  minArgs(1, "IMAGE"),
+		Use:   "inspect [flags] IMAGE [IMAGE...]",
+		Short: "Show images in Docker's inspect schema",
+		Long: `Show images in Docker's image inspect schema, as a JSON array or through
+a Go template (--format): .Id, .RepoTags, .RepoDigests, .Created, .Config
+(.Cmd .Entrypoint .Env .ExposedPorts .Labels ...), .Os, .Architecture,
+.Size, .RootFS.Layers.`,
+		Args: minArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := openStore()
 			if err != nil {
 				return err
 			}
 			defer store.Shutdown(false)
-			infos := []*imagepull.ImageInfo{}
+			var items []any
 			var errs []error
 			for _, ref := range args {
-				in, err := imagepull.Inspect(cmd.Context(), store, ref)
+				in, err := imagepull.InspectImage(cmd.Context(), store, ref)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("inspect %s: %w", ref, err))
 					continue
 				}
-				infos = append(infos, in)
+				items = append(items, in)
 			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "    ")
-			if err := enc.Encode(infos); err != nil {
+			if err := writeInspect(cmd.OutOrStdout(), format, items); err != nil {
 				return err
 			}
-			if len(errs) > 0 {
-				return fmt.Errorf("%v", errs)
-			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", inspectFormatHelp)
 	return sessionCommand(cmd, 1)
 }
 

@@ -3,14 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
-	"text/tabwriter"
+	"strconv"
 	"time"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/docker/reference"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -32,6 +32,7 @@ type imageRow struct {
 	Digest     string    `json:"Digest"`
 	Created    time.Time `json:"Created"`
 	Size       int64     `json:"Size"`
+	Containers int       `json:"Containers"`
 }
 
 func newImagesCommand() *cobra.Command {
@@ -50,11 +51,21 @@ name, short as docker shows it or in full, with * and ? matching within
 one path component), label=KEY or label=KEY=VALUE, before=IMAGE and
 since=IMAGE (created before or after that image). Values of reference are
 alternatives, labels must all match, and different keys must all match,
-as in Docker.`,
+as in Docker.
+
+--format is table (the default), json (one object per line, as Docker's),
+a Go template over each line, or "table TEMPLATE" for a template with a
+header. Fields: {{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}
+{{.CreatedSince}} {{.CreatedAt}} {{.Size}} {{.Containers}}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.format != "" && o.format != "table" && o.format != "json" {
-				return fmt.Errorf("--format %q: use table or json", o.format)
+			def := defaultImagesFormat
+			if o.digests {
+				def = defaultImagesDigestsFormat
+			}
+			pf, err := format.Parse(o.format, def, imagesHeaders)
+			if err != nil {
+				return err
 			}
 			f, err := imagepull.ParseImageFilters(o.filters)
 			if err != nil {
@@ -89,13 +100,6 @@ as in Docker.`,
 				return id[:12]
 			}
 			switch {
-			case o.format == "json":
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if rows == nil {
-					rows = []imageRow{}
-				}
-				return enc.Encode(rows)
 			case o.quiet:
 				seen := map[string]bool{}
 				for _, r := range rows {
@@ -106,26 +110,11 @@ as in Docker.`,
 				}
 				return nil
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-			header := []string{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}
-			if o.digests {
-				header = []string{"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"}
+			views := make([]any, len(rows))
+			for i, r := range rows {
+				views[i] = imageView{r: r, noTrunc: o.noTrunc}
 			}
-			fmt.Fprintln(tw, strings.Join(header, "\t"))
-			for _, r := range rows {
-				cols := []string{r.Repository, r.Tag}
-				if o.digests {
-					d := r.Digest
-					if d == "" {
-						d = "<none>"
-					}
-					cols = append(cols, d)
-				}
-				cols = append(cols, id(r.ID), units.HumanDuration(time.Since(r.Created))+" ago",
-					units.HumanSizeWithPrecision(float64(r.Size), 3))
-				fmt.Fprintln(tw, strings.Join(cols, "\t"))
-			}
-			return tw.Flush()
+			return pf.Write(out, views)
 		},
 	}
 	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "show intermediate images too")
@@ -133,13 +122,68 @@ as in Docker.`,
 	cmd.Flags().BoolVar(&o.digests, "digests", false, "show manifest digests")
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "show full image IDs")
 	cmd.Flags().StringArrayVarP(&o.filters, "filter", "f", nil, "keep images that match KEY=VALUE (dangling, reference, label, before, since; repeatable)")
-	cmd.Flags().StringVar(&o.format, "format", "", "output format: table or json")
+	cmd.Flags().StringVar(&o.format, "format", "", "table, json, a Go template, or table TEMPLATE")
 	return sessionCommand(cmd, 1)
+}
+
+const (
+	defaultImagesFormat        = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+	defaultImagesDigestsFormat = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+)
+
+// imagesHeaders are the column titles, Docker's.
+var imagesHeaders = map[string]string{
+	"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+	"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
+	"SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE",
+}
+
+// imageView is a line of images as templates see it, Docker's fields.
+type imageView struct {
+	r       imageRow
+	noTrunc bool
+}
+
+func (v imageView) ID() string {
+	if v.noTrunc {
+		return "sha256:" + v.r.ID
+	}
+	return shortID(v.r.ID, true)
+}
+func (v imageView) Repository() string { return v.r.Repository }
+func (v imageView) Tag() string        { return v.r.Tag }
+func (v imageView) Digest() string {
+	if v.r.Digest == "" {
+		return "<none>"
+	}
+	return v.r.Digest
+}
+func (v imageView) CreatedSince() string {
+	return units.HumanDuration(time.Since(v.r.Created)) + " ago"
+}
+func (v imageView) CreatedAt() string {
+	return v.r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST")
+}
+func (v imageView) Size() string        { return units.HumanSizeWithPrecision(float64(v.r.Size), 3) }
+func (v imageView) VirtualSize() string { return v.Size() }
+func (v imageView) SharedSize() string  { return "N/A" }
+func (v imageView) UniqueSize() string  { return "N/A" }
+func (v imageView) Containers() string  { return strconv.Itoa(v.r.Containers) }
+
+// MarshalJSON makes {{json .}} and --format json print the fields
+// templates see, as Docker's.
+func (v imageView) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"ID": v.ID(), "Repository": v.Repository(), "Tag": v.Tag(), "Digest": v.Digest(),
+		"CreatedSince": v.CreatedSince(), "CreatedAt": v.CreatedAt(), "Size": v.Size(),
+		"VirtualSize": v.VirtualSize(), "SharedSize": v.SharedSize(), "UniqueSize": v.UniqueSize(),
+		"Containers": v.Containers(),
+	})
 }
 
 // imageRows gives one row per name shown (one for an unnamed image).
 func imageRows(img imagepull.Summary, names []string) []imageRow {
-	base := imageRow{ID: img.ID, Names: img.Names, Digest: img.Digest, Created: img.Created, Size: img.Size}
+	base := imageRow{ID: img.ID, Names: img.Names, Digest: img.Digest, Created: img.Created, Size: img.Size, Containers: img.Containers}
 	if len(names) == 0 {
 		r := base
 		r.Repository, r.Tag = "<none>", "<none>"

@@ -4,73 +4,117 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"text/template"
+	"io"
 
 	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
+// inspectFormatHelp is the --format help every inspect shares.
+const inspectFormatHelp = `json (the default) or a Go template, e.g. {{.State.Status}}`
+
 func newInspectCommand() *cobra.Command {
-	var format string
+	var format, kind string
 	cmd := &cobra.Command{
-		Use:   "inspect [flags] CONTAINER [CONTAINER...]",
-		Short: "Show containers' or images' configuration and state as JSON",
-		Args:  minArgs(1, "CONTAINER"),
+		Use:   "inspect [flags] NAME|ID [NAME|ID...]",
+		Short: "Show containers', images' or volumes' configuration and state",
+		Long: `Show containers, images or volumes in Docker's inspect schema, as a JSON
+array or through a Go template (--format). A name is looked up as a
+container, then an image, then a volume, as Docker's inspect does;
+--type looks up one kind only.
+
+The container schema is Docker Engine API's: .Id, .Name ("/NAME"), .State
+(.Status .Running .Pid .ExitCode .StartedAt .FinishedAt), .Config (.Image
+.Env .Cmd .Entrypoint .Labels .ExposedPorts ...), .HostConfig, .Mounts,
+.NetworkSettings.Ports. What lodger knows beyond Docker's fields is in
+.Lodger: .Lodger.MonitorPid, .Lodger.Network (the userspace stack's
+options), .Lodger.Volumes. Fields are reached by their Go names or their
+JSON names ({{.ID}} and {{.Id}}).`,
+		Args: minArgs(1, "NAME|ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var tmpl *template.Template
-			if format != "" {
-				t, err := template.New("format").Funcs(template.FuncMap{"json": func(v any) (string, error) {
-					b, err := json.Marshal(v)
-					return string(b), err
-				}}).Parse(format)
-				if err != nil {
-					return fmt.Errorf("--format: %w", err)
-				}
-				tmpl = t
+			switch kind {
+			case "", "container", "image", "volume":
+			default:
+				return fmt.Errorf("--type %q: use container, image or volume", kind)
 			}
 			store, err := openStore()
 			if err != nil {
 				return err
 			}
 			defer store.Shutdown(false)
-			// Containers first, then images, as Docker's inspect looks.
-			var infos []any
+			var items []any
 			var errs []error
 			for _, ref := range args {
-				if in, err := container.Get(store, ref); err == nil {
-					infos = append(infos, in)
-					continue
-				}
-				img, err := imagepull.Inspect(cmd.Context(), store, ref)
+				it, err := inspectOne(cmd, store, kind, ref)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("no such container or image %q", ref))
+					errs = append(errs, err)
 					continue
 				}
-				infos = append(infos, img)
+				items = append(items, it)
 			}
-			out := cmd.OutOrStdout()
-			if tmpl != nil {
-				for _, in := range infos {
-					if err := tmpl.Execute(out, in); err != nil {
-						return fmt.Errorf("--format: %w", err)
-					}
-					fmt.Fprintln(out)
-				}
-			} else {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "    ")
-				if infos == nil {
-					infos = []any{}
-				}
-				if err := enc.Encode(infos); err != nil {
-					return err
-				}
+			if err := writeInspect(cmd.OutOrStdout(), format, items); err != nil {
+				return err
 			}
 			return errors.Join(errs...)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "Go template, e.g. {{.State.Status}}")
+	cmd.Flags().StringVarP(&format, "format", "f", "", inspectFormatHelp)
+	cmd.Flags().StringVar(&kind, "type", "", "look up container, image or volume only")
+	cmd.Flags().BoolP("size", "s", false, "accepted for Docker's sake; sizes are in system df")
 	return sessionCommand(cmd, 1)
+}
+
+// inspectOne finds ref as a container, an image, then a volume (or as
+// kind only) and reports it in Docker's schema.
+func inspectOne(cmd *cobra.Command, store cstorage.Store, kind, ref string) (any, error) {
+	if kind == "" || kind == "container" {
+		if _, err := container.Get(store, ref); err == nil {
+			return container.Inspect(cmd.Context(), store, ref)
+		}
+	}
+	if kind == "" || kind == "image" {
+		if img, err := imagepull.InspectImage(cmd.Context(), store, ref); err == nil {
+			return img, nil
+		} else if !errors.Is(err, imagepull.ErrNotFound) && kind == "image" {
+			return nil, fmt.Errorf("inspect %s: %w", ref, err)
+		}
+	}
+	if kind == "" || kind == "volume" {
+		if v, err := container.VolumeStore(store).Get(ref); err == nil {
+			return v.Report(), nil
+		}
+	}
+	what := "object"
+	if kind != "" {
+		what = kind
+	}
+	return nil, fmt.Errorf("no such %s: %s", what, ref)
+}
+
+// writeInspect prints inspect reports as Docker does: an indented JSON
+// array, or each report through the template (see format.Inspect).
+func writeInspect(out io.Writer, value string, items []any) error {
+	if value == "" || value == "json" {
+		if items == nil {
+			items = []any{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "    ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(items)
+	}
+	t, err := format.New(value)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := format.Inspect(out, t, it); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,28 +1,33 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"text/template"
 	"time"
-	"unicode/utf8"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/netstack/ports"
 )
+
+// networkMode is the container's network as ps's NETWORKS column.
+func networkMode(m container.Metadata) string {
+	if m.Network == nil {
+		return container.NetworkNone
+	}
+	return m.Network.Mode
+}
 
 type psOptions struct {
 	all     bool
@@ -30,23 +35,21 @@ type psOptions struct {
 	last    int
 	latest  bool
 	noTrunc bool
+	size    bool
 	filters []string
 	format  string
 }
 
-// psRow is one container in `lodger ps`, and its JSON form.
+// psRow is one container in `lodger ps`.
 type psRow struct {
-	ID       string            `json:"Id"`
-	Name     string            `json:"Name"`
-	Image    string            `json:"Image"`
-	ImageID  string            `json:"ImageID"`
-	Command  string            `json:"Command"`
-	Created  time.Time         `json:"Created"`
-	State    string            `json:"State"`
-	Status   string            `json:"Status"`
-	ExitCode *int              `json:"ExitCode,omitempty"`
-	Labels   map[string]string `json:"Labels,omitempty"`
-	Volumes  []string          `json:"Volumes,omitempty"`
+	ID, Name, Image, ImageID, Command string
+	Created                           time.Time
+	State, Status                     string
+	Labels                            map[string]string
+	Volumes                           []string
+	Ports                             []ports.Mapping
+	Network                           string
+	Size                              int64
 }
 
 // defaultPsFormat is the table ps prints, in Docker's template terms.
@@ -66,22 +69,21 @@ ancestor=IMAGE (name, ID or ID prefix). Values of one key are alternatives,
 except labels, which must all match; different keys must all match, as in
 Docker.
 
---format is table (the default), json (an array), a Go template over each
-container, or "table TEMPLATE" for a template with a header. Fields:
-{{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.CreatedAt}} {{.RunningFor}}
-{{.Status}} {{.State}} {{.Labels}} {{.Label "KEY"}} {{.Mounts}} {{.Ports}};
-functions json, join, split, lower, upper, title, truncate and pad.`,
+--format is table (the default), json (one object per line, as Docker's),
+a Go template over each container, or "table TEMPLATE" for a template with
+a header. Fields: {{.ID}} {{.Names}} {{.Image}} {{.Command}} {{.CreatedAt}}
+{{.RunningFor}} {{.Ports}} {{.Status}} {{.State}} {{.Size}} {{.Labels}}
+{{.Label "KEY"}} {{.Mounts}} {{.Networks}} {{.LocalVolumes}}; functions
+json, join, split, lower, upper, title, truncate, pad and println.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := container.ParseFilters(o.filters)
 			if err != nil {
 				return err
 			}
-			var p *psPrinter
-			if !o.quiet && o.format != "json" {
-				if p, err = newPsPrinter(o.format, !o.noTrunc); err != nil {
-					return err
-				}
+			pf, err := format.Parse(o.format, defaultPsFormat, psHeaders)
+			if err != nil {
+				return err
 			}
 			if o.quiet && o.format != "" && o.format != "table" {
 				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Ignoring custom format, because both --format and --quiet are set.")
@@ -96,16 +98,23 @@ functions json, join, split, lower, upper, title, truncate and pad.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			switch {
-			case o.quiet:
+			if o.quiet {
 				for _, r := range rows {
 					fmt.Fprintln(out, shortID(r.ID, !o.noTrunc))
 				}
 				return nil
-			case o.format == "json":
-				return json.NewEncoder(out).Encode(rows)
 			}
-			return p.print(out, rows)
+			views := make([]any, len(rows))
+			for i, r := range rows {
+				if o.size || strings.Contains(o.format, ".Size") || pf.JSON() {
+					r.Size, err = store.ContainerSize(r.ID)
+					if err != nil {
+						r.Size = -1
+					}
+				}
+				views[i] = psView{r: r, trunc: !o.noTrunc}
+			}
+			return pf.Write(out, views)
 		},
 	}
 	fl := cmd.Flags()
@@ -115,6 +124,7 @@ functions json, join, split, lower, upper, title, truncate and pad.`,
 	fl.BoolVarP(&o.latest, "latest", "l", false, "list the container created last, whatever its state")
 	fl.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate IDs and commands")
 	fl.StringArrayVarP(&o.filters, "filter", "f", nil, "keep containers that match KEY=VALUE (see above)")
+	fl.BoolVarP(&o.size, "size", "s", false, "show the size of each container's writable layer")
 	fl.StringVar(&o.format, "format", "", "table, json, a Go template, or table TEMPLATE")
 	return sessionCommand(cmd, 1)
 }
@@ -149,9 +159,12 @@ func listRows(store cstorage.Store, o psOptions, f container.Filter) ([]psRow, e
 		rows = append(rows, psRow{
 			ID: in.ID, Name: in.Name, Image: in.Metadata.Image, ImageID: in.ImageID,
 			Command: strings.Join(in.Metadata.Command, " "), Created: in.Metadata.Created,
-			State: in.State.Status, Status: in.State.StatusText(), ExitCode: in.State.ExitCode,
-			Labels: in.Metadata.Labels, Volumes: in.Metadata.Volumes,
+			State: in.State.Status, Status: in.State.StatusText(),
+			Labels: in.Metadata.Labels, Volumes: in.Metadata.Volumes, Network: networkMode(in.Metadata),
 		})
+		if in.State.Status == monitor.StatusRunning {
+			rows[len(rows)-1].Ports = in.State.Ports
+		}
 	}
 	return rows, nil
 }
@@ -163,59 +176,12 @@ func shortID(id string, trunc bool) string {
 	return id
 }
 
-// psPrinter renders rows through a Go template, as Docker's --format.
-type psPrinter struct {
-	tmpl  *template.Template
-	table bool
-	trunc bool
-}
-
-func newPsPrinter(format string, trunc bool) (*psPrinter, error) {
-	if format == "" || format == "table" {
-		format = defaultPsFormat
-	}
-	text, table := strings.CutPrefix(format, "table")
-	if table {
-		text = strings.TrimLeft(text, " ")
-	}
-	// Docker reads \t and \n typed on a command line as tab and newline.
-	text = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(text)
-	tmpl, err := template.New("format").Funcs(templateFuncs).Parse(text)
-	if err != nil {
-		return nil, fmt.Errorf("--format: %w", err)
-	}
-	return &psPrinter{tmpl: tmpl, table: table, trunc: trunc}, nil
-}
-
-func (p *psPrinter) print(out io.Writer, rows []psRow) error {
-	w := out
-	var tw *tabwriter.Writer
-	if p.table {
-		tw = tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-		w = tw
-		if err := p.line(w, psHeader{}); err != nil {
-			return err
-		}
-	}
-	for _, r := range rows {
-		if err := p.line(w, psView{r: r, trunc: p.trunc}); err != nil {
-			return err
-		}
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
-}
-
-func (p *psPrinter) line(w io.Writer, v any) error {
-	var b bytes.Buffer
-	if err := p.tmpl.Execute(&b, v); err != nil {
-		return fmt.Errorf("--format: %w", err)
-	}
-	b.WriteByte('\n')
-	_, err := w.Write(b.Bytes())
-	return err
+// psHeaders are ps's column titles, Docker's.
+var psHeaders = map[string]string{
+	"ID": "CONTAINER ID", "Names": "NAMES", "Name": "NAME", "Image": "IMAGE", "Command": "COMMAND",
+	"CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE",
+	"Status": "STATUS", "Size": "SIZE", "Labels": "LABELS", "Label": "LABEL", "Mounts": "MOUNTS",
+	"Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES",
 }
 
 // psView is a row as templates see it, with Docker's field names.
@@ -224,20 +190,38 @@ type psView struct {
 	trunc bool
 }
 
-func (v psView) ID() string     { return shortID(v.r.ID, v.trunc) }
-func (v psView) Names() string  { return v.r.Name }
-func (v psView) Name() string   { return v.r.Name }
-func (v psView) Image() string  { return v.r.Image }
-func (v psView) State() string  { return v.r.State }
-func (v psView) Status() string { return v.r.Status }
-func (v psView) Ports() string  { return "" }
+func (v psView) ID() string       { return shortID(v.r.ID, v.trunc) }
+func (v psView) Names() string    { return v.r.Name }
+func (v psView) Name() string     { return v.r.Name }
+func (v psView) Image() string    { return v.r.Image }
+func (v psView) State() string    { return v.r.State }
+func (v psView) Status() string   { return v.r.Status }
+func (v psView) Networks() string { return v.r.Network }
+
+// Ports is the bound ports as Docker's column: "0.0.0.0:8080->80/tcp".
+func (v psView) Ports() string {
+	var out []string
+	for _, p := range v.r.Ports {
+		out = append(out, fmt.Sprintf("%s->%d/%s", p.Host(), p.ContainerPort, p.Protocol))
+	}
+	return strings.Join(out, ", ")
+}
+
+// Size is the writable layer's size, as Docker's without the image's
+// ("virtual") part, which lodger does not add up here.
+func (v psView) Size() string {
+	if v.r.Size < 0 {
+		return "N/A"
+	}
+	return units.HumanSizeWithPrecision(float64(v.r.Size), 3)
+}
 
 // Command is quoted, and cut to 20 characters unless --no-trunc, as in
 // Docker.
 func (v psView) Command() string {
 	c := v.r.Command
-	if v.trunc && utf8.RuneCountInString(c) > 20 {
-		c = string([]rune(c)[:19]) + "…"
+	if v.trunc {
+		c = format.Truncate(c, 20)
 	}
 	return strconv.Quote(c)
 }
@@ -261,58 +245,15 @@ func (v psView) Labels() string {
 
 func (v psView) Label(key string) string { return v.r.Labels[key] }
 func (v psView) Mounts() string          { return strings.Join(v.r.Volumes, ",") }
+func (v psView) LocalVolumes() string    { return strconv.Itoa(len(v.r.Volumes)) }
 
-// MarshalJSON makes {{json .}} print the fields templates see.
+// MarshalJSON makes {{json .}} and --format json print the fields
+// templates see, as Docker's.
 func (v psView) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]string{
 		"ID": v.ID(), "Names": v.Names(), "Image": v.Image(), "Command": v.Command(),
 		"CreatedAt": v.CreatedAt(), "RunningFor": v.RunningFor(), "Status": v.Status(),
 		"State": v.State(), "Labels": v.Labels(), "Mounts": v.Mounts(), "Ports": v.Ports(),
+		"Networks": v.Networks(), "LocalVolumes": v.LocalVolumes(), "Size": v.Size(),
 	})
-}
-
-// psHeader gives each field its column title, for "table TEMPLATE".
-type psHeader struct{}
-
-func (psHeader) ID() string            { return "CONTAINER ID" }
-func (psHeader) Names() string         { return "NAMES" }
-func (psHeader) Name() string          { return "NAME" }
-func (psHeader) Image() string         { return "IMAGE" }
-func (psHeader) State() string         { return "STATE" }
-func (psHeader) Status() string        { return "STATUS" }
-func (psHeader) Ports() string         { return "PORTS" }
-func (psHeader) Command() string       { return "COMMAND" }
-func (psHeader) CreatedAt() string     { return "CREATED AT" }
-func (psHeader) RunningFor() string    { return "CREATED" }
-func (psHeader) Labels() string        { return "LABELS" }
-func (psHeader) Label(_ string) string { return "LABEL" }
-func (psHeader) Mounts() string        { return "MOUNTS" }
-
-// templateFuncs are Docker's template functions.
-var templateFuncs = template.FuncMap{
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-	"join":  strings.Join,
-	"split": strings.Split,
-	"lower": strings.ToLower,
-	"upper": strings.ToUpper,
-	"title": func(s string) string {
-		words := strings.Fields(s)
-		for i, w := range words {
-			r, n := utf8.DecodeRuneInString(w)
-			words[i] = strings.ToUpper(string(r)) + w[n:]
-		}
-		return strings.Join(words, " ")
-	},
-	"truncate": func(s string, n int) string {
-		if r := []rune(s); len(r) > n {
-			return string(r[:n])
-		}
-		return s
-	},
-	"pad": func(s string, before, after int) string {
-		return strings.Repeat(" ", before) + s + strings.Repeat(" ", after)
-	},
 }

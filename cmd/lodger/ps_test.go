@@ -3,32 +3,45 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
+	"github.com/lodger-containers/lodger/netstack/ports"
 )
 
 var testRows = []psRow{
 	{ID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Name: "web", Image: "busybox",
 		Command: "sh -c while true; do sleep 1; done", Created: time.Now().Add(-time.Minute), State: "running",
-		Status: "Up 1 minutes", Labels: map[string]string{"b": "2", "a": "1"}, Volumes: []string{"data"}},
+		Status: "Up 1 minutes", Labels: map[string]string{"b": "2", "a": "1"}, Volumes: []string{"data"},
+		Ports: []ports.Mapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}, Network: "netstack", Size: 2048},
 	{ID: "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210", Name: "job", Image: "alpine:3",
 		Command: "true", Created: time.Now().Add(-time.Hour), State: "exited", Status: "Exited (0) 1 hours ago"},
 }
 
-func render(t *testing.T, format string, trunc bool) string {
+func render(t *testing.T, value string, trunc bool) string {
 	t.Helper()
-	p, err := newPsPrinter(format, trunc)
+	p, err := format.Parse(value, defaultPsFormat, psHeaders)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := p.print(&b, testRows); err != nil {
+	if err := p.Write(&b, psViews(trunc)); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+func psViews(trunc bool) []any {
+	var out []any
+	for _, r := range testRows {
+		out = append(out, psView{r: r, trunc: trunc})
+	}
+	return out
 }
 
 func TestPsTemplates(t *testing.T) {
@@ -44,6 +57,7 @@ func TestPsTemplates(t *testing.T) {
 		{"command whole", "{{.Command}}", false, "\"sh -c while true; do sleep 1; done\"\n\"true\"\n"},
 		{"functions", `{{upper .Names}} {{truncate .Image 3}} {{join (split .Image ":") "@"}}`, true, "WEB bus busybox\nJOB alp alpine@3\n"},
 		{"table", `table {{.Names}}\t{{.Image}}`, true, "NAMES   IMAGE\nweb     busybox\njob     alpine:3\n"},
+		{"ports, networks, size", "{{.Ports}}|{{.Networks}}|{{.Size}}|{{.LocalVolumes}}", true, "0.0.0.0:8080->80/tcp|netstack|2.05kB|1\n||0B|0\n"},
 		{"table with a real tab", "table {{.ID}}\t{{.Status}}", true, "CONTAINER ID   STATUS\n0123456789ab   Up 1 minutes\nfedcba987654   Exited (0) 1 hours ago\n"},
 	}
 	for _, tt := range tests {
@@ -79,14 +93,24 @@ func TestPsJSONTemplate(t *testing.T) {
 }
 
 func TestPsBadTemplate(t *testing.T) {
-	if _, err := newPsPrinter("{{.ID", true); err == nil {
+	if _, err := format.Parse("{{.ID", defaultPsFormat, psHeaders); err == nil {
 		t.Error("unterminated template accepted")
 	}
-	p, err := newPsPrinter("{{.Nosuch}}", true)
+	p, err := format.Parse("{{.Nosuch}}", defaultPsFormat, psHeaders)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.print(&bytes.Buffer{}, testRows); err == nil || !strings.Contains(err.Error(), "--format") {
-		t.Errorf("unknown field: %v, want a --format error", err)
+	const want = `template: :1:2: executing "" at <.Nosuch>: can't evaluate field Nosuch in type main.psView`
+	if err := p.Write(&bytes.Buffer{}, psViews(true)); err == nil || err.Error() != want {
+		t.Errorf("unknown field: %v, want %s", err, want)
+	}
+}
+
+func TestPsHeaders(t *testing.T) {
+	out := render(t, `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.CreatedAt}}\t{{.Ports}}\t{{.Size}}\t{{.Networks}}\t{{.Mounts}}\t{{.Labels}}`, true)
+	want := []string{"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "CREATED AT", "PORTS", "SIZE", "NETWORKS", "MOUNTS", "LABELS"}
+	got := regexp.MustCompile(` {2,}`).Split(strings.TrimSpace(strings.Split(out, "\n")[0]), -1)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("header (-want +got):\n%s", diff)
 	}
 }

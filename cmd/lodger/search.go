@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -40,11 +41,17 @@ Docker Hub answers its search API; other registries are searched through
 the Docker Registry v2 catalog (/v2/_catalog), which many registries
 disable or keep to some users: for those the search fails, saying that
 the registry does not support search. Credentials are those of lodger
-login (auth.json). --limit applies to each registry.`,
+login (auth.json). --limit applies to each registry.
+
+--format is table (the default), json (one object per line, as Docker's),
+a Go template over each result, or "table TEMPLATE" for a template with a
+header. Fields: {{.Name}} {{.Description}} {{.StarCount}} {{.IsOfficial}}
+{{.IsAutomated}} {{.Index}}.`,
 		Args: exactArgs(1, "TERM"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.format != "table" && o.format != "json" {
-				return fmt.Errorf("--format %q: use table or json", o.format)
+			pf, err := format.Parse(o.format, defaultSearchFormat, searchHeaders)
+			if err != nil {
+				return err
 			}
 			if o.limit < 1 {
 				return fmt.Errorf("--limit %d: want at least 1", o.limit)
@@ -65,32 +72,63 @@ login (auth.json). --limit applies to each registry.`,
 			if err != nil {
 				return withRegistryHint(err)
 			}
-			out := cmd.OutOrStdout()
-			if o.format == "json" {
-				if results == nil {
-					results = []imagepull.SearchResult{}
-				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(results)
+			views := make([]any, len(results))
+			for i, r := range results {
+				views[i] = searchView{r: r, noTrunc: o.noTrunc}
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-			// podman's columns: a catalog has no stars or badges (the
-			// JSON output keeps Docker Hub's).
-			fmt.Fprintln(tw, "NAME\tDESCRIPTION")
-			for _, r := range results {
-				desc := strings.Join(strings.Fields(r.Description), " ")
-				if !o.noTrunc && len(desc) > searchDescriptionWidth {
-					desc = desc[:searchDescriptionWidth] + "..."
-				}
-				fmt.Fprintf(tw, "%s\t%s\n", r.Name, desc)
-			}
-			return tw.Flush()
+			return pf.Write(cmd.OutOrStdout(), views)
 		},
 	}
 	o.registerRegistry(cmd.Flags())
 	cmd.Flags().IntVar(&o.limit, "limit", imagepull.DefaultSearchLimit, "at most this many results from each registry")
-	cmd.Flags().StringVar(&o.format, "format", "table", "output format: table or json")
+	cmd.Flags().StringVar(&o.format, "format", "", "table, json, a Go template, or table TEMPLATE")
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "show whole descriptions")
 	return sessionCommand(cmd, 1)
+}
+
+// defaultSearchFormat is podman's columns: a catalog has no stars or
+// badges ({{.StarCount}} and json keep Docker Hub's).
+const defaultSearchFormat = "table {{.Name}}\t{{.Description}}"
+
+// searchHeaders are the column titles, Docker's.
+var searchHeaders = map[string]string{"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
+	"IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED", "Index": "INDEX"}
+
+// searchView is a result as templates see it, Docker's fields.
+type searchView struct {
+	r       imagepull.SearchResult
+	noTrunc bool
+}
+
+func (v searchView) Name() string  { return v.r.Name }
+func (v searchView) Index() string { return v.r.Index }
+
+// Description is on one line, cut as podman cuts it unless --no-trunc.
+func (v searchView) Description() string {
+	desc := strings.Join(strings.Fields(v.r.Description), " ")
+	if !v.noTrunc && len(desc) > searchDescriptionWidth {
+		desc = desc[:searchDescriptionWidth] + "..."
+	}
+	return desc
+}
+
+func (v searchView) StarCount() string { return strconv.Itoa(v.r.Stars) }
+
+// IsOfficial is "[OK]" or nothing, as Docker's column.
+func (v searchView) IsOfficial() string  { return okMark(v.r.Official) }
+func (v searchView) IsAutomated() string { return okMark(v.r.Automated) }
+
+func okMark(b bool) string {
+	if b {
+		return "[OK]"
+	}
+	return ""
+}
+
+// MarshalJSON makes {{json .}} and --format json print the fields
+// templates see, as Docker's (true and false there, not [OK]).
+func (v searchView) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"Name": v.Name(), "Description": v.Description(),
+		"StarCount": v.StarCount(), "IsOfficial": strconv.FormatBool(v.r.Official),
+		"IsAutomated": strconv.FormatBool(v.r.Automated), "Index": v.Index()})
 }

@@ -3,11 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"text/tabwriter"
+	"strconv"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/imagepull"
 )
@@ -22,7 +23,7 @@ type dfRow struct {
 }
 
 func newSystemDfCommand() *cobra.Command {
-	var format string
+	var formatValue string
 	cmd := &cobra.Command{
 		Use:   "df [flags]",
 		Short: "Show the disk space images, containers and volumes take",
@@ -31,11 +32,17 @@ as docker system df does. ACTIVE images are those a container uses, active
 containers are running, active volumes are mounted by a container. An
 image's size counts each layer once however many images share it;
 RECLAIMABLE is what image prune -a, container prune and volume prune -a
-would free.`,
+would free.
+
+--format is table (the default), json (one object per line, as Docker's),
+a Go template over each line, or "table TEMPLATE" for a template with a
+header. Fields: {{.Type}} {{.TotalCount}} {{.Active}} {{.Size}}
+{{.Reclaimable}}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "" && format != "table" && format != "json" {
-				return fmt.Errorf("--format %q: use table or json", format)
+			pf, err := format.Parse(formatValue, defaultDfFormat, dfHeaders)
+			if err != nil {
+				return err
 			}
 			store, err := openStore()
 			if err != nil {
@@ -59,22 +66,33 @@ would free.`,
 				{"Containers", cu.Total, cu.Active, cu.Size, cu.Reclaimable},
 				{"Local Volumes", vu.Total, vu.Active, vu.Size, vu.Reclaimable},
 			}
-			out := cmd.OutOrStdout()
-			if format == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE")
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", r.Type, r.Total, r.Active, units.HumanSize(float64(r.Size)), reclaimable(r))
-			}
-			return tw.Flush()
+			return pf.Write(cmd.OutOrStdout(), []any{dfView{rows[0]}, dfView{rows[1]}, dfView{rows[2]}})
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "", "output format: table or json")
+	cmd.Flags().StringVar(&formatValue, "format", "", "table, json, a Go template, or table TEMPLATE")
 	return sessionCommand(cmd, 1)
+}
+
+const defaultDfFormat = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+
+// dfHeaders are the column titles, Docker's.
+var dfHeaders = map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE",
+	"Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
+
+// dfView is a line of system df as templates see it, Docker's fields.
+type dfView struct{ r dfRow }
+
+func (v dfView) Type() string        { return v.r.Type }
+func (v dfView) TotalCount() string  { return strconv.Itoa(v.r.Total) }
+func (v dfView) Active() string      { return strconv.Itoa(v.r.Active) }
+func (v dfView) Size() string        { return units.HumanSize(float64(v.r.Size)) }
+func (v dfView) Reclaimable() string { return reclaimable(v.r) }
+
+// MarshalJSON makes {{json .}} and --format json print the fields
+// templates see, as Docker's.
+func (v dfView) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"Type": v.Type(), "TotalCount": v.TotalCount(),
+		"Active": v.Active(), "Size": v.Size(), "Reclaimable": v.Reclaimable()})
 }
 
 // reclaimable is Docker's RECLAIMABLE column: the size, and its share of

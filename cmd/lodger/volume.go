@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
+	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/volume"
 )
@@ -87,15 +88,22 @@ Creating a volume that exists already returns it, as Docker does.`,
 
 func newVolumeLsCommand() *cobra.Command {
 	var quiet bool
-	var format string
+	var formatValue string
 	cmd := &cobra.Command{
 		Use:     "ls [flags]",
 		Aliases: []string{"list"},
 		Short:   "List volumes",
-		Args:    cobra.NoArgs,
+		Long: `List volumes.
+
+--format is table (the default), json (one object per line, as Docker's),
+a Go template over each volume, or "table TEMPLATE" for a template with a
+header. Fields: {{.Name}} {{.Driver}} {{.Scope}} {{.Mountpoint}}
+{{.Labels}} {{.Label "KEY"}}.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "" && format != "table" && format != "json" {
-				return fmt.Errorf("--format %q: use table or json", format)
+			pf, err := format.Parse(formatValue, "table {{.Driver}}\t{{.Name}}", volumeHeaders)
+			if err != nil {
+				return err
 			}
 			return withVolumes(func(vs *volume.Store) error {
 				vols, err := vs.List()
@@ -103,46 +111,73 @@ func newVolumeLsCommand() *cobra.Command {
 					return err
 				}
 				out := cmd.OutOrStdout()
-				switch {
-				case format == "json":
-					return writeVolumesJSON(out, vols)
-				case quiet:
+				if quiet {
 					for _, v := range vols {
 						fmt.Fprintln(out, v.Name)
 					}
 					return nil
 				}
-				tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-				fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
-				for _, v := range vols {
-					fmt.Fprintf(tw, "%s\t%s\n", v.Driver, v.Name)
+				views := make([]any, len(vols))
+				for i, v := range vols {
+					views[i] = volumeView{v.Report()}
 				}
-				return tw.Flush()
+				return pf.Write(out, views)
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print volume names only")
-	cmd.Flags().StringVar(&format, "format", "", "output format: table or json")
+	cmd.Flags().StringVar(&formatValue, "format", "", "table, json, a Go template, or table TEMPLATE")
 	return sessionCommand(cmd, 1)
 }
 
-func writeVolumesJSON(w io.Writer, vols []volume.Volume) error {
-	if vols == nil {
-		vols = []volume.Volume{}
+// volumeHeaders are volume ls's column titles, Docker's.
+var volumeHeaders = map[string]string{
+	"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
+	"Labels": "LABELS", "Label": "LABEL", "Links": "LINKS", "Size": "SIZE",
+}
+
+// volumeView is a volume as volume ls templates see it, Docker's fields.
+type volumeView struct{ v volume.InspectReport }
+
+func (v volumeView) Name() string       { return v.v.Name }
+func (v volumeView) Driver() string     { return v.v.Driver }
+func (v volumeView) Scope() string      { return v.v.Scope }
+func (v volumeView) Mountpoint() string { return v.v.Mountpoint }
+func (v volumeView) Links() string      { return "N/A" }
+func (v volumeView) Size() string       { return "N/A" }
+
+// Labels is KEY=VALUE pairs, sorted, joined with commas.
+func (v volumeView) Labels() string {
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(v.v.Labels)) {
+		kv = append(kv, k+"="+v.v.Labels[k])
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(vols)
+	return strings.Join(kv, ",")
+}
+
+func (v volumeView) Label(key string) string { return v.v.Labels[key] }
+
+// MarshalJSON makes {{json .}} and --format json print the fields
+// templates see, as Docker's.
+func (v volumeView) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"Name": v.Name(), "Driver": v.Driver(), "Scope": v.Scope(), "Mountpoint": v.Mountpoint(),
+		"Labels": v.Labels(), "Links": v.Links(), "Size": v.Size(),
+	})
 }
 
 func newVolumeInspectCommand() *cobra.Command {
+	var format string
 	cmd := &cobra.Command{
-		Use:   "inspect VOLUME [VOLUME...]",
-		Short: "Show volumes as a JSON array",
-		Args:  minArgs(1, "VOLUME"),
+		Use:   "inspect [flags] VOLUME [VOLUME...]",
+		Short: "Show volumes in Docker's inspect schema",
+		Long: `Show volumes as Docker's volume inspect does, as a JSON array or through
+a Go template (--format): .Name, .Driver, .Mountpoint, .CreatedAt,
+.Labels, .Scope, .Options.`,
+		Args: minArgs(1, "VOLUME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withVolumes(func(vs *volume.Store) error {
-				var vols []volume.Volume
+				var items []any
 				var errs []error
 				for _, name := range args {
 					v, err := vs.Get(name)
@@ -150,15 +185,16 @@ func newVolumeInspectCommand() *cobra.Command {
 						errs = append(errs, err)
 						continue
 					}
-					vols = append(vols, v)
+					items = append(items, v.Report())
 				}
-				if err := writeVolumesJSON(cmd.OutOrStdout(), vols); err != nil {
+				if err := writeInspect(cmd.OutOrStdout(), format, items); err != nil {
 					return err
 				}
 				return errors.Join(errs...)
 			})
 		},
 	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", inspectFormatHelp)
 	return sessionCommand(cmd, 1)
 }
 

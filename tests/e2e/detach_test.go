@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,26 +19,25 @@ import (
 
 var fullID = regexp.MustCompile(`^[0-9a-f]{64}\n$`)
 
-// psEntry is `ps -a --format json` with the state fields.
+// psEntry is `ps -a --format json` with the state fields; ExitCode is
+// read from Status ("Exited (5) ..."), nil when it says unknown.
 type psEntry struct {
-	ID       string `json:"Id"`
-	Name     string `json:"Name"`
-	State    string `json:"State"`
-	Status   string `json:"Status"`
-	ExitCode *int   `json:"ExitCode"`
+	containerRow
+	ExitCode *int
 }
+
+var exitedStatus = regexp.MustCompile(`^Exited \((\d+)\)`)
 
 func (e *env) ps(t *testing.T, name string) (psEntry, bool) {
 	t.Helper()
-	r := e.lodger(t, "ps", "-a", "--format", "json")
-	wantCode(t, r, 0)
-	var rows []psEntry
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		t.Fatalf("%s\nparse: %v", r, err)
-	}
-	for _, row := range rows {
+	for _, row := range e.containers(t) {
 		if row.Name == name {
-			return row, true
+			p := psEntry{containerRow: row}
+			if m := exitedStatus.FindStringSubmatch(row.Status); m != nil {
+				code, _ := strconv.Atoi(m[1])
+				p.ExitCode = &code
+			}
+			return p, true
 		}
 	}
 	return psEntry{}, false
@@ -79,7 +77,7 @@ func TestDetachedLifecycle(t *testing.T) {
 		r := e.lodger(t, "logs", "web")
 		return r.stdout == "up\n" && r.stderr == "warn\n"
 	})
-	if r := e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.Name}}", id[:8]); strings.TrimSpace(r.stdout) != "running web" {
+	if r := e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.Name}}", id[:8]); strings.TrimSpace(r.stdout) != "running /web" {
 		t.Errorf("%s\nwant inspect by ID prefix to say running web", r)
 	}
 	r = e.lodger(t, "rm", "web")
@@ -166,7 +164,7 @@ func TestMonitorKilled(t *testing.T) {
 	e := isolatedEnv(t)
 	r := e.lodger(t, "run", "-d", "-q", "--tls-verify=false", "--name", "orphan", ref("busybox:latest"), "sleep", "100")
 	wantCode(t, r, 0)
-	r = e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "orphan")
+	r = e.lodger(t, "inspect", "-f", "{{.Lodger.MonitorPid}}", "orphan")
 	pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
 	if err != nil || pid <= 0 {
 		t.Fatalf("%s\nwant the monitor's pid", r)

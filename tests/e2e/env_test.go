@@ -391,39 +391,67 @@ var imageIDRE = regexp.MustCompile(`^[0-9a-f]{64}\n$`)
 
 // imageRow is one entry of `images --format json`.
 type imageRow struct {
-	ID         string   `json:"Id"`
-	Repository string   `json:"Repository"`
-	Tag        string   `json:"Tag"`
-	Names      []string `json:"Names"`
-	Digest     string   `json:"Digest"`
+	ID         string `json:"ID"`
+	Repository string `json:"Repository"`
+	Tag        string `json:"Tag"`
+	Digest     string `json:"Digest"`
+	// Names are the image's tagged names, from all its lines.
+	Names []string `json:"-"`
 }
 
+// images is `images --no-trunc --format json`, Docker's lines, with the
+// IDs without their sha256: and the names of each image gathered.
 func (e *env) images(t *testing.T) []imageRow {
 	t.Helper()
-	r := e.lodger(t, "images", "--format", "json")
+	r := e.lodger(t, "images", "--no-trunc", "--format", "json")
 	wantCode(t, r, 0)
-	var rows []imageRow
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		t.Fatalf("%s\nparse: %v", r, err)
+	rows := jsonLines[imageRow](t, r)
+	names := map[string][]string{}
+	for i := range rows {
+		rows[i].ID = strings.TrimPrefix(rows[i].ID, "sha256:")
+		if rows[i].Digest == "<none>" {
+			rows[i].Digest = ""
+		}
+		if rows[i].Tag != "<none>" {
+			names[rows[i].ID] = append(names[rows[i].ID], rows[i].Repository+":"+rows[i].Tag)
+		}
+	}
+	for i := range rows {
+		rows[i].Names = names[rows[i].ID]
 	}
 	return rows
 }
 
-// containerRow is one entry of `ps -a --format json`.
+// containerRow is one line of `ps -a --no-trunc --format json`, Docker's
+// field names.
 type containerRow struct {
-	ID      string `json:"Id"`
-	Name    string `json:"Name"`
+	ID      string `json:"ID"`
+	Name    string `json:"Names"`
 	Image   string `json:"Image"`
 	Command string `json:"Command"`
+	State   string `json:"State"`
+	Status  string `json:"Status"`
 }
 
 func (e *env) containers(t *testing.T) []containerRow {
 	t.Helper()
-	r := e.lodger(t, "ps", "-a", "--format", "json")
+	r := e.lodger(t, "ps", "-a", "--no-trunc", "--format", "json")
 	wantCode(t, r, 0)
-	var rows []containerRow
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		t.Fatalf("%s\nparse: %v", r, err)
+	return jsonLines[containerRow](t, r)
+}
+
+// jsonLines parses --format json output: one object per line, as
+// Docker's CLI prints it.
+func jsonLines[T any](t *testing.T, r result) []T {
+	t.Helper()
+	rows := []T{}
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	for dec.More() {
+		var row T
+		if err := dec.Decode(&row); err != nil {
+			t.Fatalf("%s\nparse: %v", r, err)
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }

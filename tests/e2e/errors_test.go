@@ -55,7 +55,7 @@ func TestUsageErrors(t *testing.T) {
 		{"run unknown flag", []string{"run", "--no-such-flag", busybox}, 125, "no-such-flag"},
 		{"run bad env file", []string{"run", "--rm", "-q", noTLS, "--env-file", "/no/such/env-file", busybox, "true"}, 125, "/no/such/env-file"},
 		{"pull without image", []string{"pull"}, 1, "pull"},
-		{"images bad format", []string{"images", "--format", "yaml"}, 1, "yaml"},
+		{"images bad format", []string{"images", "--format", "{{.Yaml"}, 1, "template parsing error"},
 		{"unknown command", []string{"no-such-command"}, 1, "no-such-command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +74,7 @@ func TestCLI(t *testing.T) {
 		args  []string
 		words []string
 	}{
-		{"version", []string{"version"}, []string{"lodger version "}},
+		{"version", []string{"version"}, []string{"Client: lodger\n Version: ", "Server: lodger\n Engine:\n  Version: ", "API version: "}},
 		{"--help", []string{"--help"}, []string{"Usage:", "run", "pull", "images"}},
 		{"help", []string{"help"}, []string{"Usage:", "run"}},
 		{"run --help", []string{"run", "--help"}, []string{"--rm", "--entrypoint", "--network"}},

@@ -20,7 +20,7 @@ func TestRestartPolicy(t *testing.T) {
 	r := e.lodger(t, "run", "-d", "-q", noTLS, "--name", "flaky", "--restart", "on-failure:2", busybox, "sh", "-c", "echo try; exit 3")
 	wantCode(t, r, 0)
 	eventually(t, "two restarts", func() bool {
-		r := e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.State.RestartCount}}", "flaky")
+		r := e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky")
 		return strings.TrimSpace(r.stdout) == "exited 2"
 	})
 	wantStdout(t, e.lodger(t, "wait", "flaky"), "3\n")
@@ -30,7 +30,7 @@ func TestRestartPolicy(t *testing.T) {
 
 	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "always", "--restart", "always", busybox, "sh", "-c", "sleep 0.2"), 0)
 	eventually(t, "a restart", func() bool {
-		r := e.lodger(t, "inspect", "-f", "{{.State.RestartCount}}", "always")
+		r := e.lodger(t, "inspect", "-f", "{{.RestartCount}}", "always")
 		n, _ := strconv.Atoi(strings.TrimSpace(r.stdout))
 		return n >= 1
 	})

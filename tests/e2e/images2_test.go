@@ -15,11 +15,11 @@ func (e *env) imageID(t *testing.T, image string) string {
 	t.Helper()
 	r := e.lodger(t, "image", "inspect", image)
 	wantCode(t, r, 0)
-	i := strings.Index(r.stdout, `"Id": "`)
+	i := strings.Index(r.stdout, `"Id": "sha256:`)
 	if i < 0 {
 		t.Fatalf("%s\nwant an Id in the output", r)
 	}
-	return r.stdout[i+7 : i+7+64]
+	return r.stdout[i+14 : i+14+64]
 }
 
 // TestTagPushPullBack tags the test busybox into another repository of

@@ -6,15 +6,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/docker/go-units"
 )
 
 // newIDRE is what commit and import print: the new image's ID.
@@ -86,20 +88,17 @@ func TestImages3Commit(t *testing.T) {
 
 	r := e.lodger(t, "history", "--no-trunc", "--format", "json", "committed:v1")
 	wantCode(t, r, 0)
-	var hist []struct {
-		ID        string `json:"id"`
-		CreatedBy string `json:"createdBy"`
-		Comment   string `json:"comment"`
-		Size      int64  `json:"size"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &hist); err != nil {
-		t.Fatalf("%s\nparse: %v", r, err)
-	}
-	if len(hist) != 2 || hist[0].ID != id || hist[0].Comment != "add made" || !strings.Contains(hist[0].CreatedBy, "echo committed") || hist[0].Size == 0 {
+	hist := jsonLines[struct {
+		ID        string `json:"ID"`
+		CreatedBy string `json:"CreatedBy"`
+		Comment   string `json:"Comment"`
+		Size      string `json:"Size"`
+	}](t, r)
+	if len(hist) != 2 || hist[0].ID != "sha256:"+id || hist[0].Comment != "add made" || !strings.Contains(hist[0].CreatedBy, "echo committed") || hist[0].Size == "0B" {
 		t.Errorf("%s\nwant the commit as the newest history entry", r)
 	}
 	r = e.lodger(t, "image", "inspect", "committed:v1")
-	if !strings.Contains(r.stdout, `"author": "Tess Ter `) {
+	if !strings.Contains(r.stdout, `"Author": "Tess Ter `) {
 		t.Errorf("%s\nwant the author in the configuration", r)
 	}
 
@@ -302,13 +301,20 @@ func (e *env) df(t *testing.T) map[string]dfRow {
 	t.Helper()
 	r := e.lodger(t, "system", "df", "--format", "json")
 	wantCode(t, r, 0)
-	var rows []dfRow
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		t.Fatalf("%s\nparse: %v", r, err)
+	// Docker's lines: counts and human sizes as strings, "6B (100%)".
+	size := func(s string) int64 {
+		s, _, _ = strings.Cut(s, " (")
+		n, err := units.FromHumanSize(s)
+		if err != nil {
+			t.Fatalf("%s\nsize %q: %v", r, s, err)
+		}
+		return n
 	}
 	m := map[string]dfRow{}
-	for _, row := range rows {
-		m[row.Type] = row
+	for _, row := range jsonLines[map[string]string](t, r) {
+		total, _ := strconv.Atoi(row["TotalCount"])
+		active, _ := strconv.Atoi(row["Active"])
+		m[row["Type"]] = dfRow{Type: row["Type"], Total: total, Active: active, Size: size(row["Size"]), Reclaimable: size(row["Reclaimable"])}
 	}
 	return m
 }

@@ -528,14 +528,14 @@ func TestPsFlags(t *testing.T) {
 	wantCode(t, e.lodger(t, "create", "-q", noTLS, "--name", "c3", busybox, "true"), 0)
 	wantCode(t, e.lodger(t, "create", "-q", noTLS, "--name", "cfg", "--entrypoint", "true", config), 0)
 	var infos []struct {
-		ID      string `json:"Id"`
-		ImageID string `json:"ImageID"`
+		ID    string `json:"Id"`
+		Image string `json:"Image"`
 	}
 	r := e.lodger(t, "inspect", "c1")
 	if err := json.Unmarshal([]byte(r.stdout), &infos); err != nil || len(infos) != 1 {
 		t.Fatalf("%s\nparse: %v", r, err)
 	}
-	c1ID, imageID := infos[0].ID, infos[0].ImageID
+	c1ID, imageID := infos[0].ID, strings.TrimPrefix(infos[0].Image, "sha256:")
 
 	names := func(args ...string) string {
 		t.Helper()
@@ -612,8 +612,8 @@ func TestPsFlags(t *testing.T) {
 		wantError(t, e.lodger(t, "ps", "--filter", "bogus=1"), 1, "bogus")
 		wantError(t, e.lodger(t, "ps", "--filter", "status=sleeping"), 1, "status")
 		wantError(t, e.lodger(t, "ps", "--filter", "name"), 1, "KEY=VALUE")
-		wantError(t, e.lodger(t, "ps", "--format", "{{.Nosuch}}", "-a"), 1, "--format")
-		wantError(t, e.lodger(t, "ps", "--format", "{{.ID"), 1, "--format")
+		wantError(t, e.lodger(t, "ps", "--format", "{{.Nosuch}}", "-a"), 1, `template: :1:2: executing "" at <.Nosuch>: can't evaluate field Nosuch in type`)
+		wantError(t, e.lodger(t, "ps", "--format", "{{.ID"), 1, "template parsing error")
 	})
 	wantCode(t, e.lodger(t, "rm", "-f", "c1", "c2", "c3", "cfg"), 0)
 	wantNothingLeft(t, e)

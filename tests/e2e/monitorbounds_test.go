@@ -48,7 +48,7 @@ func TestMonitorBounds(t *testing.T) {
 	runDetached(t, e, "mon-bystander", append(netOpts, "-p", fmt.Sprintf("%d:8080", other), netImage(), "nettool", "serve", "tcp", "8080")...)
 
 	waitHello(t, "tcp", public)
-	r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "mon-hostile")
+	r := e.lodger(t, "inspect", "-f", "{{.Lodger.MonitorPid}}", "mon-hostile")
 	pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
 	if err != nil || pid <= 0 {
 		t.Fatalf("%s\nwant the monitor's pid", r)
@@ -95,7 +95,7 @@ func TestMonitorBounds(t *testing.T) {
 	for range 5 {
 		helloAsItself(t, ip, otherPublic)
 	}
-	if r := e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.State.MonitorPid}}", "mon-hostile"); strings.TrimSpace(r.stdout) != "running "+strconv.Itoa(pid) {
+	if r := e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.Lodger.MonitorPid}}", "mon-hostile"); strings.TrimSpace(r.stdout) != "running "+strconv.Itoa(pid) {
 		t.Errorf("%s\nwant the container running with its monitor %d", r, pid)
 	}
 }
@@ -133,7 +133,7 @@ func TestMonitorBoundsConnect(t *testing.T) {
 
 	runDetached(t, e, "mon-connects", "--network", "netstack:bypass=true", netImage(),
 		"nettool", "hostile", "-after", "3s", "-threads", "0", "-flipped", "0", "-listeners", "1", "-connects", "300", "-connect", blackhole, "8080")
-	r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "mon-connects")
+	r := e.lodger(t, "inspect", "-f", "{{.Lodger.MonitorPid}}", "mon-connects")
 	pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
 	if err != nil || pid <= 0 {
 		t.Fatalf("%s\nwant the monitor's pid", r)

@@ -987,7 +987,7 @@ func TestNetworkConnectionsDoNotLeak(t *testing.T) {
 	addr := targets[0].addr
 	runDetached(t, e, "net-churn", "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080", "-quiet")
 	waitHello(t, "tcp", addr)
-	r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "net-churn")
+	r := e.lodger(t, "inspect", "-f", "{{.Lodger.MonitorPid}}", "net-churn")
 	pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
 	if err != nil || pid <= 0 {
 		t.Fatalf("%s\nwant the monitor's pid", r)
@@ -1338,7 +1338,7 @@ func TestNetworkBypass(t *testing.T) {
 			return fmt.Sprintf("i=0; while [ $i -lt %d ]; do nettool connect -timeout 3s %s >/dev/null || echo failed; i=$((i+1)); done; ", n, target)
 		}
 		runDetached(t, e, "net-bypass-churn", append(slices.Clone(bypassOn), netImage(), "sh", "-c", loop(50)+"echo warm; sleep 2; "+loop(500)+"echo finished; exec sleep 60")...)
-		r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", "net-bypass-churn")
+		r := e.lodger(t, "inspect", "-f", "{{.Lodger.MonitorPid}}", "net-bypass-churn")
 		pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
 		if err != nil || pid <= 0 {
 			t.Fatalf("%s\nwant the monitor's pid", r)
@@ -1465,7 +1465,7 @@ func TestNetworkAcceptBypass(t *testing.T) {
 				assertHandedOver(t, e, name, ip, public)
 			})
 			t.Run("1000 connections leave nothing in the monitor", func(t *testing.T) {
-				r := e.lodger(t, "inspect", "-f", "{{.State.MonitorPid}}", name)
+				r := e.lodger(t, "inspect", "-f", "{{.Lodger.MonitorPid}}", name)
 				pid, err := strconv.Atoi(strings.TrimSpace(r.stdout))
 				if err != nil || pid <= 0 {
 					t.Fatalf("%s\nwant the monitor's pid", r)

@@ -36,7 +36,7 @@ func TestPullPolicyAndPlatform(t *testing.T) {
 	r = e.lodger(t, "pull", "-q", noTLS, "--platform", "linux/arm64", multi)
 	wantCode(t, r, 0)
 	arm := strings.TrimSpace(r.stdout)
-	if r := e.lodger(t, "inspect", "-f", "{{.Config.Architecture}}", arm); strings.TrimSpace(r.stdout) != "arm64" {
+	if r := e.lodger(t, "inspect", "-f", "{{.Architecture}}", arm); strings.TrimSpace(r.stdout) != "arm64" {
 		t.Errorf("%s\nwant the arm64 image", r)
 	}
 	wantStdout(t, e.lodger(t, "run", "--rm", "-q", noTLS, multi, "cat", "/arch"), "amd64\n")

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,20 +36,17 @@ func TestSearch(t *testing.T) {
 	t.Run("json and limit", func(t *testing.T) {
 		r := lodger(t, "search", noTLS, "--format", "json", "--limit", "3", registry+"/lodger-test/")
 		wantOK(t, r)
-		var got []struct{ Index, Name string }
-		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-			t.Fatalf("%s\nparse: %v", r, err)
-		}
+		got := jsonLines[struct{ Index, Name, StarCount, IsOfficial string }](t, r)
 		if len(got) != 3 {
 			t.Fatalf("%s\nwant 3 results (the test set has more under lodger-test/)", r)
 		}
 		for _, g := range got {
-			if g.Index != registry || !strings.HasPrefix(g.Name, registry+"/lodger-test/") {
+			if g.Index != registry || !strings.HasPrefix(g.Name, registry+"/lodger-test/") || g.StarCount != "0" || g.IsOfficial != "false" {
 				t.Errorf("%s\nresult %+v: want index %s and a name under lodger-test/", r, g, registry)
 			}
 		}
 		r = lodger(t, "search", noTLS, "--format", "json", registry+"/no-such-repository-anywhere")
-		wantStdout(t, r, "[]\n")
+		wantStdout(t, r, "")
 	})
 
 	t.Run("search registries", func(t *testing.T) {
@@ -94,7 +90,7 @@ insecure = true
 	t.Run("errors", func(t *testing.T) {
 		wantError(t, lodger(t, "search", noTLS, "127.0.0.1:1/busybox"), 1, "127.0.0.1:1", "connection refused")
 		wantError(t, lodger(t, "search", registry+"/busybox"), 1, "--tls-verify=false")
-		wantError(t, lodger(t, "search", noTLS, "--format", "yaml", registry+"/busybox"), 1, "--format")
+		wantError(t, lodger(t, "search", noTLS, "--format", "{{.Yaml}}", registry+"/busybox"), 1, "can't evaluate field Yaml")
 		wantError(t, lodger(t, "search", noTLS, "--limit", "0", registry+"/busybox"), 1, "--limit")
 		wantError(t, lodger(t, "search"), 1, "requires exactly 1 argument")
 	})

@@ -287,13 +287,15 @@ func TestVolumeCommands(t *testing.T) {
 		if ls := lines(r.stdout); len(ls) != 3 || !strings.HasPrefix(ls[0], "DRIVER") || !strings.Contains(ls[1], "local") {
 			t.Errorf("%s\nwant a header and two rows", r)
 		}
-		rows := parseVolumes(t, e.lodger(t, "volume", "ls", "--format", "json"))
-		if len(rows) != 2 {
-			t.Errorf("ls --format json: %+v", rows)
+		r = e.lodger(t, "volume", "ls", "--format", "json")
+		wantCode(t, r, 0)
+		ls := jsonLines[map[string]string](t, r)
+		if len(ls) != 2 || ls[0]["Name"] != "labelled" || ls[0]["Labels"] != "team=a,x=" || ls[0]["Driver"] != "local" || ls[0]["Scope"] != "local" {
+			t.Errorf("ls --format json: %+v, want Docker's lines", ls)
 		}
 		r = e.lodger(t, "volume", "inspect", "labelled", "second")
 		wantCode(t, r, 0)
-		rows = parseVolumes(t, r)
+		rows := parseVolumes(t, r)
 		if len(rows) != 2 || rows[0].Labels["team"] != "a" || rows[0].Labels["x"] != "" || rows[1].Name != "second" {
 			t.Errorf("%s\nwant labelled (team=a, x) and second", r)
 		}
@@ -302,7 +304,7 @@ func TestVolumeCommands(t *testing.T) {
 		if rows := parseVolumes(t, r); len(rows) != 1 {
 			t.Errorf("%s\nwant the volume found still shown", r)
 		}
-		wantError(t, e.lodger(t, "volume", "ls", "--format", "yaml"), 1, "yaml")
+		wantError(t, e.lodger(t, "volume", "ls", "--format", "{{.Yaml}}"), 1, "can't evaluate field Yaml")
 	})
 	t.Run("rm refused while in use", func(t *testing.T) {
 		wantCode(t, e.lodger(t, "run", "-q", noTLS, "--name", "user1", "-v", "second:/data", busybox, "true"), 0)
