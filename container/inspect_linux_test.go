@@ -29,7 +29,7 @@ func TestInspectReport(t *testing.T) {
 			Ports: []ports.Mapping{{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}}}
 	caps := append([]string{"CAP_NET_ADMIN"}, exec.DefaultCapabilities[1:]...)
 	spec := &specs.Spec{Hostname: "abc123",
-		Root:    &specs.Root{Readonly: true},
+		Root: &specs.Root{Readonly: true},
 		Process: &specs.Process{Env: []string{"PATH=/bin", "A=1"}, Cwd: "/srv", Terminal: true, User: specs.User{UID: 1000, GID: 100},
 			Capabilities: &specs.LinuxCapabilities{Bounding: caps}},
 		Linux: &specs.Linux{Seccomp: &specs.LinuxSeccomp{}},
