@@ -27,6 +27,7 @@ func newContainerCommand() *cobra.Command {
 		newPauseCommand(),
 		newUnpauseCommand(),
 		newDiffCommand(),
+		newStatsCommand(),
 		newWaitCommand(),
 		newRmCommand(),
 		newExecCommand(),

@@ -87,6 +87,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newPauseCommand(),
 		newUnpauseCommand(),
 		newDiffCommand(),
+		newStatsCommand(),
 		newInspectCommand(),
 		newCpCommand(),
 		newTopCommand(),
