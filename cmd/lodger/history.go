@@ -190,6 +190,7 @@ func newImageCommand() *cobra.Command {
 		newLoadCommand(),
 		newImportCommand(),
 		newImagePruneCommand(),
+		newImageExistsCommand(),
 	)
 	return cmd
 }

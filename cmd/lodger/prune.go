@@ -28,6 +28,7 @@ func newContainerCommand() *cobra.Command {
 		newUnpauseCommand(),
 		newDiffCommand(),
 		newStatsCommand(),
+		newContainerExistsCommand(),
 		newWaitCommand(),
 		newRmCommand(),
 		newExecCommand(),

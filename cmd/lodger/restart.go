@@ -33,5 +33,6 @@ func newRestartCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait for the stop before SIGKILL")
+	cmd.Flags().IntVar(&timeout, "timeout", 10, "the same as --time, as Docker spells it")
 	return sessionCommand(cmd, 1)
 }

@@ -23,6 +23,8 @@ func newStopCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	// Docker 25 renamed --time to --timeout; podman keeps --time.
+	cmd.Flags().IntVar(&timeout, "timeout", 10, "the same as --time, as Docker spells it")
 	return sessionCommand(cmd, 1)
 }
 
