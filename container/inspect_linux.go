@@ -227,6 +227,10 @@ func inspectState(st monitor.State) *dockercontainer.State {
 	}
 	if s.Running {
 		s.Pid = st.Pid
+		// Docker's paused container is running and paused both.
+		if st.Paused {
+			s.Paused, s.Status = true, dockercontainer.StatePaused
+		}
 	}
 	if st.ExitCode != nil {
 		s.ExitCode = *st.ExitCode

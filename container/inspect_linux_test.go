@@ -96,6 +96,13 @@ func TestInspectReport(t *testing.T) {
 	}
 }
 
+func TestInspectStatePaused(t *testing.T) {
+	s := inspectState(monitor.State{Status: monitor.StatusRunning, Pid: 42, Paused: true})
+	if !s.Running || !s.Paused || s.Status != "paused" || s.Pid != 42 {
+		t.Errorf("paused state: %+v, want running and paused, status paused", s)
+	}
+}
+
 func TestInspectStateExited(t *testing.T) {
 	code := 137
 	fin := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)

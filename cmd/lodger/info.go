@@ -3,11 +3,15 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"text/template"
 
+	"github.com/moby/moby/api/types/system"
 	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
+	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/rootless/session"
 	"github.com/lodger-containers/lodger/sysinfo"
 )
@@ -48,6 +52,7 @@ cgroups:
 
 type infoOptions struct {
 	format string
+	counts [3]int // running, paused, stopped containers
 }
 
 func newInfoCommand() *cobra.Command {
@@ -58,7 +63,9 @@ func newInfoCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.format != "" && o.format != "text" && o.format != "json" {
-				return fmt.Errorf("--format %q: use text or json", o.format)
+				if _, err := format.New(o.format); err != nil {
+					return err
+				}
 			}
 			// info is where a user looks when the session cannot be
 			// made (issue 19: AppArmor on Ubuntu): it enters the
@@ -83,20 +90,60 @@ func newInfoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			o.counts = countContainers(store)
 			return printInfo(cmd, o, info)
 		},
 	}
-	cmd.Flags().StringVar(&o.format, "format", "", "output format: text or json")
+	cmd.Flags().StringVarP(&o.format, "format", "f", "", "text, json, or a Go template over Docker's info fields (e.g. {{.Driver}}) and lodger's (e.g. {{.Storage.GraphRoot}})")
 	return cmd
 }
 
 func printInfo(cmd *cobra.Command, o infoOptions, info *sysinfo.Info) error {
 	info.Version = version
 	out := cmd.OutOrStdout()
+	switch o.format {
+	case "", "text":
+		return infoTemplate.Execute(out, info)
+	}
+	r := infoReport{Info: info.Docker(), LodgerInfo: *info}
+	r.ContainersRunning, r.ContainersPaused, r.ContainersStopped = o.counts[0], o.counts[1], o.counts[2]
 	if o.format == "json" {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return enc.Encode(r)
 	}
-	return infoTemplate.Execute(out, info)
+	t, err := format.New(o.format)
+	if err != nil {
+		return err
+	}
+	return format.Execute(out, t, r)
+}
+
+// infoReport is what info --format sees: Docker's info fields
+// ({{.Driver}}, {{.DockerRootDir}}, {{.ServerVersion}}, ...) and, beside
+// them with their own lower-case JSON names, lodger's ({{.Host.Rootless}},
+// {{.Storage.GraphRoot}}, {{.Session.Helper}}, ...); no name is in both.
+type infoReport struct {
+	system.Info
+	LodgerInfo
+}
+
+// LodgerInfo is sysinfo.Info under a name of its own, so that it embeds
+// beside Docker's Info.
+type LodgerInfo = sysinfo.Info
+
+// countContainers is the running, paused and stopped containers.
+func countContainers(store cstorage.Store) (n [3]int) {
+	infos, _ := container.List(store)
+	for _, in := range infos {
+		switch {
+		case in.State.Status == monitor.StatusRunning && in.State.Paused:
+			n[1]++
+		case in.State.Status == monitor.StatusRunning:
+			n[0]++
+		default:
+			n[2]++
+		}
+	}
+	return n
 }
