@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/events"
@@ -60,6 +61,7 @@ type RunOptions struct {
 	PullPolicy string   // --pull
 	Restart    string   // --restart
 	DetachKeys string   // --detach-keys for run -it
+	Health     HealthOptions
 	LogDriver  string   // --log-driver: json-file (default), k8s-file or none
 	LogOpts    []string // --log-opt KEY=VALUE: max-size, max-file, labels, env
 	Started    func(id string)
@@ -92,6 +94,9 @@ type Metadata struct {
 	Restart    monitor.RestartPolicy `json:"restart,omitzero"`
 	LogMaxSize int64                 `json:"logMaxSize,omitempty"`
 	Log        *logfile.Options      `json:"log,omitempty"`
+	// Healthcheck is the container's health check (--health-*); nil for
+	// none.
+	Healthcheck *health.Config `json:"healthcheck,omitempty"`
 	// Network is nil in records of lodger before the netstack network,
 	// which had --network none.
 	Network *NetworkSettings `json:"network,omitempty"`
@@ -213,6 +218,10 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if _, err := logfile.Parse(opts.LogDriver, opts.LogOpts, nil, nil); err != nil {
 		return exec.ExitLodger, err
 	}
+	healthcheck, err := opts.Health.config()
+	if err != nil {
+		return exec.ExitLodger, err
+	}
 	// Every container but a plain foreground run's goes to a monitor
 	// (create's, once started): a missing monitor program fails before
 	// anything is pulled or created.
@@ -290,7 +299,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
 		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove,
-		Restart: restart, Log: &logOpts, Network: &netSettings})
+		Restart: restart, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
 	if err != nil {
@@ -396,7 +405,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	attach := opts.TTY && !opts.Detach
 	if opts.Detach || attach {
 		err := startMonitor(store, opts.Storage, netSettings, monitor.Request{ID: id, Spec: spec, Remove: opts.Remove, Restart: restart,
-			Log: logOpts, EventAttrs: attrs, Interactive: opts.Interactive, Attached: attach}, listeners)
+			Log: logOpts, EventAttrs: attrs, Health: healthcheck, Interactive: opts.Interactive, Attached: attach}, listeners)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -442,11 +451,35 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if logOpts.Driver == logfile.None {
 		log = nil // the output goes straight to the terminal
 	}
+	// The health check runs here as the monitor runs it; st is shared
+	// with it until it stops, before the exit is recorded.
+	var stmu sync.Mutex
+	stopHealth := func() {}
 	code, err := runProcess(spec, opts, log, monitor.Hooks(netw), func(pid int) {
+		stmu.Lock()
+		defer stmu.Unlock()
 		st.Status, st.Pid, st.StartedAt = monitor.StatusRunning, pid, time.Now().UTC()
 		_ = monitor.SaveState(runDir, st)
 		Journal().Emit(events.Container, "start", id, attrs)
+		if healthcheck != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				monitor.CheckHealth(ctx, *healthcheck, spec, pid, st.StartedAt, func(hs health.State, changed bool) {
+					stmu.Lock()
+					defer stmu.Unlock()
+					st.Health = &hs
+					_ = monitor.SaveState(runDir, st)
+					if changed {
+						Journal().Emit(events.Container, "health_status: "+hs.Status, id, attrs)
+					}
+				})
+			}()
+			stopHealth = func() { cancel(); <-done }
+		}
 	})
+	stopHealth()
 
 	if netw != nil {
 		// Closing a TAP costs the kernel an RCU grace period (~10 ms):

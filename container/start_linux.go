@@ -67,7 +67,7 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 		return exec.ExitLodger, err
 	}
 	err = startMonitor(store, o.Storage, netSettings, monitor.Request{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove,
-		Restart: in.Metadata.Restart, Log: in.Metadata.logOptions(), EventAttrs: in.eventAttrs()}, listeners)
+		Restart: in.Metadata.Restart, Log: in.Metadata.logOptions(), EventAttrs: in.eventAttrs(), Health: in.Metadata.Healthcheck}, listeners)
 	closeListeners(listeners)
 	if err != nil {
 		_, _ = store.Unmount(in.ID, true)

@@ -80,6 +80,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newAttachCommand(),
 		newLogsCommand(),
 		newEventsCommand(),
+		newHealthcheckCommand(),
 		newWaitCommand(),
 		newStopCommand(),
 		newRestartCommand(),

@@ -39,6 +39,7 @@ type runOptions struct {
 	restart     string
 	logOpts     []string
 	logDriver   string
+	health      container.HealthOptions
 	detachKeys  string
 	pullPolicy  string
 }
@@ -100,6 +101,7 @@ not found, 128+N when signal N killed it.`,
 				Restart:     o.restart,
 				LogOpts:     o.logOpts,
 				LogDriver:   o.logDriver,
+				Health:      o.health,
 				DetachKeys:  o.detachKeys,
 				PullPolicy:  o.pullPolicy,
 				Storage:     so,
@@ -149,6 +151,13 @@ not found, 128+N when signal N killed it.`,
 	f.StringVar(&o.pullPolicy, "pull", "missing", "pull the image: missing (when not in local storage), always, newer, never")
 	f.StringVar(&o.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	f.StringVar(&o.detachKeys, "detach-keys", "", "keys that detach from run -it, leaving the container running (default ctrl-p,ctrl-q)")
+	f.StringVar(&o.health.Cmd, "health-cmd", "", "command (run with /bin/sh -c in the container) whose exit 0 says the container is healthy")
+	f.DurationVar(&o.health.Interval, "health-interval", 0, "time between health checks (default 30s)")
+	f.DurationVar(&o.health.Timeout, "health-timeout", 0, "time a health check may take before it counts as failed (default 30s)")
+	f.DurationVar(&o.health.StartPeriod, "health-start-period", 0, "time the container has to start, in which failed checks do not count")
+	f.DurationVar(&o.health.StartInterval, "health-start-interval", 0, "time between health checks in the start period (default 5s)")
+	f.IntVar(&o.health.Retries, "health-retries", 0, "failures in a row that make the container unhealthy (default 3)")
+	f.BoolVar(&o.health.None, "no-healthcheck", false, "run no health check")
 	f.StringVar(&o.logDriver, "log-driver", "json-file", "where the output is kept: json-file (Docker's format), k8s-file (podman's) or none")
 	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log option: max-size=SIZE caps the log file, max-file=N files are kept (default 2 with max-size), labels=K1,K2 and env=V1,V2 (and labels-regex=, env-regex=) add those values to each line's details")
 	if createOnly {

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
@@ -197,6 +199,27 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		_, _ = ready.WriteString("ok")
 		ready.Close()
 	}
+	// The health check runs beside the container and writes the state
+	// with each result; it ends before the exit is recorded.
+	stopHealth := func() {}
+	if req.Health != nil && req.Health.Args() != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		var stmu sync.Mutex
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			CheckHealth(ctx, *req.Health, req.Spec, p.Pid(), st.StartedAt, func(hs health.State, changed bool) {
+				stmu.Lock()
+				defer stmu.Unlock()
+				st.Health = &hs
+				_ = SaveState(runDir, *st)
+				if changed {
+					req.event("health_status: " + hs.Status)
+				}
+			})
+		}()
+		stopHealth = func() { cancel(); <-done }
+	}
 	var wg sync.WaitGroup
 	for _, s := range streams {
 		wg.Add(1)
@@ -206,6 +229,7 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		}()
 	}
 	code, _ := p.Wait()
+	stopHealth()
 	// The pipes end when every holder of them (the process and anything
 	// it left behind) is gone, so the last lines before exit are never
 	// lost. In its own pid namespace everything dies with the process;

@@ -3,6 +3,7 @@ package monitor
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
@@ -40,6 +41,8 @@ type Request struct {
 	// labels), as Docker's daemon does.
 	Events     string            `json:"events,omitempty"`
 	EventAttrs map[string]string `json:"eventAttrs,omitempty"`
+	// Health is the container's health check; nil for none.
+	Health *health.Config `json:"health,omitempty"`
 	// Cleanup runs once the container has ended for good (no restart
 	// follows): the CLI's own command that unmounts the root filesystem
 	// and, for --rm, deletes the container. The monitor waits for it, so

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
 
@@ -37,6 +38,10 @@ type State struct {
 	RestartCount int `json:"restartCount,omitempty"`
 	// Ports are the published ports as bound, host ports picked.
 	Ports []ports.Mapping `json:"ports,omitempty"`
+	// Health is the health check's state (Docker's .State.Health), kept
+	// by whoever watches the container (its monitor, or the foreground
+	// lodger); nil for a container without a check.
+	Health *health.State `json:"health,omitempty"`
 	// Paused says lodger pause stopped the running container; it is read
 	// from a file of its own (pausedFile), never saved in this one, so
 	// the monitor's writes cannot lose it.
@@ -143,6 +148,15 @@ func (s State) StatusText() string {
 	case StatusRunning:
 		if s.Paused {
 			return "Up " + humanSince(s.StartedAt) + " (Paused)"
+		}
+		// Docker's ps: "Up 3 minutes (healthy)", "(health: starting)".
+		if s.Health != nil {
+			switch s.Health.Status {
+			case health.Starting:
+				return "Up " + humanSince(s.StartedAt) + " (health: starting)"
+			case health.Healthy, health.Unhealthy:
+				return "Up " + humanSince(s.StartedAt) + " (" + s.Health.Status + ")"
+			}
 		}
 		return "Up " + humanSince(s.StartedAt)
 	case StatusExited:
