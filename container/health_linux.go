@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,8 +22,11 @@ type HealthOptions struct {
 	None                       bool // --no-healthcheck
 }
 
-// config is the container's check: nil for none.
-func (o HealthOptions) config() (*health.Config, error) {
+// config is the container's check, from the flags and the image's
+// HEALTHCHECK (nil when it has none), as Docker merges them: --health-cmd
+// replaces the image's test, the other flags override its values one by
+// one, --no-healthcheck turns any off. nil for none.
+func (o HealthOptions) config(image *health.Config) (*health.Config, error) {
 	if o.None && o.Cmd != "" {
 		return nil, fmt.Errorf("--no-healthcheck conflicts with --health-cmd: %w", health.ErrInvalid)
 	}
@@ -30,11 +34,54 @@ func (o HealthOptions) config() (*health.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if o.None || o.Cmd == "" {
+	switch {
+	case o.None:
+		return nil, nil
+	case o.Cmd != "":
+		c.Test = []string{"CMD-SHELL", o.Cmd}
+	case image != nil && image.Args() != nil:
+		c.Test = image.Test
+		for _, f := range []struct{ set, from *time.Duration }{
+			{&c.Interval, &image.Interval}, {&c.Timeout, &image.Timeout},
+			{&c.StartPeriod, &image.StartPeriod}, {&c.StartInterval, &image.StartInterval},
+		} {
+			if *f.set == 0 {
+				*f.set = *f.from
+			}
+		}
+		if c.Retries == 0 {
+			c.Retries = image.Retries
+		}
+	default:
 		return nil, nil
 	}
-	c.Test = []string{"CMD-SHELL", o.Cmd}
 	return &c, nil
+}
+
+// imageHealthcheck is the HEALTHCHECK of a Docker image's configuration
+// (raw, as storage keeps it); the OCI configuration lodger reads
+// otherwise has no such field. nil when there is none.
+func imageHealthcheck(raw []byte) *health.Config {
+	var cfg struct {
+		Config struct {
+			Healthcheck *health.Config `json:"Healthcheck"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(raw, &cfg) != nil {
+		return nil
+	}
+	return cfg.Config.Healthcheck
+}
+
+// storedHealthcheck reads imageHealthcheck from storage: the
+// configuration is the big data item named by its digest, which is the
+// image's ID.
+func storedHealthcheck(store cstorage.Store, imageID string) *health.Config {
+	raw, err := store.ImageBigData(imageID, "sha256:"+imageID)
+	if err != nil {
+		return nil
+	}
+	return imageHealthcheck(raw)
 }
 
 // ErrNoHealthcheck says a container has no health check to run.

@@ -218,8 +218,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if _, err := logfile.Parse(opts.LogDriver, opts.LogOpts, nil, nil); err != nil {
 		return exec.ExitLodger, err
 	}
-	healthcheck, err := opts.Health.config()
-	if err != nil {
+	if _, err := opts.Health.config(nil); err != nil {
 		return exec.ExitLodger, err
 	}
 	// Every container but a plain foreground run's goes to a monitor
@@ -267,6 +266,14 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		return exec.ExitLodger, fmt.Errorf("no command: image %s has no Cmd or Entrypoint; give one after the image name", opts.Image)
 	}
 	env := MergeEnv(cfg.Config.Env, envOverrides)
+	var imageHC *health.Config
+	if !opts.Health.None && opts.Health.Cmd == "" {
+		imageHC = storedHealthcheck(store, img.ID) // only read when it may count
+	}
+	healthcheck, err := opts.Health.config(imageHC)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
 	logOpts, err := logfile.Parse(opts.LogDriver, opts.LogOpts, proc.labels, env)
 	if err != nil {
 		return exec.ExitLodger, err
