@@ -1,18 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	tmplformat "github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/events"
 )
@@ -102,21 +101,11 @@ func eventPrinter(w io.Writer, format string) (func(events.Message) error, error
 	case "json":
 		format = "{{json .}}"
 	}
-	tmpl, err := template.New("format").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
-	}).Parse(format)
+	tmpl, err := tmplformat.New(format)
 	if err != nil {
-		return nil, fmt.Errorf("--format: %w", err)
+		return nil, err
 	}
 	return func(m events.Message) error {
-		if err := tmpl.Execute(w, m); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		_, err := fmt.Fprintln(w)
-		return err
+		return tmplformat.Execute(w, tmpl, m)
 	}, nil
 }
-

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
 )
 
@@ -39,10 +37,10 @@ type statsRow struct {
 	PIDs      string `json:"PIDs"`
 }
 
-// statsHeader names the columns as Docker's table does.
-var statsHeader = statsRow{
-	Container: "CONTAINER", ID: "CONTAINER ID", Name: "NAME", CPUPerc: "CPU %",
-	MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %", NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",
+// statsHeaders name the columns as Docker's table does.
+var statsHeaders = map[string]string{
+	"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+	"MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS",
 }
 
 const statsDefaultFormat = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
@@ -66,28 +64,18 @@ machine's memory, as no limit is applied.`,
 	f.BoolVarP(&o.all, "all", "a", false, "show every container (default: the running ones)")
 	f.BoolVar(&o.noStream, "no-stream", false, "print one sample and exit")
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate the container ID")
-	f.StringVar(&o.format, "format", "", "Go template (\"table ...\" for a header), or json for a JSON object per line")
+	f.StringVar(&o.format, "format", "", "table, json, a Go template, or table TEMPLATE")
 	return sessionCommand(cmd, 1)
 }
 
 func runStats(cmd *cobra.Command, o statsOptions, args []string) error {
-	format := o.format
-	if format == "" || format == "table" {
-		format = statsDefaultFormat
+	pf, err := format.Parse(o.format, statsDefaultFormat, statsHeaders)
+	if err != nil {
+		return err
 	}
-	var tmpl *template.Template
-	table := false
-	if format != "json" {
-		text, isTable := strings.CutPrefix(format, "table")
-		table = isTable
-		var err error
-		if tmpl, err = template.New("stats").Option("missingkey=error").Parse(strings.TrimLeft(text, " ") + "\n"); err != nil {
-			return fmt.Errorf("template parsing error: %w", err)
-		}
-		// An unknown field fails before anything is sampled.
-		if err := tmpl.Execute(io.Discard, statsHeader); err != nil {
-			return fmt.Errorf("template: %w", err)
-		}
+	// An unknown field fails before anything is sampled.
+	if err := pf.Write(io.Discard, []any{statsRow{}}); err != nil {
+		return err
 	}
 	store, err := openStore()
 	if err != nil {
@@ -131,7 +119,7 @@ func runStats(cmd *cobra.Command, o statsOptions, args []string) error {
 			// As Docker's: clear the screen, cursor home.
 			b.WriteString("\033[2J\033[H")
 		}
-		if err := writeStats(&b, ss, prev, args, o, tmpl, table); err != nil {
+		if err := writeStats(&b, ss, prev, args, o, pf); err != nil {
 			return err
 		}
 		if _, err := io.WriteString(out, b.String()); err != nil {
@@ -147,42 +135,17 @@ func runStats(cmd *cobra.Command, o statsOptions, args []string) error {
 	}
 }
 
-func writeStats(w io.Writer, ss []container.Sample, prev map[string]container.Sample, args []string, o statsOptions, tmpl *template.Template, table bool) error {
-	rows := make([]statsRow, len(ss))
+func writeStats(w io.Writer, ss []container.Sample, prev map[string]container.Sample, args []string, o statsOptions, pf *format.Format) error {
+	rows := make([]any, len(ss))
 	for i, s := range ss {
-		rows[i] = statsRowOf(s, prev[s.ID], o.noTrunc)
-		rows[i].Container = rows[i].ID
+		r := statsRowOf(s, prev[s.ID], o.noTrunc)
+		r.Container = r.ID
 		if i < len(args) {
-			rows[i].Container = args[i]
+			r.Container = args[i]
 		}
+		rows[i] = r
 	}
-	if tmpl == nil {
-		enc := json.NewEncoder(w)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var tw io.Writer = w
-	var flush func() error
-	if table {
-		t := tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-		tw, flush = t, t.Flush
-		if err := tmpl.Execute(tw, statsHeader); err != nil {
-			return fmt.Errorf("template: %w", err)
-		}
-	}
-	for _, r := range rows {
-		if err := tmpl.Execute(tw, r); err != nil {
-			return fmt.Errorf("template: %w", err)
-		}
-	}
-	if flush != nil {
-		return flush()
-	}
-	return nil
+	return pf.Write(w, rows)
 }
 
 // statsRowOf renders a sample as Docker's stats does: binary units for
