@@ -6,8 +6,6 @@
 // stats) and says so in `lodger info` (issue 13).
 package cgroups
 
-import "strings"
-
 // Report is what Detect found.
 type Report struct {
 	// Mode is "v2" (unified), "v1", "hybrid" (v1 controllers with a v2
@@ -48,41 +46,17 @@ func (r Report) StatsSource() string {
 	return "/proc (the sum over the processes of the container's pid namespace; network from its eth0)"
 }
 
-// Missing names the limits that cannot be applied here, for the warning
-// run prints when --memory, --cpus or --pids-limit are given.
-func (r Report) Missing(controller string) string {
-	switch controller {
-	case "memory":
-		if r.Memory != "" {
-			return ""
-		}
-	case "pids":
-		if r.Pids != "" {
-			return ""
-		}
-	case "cpu":
-		if r.CPU != "" {
-			return ""
-		}
+// LimitsReason says why run's --memory, --cpus and --pids-limit are not
+// applied here, for its one-line warning.
+func (r Report) LimitsReason() string {
+	if r.Memory == "" && r.CPU == "" && r.Pids == "" {
+		return "no writable cgroup is delegated to this user (cgroups " + r.Mode + "; systemd's user delegation, or a hierarchy root chowned to you, would give one)"
 	}
-	return "no writable " + controller + " cgroup is delegated to this user"
+	return "lodger does not yet place containers in the cgroups delegated to this user"
 }
 
-// LimitsText says which resource limits lodger can apply here.
+// LimitsText says which resource limits lodger can apply here: none yet,
+// and why; run warns when they are asked for.
 func (r Report) LimitsText() string {
-	var have, missing []string
-	for _, c := range []struct{ flag, dir string }{{"--memory", r.Memory}, {"--cpus", r.CPU}, {"--pids-limit", r.Pids}} {
-		if c.dir != "" {
-			have = append(have, c.flag)
-		} else {
-			missing = append(missing, c.flag)
-		}
-	}
-	if len(have) == 0 {
-		return "none (no writable cgroup is delegated to this user): " + strings.Join(missing, ", ") + " are warned about and not applied"
-	}
-	if len(missing) == 0 {
-		return strings.Join(have, ", ")
-	}
-	return strings.Join(have, ", ") + "; not " + strings.Join(missing, ", ") + " (not delegated)"
+	return "none: --memory, --cpus and --pids-limit are warned about, not applied: " + r.LimitsReason()
 }

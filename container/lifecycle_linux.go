@@ -105,7 +105,8 @@ func Wait(ctx context.Context, store cstorage.Store, ref string) (monitor.State,
 }
 
 // Stop sends the container's stop signal (SIGTERM unless --stop-signal
-// said otherwise), and SIGKILL when it has not exited after timeout.
+// said otherwise), and SIGKILL when it has not exited after timeout; a
+// negative timeout is the container's --stop-timeout, or 10 s.
 func Stop(ctx context.Context, store cstorage.Store, ref string, timeout time.Duration) error {
 	in, err := Get(store, ref)
 	if err != nil {
@@ -113,6 +114,13 @@ func Stop(ctx context.Context, store cstorage.Store, ref string, timeout time.Du
 	}
 	if in.State.Status != monitor.StatusRunning {
 		return nil
+	}
+	if timeout < 0 {
+		// Neither -t given: the container's --stop-timeout, else 10 s.
+		timeout = 10 * time.Second
+		if in.Metadata.StopTimeout != nil {
+			timeout = time.Duration(*in.Metadata.StopTimeout) * time.Second
+		}
 	}
 	// The restart policy must not bring it back.
 	if dir, err := store.ContainerRunDirectory(in.ID); err == nil {

@@ -59,6 +59,11 @@ type RunOptions struct {
 	// store is.
 	Detach     bool
 	PullPolicy string   // --pull
+	// Created is called with the ID once the container record exists
+	// (--cidfile).
+	Created func(id string)
+	// StopTimeout is --stop-timeout, in seconds; nil for stop's default.
+	StopTimeout *int
 	Restart    string   // --restart
 	DetachKeys string   // --detach-keys for run -it
 	Health     HealthOptions
@@ -85,6 +90,8 @@ type Metadata struct {
 	// Labels and StopSignal are kept for ps filters and stop.
 	Labels     map[string]string `json:"labels,omitempty"`
 	StopSignal string            `json:"stopSignal,omitempty"`
+	// StopTimeout is --stop-timeout: stop's wait when -t is not given.
+	StopTimeout *int `json:"stopTimeout,omitempty"`
 	// Volumes are the names of the volumes the container mounts.
 	Volumes []string `json:"volumes,omitempty"`
 	// Remove is --rm, for a container created now and started later;
@@ -306,7 +313,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
 		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove,
-		Restart: restart, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
+		Restart: restart, StopTimeout: opts.StopTimeout, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
 	if err != nil {
@@ -314,6 +321,9 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 			return exec.ExitLodger, fmt.Errorf("container name %q: %w by another container; choose another --name or remove it", name, ErrNameInUse)
 		}
 		return exec.ExitLodger, fmt.Errorf("create container: %w", err)
+	}
+	if opts.Created != nil {
+		opts.Created(id)
 	}
 	attrs := eventAttrs(opts.Image, name, proc.labels)
 	Journal().Emit(events.Container, "create", id, attrs)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 	cstorage "go.podman.io/storage"
 
@@ -21,7 +19,7 @@ func newRestartCommand() *cobra.Command {
 				return err
 			}
 			return eachArg(cmd, args, true, func(store cstorage.Store, ref string) error {
-				if err := container.Stop(cmd.Context(), store, ref, time.Duration(timeout)*time.Second); err != nil {
+				if err := container.Stop(cmd.Context(), store, ref, stopWait(cmd.Flags(), timeout)); err != nil {
 					return err
 				}
 				code, err := container.Start(cmd.Context(), store, ref, container.StartOptions{Storage: so})

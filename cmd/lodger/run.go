@@ -42,6 +42,7 @@ type runOptions struct {
 	health      container.HealthOptions
 	detachKeys  string
 	pullPolicy  string
+	everyday    everydayOptions
 }
 
 func newRunCommand() *cobra.Command {
@@ -124,6 +125,10 @@ not found, 128+N when signal N killed it.`,
 			if cmd.Flags().Changed("entrypoint") {
 				ro.Entrypoint = &o.entrypoint
 			}
+			if err := o.everyday.apply(cmd.Flags(), &ro, cmd.ErrOrStderr()); err != nil {
+				return &exitCodeError{Code: exec.ExitLodger, Err: err}
+			}
+			defer o.everyday.finish()
 			if createOnly {
 				ro.Started = nil
 				id, code, err := container.Create(ctx, store, ro)
@@ -186,6 +191,7 @@ not found, 128+N when signal N killed it.`,
 	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "no-new-privileges[=true|false], seccomp=unconfined|PROFILE.json")
 	f.StringVar(&o.userns, "userns", "", "user namespace: keep-id runs as your own uid and gid, so bind-mounted files keep their owner")
 	registerMountFlags(f, &o.mounts)
+	registerEverydayFlags(f, &o.everyday)
 	p := &o.process
 	f.BoolVar(&p.Init, "init", false, "run a minimal init as pid 1 that forwards signals and reaps zombies")
 	f.StringArrayVar(&p.Ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD] (nofile, nproc, core, ...); only lowering works rootless")

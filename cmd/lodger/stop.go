@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container"
@@ -18,7 +19,7 @@ func newStopCommand() *cobra.Command {
 		Args:  minArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachArg(cmd, args, true, func(store cstorage.Store, ref string) error {
-				return container.Stop(cmd.Context(), store, ref, time.Duration(timeout)*time.Second)
+				return container.Stop(cmd.Context(), store, ref, stopWait(cmd.Flags(), timeout))
 			})
 		},
 	}
@@ -26,6 +27,14 @@ func newStopCommand() *cobra.Command {
 	// Docker 25 renamed --time to --timeout; podman keeps --time.
 	cmd.Flags().IntVar(&timeout, "timeout", 10, "the same as --time, as Docker spells it")
 	return sessionCommand(cmd, 1)
+}
+
+// stopWait is -t/--timeout, or -1 for the container's --stop-timeout.
+func stopWait(f *pflag.FlagSet, seconds int) time.Duration {
+	if !f.Changed("time") && !f.Changed("timeout") {
+		return -1
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 func newKillCommand() *cobra.Command {

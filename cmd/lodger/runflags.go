@@ -1,0 +1,206 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/docker/go-units"
+	"github.com/spf13/pflag"
+
+	"github.com/lodger-containers/lodger/cgroups"
+	"github.com/lodger-containers/lodger/container"
+)
+
+// everydayOptions are Docker's everyday run and create flags that lodger
+// turns into mounts, metadata or a warning (issue 13).
+type everydayOptions struct {
+	cidfile     string
+	devices     []string
+	tz          string
+	stopTimeout int
+	memory      string
+	cpus        float64
+	pidsLimit   int64
+
+	// cidWritten says the container ID went into cidfile, which must then
+	// stay; otherwise finish removes the file create reserved.
+	cidWritten bool
+	cidOpen    *os.File
+}
+
+func registerEverydayFlags(f *pflag.FlagSet, o *everydayOptions) {
+	f.StringVar(&o.cidfile, "cidfile", "", "write the container ID to this file (refused when it exists)")
+	f.StringArrayVar(&o.devices, "device", nil, "bind a host device you can open into the container: HOST[:CTR][:PERMS], PERMS of r, w, m")
+	f.StringVar(&o.tz, "tz", "", "time zone of the container: local (the host's) or an Area/City of the host's zoneinfo")
+	f.IntVar(&o.stopTimeout, "stop-timeout", 10, "seconds stop waits for the stop signal before SIGKILL")
+	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (units b, k, m, g); applied only where a writable cgroup is delegated, else a warning")
+	f.Float64Var(&o.cpus, "cpus", 0, "CPU limit in CPUs; applied only where a writable cgroup is delegated, else a warning")
+	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit; applied only where a writable cgroup is delegated, else a warning")
+}
+
+// apply checks the flags and puts them into ro; warnings go to stderr.
+// Call finish when create is over.
+func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, stderr io.Writer) error {
+	if flags.Changed("stop-timeout") {
+		t := o.stopTimeout
+		ro.StopTimeout = &t
+	}
+	for _, d := range o.devices {
+		v, warn, err := deviceVolume(d)
+		if err != nil {
+			return err
+		}
+		if warn != "" {
+			fmt.Fprintln(stderr, "lodger: warning: "+warn)
+		}
+		ro.Mounts.Volumes = append(ro.Mounts.Volumes, v)
+	}
+	if o.tz != "" {
+		v, err := tzVolume(o.tz)
+		if err != nil {
+			return err
+		}
+		ro.Mounts.Volumes = append(ro.Mounts.Volumes, v)
+	}
+	if w, err := o.limitWarning(flags, cgroups.Detect()); err != nil {
+		return err
+	} else if w != "" {
+		fmt.Fprintln(stderr, "lodger: warning: "+w)
+	}
+	if o.cidfile != "" {
+		// Docker's rule: an existing file is refused, so that two
+		// containers never share one.
+		f, err := os.OpenFile(o.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("container ID file found, make sure the other container isn't running or delete %s", o.cidfile)
+		}
+		if err != nil {
+			return fmt.Errorf("--cidfile: %w", err)
+		}
+		o.cidOpen = f
+		ro.Created = func(id string) {
+			if _, err := f.WriteString(id); err == nil {
+				o.cidWritten = true
+			}
+			f.Close()
+		}
+	}
+	return nil
+}
+
+// finish removes the cidfile when no container was created.
+func (o *everydayOptions) finish() {
+	if o.cidOpen != nil && !o.cidWritten {
+		o.cidOpen.Close()
+		os.Remove(o.cidfile)
+	}
+}
+
+// limitWarning parses --memory, --cpus and --pids-limit and says which of
+// them cannot be applied: lodger places no container in a cgroup of its
+// own, so none is applied, delegated or not; never silently (issue 13).
+func (o *everydayOptions) limitWarning(flags *pflag.FlagSet, cg cgroups.Report) (string, error) {
+	var given []string
+	if flags.Changed("memory") {
+		if _, err := units.RAMInBytes(o.memory); err != nil {
+			return "", fmt.Errorf("--memory %q: %w", o.memory, err)
+		}
+		given = append(given, "--memory")
+	}
+	if flags.Changed("cpus") {
+		if o.cpus <= 0 {
+			return "", fmt.Errorf("--cpus %v: must be more than 0", o.cpus)
+		}
+		given = append(given, "--cpus")
+	}
+	if flags.Changed("pids-limit") {
+		given = append(given, "--pids-limit")
+	}
+	if len(given) == 0 {
+		return "", nil
+	}
+	return strings.Join(given, ", ") + " not applied: " + cg.LimitsReason(), nil
+}
+
+// deviceVolume turns --device HOST[:CTR][:PERMS] into a bind of the device
+// node, after checking that the user can open it as PERMS asks: in a user
+// namespace nothing can be created with mknod, and a device the user
+// cannot open would only fail inside the container. Docker enforces PERMS
+// with the device cgroup, which a rootless container has not: PERMS other
+// than the default are warned about (the bind is read-only without w,
+// which stops nothing a device node allows).
+func deviceVolume(spec string) (vol, warn string, err error) {
+	parts := strings.Split(spec, ":")
+	host, ctr, perms := parts[0], parts[0], "rwm"
+	switch len(parts) {
+	case 1:
+	case 2:
+		if isDevicePerms(parts[1]) {
+			perms = parts[1]
+		} else {
+			ctr = parts[1]
+		}
+	case 3:
+		ctr, perms = parts[1], parts[2]
+	default:
+		return "", "", fmt.Errorf("--device %q: want HOST[:CTR][:PERMS]", spec)
+	}
+	if !filepath.IsAbs(host) || !filepath.IsAbs(ctr) || !isDevicePerms(perms) {
+		return "", "", fmt.Errorf("--device %q: want absolute HOST and CTR paths and PERMS of r, w, m", spec)
+	}
+	fi, err := os.Stat(host)
+	if err != nil {
+		return "", "", fmt.Errorf("--device %s: %w", host, err)
+	}
+	if fi.Mode()&os.ModeDevice == 0 {
+		return "", "", fmt.Errorf("--device %s: not a device", host)
+	}
+	flag := os.O_RDONLY
+	if strings.Contains(perms, "w") {
+		flag = os.O_RDWR
+		if !strings.Contains(perms, "r") {
+			flag = os.O_WRONLY
+		}
+	}
+	f, err := os.OpenFile(host, flag|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", "", fmt.Errorf("--device %s: %w: rootless, lodger can only bind a device you can open yourself (as root: give your user access, e.g. a group or mode 0666)", host, err)
+	}
+	f.Close()
+	vol = host + ":" + ctr + ":dev"
+	if !strings.Contains(perms, "w") {
+		vol += ",ro"
+	}
+	if perms != "rwm" {
+		warn = fmt.Sprintf("--device %s: permissions %q not enforced: that needs the device cgroup, which is not delegated to this user", host, perms)
+	}
+	return vol, warn, nil
+}
+
+func isDevicePerms(s string) bool {
+	return s != "" && strings.Trim(s, "rwm") == ""
+}
+
+// tzVolume binds the zone file for --tz onto /etc/localtime.
+func tzVolume(tz string) (string, error) {
+	src := "/etc/localtime"
+	if tz != "local" {
+		if strings.Contains(tz, "..") || filepath.IsAbs(tz) {
+			return "", fmt.Errorf("--tz %q: want local or an Area/City name", tz)
+		}
+		src = filepath.Join("/usr/share/zoneinfo", tz)
+	}
+	resolved, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return "", fmt.Errorf("--tz %s: no such time zone on this machine (%w); install tzdata or use local", tz, err)
+	}
+	if fi, err := os.Stat(resolved); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("--tz %s: not a time zone file", tz)
+	}
+	return resolved + ":/etc/localtime:ro", nil
+}

@@ -1,0 +1,128 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunCidfile: --cidfile gets the ID; an existing file is refused with
+// Docker's message; a create that fails leaves no file (issue 13).
+func TestRunCidfile(t *testing.T) {
+	e := isolatedEnv(t)
+	cid := filepath.Join(e.dir, "cid")
+	r := e.lodger(t, "run", "-q", noTLS, "--cidfile", cid, "--name", "c", ref("busybox:latest"), "true")
+	wantCode(t, r, 0)
+	b, err := os.ReadFile(cid)
+	if err != nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).Match(b) {
+		t.Fatalf("cidfile holds %q (%v), want the 64-hex container ID alone", b, err)
+	}
+	if ins := e.lodger(t, "inspect", "-f", "{{.Id}}", "c"); strings.TrimSpace(ins.stdout) != string(b) {
+		t.Errorf("cidfile %q is not the container's ID %q", b, ins.stdout)
+	}
+	r = e.lodger(t, "create", "-q", noTLS, "--cidfile", cid, ref("busybox:latest"))
+	wantCode(t, r, 125)
+	if !strings.Contains(r.stderr, "container ID file found, make sure the other container isn't running or delete "+cid) {
+		t.Errorf("%s\nwant Docker's refusal of an existing cidfile", r)
+	}
+	if b2, _ := os.ReadFile(cid); string(b2) != string(b) {
+		t.Errorf("the refused create changed the cidfile: %q", b2)
+	}
+	cid2 := filepath.Join(e.dir, "cid2")
+	r = e.lodger(t, "create", "-q", noTLS, "--cidfile", cid2, "--pull", "never", ref("nosuch:latest"))
+	wantCode(t, r, 125)
+	if _, err := os.Stat(cid2); err == nil {
+		t.Errorf("a failed create left its cidfile %s", cid2)
+	}
+	// -d prints the ID and writes it.
+	cid3 := filepath.Join(e.dir, "cid3")
+	r = e.lodger(t, "run", "-d", "-q", noTLS, "--cidfile", cid3, ref("busybox:latest"), "true")
+	wantCode(t, r, 0)
+	if b3, _ := os.ReadFile(cid3); string(b3)+"\n" != r.stdout {
+		t.Errorf("run -d printed %q, cidfile holds %q", r.stdout, b3)
+	}
+}
+
+// TestRunStopTimeout: stop without -t waits --stop-timeout, not 10 s; -t
+// still wins (issue 13).
+func TestRunStopTimeout(t *testing.T) {
+	e := isolatedEnv(t)
+	// sleep as pid 1 ignores TERM: only the KILL ends it.
+	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--stop-timeout", "1", "--name", "s", ref("busybox:latest"), "sleep", "1000"), 0)
+	start := time.Now()
+	wantStdout(t, e.lodger(t, "stop", "s"), "s\n")
+	if d := time.Since(start); d < time.Second || d > 6*time.Second {
+		t.Errorf("stop of a --stop-timeout 1 container took %s, want about 1 s", d)
+	}
+	wantCode(t, e.lodger(t, "start", "s"), 0)
+	start = time.Now()
+	wantStdout(t, e.lodger(t, "stop", "-t", "3", "s"), "s\n")
+	if d := time.Since(start); d < 3*time.Second {
+		t.Errorf("stop -t 3 took %s: -t must win over --stop-timeout", d)
+	}
+}
+
+// TestRunResourceLimitsWarn: --memory, --cpus and --pids-limit cannot be
+// applied with nothing delegated: one warning line naming them and what is
+// missing, the container still runs; a malformed value is refused (issue
+// 13).
+func TestRunResourceLimitsWarn(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.runRm(t, "-m", "64m", "--cpus", "0.5", "--pids-limit", "20", ref("busybox:latest"), "echo", "ran")
+	wantCode(t, r, 0)
+	if r.stdout != "ran\n" {
+		t.Errorf("%s\nwant the container to run", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "warning: --memory, --cpus, --pids-limit not applied: no writable cgroup is delegated to this user") {
+		t.Errorf("%s\nwant one warning line naming the flags and the missing delegation", r)
+	}
+	r = e.runRm(t, "-m", "lots", ref("busybox:latest"), "true")
+	wantCode(t, r, 125)
+	if !strings.Contains(r.stderr, "--memory") {
+		t.Errorf("%s\nwant the bad --memory named", r)
+	}
+	r = e.lodger(t, "info")
+	if !strings.Contains(r.stdout, "limits:        none: --memory, --cpus and --pids-limit are warned about") {
+		t.Errorf("%s\nwant info to say no limit is applied", r)
+	}
+}
+
+// TestRunTZ: --tz sets the container's time zone from the host's zoneinfo
+// (podman's flag); an unknown zone is refused (issue 13).
+func TestRunTZ(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.runRm(t, "--tz", "Asia/Tokyo", ref("busybox:latest"), "date", "+%Z")
+	wantStdout(t, r, "JST\n")
+	r = e.runRm(t, "--tz", "Nowhere/Atlantis", ref("busybox:latest"), "true")
+	wantCode(t, r, 125)
+	if !strings.Contains(r.stderr, "Nowhere/Atlantis") {
+		t.Errorf("%s\nwant the unknown zone named", r)
+	}
+}
+
+// TestRunDevice: --device binds a device the user can open, under its own
+// name or another; one the user cannot open is refused naming it (issue
+// 13).
+func TestRunDevice(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.runRm(t, "--device", "/dev/null:/dev/mynull", "--device", "/dev/zero", ref("busybox:latest"),
+		"sh", "-c", "test -c /dev/mynull && echo x > /dev/mynull && head -c 3 /dev/zero | wc -c")
+	wantStdout(t, r, "3\n")
+	// PERMS need the device cgroup: not silently ignored.
+	r = e.runRm(t, "--device", "/dev/null:/dev/ronull:r", ref("busybox:latest"), "test", "-c", "/dev/ronull")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stderr, `warning: --device /dev/null: permissions "r" not enforced`) {
+		t.Errorf("%s\nwant a warning that PERMS are not enforced", r)
+	}
+	r = e.runRm(t, "--device", "/dev/console", ref("busybox:latest"), "true")
+	wantCode(t, r, 125)
+	if !strings.Contains(r.stderr, "--device /dev/console") || !strings.Contains(r.stderr, "permission denied") {
+		t.Errorf("%s\nwant the device the user cannot open refused, named", r)
+	}
+}
