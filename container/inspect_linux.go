@@ -81,6 +81,20 @@ func Inspect(ctx context.Context, store cstorage.Store, ref string) (*InspectRep
 	return r, nil
 }
 
+// AddSizes fills r's SizeRw (the container's writable layer) and
+// SizeRootFs (that and its image), as `inspect --size` shows them.
+func AddSizes(store cstorage.Store, r *InspectReport) {
+	rw, err := store.ContainerSize(r.ID)
+	if err != nil {
+		return
+	}
+	root := rw
+	if img, err := store.ImageSize(strings.TrimPrefix(r.Image, "sha256:")); err == nil {
+		root += img
+	}
+	r.SizeRw, r.SizeRootFs = &rw, &root
+}
+
 // inspectReport converts lodger's facts of a container into Docker's
 // schema. img may be nil (the image is gone).
 func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectReport {

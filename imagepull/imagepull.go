@@ -19,7 +19,6 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -409,28 +408,3 @@ func shortID(id string) string {
 	return id
 }
 
-// ImageInfo is what inspect shows of an image.
-type ImageInfo struct {
-	ID      string            `json:"Id"`
-	Names   []string          `json:"RepoTags"`
-	Digest  string            `json:"Digest"`
-	Created time.Time         `json:"Created"`
-	Size    int64             `json:"Size"`
-	Config  imgspecv1.Image   `json:"Config"`
-	Labels  map[string]string `json:"Labels,omitempty"`
-}
-
-// Inspect describes a stored image found as Lookup finds it.
-func Inspect(ctx context.Context, store cstorage.Store, ref string) (*ImageInfo, error) {
-	img, err := Lookup(store, ref, Options{})
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := Config(ctx, store, img.ID)
-	if err != nil {
-		return nil, err
-	}
-	size, _ := store.ImageSize(img.ID)
-	return &ImageInfo{ID: img.ID, Names: img.Names, Digest: img.Digest.String(), Created: img.Created,
-		Size: size, Config: *cfg, Labels: cfg.Config.Labels}, nil
-}

@@ -19,6 +19,7 @@ const inspectFormatHelp = `json (the default) or a Go template, e.g. {{.State.St
 
 func newInspectCommand() *cobra.Command {
 	var format, kind string
+	var size bool
 	cmd := &cobra.Command{
 		Use:   "inspect [flags] NAME|ID [NAME|ID...]",
 		Short: "Show containers', images' or volumes' configuration and state",
@@ -49,7 +50,7 @@ JSON names ({{.ID}} and {{.Id}}).`,
 			var items []any
 			var errs []error
 			for _, ref := range args {
-				it, err := inspectOne(cmd, store, kind, ref)
+				it, err := inspectOne(cmd, store, kind, ref, size)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -64,16 +65,20 @@ JSON names ({{.ID}} and {{.Id}}).`,
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", inspectFormatHelp)
 	cmd.Flags().StringVar(&kind, "type", "", "look up container, image or volume only")
-	cmd.Flags().BoolP("size", "s", false, "accepted for Docker's sake; sizes are in system df")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "add a container's sizes (SizeRw, SizeRootFs)")
 	return sessionCommand(cmd, 1)
 }
 
 // inspectOne finds ref as a container, an image, then a volume (or as
 // kind only) and reports it in Docker's schema.
-func inspectOne(cmd *cobra.Command, store cstorage.Store, kind, ref string) (any, error) {
+func inspectOne(cmd *cobra.Command, store cstorage.Store, kind, ref string, size bool) (any, error) {
 	if kind == "" || kind == "container" {
 		if _, err := container.Get(store, ref); err == nil {
-			return container.Inspect(cmd.Context(), store, ref)
+			r, err := container.Inspect(cmd.Context(), store, ref)
+			if err == nil && size {
+				container.AddSizes(store, r)
+			}
+			return r, err
 		}
 	}
 	if kind == "" || kind == "image" {

@@ -159,7 +159,7 @@ func listRows(store cstorage.Store, o psOptions, f container.Filter) ([]psRow, e
 		rows = append(rows, psRow{
 			ID: in.ID, Name: in.Name, Image: in.Metadata.Image, ImageID: in.ImageID,
 			Command: strings.Join(in.Metadata.Command, " "), Created: in.Metadata.Created,
-			State: in.State.Status, Status: in.State.StatusText(),
+			State: psState(in.State), Status: in.State.StatusText(),
 			Labels: in.Metadata.Labels, Volumes: in.Metadata.Volumes, Network: networkMode(in.Metadata),
 		})
 		if in.State.Status == monitor.StatusRunning {
@@ -167,6 +167,14 @@ func listRows(store cstorage.Store, o psOptions, f container.Filter) ([]psRow, e
 		}
 	}
 	return rows, nil
+}
+
+// psState is Docker's State column: a paused container reads paused.
+func psState(st monitor.State) string {
+	if st.Status == monitor.StatusRunning && st.Paused {
+		return "paused"
+	}
+	return st.Status
 }
 
 func shortID(id string, trunc bool) string {

@@ -151,6 +151,16 @@ func TestFormatContainerInspect(t *testing.T) {
 	wantEqual(t, ".Mounts", tmpl(t, e, "inspect", "-f", `{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}};{{end}}`, "fmt-exit"),
 		"volume fmt-vol /data true;bind  /host false;")
 	wantEqual(t, ".HostConfig.Binds", tmpl(t, e, "inspect", "-f", `{{json .HostConfig.Binds}}`, "fmt-exit"), `["fmt-vol:/data","`+e.tmp+`:/host:ro"]`)
+	// --size: the writable layer, and that with the image.
+	sizes := strings.Fields(tmpl(t, e, "inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "fmt-exit"))
+	if len(sizes) != 2 {
+		t.Fatalf("inspect -s: %v", sizes)
+	}
+	rw, err1 := strconv.ParseInt(sizes[0], 10, 64)
+	root, err2 := strconv.ParseInt(sizes[1], 10, 64)
+	if err1 != nil || err2 != nil || rw < 0 || root < rw+100_000 {
+		t.Errorf("inspect -s: SizeRw %s, SizeRootFs %s; want the image's size in the second", sizes[0], sizes[1])
+	}
 	wantCode(t, e.lodger(t, "create", "-q", "--name", "fmt-new", "--rm", busybox, "true"), 0)
 	wantEqual(t, "created", tmpl(t, e, "inspect", "-f", "{{.State.Status}} {{.State.Running}} {{.State.StartedAt}} {{.HostConfig.AutoRemove}}", "fmt-new"),
 		"created false 0001-01-01T00:00:00Z true")
