@@ -76,6 +76,11 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 	if in.State.Status != monitor.StatusRunning || in.State.Pid <= 0 {
 		return exec.ExitLodger, fmt.Errorf("container %s is not running", in.Name)
 	}
+	if in.State.Paused {
+		// As Docker: a process started in a paused container would run
+		// while the others are stopped.
+		return exec.ExitLodger, fmt.Errorf("exec in %s: %w: unpause it first", in.Name, ErrPaused)
+	}
 	if o.Detach && (o.TTY || o.Interactive) {
 		return exec.ExitLodger, errors.New("-d with -i or -t needs attach, which lodger does not have yet")
 	}

@@ -70,6 +70,12 @@ func Signal(in Info, sig syscall.Signal) error {
 		return fmt.Errorf("signal %s: %w", in.Name, err)
 	}
 	in.emit("kill", "signal", signalNumber(sig))
+	// SIGKILL ends a paused container as Docker's does; resuming lets any
+	// process outside its pid namespace (--pid=host) go too. The paused
+	// mark dies with the process it names.
+	if sig == syscall.SIGKILL && in.State.Paused {
+		_ = resume(in)
+	}
 	return nil
 }
 
@@ -134,6 +140,15 @@ func Stop(ctx context.Context, store cstorage.Store, ref string, timeout time.Du
 	}
 	if err := Signal(in, sig); err != nil && !errors.Is(err, ErrNotRunning) {
 		return err
+	}
+	// A paused container acts on its stop signal once resumed.
+	if in.State.Paused {
+		if err := resume(in); err != nil {
+			return fmt.Errorf("stop %s: %w", in.Name, err)
+		}
+		if dir, err := store.ContainerRunDirectory(in.ID); err == nil {
+			_ = monitor.ClearPaused(dir)
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
