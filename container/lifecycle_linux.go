@@ -66,10 +66,12 @@ func Signal(in Info, sig syscall.Signal) error {
 	if in.State.Status != monitor.StatusRunning || in.State.Pid <= 0 {
 		return fmt.Errorf("signal %s: %w", in.Name, ErrNotRunning)
 	}
+	// The event goes first: the monitor writes die as soon as the signal
+	// ends the container, and a reader must see kill before it.
+	in.emit("kill", "signal", signalNumber(sig))
 	if err := syscall.Kill(in.State.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signal %s: %w", in.Name, err)
 	}
-	in.emit("kill", "signal", signalNumber(sig))
 	// SIGKILL ends a paused container as Docker's does; resuming lets any
 	// process outside its pid namespace (--pid=host) go too. The paused
 	// mark dies with the process it names.
