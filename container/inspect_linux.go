@@ -117,6 +117,13 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 	d.RestartCount = st.RestartCount
 	d.Platform = "linux"
 	d.State = inspectState(st)
+	if h := st.Health; h != nil {
+		d.State.Health = &dockercontainer.Health{Status: dockercontainer.HealthStatus(h.Status), FailingStreak: h.FailingStreak,
+			Log: []*dockercontainer.HealthcheckResult{}}
+		for _, r := range h.Log {
+			d.State.Health.Log = append(d.State.Health.Log, &dockercontainer.HealthcheckResult{Start: r.Start, End: r.End, ExitCode: r.ExitCode, Output: r.Output})
+		}
+	}
 
 	var imgCfg imgspecv1.ImageConfig
 	if img != nil {
@@ -163,13 +170,15 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 		PortBindings:  network.PortMap{},
 		RestartPolicy: dockercontainer.RestartPolicy{Name: dockercontainer.RestartPolicyMode(m.Restart.Name), MaximumRetryCount: m.Restart.MaxRetries},
 		AutoRemove:    m.Remove,
-		LogConfig:     dockercontainer.LogConfig{Type: "json-file", Config: map[string]string{}},
 	}
 	if host.RestartPolicy.Name == "" {
 		host.RestartPolicy.Name = dockercontainer.RestartPolicyDisabled
 	}
-	if m.LogMaxSize > 0 {
-		host.LogConfig.Config["max-size"] = strconv.FormatInt(m.LogMaxSize, 10)
+	host.LogConfig = logConfig(m)
+	cfg.StopTimeout = m.StopTimeout
+	if hc := m.Healthcheck; hc != nil {
+		cfg.Healthcheck = &dockercontainer.HealthConfig{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout,
+			StartPeriod: hc.StartPeriod, StartInterval: hc.StartInterval, Retries: hc.Retries}
 	}
 	for _, p := range net.Publish {
 		port, b := portBinding(p)
@@ -228,6 +237,26 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 		d.NetworkSettings.Networks[net.Mode] = &network.EndpointSettings{}
 	}
 	return r
+}
+
+// logConfig is --log-driver and --log-opt as Docker's LogConfig; records
+// from before the log drivers wrote k8s-file lines.
+func logConfig(m Metadata) dockercontainer.LogConfig {
+	lc := dockercontainer.LogConfig{Type: "k8s-file", Config: map[string]string{}}
+	size := m.LogMaxSize
+	if m.Log != nil {
+		if m.Log.Driver != "" {
+			lc.Type = m.Log.Driver
+		}
+		size = m.Log.MaxSize
+		if m.Log.MaxFile > 0 && size > 0 {
+			lc.Config["max-file"] = strconv.Itoa(m.Log.MaxFile)
+		}
+	}
+	if size > 0 {
+		lc.Config["max-size"] = strconv.FormatInt(size, 10)
+	}
+	return lc
 }
 
 // inspectState is the state as Docker's: times in RFC 3339, the zero time

@@ -10,6 +10,8 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/lodger-containers/lodger/container/health"
+	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack/ports"
@@ -125,5 +127,34 @@ func TestSplitCommand(t *testing.T) {
 		if !cmp.Equal(ep, tt.wantEP) || !cmp.Equal(cmd, tt.wantCmd, cmp.Comparer(func(a, b []string) bool { return len(a) == len(b) && (len(a) == 0 || cmp.Equal(a, b)) })) {
 			t.Errorf("splitCommand(%q, %q) = %q, %q", tt.argv, tt.ep, ep, cmd)
 		}
+	}
+}
+
+// The log driver, the health check and its state, the stop timeout, in
+// Docker's places.
+func TestInspectHealthAndLog(t *testing.T) {
+	timeout := 7
+	start := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	in := Info{ID: "abc", Name: "h", Metadata: Metadata{StopTimeout: &timeout,
+		Log:         &logfile.Options{Driver: "json-file", MaxSize: 1 << 20, MaxFile: 3},
+		Healthcheck: &health.Config{Test: []string{"CMD-SHELL", "true"}, Interval: time.Second, Retries: 2}},
+		State: monitor.State{Status: monitor.StatusRunning, Health: &health.State{Status: "healthy", FailingStreak: 0,
+			Log: []health.Result{{Start: start, End: start.Add(time.Millisecond), ExitCode: 0, Output: "ok"}}}}}
+	r := inspectReport(in, &specs.Spec{}, nil)
+	if lc := r.HostConfig.LogConfig; lc.Type != "json-file" || lc.Config["max-size"] != "1048576" || lc.Config["max-file"] != "3" {
+		t.Errorf("LogConfig: %+v", lc)
+	}
+	if hc := r.Config.Healthcheck; hc == nil || !cmp.Equal(hc.Test, []string{"CMD-SHELL", "true"}) || hc.Interval != time.Second || hc.Retries != 2 {
+		t.Errorf("Config.Healthcheck: %+v", hc)
+	}
+	if h := r.State.Health; h == nil || h.Status != "healthy" || len(h.Log) != 1 || h.Log[0].Output != "ok" || !h.Log[0].Start.Equal(start) {
+		t.Errorf("State.Health: %+v", h)
+	}
+	if r.Config.StopTimeout == nil || *r.Config.StopTimeout != 7 {
+		t.Errorf("Config.StopTimeout: %v", r.Config.StopTimeout)
+	}
+	// A record from before the log drivers: k8s-file.
+	if lc := logConfig(Metadata{LogMaxSize: 10}); lc.Type != "k8s-file" || lc.Config["max-size"] != "10" {
+		t.Errorf("old record's LogConfig: %+v", lc)
 	}
 }

@@ -176,7 +176,18 @@ func TestFormatContainerInspect(t *testing.T) {
 	wantEqual(t, "inspect finds volumes", tmpl(t, e, "inspect", "-f", "{{.Driver}}", "fmt-vol"), "local")
 	// Several objects: one line each.
 	wantEqual(t, "two objects", tmpl(t, e, "inspect", "-f", "{{.Name}}", "fmt-exit", "fmt-new"), "/fmt-exit\n/fmt-new")
-	wantCode(t, e.lodger(t, "rm", "-f", "fmt-web", "fmt-exit", "fmt-new"), 0)
+
+	// The health check, the log driver and the stop timeout in Docker's
+	// places.
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "fmt-h", "--health-cmd", "true", "--health-interval", "1s",
+		"--log-driver", "json-file", "--log-opt", "max-size=1m", "--stop-timeout", "7", busybox, "sleep", "1000"), 0)
+	hi := func(f string) string { t.Helper(); return tmpl(t, e, "inspect", "-f", f, "fmt-h") }
+	eventually(t, ".State.Health.Status healthy", func() bool { return hi("{{.State.Health.Status}}") == "healthy" })
+	wantEqual(t, ".State.Health.Log", hi("{{(index .State.Health.Log 0).ExitCode}}"), "0")
+	wantEqual(t, ".Config.Healthcheck.Test", hi("{{json .Config.Healthcheck.Test}}"), `["CMD-SHELL","true"]`)
+	wantEqual(t, ".Config.StopTimeout", hi("{{.Config.StopTimeout}}"), "7")
+	wantEqual(t, ".HostConfig.LogConfig", hi(`{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "max-size"}}`), "json-file 1048576")
+	wantCode(t, e.lodger(t, "rm", "-f", "fmt-web", "fmt-exit", "fmt-new", "fmt-h"), 0)
 }
 
 func TestFormatImageAndVolumeInspect(t *testing.T) {
