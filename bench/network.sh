@@ -316,7 +316,7 @@ net_idle_mem() {
 	local pid
 	as_user lodger run -d -q --name bench-net-idle "$IPERF_IMG" sleep 1000 >/dev/null
 	sleep 2
-	pid=$(as_user lodger inspect -f '{{.State.MonitorPid}}' bench-net-idle)
+	pid=$(as_user lodger inspect -f '{{.Lodger.MonitorPid}}' bench-net-idle)
 	NET_MEM[lodger]=$(proc_mem "$pid") || die "no monitor process $pid for bench-net-idle"
 	as_user lodger rm -f bench-net-idle >/dev/null
 	if [[ -z ${NET_SKIP[slirp]:-} ]]; then

@@ -535,7 +535,7 @@ bench_lifecycle() {
 		[[ -s $RESULTS/$n.times ]] && RUN_STATS[$n]=$(stats "$RESULTS/$n.times")
 	done
 	local mpid
-	mpid=$(as_user lodger inspect -f '{{.State.MonitorPid}}' bench-exec)
+	mpid=$(as_user lodger inspect -f '{{.Lodger.MonitorPid}}' bench-exec)
 	MONITOR_RSS_KB=$(awk '/^VmRSS/ {print $2}' "/proc/$mpid/status")
 	MONITOR_ANON_KB=$(awk '/^RssAnon/ {print $2}' "/proc/$mpid/status")
 	MONITOR_PSS_KB=$(awk '/^Pss:/ {print $2}' "/proc/$mpid/smaps_rollup")
