@@ -64,6 +64,8 @@ type RunOptions struct {
 	Created func(id string)
 	// StopTimeout is --stop-timeout, in seconds; nil for stop's default.
 	StopTimeout *int
+	// Sysctls are --sysctl, checked by ParseSysctls.
+	Sysctls map[string]string
 	Restart    string   // --restart
 	DetachKeys string   // --detach-keys for run -it
 	Health     HealthOptions
@@ -395,7 +397,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		Root:     &specs.Root{Path: rootfs, Readonly: plan.readOnly},
 		Hostname: hostname,
 		Mounts:   mounts,
-		Linux:    &specs.Linux{Namespaces: opts.Process.namespaces(network)},
+		Linux:    &specs.Linux{Namespaces: opts.Process.namespaces(network), Sysctl: opts.Sysctls},
 	}
 	sec.apply(spec)
 	if err := applyProcess(spec, opts.Process, proc, rootfs); err != nil {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -140,6 +142,14 @@ func compileWith(spec *specs.Spec, trap []string) ([]byte, error) {
 
 	if err := compileMounts(&p, root, in, rel(dev), spec.Mounts); err != nil {
 		return nil, err
+	}
+	// Sysctls go in while /proc/sys is the container's own, before the
+	// masks and read-only paths over it (issue 13).
+	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
+		keys := slices.Sorted(maps.Keys(spec.Linux.Sysctl))
+		for _, k := range keys {
+			p.op(opSysctl, root, rel(dirs["/proc"])+"/sys/"+strings.ReplaceAll(k, ".", "/"), spec.Linux.Sysctl[k])
+		}
 	}
 	if spec.Linux != nil {
 		for _, list := range []struct {

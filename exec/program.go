@@ -33,6 +33,7 @@ const (
 	opRlimit       = 'Z' // resource, soft, hard (-1 unlimited)
 	opReaper       = 'Q' // stay pid 1 as a reaper, continue in a child
 	opJoin         = 'J' // "TYPE:PATH"... namespaces of a running container
+	opSysctl       = 'G' // root, path under root's /proc/sys, value
 )
 
 // Mount fallbacks understood by the init.

@@ -26,6 +26,7 @@ type everydayOptions struct {
 	memory      string
 	cpus        float64
 	pidsLimit   int64
+	sysctls     []string
 
 	// cidWritten says the container ID went into cidfile, which must then
 	// stay; otherwise finish removes the file create reserved.
@@ -41,6 +42,7 @@ func registerEverydayFlags(f *pflag.FlagSet, o *everydayOptions) {
 	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (units b, k, m, g); applied only where a writable cgroup is delegated, else a warning")
 	f.Float64Var(&o.cpus, "cpus", 0, "CPU limit in CPUs; applied only where a writable cgroup is delegated, else a warning")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit; applied only where a writable cgroup is delegated, else a warning")
+	f.StringArrayVar(&o.sysctls, "sysctl", nil, "set a namespaced sysctl NAME=VALUE: net.* (not with --network host), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*")
 }
 
 // apply checks the flags and puts them into ro; warnings go to stderr.
@@ -60,6 +62,11 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 		}
 		ro.Mounts.Volumes = append(ro.Mounts.Volumes, v)
 	}
+	sysctls, err := container.ParseSysctls(o.sysctls, ro.Network, ro.Process.IPC)
+	if err != nil {
+		return err
+	}
+	ro.Sysctls = sysctls
 	if o.tz != "" {
 		v, err := tzVolume(o.tz)
 		if err != nil {

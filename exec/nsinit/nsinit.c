@@ -449,6 +449,29 @@ static void op_chdir(char **a, uint32_t n) {
 	close(fd);
 }
 
+// op_sysctl writes a value to root/rel, a file under the container's own
+// /proc/sys, mounted fresh before any mask or read-only path: the
+// namespaced sysctls (--sysctl) are written from inside the namespaces
+// they belong to. No symlink is followed on the way.
+static void op_sysctl(char **a, uint32_t n) {
+	need(n, 3, 'G');
+	int rootfd = open(a[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		fail(125, "sysctl %s: %s", a[1], strerror(errno));
+	struct open_how how = {
+		.flags = O_WRONLY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = syscall(SYS_openat2, rootfd, a[1], &how, sizeof(how));
+	if (fd < 0)
+		fail(125, "sysctl %s: %s", a[1], strerror(errno));
+	size_t len = strlen(a[2]);
+	if (write(fd, a[2], len) != (ssize_t)len)
+		fail(125, "sysctl %s=%s: %s", a[1], a[2], strerror(errno));
+	close(fd);
+	close(rootfd);
+}
+
 static void op_hostname(char **a, uint32_t n) {
 	need(n, 1, 'H');
 	if (sethostname(a[0], strlen(a[0])) < 0)
@@ -791,6 +814,7 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 		case 'U': op_identity(args, n); break;
 		case 'C': op_chdir(args, n); break;
 		case 'H': op_hostname(args, n); break;
+		case 'G': op_sysctl(args, n); break;
 		case 'E': op_exec(args, n); break;
 		case 'K': op_bounding(args, n); break;
 		case 'A': op_capset(args, n); break;

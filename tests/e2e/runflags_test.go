@@ -126,3 +126,34 @@ func TestRunDevice(t *testing.T) {
 		t.Errorf("%s\nwant the device the user cannot open refused, named", r)
 	}
 }
+
+// TestRunSysctl: --sysctl sets the namespaced sysctls Docker allows in the
+// container's own namespaces, leaving the host's; others, and net.* with
+// --network host, are refused with 125 naming the sysctl (issue 13).
+func TestRunSysctl(t *testing.T) {
+	e := isolatedEnv(t)
+	hostPorts, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	hostShm, _ := os.ReadFile("/proc/sys/kernel/shmmni")
+	r := e.runRm(t, "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "--sysctl", "kernel.shmmni=1234", ref("busybox:latest"),
+		"cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start", "/proc/sys/kernel/shmmni")
+	wantStdout(t, r, "80\n1234\n")
+	if b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); string(b) != string(hostPorts) {
+		t.Errorf("the host's ip_unprivileged_port_start changed: %q, was %q", b, hostPorts)
+	}
+	if b, _ := os.ReadFile("/proc/sys/kernel/shmmni"); string(b) != string(hostShm) {
+		t.Errorf("the host's kernel.shmmni changed: %q, was %q", b, hostShm)
+	}
+	for _, args := range [][]string{
+		{"--sysctl", "vm.swappiness=1"},
+		{"--sysctl", "kernel.hostname=x"},
+		{"--network", "host", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80"},
+		{"--ipc", "host", "--sysctl", "kernel.shmmni=10"},
+	} {
+		r := e.runRm(t, append(args, ref("busybox:latest"), "true")...)
+		wantCode(t, r, 125)
+		name := strings.SplitN(args[len(args)-1], "=", 2)[0]
+		if !strings.Contains(r.stderr, "--sysctl "+name) {
+			t.Errorf("%s\nwant the refused sysctl %s named", r, name)
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ErrSysctl says a --sysctl cannot be set in a container.
+var ErrSysctl = errors.New("sysctl not allowed")
+
+var sysctlName = regexp.MustCompile(`^[a-zA-Z0-9_]+(\.[a-zA-Z0-9_-]+)+$`)
+
+// ParseSysctls checks --sysctl NAME=VALUE flags against the namespaced
+// sysctls Docker allows: kernel.shm*, kernel.msg*, kernel.sem and
+// fs.mqueue.* (the IPC namespace's, so not with --ipc host) and net.*
+// (the network namespace's, so only in a network of the container's own,
+// not with --network host). Any other would change the host, or is not
+// the container's to change.
+func ParseSysctls(flags []string, network, ipc string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		if !ok || !sysctlName.MatchString(name) {
+			return nil, fmt.Errorf("--sysctl %q: want NAME=VALUE", f)
+		}
+		switch {
+		case strings.HasPrefix(name, "kernel.shm"), strings.HasPrefix(name, "kernel.msg"), name == "kernel.sem", strings.HasPrefix(name, "fs.mqueue."):
+			if ipc == "host" {
+				return nil, fmt.Errorf("--sysctl %s: %w with --ipc host: it would change the host's", name, ErrSysctl)
+			}
+		case strings.HasPrefix(name, "net."):
+			if network == NetworkHost {
+				return nil, fmt.Errorf("--sysctl %s: %w with --network host: it would change the host's", name, ErrSysctl)
+			}
+		default:
+			return nil, fmt.Errorf("--sysctl %s: %w: not namespaced (only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* are)", name, ErrSysctl)
+		}
+		out[name] = value
+	}
+	return out, nil
+}
