@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -584,6 +585,14 @@ func runProcess(spec *specs.Spec, opts RunOptions, log *logfile.Writer, hooks ex
 	var wg sync.WaitGroup
 	var readers []*os.File
 	if log != nil && !spec.Process.Terminal {
+		// lodger now writes the container's output itself: a closed
+		// stdout (lodger run ... | head -1) must fail that write, not kill
+		// lodger with SIGPIPE as Go does for fd 1 and 2, which would leave
+		// the container's exit unknown and a --rm container behind. A
+		// handler, unlike SIG_IGN, is not inherited by the container.
+		sigpipe := make(chan os.Signal, 1)
+		signal.Notify(sigpipe, unix.SIGPIPE)
+		defer signal.Stop(sigpipe)
 		for _, s := range []struct {
 			name string
 			to   *os.File
@@ -601,6 +610,9 @@ func runProcess(spec *specs.Spec, opts RunOptions, log *logfile.Writer, hooks ex
 			go func() {
 				defer wg.Done()
 				logfile.Copy(log, s.name, io.TeeReader(r, &passOn{w: s.to}))
+				// The user's end is closed: so is the container's, which
+				// then sees the broken pipe it saw before lodger logged.
+				r.Close()
 			}()
 		}
 	}
@@ -657,22 +669,19 @@ func runProcess(spec *specs.Spec, opts RunOptions, log *logfile.Writer, hooks ex
 	return code, err
 }
 
-// passOn writes to the user's stdout or stderr until that fails (a closed
-// pipe: lodger run ... | head -1), then drops what follows, so that the
-// container's output still reaches the log and the container never blocks
-// on a reader gone, as with Docker.
+// passOn writes to the user's stdout or stderr; once that fails (a closed
+// pipe: lodger run ... | head -1) the copy ends, after logging what was
+// read, and closes the container's pipe, so that the container meets the
+// broken pipe it met when it wrote to the user's stdout itself.
 type passOn struct {
-	w      io.Writer
-	failed bool
+	w io.Writer
 }
 
+// Write says it took all of b even when it fails, so that io.TeeReader
+// hands what it read to the log with the error.
 func (p *passOn) Write(b []byte) (int, error) {
-	if !p.failed {
-		if _, err := p.w.Write(b); err != nil {
-			p.failed = true
-		}
-	}
-	return len(b), nil
+	_, err := p.w.Write(b)
+	return len(b), err
 }
 
 // proxyTerminal copies between the user's terminal and the pty master and

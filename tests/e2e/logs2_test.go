@@ -3,12 +3,17 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // logPath is the container's log file, as inspect shows it.
@@ -173,4 +178,43 @@ func TestLogsOldFormat(t *testing.T) {
 	}
 	wantStdout(t, e.lodger(t, "logs", "--until", "2025-06-01T00:00:00Z", "old"), "old line\n")
 	wantCode(t, e.lodger(t, "rm", "old"), 0)
+}
+
+// A foreground run whose stdout is closed (lodger run ... | head -1) ends
+// as before lodger logged it: the container meets a broken pipe, lodger
+// records its exit and is not killed by SIGPIPE, and the log keeps what
+// was written.
+func TestLogsForegroundClosedStdout(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // the reader is gone before the container writes
+	cmd := e.command(ctx, "run", "-q", noTLS, "--name", "yes", busybox, "yes")
+	cmd.Stdout = w
+	err = cmd.Run()
+	w.Close()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			t.Fatalf("lodger run was killed by %v, want it to record the container's end", ws.Signal())
+		}
+	} else if err != nil {
+		t.Fatalf("lodger run: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("lodger run did not end with its stdout closed")
+	}
+	row, _ := e.ps(t, "yes")
+	if row.ExitCode == nil {
+		t.Errorf("ps: %+v, want the container's exit code known", row)
+	}
+	if r := e.lodger(t, "logs", "yes"); !strings.HasPrefix(r.stdout, "y\ny\n") || !strings.Contains(r.stderr, "Broken pipe") {
+		t.Errorf("%s\nwant the output read before the pipe broke, and the container's complaint, in the log", r)
+	}
+	wantCode(t, e.lodger(t, "rm", "yes"), 0)
 }
