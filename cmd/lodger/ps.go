@@ -49,7 +49,7 @@ type psRow struct {
 	Volumes                           []string
 	Ports                             []ports.Mapping
 	Network                           string
-	Size                              int64
+	Size, Virtual                     int64 // the writable layer; it and the image
 }
 
 // defaultPsFormat is the table ps prints, in Docker's template terms.
@@ -81,7 +81,11 @@ json, join, split, lower, upper, title, truncate, pad and println.`,
 			if err != nil {
 				return err
 			}
-			pf, err := format.Parse(o.format, defaultPsFormat, psHeaders)
+			def := defaultPsFormat
+			if o.size {
+				def += "\t{{.Size}}" // Docker's SIZE column of ps -s
+			}
+			pf, err := format.Parse(o.format, def, psHeaders)
 			if err != nil {
 				return err
 			}
@@ -110,6 +114,8 @@ json, join, split, lower, upper, title, truncate, pad and println.`,
 					r.Size, err = store.ContainerSize(r.ID)
 					if err != nil {
 						r.Size = -1
+					} else if n, err := store.ImageSize(r.ImageID); err == nil {
+						r.Virtual = r.Size + n
 					}
 				}
 				views[i] = psView{r: r, trunc: !o.noTrunc}
@@ -215,13 +221,17 @@ func (v psView) Ports() string {
 	return strings.Join(out, ", ")
 }
 
-// Size is the writable layer's size, as Docker's without the image's
-// ("virtual") part, which lodger does not add up here.
+// Size is the writable layer's size and, as Docker's, with the image's
+// the "virtual" one: "2.05kB (virtual 4.27MB)".
 func (v psView) Size() string {
 	if v.r.Size < 0 {
 		return "N/A"
 	}
-	return units.HumanSizeWithPrecision(float64(v.r.Size), 3)
+	s := units.HumanSizeWithPrecision(float64(v.r.Size), 3)
+	if v.r.Virtual > 0 {
+		s += " (virtual " + units.HumanSizeWithPrecision(float64(v.r.Virtual), 3) + ")"
+	}
+	return s
 }
 
 // Command is quoted, and cut to 20 characters unless --no-trunc, as in

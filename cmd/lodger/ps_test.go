@@ -18,7 +18,7 @@ var testRows = []psRow{
 	{ID: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Name: "web", Image: "busybox",
 		Command: "sh -c while true; do sleep 1; done", Created: time.Now().Add(-time.Minute), State: "running",
 		Status: "Up 1 minutes", Labels: map[string]string{"b": "2", "a": "1"}, Volumes: []string{"data"},
-		Ports: []ports.Mapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}, Network: "netstack", Size: 2048},
+		Ports: []ports.Mapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}, Network: "netstack", Size: 2048, Virtual: 4_270_000},
 	{ID: "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210", Name: "job", Image: "alpine:3",
 		Command: "true", Created: time.Now().Add(-time.Hour), State: "exited", Status: "Exited (0) 1 hours ago"},
 }
@@ -57,7 +57,7 @@ func TestPsTemplates(t *testing.T) {
 		{"command whole", "{{.Command}}", false, "\"sh -c while true; do sleep 1; done\"\n\"true\"\n"},
 		{"functions", `{{upper .Names}} {{truncate .Image 3}} {{join (split .Image ":") "@"}}`, true, "WEB bus busybox\nJOB alp alpine@3\n"},
 		{"table", `table {{.Names}}\t{{.Image}}`, true, "NAMES   IMAGE\nweb     busybox\njob     alpine:3\n"},
-		{"ports, networks, size", "{{.Ports}}|{{.Networks}}|{{.Size}}|{{.LocalVolumes}}", true, "0.0.0.0:8080->80/tcp|netstack|2.05kB|1\n||0B|0\n"},
+		{"ports, networks, size", "{{.Ports}}|{{.Networks}}|{{.Size}}|{{.LocalVolumes}}", true, "0.0.0.0:8080->80/tcp|netstack|2.05kB (virtual 4.27MB)|1\n||0B|0\n"},
 		{"table with a real tab", "table {{.ID}}\t{{.Status}}", true, "CONTAINER ID   STATUS\n0123456789ab   Up 1 minutes\nfedcba987654   Exited (0) 1 hours ago\n"},
 	}
 	for _, tt := range tests {

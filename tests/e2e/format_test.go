@@ -242,6 +242,10 @@ func TestFormatListings(t *testing.T) {
 	wantEqual(t, "ps header", strings.Join(header(t, e.lodger(t, "ps", "--format", `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}`)), "|"),
 		"CONTAINER ID|IMAGE|COMMAND|CREATED|STATUS|PORTS|NAMES")
 	wantEqual(t, "ps default header", strings.Join(header(t, e.lodger(t, "ps")), "|"), "CONTAINER ID|IMAGE|COMMAND|CREATED|STATUS|NAMES")
+	wantEqual(t, "ps -s header", strings.Join(header(t, e.lodger(t, "ps", "-s")), "|"), "CONTAINER ID|IMAGE|COMMAND|CREATED|STATUS|NAMES|SIZE")
+	if sz := tmpl(t, e, "ps", "--format", "{{.Size}}"); !regexp.MustCompile(`^\d+(\.\d+)?[kMG]?B \(virtual \d+(\.\d+)?[kMG]?B\)$`).MatchString(sz) {
+		t.Errorf("ps .Size: %q, want Docker's SIZE (virtual SIZE)", sz)
+	}
 	wantEqual(t, "ps json keys", strings.Join(jsonKeys(t, e.lodger(t, "ps", "--format", "json")), " "),
 		"Command CreatedAt ID Image Labels LocalVolumes Mounts Names Networks Ports RunningFor Size State Status")
 	wantError(t, e.lodger(t, "ps", "--format", "{{.Nosuch}}"), 1, `template: :1:2: executing "" at <.Nosuch>: can't evaluate field Nosuch in type`)
