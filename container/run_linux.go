@@ -67,6 +67,8 @@ type RunOptions struct {
 	StopTimeout *int
 	// Sysctls are --sysctl, checked by ParseSysctls.
 	Sysctls map[string]string
+	// Expose is --expose: ports -P publishes beside the image's.
+	Expose []string
 	Restart    string   // --restart
 	DetachKeys string   // --detach-keys for run -it
 	Health     HealthOptions
@@ -259,7 +261,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
-	if err := netSettings.addPorts(publish, opts.PublishAll, cfg.Config.ExposedPorts); err != nil {
+	exposed, err := exposedPorts(cfg.Config.ExposedPorts, opts.Expose)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	if err := netSettings.addPorts(publish, opts.PublishAll, exposed); err != nil {
 		return exec.ExitLodger, err
 	}
 	// The host ports are taken now, before there is a record to leave

@@ -27,6 +27,7 @@ type everydayOptions struct {
 	cpus        float64
 	pidsLimit   int64
 	sysctls     []string
+	expose      []string
 
 	// cidWritten says the container ID went into cidfile, which must then
 	// stay; otherwise finish removes the file create reserved.
@@ -42,6 +43,7 @@ func registerEverydayFlags(f *pflag.FlagSet, o *everydayOptions) {
 	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (units b, k, m, g); applied only where a writable cgroup is delegated, else a warning")
 	f.Float64Var(&o.cpus, "cpus", 0, "CPU limit in CPUs; applied only where a writable cgroup is delegated, else a warning")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit; applied only where a writable cgroup is delegated, else a warning")
+	f.StringArrayVar(&o.expose, "expose", nil, "expose a port or range, PORT[/PROTO] or START-END[/PROTO], for -P to publish")
 	f.StringArrayVar(&o.sysctls, "sysctl", nil, "set a namespaced sysctl NAME=VALUE: net.* (not with --network host), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*")
 }
 
@@ -67,6 +69,7 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 		return err
 	}
 	ro.Sysctls = sysctls
+	ro.Expose = o.expose
 	if o.tz != "" {
 		v, err := tzVolume(o.tz)
 		if err != nil {

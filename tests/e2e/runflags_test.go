@@ -157,3 +157,24 @@ func TestRunSysctl(t *testing.T) {
 		}
 	}
 }
+
+// TestRunExpose: -P publishes the ports --expose adds beside the image's;
+// a malformed one is refused (issue 13).
+func TestRunExpose(t *testing.T) {
+	e := isolatedEnv(t)
+	r := e.lodger(t, "run", "-d", "-q", noTLS, "-P", "--expose", "8080", "--expose", "5353/udp", "--name", "x", ref("busybox:latest"), "sleep", "1000")
+	wantCode(t, r, 0)
+	r = e.lodger(t, "port", "x")
+	wantCode(t, r, 0)
+	for _, p := range []string{"8080/tcp -> ", "5353/udp -> "} {
+		if !strings.Contains(r.stdout, p) {
+			t.Errorf("%s\nwant %s published by -P", r, p)
+		}
+	}
+	r = e.runRm(t, "--expose", "http", ref("busybox:latest"), "true")
+	wantCode(t, r, 125)
+	if !strings.Contains(r.stderr, "--expose") {
+		t.Errorf("%s\nwant the bad --expose named", r)
+	}
+	wantCode(t, e.lodger(t, "rm", "-f", "x"), 0)
+}
