@@ -30,7 +30,10 @@ type ProcessOptions struct {
 	PID         string   // "" or host
 	IPC         string   // "" or host
 	UTS         string   // "" or host
-	GroupAdd    []string
+	// Cgroupns is --cgroupns: "" or private for a cgroup namespace of
+	// the container's own, host for the session's.
+	Cgroupns string
+	GroupAdd []string
 }
 
 // parsedProcess is ProcessOptions checked and converted.
@@ -45,6 +48,9 @@ type parsedProcess struct {
 // parseProcess validates o; every error names the flag and the value.
 func parseProcess(o ProcessOptions) (parsedProcess, error) {
 	var p parsedProcess
+	if o.Cgroupns != "" && o.Cgroupns != "host" && o.Cgroupns != "private" {
+		return p, fmt.Errorf("--cgroupns %q: want host or private", o.Cgroupns)
+	}
 	for _, u := range o.Ulimits {
 		ul, err := units.ParseUlimit(u)
 		if err != nil {
@@ -124,7 +130,10 @@ func keyValues(flag string, kvs []string) (map[string]string, error) {
 
 // namespaces lists the namespaces the container gets of its own.
 func (o ProcessOptions) namespaces(network string) []specs.LinuxNamespace {
-	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace}}
+	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+	if o.Cgroupns != "host" {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
 	if o.PID != "host" {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.PIDNamespace})
 	}

@@ -59,7 +59,7 @@ type RunOptions struct {
 	// Started then receives its ID. Storage tells the monitor where the
 	// store is.
 	Detach     bool
-	PullPolicy string   // --pull
+	PullPolicy string // --pull
 	// Created is called with the ID once the container record exists
 	// (--cidfile).
 	Created func(id string)
@@ -68,9 +68,9 @@ type RunOptions struct {
 	// Sysctls are --sysctl, checked by ParseSysctls.
 	Sysctls map[string]string
 	// Expose is --expose: ports -P publishes beside the image's.
-	Expose []string
-	Restart    string   // --restart
-	DetachKeys string   // --detach-keys for run -it
+	Expose     []string
+	Restart    string // --restart
+	DetachKeys string // --detach-keys for run -it
 	Health     HealthOptions
 	LogDriver  string   // --log-driver: json-file (default), k8s-file or none
 	LogOpts    []string // --log-opt KEY=VALUE: max-size, max-file, labels, env

@@ -205,6 +205,7 @@ not found, 128+N when signal N killed it.`,
 	f.StringVar(&p.PID, "pid", "", "pid namespace: host shares the session's, default a new one")
 	f.StringVar(&p.IPC, "ipc", "", "ipc namespace: host or a new one (default)")
 	f.StringVar(&p.UTS, "uts", "", "uts namespace: host or a new one (default)")
+	f.StringVar(&p.Cgroupns, "cgroupns", "", "cgroup namespace: private (default: the container's own) or host (the session's)")
 	f.StringArrayVar(&p.GroupAdd, "group-add", nil, "add a supplementary group (name from the image's /etc/group, or a number)")
 	return sessionCommand(cmd, exec.ExitLodger)
 }

@@ -178,3 +178,27 @@ func TestRunExpose(t *testing.T) {
 	}
 	wantCode(t, e.lodger(t, "rm", "-f", "x"), 0)
 }
+
+// TestRunCgroupns: a container has a cgroup namespace of its own unless
+// --cgroupns host; anything else is refused (issue 13).
+func TestRunCgroupns(t *testing.T) {
+	e := isolatedEnv(t)
+	own, err := os.Readlink("/proc/self/ns/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.runRm(t, "--cgroupns", "host", ref("busybox:latest"), "readlink", "/proc/self/ns/cgroup")
+	wantStdout(t, r, own+"\n")
+	for _, args := range [][]string{{"--cgroupns", "private"}, {}} {
+		r = e.runRm(t, append(args, ref("busybox:latest"), "readlink", "/proc/self/ns/cgroup")...)
+		wantCode(t, r, 0)
+		if strings.TrimSpace(r.stdout) == own {
+			t.Errorf("%s\nwant a cgroup namespace of the container's own", r)
+		}
+	}
+	r = e.runRm(t, "--cgroupns", "other", ref("busybox:latest"), "true")
+	wantCode(t, r, 125)
+	if !strings.Contains(r.stderr, "--cgroupns") {
+		t.Errorf("%s\nwant the bad --cgroupns named", r)
+	}
+}
