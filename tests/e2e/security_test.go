@@ -131,28 +131,29 @@ func TestSecurityProcStatus(t *testing.T) {
 		flags []string
 		want  procSecurity
 	}{
-		{"default", nil, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 2}},
-		{"no-new-privileges", []string{"--security-opt", "no-new-privileges"}, procSecurity{Prm: def, Eff: def, Bnd: def, NoNewPrivs: 1, Seccomp: 2, Filters: 2}},
-		{"no-new-privileges=true", []string{"--security-opt", "no-new-privileges=true"}, procSecurity{Prm: def, Eff: def, Bnd: def, NoNewPrivs: 1, Seccomp: 2, Filters: 2}},
-		{"no-new-privileges=false", []string{"--security-opt", "no-new-privileges=false"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 2}},
-		{"cap-drop ALL cap-add CHOWN", []string{"--cap-drop", "ALL", "--cap-add", "CHOWN"}, procSecurity{Prm: 1 << capChown, Eff: 1 << capChown, Bnd: 1 << capChown, Seccomp: 2, Filters: 2}},
-		{"cap-drop ALL", []string{"--cap-drop", "ALL"}, procSecurity{Seccomp: 2, Filters: 2}},
-		{"cap-drop NET_RAW", []string{"--cap-drop", "NET_RAW"}, procSecurity{Prm: def &^ (1 << capNetRaw), Eff: def &^ (1 << capNetRaw), Bnd: def &^ (1 << capNetRaw), Seccomp: 2, Filters: 2}},
-		{"cap-add cap_sys_admin", []string{"--cap-add", "cap_sys_admin"}, procSecurity{Prm: def | 1<<capSysAdmin, Eff: def | 1<<capSysAdmin, Bnd: def | 1<<capSysAdmin, Seccomp: 2, Filters: 2}},
-		{"cap-add ALL", []string{"--cap-add", "ALL"}, procSecurity{Prm: all, Eff: all, Bnd: all, Seccomp: 2, Filters: 2}},
-		{"user alice", []string{"-u", "alice"}, procSecurity{Bnd: def, Seccomp: 2, Filters: 2}},
+		{"default", nil, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
+		{"no-new-privileges", []string{"--security-opt", "no-new-privileges"}, procSecurity{Prm: def, Eff: def, Bnd: def, NoNewPrivs: 1, Seccomp: 2, Filters: 1}},
+		{"no-new-privileges=true", []string{"--security-opt", "no-new-privileges=true"}, procSecurity{Prm: def, Eff: def, Bnd: def, NoNewPrivs: 1, Seccomp: 2, Filters: 1}},
+		{"no-new-privileges=false", []string{"--security-opt", "no-new-privileges=false"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
+		{"cap-drop ALL cap-add CHOWN", []string{"--cap-drop", "ALL", "--cap-add", "CHOWN"}, procSecurity{Prm: 1 << capChown, Eff: 1 << capChown, Bnd: 1 << capChown, Seccomp: 2, Filters: 1}},
+		{"cap-drop ALL", []string{"--cap-drop", "ALL"}, procSecurity{Seccomp: 2, Filters: 1}},
+		{"cap-drop NET_RAW", []string{"--cap-drop", "NET_RAW"}, procSecurity{Prm: def &^ (1 << capNetRaw), Eff: def &^ (1 << capNetRaw), Bnd: def &^ (1 << capNetRaw), Seccomp: 2, Filters: 1}},
+		{"cap-add cap_sys_admin", []string{"--cap-add", "cap_sys_admin"}, procSecurity{Prm: def | 1<<capSysAdmin, Eff: def | 1<<capSysAdmin, Bnd: def | 1<<capSysAdmin, Seccomp: 2, Filters: 1}},
+		{"cap-add ALL", []string{"--cap-add", "ALL"}, procSecurity{Prm: all, Eff: all, Bnd: all, Seccomp: 2, Filters: 1}},
+		{"user alice", []string{"-u", "alice"}, procSecurity{Bnd: def, Seccomp: 2, Filters: 1}},
 		// A non-root user gets what it asked for, as ambient capabilities
 		// (which must be inheritable too), and nothing else.
-		{"user alice cap-add ALL", []string{"-u", "alice", "--cap-add", "ALL"}, procSecurity{Inh: all, Prm: all, Eff: all, Amb: all, Bnd: all, Seccomp: 2, Filters: 2}},
-		{"user alice cap-add NET_BIND_SERVICE", []string{"-u", "alice", "--cap-add", "NET_BIND_SERVICE"}, procSecurity{Inh: 0x400, Prm: 0x400, Eff: 0x400, Amb: 0x400, Bnd: def, Seccomp: 2, Filters: 2}},
-		// Without a profile only the network's connect filter (the
-		// bypass, one filter of its own) remains; with no netstack
-		// network, or its bypass off, there is no filter at all.
-		{"privileged", []string{"--privileged"}, procSecurity{Prm: all, Eff: all, Bnd: all, Seccomp: 2, Filters: 1}},
-		{"privileged user alice", []string{"--privileged", "-u", "alice"}, procSecurity{Bnd: all, Seccomp: 2, Filters: 1}},
-		{"seccomp=unconfined", []string{"--security-opt", "seccomp=unconfined"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
+		{"user alice cap-add ALL", []string{"-u", "alice", "--cap-add", "ALL"}, procSecurity{Inh: all, Prm: all, Eff: all, Amb: all, Bnd: all, Seccomp: 2, Filters: 1}},
+		{"user alice cap-add NET_BIND_SERVICE", []string{"-u", "alice", "--cap-add", "NET_BIND_SERVICE"}, procSecurity{Inh: 0x400, Prm: 0x400, Eff: 0x400, Amb: 0x400, Bnd: def, Seccomp: 2, Filters: 1}},
+		// Without a profile there is no filter at all, unless the
+		// opt-in connect bypass asks for the network's connect filter
+		// (one filter of its own).
+		{"privileged", []string{"--privileged"}, procSecurity{Prm: all, Eff: all, Bnd: all}},
+		{"privileged user alice", []string{"--privileged", "-u", "alice"}, procSecurity{Bnd: all}},
+		{"seccomp=unconfined", []string{"--security-opt", "seccomp=unconfined"}, procSecurity{Prm: def, Eff: def, Bnd: def}},
 		{"privileged network none", []string{"--privileged", "--network", "none"}, procSecurity{Prm: all, Eff: all, Bnd: all}},
-		{"seccomp=unconfined bypass=false", []string{"--security-opt", "seccomp=unconfined", "--network", "netstack:bypass=false"}, procSecurity{Prm: def, Eff: def, Bnd: def}},
+		{"seccomp=unconfined bypass=true", []string{"--security-opt", "seccomp=unconfined", "--network", "netstack:bypass=true"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
+		{"bypass=true", []string{"--network", "netstack:bypass=true"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 2}},
 		{"network none", []string{"--network", "none"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
 		{"network host", []string{"--network", "host"}, procSecurity{Prm: def, Eff: def, Bnd: def, Seccomp: 2, Filters: 1}},
 	} {
@@ -746,8 +747,8 @@ type checkerReport struct {
 	CapLastCap   int                   `json:"capLastCap"`
 	NoNewPrivs   int                   `json:"noNewPrivs"`
 	Seccomp      int                   `json:"seccomp"`
-	// SeccompFilters counts the filters: the profile's and the network's
-	// connect filter.
+	// SeccompFilters counts the filters: the profile's and, with the
+	// opt-in bypass, the network's connect filter.
 	SeccompFilters int `json:"seccompFilters"`
 	Rlimits        map[string]struct {
 		Soft int64 `json:"soft"`
@@ -1038,9 +1039,10 @@ func TestChecker(t *testing.T) {
 		}},
 		{"privileged", []string{"--privileged"}, func(t *testing.T, r checkerReport) {
 			caps(t, r, all, all, all)
-			// Only the network's connect filter (the bypass), no profile.
-			if r.Seccomp != 2 || r.SeccompFilters != 1 || r.NoNewPrivs != 0 {
-				t.Errorf("Seccomp %d (%d filters) NoNewPrivs %d, want only the network's connect filter", r.Seccomp, r.SeccompFilters, r.NoNewPrivs)
+			// No profile, and no connect filter without the opt-in
+			// bypass: no filter at all.
+			if r.Seccomp != 0 || r.SeccompFilters != 0 || r.NoNewPrivs != 0 {
+				t.Errorf("Seccomp %d (%d filters) NoNewPrivs %d, want no filter", r.Seccomp, r.SeccompFilters, r.NoNewPrivs)
 			}
 			if r.CapLastCap < 0 || all != 1<<(r.CapLastCap+1)-1 {
 				t.Errorf("cap_last_cap %d inside, the host's gives %016x", r.CapLastCap, all)
