@@ -407,4 +407,3 @@ func shortID(id string) string {
 	}
 	return id
 }
-

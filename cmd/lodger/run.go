@@ -181,7 +181,7 @@ not found, 128+N when signal N killed it.`,
 	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint (\"\" clears it)")
 	f.StringVar(&o.name, "name", "", "name of the container")
 	f.StringVar(&o.hostname, "hostname", "", "container host name (default: the short container id)")
-	f.StringVar(&o.network, "network", container.NetworkNetstack, "network: netstack[:mtu=N,allow_host_loopback=true,...] (userspace, NAT to the host), none, or host")
+	f.StringVar(&o.network, "network", container.NetworkNetstack, "network: netstack[:mtu=N,allow_host_loopback=true,...] (userspace, NAT to the host; bypass=true and accept_bypass=true hand TCP the host's sockets, as host does), none, or host")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container port on the host: [IP:][HOSTPORT:]CTRPORT[/tcp|/udp], ranges allowed")
 	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no pull progress")

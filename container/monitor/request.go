@@ -20,7 +20,7 @@ type Request struct {
 	RunDir string `json:"runDir"`
 	// LogPath is the container's log, written as Log's driver says and
 	// rotated to LogPath.1, .2... at its max-size.
-	LogPath string           `json:"logPath"`
+	LogPath string          `json:"logPath"`
 	Log     logfile.Options `json:"log"`
 	// AttachSocket is where the monitor serves attach.
 	AttachSocket string        `json:"attachSocket"`
