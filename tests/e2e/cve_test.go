@@ -93,20 +93,22 @@ while [ "$(date +%s)" -lt "$end" ] && [ ! -e /log/stop ]; do
 		read -r comm 2>/dev/null <"$p/comm"
 		case $comm in lodger* | exe) ;; *) continue ;; esac
 		case "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" in *" _lodger-"*) ;; *) continue ;; esac
-		[ "$(head -c 4 "$p/exe" 2>/dev/null)" = "$elf" ] || continue
 		# comm and cmdline may be read before the process execs the
-		# user's command, and exe after: the image's busybox is not
-		# lodger's binary.
-		[ "$p/exe" -ef /bin/busybox ] && continue
-		echo "${p#/proc/} $comm" >>"$log.seen"
-		if [ -z "$held" ] && { command exec 9<"$p/exe"; } 2>/dev/null; then
-			if [ /proc/$$/fd/9 -ef /bin/busybox ]; then
-				exec 9<&-
-			else
-				held=${p#/proc/}
-				echo "$held $comm" >"$log.held"
-			fi
+		# user's command, and exe after, or after it is gone: only an
+		# exe the racer holds open, and that is not the image's busybox,
+		# counts as lodger's.
+		{ command exec 8<"$p/exe"; } 2>/dev/null || continue
+		if [ "$(head -c 4 /proc/$$/fd/8 2>/dev/null)" != "$elf" ] || [ /proc/$$/fd/8 -ef /bin/busybox ]; then
+			exec 8<&-
+			continue
 		fi
+		echo "${p#/proc/} $comm" >>"$log.seen"
+		if [ -z "$held" ]; then
+			exec 9<&8
+			held=${p#/proc/}
+			echo "$held $comm" >"$log.held"
+		fi
+		exec 8<&-
 	done
 	if [ -n "$held" ]; then
 		{ echo PWNED >>/proc/self/fd/9; } 2>/dev/null && echo "wrote through descriptor 9, $held's exe" >>"$log.wrote"

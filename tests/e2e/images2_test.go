@@ -188,10 +188,19 @@ func TestImageHistory(t *testing.T) {
 	if !strings.HasPrefix(ls[1], id[:12]) {
 		t.Errorf("%s\nwant the newest row to start with the image ID", r)
 	}
+	// As Docker's: the full ID (with its algorithm) of the image on top,
+	// and <missing> for the rows no local image stands for.
 	r = e.lodger(t, "history", "-q", "--no-trunc", ref("layers:latest"))
 	wantOK(t, r)
-	if q := lines(r.stdout); len(q) != len(ls)-1 || q[0] != id {
-		t.Errorf("%s\nwant %d IDs, the full image ID first", r, len(ls)-1)
+	q := lines(r.stdout)
+	if len(q) != len(ls)-1 || q[0] != "sha256:"+strings.TrimPrefix(id, "sha256:") {
+		t.Errorf("%s\nwant %d rows, the full image ID first", r, len(ls)-1)
+	}
+	for _, l := range q[1:] {
+		if l != "<missing>" {
+			t.Errorf("%s\nwant <missing> for the rows below the image, as Docker prints", r)
+			break
+		}
 	}
 	wantError(t, e.lodger(t, "history", "no-such-image"), 1, "no-such-image")
 	t.Run("image group", func(t *testing.T) {
