@@ -155,24 +155,28 @@ static void op_mount(char **a, uint32_t n) {
 	fail(125, "mount %s on %s: %s", fstype ? fstype : a[0], a[1], strerror(e));
 }
 
+// open_beneath opens rel beneath the directory root with openat2's flags
+// and resolve rules: the one way every op below reaches a path inside the
+// container's root. Returns a descriptor, or -1 with errno.
+static int open_beneath(const char *root, const char *rel, int flags, unsigned long long resolve) {
+	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -1;
+	struct open_how how = {.flags = flags, .resolve = resolve};
+	int fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	int e = errno;
+	close(rootfd);
+	errno = e;
+	return fd;
+}
+
 // open_in_root opens rel beneath root the way the container will see it:
 // symlinks resolve inside root and magic links (/proc/self/fd/N) are
 // refused, so a path that a running container swaps for a symlink between
 // lodger's check and this mount still lands inside the rootfs
 // (CVE-2021-30465). It returns an O_PATH descriptor, or -1 with errno.
 static int open_in_root(const char *root, const char *rel) {
-	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return -1;
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-	int e = errno;
-	close(rootfd);
-	errno = e;
-	return fd;
+	return open_beneath(root, rel, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 // same_place reports whether fd is root/rel, comparing the kernel's
@@ -240,18 +244,8 @@ static int parent_in_root(const char *root, const char *rel, const char **base) 
 	parent[len] = 0;
 	if (len == 0)
 		strcpy(parent, "/");
-	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return -1;
-	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = syscall(SYS_openat2, rootfd, parent, &how, sizeof(how));
-	int e = errno;
-	close(rootfd);
-	errno = e;
-	return fd;
+	return open_beneath(root, parent, O_PATH | O_DIRECTORY | O_CLOEXEC,
+			    RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 // op_file: a path, or root and a path inside it (made beneath root, see
@@ -455,21 +449,14 @@ static void op_chdir(char **a, uint32_t n) {
 // they belong to. No symlink is followed on the way.
 static void op_sysctl(char **a, uint32_t n) {
 	need(n, 3, 'G');
-	int rootfd = open(a[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		fail(125, "sysctl %s: %s", a[1], strerror(errno));
-	struct open_how how = {
-		.flags = O_WRONLY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = syscall(SYS_openat2, rootfd, a[1], &how, sizeof(how));
+	int fd = open_beneath(a[0], a[1], O_WRONLY | O_CLOEXEC,
+			      RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	if (fd < 0)
 		fail(125, "sysctl %s: %s", a[1], strerror(errno));
 	size_t len = strlen(a[2]);
 	if (write(fd, a[2], len) != (ssize_t)len)
 		fail(125, "sysctl %s=%s: %s", a[1], a[2], strerror(errno));
 	close(fd);
-	close(rootfd);
 }
 
 static void op_hostname(char **a, uint32_t n) {
@@ -573,18 +560,8 @@ static void op_connect_trap(char **a, uint32_t n, uint32_t len) {
 // planted, the mount lands on the kernel's own file or nowhere. -1 with
 // errno ENOENT means the kernel has no such file.
 static int open_masked(const char *root, const char *path) {
-	int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return -1;
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
-	};
-	int fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	int e = errno;
-	close(rootfd);
-	errno = e;
-	return fd;
+	return open_beneath(root, path, O_PATH | O_CLOEXEC | O_NOFOLLOW,
+			    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
 }
 
 // empty_dir is the first masked directory's empty tmpfs, bound over the
