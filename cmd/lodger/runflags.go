@@ -77,7 +77,7 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 		}
 		ro.Mounts.Volumes = append(ro.Mounts.Volumes, v)
 	}
-	if w, err := o.limitWarning(flags, cgroups.Detect()); err != nil {
+	if w, err := o.limitWarning(flags, cgroups.Detect); err != nil {
 		return err
 	} else if w != "" {
 		fmt.Fprintln(stderr, "lodger: warning: "+w)
@@ -114,7 +114,9 @@ func (o *everydayOptions) finish() {
 // limitWarning parses --memory, --cpus and --pids-limit and says which of
 // them cannot be applied: lodger places no container in a cgroup of its
 // own, so none is applied, delegated or not; never silently (issue 13).
-func (o *everydayOptions) limitWarning(flags *pflag.FlagSet, cg cgroups.Report) (string, error) {
+// detect, which reads the cgroup mounts, is called only when one was
+// given, so a plain run pays nothing for it.
+func (o *everydayOptions) limitWarning(flags *pflag.FlagSet, detect func() cgroups.Report) (string, error) {
 	var given []string
 	if flags.Changed("memory") {
 		if _, err := units.RAMInBytes(o.memory); err != nil {
@@ -134,7 +136,7 @@ func (o *everydayOptions) limitWarning(flags *pflag.FlagSet, cg cgroups.Report) 
 	if len(given) == 0 {
 		return "", nil
 	}
-	return strings.Join(given, ", ") + " not applied: " + cg.LimitsReason(), nil
+	return strings.Join(given, ", ") + " not applied: " + detect().LimitsReason(), nil
 }
 
 // deviceVolume turns --device HOST[:CTR][:PERMS] into a bind of the device
