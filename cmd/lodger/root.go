@@ -74,6 +74,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newPsCommand(),
 		newRmCommand(),
 		newVolumeCommand(),
+		newNetworkCommand(),
 		newCreateCommand(),
 		newStartCommand(),
 		newExecCommand(),

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
+	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/network"
+)
+
+func newNetworkCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "network COMMAND",
+		Short: "Manage networks",
+		Long: `Manage user networks: a kernel bridge in a network namespace of your own,
+one veth per container, so that containers on one network reach each
+other by name, alias and short ID, kernel to kernel. lodger's userspace
+stack is the network's gateway: the way out (NAT, unless --internal) and
+the resolver. Containers join with run/create --network NAME or connect.
+
+Every network ls lists Docker's predefined networks too: bridge (lodger's
+default per-container network, --network netstack), host and none.`,
+	}
+	cmd.AddCommand(
+		newNetworkCreateCommand(),
+		newNetworkLsCommand(),
+		newNetworkInspectCommand(),
+		newNetworkRmCommand(),
+		newNetworkPruneCommand(),
+	)
+	return cmd
+}
+
+// withNetworks opens storage and runs fn with its networks.
+func withNetworks(fn func(cstorage.Store, *network.Store) error) error {
+	store, err := openStore()
+	if err != nil {
+		return err
+	}
+	defer store.Shutdown(false)
+	return fn(store, container.NetworkStore(store))
+}
+
+// parseKV reads repeated KEY=VALUE flags into a map (nil for none).
+func parseKV(flag string, kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("--%s %q: want KEY=VALUE", flag, kv)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// parseFilterFlags reads --filter KEY=VALUE into a map of alternatives.
+func parseFilterFlags(fs []string) (map[string][]string, error) {
+	if len(fs) == 0 {
+		return nil, nil
+	}
+	m := map[string][]string{}
+	for _, f := range fs {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--filter %q: want KEY=VALUE", f)
+		}
+		m[k] = append(m[k], v)
+	}
+	return m, nil
+}
+
+func newNetworkCreateCommand() *cobra.Command {
+	var subnets, gateways, ranges, labels, opts []string
+	var o network.CreateOptions
+	cmd := &cobra.Command{
+		Use:   "create [flags] NAME",
+		Short: "Create a network and print its ID",
+		Long: `Create a user network and print its ID.
+
+Without --subnet the network gets the first free /24 of 10.89.0.0/16 (and
+with --ipv6 a /64 of fd4c:6f64:6765::/48). --subnet (IPv4 and, with
+--ipv6, IPv6, once each) picks it; --gateway and --ip-range, given in the
+same order, set the gateway (default: the subnet's first address) and the
+range addresses are picked from. Overlapping another network's subnet is
+refused. --internal: no way out of the network (names still resolve).
+--opt mtu=N sets the links' MTU (default 65520).`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			var err error
+			if o.Labels, err = parseKV("label", labels); err != nil {
+				return err
+			}
+			if o.Options, err = parseKV("opt", opts); err != nil {
+				return err
+			}
+			if len(gateways) > len(subnets) || len(ranges) > len(subnets) {
+				return errors.New("--gateway and --ip-range go with a --subnet: give the subnet first")
+			}
+			for i, s := range subnets {
+				var so network.SubnetOptions
+				if so.Subnet, err = netip.ParsePrefix(s); err != nil {
+					return fmt.Errorf("--subnet %q: want CIDR, such as 10.90.0.0/24", s)
+				}
+				if i < len(gateways) {
+					if so.Gateway, err = netip.ParseAddr(gateways[i]); err != nil {
+						return fmt.Errorf("--gateway %q: want an IP address", gateways[i])
+					}
+				}
+				if i < len(ranges) {
+					if so.IPRange, err = netip.ParsePrefix(ranges[i]); err != nil {
+						return fmt.Errorf("--ip-range %q: want CIDR", ranges[i])
+					}
+				}
+				o.Subnets = append(o.Subnets, so)
+			}
+			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+				n, err := ns.Create(o)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), n.ID)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.Driver, "driver", "d", network.DriverBridge, "network driver (only bridge)")
+	f.StringArrayVar(&subnets, "subnet", nil, "subnet in CIDR form (one IPv4, one IPv6)")
+	f.StringArrayVar(&gateways, "gateway", nil, "gateway of the subnet given in the same place")
+	f.StringArrayVar(&ranges, "ip-range", nil, "range of the subnet container addresses are picked from")
+	f.BoolVar(&o.Internal, "internal", false, "no route out of the network")
+	f.BoolVar(&o.IPv6, "ipv6", false, "give the network an IPv6 subnet too")
+	f.StringArrayVar(&labels, "label", nil, "set a label KEY=VALUE on the network")
+	f.StringArrayVarP(&opts, "opt", "o", nil, "driver option KEY=VALUE: mtu=N")
+	return sessionCommand(cmd, 1)
+}
+
+func newNetworkLsCommand() *cobra.Command {
+	var quiet, noTrunc bool
+	var formatValue string
+	var filters []string
+	cmd := &cobra.Command{
+		Use:     "ls [flags]",
+		Aliases: []string{"list"},
+		Short:   "List networks",
+		Long: `List networks: Docker's predefined bridge (lodger's default network),
+host and none, and every user network.
+
+--filter KEY=VALUE (repeatable): name=SUBSTRING, id=PREFIX, driver=NAME,
+label=KEY or label=KEY=VALUE, type=builtin|custom, scope=local,
+dangling=true. --format is table (the default), json, a Go template, or
+"table TEMPLATE". Fields: {{.ID}} {{.Name}} {{.Driver}} {{.Scope}}
+{{.IPv6}} {{.Internal}} {{.Labels}} {{.Label "KEY"}} {{.CreatedAt}}.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := parseFilterFlags(filters)
+			if err != nil {
+				return err
+			}
+			pf, err := format.Parse(formatValue, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", networkHeaders)
+			if err != nil {
+				return err
+			}
+			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+				nets, err := ns.List(network.ListOptions{Filters: f})
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				views := make([]any, len(nets))
+				for i, n := range nets {
+					views[i] = networkView{n: n, trunc: !noTrunc}
+					if quiet {
+						fmt.Fprintln(out, networkView{n: n, trunc: !noTrunc}.ID())
+					}
+				}
+				if quiet {
+					return nil
+				}
+				return pf.Write(out, views)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print network IDs only")
+	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "print whole IDs")
+	cmd.Flags().StringVar(&formatValue, "format", "", "table, json, a Go template, or table TEMPLATE")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep networks that match KEY=VALUE (see above)")
+	return sessionCommand(cmd, 1)
+}
+
+// networkHeaders are network ls's column titles, Docker's.
+var networkHeaders = map[string]string{
+	"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
+	"Internal": "INTERNAL", "Labels": "LABELS", "Label": "LABEL", "CreatedAt": "CREATED AT",
+}
+
+// networkView is a network as network ls templates see it, Docker's
+// fields.
+type networkView struct {
+	n     network.Network
+	trunc bool
+}
+
+func (v networkView) ID() string {
+	if v.trunc {
+		return v.n.ID[:12]
+	}
+	return v.n.ID
+}
+func (v networkView) Name() string     { return v.n.Name }
+func (v networkView) Driver() string   { return v.n.Driver }
+func (v networkView) Scope() string    { return "local" }
+func (v networkView) IPv6() string     { return fmt.Sprint(v.n.EnableIPv6) }
+func (v networkView) Internal() string { return fmt.Sprint(v.n.Internal) }
+func (v networkView) CreatedAt() string {
+	if v.n.Created.IsZero() {
+		return ""
+	}
+	return v.n.Created.Format("2006-01-02 15:04:05.999999999 -0700 MST")
+}
+
+// Labels is KEY=VALUE pairs, sorted, joined with commas.
+func (v networkView) Labels() string {
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(v.n.Labels)) {
+		kv = append(kv, k+"="+v.n.Labels[k])
+	}
+	return strings.Join(kv, ",")
+}
+
+func (v networkView) Label(key string) string { return v.n.Labels[key] }
+
+// MarshalJSON makes {{json .}} and --format json print the fields
+// templates see, as Docker's.
+func (v networkView) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"ID": v.ID(), "Name": v.Name(), "Driver": v.Driver(), "Scope": v.Scope(), "IPv6": v.IPv6(),
+		"Internal": v.Internal(), "Labels": v.Labels(), "CreatedAt": v.CreatedAt(),
+	})
+}
+
+func newNetworkInspectCommand() *cobra.Command {
+	var formatValue string
+	cmd := &cobra.Command{
+		Use:   "inspect [flags] NETWORK [NETWORK...]",
+		Short: "Show networks in Docker's inspect schema",
+		Long: `Show networks as Docker's network inspect does, as a JSON array or through
+a Go template (--format): .Name, .Id, .Driver, .Scope, .IPAM.Config,
+.Internal, .EnableIPv6, .Labels, .Options, .Containers.`,
+		Args: minArgs(1, "NETWORK"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+				var items []any
+				var errs []error
+				for _, name := range args {
+					n, err := ns.Get(name)
+					if err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					items = append(items, n.Inspect())
+				}
+				if err := writeInspect(cmd.OutOrStdout(), formatValue, items); err != nil {
+					return err
+				}
+				return errors.Join(errs...)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&formatValue, "format", "f", "", inspectFormatHelp)
+	return sessionCommand(cmd, 1)
+}
+
+func newNetworkRmCommand() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "rm [flags] NETWORK [NETWORK...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove networks",
+		Long: `Remove user networks. A network with containers on it is refused, naming
+them: remove or disconnect them first. -f makes a missing network no
+error.`,
+		Args: minArgs(1, "NETWORK"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+				var errs []error
+				for _, name := range args {
+					if err := ns.Remove(name, force); err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					fmt.Fprintln(cmd.OutOrStdout(), name)
+				}
+				return errors.Join(errs...)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "no error for a network that does not exist")
+	return sessionCommand(cmd, 1)
+}
+
+func newNetworkPruneCommand() *cobra.Command {
+	var force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "Remove every user network no container is on",
+		Long: `Remove every user network no container is on. --filter label=KEY[=VALUE]
+and until=DURATION|TIME narrow it. Asks first unless -f is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := parseFilterFlags(filters)
+			if err != nil {
+				return err
+			}
+			if !force && !confirm(cmd, "This will remove all custom networks not used by at least one container.") {
+				return nil
+			}
+			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+				names, err := ns.Prune(f)
+				printDeleted(cmd.OutOrStdout(), "Networks", names)
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "prune only networks that match label=KEY[=VALUE] or until=DURATION")
+	return sessionCommand(cmd, 1)
+}

@@ -1,0 +1,979 @@
+// Package network keeps lodger's user networks: their records, the
+// addresses handed to containers on them (IPAM), and Docker's view of
+// both.
+//
+// A network NAME is the file <graphroot>/networks/NAME.json. Every change
+// (Create, Remove, Prune, Connect, Disconnect) takes an exclusive flock on
+// <graphroot>/networks/.lock, reads the records it needs, and replaces
+// them atomically (temp file, fsync, rename), so two lodger commands never
+// hand out one address twice. Readers take no lock: a record is always
+// whole.
+//
+// A record holds an endpoint for every container connected to the
+// network, created with the container (run/create --network) or by
+// Connect, and released when the container is removed or disconnected:
+// the container keeps its address across restarts. Which containers exist
+// is the caller's knowledge; Store.Exists lets List and Remove forget
+// endpoints of containers removed behind lodger's back.
+//
+// The kernel side — the network's namespace, bridge, veth pairs and the
+// gateway process — is package network/bridge; this package never
+// touches the kernel, so that it builds and tests anywhere.
+package network
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	stdbits "math/bits"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Errors callers branch on (the CLI maps them to messages, the API to
+// 404, 409 and 400).
+var (
+	ErrNotFound = errors.New("no such network")
+	ErrConflict = errors.New("conflict")
+	ErrInUse    = errors.New("in use")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// kindError is an error of a kind callers branch on, whose message reads
+// without the kind's name.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+
+func kindErr(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// Drivers and the predefined networks.
+const (
+	DriverBridge = "bridge"
+	DriverHost   = "host"
+	DriverNull   = "null"
+
+	// Bridge is Docker's default network's name: in lodger the
+	// per-container userspace network (--network netstack), which every
+	// `network ls` lists so that clients looking for it find it.
+	Bridge = "bridge"
+	Host   = "host"
+	None   = "none"
+)
+
+// DefaultMTU is a new network's MTU: as the default network's, one frame
+// carries a 64 KiB TCP segment to and from the gateway.
+const DefaultMTU = 65520
+
+// Network is a user network's record.
+type Network struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Driver     string            `json:"driver"`
+	Created    time.Time         `json:"created"`
+	Internal   bool              `json:"internal,omitempty"`
+	EnableIPv6 bool              `json:"enableIPv6,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Options    map[string]string `json:"options,omitempty"`
+	// Subnets: one IPv4, and with EnableIPv6 one IPv6.
+	Subnets []Subnet `json:"subnets"`
+	MTU     int      `json:"mtu"`
+	// Endpoints by container ID.
+	Endpoints map[string]Endpoint `json:"endpoints,omitempty"`
+	// Predefined is set for bridge, host and none, which have no record.
+	Predefined bool `json:"-"`
+}
+
+// Subnet is one of a network's address ranges.
+type Subnet struct {
+	Subnet  netip.Prefix `json:"subnet"`
+	Gateway netip.Addr   `json:"gateway"`
+	// IPRange, when set, is where addresses are picked from.
+	IPRange netip.Prefix `json:"ipRange,omitzero"`
+}
+
+// Endpoint is a container's place on a network.
+type Endpoint struct {
+	ID          string       `json:"id"`
+	ContainerID string       `json:"containerID"`
+	Name        string       `json:"name"` // the container's name
+	Aliases     []string     `json:"aliases,omitempty"`
+	IPv4        netip.Addr   `json:"ipv4,omitzero"`
+	IPv6        netip.Addr   `json:"ipv6,omitzero"`
+	MAC         string       `json:"mac"`
+	Static      []netip.Addr `json:"static,omitempty"` // --ip, kept by a restart
+}
+
+// Subnet4 is the network's IPv4 subnet.
+func (n Network) Subnet4() (Subnet, bool) {
+	for _, s := range n.Subnets {
+		if s.Subnet.Addr().Is4() {
+			return s, true
+		}
+	}
+	return Subnet{}, false
+}
+
+// Subnet6 is the network's IPv6 subnet, when it has one.
+func (n Network) Subnet6() (Subnet, bool) {
+	for _, s := range n.Subnets {
+		if s.Subnet.Addr().Is6() {
+			return s, true
+		}
+	}
+	return Subnet{}, false
+}
+
+// Names are what a container on the network is found by: its name, its
+// short ID and its aliases.
+func (e Endpoint) Names() []string {
+	out := []string{e.Name}
+	if len(e.ContainerID) >= 12 {
+		out = append(out, e.ContainerID[:12])
+	}
+	return append(out, e.Aliases...)
+}
+
+// validName is Docker's rule for network names.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// Store is the networks of one graph root.
+type Store struct {
+	dir string
+	// Exists, when set, says whether a container still exists: endpoints
+	// of containers removed behind lodger's back are dropped.
+	Exists func(containerID string) bool
+	// Teardown, when set, is called by Remove and Prune to take down a
+	// network's kernel side (namespace, gateway process) once its
+	// record is gone.
+	Teardown func(Network) error
+}
+
+// New returns the store of graphRoot. Nothing is created until a network
+// is.
+func New(graphRoot string) *Store {
+	return &Store{dir: filepath.Join(graphRoot, "networks")}
+}
+
+// Dir is where the records live.
+func (s *Store) Dir() string { return s.dir }
+
+// RecordPath is the record file of network name.
+func (s *Store) RecordPath(name string) string { return filepath.Join(s.dir, name+".json") }
+
+// CreateOptions is `network create`.
+type CreateOptions struct {
+	Name     string
+	Driver   string // "" or bridge
+	Subnets  []SubnetOptions
+	Internal bool
+	IPv6     bool
+	Labels   map[string]string
+	// Options are the driver's: mtu (or com.docker.network.driver.mtu).
+	Options map[string]string
+}
+
+// SubnetOptions is one --subnet with its --gateway and --ip-range; a
+// zero Subnet with IPv6 picks one from the pool.
+type SubnetOptions struct {
+	Subnet  netip.Prefix
+	Gateway netip.Addr
+	IPRange netip.Prefix
+}
+
+// The pools subnets are picked from when none is given: as podman's
+// (10.89.N.0/24), clear of the default network's 10.0.2.0/24, and for
+// IPv6 below the default network's lodger prefix.
+var (
+	pool4 = netip.MustParsePrefix("10.89.0.0/16")
+	pool6 = netip.MustParsePrefix("fd4c:6f64:6765::/48")
+	// reserved are subnets no network may take: the default network's.
+	reserved = []netip.Prefix{netip.MustParsePrefix("10.0.2.0/24"), netip.MustParsePrefix("fd4c:6f64:6765::/64")}
+)
+
+// HostRoutes lists the host's routed IPv4 subnets, which a picked subnet
+// avoids: a container could not reach a host network that its own subnet
+// hides. Tests replace it.
+var HostRoutes = hostRoutes
+
+// hostRoutes reads /proc/net/route: every route but the default.
+func hostRoutes() []netip.Prefix {
+	b, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		dst, err1 := strconv.ParseUint(f[1], 16, 32)
+		mask, err2 := strconv.ParseUint(f[7], 16, 32)
+		if err1 != nil || err2 != nil || mask == 0 {
+			continue
+		}
+		// The kernel prints the addresses' bytes as host-order numbers.
+		var d, m [4]byte
+		binary.NativeEndian.PutUint32(d[:], uint32(dst))
+		binary.NativeEndian.PutUint32(m[:], uint32(mask))
+		bits := 0
+		for _, b := range m {
+			bits += stdbits.OnesCount8(b)
+		}
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4(d), bits).Masked())
+	}
+	return out
+}
+
+// Create makes a network and returns its record.
+func (s *Store) Create(o CreateOptions) (Network, error) {
+	if !validName.MatchString(o.Name) {
+		return Network{}, kindErr(ErrInvalid, "network name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", o.Name)
+	}
+	switch o.Name {
+	case Bridge, Host, None, "netstack", "default", "private", "container":
+		return Network{}, kindErr(ErrConflict, "network name %q: it names a predefined network mode", o.Name)
+	}
+	if o.Driver != "" && o.Driver != DriverBridge {
+		return Network{}, kindErr(ErrInvalid, "driver %q: lodger has only the bridge driver", o.Driver)
+	}
+	mtu, err := parseOptions(o.Options)
+	if err != nil {
+		return Network{}, err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return Network{}, err
+	}
+	defer unlock()
+	nets, err := s.list()
+	if err != nil {
+		return Network{}, err
+	}
+	for _, n := range nets {
+		if n.Name == o.Name {
+			return Network{}, kindErr(ErrConflict, "network with name %s already exists", o.Name)
+		}
+	}
+	var taken []netip.Prefix
+	for _, n := range nets {
+		for _, sn := range n.Subnets {
+			taken = append(taken, sn.Subnet)
+		}
+	}
+	subnets, err := planSubnets(o, taken)
+	if err != nil {
+		return Network{}, err
+	}
+	n := Network{
+		ID:         randomID(),
+		Name:       o.Name,
+		Driver:     DriverBridge,
+		Created:    time.Now().UTC(),
+		Internal:   o.Internal,
+		EnableIPv6: o.IPv6 || slices.ContainsFunc(subnets, func(sn Subnet) bool { return sn.Subnet.Addr().Is6() }),
+		Labels:     o.Labels,
+		Options:    o.Options,
+		Subnets:    subnets,
+		MTU:        mtu,
+	}
+	if err := s.write(n); err != nil {
+		return Network{}, fmt.Errorf("create network %s: %w", o.Name, err)
+	}
+	return n, nil
+}
+
+func parseOptions(opts map[string]string) (int, error) {
+	mtu := DefaultMTU
+	for k, v := range opts {
+		switch k {
+		case "mtu", "com.docker.network.driver.mtu":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1280 || n > 65520 {
+				return 0, kindErr(ErrInvalid, "option %s=%s: the MTU is a number from 1280 to 65520", k, v)
+			}
+			mtu = n
+		default:
+			return 0, kindErr(ErrInvalid, "option %q: the bridge driver takes mtu=N", k)
+		}
+	}
+	return mtu, nil
+}
+
+// planSubnets checks the asked subnets, or picks free ones, against the
+// subnets of other networks (taken).
+func planSubnets(o CreateOptions, taken []netip.Prefix) ([]Subnet, error) {
+	var out []Subnet
+	has4, has6 := false, false
+	for _, so := range o.Subnets {
+		if !so.Subnet.IsValid() {
+			if so.Gateway.IsValid() || so.IPRange.IsValid() {
+				return nil, kindErr(ErrInvalid, "--gateway and --ip-range need a --subnet")
+			}
+			continue
+		}
+		sn, err := checkSubnet(so, taken)
+		if err != nil {
+			return nil, err
+		}
+		if sn.Subnet.Addr().Is4() {
+			if has4 {
+				return nil, kindErr(ErrInvalid, "subnet %s: a network has one IPv4 subnet", sn.Subnet)
+			}
+			has4 = true
+		} else {
+			if has6 {
+				return nil, kindErr(ErrInvalid, "subnet %s: a network has one IPv6 subnet", sn.Subnet)
+			}
+			has6 = true
+		}
+		taken = append(taken, sn.Subnet)
+		out = append(out, sn)
+	}
+	var routes []netip.Prefix
+	if HostRoutes != nil {
+		routes = HostRoutes()
+	}
+	if !has4 {
+		sn, err := pick(pool4, 24, append(slices.Clone(taken), routes...))
+		if err != nil {
+			return nil, err
+		}
+		taken = append(taken, sn.Subnet)
+		out = append([]Subnet{sn}, out...)
+	}
+	if o.IPv6 && !has6 {
+		sn, err := pick(pool6, 64, append(slices.Clone(taken), routes...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sn)
+	}
+	return out, nil
+}
+
+func checkSubnet(so SubnetOptions, taken []netip.Prefix) (Subnet, error) {
+	p := so.Subnet
+	if p.Masked() != p {
+		return Subnet{}, kindErr(ErrInvalid, "subnet %s: host bits are set; use %s", p, p.Masked())
+	}
+	maxBits := 30
+	if p.Addr().Is6() {
+		maxBits = 126
+	}
+	if p.Bits() > maxBits {
+		return Subnet{}, kindErr(ErrInvalid, "subnet %s: too small, it leaves no address for a container besides the gateway (use /%d or larger)", p, maxBits)
+	}
+	if p.Addr().Is4() && p.Bits() < 8 || p.Addr().Is6() && p.Bits() < 48 {
+		return Subnet{}, kindErr(ErrInvalid, "subnet %s: too large", p)
+	}
+	for _, t := range append(slices.Clone(reserved), taken...) {
+		if t.Overlaps(p) {
+			return Subnet{}, kindErr(ErrConflict, "subnet %s overlaps %s of another network: pick another --subnet", p, t)
+		}
+	}
+	sn := Subnet{Subnet: p, Gateway: so.Gateway, IPRange: so.IPRange}
+	if sn.IPRange.IsValid() {
+		if sn.IPRange.Masked() != sn.IPRange || !p.Contains(sn.IPRange.Addr()) || sn.IPRange.Bits() < p.Bits() {
+			return Subnet{}, kindErr(ErrInvalid, "--ip-range %s: not a range inside subnet %s", sn.IPRange, p)
+		}
+	}
+	if sn.Gateway.IsValid() {
+		if !p.Contains(sn.Gateway) || sn.Gateway == p.Addr() || isBroadcast(p, sn.Gateway) {
+			return Subnet{}, kindErr(ErrInvalid, "--gateway %s: not a host address of subnet %s", sn.Gateway, p)
+		}
+	} else {
+		sn.Gateway = p.Addr().Next()
+	}
+	return sn, nil
+}
+
+// pick returns the first /bits subnet of pool that overlaps nothing in
+// taken.
+func pick(pool netip.Prefix, bits int, taken []netip.Prefix) (Subnet, error) {
+	taken = append(taken, reserved...)
+	a := pool.Addr()
+	for pool.Contains(a) {
+		p := netip.PrefixFrom(a, bits)
+		if !slices.ContainsFunc(taken, p.Overlaps) && !(a == pool.Addr() && bits < 64) {
+			// 10.89.0.0/24 is left out as podman's default network.
+			return Subnet{Subnet: p, Gateway: a.Next()}, nil
+		}
+		a = nextPrefix(p)
+		if !a.IsValid() {
+			break
+		}
+	}
+	return Subnet{}, kindErr(ErrConflict, "no free subnet left in %s: give one with --subnet", pool)
+}
+
+// nextPrefix is the first address after p, invalid past the end of the
+// address space.
+func nextPrefix(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	bit := p.Bits() - 1 // the prefix's last bit
+	carry := uint(1) << (7 - bit%8)
+	for i := bit / 8; i >= 0 && carry > 0; i-- {
+		sum := uint(b[i]) + carry
+		b[i] = byte(sum)
+		carry = sum >> 8
+	}
+	if carry > 0 {
+		return netip.Addr{}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func isBroadcast(p netip.Prefix, a netip.Addr) bool {
+	if !p.Addr().Is4() {
+		return false
+	}
+	return lastAddr(p) == a
+}
+
+// lastAddr is the highest address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// Get returns the network named nameOrID (its name, ID or a unique ID
+// prefix), predefined ones included.
+func (s *Store) Get(nameOrID string) (Network, error) {
+	if n, ok := predefined(nameOrID); ok {
+		return n, nil
+	}
+	nets, err := s.list()
+	if err != nil {
+		return Network{}, err
+	}
+	return find(nets, nameOrID)
+}
+
+func find(nets []Network, nameOrID string) (Network, error) {
+	for _, n := range nets {
+		if n.Name == nameOrID || n.ID == nameOrID {
+			return n, nil
+		}
+	}
+	var found []Network
+	if nameOrID != "" {
+		for _, n := range nets {
+			if strings.HasPrefix(n.ID, nameOrID) {
+				found = append(found, n)
+			}
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return Network{}, kindErr(ErrNotFound, "no such network: %s", nameOrID)
+	}
+	return Network{}, kindErr(ErrConflict, "network %s: the ID prefix matches %d networks", nameOrID, len(found))
+}
+
+// Inspect is Get; the name the Engine API uses.
+func (s *Store) Inspect(nameOrID string) (Network, error) { return s.Get(nameOrID) }
+
+// ListOptions filters List as `network ls --filter` does.
+type ListOptions struct {
+	// Filters: name, id (substrings/prefixes), driver, label (KEY or
+	// KEY=VALUE), type (builtin or custom), scope (local); several values
+	// of one key are alternatives, keys must all match.
+	Filters map[string][]string
+}
+
+// List returns the predefined networks and every user network, by name.
+func (s *Store) List(o ListOptions) ([]Network, error) {
+	for k := range o.Filters {
+		switch k {
+		case "name", "id", "driver", "label", "type", "scope", "dangling":
+		default:
+			return nil, kindErr(ErrInvalid, "filter %q: use name, id, driver, label, type, scope or dangling", k)
+		}
+	}
+	nets, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{Bridge, Host, None} {
+		p, _ := predefined(name)
+		nets = append(nets, p)
+	}
+	sort.Slice(nets, func(i, j int) bool { return nets[i].Name < nets[j].Name })
+	var out []Network
+	for _, n := range nets {
+		if matches(n, o.Filters) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func matches(n Network, f map[string][]string) bool {
+	for k, vs := range f {
+		ok := false
+		for _, v := range vs {
+			switch k {
+			case "name":
+				ok = ok || strings.Contains(n.Name, v)
+			case "id":
+				ok = ok || strings.HasPrefix(n.ID, v)
+			case "driver":
+				ok = ok || n.Driver == v
+			case "scope":
+				ok = ok || v == "local"
+			case "type":
+				ok = ok || (v == "builtin") == n.Predefined
+			case "dangling":
+				ok = ok || (v == "true" || v == "1") == (len(n.Endpoints) == 0 && !n.Predefined)
+			case "label":
+				key, val, hasVal := strings.Cut(v, "=")
+				got, has := n.Labels[key]
+				ok = ok || (has && (!hasVal || got == val))
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// predefined returns the network of a predefined name, as Docker lists
+// it.
+func predefined(name string) (Network, bool) {
+	var n Network
+	switch name {
+	case Bridge, "netstack":
+		n = Network{Name: Bridge, Driver: DriverBridge, Subnets: []Subnet{{Subnet: netip.MustParsePrefix("10.0.2.0/24"), Gateway: netip.MustParseAddr("10.0.2.2")}}, MTU: DefaultMTU}
+	case Host:
+		n = Network{Name: Host, Driver: DriverHost}
+	case None:
+		n = Network{Name: None, Driver: DriverNull}
+	default:
+		return Network{}, false
+	}
+	// Stable IDs, so that a client that keeps one finds it again.
+	sum := sha256.Sum256([]byte("lodger predefined network " + n.Name))
+	n.ID = hex.EncodeToString(sum[:])
+	n.Predefined = true
+	return n, true
+}
+
+// IsPredefined says whether name is bridge, host or none.
+func IsPredefined(name string) bool {
+	_, ok := predefined(name)
+	return ok && name != "netstack"
+}
+
+// list reads every record, dropping endpoints of containers that are
+// gone.
+func (s *Store) list() ([]Network, error) {
+	ents, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	var out []Network
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !validName.MatchString(name) || e.IsDir() {
+			continue
+		}
+		n, err := s.read(name)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (s *Store) read(name string) (Network, error) {
+	n, err := ReadRecord(s.RecordPath(name))
+	if err != nil {
+		return Network{}, err
+	}
+	if s.Exists != nil {
+		for id := range n.Endpoints {
+			if !s.Exists(id) {
+				delete(n.Endpoints, id)
+			}
+		}
+	}
+	return n, nil
+}
+
+// ReadRecord reads a network's record file.
+func ReadRecord(path string) (Network, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Network{}, kindErr(ErrNotFound, "no such network: %s", strings.TrimSuffix(filepath.Base(path), ".json"))
+	}
+	if err != nil {
+		return Network{}, fmt.Errorf("read network record: %w", err)
+	}
+	var n Network
+	if err := json.Unmarshal(b, &n); err != nil {
+		return Network{}, fmt.Errorf("read network record %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// write replaces the record of n atomically.
+func (s *Store) write(n Network) error {
+	b, err := json.MarshalIndent(n, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(s.dir, ".network-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), s.RecordPath(n.Name))
+}
+
+// Remove deletes a network. A network with containers on it is refused
+// with ErrInUse naming them; force makes a missing network no error, as
+// Docker's -f.
+func (s *Store) Remove(nameOrID string, force bool) error {
+	if IsPredefined(nameOrID) {
+		return kindErr(ErrInvalid, "%s is a predefined network and cannot be removed", nameOrID)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	nets, err := s.list()
+	if err != nil {
+		return err
+	}
+	n, err := find(nets, nameOrID)
+	if err != nil {
+		if force && errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if len(n.Endpoints) > 0 {
+		var names []string
+		for _, e := range n.Endpoints {
+			names = append(names, e.Name)
+		}
+		sort.Strings(names)
+		return kindErr(ErrInUse, "network %s is in use by container %s: remove them or disconnect them first", n.Name, strings.Join(names, ", "))
+	}
+	return s.remove(n)
+}
+
+func (s *Store) remove(n Network) error {
+	if err := os.Remove(s.RecordPath(n.Name)); err != nil {
+		return fmt.Errorf("remove network %s: %w", n.Name, err)
+	}
+	if s.Teardown != nil {
+		if err := s.Teardown(n); err != nil {
+			return fmt.Errorf("remove network %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// Prune removes every user network no container is on and returns their
+// names; filters are List's (label and until are what Docker takes).
+func (s *Store) Prune(filters map[string][]string) ([]string, error) {
+	var until time.Time
+	f := maps.Clone(filters)
+	if u, ok := f["until"]; ok {
+		delete(f, "until")
+		for _, v := range u {
+			t, err := parseUntil(v)
+			if err != nil {
+				return nil, err
+			}
+			until = t
+		}
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	nets, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var errs []error
+	for _, n := range nets {
+		if len(n.Endpoints) > 0 || !matches(n, f) || (!until.IsZero() && !n.Created.Before(until)) {
+			continue
+		}
+		if err := s.remove(n); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, n.Name)
+	}
+	return out, errors.Join(errs...)
+}
+
+func parseUntil(v string) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(secs, 0), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, kindErr(ErrInvalid, "until=%s: use a duration (24h), a Unix time or a date", v)
+}
+
+// ConnectOptions is one container joining a network.
+type ConnectOptions struct {
+	ContainerID string
+	Name        string // the container's name
+	Aliases     []string
+	// IPv4 and IPv6 are --ip and --ip6; zero picks a free address.
+	IPv4 netip.Addr
+	IPv6 netip.Addr
+}
+
+// Connect gives a container an endpoint on the network: an address of
+// each of its subnets and a MAC. A container already connected is
+// ErrConflict; an address outside the subnet is ErrInvalid, one in use
+// ErrConflict.
+func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, error) {
+	if IsPredefined(nameOrID) || nameOrID == "netstack" {
+		return Network{}, Endpoint{}, kindErr(ErrInvalid, "network %s: a container joins the predefined networks only when it is created (--network)", nameOrID)
+	}
+	for _, a := range o.Aliases {
+		if !validName.MatchString(a) {
+			return Network{}, Endpoint{}, kindErr(ErrInvalid, "alias %q: use letters, digits, '_', '.' and '-'", a)
+		}
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return Network{}, Endpoint{}, err
+	}
+	defer unlock()
+	nets, err := s.list()
+	if err != nil {
+		return Network{}, Endpoint{}, err
+	}
+	n, err := find(nets, nameOrID)
+	if err != nil {
+		return Network{}, Endpoint{}, err
+	}
+	if _, ok := n.Endpoints[o.ContainerID]; ok {
+		return Network{}, Endpoint{}, kindErr(ErrConflict, "container %s is already connected to network %s", o.Name, n.Name)
+	}
+	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases}
+	if sn, ok := n.Subnet4(); ok {
+		if ep.IPv4, err = allocate(n, sn, o.IPv4); err != nil {
+			return Network{}, Endpoint{}, err
+		}
+		if o.IPv4.IsValid() {
+			ep.Static = append(ep.Static, o.IPv4)
+		}
+	} else if o.IPv4.IsValid() {
+		return Network{}, Endpoint{}, kindErr(ErrInvalid, "--ip %s: network %s has no IPv4 subnet", o.IPv4, n.Name)
+	}
+	if sn, ok := n.Subnet6(); ok {
+		if ep.IPv6, err = allocate(n, sn, o.IPv6); err != nil {
+			return Network{}, Endpoint{}, err
+		}
+		if o.IPv6.IsValid() {
+			ep.Static = append(ep.Static, o.IPv6)
+		}
+	} else if o.IPv6.IsValid() {
+		return Network{}, Endpoint{}, kindErr(ErrInvalid, "--ip6 %s: network %s has no IPv6 subnet", o.IPv6, n.Name)
+	}
+	ep.MAC = macFor(ep)
+	if n.Endpoints == nil {
+		n.Endpoints = map[string]Endpoint{}
+	}
+	n.Endpoints[o.ContainerID] = ep
+	if err := s.write(n); err != nil {
+		return Network{}, Endpoint{}, fmt.Errorf("connect to network %s: %w", n.Name, err)
+	}
+	return n, ep, nil
+}
+
+// allocate picks want, checked, or the lowest free address of sn.
+func allocate(n Network, sn Subnet, want netip.Addr) (netip.Addr, error) {
+	used := map[netip.Addr]bool{sn.Gateway: true}
+	for _, e := range n.Endpoints {
+		used[e.IPv4] = true
+		used[e.IPv6] = true
+	}
+	if want.IsValid() {
+		want = want.Unmap()
+		switch {
+		case !sn.Subnet.Contains(want) || want == sn.Subnet.Addr() || isBroadcast(sn.Subnet, want):
+			return netip.Addr{}, kindErr(ErrInvalid, "address %s: not a host address of network %s's subnet %s", want, n.Name, sn.Subnet)
+		case want == sn.Gateway:
+			return netip.Addr{}, kindErr(ErrConflict, "address %s: it is network %s's gateway", want, n.Name)
+		case used[want]:
+			return netip.Addr{}, kindErr(ErrConflict, "address %s: already in use on network %s", want, n.Name)
+		}
+		return want, nil
+	}
+	r := sn.Subnet
+	if sn.IPRange.IsValid() {
+		r = sn.IPRange
+	}
+	for a := r.Addr(); r.Contains(a); a = a.Next() {
+		if a == sn.Subnet.Addr() || used[a] || isBroadcast(sn.Subnet, a) {
+			continue
+		}
+		return a, nil
+	}
+	return netip.Addr{}, kindErr(ErrConflict, "network %s: no free address left in %s", n.Name, r)
+}
+
+// macFor is the endpoint's MAC: a locally administered address made from
+// its endpoint ID, so that it stays the same across restarts.
+func macFor(ep Endpoint) string {
+	b, _ := hex.DecodeString(ep.ID[:12])
+	b[0] = b[0]&0xfe | 0x02
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5])
+}
+
+// Disconnect releases the container's endpoint; a container not on the
+// network is ErrNotFound unless force.
+func (s *Store) Disconnect(nameOrID, containerID string, force bool) (Network, Endpoint, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return Network{}, Endpoint{}, err
+	}
+	defer unlock()
+	nets, err := s.list()
+	if err != nil {
+		return Network{}, Endpoint{}, err
+	}
+	n, err := find(nets, nameOrID)
+	if err != nil {
+		return Network{}, Endpoint{}, err
+	}
+	ep, ok := n.Endpoints[containerID]
+	if !ok {
+		if force {
+			return n, Endpoint{}, nil
+		}
+		return Network{}, Endpoint{}, kindErr(ErrNotFound, "container is not connected to network %s", n.Name)
+	}
+	delete(n.Endpoints, containerID)
+	if err := s.write(n); err != nil {
+		return Network{}, Endpoint{}, fmt.Errorf("disconnect from network %s: %w", n.Name, err)
+	}
+	return n, ep, nil
+}
+
+// Release drops every endpoint of a container (it was removed).
+func (s *Store) Release(containerID string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	nets, err := s.list()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range nets {
+		if _, ok := n.Endpoints[containerID]; !ok {
+			continue
+		}
+		delete(n.Endpoints, containerID)
+		if err := s.write(n); err != nil {
+			errs = append(errs, fmt.Errorf("release address on network %s: %w", n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Rename changes a container's name in its endpoints, so that the new
+// name resolves.
+func (s *Store) Rename(containerID, name string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	nets, err := s.list()
+	if err != nil {
+		return err
+	}
+	for _, n := range nets {
+		ep, ok := n.Endpoints[containerID]
+		if !ok {
+			continue
+		}
+		ep.Name = name
+		n.Endpoints[containerID] = ep
+		if err := s.write(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func randomID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

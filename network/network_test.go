@@ -1,0 +1,287 @@
+package network
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	HostRoutes = nil
+	return New(t.TempDir())
+}
+
+func mustCreate(t *testing.T, s *Store, o CreateOptions) Network {
+	t.Helper()
+	n, err := s.Create(o)
+	if err != nil {
+		t.Fatalf("Create(%+v): %v", o, err)
+	}
+	return n
+}
+
+func TestCreatePicksDistinctSubnets(t *testing.T) {
+	s := newStore(t)
+	a := mustCreate(t, s, CreateOptions{Name: "a"})
+	b := mustCreate(t, s, CreateOptions{Name: "b", IPv6: true})
+	var got []string
+	for _, n := range []Network{a, b} {
+		for _, sn := range n.Subnets {
+			got = append(got, sn.Subnet.String()+" gw "+sn.Gateway.String())
+		}
+	}
+	want := []string{"10.89.1.0/24 gw 10.89.1.1", "10.89.2.0/24 gw 10.89.2.1", "fd4c:6f64:6765:1::/64 gw fd4c:6f64:6765:1::1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("subnets (-want +got):\n%s", diff)
+	}
+	if len(a.ID) != 64 || a.ID == b.ID {
+		t.Errorf("IDs %q and %q: want two distinct 64-hex IDs", a.ID, b.ID)
+	}
+	if a.MTU != DefaultMTU || a.Driver != DriverBridge {
+		t.Errorf("MTU %d driver %q", a.MTU, a.Driver)
+	}
+}
+
+func TestCreateAvoidsHostRoutes(t *testing.T) {
+	s := newStore(t)
+	HostRoutes = func() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("10.89.1.0/24")} }
+	defer func() { HostRoutes = nil }()
+	n := mustCreate(t, s, CreateOptions{Name: "a"})
+	if got := n.Subnets[0].Subnet.String(); got != "10.89.2.0/24" {
+		t.Errorf("subnet %s, want 10.89.2.0/24 (10.89.1.0/24 is routed on the host)", got)
+	}
+}
+
+func TestCreateBadInput(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "taken", Subnets: []SubnetOptions{{Subnet: netip.MustParsePrefix("172.30.0.0/16")}}})
+	p := netip.MustParsePrefix
+	for _, tc := range []struct {
+		name string
+		o    CreateOptions
+		want error
+		msg  string
+	}{
+		{"duplicate name", CreateOptions{Name: "taken"}, ErrConflict, "already exists"},
+		{"predefined name", CreateOptions{Name: "bridge"}, ErrConflict, "predefined"},
+		{"bad name", CreateOptions{Name: "-x"}, ErrInvalid, "network name"},
+		{"overlap", CreateOptions{Name: "o", Subnets: []SubnetOptions{{Subnet: p("172.30.5.0/24")}}}, ErrConflict, "overlaps 172.30.0.0/16"},
+		{"default network", CreateOptions{Name: "d", Subnets: []SubnetOptions{{Subnet: p("10.0.0.0/16")}}}, ErrConflict, "overlaps 10.0.2.0/24"},
+		{"too small", CreateOptions{Name: "s", Subnets: []SubnetOptions{{Subnet: p("192.168.7.0/31")}}}, ErrInvalid, "too small"},
+		{"host bits", CreateOptions{Name: "h", Subnets: []SubnetOptions{{Subnet: p("192.168.7.1/24")}}}, ErrInvalid, "host bits"},
+		{"gateway outside", CreateOptions{Name: "g", Subnets: []SubnetOptions{{Subnet: p("192.168.7.0/24"), Gateway: netip.MustParseAddr("192.168.8.1")}}}, ErrInvalid, "--gateway"},
+		{"range outside", CreateOptions{Name: "r", Subnets: []SubnetOptions{{Subnet: p("192.168.7.0/24"), IPRange: p("192.168.8.0/25")}}}, ErrInvalid, "--ip-range"},
+		{"driver", CreateOptions{Name: "v", Driver: "overlay"}, ErrInvalid, "bridge driver"},
+		{"mtu", CreateOptions{Name: "m", Options: map[string]string{"mtu": "100"}}, ErrInvalid, "MTU"},
+		{"option", CreateOptions{Name: "m", Options: map[string]string{"foo": "1"}}, ErrInvalid, "mtu=N"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Create(tc.o)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("Create: %v, want %v mentioning %q", err, tc.want, tc.msg)
+			}
+		})
+	}
+	if nets, _ := s.List(ListOptions{Filters: map[string][]string{"type": {"custom"}}}); len(nets) != 1 {
+		t.Errorf("%d user networks after refused creates, want 1", len(nets))
+	}
+}
+
+func TestConnectAllocates(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "n", Subnets: []SubnetOptions{{Subnet: netip.MustParsePrefix("192.168.50.0/29")}}})
+	a := netip.MustParseAddr
+	var got []netip.Addr
+	for _, id := range []string{"c1", "c2"} {
+		_, ep, err := s.Connect("n", ConnectOptions{ContainerID: strings.Repeat(id, 32), Name: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ep.IPv4)
+	}
+	if diff := cmp.Diff([]netip.Addr{a("192.168.50.2"), a("192.168.50.3")}, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+		t.Errorf("addresses (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		name string
+		o    ConnectOptions
+		want error
+	}{
+		{"taken", ConnectOptions{ContainerID: "x1", IPv4: a("192.168.50.2")}, ErrConflict},
+		{"gateway", ConnectOptions{ContainerID: "x2", IPv4: a("192.168.50.1")}, ErrConflict},
+		{"outside", ConnectOptions{ContainerID: "x3", IPv4: a("192.168.51.2")}, ErrInvalid},
+		{"broadcast", ConnectOptions{ContainerID: "x4", IPv4: a("192.168.50.7")}, ErrInvalid},
+		{"twice", ConnectOptions{ContainerID: strings.Repeat("c1", 32)}, ErrConflict},
+		{"bad alias", ConnectOptions{ContainerID: "x5", Aliases: []string{"a b"}}, ErrInvalid},
+		{"ipv6 on v4-only", ConnectOptions{ContainerID: "x6", IPv6: a("fd00::5")}, ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := s.Connect("n", tc.o); !errors.Is(err, tc.want) {
+				t.Errorf("Connect: %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// .4 .5 .6 are left; then the subnet is full.
+	for i := range 3 {
+		if _, _, err := s.Connect("n", ConnectOptions{ContainerID: "f" + string(rune('0'+i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Connect("n", ConnectOptions{ContainerID: "full"}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "no free address") {
+		t.Errorf("Connect on a full subnet: %v", err)
+	}
+	// A released address is handed out again.
+	if _, _, err := s.Disconnect("n", strings.Repeat("c1", 32), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ep, err := s.Connect("n", ConnectOptions{ContainerID: "again"}); err != nil || ep.IPv4 != a("192.168.50.2") {
+		t.Errorf("after disconnect: %v %v, want 192.168.50.2", ep.IPv4, err)
+	}
+}
+
+func TestIPRange(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "n", Subnets: []SubnetOptions{{Subnet: netip.MustParsePrefix("10.20.0.0/16"), IPRange: netip.MustParsePrefix("10.20.5.128/25")}}})
+	_, ep, err := s.Connect("n", ConnectOptions{ContainerID: "c"})
+	if err != nil || ep.IPv4.String() != "10.20.5.128" {
+		t.Errorf("Connect: %v %v, want 10.20.5.128", ep.IPv4, err)
+	}
+}
+
+func TestParallelConnectDistinct(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "n"})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[netip.Addr]string{}
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := strings.Repeat(string(rune('a'+i%26)), 2) + string(rune('0'+i/26))
+			_, ep, err := s.Connect("n", ConnectOptions{ContainerID: id, Name: id})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if other, ok := seen[ep.IPv4]; ok {
+				t.Errorf("%s and %s both got %s", id, other, ep.IPv4)
+			}
+			seen[ep.IPv4] = id
+		}()
+	}
+	wg.Wait()
+	n, _ := s.Get("n")
+	if len(n.Endpoints) != 50 || len(seen) != 50 {
+		t.Errorf("%d endpoints, %d addresses; want 50", len(n.Endpoints), len(seen))
+	}
+}
+
+func TestRemoveInUseAndPrune(t *testing.T) {
+	s := newStore(t)
+	n := mustCreate(t, s, CreateOptions{Name: "used"})
+	mustCreate(t, s, CreateOptions{Name: "idle", Labels: map[string]string{"k": "v"}})
+	if _, _, err := s.Connect("used", ConnectOptions{ContainerID: "c1", Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	var torn []string
+	s.Teardown = func(n Network) error { torn = append(torn, n.Name); return nil }
+	err := s.Remove("used", false)
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "web") {
+		t.Errorf("Remove of a network in use: %v, want ErrInUse naming web", err)
+	}
+	if err := s.Remove("nosuch", true); err != nil {
+		t.Errorf("Remove -f of a missing network: %v", err)
+	}
+	if err := s.Remove("nosuch", false); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove of a missing network: %v", err)
+	}
+	if err := s.Remove(Bridge, false); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Remove bridge: %v", err)
+	}
+	pruned, err := s.Prune(nil)
+	if err != nil || !cmp.Equal(pruned, []string{"idle"}) || !cmp.Equal(torn, []string{"idle"}) {
+		t.Errorf("Prune: %v %v (torn down %v), want [idle]", pruned, err, torn)
+	}
+	// Once the container is gone its endpoint no longer counts.
+	s.Exists = func(id string) bool { return false }
+	if err := s.Remove(n.ID[:6], false); err != nil {
+		t.Errorf("Remove by ID prefix after the container went: %v", err)
+	}
+}
+
+func TestListFiltersAndPredefined(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "front", Labels: map[string]string{"tier": "web"}})
+	mustCreate(t, s, CreateOptions{Name: "back"})
+	names := func(f map[string][]string) []string {
+		nets, err := s.List(ListOptions{Filters: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range nets {
+			out = append(out, n.Name)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		f    map[string][]string
+		want []string
+	}{
+		{nil, []string{"back", "bridge", "front", "host", "none"}},
+		{map[string][]string{"label": {"tier=web"}}, []string{"front"}},
+		{map[string][]string{"type": {"builtin"}}, []string{"bridge", "host", "none"}},
+		{map[string][]string{"name": {"ac", "ro"}}, []string{"back", "front"}},
+		{map[string][]string{"driver": {"bridge"}, "type": {"custom"}}, []string{"back", "front"}},
+	} {
+		if diff := cmp.Diff(tc.want, names(tc.f)); diff != "" {
+			t.Errorf("List(%v) (-want +got):\n%s", tc.f, diff)
+		}
+	}
+	if _, err := s.List(ListOptions{Filters: map[string][]string{"colour": {"x"}}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown filter: %v", err)
+	}
+	b, err := s.Get("bridge")
+	if err != nil || !b.Predefined || b.Inspect().Name != "bridge" || len(b.ID) != 64 {
+		t.Errorf("bridge: %+v %v", b, err)
+	}
+}
+
+func TestInspectSchema(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "n", Internal: true, Options: map[string]string{"mtu": "1500"}})
+	_, ep, _ := s.Connect("n", ConnectOptions{ContainerID: strings.Repeat("ab", 32), Name: "web", Aliases: []string{"www"}})
+	n, _ := s.Get("n")
+	in := n.Inspect()
+	if !in.Internal || in.Scope != "local" || in.Driver != "bridge" || in.Options["com.docker.network.driver.mtu"] != "1500" {
+		t.Errorf("inspect: %+v", in.Network)
+	}
+	c := in.Containers[strings.Repeat("ab", 32)]
+	if c.Name != "web" || c.IPv4Address.String() != ep.IPv4.String()+"/24" || c.MacAddress.String() != ep.MAC {
+		t.Errorf("endpoint: %+v, want web at %s/24 with MAC %s", c, ep.IPv4, ep.MAC)
+	}
+	if ep.MAC[1] != '2' && ep.MAC[1] != '6' && ep.MAC[1] != 'a' && ep.MAC[1] != 'e' {
+		t.Errorf("MAC %s is not locally administered unicast", ep.MAC)
+	}
+}
+
+func TestNextPrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.89.1.0/24":        "10.89.2.0",
+		"10.89.255.0/24":      "10.90.0.0",
+		"fd4c:6f64:6765::/64": "fd4c:6f64:6765:1::",
+		"255.255.255.0/24":    "invalid IP",
+	} {
+		if got := nextPrefix(netip.MustParsePrefix(in)).String(); got != want {
+			t.Errorf("nextPrefix(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
