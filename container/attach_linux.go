@@ -28,7 +28,21 @@ type AttachOptions struct {
 	Stdout     io.Writer
 	Stderr     io.Writer
 	Signals    <-chan os.Signal
+	// NoSigProxy is --sig-proxy=false: the signals on Signals are not
+	// passed to the container; SIGINT, SIGTERM or SIGHUP detach instead
+	// (a *SignalDetachError), leaving the container running, as Docker's
+	// CLI leaves when it does not proxy.
+	NoSigProxy bool
 }
+
+// SignalDetachError says a signal ended an attach that does not proxy
+// signals: the container runs on. It is ErrDetached to errors.Is.
+type SignalDetachError struct{ Signal syscall.Signal }
+
+func (e *SignalDetachError) Error() string { return "detached by " + e.Signal.String() }
+
+// Is makes a SignalDetachError an ErrDetached.
+func (e *SignalDetachError) Is(target error) bool { return target == ErrDetached }
 
 // attachPath is the container's attach socket. A unix socket path holds
 // at most 107 bytes, so it lives in lodger's own run directory under a
@@ -75,6 +89,9 @@ func Attach(in Info, tty bool, o AttachOptions) (int, error) {
 		}
 	}
 	detached := make(chan struct{})
+	var detachOnce sync.Once
+	var bySignal syscall.Signal // set before detached closes
+	detach := func(sig syscall.Signal) { detachOnce.Do(func() { bySignal = sig; close(detached) }) }
 	if !o.NoStdin && o.Stdin != nil {
 		go func() {
 			buf := make([]byte, 32<<10)
@@ -88,7 +105,7 @@ func Attach(in Info, tty bool, o AttachOptions) (int, error) {
 						if b == keys[matched] {
 							matched++
 							if matched == len(keys) {
-								close(detached)
+								detach(0)
 								return
 							}
 							continue
@@ -119,8 +136,13 @@ func Attach(in Info, tty bool, o AttachOptions) (int, error) {
 				}
 				continue
 			}
-			if sig, ok := s.(syscall.Signal); ok {
+			sig, ok := s.(syscall.Signal)
+			switch {
+			case !ok:
+			case !o.NoSigProxy:
 				send(monitor.FrameSignal, []byte(strconv.Itoa(int(sig))))
+			case sig == unix.SIGINT || sig == unix.SIGTERM || sig == unix.SIGHUP:
+				detach(sig)
 			}
 		}
 	}()
@@ -147,6 +169,9 @@ func Attach(in Info, tty bool, o AttachOptions) (int, error) {
 	}()
 	select {
 	case <-detached:
+		if bySignal != 0 {
+			return 128 + int(bySignal), &SignalDetachError{Signal: bySignal}
+		}
 		return 0, ErrDetached
 	case <-frames:
 	}

@@ -195,6 +195,9 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 	if p := spec.Process; p != nil && p.NoNewPrivileges {
 		host.SecurityOpt = append(host.SecurityOpt, "no-new-privileges")
 	}
+	if p := spec.Process; p != nil && p.OOMScoreAdj != nil {
+		host.OomScoreAdj = *p.OOMScoreAdj
+	}
 	host.ShmSize = shmSize(spec)
 	d.Config, d.HostConfig = cfg, host
 	d.Mounts = []dockercontainer.MountPoint{}

@@ -34,6 +34,10 @@ type ProcessOptions struct {
 	// the container's own, host for the session's.
 	Cgroupns string
 	GroupAdd []string
+	// OOMScoreAdj is --oom-score-adj, -1000 to 1000; nil leaves the
+	// container the score lodger has. Rootless, only raising it works:
+	// lowering it below that takes CAP_SYS_RESOURCE on the host.
+	OOMScoreAdj *int
 }
 
 // parsedProcess is ProcessOptions checked and converted.
@@ -50,6 +54,9 @@ func parseProcess(o ProcessOptions) (parsedProcess, error) {
 	var p parsedProcess
 	if o.Cgroupns != "" && o.Cgroupns != "host" && o.Cgroupns != "private" {
 		return p, fmt.Errorf("--cgroupns %q: want host or private", o.Cgroupns)
+	}
+	if a := o.OOMScoreAdj; a != nil && (*a < -1000 || *a > 1000) {
+		return p, fmt.Errorf("--oom-score-adj %d: invalid value, the range is [-1000, 1000]", *a)
 	}
 	for _, u := range o.Ulimits {
 		ul, err := units.ParseUlimit(u)
@@ -152,6 +159,7 @@ func (o ProcessOptions) namespaces(network string) []specs.LinuxNamespace {
 // applyProcess puts the parsed options into spec.
 func applyProcess(spec *specs.Spec, o ProcessOptions, p parsedProcess, rootfs string) error {
 	spec.Process.Rlimits = p.rlimits
+	spec.Process.OOMScoreAdj = o.OOMScoreAdj
 	if len(p.annotations) > 0 || o.Init {
 		spec.Annotations = map[string]string{}
 		for k, v := range p.annotations {

@@ -79,8 +79,12 @@ type RunOptions struct {
 	Pull       imagepull.Options
 	// PullProgress receives pull progress when the image must be pulled.
 	PullProgress io.Writer
-	// Signals are forwarded to the container process.
-	Signals <-chan os.Signal
+	// Signals are forwarded to the container process, unless NoSigProxy
+	// (--sig-proxy=false): then a foreground container runs under a
+	// monitor, as a detached one, so that it outlives the run that a
+	// signal ends, leaving it running (Docker's CLI without the proxy).
+	Signals    <-chan os.Signal
+	NoSigProxy bool
 	Stdin   *os.File
 	Stdout  *os.File
 	Stderr  *os.File
@@ -138,8 +142,12 @@ func attachRun(store cstorage.Store, id string, opts RunOptions) (int, error) {
 		return exec.ExitLodger, err
 	}
 	ao := AttachOptions{DetachKeys: opts.DetachKeys, Stdin: opts.Stdin, NoStdin: !opts.Interactive,
-		Stdout: opts.Stdout, Stderr: opts.Stderr, Signals: opts.Signals}
-	code, err := Attach(in, true, ao)
+		Stdout: opts.Stdout, Stderr: opts.Stderr, Signals: opts.Signals, NoSigProxy: opts.NoSigProxy}
+	code, err := Attach(in, opts.TTY, ao)
+	var sd *SignalDetachError
+	if errors.As(err, &sd) {
+		return code, err
+	}
 	if errors.Is(err, ErrDetached) {
 		return 0, nil
 	}
@@ -236,7 +244,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	// Every container but a plain foreground run's goes to a monitor
 	// (create's, once started): a missing monitor program fails before
 	// anything is pulled or created.
-	if only || opts.Detach || opts.TTY {
+	if only || opts.Detach || opts.TTY || opts.NoSigProxy {
 		if _, err := monitor.Path(); err != nil {
 			return exec.ExitLodger, err
 		}
@@ -427,8 +435,9 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		return 0, nil
 	}
 	// A terminal in the foreground goes through a monitor too, so that the
-	// detach keys can leave the container running.
-	attach := opts.TTY && !opts.Detach
+	// detach keys can leave the container running; so does a run that
+	// does not proxy signals, which a signal leaves running.
+	attach := (opts.TTY || opts.NoSigProxy) && !opts.Detach
 	if opts.Detach || attach {
 		err := startMonitor(store, opts.Storage, netSettings, monitor.Request{ID: id, Spec: spec, Remove: opts.Remove, Restart: restart,
 			Log: logOpts, EventAttrs: attrs, Health: healthcheck, Interactive: opts.Interactive, Attached: attach}, listeners)
@@ -450,7 +459,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	// In the foreground this process is the monitor: ps sees the container
 	// running, and exited with an unknown code should lodger be killed.
-	st := monitor.State{MonitorPid: os.Getpid(), BootID: monitor.BootID(), Remove: opts.Remove, Ports: published(listeners)}
+	st := monitor.State{MonitorPid: os.Getpid(), BootID: monitor.BootID(), Remove: opts.Remove, Ports: published(listeners), Foreground: true}
 	netw, err := monitor.OpenNetwork(netSettings.stack(), listeners, func(format string, args ...any) {
 		fmt.Fprintf(opts.Stderr, "lodger: "+format+"\n", args...)
 	})

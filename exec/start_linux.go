@@ -184,6 +184,11 @@ func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 	specR.Close()
 	syncW.Close()
 	p := &Process{cmd: cmd}
+	if a := spec.Process.OOMScoreAdj; a != nil {
+		if err := setOOMScoreAdj(cmd.Process.Pid, *a); err != nil {
+			return nil, p.fail(ExitLodger, err)
+		}
+	}
 	if hooks.Prestart != nil {
 		if err := hooks.Prestart(cmd.Process.Pid); err != nil {
 			return nil, p.fail(ExitLodger, err)
@@ -222,6 +227,30 @@ func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 		return nil, p.failFromSync(bytes.NewReader(msg), nil)
 	}
 	return p, nil
+}
+
+// setOOMScoreAdj gives the init, and so everything it starts, its OOM
+// score adjustment before it runs anything of the container's. The
+// write is the user's own: the kernel lets it raise the score, but not
+// lower it below what the user's processes had without CAP_SYS_RESOURCE
+// in the host's namespace, which no rootless runtime holds.
+func setOOMScoreAdj(pid, adj int) error {
+	f, err := os.OpenFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.WriteString(strconv.Itoa(adj))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if errors.Is(err, os.ErrPermission) {
+		own, _ := os.ReadFile("/proc/self/oom_score_adj")
+		o := strings.TrimSpace(string(own))
+		return fmt.Errorf("oom score adjustment %d: lowering it below yours (%s) needs CAP_SYS_RESOURCE on the host, which rootless lodger has not: use %s or more", adj, o, o)
+	}
+	if err != nil {
+		return fmt.Errorf("set oom score adjustment %d: %w", adj, err)
+	}
+	return nil
 }
 
 // failFromSync reads the init's "CODE MESSAGE" report.

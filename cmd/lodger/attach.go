@@ -12,6 +12,15 @@ import (
 type attachOptions struct {
 	detachKeys string
 	noStdin    bool
+	sigProxy   bool
+}
+
+// detachedBySignal says a signal detached lodger from a container it
+// did not proxy signals to (--sig-proxy=false): lodger then exits as
+// that signal's 128+N, silently, as Docker's CLI dies of it.
+func detachedBySignal(err error) bool {
+	var sd *container.SignalDetachError
+	return errors.As(err, &sd)
 }
 
 func newAttachCommand() *cobra.Command {
@@ -42,7 +51,11 @@ default) to leave it running. lodger exits with the container's exit code.`,
 			code, err := container.Attach(in, tty, container.AttachOptions{
 				DetachKeys: o.detachKeys, NoStdin: o.noStdin,
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Signals: sigs,
+				NoSigProxy: !o.sigProxy,
 			})
+			if detachedBySignal(err) {
+				return &exitCodeError{Code: code}
+			}
 			if errors.Is(err, container.ErrDetached) {
 				return nil
 			}
@@ -51,5 +64,6 @@ default) to leave it running. lodger exits with the container's exit code.`,
 	}
 	cmd.Flags().StringVar(&o.detachKeys, "detach-keys", "", "keys that detach (default ctrl-p,ctrl-q; none disables)")
 	cmd.Flags().BoolVar(&o.noStdin, "no-stdin", false, "do not pass input to the container")
+	cmd.Flags().BoolVar(&o.sigProxy, "sig-proxy", true, "pass the signals lodger receives to the container; false: SIGINT, SIGTERM or SIGHUP detach, leaving it running")
 	return sessionCommand(cmd, 1)
 }

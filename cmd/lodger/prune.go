@@ -26,6 +26,7 @@ func newContainerCommand() *cobra.Command {
 		newKillCommand(),
 		newPauseCommand(),
 		newUnpauseCommand(),
+		newUpdateCommand(),
 		newDiffCommand(),
 		newStatsCommand(),
 		newContainerExistsCommand(),

@@ -88,6 +88,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newKillCommand(),
 		newPauseCommand(),
 		newUnpauseCommand(),
+		newUpdateCommand(),
 		newDiffCommand(),
 		newStatsCommand(),
 		newInspectCommand(),

@@ -42,6 +42,7 @@ type runOptions struct {
 	health      container.HealthOptions
 	detachKeys  string
 	pullPolicy  string
+	sigProxy    bool
 	everyday    everydayOptions
 }
 
@@ -114,8 +115,9 @@ not found, 128+N when signal N killed it.`,
 					SecurityOpt: o.securityOpt,
 				},
 				Pull:    o.options(cmd.Flags()),
-				Signals: sigs,
-				Stdin:   os.Stdin,
+				Signals:    sigs,
+				NoSigProxy: !o.sigProxy,
+				Stdin:      os.Stdin,
 				Stdout:  os.Stdout,
 				Stderr:  os.Stderr,
 			}
@@ -142,6 +144,9 @@ not found, 128+N when signal N killed it.`,
 				return nil
 			}
 			code, err := container.Run(ctx, store, ro)
+			if detachedBySignal(err) {
+				return &exitCodeError{Code: code}
+			}
 			if err != nil && interrupted(ctx) {
 				return interruptedExit(ctx, "run "+args[0], err)
 			}
@@ -171,6 +176,7 @@ not found, 128+N when signal N killed it.`,
 		cmd.Long = "Create a container from an image and print its ID; lodger start runs it."
 	} else {
 		f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the container ID")
+		f.BoolVar(&o.sigProxy, "sig-proxy", true, "pass the signals lodger receives to the container; false: SIGINT, SIGTERM or SIGHUP detach lodger, leaving the container running")
 	}
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
 	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a pseudo-terminal")

@@ -28,6 +28,7 @@ type everydayOptions struct {
 	pidsLimit   int64
 	sysctls     []string
 	expose      []string
+	oomScoreAdj int
 
 	// cidWritten says the container ID went into cidfile, which must then
 	// stay; otherwise finish removes the file create reserved.
@@ -43,6 +44,7 @@ func registerEverydayFlags(f *pflag.FlagSet, o *everydayOptions) {
 	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (units b, k, m, g); applied only where a writable cgroup is delegated, else a warning")
 	f.Float64Var(&o.cpus, "cpus", 0, "CPU limit in CPUs; applied only where a writable cgroup is delegated, else a warning")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit; applied only where a writable cgroup is delegated, else a warning")
+	f.IntVar(&o.oomScoreAdj, "oom-score-adj", 0, "the container's OOM score adjustment, -1000 to 1000; rootless, only raising it above your own works")
 	f.StringArrayVar(&o.expose, "expose", nil, "expose a port or range, PORT[/PROTO] or START-END[/PROTO], for -P to publish")
 	f.StringArrayVar(&o.sysctls, "sysctl", nil, "set a namespaced sysctl NAME=VALUE: net.* (not with --network host), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*")
 }
@@ -53,6 +55,10 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 	if flags.Changed("stop-timeout") {
 		t := o.stopTimeout
 		ro.StopTimeout = &t
+	}
+	if flags.Changed("oom-score-adj") {
+		a := o.oomScoreAdj
+		ro.Process.OOMScoreAdj = &a
 	}
 	for _, d := range o.devices {
 		v, warn, err := deviceVolume(d)

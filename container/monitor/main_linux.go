@@ -74,6 +74,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	}
 	defer log.Close()
 	_ = os.Remove(filepath.Join(runDir, stopRequested))
+	_ = os.Remove(filepath.Join(runDir, restartFile)) // the request's policy is the latest
 	netw, err := OpenNetwork(req.Netstack, listeners, log.Printf)
 	listeners = nil
 	if err != nil {
@@ -116,7 +117,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 		// writes its stop event after this one, as Docker's order is.
 		req.event("die", "exitCode", strconv.Itoa(code))
 		_ = SaveState(runDir, st)
-		if err != nil || !req.Restart.again(code, st.RestartCount, stopWasRequested(runDir)) {
+		if err != nil || !restartPolicy(runDir, req.Restart).again(code, st.RestartCount, stopWasRequested(runDir)) {
 			return 0
 		}
 		// A growing delay, as Docker's: doubled per restart, reset once the

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,6 +54,44 @@ func (p RestartPolicy) again(code, count int, stopped bool) bool {
 		return code != 0 && (p.MaxRetries == 0 || count < p.MaxRetries)
 	}
 	return false
+}
+
+// restartFile holds, in the run directory, a restart policy `lodger
+// update --restart` gave the running container; it replaces the one the
+// monitor was started with from the next exit on.
+const restartFile = "restart-policy"
+
+// SetRestart hands the monitor of the container whose run directory is
+// runDir a new restart policy. The file is written whole and renamed, so
+// the monitor reads the old policy or the new one, never half of one.
+func SetRestart(runDir string, p RestartPolicy) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(runDir, "."+restartFile)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("set restart policy: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(runDir, restartFile)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("set restart policy: %w", err)
+	}
+	return nil
+}
+
+// restartPolicy is the policy in force: the one SetRestart left in
+// runDir, else p.
+func restartPolicy(runDir string, p RestartPolicy) RestartPolicy {
+	b, err := os.ReadFile(filepath.Join(runDir, restartFile))
+	if err != nil {
+		return p
+	}
+	var q RestartPolicy
+	if json.Unmarshal(b, &q) != nil {
+		return p
+	}
+	return q
 }
 
 // stopRequested marks, in the run directory, that the user stopped the

@@ -34,6 +34,9 @@ type State struct {
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
 	BootID     string    `json:"bootID,omitempty"`
 	Remove     bool      `json:"remove,omitempty"` // --rm: the monitor deletes the container after exit
+	// Foreground says MonitorPid is the lodger run that waits in the
+	// foreground, which has no restart policy to change.
+	Foreground bool `json:"foreground,omitempty"`
 	// RestartCount is how often the restart policy started it again.
 	RestartCount int `json:"restartCount,omitempty"`
 	// Ports are the published ports as bound, host ports picked.
