@@ -85,9 +85,9 @@ type RunOptions struct {
 	// signal ends, leaving it running (Docker's CLI without the proxy).
 	Signals    <-chan os.Signal
 	NoSigProxy bool
-	Stdin   *os.File
-	Stdout  *os.File
-	Stderr  *os.File
+	Stdin      *os.File
+	Stdout     *os.File
+	Stderr     *os.File
 }
 
 // Metadata is what lodger keeps in the storage container record.

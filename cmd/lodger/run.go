@@ -114,12 +114,12 @@ not found, 128+N when signal N killed it.`,
 					CapDrop:     o.capDrop,
 					SecurityOpt: o.securityOpt,
 				},
-				Pull:    o.options(cmd.Flags()),
+				Pull:       o.options(cmd.Flags()),
 				Signals:    sigs,
 				NoSigProxy: !o.sigProxy,
 				Stdin:      os.Stdin,
-				Stdout:  os.Stdout,
-				Stderr:  os.Stderr,
+				Stdout:     os.Stdout,
+				Stderr:     os.Stderr,
 			}
 			if !o.quiet {
 				ro.PullProgress = os.Stderr
