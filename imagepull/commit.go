@@ -142,6 +142,20 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 	if err != nil {
 		return "", fmt.Errorf("encode image configuration: %w", err)
 	}
+	id, err := storeImage(store, configBlob, chain, l.ID, names, "", now)
+	if err != nil {
+		return "", err
+	}
+	ok = true
+	return id, nil
+}
+
+// storeImage makes the image record of configBlob over the layers chain
+// (bottom first; top is the last one's ID, or "" for none), with an OCI
+// manifest as c/image would have written it, so that push, save and run
+// treat it as any pulled image, and names moved to it. It returns the
+// image ID, the digest of the configuration.
+func storeImage(store cstorage.Store, configBlob []byte, chain []*cstorage.Layer, top string, names []string, metadata string, now time.Time) (string, error) {
 	configDigest := digest.FromBytes(configBlob)
 
 	// The layers are listed uncompressed, by the digests storage knows
@@ -163,7 +177,7 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 	id := configDigest.Encoded()
 	// Created without names, which storage refuses when another image
 	// has them; AddNames then moves them, as tag does.
-	_, err = store.CreateImage(id, nil, l.ID, "", &cstorage.ImageOptions{
+	_, err = store.CreateImage(id, nil, top, metadata, &cstorage.ImageOptions{
 		CreationDate: now,
 		Digest:       manifestDigest,
 		BigData: []cstorage.ImageBigDataOption{
@@ -173,6 +187,10 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 			{Key: cstorage.ImageDigestBigDataKey, Data: manifestBlob, Digest: manifestDigest},
 		},
 	})
+	if errors.Is(err, cstorage.ErrDuplicateID) {
+		// The same configuration over the same layers: the image exists.
+		err = nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("create image: %w", err)
 	}
@@ -182,6 +200,5 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 			return "", fmt.Errorf("name image %s: %w", shortID(id), err)
 		}
 	}
-	ok = true
 	return id, nil
 }

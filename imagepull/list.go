@@ -2,6 +2,7 @@ package imagepull
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -75,28 +76,56 @@ func List(ctx context.Context, store cstorage.Store, withLabels bool) ([]Summary
 	return out, nil
 }
 
-// childCounts counts, for each image, the other images whose layer chain
-// holds its top layer below their own top.
+// childCounts counts, for each image, the other images built on it:
+// those whose layer chain holds its top layer below their own top, and
+// those a build step made from it without a layer of their own (a
+// configuration-only step, whose record names its parent), transitively.
 func childCounts(imgs []cstorage.Image, layers []cstorage.Layer) map[string]int {
 	parent := make(map[string]string, len(layers))
 	for _, l := range layers {
 		parent[l.ID] = l.Parent
 	}
 	byTop := map[string][]string{}
-	for _, img := range imgs {
+	byID := map[string]*cstorage.Image{}
+	for i, img := range imgs {
 		byTop[img.TopLayer] = append(byTop[img.TopLayer], img.ID)
+		byID[img.ID] = &imgs[i]
 	}
 	counts := map[string]int{}
-	for _, img := range imgs {
-		seen := map[string]bool{}
-		for l := parent[img.TopLayer]; l != "" && !seen[l]; l = parent[l] {
-			seen[l] = true
-			for _, id := range byTop[l] {
-				counts[id]++
+	for i := range imgs {
+		anc := map[string]bool{}
+		seenImg := map[string]bool{}
+		for x := &imgs[i]; x != nil && !seenImg[x.ID]; x = byID[buildParent(x.Metadata)] {
+			seenImg[x.ID] = true
+			anc[x.ID] = true
+			seen := map[string]bool{}
+			for l := parent[x.TopLayer]; l != "" && !seen[l]; l = parent[l] {
+				seen[l] = true
+				for _, id := range byTop[l] {
+					anc[id] = true
+				}
 			}
+		}
+		delete(anc, imgs[i].ID)
+		for id := range anc {
+			counts[id]++
 		}
 	}
 	return counts
+}
+
+// buildParent is the parent image a build step's record names, if any.
+func buildParent(metadata string) string {
+	if !strings.Contains(metadata, "lodger.parent") {
+		return ""
+	}
+	var m struct {
+		Parent string `json:"lodger.parent"`
+	}
+	if json.Unmarshal([]byte(metadata), &m) != nil {
+		return ""
+	}
+	return m.Parent
 }
 
 // ImageFilter selects images as Docker's `images --filter` does: values

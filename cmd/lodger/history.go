@@ -191,6 +191,7 @@ func newImageCommand() *cobra.Command {
 		newImportCommand(),
 		newImagePruneCommand(),
 		newImageExistsCommand(),
+		newBuildCommand(),
 	)
 	return cmd
 }

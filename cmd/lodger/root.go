@@ -109,6 +109,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newImportCommand(),
 		newExportCommand(),
 		newCommitCommand(),
+		newBuildCommand(),
 		newImageCommand(),
 	)
 	return root

@@ -1,0 +1,1088 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/docker/reference"
+	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/archive"
+
+	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/events"
+	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/imagepull"
+)
+
+// historyComment is what BuildKit writes in the comment of each history
+// entry of a Dockerfile build; Docker's own builds carry it.
+const historyComment = "buildkit.dockerfile.v0"
+
+// cacheMeta is what a build step's image keeps in its storage record.
+type cacheMeta struct {
+	BuildCacheKey string `json:"lodger.buildCacheKey"`
+	Parent        string `json:"lodger.parent,omitempty"`
+}
+
+// stage is a stage being built.
+type stage struct {
+	index   int
+	name    string
+	imageID string // "" before the first layer of FROM scratch
+	config  dockerspec.DockerOCIImage
+	args    vars // the stage's ARGs with a value
+	cmdSet  bool // a CMD of this stage's own, which ENTRYPOINT then keeps
+}
+
+// env is what words of the stage expand with: its ARGs, then its ENV,
+// which wins.
+func (s *stage) env() []string {
+	out := s.args.list()
+	return append(out, s.config.Config.Env...)
+}
+
+type builder struct {
+	ctx    context.Context
+	store  cstorage.Store
+	o      Options
+	df     *dockerfile
+	ctxSrc *source
+	out    io.Writer
+	cache  map[string]string // cache key -> image ID
+	global vars
+	used   map[string]bool // build args consumed
+	stages map[int]*stage
+	step   int
+	total  int
+	report Report
+}
+
+// Build builds the image the Dockerfile in o describes and names it with
+// o.Tags. A failed build leaves no container, mount or tag behind; the
+// images of the steps that succeeded stay as the cache, as Docker's do.
+func Build(ctx context.Context, store cstorage.Store, o Options) (*Report, error) {
+	if o.ContextDir == "" {
+		return nil, errors.New("no build context: give a directory")
+	}
+	fi, err := os.Stat(o.ContextDir)
+	if err != nil {
+		return nil, fmt.Errorf("build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("build context %s: %w: use a directory", o.ContextDir, ErrNotSupported)
+	}
+	ctxDir, err := filepath.Abs(o.ContextDir)
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	for _, t := range o.Tags {
+		named, err := reference.ParseNormalizedNamed(t)
+		if err != nil {
+			return nil, fmt.Errorf("invalid tag %q: %w", t, err)
+		}
+		if _, ok := named.(reference.Digested); ok {
+			return nil, fmt.Errorf("invalid tag %q: a tag cannot name a digest", t)
+		}
+		tags = append(tags, reference.TagNameOnly(named).String())
+	}
+	switch o.PullPolicy {
+	case "", PullMissing, PullAlways, PullNever:
+	default:
+		return nil, fmt.Errorf("--pull %q: use missing, always or never", o.PullPolicy)
+	}
+	switch o.Network {
+	case "default", "bridge":
+		o.Network = ""
+	}
+
+	dfName, content := o.Dockerfile, o.DockerfileContent
+	if content == nil {
+		if dfName == "" {
+			dfName = filepath.Join(ctxDir, "Dockerfile")
+		}
+		if content, err = os.ReadFile(dfName); err != nil {
+			return nil, fmt.Errorf("read Dockerfile: %w", err)
+		}
+	} else if dfName == "" {
+		dfName = "Dockerfile"
+	}
+	df, err := parseDockerfile(filepath.Base(dfName), content)
+	if err != nil {
+		return nil, err
+	}
+	ignoreFor := ""
+	if o.DockerfileContent == nil {
+		ignoreFor = dfName
+	}
+	ignore, err := readIgnore(ctxDir, ignoreFor)
+	if err != nil {
+		return nil, err
+	}
+	src, err := openSource(ctxDir, ignore, true)
+	if err != nil {
+		return nil, fmt.Errorf("build context: %w", err)
+	}
+	defer src.Close()
+
+	b := &builder{ctx: ctx, store: store, o: o, df: df, ctxSrc: src, out: o.Output, used: map[string]bool{}, stages: map[int]*stage{}}
+	if b.out == nil {
+		b.out = io.Discard
+	}
+	if b.global, err = df.globalArgs(o.BuildArgs, b.used); err != nil {
+		return nil, err
+	}
+	target, err := df.targetIndex(o.Target)
+	if err != nil {
+		return nil, err
+	}
+	needed := df.neededStages(target, b.global)
+	extra := 0
+	if len(o.Labels) > 0 {
+		extra = 1
+	}
+	b.total = df.stepCount(needed, extra)
+	if err := b.loadCache(); err != nil {
+		return nil, err
+	}
+	for _, i := range needed {
+		if err := b.buildStage(i, i == target); err != nil {
+			return nil, err
+		}
+	}
+	final := b.stages[target]
+	if final.imageID == "" {
+		// FROM scratch and nothing else: an image of no layer.
+		if err := b.commit(final, "", nil, nil, nil); err != nil {
+			return nil, err
+		}
+	}
+	var unused []string
+	for k := range o.BuildArgs {
+		if !b.used[k] && !predefinedArgs[k] {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) > 0 {
+		slices.Sort(unused)
+		fmt.Fprintf(b.out, "[Warning] One or more build-args %v were not consumed\n", unused)
+	}
+	fmt.Fprintf(b.out, "Successfully built %s\n", short(final.imageID))
+	if len(tags) > 0 {
+		if _, err := imagepull.Tag(store, final.imageID, tags...); err != nil {
+			return nil, err
+		}
+		for _, t := range tags {
+			named, _ := reference.ParseNormalizedNamed(t)
+			name := reference.FamiliarString(named)
+			b.report.Tags = append(b.report.Tags, name)
+			fmt.Fprintf(b.out, "Successfully tagged %s\n", name)
+		}
+	}
+	b.report.ImageID = "sha256:" + final.imageID
+	return &b.report, nil
+}
+
+// predefinedArgs are the build args Docker accepts without an ARG.
+var predefinedArgs = map[string]bool{
+	"HTTP_PROXY": true, "http_proxy": true, "HTTPS_PROXY": true, "https_proxy": true,
+	"FTP_PROXY": true, "ftp_proxy": true, "NO_PROXY": true, "no_proxy": true, "ALL_PROXY": true, "all_proxy": true,
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// loadCache indexes the images earlier builds left by their step's key.
+func (b *builder) loadCache() error {
+	b.cache = map[string]string{}
+	if b.o.NoCache {
+		return nil
+	}
+	imgs, err := b.store.Images()
+	if err != nil {
+		return fmt.Errorf("list images: %w", err)
+	}
+	for _, img := range imgs {
+		if !strings.Contains(img.Metadata, "lodger.buildCacheKey") {
+			continue
+		}
+		var m cacheMeta
+		if json.Unmarshal([]byte(img.Metadata), &m) == nil && m.BuildCacheKey != "" {
+			b.cache[m.BuildCacheKey] = img.ID
+		}
+	}
+	return nil
+}
+
+func (b *builder) printStep(instr string) {
+	b.step++
+	fmt.Fprintf(b.out, "Step %d/%d : %s\n", b.step, b.total, instr)
+}
+
+// buildStage runs one stage from its FROM.
+func (b *builder) buildStage(i int, isTarget bool) error {
+	ds := b.df.stages[i]
+	st := &stage{index: i, name: ds.Name}
+	b.stages[i] = st
+	b.printStep(ds.SourceCode)
+	base, err := b.df.expand(ds.BaseName, b.global.list())
+	if err != nil {
+		return fmt.Errorf("%s: FROM %s: %w", b.df.name, ds.BaseName, err)
+	}
+	if ds.Platform != "" {
+		p, err := b.df.expand(ds.Platform, b.global.list())
+		if err != nil {
+			return err
+		}
+		if want := "linux/" + runtime.GOARCH; p != want && p != "$BUILDPLATFORM" && p != "$TARGETPLATFORM" {
+			return fmt.Errorf("FROM --platform=%s: %w: lodger builds for this machine's platform, %s", p, ErrNotSupported, want)
+		}
+	}
+	switch j := b.df.stageIndex(base, i); {
+	case j >= 0:
+		prev := b.stages[j]
+		if prev == nil {
+			return fmt.Errorf("stage %q was not built", base)
+		}
+		st.imageID, st.config = prev.imageID, cloneConfig(prev.config)
+	case strings.EqualFold(base, "scratch"):
+		st.config = dockerspec.DockerOCIImage{Image: imgspecv1.Image{Platform: imgspecv1.Platform{OS: "linux", Architecture: runtime.GOARCH}}}
+		st.config.Config.Env = nil
+	default:
+		id, err := b.findImage(base)
+		if err != nil {
+			return err
+		}
+		cfg, err := imagepull.DockerConfig(b.ctx, b.store, id)
+		if err != nil {
+			return err
+		}
+		st.imageID, st.config = id, *cfg
+	}
+	if st.imageID != "" {
+		fmt.Fprintf(b.out, " ---> %s\n", short(st.imageID))
+	}
+	// The base's ONBUILD triggers run now and are not inherited further.
+	if triggers := st.config.Config.OnBuild; len(triggers) > 0 {
+		st.config.Config.OnBuild = nil
+		fmt.Fprintf(b.out, "# Executing %d build trigger", len(triggers))
+		if len(triggers) > 1 {
+			fmt.Fprint(b.out, "s")
+		}
+		fmt.Fprintln(b.out)
+		for _, t := range triggers {
+			cmd, err := parseTrigger(b.df, t)
+			if err != nil {
+				return err
+			}
+			if err := b.dispatch(st, cmd); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range ds.Commands {
+		b.printStep(fmt.Sprint(c))
+		if err := b.dispatch(st, c); err != nil {
+			return err
+		}
+	}
+	if isTarget && len(b.o.Labels) > 0 {
+		keys := slices.Sorted(maps.Keys(b.o.Labels))
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, strconv.Quote(k)+"="+strconv.Quote(b.o.Labels[k]))
+		}
+		line := "LABEL " + strings.Join(parts, " ")
+		cmd, err := parseTrigger(b.df, line)
+		if err != nil {
+			return err
+		}
+		b.printStep(line)
+		if err := b.dispatch(st, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseTrigger parses one instruction (an ONBUILD trigger, --label's
+// LABEL) with BuildKit's parser.
+func parseTrigger(df *dockerfile, line string) (instructions.Command, error) {
+	d, err := parseDockerfile("ONBUILD", []byte("FROM scratch\n"+line+"\n"))
+	if err != nil {
+		return nil, err
+	}
+	cmds := d.stages[0].Commands
+	if len(cmds) != 1 {
+		return nil, fmt.Errorf("ONBUILD %s: not one instruction", line)
+	}
+	switch cmds[0].(type) {
+	case *instructions.OnbuildCommand:
+		return nil, errors.New("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+	}
+	return cmds[0], nil
+}
+
+func cloneConfig(c dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
+	b, _ := json.Marshal(c)
+	var out dockerspec.DockerOCIImage
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// findImage finds or pulls a FROM image by the pull policy.
+func (b *builder) findImage(ref string) (string, error) {
+	if b.o.PullPolicy != PullAlways {
+		img, err := imagepull.Lookup(b.store, ref, b.o.Pull)
+		if err == nil {
+			return img.ID, nil
+		}
+		if !errors.Is(err, imagepull.ErrNotFound) {
+			return "", err
+		}
+		if b.o.PullPolicy == PullNever {
+			return "", fmt.Errorf("image %s is not in local storage, and --pull=never", ref)
+		}
+	}
+	po := b.o.Pull
+	po.Progress = b.o.PullProgress
+	id, err := imagepull.Pull(b.ctx, b.store, ref, po)
+	if err != nil {
+		return "", err
+	}
+	container.EmitPull(ref, id)
+	return id, nil
+}
+
+// expander expands the words of instructions with the stage's variables.
+func (b *builder) expander(st *stage) instructions.SingleWordExpander {
+	env := st.env()
+	return func(word string) (string, error) { return b.df.expand(word, env) }
+}
+
+// dispatch runs one instruction of st.
+func (b *builder) dispatch(st *stage, c instructions.Command) error {
+	if err := b.ctx.Err(); err != nil {
+		return context.Cause(b.ctx)
+	}
+	if e, ok := c.(instructions.SupportsSingleWordExpansion); ok {
+		if _, isRun := c.(*instructions.RunCommand); !isRun {
+			if err := e.Expand(b.expander(st)); err != nil {
+				return fmt.Errorf("%s: %s: %w", b.df.name, c.Name(), err)
+			}
+		}
+	}
+	cfg := cloneConfig(st.config)
+	ic := &cfg.Config
+	meta := func(createdBy string) error { return b.commit(st, createdBy, &cfg, nil, nil) }
+	switch c := c.(type) {
+	case *instructions.EnvCommand:
+		parts := []string{"ENV"}
+		for _, e := range c.Env {
+			ic.Env = setEnv(ic.Env, e.Key, e.Value)
+			parts = append(parts, e.String())
+		}
+		return meta(strings.Join(parts, " "))
+	case *instructions.LabelCommand:
+		parts := []string{"LABEL"}
+		if ic.Labels == nil {
+			ic.Labels = map[string]string{}
+		}
+		for _, l := range c.Labels {
+			ic.Labels[l.Key] = l.Value
+			parts = append(parts, l.String())
+		}
+		return meta(strings.Join(parts, " "))
+	case *instructions.MaintainerCommand:
+		cfg.Author = c.Maintainer
+		return meta("MAINTAINER " + c.Maintainer)
+	case *instructions.ArgCommand:
+		var parts []string
+		for _, a := range c.Args {
+			v, has := "", false
+			if bv, ok := b.o.BuildArgs[a.Key]; ok {
+				v, has = bv, true
+				b.used[a.Key] = true
+			} else if a.Value != nil {
+				v, has = *a.Value, true
+			} else if gv, ok := b.global.get(a.Key); ok {
+				v, has = gv, true
+			}
+			if has {
+				st.args = st.args.set(a.Key, v)
+				parts = append(parts, a.Key+"="+v)
+			} else {
+				parts = append(parts, a.Key)
+			}
+		}
+		return meta("ARG " + strings.Join(parts, " "))
+	case *instructions.WorkdirCommand:
+		wd := c.Path
+		if !path.IsAbs(wd) {
+			cur := ic.WorkingDir
+			if cur == "" {
+				cur = "/"
+			}
+			wd = path.Join(cur, wd)
+		}
+		wd = path.Clean(wd)
+		ic.WorkingDir = wd
+		if wd == "/" {
+			return meta("WORKDIR " + wd)
+		}
+		user := ic.User
+		return b.fileStep(st, "WORKDIR "+wd, "", &cfg, func(rootfs string) error {
+			return mkdirAs(rootfs, wd, user)
+		})
+	case *instructions.UserCommand:
+		ic.User = c.User
+		return meta("USER " + c.User)
+	case *instructions.VolumeCommand:
+		if ic.Volumes == nil {
+			ic.Volumes = map[string]struct{}{}
+		}
+		for _, v := range c.Volumes {
+			if v == "" {
+				return errors.New("VOLUME specified can not be an empty string")
+			}
+			ic.Volumes[v] = struct{}{}
+		}
+		return meta(fmt.Sprintf("VOLUME %v", c.Volumes))
+	case *instructions.StopSignalCommand:
+		if _, err := container.ParseSignal(c.Signal); err != nil {
+			return fmt.Errorf("STOPSIGNAL %s: %w", c.Signal, err)
+		}
+		ic.StopSignal = c.Signal
+		return meta("STOPSIGNAL " + c.Signal)
+	case *instructions.ShellCommand:
+		ic.Shell = slices.Clone(c.Shell)
+		return meta(fmt.Sprintf("SHELL %v", c.Shell))
+	case *instructions.HealthCheckCommand:
+		ic.Healthcheck = c.Health
+		return meta(fmt.Sprintf("HEALTHCHECK %+v", *c.Health))
+	case *instructions.OnbuildCommand:
+		ic.OnBuild = append(ic.OnBuild, c.Expression)
+		return b.commit(st, "", &cfg, nil, nil)
+	case *instructions.CmdCommand:
+		if len(c.Files) > 0 {
+			return fmt.Errorf("CMD with a heredoc: %w", ErrNotSupported)
+		}
+		args := c.CmdLine
+		if c.PrependShell {
+			args = shellForm(ic.Shell, args)
+		}
+		ic.Cmd = args
+		ic.ArgsEscaped = true //nolint:staticcheck // as BuildKit writes it
+		st.cmdSet = true
+		return meta(fmt.Sprintf("CMD %q", args))
+	case *instructions.EntrypointCommand:
+		args := c.CmdLine
+		if c.PrependShell {
+			args = shellForm(ic.Shell, args)
+		}
+		ic.Entrypoint = args
+		if !st.cmdSet {
+			ic.Cmd = nil
+		}
+		return meta(fmt.Sprintf("ENTRYPOINT %q", args))
+	case *instructions.ExposeCommand:
+		var ports []string
+		for _, p := range c.Ports {
+			words, err := b.df.lex.ProcessWords(p, shell.EnvsFromSlice(st.env()))
+			if err != nil {
+				return err
+			}
+			for _, w := range words {
+				ps, err := exposePorts(w)
+				if err != nil {
+					return fmt.Errorf("EXPOSE %s: %w", w, err)
+				}
+				ports = append(ports, ps...)
+			}
+		}
+		if ic.ExposedPorts == nil {
+			ic.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range ports {
+			ic.ExposedPorts[p] = struct{}{}
+		}
+		return meta(fmt.Sprintf("EXPOSE %v", ports))
+	case *instructions.RunCommand:
+		return b.run(st, c, &cfg)
+	case *instructions.CopyCommand:
+		return b.copy(st, &c.SourcesAndDest, "COPY", c.From, c.Chown, c.Chmod, c.ExcludePatterns, c.Parents, &cfg)
+	case *instructions.AddCommand:
+		if c.Checksum != "" || c.KeepGitDir != nil {
+			return fmt.Errorf("ADD --checksum and --keep-git-dir: %w", ErrNotSupported)
+		}
+		return b.copy(st, &c.SourcesAndDest, "ADD", "", c.Chown, c.Chmod, c.ExcludePatterns, false, &cfg)
+	}
+	return fmt.Errorf("%s: %w", c.Name(), ErrNotSupported)
+}
+
+// setEnv sets KEY=VALUE in env, replacing an earlier value of KEY.
+func setEnv(env []string, key, value string) []string {
+	out := slices.Clone(env)
+	for i, e := range out {
+		if k, _, _ := strings.Cut(e, "="); k == key {
+			out[i] = key + "=" + value
+			return out
+		}
+	}
+	return append(out, key+"="+value)
+}
+
+// exposePorts reads one EXPOSE word: PORT[/PROTO] or START-END[/PROTO].
+func exposePorts(w string) ([]string, error) {
+	p, proto, _ := strings.Cut(w, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	proto = strings.ToLower(proto)
+	switch proto {
+	case "tcp", "udp", "sctp":
+	default:
+		return nil, fmt.Errorf("invalid proto: %s", proto)
+	}
+	lo, hi, isRange := strings.Cut(p, "-")
+	start, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("invalid containerPort: %s", p)
+	}
+	end := start
+	if isRange {
+		if end, err = strconv.ParseUint(hi, 10, 16); err != nil || end < start {
+			return nil, fmt.Errorf("invalid range specified for containerPort: %s", p)
+		}
+	}
+	var out []string
+	for n := start; n <= end; n++ {
+		out = append(out, fmt.Sprintf("%d/%s", n, proto))
+	}
+	return out, nil
+}
+
+// key is a step's cache key.
+func key(parent, createdBy, extra string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "lodger-build-v1\x00%s\x00%s\x00%s", parent, createdBy, extra)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// commit makes the image of a step from st's image: cfg is the
+// configuration after it (nil: unchanged), createdBy its history entry
+// (empty: none). layer, when not nil, makes the step's layer after a
+// cache miss; it returns nil for a step that changed no file. extra is
+// cache key material beyond the parent and the entry.
+func (b *builder) commit(st *stage, createdBy string, cfg *dockerspec.DockerOCIImage, extra *string, layer func() (io.ReadCloser, error)) error {
+	if cfg == nil {
+		c := cloneConfig(st.config)
+		cfg = &c
+	}
+	x := ""
+	if extra != nil {
+		x = *extra
+	}
+	// A configuration-only step without a history entry (ONBUILD) is
+	// keyed by the configuration it writes.
+	if createdBy == "" {
+		blob, _ := json.Marshal(cfg.Config)
+		x += string(blob)
+	}
+	k := key(st.imageID, createdBy, x)
+	if id, ok := b.cache[k]; ok && !b.o.NoCache {
+		if c, err := imagepull.DockerConfig(b.ctx, b.store, id); err == nil {
+			fmt.Fprintf(b.out, " ---> Using cache\n ---> %s\n", short(id))
+			st.imageID, st.config = id, *c
+			b.report.Steps = append(b.report.Steps, Step{Instruction: createdBy, ImageID: id, Cached: true})
+			b.report.CacheHits++
+			return nil
+		}
+	}
+	var rc io.ReadCloser
+	if layer != nil {
+		var err error
+		if rc, err = layer(); err != nil {
+			return err
+		}
+		if rc != nil {
+			defer rc.Close()
+		}
+	}
+	var h *imgspecv1.History
+	if createdBy != "" {
+		entry := createdBy
+		if layer != nil && !strings.HasPrefix(createdBy, "WORKDIR ") {
+			entry += " # buildkit"
+		}
+		h = &imgspecv1.History{CreatedBy: entry, Comment: historyComment}
+	}
+	meta, _ := json.Marshal(cacheMeta{BuildCacheKey: k, Parent: st.imageID})
+	var r io.Reader
+	if rc != nil {
+		r = rc
+	}
+	id, err := imagepull.CommitStep(b.ctx, b.store, r, imagepull.StepOptions{
+		Parent: st.imageID, Config: *cfg, History: h, Metadata: string(meta),
+	})
+	if err != nil {
+		return err
+	}
+	c, err := imagepull.DockerConfig(b.ctx, b.store, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.out, " ---> %s\n", short(id))
+	st.imageID, st.config = id, *c
+	b.cache[k] = id
+	b.report.Steps = append(b.report.Steps, Step{Instruction: createdBy, ImageID: id})
+	return nil
+}
+
+// workContainer makes a container of st's image that no process runs in,
+// for COPY, ADD and WORKDIR to change files in, and returns its ID and
+// mounted root; done unmounts and removes it.
+func (b *builder) workContainer(st *stage, what string) (id, rootfs string, done func(), err error) {
+	id = newID()
+	meta, _ := json.Marshal(container.Metadata{Image: st.imageID, ImageID: st.imageID, Command: []string{what}, Created: time.Now().UTC()})
+	if _, err := b.store.CreateContainer(id, []string{"lodger-build-" + id[:12]}, st.imageID, "", string(meta), nil); err != nil {
+		return "", "", nil, fmt.Errorf("create build container: %w", err)
+	}
+	done = func() {
+		_, _ = b.store.Unmount(id, true)
+		_ = b.store.DeleteContainer(id)
+	}
+	rootfs, err = b.store.Mount(id, "")
+	if err != nil {
+		done()
+		return "", "", nil, fmt.Errorf("mount build container: %w", err)
+	}
+	return id, rootfs, done, nil
+}
+
+// fileStep is a step that changes files of st's image with fn, run in a
+// work container on a cache miss.
+func (b *builder) fileStep(st *stage, createdBy, extra string, cfg *dockerspec.DockerOCIImage, fn func(rootfs string) error) error {
+	var done func()
+	defer func() {
+		if done != nil {
+			done()
+		}
+	}()
+	layer := func() (io.ReadCloser, error) {
+		id, rootfs, d, err := b.workContainer(st, createdBy)
+		if err != nil {
+			return nil, err
+		}
+		done = d
+		if err := fn(rootfs); err != nil {
+			return nil, err
+		}
+		if _, err := b.store.Unmount(id, true); err != nil {
+			return nil, fmt.Errorf("unmount build container: %w", err)
+		}
+		return container.StepChanges(b.store, id)
+	}
+	return b.commit(st, createdBy, cfg, &extra, layer)
+}
+
+// mkdirAs makes dir in rootfs when it is missing, owned by user
+// (resolved in the image), as BuildKit's WORKDIR does; its missing
+// parents are root's.
+func mkdirAs(rootfs, dir, user string) error {
+	if fi, err := container.StatInRoot(rootfs, dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("WORKDIR %s: not a directory", dir)
+		}
+		return nil
+	}
+	u, err := exec.ResolveUser(rootfs, user)
+	if err != nil {
+		return err
+	}
+	r, w := io.Pipe()
+	parent, base := path.Split(dir)
+	go func() {
+		tw := tar.NewWriter(w)
+		err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: base + "/", Mode: 0o755,
+			Uid: int(u.User.UID), Gid: int(u.User.GID), ModTime: time.Now()})
+		if err == nil {
+			err = tw.Close()
+		}
+		w.CloseWithError(err)
+	}()
+	err = container.ExtractToRoot(rootfs, parent, r)
+	r.Close()
+	return err
+}
+
+// isArchive says whether f is a tar archive, compressed or not.
+func isArchive(f io.Reader) bool {
+	rd, err := archive.DecompressStream(f)
+	if err != nil {
+		return false
+	}
+	defer rd.Close()
+	_, err = tar.NewReader(rd).Next()
+	return err == nil
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// run is RUN: a lodger container on st's image, its changes the layer.
+func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.DockerOCIImage) error {
+	if len(c.FlagsUsed) > 0 {
+		return fmt.Errorf("RUN --%s: %w", c.FlagsUsed[0], ErrNotSupported)
+	}
+	if len(c.Files) > 0 {
+		return fmt.Errorf("RUN with a heredoc: %w", ErrNotSupported)
+	}
+	if st.imageID == "" {
+		return errors.New("RUN in a stage FROM scratch with no files: there is nothing to run")
+	}
+	args := c.CmdLine
+	if c.PrependShell {
+		args = shellForm(st.config.Config.Shell, args)
+	}
+	// The stage's ARGs are the command's environment, under its ENV, and
+	// part of its history entry (|N KEY=VALUE), so of its cache key.
+	var argEnv, argParts []string
+	for _, a := range st.args {
+		argParts = append(argParts, a.key+"="+a.value)
+		if !hasKey(st.config.Config.Env, a.key) {
+			argEnv = append(argEnv, a.key+"="+a.value)
+		} else {
+			// What the command sees is the ENV value.
+			for _, e := range st.config.Config.Env {
+				if k, v, _ := strings.Cut(e, "="); k == a.key {
+					argParts[len(argParts)-1] = a.key + "=" + v
+				}
+			}
+		}
+	}
+	createdBy := "RUN "
+	if len(argParts) > 0 {
+		createdBy += fmt.Sprintf("|%d %s ", len(argParts), strings.Join(argParts, " "))
+	}
+	createdBy += strings.Join(args, " ")
+	var ctrID string
+	remove := func() {
+		if ctrID != "" {
+			_, _ = b.store.Unmount(ctrID, true)
+			if err := b.store.DeleteContainer(ctrID); err == nil {
+				container.Journal().Emit(events.Container, "destroy", ctrID, nil)
+			}
+			fmt.Fprintf(b.out, " ---> Removed intermediate container %s\n", short(ctrID))
+			ctrID = ""
+		}
+	}
+	defer remove()
+	layer := func() (io.ReadCloser, error) {
+		out, stop, err := outputFile(b.out)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		sigs := make(chan os.Signal, 1)
+		stopWatch := context.AfterFunc(b.ctx, func() { sigs <- syscall.SIGKILL })
+		defer stopWatch()
+		noEntrypoint := ""
+		code, err := container.Run(b.ctx, b.store, container.RunOptions{
+			Image:      st.imageID,
+			Args:       args,
+			Entrypoint: &noEntrypoint,
+			Env:        argEnv,
+			Network:    b.o.Network,
+			Health:     container.HealthOptions{None: true},
+			LogDriver:  "none",
+			PullPolicy: container.PullNever,
+			Storage:    b.o.Storage,
+			Pull:       b.o.Pull,
+			Signals:    sigs,
+			Stdout:     out,
+			Stderr:     out,
+			Created: func(id string) {
+				ctrID = id
+				fmt.Fprintf(b.out, " ---> Running in %s\n", short(id))
+			},
+		})
+		stop()
+		if b.ctx.Err() != nil {
+			return nil, context.Cause(b.ctx)
+		}
+		if err != nil || code != 0 {
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) && ctrID == "" {
+				return nil, fmt.Errorf("RUN: %w", err)
+			}
+			return nil, &RunError{Command: strings.Join(args, " "), Code: code, Err: err}
+		}
+		// The changes are spooled: the container can go before the
+		// layer is stored.
+		rc, err := container.StepChanges(b.store, ctrID)
+		remove()
+		return rc, err
+	}
+	return b.commit(st, createdBy, cfg, nil, layer)
+}
+
+func hasKey(env []string, key string) bool {
+	for _, e := range env {
+		if k, _, _ := strings.Cut(e, "="); k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// outputFile is a file RUN containers write to that reaches w; stop
+// waits until everything written reached it.
+func outputFile(w io.Writer) (*os.File, func(), error) {
+	if f, ok := w.(*os.File); ok {
+		return f, func() {}, nil
+	}
+	if w == io.Discard {
+		f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, func() { f.Close() }, nil
+	}
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(w, r)
+		r.Close()
+		close(done)
+	}()
+	stopped := false
+	return pw, func() {
+		if !stopped {
+			stopped = true
+			pw.Close()
+			<-done
+		}
+	}, nil
+}
+
+// copy is COPY and ADD.
+func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, chown, chmod string, exclude []string, parents bool, cfg *dockerspec.DockerOCIImage) error {
+	if parents {
+		return fmt.Errorf("%s --parents: %w", instr, ErrNotSupported)
+	}
+	if len(exclude) > 0 {
+		return fmt.Errorf("%s --exclude: %w", instr, ErrNotSupported)
+	}
+	if len(sd.SourceContents) > 0 {
+		return fmt.Errorf("%s with a heredoc: %w", instr, ErrNotSupported)
+	}
+	mode, err := parseChmod(chmod)
+	if err != nil {
+		return err
+	}
+	src := b.ctxSrc
+	fromLabel := ""
+	if from != "" {
+		id, err := b.fromImage(st, from)
+		if err != nil {
+			return err
+		}
+		if id == "" {
+			return fmt.Errorf("%s --from=%s: the stage has no files", instr, from)
+		}
+		dir, err := b.store.MountImage(id, nil, "")
+		if err != nil {
+			return fmt.Errorf("mount image %s: %w", short(id), err)
+		}
+		defer func() { _, _ = b.store.UnmountImage(id, true) }()
+		if src, err = openSource(dir, nil, false); err != nil {
+			return err
+		}
+		defer src.Close()
+		fromLabel = "--from=" + id
+	}
+	var tops []match
+	for _, p := range sd.SourcePaths {
+		if instr == "ADD" && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") || strings.HasPrefix(p, "git@")) {
+			return fmt.Errorf("ADD %s: remote sources are %w; download it in a RUN step or beside the Dockerfile", p, ErrNotSupported)
+		}
+		ms, err := src.resolve(instr, p)
+		if err != nil {
+			return err
+		}
+		tops = append(tops, ms...)
+	}
+	dest := sd.DestPath
+	wd := cfg.Config.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	if !path.IsAbs(dest) {
+		dest = path.Join(wd, dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(sd.DestPath, "/") || sd.DestPath == "."]
+	}
+	// Owners: --chown names are looked up in the image's own files, so
+	// the work container is needed to know them; numbers need no lookup.
+	meta := copyMeta{chmod: mode}
+	if chown != "" {
+		if meta.uid, meta.gid, err = numericChown(chown); err != nil && st.imageID != "" {
+			dir, err := b.store.MountImage(st.imageID, nil, "")
+			if err != nil {
+				return fmt.Errorf("mount image %s: %w", short(st.imageID), err)
+			}
+			u, rerr := exec.ResolveUser(dir, chown)
+			_, _ = b.store.UnmountImage(st.imageID, true)
+			if rerr != nil {
+				return fmt.Errorf("%s --chown=%s: %w", instr, chown, rerr)
+			}
+			meta.uid, meta.gid = int(u.User.UID), int(u.User.GID)
+		} else if err != nil {
+			return fmt.Errorf("%s --chown=%s: %w", instr, chown, err)
+		}
+	}
+	manySources := len(tops) > 1
+	unpack := instr == "ADD"
+	digest, err := src.digest(tops, meta, func(m match) string { return m.base })
+	if err != nil {
+		return fmt.Errorf("%s: %w", instr, err)
+	}
+	var parts []string
+	parts = append(parts, instr)
+	if chown != "" {
+		parts = append(parts, "--chown="+chown)
+	}
+	if chmod != "" {
+		parts = append(parts, "--chmod="+chmod)
+	}
+	parts = append(parts, sd.SourcePaths...)
+	parts = append(parts, sd.DestPath)
+	createdBy := strings.Join(parts, " ")
+	extra := fromLabel + "\x00" + digest + "\x00" + dest
+	return b.fileStep(st, createdBy, extra, cfg, func(rootfs string) error {
+		destIsDir := strings.HasSuffix(dest, "/") || manySources
+		if !destIsDir {
+			if fi, err := container.StatInRoot(rootfs, dest); err == nil && fi.IsDir() {
+				destIsDir = true
+			}
+		}
+		for _, t := range tops {
+			info, err := src.root.Lstat(t.rel)
+			if err != nil {
+				return err
+			}
+			if unpack && info.Mode().IsRegular() {
+				if ok, err := b.unpackArchive(src, t.rel, rootfs, dest); err != nil || ok {
+					if err != nil {
+						return fmt.Errorf("%s %s: %w", instr, t.base, err)
+					}
+					continue
+				}
+			}
+			dir, name := dest, t.base
+			switch {
+			case info.IsDir():
+				name = "."
+			case !destIsDir:
+				dir, name = path.Split(dest)
+			}
+			if err := b.extract(src, t.rel, name, meta, rootfs, dir); err != nil {
+				return fmt.Errorf("%s %s: %w", instr, t.base, err)
+			}
+		}
+		return nil
+	})
+}
+
+// extract copies top from src into dir of rootfs, named name there.
+func (b *builder) extract(src *source, top, name string, meta copyMeta, rootfs, dir string) error {
+	r, w := io.Pipe()
+	go func() { w.CloseWithError(src.writeTar(w, top, name, meta)) }()
+	err := container.ExtractToRoot(rootfs, dir, r)
+	r.CloseWithError(errors.New("extraction ended"))
+	return err
+}
+
+// unpackArchive unpacks a local tar archive (plain, gzip, bzip2, xz or
+// zstd) into dir, as ADD does; false when rel is not one.
+func (b *builder) unpackArchive(src *source, rel, rootfs, dir string) (bool, error) {
+	f, err := src.root.Open(rel)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if !isArchive(f) {
+		return false, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return false, err
+	}
+	rd, err := archive.DecompressStream(f)
+	if err != nil {
+		return false, err
+	}
+	defer rd.Close()
+	return true, container.ExtractToRoot(rootfs, dir, rd)
+}
+
+// fromImage is the image COPY --from names: an earlier stage's, or an
+// image found or pulled.
+func (b *builder) fromImage(st *stage, from string) (string, error) {
+	if j := b.df.stageIndex(from, st.index); j >= 0 {
+		prev := b.stages[j]
+		if prev == nil {
+			return "", fmt.Errorf("COPY --from=%s: stage not built", from)
+		}
+		return prev.imageID, nil
+	}
+	if strings.EqualFold(from, st.name) && st.name != "" {
+		return "", fmt.Errorf("COPY --from=%s: a stage cannot copy from itself", from)
+	}
+	return b.findImage(from)
+}
+
+// numericChown reads UID[:GID] given as numbers.
+func numericChown(v string) (int, int, error) {
+	u, g, hasG := strings.Cut(v, ":")
+	uid, err := strconv.Atoi(u)
+	if err != nil {
+		return 0, 0, err
+	}
+	gid := uid
+	if hasG {
+		if gid, err = strconv.Atoi(g); err != nil {
+			return 0, 0, err
+		}
+	}
+	return uid, gid, nil
+}

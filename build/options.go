@@ -1,0 +1,115 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/storage"
+)
+
+// Options is one build: what `lodger build` and, later, the API's
+// POST /build translate their flags and parameters into.
+type Options struct {
+	// ContextDir is the build context, a local directory.
+	ContextDir string
+	// Dockerfile is the Dockerfile's path; empty means Dockerfile in
+	// ContextDir. DockerfileContent, when not nil, is the Dockerfile
+	// itself (-f -) and wins.
+	Dockerfile        string
+	DockerfileContent []byte
+	// Tags name the image built (-t), in order.
+	Tags []string
+	// BuildArgs are --build-arg values. A key without a value is taken
+	// from the environment by the CLI, as Docker's does.
+	BuildArgs map[string]string
+	// Target is the stage to build (--target); empty for the last one.
+	Target string
+	// NoCache builds every step afresh.
+	NoCache bool
+	// PullPolicy is how FROM images are found: PullMissing (default),
+	// PullAlways (--pull) or PullNever.
+	PullPolicy string
+	// Labels are set on the image built (--label).
+	Labels map[string]string
+	// Network is the RUN containers' network, as run's --network
+	// (Docker's default and bridge are netstack).
+	Network string
+	// Output receives Docker's classic builder lines (Step N/M, Using
+	// cache, Successfully built) and what RUN steps print; nil for none.
+	Output io.Writer
+	// PullProgress receives the progress of FROM pulls; nil for none.
+	PullProgress io.Writer
+	// Storage and Pull are the options of the store and of pulls, which
+	// the RUN containers take too.
+	Storage storage.Options
+	Pull    imagepull.Options
+}
+
+// Pull policies of FROM images.
+const (
+	PullMissing = "missing"
+	PullAlways  = "always"
+	PullNever   = "never"
+)
+
+// Report is what a build made.
+type Report struct {
+	// ImageID is the image built, "sha256:" and its hex digest.
+	ImageID string
+	// Tags are the names given to it, as Docker prints them.
+	Tags []string
+	// Steps are the steps run, in order; CacheHits counts those a cached
+	// image answered.
+	Steps     []Step
+	CacheHits int
+}
+
+// Step is one instruction of the build.
+type Step struct {
+	Instruction string // as written in the Dockerfile
+	ImageID     string // the image after it (hex)
+	Cached      bool
+}
+
+// ErrNotSupported marks Dockerfile features lodger does not build yet.
+var ErrNotSupported = errors.New("not supported yet")
+
+// RunError is a RUN step whose command failed, in Docker's words.
+type RunError struct {
+	Command string // the command line, shell included
+	Code    int
+	Err     error // what lodger saw, when it was not a plain exit status
+}
+
+func (e *RunError) Error() string {
+	msg := fmt.Sprintf("The command '%s' returned a non-zero code: %d", e.Command, e.Code)
+	if e.Err != nil {
+		msg += " (" + e.Err.Error() + ")"
+	}
+	return msg
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// PathError is a COPY or ADD source outside the build context, or one
+// not in it.
+type PathError struct {
+	Instruction string
+	Path        string
+	Err         error
+}
+
+func (e *PathError) Error() string {
+	return fmt.Sprintf("%s failed: %s: %v", e.Instruction, e.Path, e.Err)
+}
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+// ErrOutsideContext is a source path that leaves the build context.
+var ErrOutsideContext = errors.New("forbidden path outside the build context")
+
+// ErrSourceNotFound is a source that is not in the context, or that
+// .dockerignore excludes.
+var ErrSourceNotFound = errors.New("file not found in build context or excluded by .dockerignore")

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lodger-containers/lodger/build"
+	"github.com/lodger-containers/lodger/storage"
+)
+
+type buildOptions struct {
+	pullFlags
+	tags      []string
+	file      string
+	buildArgs []string
+	target    string
+	noCache   bool
+	pull      string
+	labels    []string
+	quiet     bool
+	network   string
+	iidfile   string
+}
+
+func newBuildCommand() *cobra.Command {
+	var o buildOptions
+	cmd := &cobra.Command{
+		Use:   "build [flags] CONTEXT",
+		Short: "Build an image from a Dockerfile",
+		Long: `Build an image from the Dockerfile in the directory CONTEXT (or the one -f
+names) without a daemon: every RUN is a lodger container with run's
+isolation and network, every step an image in lodger's storage. A step
+whose parent image, instruction, build arguments and, for COPY and ADD,
+copied content match an earlier build's is taken from the cache
+(--no-cache builds everything afresh). The output is Docker's classic
+builder's: Step N/M, Using cache, Successfully built ID, Successfully
+tagged NAME. A context tarball or URL, RUN --mount and heredocs are not
+supported yet.`,
+		Args: exactArgs(1, "CONTEXT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			contextDir := args[0]
+			switch {
+			case contextDir == "-":
+				return fmt.Errorf("a build context on stdin: %w; give a directory", build.ErrNotSupported)
+			case strings.Contains(contextDir, "://") || strings.HasPrefix(contextDir, "git@"):
+				return fmt.Errorf("a remote build context (%s): %w; clone or download it and give the directory", contextDir, build.ErrNotSupported)
+			}
+			bo := build.Options{
+				ContextDir: contextDir,
+				Tags:       o.tags,
+				Target:     o.target,
+				NoCache:    o.noCache,
+				PullPolicy: o.pull,
+				Network:    o.network,
+				Pull:       o.options(cmd.Flags()),
+				BuildArgs:  map[string]string{},
+				Labels:     map[string]string{},
+			}
+			switch o.file {
+			case "":
+			case "-":
+				b, err := io.ReadAll(os.Stdin)
+				if err != nil {
+					return fmt.Errorf("read Dockerfile from stdin: %w", err)
+				}
+				bo.DockerfileContent = b
+			default:
+				bo.Dockerfile = o.file
+			}
+			for _, a := range o.buildArgs {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok {
+					// Docker's rule: a bare KEY takes the environment's
+					// value, and is left out when unset there.
+					if v, ok = os.LookupEnv(k); !ok {
+						continue
+					}
+				}
+				bo.BuildArgs[k] = v
+			}
+			for _, l := range o.labels {
+				k, v, _ := strings.Cut(l, "=")
+				if k == "" {
+					return fmt.Errorf("--label %q: use KEY=VALUE", l)
+				}
+				bo.Labels[k] = v
+			}
+			if !o.quiet {
+				bo.Output = os.Stdout
+				bo.PullProgress = os.Stderr
+			}
+			so, err := storeOptions()
+			if err != nil {
+				return err
+			}
+			bo.Storage = so
+			store, err := storage.Open(so)
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			return interruptible(cmd, "build", func(ctx context.Context) error {
+				rep, err := build.Build(ctx, store, bo)
+				if err != nil {
+					return withBudgetHint(err)
+				}
+				if o.iidfile != "" {
+					if err := os.WriteFile(o.iidfile, []byte(rep.ImageID), 0o644); err != nil {
+						return fmt.Errorf("--iidfile: %w", err)
+					}
+				}
+				if o.quiet {
+					fmt.Fprintln(cmd.OutOrStdout(), rep.ImageID)
+				}
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	o.registerRegistry(f)
+	f.StringArrayVarP(&o.tags, "tag", "t", nil, "name the image NAME[:TAG] (repeatable)")
+	f.StringVarP(&o.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile; - reads it from stdin)")
+	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "set a build argument KEY=VALUE (KEY alone takes it from the environment)")
+	f.StringVar(&o.target, "target", "", "build the stage of this name (default the last one)")
+	f.BoolVar(&o.noCache, "no-cache", false, "build every step afresh, without the cache")
+	f.StringVar(&o.pull, "pull", build.PullMissing, "pull FROM images: missing (when not in local storage), always (--pull alone), never")
+	f.Lookup("pull").NoOptDefVal = build.PullAlways
+	f.StringArrayVar(&o.labels, "label", nil, "set a label KEY=VALUE on the image (repeatable)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image ID")
+	f.StringVar(&o.network, "network", "", "network of the RUN steps: netstack (default; Docker's default and bridge mean it), none or host")
+	f.StringVar(&o.iidfile, "iidfile", "", "write the image ID to this file")
+	return sessionCommand(cmd, 1)
+}
