@@ -35,6 +35,12 @@ func InspectImage(ctx context.Context, store cstorage.Store, ref string) (*Inspe
 		digests = []digest.Digest{img.Digest}
 	}
 	r := inspectReport(img.ID, img.Names, digests, size, cfg)
+	// Docker's extensions of the configuration (Healthcheck, OnBuild,
+	// Shell), which the OCI reading drops: a build writes them.
+	if dc, err := DockerConfig(ctx, store, img.ID); err == nil {
+		dc.Config.ImageConfig = cfg.Config
+		r.Config = &dc.Config
+	}
 	r.GraphDriver = &storage.DriverData{Name: store.GraphDriverName(), Data: map[string]string{}}
 	return r, nil
 }

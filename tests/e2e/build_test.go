@@ -1,0 +1,451 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The builds of issue 16: lodger build as the test user, FROM the test
+// registry's busybox.
+
+// buildContext writes files (name -> content) into a fresh directory.
+func buildContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// buildSteps splits classic builder output into its steps: the Step
+// line and the lines under it.
+func buildSteps(out string) [][]string {
+	var steps [][]string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "Step ") {
+			steps = append(steps, []string{l})
+		} else if len(steps) > 0 {
+			steps[len(steps)-1] = append(steps[len(steps)-1], l)
+		}
+	}
+	return steps
+}
+
+func cached(step []string) bool {
+	for _, l := range step {
+		if l == " ---> Using cache" {
+			return true
+		}
+	}
+	return false
+}
+
+// noBuildLeftovers fails t when a build left a container (a RUN's or a
+// COPY's work container) or a mount in e.
+func noBuildLeftovers(t *testing.T, e *env) {
+	t.Helper()
+	r := e.lodger(t, "ps", "-a", "-q")
+	wantCode(t, r, 0)
+	if strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("containers left behind:\n%s", e.lodger(t, "ps", "-a"))
+	}
+	m, err := e.inSession("cat", "/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(m), e.data) {
+		t.Errorf("mounts of the graph root left behind:\n%s", m)
+	}
+}
+
+func inspectFormat(t *testing.T, e *env, image, format string) string {
+	t.Helper()
+	r := e.lodger(t, "image", "inspect", "--format", format, image)
+	wantCode(t, r, 0)
+	return strings.TrimSpace(r.stdout)
+}
+
+const multiStage = `ARG BASE=busybox
+FROM $BASE AS builder
+ARG GREETING=hello
+RUN echo "$GREETING from the builder" > /greeting && mkdir -p /out && cp /greeting /out/
+COPY app.txt /out/
+RUN grep -E '^(Seccomp|CapEff|NoNewPrivs):' /proc/self/status > /out/status
+
+FROM scratch AS unused
+COPY nothing-here /
+
+FROM ${BASE}
+ENV APP_HOME=/app MODE=prod
+WORKDIR $APP_HOME
+COPY --from=builder /out/ ./
+COPY --chown=1000:1000 --chmod=0640 conf/ conf/
+RUN echo "$MODE" > mode && chown 1000:1000 /app
+USER 1000:1000
+EXPOSE 8080 9000/udp
+LABEL org.example.test=yes
+STOPSIGNAL SIGQUIT
+VOLUME /data
+ONBUILD RUN echo triggered
+HEALTHCHECK --interval=5s CMD cat greeting
+ENTRYPOINT ["/bin/sh", "-c", "exec \"$@\"", "--"]
+CMD ["cat", "greeting"]
+`
+
+// TestBuildMultiStage builds a two-stage Dockerfile and checks the
+// image's configuration as docker image inspect shows it, its history,
+// and what running it gives.
+func TestBuildMultiStage(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	dir := buildContext(t, map[string]string{
+		"Dockerfile":  multiStage,
+		"app.txt":     "the app\n",
+		"conf/c.conf": "key=value\n",
+	})
+	r := e.lodger(t, "build", "--build-arg", "BASE="+busybox, "--build-arg", "GREETING=hi",
+		"-t", "built:v1", "-t", "built:alias", "--label", "extra=1", dir)
+	wantCode(t, r, 0)
+	for _, want := range []string{
+		"Step 1/", " : FROM $BASE AS builder\n",
+		" ---> Running in ", " ---> Removed intermediate container ",
+		"Successfully built ", "Successfully tagged built:v1\n", "Successfully tagged built:alias\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("%s\nwant the output to contain %q", r, want)
+		}
+	}
+	// The scratch stage nothing needs is not built: its COPY of a
+	// missing file would fail.
+	if strings.Contains(r.stdout, "nothing-here") {
+		t.Errorf("%s\nthe unused stage was built", r)
+	}
+	// 1 FROM + 4 steps, 1 FROM + 15 steps (the --label step included).
+	if !strings.Contains(r.stdout, "Step 21/21 : LABEL \"extra\"=\"1\"\n") {
+		t.Errorf("%s\nwant 21 steps, --label's LABEL last", r)
+	}
+
+	for format, want := range map[string]string{
+		"{{.Config.WorkingDir}}":        "/app",
+		"{{.Config.User}}":              "1000:1000",
+		"{{json .Config.Entrypoint}}":   `["/bin/sh","-c","exec \"$@\"","--"]`,
+		"{{json .Config.Cmd}}":          `["cat","greeting"]`,
+		"{{json .Config.Labels}}":       `{"extra":"1","org.example.test":"yes"}`,
+		"{{json .Config.ExposedPorts}}": `{"8080/tcp":{},"9000/udp":{}}`,
+		"{{json .Config.Volumes}}":      `{"/data":{}}`,
+		"{{.Config.StopSignal}}":        "SIGQUIT",
+		"{{len .RootFS.Layers}}":        "",
+		"{{.Os}}/{{.Architecture}}":     "linux/" + runtime.GOARCH,
+		"{{len .RepoTags}}":             "2",
+		"{{json .Config.OnBuild}}":      `["RUN echo triggered"]`,
+		"{{.Config.ArgsEscaped}}":       "true",
+		"{{json .Config.Healthcheck}}":  `{"Test":["CMD-SHELL","cat greeting"],"Interval":5000000000}`,
+	} {
+		if format == "{{len .RootFS.Layers}}" {
+			// busybox's own layers, then WORKDIR /app, COPY --from,
+			// COPY conf/ and RUN: four more.
+			n, err := strconv.Atoi(inspectFormat(t, e, busybox, format))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = strconv.Itoa(n + 4)
+		}
+		if got := inspectFormat(t, e, "built:v1", format); got != want {
+			t.Errorf("inspect %s: got %q, want %q", format, got, want)
+		}
+	}
+	// ENV adds to the image's own environment, in order.
+	env := inspectFormat(t, e, "built:v1", "{{json .Config.Env}}")
+	base := inspectFormat(t, e, busybox, "{{json .Config.Env}}")
+	if want := strings.TrimSuffix(base, "]") + `,"APP_HOME=/app","MODE=prod"]`; env != want {
+		t.Errorf("Env %s, want %s", env, want)
+	}
+	tags := " " + inspectFormat(t, e, "built:v1", "{{range .RepoTags}}{{.}} {{end}}") + " "
+	if !strings.Contains(tags, " built:v1 ") || !strings.Contains(tags, " built:alias ") {
+		t.Errorf("RepoTags %q, want built:v1 and built:alias", tags)
+	}
+	hist := e.lodger(t, "history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Comment}}", "built:v1")
+	wantCode(t, hist, 0)
+	for _, want := range []string{
+		"ENV APP_HOME=/app MODE=prod|buildkit.dockerfile.v0\n",
+		"WORKDIR /app|buildkit.dockerfile.v0\n",
+		"COPY /out/ ./ # buildkit|buildkit.dockerfile.v0\n",
+		"COPY --chown=1000:1000 --chmod=0640 conf/ conf/ # buildkit|buildkit.dockerfile.v0\n",
+		"RUN /bin/sh -c echo \"$MODE\" > mode && chown 1000:1000 /app # buildkit|buildkit.dockerfile.v0\n",
+		"USER 1000:1000|buildkit.dockerfile.v0\n",
+		"EXPOSE [8080/tcp 9000/udp]|buildkit.dockerfile.v0\n",
+		`CMD ["cat" "greeting"]|buildkit.dockerfile.v0` + "\n",
+	} {
+		if !strings.Contains(hist.stdout, want) {
+			t.Errorf("%s\nwant a history entry %q", hist, want)
+		}
+	}
+
+	wantStdout(t, e.runRm(t, "built:v1"), "hi from the builder\n")
+	wantStdout(t, e.runRm(t, "built:v1", "cat", "app.txt", "mode"), "the app\nprod\n")
+	wantStdout(t, e.runRm(t, "built:v1", "stat", "-c", "%u:%g %a %n", "conf/c.conf", "/app"), "1000:1000 640 conf/c.conf\n1000:1000 755 /app\n")
+	wantStdout(t, e.runRm(t, "built:v1", "id", "-u"), "1000\n")
+	wantStdout(t, e.runRm(t, "built:v1", "sh", "-c", "echo $APP_HOME $PWD"), "/app /app\n")
+
+	// The RUN steps ran as hardened as run's containers: the same seccomp
+	// mode, capabilities and no_new_privs.
+	runStatus := e.runRm(t, busybox, "grep", "-E", "^(Seccomp|CapEff|NoNewPrivs):", "/proc/self/status")
+	wantCode(t, runStatus, 0)
+	wantStdout(t, e.runRm(t, "built:v1", "cat", "status"), runStatus.stdout)
+	if !strings.Contains(runStatus.stdout, "Seccomp:\t2") {
+		t.Errorf("%s\nwant a seccomp filter in run's containers", runStatus)
+	}
+
+	// An image FROM the built one runs its ONBUILD trigger.
+	child := buildContext(t, map[string]string{"Dockerfile": "FROM built:v1\nUSER 0\nRUN test -d /app\n"})
+	r = e.lodger(t, "build", "-t", "child", child)
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stdout, "# Executing 1 build trigger\n") || !strings.Contains(r.stdout, "\ntriggered\n") {
+		t.Errorf("%s\nwant the ONBUILD trigger run", r)
+	}
+	if got := inspectFormat(t, e, "child", "{{json .Config.OnBuild}}"); got != "null" {
+		t.Errorf("the child's OnBuild is %s, want none: triggers are not inherited", got)
+	}
+	noBuildLeftovers(t, e)
+}
+
+// TestBuildCache checks Docker's cache rules: a second build reuses every
+// step; a changed file invalidates from its COPY on; a touched one does
+// not; a changed build arg invalidates the RUN that sees it; --no-cache
+// reuses nothing.
+func TestBuildCache(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	dir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + busybox + `
+ARG V=1
+RUN echo "v=$V" > /v
+COPY a.txt /a.txt
+RUN cat /a.txt /v > /both
+COPY b.txt /b.txt
+CMD ["cat", "/both", "/b.txt"]
+`,
+		"a.txt": "a1\n",
+		"b.txt": "b1\n",
+	})
+	iid := filepath.Join(t.TempDir(), "iid")
+	build := func(args ...string) (result, string) {
+		t.Helper()
+		r := e.lodger(t, append(append([]string{"build", "--iidfile", iid}, args...), dir)...)
+		wantCode(t, r, 0)
+		b, err := os.ReadFile(iid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).Match(b) {
+			t.Fatalf("--iidfile holds %q, want sha256:ID", b)
+		}
+		return r, string(b)
+	}
+	// cachedSteps says which of the 7 steps came from the cache.
+	cachedSteps := func(r result) string {
+		t.Helper()
+		steps := buildSteps(r.stdout)
+		if len(steps) != 7 {
+			t.Fatalf("%s\nwant 7 steps", r)
+		}
+		s := ""
+		for _, st := range steps[1:] {
+			if cached(st) {
+				s += "C"
+			} else {
+				s += "-"
+			}
+		}
+		return s
+	}
+	r1, id1 := build("-t", "cached")
+	if got := cachedSteps(r1); got != "------" {
+		t.Errorf("%s\nfirst build: cached steps %s, want none", r1, got)
+	}
+	r2, id2 := build("-t", "cached")
+	if got := cachedSteps(r2); got != "CCCCCC" {
+		t.Errorf("%s\nsecond build: cached steps %s, want all", r2, got)
+	}
+	if id1 != id2 {
+		t.Errorf("the fully cached build made %s, the first %s", id2, id1)
+	}
+	if strings.Contains(r2.stdout, "Running in") {
+		t.Errorf("%s\na cached build started a container", r2)
+	}
+	// -q prints the ID only.
+	q := e.lodger(t, "build", "-q", dir)
+	wantStdout(t, q, id1+"\n")
+
+	// A touched file keeps the cache: content, not times.
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "a.txt"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	r3, id3 := build()
+	if got := cachedSteps(r3); got != "CCCCCC" || id3 != id1 {
+		t.Errorf("%s\nafter touching a.txt: cached steps %s, want all", r3, got)
+	}
+	// A changed file invalidates its COPY and every step after it.
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r4, _ := build("-t", "cached")
+	if got := cachedSteps(r4); got != "CC----" {
+		t.Errorf("%s\nafter changing a.txt: cached steps %s, want the first two only", r4, got)
+	}
+	wantStdout(t, e.runRm(t, "cached"), "a2\nv=1\nb1\n")
+	// A changed build arg invalidates the RUN that sees it.
+	r5, _ := build("-t", "cached", "--build-arg", "V=2")
+	if got := cachedSteps(r5); got != "------" {
+		t.Errorf("%s\nwith V=2: cached steps %s, want none after ARG", r5, got)
+	}
+	wantStdout(t, e.runRm(t, "cached"), "a2\nv=2\nb1\n")
+	r6, _ := build("--no-cache")
+	if got := cachedSteps(r6); got != "------" {
+		t.Errorf("%s\n--no-cache: cached steps %s, want none", r6, got)
+	}
+	noBuildLeftovers(t, e)
+}
+
+// TestBuildFailures: a failing RUN, sources outside the context (written
+// as the attacker: a Dockerfile or a symlink reaching for the user's
+// files), bad Dockerfiles. Each exits 1 with Docker's message and leaves
+// no tag, container or mount.
+func TestBuildFailures(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	secretDir := t.TempDir()
+	secret := filepath.Join(secretDir, "secret")
+	if err := os.WriteFile(secret, []byte("SECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dockerfile string
+		setup            func(dir string)
+		words            []string
+	}{
+		{"run fails", "FROM " + busybox + "\nRUN echo before\nRUN exit 3\n", nil,
+			[]string{"The command '/bin/sh -c exit 3' returned a non-zero code: 3"}},
+		{"exec form fails", "FROM " + busybox + "\nRUN [\"false\"]\n", nil,
+			[]string{"The command 'false' returned a non-zero code: 1"}},
+		{"dotdot", "FROM " + busybox + "\nCOPY ../" + filepath.Base(secretDir) + "/secret /s\n", nil,
+			[]string{"COPY failed", "forbidden path outside the build context"}},
+		{"symlink out", "FROM " + busybox + "\nCOPY link /s\nRUN cat /s\n",
+			func(dir string) {
+				if err := os.Symlink(secret, filepath.Join(dir, "link")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			[]string{"COPY failed", "link", "file not found in build context"}},
+		{"symlinked dir out", "FROM " + busybox + "\nCOPY d/secret /s\n",
+			func(dir string) {
+				if err := os.Symlink(secretDir, filepath.Join(dir, "d")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			[]string{"COPY failed", "d/secret", "file not found in build context"}},
+		{"ignored", "FROM " + busybox + "\nCOPY hidden.txt /h\n",
+			func(dir string) {
+				for name, c := range map[string]string{".dockerignore": "hidden.txt\n", "hidden.txt": "x"} {
+					if err := os.WriteFile(filepath.Join(dir, name), []byte(c), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			[]string{"COPY failed", "hidden.txt", "excluded by .dockerignore"}},
+		{"unknown instruction", "FROM " + busybox + "\nRUN true\nFOO bar\n", nil,
+			[]string{"Dockerfile", "line 3", "unknown instruction: FOO"}},
+		{"no FROM", "RUN true\n", nil, []string{"Dockerfile", "no build stage"}},
+		{"bad target", "FROM " + busybox + " AS a\n", nil, []string{`target stage "nope" could not be found`}},
+		{"missing source", "FROM " + busybox + "\nCOPY nope /\n", nil, []string{"COPY failed", "nope", "file not found"}},
+		{"remote ADD", "FROM " + busybox + "\nADD http://127.0.0.1:1/x /x\n", nil, []string{"remote sources are not supported yet"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := buildContext(t, map[string]string{"Dockerfile": tc.dockerfile})
+			if tc.setup != nil {
+				tc.setup(dir)
+			}
+			args := []string{"build", "-t", "failed:x", dir}
+			if tc.name == "bad target" {
+				args = append([]string{"build", "--target", "nope"}, args[1:]...)
+			}
+			r := e.lodger(t, args...)
+			wantError(t, r, 1, tc.words...)
+			if strings.Contains(r.stdout+r.stderr, "SECRET") {
+				t.Errorf("%s\nthe file outside the context was read", r)
+			}
+			if ex := e.lodger(t, "image", "exists", "failed:x"); ex.code == 0 {
+				t.Errorf("a failed build tagged failed:x")
+			}
+			noBuildLeftovers(t, e)
+		})
+	}
+	// -f - reads the Dockerfile from stdin; a context on stdin is not
+	// supported yet, and says so.
+	dir := buildContext(t, map[string]string{"data": "from stdin\n"})
+	r := call{env: e, stdin: strings.NewReader("FROM " + busybox + "\nCOPY data /data\nCMD [\"cat\", \"/data\"]\n")}.run(t, "build", "-q", "-t", "stdin", "-f", "-", dir)
+	wantCode(t, r, 0)
+	wantStdout(t, e.runRm(t, "stdin"), "from stdin\n")
+	wantError(t, e.lodger(t, "build", "-"), 1, "build context on stdin", "not supported yet")
+}
+
+// TestBuildInterrupt: Ctrl-C during a RUN ends the build with 130 and
+// leaves no container, mount or tag.
+func TestBuildInterrupt(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	dir := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nRUN echo started && sleep 60\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	cmd := e.command(ctx, "build", "-t", "interrupted", dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if sc.Text() == "started" {
+			break
+		}
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+	}
+	err = cmd.Wait()
+	if cmd.ProcessState.ExitCode() != 130 {
+		t.Errorf("build after SIGINT: %v, want exit 130", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the build took %s to stop after SIGINT", d)
+	}
+	if ex := e.lodger(t, "image", "exists", "interrupted"); ex.code == 0 {
+		t.Error("an interrupted build tagged its image")
+	}
+	noBuildLeftovers(t, e)
+}
