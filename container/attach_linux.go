@@ -56,8 +56,15 @@ var ErrDetached = errors.New("detached")
 
 // Attach connects to a running container's monitor: its output to Stdout
 // and Stderr, the user's input to it, until the container exits (its code
-// is returned) or the detach keys are typed (ErrDetached).
+// is returned) or the detach keys are typed (ErrDetached). It writes
+// Docker's attach event, and detach when the keys end it.
 func Attach(in Info, tty bool, o AttachOptions) (int, error) {
+	return attach(in, tty, o, true)
+}
+
+// attach is Attach; run, which wrote its attach event before the start
+// as Docker's run does, passes events false.
+func attach(in Info, tty bool, o AttachOptions, events bool) (int, error) {
 	keys, err := parseDetachKeys(o.DetachKeys)
 	if err != nil {
 		return exec.ExitLodger, err
@@ -72,6 +79,9 @@ func Attach(in Info, tty bool, o AttachOptions) (int, error) {
 		return exec.ExitLodger, fmt.Errorf("attach to %s: %w", in.Name, err)
 	}
 	defer c.Close()
+	if events {
+		in.emit("attach")
+	}
 	var wmu sync.Mutex
 	send := func(kind byte, b []byte) {
 		wmu.Lock()
@@ -172,6 +182,7 @@ func Attach(in Info, tty bool, o AttachOptions) (int, error) {
 		if bySignal != 0 {
 			return 128 + int(bySignal), &SignalDetachError{Signal: bySignal}
 		}
+		in.emit("detach") // Docker's, for the detach keys alone
 		return 0, ErrDetached
 	case <-frames:
 	}

@@ -3,6 +3,7 @@ package container
 import (
 	"maps"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/lodger-containers/lodger/events"
@@ -50,6 +51,31 @@ func EmitPull(ref, id string) {
 // id, with name the name it concerns (empty for delete), as Docker's.
 func EmitImage(action, id, name string) {
 	Journal().Emit(events.Image, action, "sha256:"+id, map[string]string{"name": name})
+}
+
+// EmitImageRef writes an image event about a reference, as Docker's push
+// names the image: the reference as given, and its repository as name.
+func EmitImageRef(action, ref string) {
+	name := ref
+	if i := strings.LastIndexAny(name, ":/@"); i >= 0 && name[i] != '/' {
+		name = name[:i]
+	}
+	if i := strings.Index(name, "@"); i >= 0 {
+		name = name[:i]
+	}
+	Journal().Emit(events.Image, action, ref, map[string]string{"name": name})
+}
+
+// EmitImageID writes an image event naming the image by its ID alone, as
+// Docker's save, load and import do.
+func EmitImageID(action, id string) {
+	EmitImage(action, id, "sha256:"+id)
+}
+
+// EmitCommit writes Docker's commit event of the container in: the new
+// image's ID, the reference it was given, and the comment.
+func EmitCommit(in Info, imageID, ref, comment string) {
+	in.emit("commit", "imageID", "sha256:"+imageID, "imageRef", ref, "comment", comment)
 }
 
 // signalNumber is a signal's number as Docker's kill event shows it.

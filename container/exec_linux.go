@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -126,11 +127,18 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 	spec.Linux.Namespaces = namespaces
 
 	ro := RunOptions{Interactive: o.Interactive, TTY: o.TTY, Signals: o.Signals, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}
+	// Docker's exec events: the command as "ENTRYPOINT ARGS" in the
+	// action, an exec ID of the exec's own in the attributes.
+	execID := newID()
+	command := o.Args[0] + " " + strings.Join(o.Args[1:], " ")
+	in.emit("exec_create: "+command, "execID", execID)
+	in.emit("exec_start: "+command, "execID", execID)
 	if o.Detach {
 		p, err := exec.Start(spec, exec.Stdio{}, exec.Hooks{})
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
+				in.emit("exec_die", "execID", execID, "exitCode", strconv.Itoa(ee.Code))
 				return ee.Code, err
 			}
 			return exec.ExitLodger, err
@@ -140,7 +148,9 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 		_ = p
 		return 0, nil
 	}
-	return runProcess(spec, ro, nil, exec.Hooks{}, nil)
+	code, err := runProcess(spec, ro, nil, exec.Hooks{}, nil)
+	in.emit("exec_die", "execID", execID, "exitCode", strconv.Itoa(code))
+	return code, err
 }
 
 // nsFile names a namespace type's file under /proc/PID/ns.

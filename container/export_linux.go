@@ -31,5 +31,8 @@ func Export(store cstorage.Store, ref string, w io.Writer) error {
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("export %s: %w", c.name, err)
 	}
+	if in, err := Get(store, ref); err == nil {
+		in.emit("export")
+	}
 	return nil
 }

@@ -88,7 +88,9 @@ func storedHealthcheck(store cstorage.Store, imageID string) *health.Config {
 var ErrNoHealthcheck = errors.New("container has no health check")
 
 // HealthcheckRun runs the container's check once, as podman's
-// healthcheck run, and returns its result and the status it stands for.
+// healthcheck run, and returns its result. The result counts as the
+// monitor's own checks do: it goes into the container's health state
+// (a status it changes writes a health_status event).
 func HealthcheckRun(ctx context.Context, store cstorage.Store, ref string) (health.Result, error) {
 	in, err := Get(store, ref)
 	if err != nil {
@@ -105,5 +107,18 @@ func HealthcheckRun(ctx context.Context, store cstorage.Store, ref string) (heal
 	if err != nil {
 		return health.Result{}, err
 	}
-	return monitor.CheckOnce(ctx, spec, in.State.Pid, hc.Args(), hc.WithDefaults().Timeout), nil
+	cfg := hc.WithDefaults()
+	r := monitor.CheckOnce(ctx, spec, in.State.Pid, hc.Args(), cfg.Timeout)
+	dir, err := store.ContainerRunDirectory(in.ID)
+	if err != nil {
+		return r, err
+	}
+	st, changed, err := monitor.RecordHealth(dir, r, time.Since(in.State.StartedAt) < cfg.StartPeriod, cfg.Retries)
+	if err != nil {
+		return r, fmt.Errorf("healthcheck %s: %w", in.Name, err)
+	}
+	if changed {
+		in.emit("health_status: " + st.Status)
+	}
+	return r, nil
 }

@@ -112,6 +112,22 @@ func Wait(ctx context.Context, store cstorage.Store, ref string) (monitor.State,
 	}
 }
 
+// Restart stops the container ref (timeout as Stop's) and starts it
+// again, writing Docker's restart event after the start.
+func Restart(ctx context.Context, store cstorage.Store, ref string, timeout time.Duration, o StartOptions) (int, error) {
+	if err := Stop(ctx, store, ref, timeout); err != nil {
+		return 1, err
+	}
+	code, err := Start(ctx, store, ref, o)
+	if err != nil {
+		return code, err
+	}
+	if in, err := Get(store, ref); err == nil {
+		in.emit("restart")
+	}
+	return 0, nil
+}
+
 // Stop sends the container's stop signal (SIGTERM unless --stop-signal
 // said otherwise), and SIGKILL when it has not exited after timeout; a
 // negative timeout is the container's --stop-timeout, or 10 s.

@@ -55,7 +55,11 @@ func Pause(store cstorage.Store, ref string) error {
 		_ = continueAll(in.State.Pid)
 		return fmt.Errorf("pause %s: %w", in.Name, err)
 	}
-	return monitor.MarkPaused(dir, in.State.Pid)
+	if err := monitor.MarkPaused(dir, in.State.Pid); err != nil {
+		return err
+	}
+	in.emit("pause")
+	return nil
 }
 
 // Unpause resumes a container Pause stopped.
@@ -70,7 +74,11 @@ func Unpause(store cstorage.Store, ref string) error {
 	if err := resume(in); err != nil {
 		return fmt.Errorf("unpause %s: %w", in.Name, err)
 	}
-	return monitor.ClearPaused(dir)
+	if err := monitor.ClearPaused(dir); err != nil {
+		return err
+	}
+	in.emit("unpause")
+	return nil
 }
 
 // resume thaws or continues every process of in, whichever way it was

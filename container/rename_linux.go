@@ -39,5 +39,9 @@ func Rename(store cstorage.Store, ref, newName string) error {
 		}
 		return fmt.Errorf("rename %s: %w", in.Name, err)
 	}
+	// Docker's: the new name, and the old one as its record had it.
+	oldName := "/" + in.Name
+	in.Name = newName
+	in.emit("rename", "oldName", oldName)
 	return nil
 }

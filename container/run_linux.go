@@ -143,7 +143,7 @@ func attachRun(store cstorage.Store, id string, opts RunOptions) (int, error) {
 	}
 	ao := AttachOptions{DetachKeys: opts.DetachKeys, Stdin: opts.Stdin, NoStdin: !opts.Interactive,
 		Stdout: opts.Stdout, Stderr: opts.Stderr, Signals: opts.Signals, NoSigProxy: opts.NoSigProxy}
-	code, err := Attach(in, opts.TTY, ao)
+	code, err := attach(in, opts.TTY, ao, false)
 	var sd *SignalDetachError
 	if errors.As(err, &sd) {
 		return code, err
@@ -438,6 +438,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	// detach keys can leave the container running; so does a run that
 	// does not proxy signals, which a signal leaves running.
 	attach := (opts.TTY || opts.NoSigProxy) && !opts.Detach
+	if !opts.Detach {
+		// Docker's run attaches before it starts the container.
+		Journal().Emit(events.Container, "attach", id, attrs)
+	}
+	emitVolumeMounts(id, spec, claim.names())
 	if opts.Detach || attach {
 		err := startMonitor(store, opts.Storage, netSettings, monitor.Request{ID: id, Spec: spec, Remove: opts.Remove, Restart: restart,
 			Log: logOpts, EventAttrs: attrs, Health: healthcheck, Interactive: opts.Interactive, Attached: attach}, listeners)
@@ -501,14 +506,8 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				monitor.CheckHealth(ctx, *healthcheck, spec, pid, st.StartedAt, func(hs health.State, changed bool) {
-					stmu.Lock()
-					defer stmu.Unlock()
-					st.Health = &hs
-					_ = monitor.SaveState(runDir, st)
-					if changed {
-						Journal().Emit(events.Container, "health_status: "+hs.Status, id, attrs)
-					}
+				monitor.CheckHealth(ctx, *healthcheck, spec, pid, st.StartedAt, runDir, func(hs health.State) {
+					Journal().Emit(events.Container, "health_status: "+hs.Status, id, attrs)
 				})
 			}()
 			stopHealth = func() { cancel(); <-done }

@@ -60,6 +60,10 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	if fi, err := os.Stat(in.LogPath); err == nil {
 		from = fi.Size()
 	}
+	if o.Attach {
+		in.emit("attach") // before the start, as Docker's start -a
+	}
+	emitVolumeMounts(in.ID, spec, in.Metadata.Volumes)
 	netSettings := in.Metadata.networkOf()
 	listeners, err := netSettings.bindPorts()
 	if err != nil {

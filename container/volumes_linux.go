@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+
+	"github.com/moby/moby/api/types/mount"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/volume"
 )
 
@@ -16,6 +20,9 @@ import (
 // containers use which volume from the container records.
 func VolumeStore(store cstorage.Store) *volume.Store {
 	vs := volume.New(store.GraphRoot())
+	vs.Event = func(action string, v volume.Volume) {
+		Journal().Emit(events.Volume, action, v.Name, map[string]string{"driver": v.Driver})
+	}
 	vs.Users = func() (map[string][]string, error) {
 		ctrs, err := store.Containers()
 		if err != nil {
@@ -116,4 +123,24 @@ func (c volumeClaim) mounts(p mountPlan, rootfs string, user specs.User, own []s
 		}
 	}
 	return p.specMounts(own, vols), nil
+}
+
+// emitVolumeMounts writes Docker's volume mount event for each volume the
+// container id mounts, as each start of it does.
+func emitVolumeMounts(id string, spec *specs.Spec, volumes []string) {
+	if len(volumes) == 0 {
+		return
+	}
+	names := map[string]bool{}
+	for _, v := range volumes {
+		names[v] = true
+	}
+	for _, sm := range spec.Mounts {
+		mp, ok := mountPoint(sm, names)
+		if !ok || mp.Type != mount.TypeVolume {
+			continue
+		}
+		Journal().Emit(events.Volume, "mount", mp.Name, map[string]string{"driver": mp.Driver, "container": id,
+			"destination": mp.Destination, "read/write": strconv.FormatBool(mp.RW), "propagation": string(mp.Propagation)})
+	}
 }

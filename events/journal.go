@@ -28,6 +28,8 @@ type Message = events.Message
 const (
 	Container = events.ContainerEventType
 	Image     = events.ImageEventType
+	Volume    = events.VolumeEventType
+	Network   = events.NetworkEventType
 )
 
 // MaxSize is where the journal rotates: about 5000 events.

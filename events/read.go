@@ -29,9 +29,9 @@ func ParseFilter(args []string) (Filter, error) {
 			return nil, fmt.Errorf("--filter %q: %w: want KEY=VALUE", a, ErrBadFilter)
 		}
 		switch k {
-		case "type", "event", "container", "image", "label":
+		case "type", "event", "container", "image", "label", "volume", "scope":
 		default:
-			return nil, fmt.Errorf("--filter %q: %w: lodger filters by type, event, container, image and label", a, ErrBadFilter)
+			return nil, fmt.Errorf("--filter %q: %w: lodger filters by type, event, container, image, volume, label and scope", a, ErrBadFilter)
 		}
 		f[k] = append(f[k], v)
 	}
@@ -61,6 +61,8 @@ func (f Filter) Match(m Message) bool {
 			}
 			return v == attrs["image"]
 		}) &&
+		any("volume", func(v string) bool { return m.Type == Volume && v == m.Actor.ID }) &&
+		any("scope", func(v string) bool { return v == m.Scope }) &&
 		any("label", func(v string) bool {
 			k, val, hasVal := strings.Cut(v, "=")
 			got, ok := attrs[k]

@@ -68,6 +68,15 @@ type Store struct {
 	// Users, when set, stops Remove and Prune from taking a volume a
 	// container uses.
 	Users Users
+	// Event, when set, is told of each volume created and destroyed
+	// (Docker's volume events), with the lock held.
+	Event func(action string, v Volume)
+}
+
+func (s *Store) event(action string, v Volume) {
+	if s.Event != nil {
+		s.Event(action, v)
+	}
 }
 
 // New returns the store of graphRoot. Nothing is created until a volume is.
@@ -99,7 +108,10 @@ func (s *Store) Create(name string, labels map[string]string) (Volume, error) {
 		return Volume{}, err
 	}
 	defer unlock()
-	v, _, err := s.create(name, labels, false)
+	v, isNew, err := s.create(name, labels, false)
+	if isNew {
+		s.event("create", v)
+	}
 	return v, err
 }
 
@@ -248,6 +260,19 @@ func (s *Store) Remove(name string, force bool) error {
 // remove deletes a volume with the lock held. The directory is renamed
 // first, so that a removal cut short leaves no half-volume behind a name.
 func (s *Store) remove(name string) error {
+	v, _ := s.get(name)
+	if err := s.removeQuietly(name); err != nil {
+		return err
+	}
+	if v.Name != "" {
+		s.event("destroy", v)
+	}
+	return nil
+}
+
+// removeQuietly is remove without the event: for a volume a failed
+// claim made, which nobody saw created.
+func (s *Store) removeQuietly(name string) error {
 	dir := filepath.Join(s.dir, name)
 	trash := filepath.Join(s.dir, trashPrefix+name+"-"+randomName()[:8])
 	if err := os.Rename(dir, trash); err != nil {
@@ -380,9 +405,14 @@ func (c *Claim) Release(used bool) {
 	if c.unlock == nil {
 		return
 	}
-	if !used {
-		for _, n := range c.created {
-			_ = c.s.remove(n)
+	for _, v := range c.vols {
+		if !slices.Contains(c.created, v.Name) {
+			continue
+		}
+		if used {
+			c.s.event("create", v)
+		} else {
+			_ = c.s.removeQuietly(v.Name)
 		}
 	}
 	c.unlock()

@@ -73,6 +73,7 @@ what it writes meanwhile may or may not be part of the image.`,
 			if err != nil {
 				return fmt.Errorf("commit %s: %w", args[0], err)
 			}
+			container.EmitCommit(in, id, name, o.message)
 			fmt.Fprintln(cmd.OutOrStdout(), "sha256:"+id)
 			return nil
 		},

@@ -24,8 +24,10 @@ func newHealthcheckRunCommand() *cobra.Command {
 		Short: "Run a container's health check once",
 		Long: `Run the container's health check once, now, and print healthy or
 unhealthy, as podman's healthcheck run: exit 0 when the check passed, 1
-when it failed, 125 when it could not run. The container's recorded
-health is left to its monitor's own checks.`,
+when it failed, 125 when it could not run. The result counts as one of the
+monitor's own checks: it goes into the container's health (inspect's
+.State.Health, ps's "(healthy)"), and a status it changes writes a
+health_status event.`,
 		Args: exactArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := openStore()

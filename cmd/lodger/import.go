@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -86,6 +87,7 @@ USER, VOLUME or WORKDIR, such as --change 'CMD ["/bin/sh"]' or
 				if err != nil {
 					return withBudgetHint(fmt.Errorf("import %s: %w", src, err))
 				}
+				container.EmitImageID("import", id)
 				fmt.Fprintln(cmd.OutOrStdout(), "sha256:"+id)
 				return nil
 			})

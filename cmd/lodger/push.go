@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/docker"
 
+	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -55,6 +56,11 @@ docker-archive:FILE[:REF], dir:DIR.`,
 				if err != nil {
 					return withRegistryHint(err)
 				}
+				pushed := args[0]
+				if dest != "" {
+					pushed = dest
+				}
+				container.EmitImageRef("push", pushed)
 				if !o.quiet {
 					fmt.Fprintln(cmd.OutOrStdout(), d)
 				}

@@ -19,10 +19,7 @@ func newRestartCommand() *cobra.Command {
 				return err
 			}
 			return eachArg(cmd, args, true, func(store cstorage.Store, ref string) error {
-				if err := container.Stop(cmd.Context(), store, ref, stopWait(cmd.Flags(), timeout)); err != nil {
-					return err
-				}
-				code, err := container.Start(cmd.Context(), store, ref, container.StartOptions{Storage: so})
+				code, err := container.Restart(cmd.Context(), store, ref, stopWait(cmd.Flags(), timeout), container.StartOptions{Storage: so})
 				if err != nil {
 					return &exitCodeError{Code: code, Err: err}
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
@@ -45,10 +46,23 @@ must not be a terminal.`,
 				}
 			}
 			return interruptible(cmd, "save "+strings.Join(args, " "), func(ctx context.Context) error {
+				var err error
 				if o.output != "" {
-					return imagepull.Save(ctx, store, args, o.output, o.format, po)
+					err = imagepull.Save(ctx, store, args, o.output, o.format, po)
+				} else {
+					err = imagepull.SaveTo(ctx, store, args, cmd.OutOrStdout(), o.format, po)
 				}
-				return imagepull.SaveTo(ctx, store, args, cmd.OutOrStdout(), o.format, po)
+				if err != nil {
+					return err
+				}
+				saved := map[string]bool{}
+				for _, a := range args {
+					if img, err := imagepull.Lookup(store, a, imagepull.Options{}); err == nil && !saved[img.ID] {
+						saved[img.ID] = true
+						container.EmitImageID("save", img.ID)
+					}
+				}
+				return nil
 			})
 		},
 	}
@@ -99,6 +113,7 @@ each of their formats loads with the image's ID.`,
 				}
 				out := cmd.OutOrStdout()
 				for _, img := range loaded {
+					container.EmitImageID("load", img.ID)
 					if len(img.Names) == 0 {
 						fmt.Fprintf(out, "Loaded image: %s\n", img.ID)
 						continue

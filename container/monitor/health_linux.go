@@ -3,9 +3,11 @@ package monitor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -101,29 +103,78 @@ func CheckOnce(ctx context.Context, spec *specs.Spec, pid int, args []string, ti
 
 // CheckHealth runs cfg's check on the container process pid, started at
 // started, until ctx ends: at the start interval during the start period,
-// at the interval after. update gets the state after each check and
-// whether its status changed.
-func CheckHealth(ctx context.Context, cfg health.Config, spec *specs.Spec, pid int, started time.Time, update func(health.State, bool)) {
+// at the interval after. Each result goes into the health state in runDir
+// (RecordHealth), which `healthcheck run` writes too; changed is called
+// with the state whenever a result changed its status.
+func CheckHealth(ctx context.Context, cfg health.Config, spec *specs.Spec, pid int, started time.Time, runDir string, changed func(health.State)) {
 	args := cfg.Args()
 	if args == nil {
 		return
 	}
 	cfg = cfg.WithDefaults()
-	st := health.NewState()
-	update(*st, false)
+	st := *health.NewState()
+	if err := ResetHealth(runDir); err != nil {
+		return
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(cfg.Next(st, time.Since(started))):
+		case <-time.After(cfg.Next(&st, time.Since(started))):
 		}
 		r := CheckOnce(ctx, spec, pid, args, cfg.Timeout)
 		if ctx.Err() != nil {
 			return
 		}
-		changed := st.Record(r, time.Since(started) < cfg.StartPeriod, cfg.Retries)
-		cp := *st
-		cp.Log = append([]health.Result(nil), st.Log...)
-		update(cp, changed)
+		var ch bool
+		var err error
+		if st, ch, err = RecordHealth(runDir, r, time.Since(started) < cfg.StartPeriod, cfg.Retries); err == nil && ch {
+			changed(st)
+		}
 	}
+}
+
+// ResetHealth starts the health state in runDir over: a container (re)started
+// is starting again.
+func ResetHealth(runDir string) error {
+	_, _, err := updateHealth(runDir, func(st *health.State) bool {
+		*st = *health.NewState()
+		return false
+	})
+	return err
+}
+
+// RecordHealth takes a check's result into the health state in runDir,
+// as health.State.Record does, and returns the state and whether its
+// status changed.
+func RecordHealth(runDir string, r health.Result, inStartPeriod bool, retries int) (health.State, bool, error) {
+	return updateHealth(runDir, func(st *health.State) bool { return st.Record(r, inStartPeriod, retries) })
+}
+
+func updateHealth(runDir string, fn func(*health.State) bool) (health.State, bool, error) {
+	lock, err := os.OpenFile(filepath.Join(runDir, healthLock), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return health.State{}, false, fmt.Errorf("lock health state: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return health.State{}, false, fmt.Errorf("lock health state: %w", err)
+	}
+	st := loadHealth(runDir)
+	if st == nil {
+		st = health.NewState()
+	}
+	changed := fn(st)
+	b, err := json.Marshal(st)
+	if err != nil {
+		return health.State{}, false, err
+	}
+	tmp := filepath.Join(runDir, "."+healthFile)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return health.State{}, false, fmt.Errorf("save health state: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(runDir, healthFile)); err != nil {
+		return health.State{}, false, fmt.Errorf("save health state: %w", err)
+	}
+	return *st, changed, nil
 }

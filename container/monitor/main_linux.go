@@ -205,18 +205,11 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 	stopHealth := func() {}
 	if req.Health != nil && req.Health.Args() != nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		var stmu sync.Mutex
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			CheckHealth(ctx, *req.Health, req.Spec, p.Pid(), st.StartedAt, func(hs health.State, changed bool) {
-				stmu.Lock()
-				defer stmu.Unlock()
-				st.Health = &hs
-				_ = SaveState(runDir, *st)
-				if changed {
-					req.event("health_status: " + hs.Status)
-				}
+			CheckHealth(ctx, *req.Health, req.Spec, p.Pid(), st.StartedAt, runDir, func(hs health.State) {
+				req.event("health_status: " + hs.Status)
 			})
 		}()
 		stopHealth = func() { cancel(); <-done }

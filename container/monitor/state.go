@@ -74,6 +74,31 @@ func ClearPaused(dir string) error {
 
 const stateFile = "state.json"
 
+// The health state of a container lives in a file of its own in the run
+// directory, beside state.json, so that the monitor's checks and `lodger
+// healthcheck run` both add their results to it, under a lock, and
+// neither's write loses the other's (RecordHealth).
+const (
+	healthFile = "health.json"
+	healthLock = "health.lock"
+)
+
+// loadHealth reads the health state in runDir; nil when there is none.
+func loadHealth(runDir string) *health.State {
+	b, err := os.ReadFile(filepath.Join(runDir, healthFile))
+	if err != nil {
+		return nil
+	}
+	var st health.State
+	if json.Unmarshal(b, &st) != nil {
+		return nil
+	}
+	if st.Log == nil {
+		st.Log = []health.Result{}
+	}
+	return &st
+}
+
 // SaveState writes s to dir atomically (temporary file, rename), so a
 // reader never sees half a state. There is no fsync: the directory is
 // storage's run directory, which a reboot discards anyway (and LoadState
@@ -114,6 +139,9 @@ func LoadState(dir string) State {
 		s.Status = StatusExited
 		s.ExitCode = nil
 		s.Pid = 0
+	}
+	if h := loadHealth(dir); h != nil {
+		s.Health = h
 	}
 	if s.Status == StatusRunning && s.Pid > 0 {
 		b, err := os.ReadFile(filepath.Join(dir, pausedFile))

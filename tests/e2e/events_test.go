@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -113,8 +114,9 @@ func TestEvents(t *testing.T) {
 	got := collect(t, ch, func(m eventMsg) bool { return m.Type == "image" && m.Action == "untag" })
 	stop()
 
-	if diff := strings.Join(actionsOf(got, "fg"), ","); diff != "create,start,die" {
-		t.Errorf("fg's events %s, want create,start,die\n%v", diff, got)
+	// Docker's run attaches to the container before it starts it.
+	if diff := strings.Join(actionsOf(got, "fg"), ","); diff != "create,attach,start,die" {
+		t.Errorf("fg's events %s, want create,attach,start,die\n%v", diff, got)
 	}
 	// Docker's stop of a pid 1 that ignores TERM: kill 15, kill 9, die, stop.
 	if diff := strings.Join(actionsOf(got, "bg"), ","); diff != "create,start,kill,kill,die,stop,destroy" {
@@ -153,4 +155,133 @@ func TestEvents(t *testing.T) {
 	wantError(t, e.lodger(t, "events", "--filter", "colour=red"), 1, "colour")
 	wantCode(t, e.lodger(t, "rm", "fg"), 0)
 	wantNothingLeft(t, e)
+}
+
+// TestEventsEveryAction: the events Docker writes for the rest of a
+// container's and an image's life, with Docker's attributes, as
+// `docker events --format '{{json .}}'` shows them (issue 13).
+func TestEventsEveryAction(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	ch, stop := followEvents(t, e)
+	time.Sleep(500 * time.Millisecond)
+	wantCode(t, e.lodger(t, "volume", "create", "vol"), 0)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "c", "-v", "vol:/data:ro", busybox, "sleep", "30"), 0)
+	wantCode(t, e.lodger(t, "pause", "c"), 0)
+	wantCode(t, e.lodger(t, "unpause", "c"), 0)
+	wantCode(t, e.lodger(t, "exec", "c", "sh", "-c", "exit 4"), 4)
+	wantCode(t, e.lodger(t, "exec", "c", "true"), 0)
+	wantCode(t, e.lodger(t, "rename", "c", "d"), 0)
+	wantCode(t, e.lodger(t, "update", "--restart", "always", "d"), 0)
+	wantCode(t, e.lodger(t, "restart", "-t", "0", "d"), 0)
+	wantCode(t, e.lodger(t, "commit", "-m", "snap", "d", "localhost/snap:v1"), 0)
+	wantCode(t, e.lodger(t, "export", "-o", filepath.Join(e.dir, "d.tar"), "d"), 0)
+	wantCode(t, e.lodger(t, "rm", "-f", "d"), 0)
+	wantCode(t, e.lodger(t, "volume", "rm", "vol"), 0)
+	// A foreground run's anonymous volume comes and goes with it.
+	wantCode(t, e.lodger(t, "run", "--rm", "-q", "--name", "anon", "-v", "/scratch", busybox, "true"), 0)
+	wantCode(t, e.lodger(t, "create", "-q", "--name", "sa", busybox, "true"), 0)
+	wantCode(t, e.lodger(t, "start", "-a", "sa"), 0)
+	img := filepath.Join(e.dir, "img.tar")
+	wantCode(t, e.lodger(t, "save", "-q", "-o", img, "localhost/snap:v1"), 0)
+	wantCode(t, e.lodger(t, "rmi", "localhost/snap:v1"), 0)
+	wantCode(t, e.lodger(t, "load", "-q", "-i", img), 0)
+	wantCode(t, e.lodger(t, "import", filepath.Join(e.dir, "d.tar"), "localhost/imported:v1"), 0)
+	wantCode(t, e.lodger(t, "push", "-q", noTLS, "localhost/snap:v1", registry+"/lodger-test/events-push:v1"), 0)
+	got := collect(t, ch, func(m eventMsg) bool { return m.Type == "image" && m.Action == "push" })
+	stop()
+
+	var id string
+	for _, m := range got {
+		if m.Type == "container" && m.Actor.Attributes["name"] == "c" {
+			id = m.Actor.ID
+		}
+	}
+	// The kills' count depends on how fast sleep dies; the rest is
+	// Docker's order.
+	want := "create,volume mount,start,pause,unpause,exec_create: sh -c exit 4,exec_start: sh -c exit 4,exec_die," +
+		"exec_create: true ,exec_start: true ,exec_die,rename,update,die,stop,volume mount,start,restart,commit,export,die,destroy"
+	var all []string
+	for _, m := range got {
+		switch {
+		case m.Type == "container" && m.Actor.ID == id && m.Action != "kill":
+			all = append(all, m.Action)
+		case m.Type == "volume" && m.Action == "mount" && m.Actor.Attributes["container"] == id:
+			all = append(all, "volume mount")
+		}
+	}
+	if strings.Join(all, ",") != want {
+		t.Errorf("the container's events\n%s\nwant\n%s", strings.Join(all, ","), want)
+	}
+	for _, m := range got {
+		a := m.Actor.Attributes
+		switch {
+		case m.Type == "container" && m.Action == "exec_die":
+			if len(a["execID"]) != 64 || (a["exitCode"] != "4" && a["exitCode"] != "0") || a["image"] != busybox {
+				t.Errorf("exec_die %v: want a 64-hex execID, the exit code and the container's attributes", m)
+			}
+		case m.Type == "container" && strings.HasPrefix(m.Action, "exec_"):
+			if len(a["execID"]) != 64 {
+				t.Errorf("%s %v: want a 64-hex execID", m.Action, m)
+			}
+		case m.Type == "container" && m.Action == "rename":
+			if a["oldName"] != "/c" || a["name"] != "d" {
+				t.Errorf("rename %v: want oldName /c and name d", m)
+			}
+		case m.Type == "container" && m.Action == "commit":
+			if a["comment"] != "snap" || a["imageRef"] != "localhost/snap:v1" || !strings.HasPrefix(a["imageID"], "sha256:") {
+				t.Errorf("commit %v: want the comment, imageRef and imageID", m)
+			}
+		case m.Type == "volume" && m.Action == "mount" && m.Actor.ID == "vol":
+			if a["container"] != id || a["destination"] != "/data" || a["read/write"] != "false" || a["driver"] != "local" {
+				t.Errorf("volume mount %v: want container, destination /data, read/write false, driver local", m)
+			}
+		case m.Type == "volume" && (m.Action == "create" || m.Action == "destroy"):
+			if a["driver"] != "local" {
+				t.Errorf("volume %s %v: want driver local", m.Action, m)
+			}
+		}
+	}
+	var vols, anon, images []string
+	for _, m := range got {
+		switch {
+		case m.Type == "volume" && m.Actor.ID == "vol" && m.Action != "mount":
+			vols = append(vols, m.Action)
+		case m.Type == "volume" && m.Actor.ID != "vol":
+			anon = append(anon, m.Action)
+		case m.Type == "container" && (m.Actor.Attributes["name"] == "sa"):
+			images = append(images, "sa "+m.Action)
+		case m.Type == "image" && m.Action != "untag" && m.Action != "delete":
+			images = append(images, m.Action+" "+m.Actor.ID+" "+m.Actor.Attributes["name"])
+		}
+	}
+	if strings.Join(vols, ",") != "create,destroy" {
+		t.Errorf("vol's events %v, want create,destroy", vols)
+	}
+	if strings.Join(anon, ",") != "create,mount,destroy" {
+		t.Errorf("the anonymous volume's events %v, want create,mount,destroy", anon)
+	}
+	saID, loadID := "", ""
+	for _, m := range got {
+		if m.Type == "image" && m.Action == "save" {
+			saID = m.Actor.ID
+		}
+		if m.Type == "image" && m.Action == "load" {
+			loadID = m.Actor.ID
+		}
+	}
+	wantImages := []string{"sa create", "sa attach", "sa start", "sa die",
+		"save " + saID + " " + saID, "load " + loadID + " " + loadID}
+	if len(images) < len(wantImages)+2 || strings.Join(images[:len(wantImages)], "|") != strings.Join(wantImages, "|") ||
+		!strings.HasPrefix(images[len(wantImages)], "import sha256:") ||
+		images[len(wantImages)+1] != "push "+registry+"/lodger-test/events-push:v1 "+registry+"/lodger-test/events-push" {
+		t.Errorf("events of start -a and the images:\n%s\nwant %s, then import sha256:... and push of %s", strings.Join(images, "\n"), strings.Join(wantImages, "\n"), registry+"/lodger-test/events-push:v1")
+	}
+	if saID == "" || saID != loadID {
+		t.Errorf("save %q and load %q: want the saved image's ID in both", saID, loadID)
+	}
+
+	// The new filter keys.
+	r := e.lodger(t, "events", "--since", "2m", "--until", "0s", "--filter", "type=volume", "--filter", "volume=vol", "--format", "{{.Action}}")
+	wantStdout(t, r, "create\nmount\nmount\ndestroy\n")
 }

@@ -64,7 +64,7 @@ func TestHealthForeground(t *testing.T) {
 	wantCode(t, e.lodger(t, "run", "-q", noTLS, "--name", "fg", "--health-cmd", "true", "--health-interval", "200ms",
 		busybox, "sleep", "2"), 0)
 	r := e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=fg", "--format", "{{.Action}}")
-	wantStdout(t, r, "create\nstart\nhealth_status: healthy\ndie\n")
+	wantStdout(t, r, "create\nattach\nstart\nhealth_status: healthy\ndie\n")
 	wantCode(t, e.lodger(t, "rm", "fg"), 0)
 }
 
@@ -75,4 +75,60 @@ func TestHealthErrors(t *testing.T) {
 	wantError(t, e.lodger(t, "run", "-q", noTLS, "--health-cmd", "true", "--health-retries", "-1", busybox, "true"), 125, "--health-retries")
 	wantError(t, e.lodger(t, "healthcheck", "run", "nosuch"), 125, "nosuch")
 	wantNothingLeft(t, e)
+}
+
+// TestHealthImage: an image's HEALTHCHECK (HEALTHCHECK --interval=300ms
+// --retries=2 CMD test -e /tmp/healthy, in the image's configuration as
+// docker build writes it) is the container's check when run gives no
+// --health-cmd; --health-* flags override its values one by one;
+// --no-healthcheck turns it off. healthcheck run counts as one of the
+// monitor's checks: its results move the recorded state (issue 13).
+func TestHealthImage(t *testing.T) {
+	e := isolatedEnv(t)
+	img := ref("health:latest")
+	e.pull(t, img, noTLS)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "img", img, "sleep", "60"), 0)
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{json .Config.Healthcheck}}", "img"),
+		`{"Test":["CMD-SHELL","test -e /tmp/healthy"],"Interval":300000000,"Retries":2}`+"\n")
+	eventually(t, "ps to show img (unhealthy)", func() bool { return strings.HasSuffix(healthStatus(t, e, "img"), " (unhealthy)") })
+	wantCode(t, e.lodger(t, "exec", "img", "touch", "/tmp/healthy"), 0)
+	eventually(t, "img to turn healthy", func() bool {
+		return e.lodger(t, "inspect", "-f", "{{.State.Health.Status}}", "img").stdout == "healthy\n"
+	})
+
+	// An hour between the monitor's checks: only healthcheck run checks.
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "manual", "--health-interval", "1h", img, "sleep", "60"), 0)
+	health := func() string {
+		return e.lodger(t, "inspect", "-f", "{{.State.Health.Status}} {{.State.Health.FailingStreak}} {{len .State.Health.Log}}", "manual").stdout
+	}
+	if h := health(); h != "starting 0 0\n" {
+		t.Errorf("manual's health %q before any check, want starting, no failure, no result", h)
+	}
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.Config.Healthcheck.Interval}} {{.Config.Healthcheck.Retries}}", "manual"), "1h0m0s 2\n")
+	r := e.lodger(t, "healthcheck", "run", "manual")
+	if r.code != 1 || r.stdout != "unhealthy\n" {
+		t.Errorf("%s\nwant unhealthy and exit 1", r)
+	}
+	if h := health(); h != "starting 1 1\n" {
+		t.Errorf("manual's health %q after one failure of two retries, want starting 1 1", h)
+	}
+	wantCode(t, e.lodger(t, "healthcheck", "run", "manual"), 1)
+	if h := health(); h != "unhealthy 2 2\n" {
+		t.Errorf("manual's health %q after two failures, want unhealthy 2 2", h)
+	}
+	if s := healthStatus(t, e, "manual"); !strings.HasSuffix(s, " (unhealthy)") {
+		t.Errorf("ps shows manual as %q, want (unhealthy)", s)
+	}
+	wantCode(t, e.lodger(t, "exec", "manual", "touch", "/tmp/healthy"), 0)
+	wantStdout(t, e.lodger(t, "healthcheck", "run", "manual"), "healthy\n")
+	if h := health(); h != "healthy 0 3\n" {
+		t.Errorf("manual's health %q after a success, want healthy 0 3", h)
+	}
+	r = e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=manual", "--filter", "event=health_status", "--format", "{{.Action}}")
+	wantStdout(t, r, "health_status: unhealthy\nhealth_status: healthy\n")
+
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "off", "--no-healthcheck", img, "sleep", "60"), 0)
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.State.Health}} {{.Config.Healthcheck}}", "off"), "<nil> <nil>\n")
+	wantError(t, e.lodger(t, "healthcheck", "run", "off"), 125, "no health check")
+	wantCode(t, e.lodger(t, "rm", "-f", "img", "manual", "off"), 0)
 }

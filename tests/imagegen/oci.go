@@ -109,6 +109,17 @@ type containerConfig struct {
 	Entrypoint   []string            `json:"Entrypoint,omitempty"`
 	Cmd          []string            `json:"Cmd,omitempty"`
 	WorkingDir   string              `json:"WorkingDir,omitempty"`
+	Healthcheck  *healthConfig       `json:"Healthcheck,omitempty"`
+}
+
+// healthConfig is a Dockerfile's HEALTHCHECK as Docker writes it into an
+// image's configuration (durations in nanoseconds).
+type healthConfig struct {
+	Test        []string      `json:"Test"`
+	Interval    time.Duration `json:"Interval,omitempty"`
+	Timeout     time.Duration `json:"Timeout,omitempty"`
+	StartPeriod time.Duration `json:"StartPeriod,omitempty"`
+	Retries     int           `json:"Retries,omitempty"`
 }
 
 type rootFS struct {

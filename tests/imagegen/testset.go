@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"time"
 )
 
 const pathEnv = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -256,6 +257,16 @@ func buildTestSet(l *layout, bb busybox, checker, nettool []byte) error {
 	cfg.Config.User = "alice"
 	cfg.Config.Env = append(cfg.Config.Env, "GREETING=hello from image")
 	if err := image("config:latest", cfg, gzBase); err != nil {
+		return err
+	}
+
+	// A Dockerfile's HEALTHCHECK --interval=300ms --retries=2 CMD test -e
+	// /tmp/healthy, and EXPOSE 8080 9090/udp, as docker build writes them.
+	health := baseConfig("amd64")
+	health.Config.Healthcheck = &healthConfig{Test: []string{"CMD-SHELL", "test -e /tmp/healthy"},
+		Interval: 300 * time.Millisecond, Retries: 2}
+	health.Config.ExposedPorts = map[string]struct{}{"8080/tcp": {}, "9090/udp": {}}
+	if err := image("health:latest", health, gzBase); err != nil {
 		return err
 	}
 
