@@ -344,6 +344,56 @@ while :; do
 done
 `
 
+// TestCVE20169962 re-enacts CVE-2016-9962 against lodger exec: the
+// process exec starts in a container is, from the moment it enters the
+// container's pid namespace until it execs the user's command, a process
+// the container's own root can see, running lodger's binary with lodger's
+// descriptors. Once it has dropped to the container's capabilities only
+// non-dumpability keeps the container from opening its /proc/PID/exe
+// (lodger's binary) and its descriptors. `nettool seize` stops each such
+// process the moment it exists (it predicts its pid), lets it go, and
+// opens its exe as fast as it can until it is the user's command; a big
+// environment (copied by execve before the process becomes the command)
+// widens the window. Every exec must still complete.
+func TestCVE20169962(t *testing.T) {
+	e := isolatedEnv(t)
+	const rounds = 20
+	runDetached(t, e, "seizer", netImage(), "sh", "-c", fmt.Sprintf("nettool seize -n %d -timeout 20s; exec sleep 600", rounds))
+	env := []string{"exec"}
+	for i := 0; i < 12; i++ {
+		env = append(env, "-e", fmt.Sprintf("BIG%d=%s", i, strings.Repeat("x", 100<<10)))
+	}
+	for i := 1; i <= rounds; i++ {
+		// The attacker must have read ns_last_pid before the exec
+		// makes its process, or it waits for the wrong pid.
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			r := e.lodger(t, "logs", "seizer")
+			if strings.Count(r.stdout, "ready ") >= i {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s\nround %d: the attacker is not ready after 60s\n%s", r, i, e.lodger(t, "ps", "-a"))
+			}
+		}
+		// The arguments are 1.2 MB: the result is not printed whole.
+		if r := e.lodger(t, append(env, "seizer", "true")...); r.code != 0 {
+			t.Fatalf("exec %d into the seizer: exit %d, want 0\n--- stderr\n%s", i, r.code, r.stderr)
+		}
+	}
+	out := waitLogLine(t, e, "seizer", "done ")
+	if !strings.Contains(out, fmt.Sprintf("done rounds %d caught 0", rounds)) {
+		t.Errorf("seizer log:\n%s\nwant no exe of lodger's opened: a process lodger exec starts must be non-dumpable until it execs", out)
+	}
+	// The attacker was watching: in most rounds it saw the process, and
+	// was refused, until it became the user's command or ended. (On a
+	// loaded machine it may miss a process entirely: "unseen".) Before
+	// the fix, lodger's exe was caught in 20 of 20 rounds.
+	watched := regexp.MustCompile(`(?m)^round \d+ (missed|gone) refused [1-9]`).FindAllString(out, -1)
+	if len(watched) < rounds/2 && !t.Failed() {
+		t.Errorf("seizer log:\n%s\nwant at least %d rounds that watched the exec's process until it became true", out, rounds/2)
+	}
+}
+
 // TestCVE202130465 re-enacts CVE-2021-30465: a container swaps a
 // directory of a volume for a symlink while another container starts with
 // a bind mount whose destination is inside that volume. A runtime that

@@ -65,6 +65,15 @@
 //		whose O_NONBLOCK another thread flips in a loop; -connects
 //		threads connect, blocking, to -connect in a loop; print
 //		"attacking", then "holding ...", then "accepted N" every 5s.
+//	nettool seize [-n N] [-want EXE] [-timeout D]
+//		The attacker of CVE-2016-9962: for each of N processes created
+//		next in its pid namespace (lodger exec's), print "ready PID",
+//		stop it as soon as it exists (it predicts the pid), continue it
+//		and open its /proc/PID/exe as fast as it can until that is EXE
+//		(default /bin/busybox); print "round I caught TARGET" when it
+//		opened anything else, otherwise "round I missed refused N",
+//		"round I gone refused N" (it ended before it was seen as EXE)
+//		or "round I unseen"; at the end "done rounds N caught M".
 //
 // Flags may come before, between or after the arguments. Every command
 // exits 0 on success and 1 with a one-line error on stderr otherwise, and
@@ -98,9 +107,10 @@ var commands = map[string]func([]string) error{
 	"garbage": garbage,
 	"probe":   probe,
 	"hostile": hostile,
+	"seize":   seize,
 }
 
-const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile ARGS..."
+const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile|seize ARGS..."
 
 func run(args []string) error {
 	if len(args) == 0 {

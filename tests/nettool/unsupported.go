@@ -28,3 +28,7 @@ func probe([]string) error {
 func hostile([]string) error {
 	return fmt.Errorf("hostile is not supported on %s", runtime.GOOS)
 }
+
+func seize([]string) error {
+	return fmt.Errorf("seize is not supported on %s", runtime.GOOS)
+}
