@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/lodger-containers/lodger/imagepull"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
+	lnetwork "github.com/lodger-containers/lodger/network"
 )
 
 // InspectReport is `inspect`'s report of a container: Docker Engine API's
@@ -142,8 +144,14 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}
-	cfg.Entrypoint, cfg.Cmd = splitCommand(m.Command, imgCfg.Entrypoint)
-	for p := range imgCfg.ExposedPorts {
+	if m.Entrypoint != nil || m.Cmd != nil {
+		cfg.Entrypoint, cfg.Cmd = m.Entrypoint, m.Cmd
+	} else {
+		cfg.Entrypoint, cfg.Cmd = splitCommand(m.Command, imgCfg.Entrypoint)
+	}
+	// Docker's ExposedPorts: the image's EXPOSE, --expose, and every
+	// published port.
+	for _, p := range append(slices.Collect(maps.Keys(imgCfg.ExposedPorts)), m.Expose...) {
 		if port, err := network.ParsePort(p); err == nil {
 			cfg.ExposedPorts[port] = struct{}{}
 		}
@@ -166,7 +174,7 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 	net := m.networkOf()
 	host := &dockercontainer.HostConfig{
 		Binds:         []string{},
-		NetworkMode:   dockercontainer.NetworkMode(net.Mode),
+		NetworkMode:   dockercontainer.NetworkMode(m.NetworkName()),
 		PortBindings:  network.PortMap{},
 		RestartPolicy: dockercontainer.RestartPolicy{Name: dockercontainer.RestartPolicyMode(m.Restart.Name), MaximumRetryCount: m.Restart.MaxRetries},
 		AutoRemove:    m.Remove,
@@ -230,15 +238,17 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 			d.NetworkSettings.Ports[port] = append(d.NetworkSettings.Ports[port], b)
 		}
 	}
+	ep := &network.EndpointSettings{}
+	if n, err := lnetwork.New("").Get(m.NetworkName()); err == nil {
+		ep.NetworkID = n.ID // the predefined networks' IDs need no store
+	}
 	if net.Mode == NetworkNetstack {
-		ep := &network.EndpointSettings{Gateway: netstack.Gateway, IPPrefixLen: 24}
+		ep.Gateway, ep.IPPrefixLen = netstack.Gateway, 24
 		if st.Status == monitor.StatusRunning {
 			ep.IPAddress = netstack.Guest
 		}
-		d.NetworkSettings.Networks[NetworkNetstack] = ep
-	} else {
-		d.NetworkSettings.Networks[net.Mode] = &network.EndpointSettings{}
 	}
+	d.NetworkSettings.Networks[m.NetworkName()] = ep
 	return r
 }
 

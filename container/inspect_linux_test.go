@@ -3,6 +3,7 @@ package container
 import (
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -75,7 +76,7 @@ func TestInspectReport(t *testing.T) {
 			"User": "1000:100", "Hostname": "abc123",
 			"ExposedPorts": map[string]any{"443/tcp": map[string]any{}, "80/tcp": map[string]any{}}},
 			pick(obj("Config"), "Image", "Entrypoint", "Cmd", "Env", "Labels", "WorkingDir", "Tty", "User", "Hostname", "ExposedPorts")},
-		{"HostConfig", map[string]any{"Binds": []any{"/home/u/src:/host:ro", "data:/data"}, "NetworkMode": "netstack",
+		{"HostConfig", map[string]any{"Binds": []any{"/home/u/src:/host:ro", "data:/data"}, "NetworkMode": "bridge",
 			"PortBindings":  map[string]any{"80/tcp": []any{map[string]any{"HostIp": "0.0.0.0", "HostPort": "8080"}}},
 			"RestartPolicy": map[string]any{"Name": "on-failure", "MaximumRetryCount": float64(3)},
 			"AutoRemove":    true, "Privileged": false, "CapAdd": []any{"CAP_NET_ADMIN"}, "CapDrop": []any{exec.DefaultCapabilities[0]},
@@ -95,6 +96,47 @@ func TestInspectReport(t *testing.T) {
 		if diff := cmp.Diff(c.want, c.got); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", c.name, diff)
 		}
+	}
+}
+
+// Entrypoint and Cmd come as create kept them, not split from the argv
+// again; --expose joins the image's ports; lodger's default network is
+// Docker's bridge (issue 13).
+func TestInspectDockerConfig(t *testing.T) {
+	in := Info{ID: "abc", Name: "c", Metadata: Metadata{Command: []string{"/entry", "a"}, Entrypoint: []string{"/entry"}, Cmd: []string{"a"},
+		Expose: []string{"7000/udp"}, Network: &NetworkSettings{Mode: NetworkNetstack}}}
+	img := &imgspecv1.Image{Config: imgspecv1.ImageConfig{Entrypoint: []string{"/other"}, ExposedPorts: map[string]struct{}{"443/tcp": {}}}}
+	r := inspectReport(in, &specs.Spec{}, img)
+	if diff := cmp.Diff([]string{"/entry"}, []string(r.Config.Entrypoint)); diff != "" {
+		t.Errorf("Entrypoint (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"a"}, []string(r.Config.Cmd)); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
+	}
+	var ports []string
+	for p := range r.Config.ExposedPorts {
+		ports = append(ports, string(p.String()))
+	}
+	slices.Sort(ports)
+	if diff := cmp.Diff([]string{"443/tcp", "7000/udp"}, ports); diff != "" {
+		t.Errorf("ExposedPorts (-want +got):\n%s", diff)
+	}
+	if r.HostConfig.NetworkMode != "bridge" {
+		t.Errorf("NetworkMode %q, want bridge", r.HostConfig.NetworkMode)
+	}
+	ep, ok := r.NetworkSettings.Networks["bridge"]
+	if !ok || len(ep.NetworkID) != 64 || ep.Gateway.String() != "10.0.2.2" {
+		t.Errorf("Networks %v, want bridge with its ID and gateway", r.NetworkSettings.Networks)
+	}
+	// --entrypoint "" is Docker's reset: [""], no Cmd from the image.
+	in.Metadata.Entrypoint, in.Metadata.Cmd = []string{""}, nil
+	if r := inspectReport(in, &specs.Spec{}, img); len(r.Config.Entrypoint) != 1 || r.Config.Entrypoint[0] != "" || r.Config.Cmd != nil {
+		t.Errorf("Entrypoint %q Cmd %q, want [\"\"] and none", r.Config.Entrypoint, r.Config.Cmd)
+	}
+	// --network none and host keep their names.
+	in.Metadata.Network = &NetworkSettings{Mode: NetworkHost}
+	if r := inspectReport(in, &specs.Spec{}, img); r.HostConfig.NetworkMode != "host" || r.NetworkSettings.Networks["host"] == nil {
+		t.Errorf("host: NetworkMode %q, Networks %v", r.HostConfig.NetworkMode, r.NetworkSettings.Networks)
 	}
 }
 

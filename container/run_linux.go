@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ import (
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/imagepull"
 	"github.com/lodger-containers/lodger/netstack/ports"
+	lnetwork "github.com/lodger-containers/lodger/network"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -96,6 +98,13 @@ type Metadata struct {
 	ImageID string    `json:"imageID"`
 	Command []string  `json:"command"`
 	Created time.Time `json:"created"`
+	// Entrypoint and Cmd are Docker's Config.Entrypoint and Config.Cmd
+	// (CommandParts), which Command joins; records from before them
+	// have Command alone. Expose is --expose as PORT/PROTO, for
+	// Config.ExposedPorts beside the image's.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	Expose     []string `json:"expose,omitempty"`
 	// Labels and StopSignal are kept for ps filters and stop.
 	Labels     map[string]string `json:"labels,omitempty"`
 	StopSignal string            `json:"stopSignal,omitempty"`
@@ -124,6 +133,15 @@ func (m Metadata) logOptions() logfile.Options {
 		return logfile.Options{Driver: logfile.K8sFile, MaxSize: m.LogMaxSize}
 	}
 	return *m.Log
+}
+
+// NetworkName is the container's network as Docker names it: bridge for
+// lodger's default network (the userspace stack), host, none.
+func (m Metadata) NetworkName() string {
+	if n := m.networkOf(); n.Mode != NetworkNetstack {
+		return n.Mode
+	}
+	return lnetwork.Bridge
 }
 
 // networkOf is the record's network settings.
@@ -328,7 +346,10 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
+	entrypoint, cmd := CommandParts(cfg.Config, opts.Entrypoint, opts.Args)
+	expose, _ := exposedPorts(nil, opts.Expose) // checked above
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
+		Entrypoint: entrypoint, Cmd: cmd, Expose: slices.Sorted(maps.Keys(expose)),
 		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove,
 		Restart: restart, StopTimeout: opts.StopTimeout, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))

@@ -18,11 +18,20 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // replaces the image's Entrypoint and drops its Cmd; arguments after the
 // image replace the image's Cmd.
 func Command(cfg imgspecv1.ImageConfig, entrypoint *string, args []string) []string {
-	var ep, cmd []string
+	ep, cmd := CommandParts(cfg, entrypoint, args)
+	if len(ep) == 1 && ep[0] == "" {
+		ep = nil // --entrypoint "": no entrypoint at all
+	}
+	return append(append([]string{}, ep...), cmd...)
+}
+
+// CommandParts are a container's Entrypoint and Cmd as Docker's create
+// keeps them (Config.Entrypoint, Config.Cmd): --entrypoint replaces the
+// image's entrypoint and drops its Cmd ("" gives [""], Docker's reset),
+// arguments replace the Cmd.
+func CommandParts(cfg imgspecv1.ImageConfig, entrypoint *string, args []string) (ep, cmd []string) {
 	if entrypoint != nil {
-		if *entrypoint != "" {
-			ep = []string{*entrypoint}
-		}
+		ep = []string{*entrypoint}
 	} else {
 		ep = cfg.Entrypoint
 		cmd = cfg.Cmd
@@ -30,7 +39,7 @@ func Command(cfg imgspecv1.ImageConfig, entrypoint *string, args []string) []str
 	if len(args) > 0 {
 		cmd = args
 	}
-	return append(append([]string{}, ep...), cmd...)
+	return ep, cmd
 }
 
 // Env merges the image's environment with --env-file files and -e values,

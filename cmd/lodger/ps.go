@@ -22,12 +22,7 @@ import (
 )
 
 // networkMode is the container's network as ps's NETWORKS column.
-func networkMode(m container.Metadata) string {
-	if m.Network == nil {
-		return container.NetworkNone
-	}
-	return m.Network.Mode
-}
+func networkMode(m container.Metadata) string { return m.NetworkName() }
 
 type psOptions struct {
 	all     bool

@@ -104,7 +104,7 @@ func TestFormatContainerInspect(t *testing.T) {
 	wantEqual(t, ".HostConfig.AutoRemove", in("{{.HostConfig.AutoRemove}}"), "false")
 	wantEqual(t, ".HostConfig.Privileged", in("{{.HostConfig.Privileged}}"), "false")
 	wantEqual(t, ".HostConfig.CapAdd", in("{{json .HostConfig.CapAdd}}"), `["CAP_NET_ADMIN"]`)
-	wantEqual(t, ".HostConfig.NetworkMode", in("{{.HostConfig.NetworkMode}}"), "netstack")
+	wantEqual(t, ".HostConfig.NetworkMode", in("{{.HostConfig.NetworkMode}}"), "bridge")
 	wantEqual(t, ".HostConfig.PortBindings", in("{{json .HostConfig.PortBindings}}"), `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]}`)
 	// The reference's own example: ports through range and index.
 	port := strings.TrimSpace(e.lodger(t, "port", "fmt-web", "80").stdout)
@@ -232,7 +232,7 @@ func TestFormatListings(t *testing.T) {
 
 	// ps: Docker's fields, headers and json keys.
 	wantEqual(t, "ps template", tmpl(t, e, "ps", "--format", `{{.Names}}|{{.Image}}|{{.Command}}|{{.State}}|{{.Label "tier"}}|{{.Labels}}|{{.Mounts}}|{{.Networks}}|{{.LocalVolumes}}`),
-		`fmt-ls|`+busybox+`|"sleep 1000"|running|back|tier=back|fmt-lsv|netstack|1`)
+		`fmt-ls|`+busybox+`|"sleep 1000"|running|back|tier=back|fmt-lsv|bridge|1`)
 	if s := tmpl(t, e, "ps", "--format", "{{.Status}} / {{.RunningFor}} / {{.CreatedAt}}"); !regexp.MustCompile(`^Up \d+ \w+ / .+ ago / \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$`).MatchString(s) {
 		t.Errorf("ps .Status/.RunningFor/.CreatedAt: %q", s)
 	}
@@ -304,4 +304,56 @@ func TestFormatListings(t *testing.T) {
 		t.Errorf("version --format json: %+v %v", ver, err)
 	}
 	wantCode(t, e.lodger(t, "rm", "-f", "fmt-ls"), 0)
+}
+
+// TestInspectDockerConfig: what docker inspect shows of the command, the
+// exposed ports and the network, field for field: Config.Entrypoint and
+// Config.Cmd as create kept them (the image's, --entrypoint dropping the
+// image's Cmd, arguments replacing it), --expose beside the image's EXPOSE
+// in Config.ExposedPorts, and the default network as Docker's bridge
+// (issue 13).
+func TestInspectDockerConfig(t *testing.T) {
+	e := isolatedEnv(t)
+	cfgImg, healthImg := ref("config:latest"), ref("health:latest")
+	e.pull(t, cfgImg, noTLS)
+	e.pull(t, healthImg, noTLS)
+	e.pull(t, busybox, noTLS)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"ci", []string{cfgImg}, `["/bin/echo","entry"] ["default-arg"] /bin/echo ["entry","default-arg"]`},
+		{"ca", []string{cfgImg, "x", "y"}, `["/bin/echo","entry"] ["x","y"] /bin/echo ["entry","x","y"]`},
+		{"ce", []string{"--entrypoint", "/bin/true", cfgImg}, `["/bin/true"] null /bin/true []`},
+		{"cea", []string{"--entrypoint", "/bin/echo", cfgImg, "z"}, `["/bin/echo"] ["z"] /bin/echo ["z"]`},
+		{"bi", []string{busybox}, `null ["sh"] sh []`},
+	} {
+		wantCode(t, e.lodger(t, append([]string{"create", "-q", "--name", c.name}, c.args...)...), 0)
+		got := tmpl(t, e, "inspect", "-f", "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Path}} {{json .Args}}", c.name)
+		wantEqual(t, c.name+"'s Entrypoint, Cmd, Path and Args", got, c.want)
+	}
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "ex", "--expose", "7000/udp", "--expose", "7100-7101", "-p", "127.0.0.1::80", healthImg, "sleep", "60"), 0)
+	wantEqual(t, ".Config.ExposedPorts", tmpl(t, e, "inspect", "-f", "{{json .Config.ExposedPorts}}", "ex"),
+		`{"7000/udp":{},"7100/tcp":{},"7101/tcp":{},"80/tcp":{},"8080/tcp":{},"9090/udp":{}}`)
+	wantEqual(t, ".HostConfig.NetworkMode", tmpl(t, e, "inspect", "-f", "{{.HostConfig.NetworkMode}}", "ex"), "bridge")
+	wantEqual(t, ".NetworkSettings.Networks", tmpl(t, e, "inspect", "-f",
+		`{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{len $v.NetworkID}} {{$v.IPAddress}} {{$v.Gateway}}{{end}}`, "ex"), "bridge 64 10.0.2.100 10.0.2.2")
+	wantEqual(t, "ps .Networks", tmpl(t, e, "ps", "--filter", "name=ex", "--format", "{{.Networks}}"), "bridge")
+	nid := tmpl(t, e, "inspect", "-f", `{{(index .NetworkSettings.Networks "bridge").NetworkID}}`, "ex")
+	wantEqual(t, "the bridge network's ID in network inspect", tmpl(t, e, "network", "inspect", "-f", "{{.ID}}", "bridge"), nid)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "nn", "--network", "none", busybox, "sleep", "60"), 0)
+	wantEqual(t, "none's NetworkMode", tmpl(t, e, "inspect", "-f", "{{.HostConfig.NetworkMode}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", "nn"), "none none")
+	// -s adds Docker's sizes: the writable layer, and that with the image.
+	wantCode(t, e.lodger(t, "exec", "ex", "sh", "-c", "head -c 100000 /dev/zero > /big"), 0)
+	sizes := strings.Fields(tmpl(t, e, "inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "ex"))
+	rw, _ := strconv.ParseInt(sizes[0], 10, 64)
+	root, _ := strconv.ParseInt(sizes[1], 10, 64)
+	if rw < 100000 || root <= rw+500000 {
+		t.Errorf("inspect -s: SizeRw %d, SizeRootFs %d: want the 100 kB written, and the image's size on top", rw, root)
+	}
+	if r := tmpl(t, e, "inspect", "-f", "{{.SizeRw}}", "ex"); r != "<nil>" {
+		t.Errorf("inspect without -s: SizeRw %q, want <nil> as Docker leaves it out", r)
+	}
+	wantCode(t, e.lodger(t, "rm", "-f", "ex", "nn", "ci", "ca", "ce", "cea", "bi"), 0)
 }
