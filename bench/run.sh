@@ -7,6 +7,10 @@
 #                                     only the network benchmark (bench/network.sh):
 #                                     replaces the Network section of the report
 #                                     and keeps the rest
+#        sudo bash bench/run.sh build
+#                                     only the build benchmark (bench/build.sh):
+#                                     lodger build against buildah bud; replaces
+#                                     the Builds section of the report
 #        sudo bash bench/run.sh images
 #                                     only push, save and load, and the warm-cache
 #                                     run (bench/images.sh): replaces that section
@@ -37,6 +41,7 @@
 #   BENCH_IMG_PORT=5102        port of the empty registry each push goes to
 #   BENCH_WARM_PORT=5101       port of the registry the warm-cache image comes from
 #   BENCH_WARM_RUNS=10         warm-cache runs per tool, with its registry up and down
+#   BENCH_BUILD_RUNS=5         builds per tool and mode (no cache, cached)
 #   BENCH_KEEP=1               keep the work directory (binaries, storage)
 set -euo pipefail
 
@@ -54,7 +59,7 @@ DEBIAN_REPO=bench/debian
 DEBIAN_TAG=minbase
 DEBIAN_IMG=$REGISTRY/$DEBIAN_REPO:$DEBIAN_TAG
 SUITE=bookworm
-PACKAGES=(podman runc slirp4netns passt debootstrap hyperfine docker-registry
+PACKAGES=(podman buildah runc slirp4netns passt debootstrap hyperfine docker-registry
 	busybox-static uidmap curl time jq iperf3 iproute2)
 # The module's build tags keep cgo C libraries (gpgme, btrfs) out; the file
 # buildtags spells them.
@@ -65,12 +70,14 @@ WORK=                 # temp dir: binaries, the user's private runtime/data dirs
 RESULTS=              # raw hyperfine JSON and timing samples; kept after exit
 REGISTRY_PID=         # set when this script started the registry
 START_SECONDS=$SECONDS
-MODE=full             # or network, images: that benchmark alone
+MODE=full             # or network, images, build: that benchmark alone
 
 # shellcheck source=bench/network.sh
 . "$REPO/bench/network.sh"
 # shellcheck source=bench/images.sh
 . "$REPO/bench/images.sh"
+# shellcheck source=bench/build.sh
+. "$REPO/bench/build.sh"
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -288,7 +295,7 @@ manifest_digest() { manifest -I | tr -d '\r' | awk 'tolower($1) == "docker-conte
 push_images() {
 	log "pushing the busybox test set"
 	"$WORK/bin/imagegen" -registry "$REGISTRY" -busybox /bin/busybox >/dev/null
-	[[ $MODE == network ]] && return
+	[[ $MODE == network || $MODE == build ]] && return
 	debian_tarball
 	# The stamp holds the manifest digest pushed from the cached tarball; imagegen
 	# is reproducible, so a registry showing that digest needs no new push.
@@ -759,6 +766,7 @@ EOF
 		((PODMAN_OK)) && helpers+="; podman's pause process (catatonit) $(mib "$PODMAN_PAUSE_KB")"
 		printf '\nLong-lived per-user helpers, not counted above: %s.\n' "$helpers"
 		lifecycle_report
+		build_report
 		images_report
 		network_report
 	} >"$tmp"
@@ -821,6 +829,7 @@ main() {
 	"") ;;
 	network) MODE=network ;;
 	images) MODE=images ;;
+	build) MODE=build ;;
 	*)
 		usage >&2
 		exit 2
@@ -846,6 +855,12 @@ main() {
 		log "done in $((SECONDS - START_SECONDS)) s"
 		return
 	fi
+	if [[ $MODE == build ]]; then
+		bench_build
+		splice_build_report
+		log "done in $((SECONDS - START_SECONDS)) s"
+		return
+	fi
 	if [[ $MODE == images ]]; then
 		bench_images
 		splice_images_report
@@ -858,6 +873,7 @@ main() {
 	bench_lifecycle
 	bench_images
 	bench_network
+	bench_build
 	write_report
 	log "done in $((SECONDS - START_SECONDS)) s"
 }
