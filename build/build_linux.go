@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -82,6 +83,22 @@ type builder struct {
 // o.Tags. A failed build leaves no container, mount or tag behind; the
 // images of the steps that succeeded stay as the cache, as Docker's do.
 func Build(ctx context.Context, store cstorage.Store, o Options) (*Report, error) {
+	if o.ContextArchive != nil {
+		dir, content, err := unpackContext(o.ContextArchive)
+		if dir != "" {
+			defer os.RemoveAll(dir)
+		}
+		if err != nil {
+			return nil, err
+		}
+		o.ContextDir, o.ContextArchive = dir, nil
+		if content != nil && o.DockerfileContent == nil {
+			o.DockerfileContent, o.Dockerfile = content, ""
+		} else if o.Dockerfile != "" && o.DockerfileContent == nil {
+			// -f names a file inside the archive.
+			o.Dockerfile = filepath.Join(dir, filepath.Clean("/"+o.Dockerfile))
+		}
+	}
 	if o.ContextDir == "" {
 		return nil, errors.New("no build context: give a directory")
 	}
@@ -397,6 +414,20 @@ func (b *builder) dispatch(st *stage, c instructions.Command) error {
 			}
 		}
 	}
+	// Heredoc content marked for expansion expands as BuildKit's does:
+	// variables only, quotes left alone.
+	if e, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
+		env := shell.EnvsFromSlice(st.env())
+		err := e.ExpandRaw(func(word string) (string, error) {
+			lex := shell.NewLex('\\')
+			lex.SkipProcessQuotes = true
+			w, _, err := lex.ProcessWord(word, env)
+			return w, err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", b.df.name, c.Name(), err)
+		}
+	}
 	cfg := cloneConfig(st.config)
 	ic := &cfg.Config
 	meta := func(createdBy string) error { return b.commit(st, createdBy, &cfg, nil, nil) }
@@ -543,55 +574,6 @@ func (b *builder) dispatch(st *stage, c instructions.Command) error {
 		return b.copy(st, &c.SourcesAndDest, "ADD", "", c.Chown, c.Chmod, c.ExcludePatterns, false, &cfg)
 	}
 	return fmt.Errorf("%s: %w", c.Name(), ErrNotSupported)
-}
-
-// setEnv sets KEY=VALUE in env, replacing an earlier value of KEY.
-func setEnv(env []string, key, value string) []string {
-	out := slices.Clone(env)
-	for i, e := range out {
-		if k, _, _ := strings.Cut(e, "="); k == key {
-			out[i] = key + "=" + value
-			return out
-		}
-	}
-	return append(out, key+"="+value)
-}
-
-// exposePorts reads one EXPOSE word: PORT[/PROTO] or START-END[/PROTO].
-func exposePorts(w string) ([]string, error) {
-	p, proto, _ := strings.Cut(w, "/")
-	if proto == "" {
-		proto = "tcp"
-	}
-	proto = strings.ToLower(proto)
-	switch proto {
-	case "tcp", "udp", "sctp":
-	default:
-		return nil, fmt.Errorf("invalid proto: %s", proto)
-	}
-	lo, hi, isRange := strings.Cut(p, "-")
-	start, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("invalid containerPort: %s", p)
-	}
-	end := start
-	if isRange {
-		if end, err = strconv.ParseUint(hi, 10, 16); err != nil || end < start {
-			return nil, fmt.Errorf("invalid range specified for containerPort: %s", p)
-		}
-	}
-	var out []string
-	for n := start; n <= end; n++ {
-		out = append(out, fmt.Sprintf("%d/%s", n, proto))
-	}
-	return out, nil
-}
-
-// key is a step's cache key.
-func key(parent, createdBy, extra string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "lodger-build-v1\x00%s\x00%s\x00%s", parent, createdBy, extra)
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // commit makes the image of a step from st's image: cfg is the
@@ -741,17 +723,6 @@ func mkdirAs(rootfs, dir, user string) error {
 	return err
 }
 
-// isArchive says whether f is a tar archive, compressed or not.
-func isArchive(f io.Reader) bool {
-	rd, err := archive.DecompressStream(f)
-	if err != nil {
-		return false
-	}
-	defer rd.Close()
-	_, err = tar.NewReader(rd).Next()
-	return err == nil
-}
-
 func newID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
@@ -763,15 +734,29 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 	if len(c.FlagsUsed) > 0 {
 		return fmt.Errorf("RUN --%s: %w", c.FlagsUsed[0], ErrNotSupported)
 	}
-	if len(c.Files) > 0 {
-		return fmt.Errorf("RUN with a heredoc: %w", ErrNotSupported)
-	}
 	if st.imageID == "" {
 		return errors.New("RUN in a stage FROM scratch with no files: there is nothing to run")
 	}
-	args := c.CmdLine
+	args, script, err := runArgs(c)
+	if err != nil {
+		return err
+	}
 	if c.PrependShell {
 		args = shellForm(st.config.Config.Shell, args)
+	}
+	var mounts container.MountOptions
+	if script != nil {
+		// A heredoc with a shebang runs as a script of its own, mounted
+		// read-only at /dev/pipes as BuildKit does.
+		dir, err := os.MkdirTemp("", "lodger-build-heredoc-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if err := os.WriteFile(filepath.Join(dir, script.name), []byte(script.data), 0o755); err != nil {
+			return err
+		}
+		mounts.Volumes = []string{dir + ":/dev/pipes:ro"}
 	}
 	// The stage's ARGs are the command's environment, under its ENV, and
 	// part of its history entry (|N KEY=VALUE), so of its cache key.
@@ -821,6 +806,7 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 			Args:       args,
 			Entrypoint: &noEntrypoint,
 			Env:        argEnv,
+			Mounts:     mounts,
 			Network:    b.o.Network,
 			Health:     container.HealthOptions{None: true},
 			LogDriver:  "none",
@@ -905,9 +891,6 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	if len(exclude) > 0 {
 		return fmt.Errorf("%s --exclude: %w", instr, ErrNotSupported)
 	}
-	if len(sd.SourceContents) > 0 {
-		return fmt.Errorf("%s with a heredoc: %w", instr, ErrNotSupported)
-	}
 	mode, err := parseChmod(chmod)
 	if err != nil {
 		return err
@@ -971,11 +954,16 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 			return fmt.Errorf("%s --chown=%s: %w", instr, chown, err)
 		}
 	}
-	manySources := len(tops) > 1
+	inline := sd.SourceContents
+	manySources := len(tops)+len(inline) > 1
 	unpack := instr == "ADD"
 	digest, err := src.digest(tops, meta, func(m match) string { return m.base })
 	if err != nil {
 		return fmt.Errorf("%s: %w", instr, err)
+	}
+	for _, c := range inline {
+		h := sha256.Sum256([]byte(c.Data))
+		digest += fmt.Sprintf(" <<%s:%x", c.Path, h)
 	}
 	var parts []string
 	parts = append(parts, instr)
@@ -986,6 +974,9 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 		parts = append(parts, "--chmod="+chmod)
 	}
 	parts = append(parts, sd.SourcePaths...)
+	for _, c := range inline {
+		parts = append(parts, "<<"+c.Path)
+	}
 	parts = append(parts, sd.DestPath)
 	createdBy := strings.Join(parts, " ")
 	extra := fromLabel + "\x00" + digest + "\x00" + dest
@@ -1018,6 +1009,27 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 			}
 			if err := b.extract(src, t.rel, name, meta, rootfs, dir); err != nil {
 				return fmt.Errorf("%s %s: %w", instr, t.base, err)
+			}
+		}
+		// A heredoc is a file of its own (0644 unless --chmod), as
+		// BuildKit makes it.
+		for _, c := range inline {
+			dir, name := dest, path.Base(c.Path)
+			if !destIsDir {
+				dir, name = path.Split(dest)
+			}
+			mode := int64(0o644)
+			if meta.chmod != nil {
+				mode = int64(*meta.chmod)
+			}
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: int64(len(c.Data)), Mode: mode,
+				Uid: meta.uid, Gid: meta.gid, ModTime: time.Now()})
+			_, _ = tw.Write([]byte(c.Data))
+			_ = tw.Close()
+			if err := container.ExtractToRoot(rootfs, dir, &buf); err != nil {
+				return fmt.Errorf("%s <<%s: %w", instr, c.Path, err)
 			}
 		}
 		return nil

@@ -369,3 +369,60 @@ func TestParseChmod(t *testing.T) {
 }
 
 var _ instructions.Command = (*instructions.RunCommand)(nil)
+
+func TestRunHeredocs(t *testing.T) {
+	df, err := parseDockerfile("Dockerfile", []byte("FROM x\nRUN <<EOF\necho a\necho b\nEOF\nRUN <<-S\n\t#!/bin/sh\n\techo s\n\tS\nRUN cat <<A > /f\nline\nA\nRUN [\"echo\", \"exec\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := df.stages[0].Commands
+	want := []struct {
+		args   []string
+		script *heredocScript
+	}{
+		{[]string{"echo a\necho b\n"}, nil},
+		{[]string{"/dev/pipes/S"}, &heredocScript{name: "S", data: "#!/bin/sh\necho s\n"}},
+		{[]string{"cat <<A > /f\nline\nA"}, nil},
+		{[]string{"echo", "exec"}, nil},
+	}
+	for i, w := range want {
+		args, script, err := runArgs(cmds[i].(*instructions.RunCommand))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(w.args, args); diff != "" {
+			t.Errorf("RUN %d args (-want +got):\n%s", i, diff)
+		}
+		if diff := cmp.Diff(w.script, script, cmp.AllowUnexported(heredocScript{})); diff != "" {
+			t.Errorf("RUN %d script (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+func TestUnpackContext(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, data := range map[string]string{"Dockerfile": "FROM x\n", "sub/a": "a"} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Uid: 1234}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(data))
+	}
+	tw.Close()
+	dir, df, err := unpackContext(&buf)
+	defer os.RemoveAll(dir)
+	if err != nil || df != nil {
+		t.Fatalf("unpack a tar: %v, Dockerfile %q", err, df)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "sub/a")); err != nil || string(b) != "a" {
+		t.Errorf("sub/a: %q, %v", b, err)
+	}
+	dir2, df, err := unpackContext(strings.NewReader("FROM busybox\nRUN true\n"))
+	defer os.RemoveAll(dir2)
+	if err != nil || string(df) != "FROM busybox\nRUN true\n" {
+		t.Errorf("a Dockerfile on stdin: %q, %v", df, err)
+	}
+	if entries, _ := os.ReadDir(dir2); len(entries) != 0 {
+		t.Errorf("a Dockerfile alone has an empty context, got %v", entries)
+	}
+}

@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,4 +188,40 @@ func shellForm(shellCmd []string, cmdLine []string) []string {
 		sh = []string{"/bin/sh", "-c"}
 	}
 	return append(sh, strings.Join(cmdLine, " "))
+}
+
+// heredocScript is a RUN heredoc that starts with #!.
+type heredocScript struct{ name, data string }
+
+// runArgs is RUN's command line before the shell, heredocs applied as
+// BuildKit applies them: one heredoc alone is the shell's script (or,
+// starting with #!, a script file of its own); anything more is handed to
+// the shell whole.
+func runArgs(c *instructions.RunCommand) ([]string, *heredocScript, error) {
+	args := c.CmdLine
+	if len(c.Files) == 0 {
+		return args, nil, nil
+	}
+	if len(args) != 1 || !c.PrependShell {
+		return nil, nil, fmt.Errorf("parsing produced an invalid run command: %v", args)
+	}
+	if h := parser.MustParseHeredoc(args[0]); h != nil {
+		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		if strings.HasPrefix(data, "#!") {
+			name := path.Base(c.Files[0].Name)
+			return []string{path.Join("/dev/pipes", name)}, &heredocScript{name: name, data: data}, nil
+		}
+		return []string{data}, nil, nil
+	}
+	var sb strings.Builder
+	sb.WriteString(args[0])
+	for _, f := range c.Files {
+		sb.WriteByte('\n')
+		sb.WriteString(f.Data)
+		sb.WriteString(f.Name)
+	}
+	return []string{sb.String()}, nil, nil
 }

@@ -14,6 +14,11 @@ import (
 type Options struct {
 	// ContextDir is the build context, a local directory.
 	ContextDir string
+	// ContextArchive, when not nil, is the context instead: a tar archive
+	// (plain or compressed), unpacked into a temporary directory that goes
+	// when the build ends, or, when it is no archive, the Dockerfile of a
+	// build with an empty context, as Docker reads `docker build -`.
+	ContextArchive io.Reader
 	// Dockerfile is the Dockerfile's path; empty means Dockerfile in
 	// ContextDir. DockerfileContent, when not nil, is the Dockerfile
 	// itself (-f -) and wins.

@@ -2,6 +2,8 @@ package build
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -19,6 +21,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"go.podman.io/storage/pkg/archive"
 )
 
 // source is where COPY and ADD read: the build context, or the root
@@ -398,4 +401,40 @@ func parseChmod(v string) (*fs.FileMode, error) {
 	}
 	mode := fs.FileMode(n)
 	return &mode, nil
+}
+
+// isArchive says whether f is a tar archive, compressed or not.
+func isArchive(f io.Reader) bool {
+	rd, err := archive.DecompressStream(f)
+	if err != nil {
+		return false
+	}
+	defer rd.Close()
+	_, err = tar.NewReader(rd).Next()
+	return err == nil
+}
+
+// unpackContext unpacks a context archive into a new temporary
+// directory; a stream that is no archive is returned as the Dockerfile,
+// with an empty directory as the context.
+func unpackContext(r io.Reader) (dir string, dockerfile []byte, err error) {
+	dir, err = os.MkdirTemp("", "lodger-build-context-")
+	if err != nil {
+		return "", nil, fmt.Errorf("build context: %w", err)
+	}
+	br := bufio.NewReaderSize(r, 1<<16)
+	head, _ := br.Peek(1 << 16)
+	if !isArchive(bytes.NewReader(head)) {
+		b, err := io.ReadAll(br)
+		if err != nil {
+			return dir, nil, fmt.Errorf("read Dockerfile: %w", err)
+		}
+		return dir, b, nil
+	}
+	// The owners in the archive do not matter: COPY and ADD give their
+	// files root's, or --chown's.
+	if err := archive.Untar(br, dir, &archive.TarOptions{NoLchown: true}); err != nil {
+		return dir, nil, fmt.Errorf("unpack build context: %w", err)
+	}
+	return dir, nil, nil
 }

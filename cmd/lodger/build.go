@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,23 +31,24 @@ type buildOptions struct {
 func newBuildCommand() *cobra.Command {
 	var o buildOptions
 	cmd := &cobra.Command{
-		Use:   "build [flags] CONTEXT",
+		Use:   "build [flags] CONTEXT|-",
 		Short: "Build an image from a Dockerfile",
 		Long: `Build an image from the Dockerfile in the directory CONTEXT (or the one -f
-names) without a daemon: every RUN is a lodger container with run's
+names; with -, stdin is a tar archive of the context, or a Dockerfile
+alone) without a daemon: every RUN is a lodger container with run's
 isolation and network, every step an image in lodger's storage. A step
 whose parent image, instruction, build arguments and, for COPY and ADD,
 copied content match an earlier build's is taken from the cache
 (--no-cache builds everything afresh). The output is Docker's classic
 builder's: Step N/M, Using cache, Successfully built ID, Successfully
-tagged NAME. A context tarball or URL, RUN --mount and heredocs are not
-supported yet.`,
+tagged NAME. A context URL, RUN --mount, COPY --parents and --exclude,
+and ADD of a URL are not supported yet.`,
 		Args: exactArgs(1, "CONTEXT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			contextDir := args[0]
 			switch {
-			case contextDir == "-":
-				return fmt.Errorf("a build context on stdin: %w; give a directory", build.ErrNotSupported)
+			case contextDir == "-" && o.file == "-":
+				return errors.New("-f - and a context on stdin: only one of them can be read from stdin")
 			case strings.Contains(contextDir, "://") || strings.HasPrefix(contextDir, "git@"):
 				return fmt.Errorf("a remote build context (%s): %w; clone or download it and give the directory", contextDir, build.ErrNotSupported)
 			}
@@ -60,6 +62,10 @@ supported yet.`,
 				Pull:       o.options(cmd.Flags()),
 				BuildArgs:  map[string]string{},
 				Labels:     map[string]string{},
+			}
+			if contextDir == "-" {
+				// A tar archive of the context, or a Dockerfile alone.
+				bo.ContextDir, bo.ContextArchive = "", os.Stdin
 			}
 			switch o.file {
 			case "":

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -399,13 +400,71 @@ func TestBuildFailures(t *testing.T) {
 			noBuildLeftovers(t, e)
 		})
 	}
-	// -f - reads the Dockerfile from stdin; a context on stdin is not
-	// supported yet, and says so.
+	wantError(t, call{env: e, stdin: strings.NewReader("")}.run(t, "build", "-f", "-", "-"), 1, "only one of them can be read from stdin")
+}
+
+// TestBuildStdinAndHeredocs: the Dockerfile on stdin (-f -), a context
+// tarball on stdin, a Dockerfile alone on stdin, and heredocs in RUN and
+// COPY as BuildKit runs them.
+func TestBuildStdinAndHeredocs(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
 	dir := buildContext(t, map[string]string{"data": "from stdin\n"})
 	r := call{env: e, stdin: strings.NewReader("FROM " + busybox + "\nCOPY data /data\nCMD [\"cat\", \"/data\"]\n")}.run(t, "build", "-q", "-t", "stdin", "-f", "-", dir)
 	wantCode(t, r, 0)
 	wantStdout(t, e.runRm(t, "stdin"), "from stdin\n")
-	wantError(t, e.lodger(t, "build", "-"), 1, "build context on stdin", "not supported yet")
+
+	// A gzipped tar of the context on stdin.
+	tarDir := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + busybox + "\nCOPY sub/f.txt /f.txt\nCMD [\"cat\", \"/f.txt\"]\n",
+		"sub/f.txt":  "from the tarball\n",
+	})
+	tgz := filepath.Join(t.TempDir(), "ctx.tgz")
+	if out, err := exec.Command("tar", "-C", tarDir, "-czf", tgz, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	f, err := os.Open(tgz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r = call{env: e, stdin: f}.run(t, "build", "-q", "-t", "fromtar", "-")
+	wantCode(t, r, 0)
+	wantStdout(t, e.runRm(t, "fromtar"), "from the tarball\n")
+
+	// A Dockerfile alone on stdin: no context, so COPY finds nothing.
+	r = call{env: e, stdin: strings.NewReader("FROM " + busybox + "\nRUN echo alone > /a\nCMD [\"cat\", \"/a\"]\n")}.run(t, "build", "-q", "-t", "alone", "-")
+	wantCode(t, r, 0)
+	wantStdout(t, e.runRm(t, "alone"), "alone\n")
+	r = call{env: e, stdin: strings.NewReader("FROM " + busybox + "\nCOPY data /\n")}.run(t, "build", "-")
+	wantError(t, r, 1, "COPY failed", "data", "file not found in build context")
+
+	hd := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + `
+ARG WHO=world
+ENV GREETING=hello
+RUN <<EOF
+echo "$GREETING $WHO" > /one
+echo line2 >> /one
+EOF
+RUN <<EOT
+#!/bin/sh
+echo "script $0" > /two
+EOT
+RUN cat <<A > /three && echo more >> /three
+a-heredoc
+A
+COPY <<EOF /etc/conf.txt
+expanded: $GREETING ${WHO}
+EOF
+COPY --chmod=0755 <<'EOF' /usr/local/bin/hi
+#!/bin/sh
+echo 'not expanded: $GREETING'
+EOF
+CMD cat /one /two /three /etc/conf.txt && hi && stat -c '%a %u' /etc/conf.txt
+`})
+	wantCode(t, e.lodger(t, "build", "-q", "-t", "heredocs", hd), 0)
+	wantStdout(t, e.runRm(t, "heredocs"), "hello world\nline2\nscript /dev/pipes/EOT\na-heredoc\nmore\nexpanded: hello world\nnot expanded: $GREETING\n644 0\n")
+	noBuildLeftovers(t, e)
 }
 
 // TestBuildInterrupt: Ctrl-C during a RUN ends the build with 130 and
