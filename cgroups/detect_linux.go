@@ -91,3 +91,12 @@ func (r *Report) v2(dir string) {
 func writable(dir string) bool {
 	return unix.Access(dir, unix.W_OK) == nil && unix.Access(filepath.Join(dir, "cgroup.procs"), unix.W_OK) == nil
 }
+
+// IsV2 says whether dir is in a cgroup v2 (unified) hierarchy.
+func IsV2(dir string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false, err
+	}
+	return st.Type == unix.CGROUP2_SUPER_MAGIC, nil
+}

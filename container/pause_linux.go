@@ -46,16 +46,21 @@ func Pause(store cstorage.Store, ref string) error {
 		return fmt.Errorf("pause %s: %w", in.Name, ErrPaused)
 	}
 	cg := cgroups.Detect()
+	frozen := ""
 	if cg.Freezer != "" {
+		frozen = freezerDir(cg, in)
 		err = freeze(cg, in)
 	} else {
 		err = stopAll(in.State.Pid)
 	}
 	if err != nil {
+		if frozen != "" {
+			_ = thaw(frozen, cg.FreezerV2)
+		}
 		_ = continueAll(in.State.Pid)
 		return fmt.Errorf("pause %s: %w", in.Name, err)
 	}
-	if err := monitor.MarkPaused(dir, in.State.Pid); err != nil {
+	if err := monitor.MarkPaused(dir, in.State.Pid, frozen); err != nil {
 		return err
 	}
 	in.emit("pause")
@@ -85,8 +90,9 @@ func Unpause(store cstorage.Store, ref string) error {
 // paused; stop, kill and rm -f call it after their signal so that the
 // signal is acted on.
 func resume(in Info) error {
-	if cg := cgroups.Detect(); cg.Freezer != "" {
-		if err := thaw(cg, in); err != nil {
+	if dir := in.State.PausedFreezer; dir != "" {
+		v2, _ := cgroups.IsV2(dir)
+		if err := thaw(dir, v2); err != nil {
 			return err
 		}
 	}
@@ -256,12 +262,11 @@ func moveAll(pid int, dir string) error {
 	}
 }
 
-// thaw undoes freeze: the cgroup is thawed and its processes moved back,
-// so the cgroup can go.
-func thaw(cg cgroups.Report, in Info) error {
-	dir := freezerDir(cg, in)
+// thaw undoes freeze on the cgroup dir (a v2 one when v2): the cgroup is
+// thawed and its processes moved back to its parent, so it can go.
+func thaw(dir string, v2 bool) error {
 	file, value := "freezer.state", "THAWED"
-	if cg.FreezerV2 {
+	if v2 {
 		file, value = "cgroup.freeze", "0"
 	}
 	if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0); err != nil {
@@ -272,7 +277,7 @@ func thaw(cg cgroups.Report, in Info) error {
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	for _, p := range strings.Fields(string(b)) {
-		_ = os.WriteFile(filepath.Join(cg.Freezer, "cgroup.procs"), []byte(p), 0)
+		_ = os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.procs"), []byte(p), 0)
 	}
 	_ = os.Remove(dir)
 	return nil

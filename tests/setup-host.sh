@@ -158,9 +158,23 @@ if $check && ! sudo -n -u "$planter_user" true 2>/dev/null; then
 	fixes+=("echo '$user ALL=($planter_user) NOPASSWD: ALL' >/etc/sudoers.d/lodger-tests-$user && chmod 0440 /etc/sudoers.d/lodger-tests-$user")
 fi
 
+# A v1 freezer, memory and pids cgroup delegated to the test user, as a
+# privileged setup chowns a hierarchy to a user (issue 13): the tests of
+# the delegated path run lodger inside lodger-e2e; every other test runs
+# outside it, on the undelegated path. A cgroup v2-only machine has no v1
+# hierarchy to delegate this way.
+for ctrl in freezer memory pids; do
+	base=/sys/fs/cgroup/$ctrl
+	[ "$(stat -f -c %T "$base" 2>/dev/null)" = cgroupfs ] || continue
+	dir=$base/lodger-e2e
+	if [ "$(stat -c %U "$dir" 2>/dev/null)" != "$user" ] || [ "$(stat -c %U "$dir/cgroup.procs" 2>/dev/null)" != "$user" ]; then
+		need "delegating the cgroup $dir to $user" "mkdir -p '$dir' && chown -R '$user' '$dir'"
+	fi
+done
+
 if $check && [ ${#fixes[@]} -gt 0 ]; then
 	{
-		echo "setup-host.sh: this machine is not set up for lodger's tests as $user. As root, once (chmod and sysctl again after a reboot):"
+		echo "setup-host.sh: this machine is not set up for lodger's tests as $user. As root, once (chmod, sysctl and the cgroups again after a reboot):"
 		echo
 		printf '  %s\n' "${fixes[@]}"
 		echo

@@ -49,16 +49,26 @@ type State struct {
 	// from a file of its own (pausedFile), never saved in this one, so
 	// the monitor's writes cannot lose it.
 	Paused bool `json:"paused,omitempty"`
+	// PausedFreezer is the cgroup a paused container is frozen in; empty
+	// when signals stopped it. Read from the mark too.
+	PausedFreezer string `json:"-"`
 }
 
 // pausedFile marks a paused container. It holds the pid of the process it
 // paused, so a mark left by a container that exited, or one started again,
-// does not count.
+// does not count, and the freezer cgroup it was frozen in, if any.
 const pausedFile = "paused"
 
-// MarkPaused records that the container process pid is paused.
-func MarkPaused(dir string, pid int) error {
-	if err := os.WriteFile(filepath.Join(dir, pausedFile), []byte(strconv.Itoa(pid)), 0o600); err != nil {
+// MarkPaused records that the container process pid is paused: frozen in
+// the cgroup freezer, or stopped by signals when freezer is empty. The
+// cgroup is recorded because the pause command's own cgroup found it: an
+// unpause run from elsewhere must thaw the same one.
+func MarkPaused(dir string, pid int, freezer string) error {
+	mark := strconv.Itoa(pid)
+	if freezer != "" {
+		mark += "\n" + freezer
+	}
+	if err := os.WriteFile(filepath.Join(dir, pausedFile), []byte(mark), 0o600); err != nil {
 		return fmt.Errorf("mark container paused: %w", err)
 	}
 	return nil
@@ -145,7 +155,11 @@ func LoadState(dir string) State {
 	}
 	if s.Status == StatusRunning && s.Pid > 0 {
 		b, err := os.ReadFile(filepath.Join(dir, pausedFile))
-		s.Paused = err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(s.Pid)
+		pid, freezer, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		s.Paused = err == nil && pid == strconv.Itoa(s.Pid)
+		if s.Paused {
+			s.PausedFreezer = freezer
+		}
 	}
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -172,4 +173,94 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// delegatedFreezer is the v1 freezer cgroup tests/setup-host.sh delegates
+// to the test user, as a privileged setup chowns a hierarchy to a user.
+const delegatedFreezer = "/sys/fs/cgroup/freezer/lodger-e2e"
+
+// inCgroup runs lodger args in e from inside the cgroup dir: the shell
+// moves itself there (a v1 hierarchy lets a user move its own processes
+// into a cgroup it owns) and execs lodger.
+func inCgroup(t *testing.T, e *env, dir string, args ...string) result {
+	t.Helper()
+	script := `echo $$ > "$1/cgroup.procs" && shift && exec "$@"`
+	r, err := call{env: e, bin: "/bin/sh"}.do(append([]string{"-c", script, "sh", dir, lodgerBin}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.args = args
+	return r
+}
+
+// TestPauseFreezer: where a cgroup freezer is delegated to the user,
+// pause freezes the container's processes in a cgroup of their own under
+// it (stopped, yet not by a signal: their state is not T), info says so,
+// and an unpause or stop run from outside that cgroup thaws the same one
+// and removes it (issue 13).
+func TestPauseFreezer(t *testing.T) {
+	if fi, err := os.Stat(delegatedFreezer + "/cgroup.procs"); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Getuid()) {
+		t.Fatalf("%s is not delegated to this user (%v): run tests/setup-host.sh as root", delegatedFreezer, err)
+	}
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	r := inCgroup(t, e, delegatedFreezer, "info")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stdout, "pause:         cgroup freezer") {
+		t.Errorf("%s\nwant info, run inside the delegated cgroup, to say pause freezes", r)
+	}
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "fz", busybox, "sh", "-c",
+		`trap "exit 3" TERM; while :; do echo b >> /tmp/b; sleep 0.05; done`), 0)
+	id := strings.TrimSpace(e.lodger(t, "inspect", "-f", "{{.Id}}", "fz").stdout)
+	dir := delegatedFreezer + "/lodger-" + id
+	size := func() int {
+		t.Helper()
+		r := e.lodger(t, "exec", "fz", "wc", "-c", "/tmp/b")
+		wantCode(t, r, 0)
+		n, _ := strconv.Atoi(strings.Fields(r.stdout)[0])
+		return n
+	}
+	eventually(t, "fz to write", func() bool { return size() > 0 })
+
+	wantStdout(t, inCgroup(t, e, delegatedFreezer, "pause", "fz"), "fz\n")
+	if b, err := os.ReadFile(dir + "/freezer.state"); err != nil || strings.TrimSpace(string(b)) != "FROZEN" {
+		t.Fatalf("%s/freezer.state: %q %v, want FROZEN", dir, b, err)
+	}
+	pids := containerPids(t, e, "fz")
+	b, _ := os.ReadFile(dir + "/cgroup.procs")
+	if got := strings.Fields(string(b)); len(got) != len(pids) || len(pids) < 2 {
+		t.Errorf("the frozen cgroup holds %v, want the container's processes %v", got, pids)
+	}
+	for _, p := range pids {
+		if st := procState(p); st == 'T' {
+			t.Errorf("process %d is stopped by a signal (T), want it frozen by the cgroup", p)
+		}
+	}
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "fz"), "paused true\n")
+	wantCode(t, e.lodger(t, "exec", "fz", "true"), 125)
+	time.Sleep(300 * time.Millisecond)
+	if again := containerPids(t, e, "fz"); !equalInts(pids, again) {
+		t.Errorf("the frozen container's processes changed: %v, then %v", pids, again)
+	}
+
+	// Unpause from outside the delegated cgroup: the mark names it.
+	wantStdout(t, e.lodger(t, "unpause", "fz"), "fz\n")
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("%s is still there after unpause", dir)
+	}
+	before := size()
+	eventually(t, "fz to write again", func() bool { return size() > before })
+
+	// stop of a frozen container: thawed, it acts on TERM at once.
+	wantStdout(t, inCgroup(t, e, delegatedFreezer, "pause", "fz"), "fz\n")
+	start := time.Now()
+	wantStdout(t, e.lodger(t, "stop", "-t", "5", "fz"), "fz\n")
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("stop of a frozen container took %s: its TERM waited for the timeout", d)
+	}
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "fz"), "exited 3\n")
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("%s is still there after stop", dir)
+	}
+	wantCode(t, e.lodger(t, "rm", "fz"), 0)
 }
