@@ -25,6 +25,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/moby/patternmatcher"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
 	cstorage "go.podman.io/storage"
@@ -731,8 +732,19 @@ func newID() string {
 
 // run is RUN: a lodger container on st's image, its changes the layer.
 func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.DockerOCIImage) error {
-	if len(c.FlagsUsed) > 0 {
-		return fmt.Errorf("RUN --%s: %w", c.FlagsUsed[0], ErrNotSupported)
+	for _, f := range c.FlagsUsed {
+		if f != "mount" && f != "network" {
+			return fmt.Errorf("RUN --%s: %w", f, ErrNotSupported)
+		}
+	}
+	if err := c.Expand(b.expander(st)); err != nil {
+		return fmt.Errorf("%s: RUN: %w", b.df.name, err)
+	}
+	network := b.o.Network
+	switch n := instructions.GetNetwork(c); n {
+	case "", instructions.NetworkDefault:
+	default:
+		network = n
 	}
 	if st.imageID == "" {
 		return errors.New("RUN in a stage FROM scratch with no files: there is nothing to run")
@@ -758,6 +770,11 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 		}
 		mounts.Volumes = []string{dir + ":/dev/pipes:ro"}
 	}
+	mountKey, releaseMounts, err := b.runMounts(st, c, &mounts)
+	if err != nil {
+		return err
+	}
+	defer releaseMounts()
 	// The stage's ARGs are the command's environment, under its ENV, and
 	// part of its history entry (|N KEY=VALUE), so of its cache key.
 	var argEnv, argParts []string
@@ -807,7 +824,7 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 			Entrypoint: &noEntrypoint,
 			Env:        argEnv,
 			Mounts:     mounts,
-			Network:    b.o.Network,
+			Network:    network,
 			Health:     container.HealthOptions{None: true},
 			LogDriver:  "none",
 			PullPolicy: container.PullNever,
@@ -838,7 +855,10 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 		remove()
 		return rc, err
 	}
-	return b.commit(st, createdBy, cfg, nil, layer)
+	// What the mounts bring in is part of the key, as is a network other
+	// than the build's.
+	extra := mountKey + "\x00" + network
+	return b.commit(st, createdBy, cfg, &extra, layer)
 }
 
 func hasKey(env []string, key string) bool {
@@ -888,9 +908,6 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	if parents {
 		return fmt.Errorf("%s --parents: %w", instr, ErrNotSupported)
 	}
-	if len(exclude) > 0 {
-		return fmt.Errorf("%s --exclude: %w", instr, ErrNotSupported)
-	}
 	mode, err := parseChmod(chmod)
 	if err != nil {
 		return err
@@ -938,6 +955,11 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	// Owners: --chown names are looked up in the image's own files, so
 	// the work container is needed to know them; numbers need no lookup.
 	meta := copyMeta{chmod: mode}
+	if len(exclude) > 0 {
+		if meta.exclude, err = patternmatcher.New(exclude); err != nil {
+			return fmt.Errorf("%s --exclude: %w", instr, err)
+		}
+	}
 	if chown != "" {
 		if meta.uid, meta.gid, err = numericChown(chown); err != nil && st.imageID != "" {
 			dir, err := b.store.MountImage(st.imageID, nil, "")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/patternmatcher"
 )
 
 func TestParseDockerfile(t *testing.T) {
@@ -424,5 +425,34 @@ func TestUnpackContext(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir2); len(entries) != 0 {
 		t.Errorf("a Dockerfile alone has an empty context, got %v", entries)
+	}
+}
+
+func TestCopyExclude(t *testing.T) {
+	dir := writeContext(t, map[string]string{"d/a.txt": "a", "d/b.md": "b", "d/sub/c.txt": "c", "d/sub/d.go": "d"})
+	s := contextSource(t, dir)
+	pm, err := patternmatcher.New([]string{"*.txt", "sub/*.go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.resolve("COPY", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := s.writeTar(&buf, ms[0].rel, ".", copyMeta{exclude: pm}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	tr := tar.NewReader(&buf)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		got = append(got, h.Name)
+	}
+	if diff := cmp.Diff([]string{"./", "b.md", "sub/", "sub/c.txt"}, got); diff != "" {
+		t.Errorf("COPY --exclude=*.txt --exclude=sub/*.go d (-want +got):\n%s", diff)
 	}
 }

@@ -205,6 +205,18 @@ func (s *source) glob(dir string, comps []string) ([]string, error) {
 type copyMeta struct {
 	uid, gid int
 	chmod    *fs.FileMode
+	// exclude is COPY --exclude: paths relative to what is copied (a
+	// file's own name) that are left out.
+	exclude *patternmatcher.PatternMatcher
+}
+
+// excluded says whether --exclude leaves out name.
+func (m copyMeta) excluded(name string) bool {
+	if m.exclude == nil || name == "." {
+		return false
+	}
+	ok, err := m.exclude.MatchesOrParentMatches(name)
+	return err == nil && ok
 }
 
 // entry is one file of a source tree, as it will be at the destination.
@@ -219,12 +231,15 @@ type entry struct {
 // below it that .dockerignore does not exclude, in lexical order. A
 // directory top is named "." (its content lands in the destination);
 // a file top is named name.
-func (s *source) walk(top, name string, fn func(entry) error) error {
+func (s *source) walk(top, name string, m copyMeta, fn func(entry) error) error {
 	info, err := s.root.Lstat(top)
 	if err != nil {
 		return err
 	}
 	if !info.IsDir() {
+		if m.excluded(name) {
+			return nil
+		}
 		e := entry{rel: top, name: name, info: info}
 		if info.Mode()&fs.ModeSymlink != 0 {
 			if e.link, err = s.root.Readlink(top); err != nil {
@@ -236,10 +251,10 @@ func (s *source) walk(top, name string, fn func(entry) error) error {
 	if err := fn(entry{rel: top, name: ".", info: info}); err != nil {
 		return err
 	}
-	return s.walkDir(top, "", fn)
+	return s.walkDir(top, "", m, fn)
 }
 
-func (s *source) walkDir(dir, prefix string, fn func(entry) error) error {
+func (s *source) walkDir(dir, prefix string, m copyMeta, fn func(entry) error) error {
 	f, err := s.root.Open(dir)
 	if err != nil {
 		return err
@@ -253,13 +268,13 @@ func (s *source) walkDir(dir, prefix string, fn func(entry) error) error {
 	for _, de := range entries {
 		rel := path.Join(dir, de.Name())
 		name := path.Join(prefix, de.Name())
-		if s.context && s.ignored(rel) {
+		if (s.context && s.ignored(rel)) || m.excluded(name) {
 			// An excluded directory may hold a path a "!" pattern takes
 			// back.
-			if !de.IsDir() || !s.ignore.Exclusions() {
+			if !de.IsDir() || !((s.context && s.ignore.Exclusions()) || (m.exclude != nil && m.exclude.Exclusions())) {
 				continue
 			}
-			if err := s.walkDir(rel, name, fn); err != nil {
+			if err := s.walkDir(rel, name, m, fn); err != nil {
 				return err
 			}
 			continue
@@ -278,7 +293,7 @@ func (s *source) walkDir(dir, prefix string, fn func(entry) error) error {
 			return err
 		}
 		if info.IsDir() {
-			if err := s.walkDir(rel, name, fn); err != nil {
+			if err := s.walkDir(rel, name, m, fn); err != nil {
 				return err
 			}
 		}
@@ -330,7 +345,7 @@ func (s *source) digest(tops []match, m copyMeta, names func(match) string) (str
 	h := sha256.New()
 	for _, t := range tops {
 		fmt.Fprintf(h, "top %q\n", names(t))
-		err := s.walk(t.rel, names(t), func(e entry) error {
+		err := s.walk(t.rel, names(t), m, func(e entry) error {
 			hdr := header(e, m)
 			if hdr == nil {
 				return nil
@@ -362,7 +377,7 @@ func (s *source) hashFile(h hash.Hash, rel string) error {
 // destination directory.
 func (s *source) writeTar(w io.Writer, top, name string, m copyMeta) error {
 	tw := tar.NewWriter(w)
-	err := s.walk(top, name, func(e entry) error {
+	err := s.walk(top, name, m, func(e entry) error {
 		hdr := header(e, m)
 		if hdr == nil {
 			return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,7 @@ type buildOptions struct {
 	quiet     bool
 	network   string
 	iidfile   string
+	platform  string
 }
 
 func newBuildCommand() *cobra.Command {
@@ -41,8 +43,10 @@ whose parent image, instruction, build arguments and, for COPY and ADD,
 copied content match an earlier build's is taken from the cache
 (--no-cache builds everything afresh). The output is Docker's classic
 builder's: Step N/M, Using cache, Successfully built ID, Successfully
-tagged NAME. A context URL, RUN --mount, COPY --parents and --exclude,
-and ADD of a URL are not supported yet.`,
+tagged NAME. RUN takes --mount=type=cache|bind|tmpfs and --network;
+COPY --exclude; heredocs; a context tarball on stdin. A context URL,
+RUN --mount=type=secret|ssh, COPY --parents and ADD of a URL are not
+supported yet.`,
 		Args: exactArgs(1, "CONTEXT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			contextDir := args[0]
@@ -51,6 +55,9 @@ and ADD of a URL are not supported yet.`,
 				return errors.New("-f - and a context on stdin: only one of them can be read from stdin")
 			case strings.Contains(contextDir, "://") || strings.HasPrefix(contextDir, "git@"):
 				return fmt.Errorf("a remote build context (%s): %w; clone or download it and give the directory", contextDir, build.ErrNotSupported)
+			}
+			if want := "linux/" + runtime.GOARCH; o.platform != "" && o.platform != want {
+				return fmt.Errorf("--platform %s: %w: lodger builds for this machine's platform, %s", o.platform, build.ErrNotSupported, want)
 			}
 			bo := build.Options{
 				ContextDir: contextDir,
@@ -140,5 +147,6 @@ and ADD of a URL are not supported yet.`,
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image ID")
 	f.StringVar(&o.network, "network", "", "network of the RUN steps: netstack (default; Docker's default and bridge mean it), none or host")
 	f.StringVar(&o.iidfile, "iidfile", "", "write the image ID to this file")
+	f.StringVar(&o.platform, "platform", "", "the platform to build for: only this machine's (linux/ARCH) for now")
 	return sessionCommand(cmd, 1)
 }

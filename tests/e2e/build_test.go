@@ -508,3 +508,46 @@ func TestBuildInterrupt(t *testing.T) {
 	}
 	noBuildLeftovers(t, e)
 }
+
+// TestBuildRunMounts: RUN --mount=type=cache keeps its content from one
+// build to the next and out of the image; type=bind shows the context as
+// COPY sees it (without what .dockerignore excludes), read-only;
+// type=tmpfs is fresh; RUN --network=none has only loopback; COPY
+// --exclude leaves paths out.
+func TestBuildRunMounts(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	dir := buildContext(t, map[string]string{
+		".dockerignore":   "src/ignored.txt\n",
+		"src/b.txt":       "bound\n",
+		"src/ignored.txt": "ignored\n",
+		"src/x.md":        "md\n",
+		"Dockerfile": "FROM " + busybox + `
+RUN --mount=type=cache,target=/cache,id=counter sh -c 'echo run >> /cache/log; wc -l < /cache/log > /count'
+RUN --mount=type=bind,source=src,target=/src sh -c 'ls /src > /ls; cat /src/b.txt > /b; touch /src/new 2>/dev/null && echo writable > /rw || echo read-only > /rw'
+RUN --mount=type=tmpfs,target=/scratch sh -c 'ls -A /scratch | wc -l > /tmpfs; echo x > /scratch/x'
+RUN --network=none sh -c 'cat /proc/net/dev | grep -c : > /ifaces'
+COPY --exclude=*.md src/ /copied/
+CMD cat /count /ls /b /rw /tmpfs /ifaces && ls /copied && ls -A /cache /src /scratch 2>/dev/null | wc -l
+`,
+	})
+	wantCode(t, e.lodger(t, "build", "-q", "-t", "mounts", dir), 0)
+	want := "1\nb.txt\nx.md\nbound\nread-only\n0\n1\nb.txt\n0\n"
+	wantStdout(t, e.runRm(t, "mounts"), want)
+	// Again without the cache: the cache mount still holds the first
+	// build's line.
+	wantCode(t, e.lodger(t, "build", "-q", "--no-cache", "-t", "mounts", dir), 0)
+	wantStdout(t, e.runRm(t, "mounts", "cat", "/count"), "2\n")
+	// With the cache: a changed bound file reruns the RUN that binds it.
+	if err := os.WriteFile(filepath.Join(dir, "src/b.txt"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.lodger(t, "build", "-t", "mounts", dir)
+	wantCode(t, r, 0)
+	steps := buildSteps(r.stdout)
+	if len(steps) != 7 || !cached(steps[1]) || cached(steps[2]) {
+		t.Errorf("%s\nwant the cache step reused and the bind step run again", r)
+	}
+	wantStdout(t, e.runRm(t, "mounts", "cat", "/b"), "changed\n")
+	noBuildLeftovers(t, e)
+}

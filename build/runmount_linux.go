@@ -1,0 +1,227 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"go.podman.io/storage/pkg/archive"
+	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/container"
+)
+
+// runMounts turns RUN --mount flags into the RUN container's mounts, as
+// BuildKit gives them:
+//
+//   - type=cache: a directory of lodger's own under the graph root,
+//     named by its id (the target when none is given), that keeps its
+//     content from build to build; sharing=locked holds a lock on it for
+//     the step, shared and private share it;
+//   - type=bind: a path of the context (or of --from's image or stage),
+//     resolved inside it as COPY's sources are, read-only (rw is not
+//     supported yet); a context with a .dockerignore is bound as a copy
+//     without what it excludes;
+//   - type=tmpfs: a fresh tmpfs.
+//
+// It returns the mounts, the key material of what they bring in (the
+// content of bind sources, the options), and a release func to call once
+// the RUN ended.
+func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container.MountOptions) (string, func(), error) {
+	var keys []string
+	var releases []func()
+	release := func() {
+		for i := len(releases) - 1; i >= 0; i-- {
+			releases[i]()
+		}
+	}
+	fail := func(err error) (string, func(), error) {
+		release()
+		return "", func() {}, err
+	}
+	wd := st.config.Config.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	for _, m := range instructions.GetMounts(c) {
+		target := m.Target
+		if target == "" {
+			return fail(fmt.Errorf("RUN --mount=type=%s: no target", m.Type))
+		}
+		if !path.IsAbs(target) {
+			target = path.Join(wd, target)
+		}
+		switch m.Type {
+		case instructions.MountTypeTmpfs:
+			opt := target
+			if m.SizeLimit > 0 {
+				opt += fmt.Sprintf(":size=%d", m.SizeLimit)
+			}
+			mo.Tmpfs = append(mo.Tmpfs, opt)
+			keys = append(keys, "tmpfs "+opt)
+		case instructions.MountTypeCache:
+			dir, unlock, err := b.cacheDir(m)
+			if err != nil {
+				return fail(err)
+			}
+			releases = append(releases, unlock)
+			opts := ""
+			if m.ReadOnly {
+				opts = ":ro"
+			}
+			mo.Volumes = append(mo.Volumes, dir+":"+target+opts)
+			keys = append(keys, fmt.Sprintf("cache %s %s %s%s", m.CacheID, m.CacheSharing, target, opts))
+		case instructions.MountTypeBind:
+			if !m.ReadOnly {
+				return fail(fmt.Errorf("RUN --mount=type=bind,rw: %w (a read-only bind works)", ErrNotSupported))
+			}
+			dir, digest, done, err := b.bindSource(st, m)
+			if err != nil {
+				return fail(err)
+			}
+			releases = append(releases, done)
+			mo.Volumes = append(mo.Volumes, dir+":"+target+":ro")
+			keys = append(keys, fmt.Sprintf("bind %s %s %s %s", m.From, m.Source, target, digest))
+		default:
+			return fail(fmt.Errorf("RUN --mount=type=%s: %w", m.Type, ErrNotSupported))
+		}
+	}
+	return strings.Join(keys, "\x00"), release, nil
+}
+
+// cacheDir is the directory of a cache mount, made on first use with the
+// mount's mode and owner (0755, root's by default), and locked for the
+// step with sharing=locked.
+func (b *builder) cacheDir(m *instructions.Mount) (string, func(), error) {
+	id := m.CacheID
+	if id == "" {
+		id = m.Target
+	}
+	sum := sha256.Sum256([]byte(id))
+	base := filepath.Join(b.store.GraphRoot(), "build-cache")
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	dir := filepath.Join(base, hex.EncodeToString(sum[:16]))
+	mode := os.FileMode(0o755)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode) & os.ModePerm
+	}
+	if err := os.Mkdir(dir, mode); err == nil {
+		uid, gid := 0, 0
+		if m.UID != nil {
+			uid = int(*m.UID)
+		}
+		if m.GID != nil {
+			gid = int(*m.GID)
+		}
+		if err := os.Lchown(dir, uid, gid); err != nil {
+			os.Remove(dir)
+			return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+		}
+	} else if !errors.Is(err, os.ErrExist) {
+		return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if m.CacheSharing != instructions.MountSharingLocked {
+		return dir, func() {}, nil
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		lock.Close()
+		return "", nil, fmt.Errorf("lock cache mount %s: %w", id, err)
+	}
+	return dir, func() { lock.Close() }, nil
+}
+
+// bindSource is the host directory or file a bind mount shows, the digest
+// of its content, and a func that releases it.
+func (b *builder) bindSource(st *stage, m *instructions.Mount) (string, string, func(), error) {
+	src := b.ctxSrc
+	done := func() {}
+	if m.From != "" {
+		id, err := b.fromImage(st, m.From)
+		if err != nil {
+			return "", "", nil, err
+		}
+		if id == "" {
+			return "", "", nil, fmt.Errorf("RUN --mount=from=%s: the stage has no files", m.From)
+		}
+		dir, err := b.store.MountImage(id, nil, "")
+		if err != nil {
+			return "", "", nil, fmt.Errorf("mount image %s: %w", short(id), err)
+		}
+		if src, err = openSource(dir, nil, false); err != nil {
+			_, _ = b.store.UnmountImage(id, true)
+			return "", "", nil, err
+		}
+		done = func() {
+			src.Close()
+			_, _ = b.store.UnmountImage(id, true)
+		}
+	}
+	source := m.Source
+	if source == "" {
+		source = "."
+	}
+	ms, err := src.resolve("RUN --mount", source)
+	if err != nil {
+		done()
+		return "", "", nil, err
+	}
+	if len(ms) != 1 {
+		done()
+		return "", "", nil, fmt.Errorf("RUN --mount=source=%s: names %d paths, want one", source, len(ms))
+	}
+	top := ms[0]
+	digest, err := src.digest(ms, copyMeta{}, func(m match) string { return m.base })
+	if err != nil {
+		done()
+		return "", "", nil, err
+	}
+	host := filepath.Join(src.dir, filepath.FromSlash(top.rel))
+	if src.ignore == nil || !src.context {
+		return host, digest, done, nil
+	}
+	// The context as COPY sees it: without what .dockerignore excludes.
+	info, err := src.root.Lstat(top.rel)
+	if err != nil {
+		done()
+		return "", "", nil, err
+	}
+	tmp, err := os.MkdirTemp("", "lodger-build-bind-")
+	if err != nil {
+		done()
+		return "", "", nil, err
+	}
+	prev := done
+	done = func() { os.RemoveAll(tmp); prev() }
+	name := "."
+	if !info.IsDir() {
+		name = top.base
+	}
+	r, w := io.Pipe()
+	go func() { w.CloseWithError(src.writeTar(w, top.rel, name, copyMeta{})) }()
+	err = archive.Untar(r, tmp, &archive.TarOptions{NoLchown: true})
+	r.Close()
+	if err != nil {
+		done()
+		return "", "", nil, fmt.Errorf("RUN --mount=source=%s: %w", source, err)
+	}
+	if !info.IsDir() {
+		return filepath.Join(tmp, name), digest, done, nil
+	}
+	return tmp, digest, done, nil
+}
