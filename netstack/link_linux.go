@@ -48,6 +48,10 @@ type tapLink struct {
 	intercept func(frame []byte) bool
 	// linger, when set, is handed the TAP before Close closes it.
 	linger func(*os.File) error
+	// closed makes Close idempotent: gVisor closes the link when its NIC
+	// goes, and the stack's own Close does too. Before, each started a
+	// lodger-linger of its own (TestNetworkTeardownLeavesNothing).
+	closed sync.Once
 }
 
 var _ stack.LinkEndpoint = (*tapLink)(nil)
@@ -113,10 +117,12 @@ func (l *tapLink) Wait() {
 // network namespace. With a linger hook the last close of the device
 // happens elsewhere.
 func (l *tapLink) Close() {
-	if l.linger != nil {
-		_ = l.linger(l.file)
-	}
-	_ = l.file.Close()
+	l.closed.Do(func() {
+		if l.linger != nil {
+			_ = l.linger(l.file)
+		}
+		_ = l.file.Close()
+	})
 }
 
 // SetOnCloseAction: nothing else closes the link.

@@ -757,6 +757,8 @@ static void op_exec(char **a, uint32_t n) {
 // for, instead of in lodger's, which the user's shell waits for.
 static void linger(void) {
 	char c;
+	// Started as /proc/self/exe, it would be "exe" in ps and top.
+	prctl(PR_SET_NAME, "lodger-linger", 0, 0, 0);
 	syscall(SYS_close_range, 1, 2, 0);
 	while (read(0, &c, 1) < 0 && errno == EINTR)
 		;

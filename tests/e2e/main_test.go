@@ -41,6 +41,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// Re-executed as a subreaper for one lodger command (subreaper_test.go).
+	if os.Getenv(subreaperEnv) != "" {
+		os.Exit(subreaperMain(os.Args[1:]))
+	}
 	os.Exit(testMain(m))
 }
 
