@@ -6,7 +6,10 @@ import (
 	"strings"
 	"syscall"
 
+	cstorage "go.podman.io/storage"
+
 	"github.com/lodger-containers/lodger/events"
+	"github.com/lodger-containers/lodger/imagepull"
 	"github.com/lodger-containers/lodger/rootless"
 )
 
@@ -80,3 +83,21 @@ func EmitCommit(in Info, imageID, ref, comment string) {
 
 // signalNumber is a signal's number as Docker's kill event shows it.
 func signalNumber(sig syscall.Signal) string { return strconv.Itoa(int(sig)) }
+
+// RemoveImage removes the image ref names (imagepull.Remove) and writes
+// Docker's untag and delete events for what it did.
+func RemoveImage(store cstorage.Store, ref string, force bool) (imagepull.Removal, error) {
+	r, err := imagepull.Remove(store, ref, force)
+	if err != nil {
+		return r, err
+	}
+	if r.Untagged != "" {
+		EmitImage("untag", r.ID, r.Untagged)
+		return r, nil
+	}
+	for _, n := range r.Names {
+		EmitImage("untag", r.ID, n)
+	}
+	EmitImage("delete", r.ID, "")
+	return r, nil
+}

@@ -194,7 +194,7 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 	}
 	if in.State.Status == monitor.StatusRunning {
 		if !force {
-			return fmt.Errorf("container %s is running: stop it first or use -f", in.Name)
+			return fmt.Errorf("container %s: %w: stop it first or use -f", in.Name, ErrRunning)
 		}
 		if dir, err := store.ContainerRunDirectory(in.ID); err == nil {
 			_ = monitor.RequestStop(dir)

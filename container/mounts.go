@@ -31,17 +31,16 @@ const DefaultShmSize = 64 << 20
 
 // MountOptions are the flags that give a container file systems.
 type MountOptions struct {
-	Volumes []string // -v SRC:DST[:OPTS], or -v DST for an anonymous volume
-	Mounts  []string // --mount type=...,source=...,target=...
-	Tmpfs   []string // --tmpfs DST[:OPTS]
+	// List is the mounts asked for (-v, --mount, --tmpfs; the API's
+	// Binds, Mounts and Tmpfs), parsed by the front end.
+	List []Mount
 	// ReadOnly mounts the root file system read-only (--read-only).
 	ReadOnly bool
 	// ReadOnlyTmpfs puts writable tmpfs on /tmp and /run when ReadOnly
 	// (--read-only-tmpfs, on by default in the CLI as in podman).
 	ReadOnlyTmpfs bool
-	// ShmSize is the size of /dev/shm, with units (--shm-size); empty
-	// means DefaultShmSize.
-	ShmSize string
+	// ShmSize is the size of /dev/shm in bytes; 0 means DefaultShmSize.
+	ShmSize int64
 }
 
 // Mount is one file system asked for on the command line.
@@ -376,18 +375,7 @@ type mountPlan struct {
 func (o MountOptions) plan() (mountPlan, error) {
 	var p mountPlan
 	p.readOnly = o.ReadOnly
-	for _, list := range []struct {
-		values []string
-		parse  func(string) (Mount, error)
-	}{{o.Volumes, ParseVolume}, {o.Mounts, ParseMount}, {o.Tmpfs, ParseTmpfs}} {
-		for _, v := range list.values {
-			m, err := list.parse(v)
-			if err != nil {
-				return p, err
-			}
-			p.mounts = append(p.mounts, m)
-		}
-	}
+	p.mounts = slices.Clone(o.List)
 	byDst := map[string]string{}
 	for _, m := range p.mounts {
 		if prev, dup := byDst[m.Destination]; dup {
@@ -404,12 +392,8 @@ func (o MountOptions) plan() (mountPlan, error) {
 		}
 	}
 	shm := int64(DefaultShmSize)
-	if o.ShmSize != "" {
-		n, err := ParseShmSize(o.ShmSize)
-		if err != nil {
-			return p, err
-		}
-		shm = n
+	if o.ShmSize > 0 {
+		shm = o.ShmSize
 	}
 	// The user's own mounts win over lodger's.
 	add := func(m Mount) {

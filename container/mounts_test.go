@@ -248,7 +248,7 @@ func TestPlan(t *testing.T) {
 		}
 	})
 	t.Run("read-only with tmpfs and shm size", func(t *testing.T) {
-		p, err := MountOptions{ReadOnly: true, ReadOnlyTmpfs: true, ShmSize: "1m", Tmpfs: []string{"/run:size=1m"}}.plan()
+		p, err := MountOptions{ReadOnly: true, ReadOnlyTmpfs: true, ShmSize: 1 << 20, List: parsed(t, ParseTmpfs, "/run:size=1m")}.plan()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +271,7 @@ func TestPlan(t *testing.T) {
 		}
 	})
 	t.Run("user /dev/shm wins", func(t *testing.T) {
-		p, err := MountOptions{ShmSize: "1g", Tmpfs: []string{"/dev/shm:size=2m"}}.plan()
+		p, err := MountOptions{ShmSize: 1 << 30, List: parsed(t, ParseTmpfs, "/dev/shm:size=2m")}.plan()
 		if err != nil || len(p.mounts) != 1 || p.mounts[0].Flag != "--tmpfs /dev/shm:size=2m" {
 			t.Errorf("plan = %+v, %v", p, err)
 		}
@@ -281,11 +281,9 @@ func TestPlan(t *testing.T) {
 		o    MountOptions
 		word string
 	}{
-		{"missing bind source", MountOptions{Volumes: []string{missing + ":/c"}}, "bind source " + missing + " does not exist"},
-		{"missing --mount source", MountOptions{Mounts: []string{"type=bind,src=" + missing + ",dst=/c"}}, "does not exist"},
-		{"duplicate destination", MountOptions{Volumes: []string{host + ":/c"}, Tmpfs: []string{"/c/"}}, "duplicate mount destination /c"},
-		{"bad shm size", MountOptions{ShmSize: "0"}, "--shm-size"},
-		{"bad -v", MountOptions{Volumes: []string{"./x:/c"}}, "relative bind source"},
+		{"missing bind source", MountOptions{List: parsed(t, ParseVolume, missing+":/c")}, "bind source " + missing + " does not exist"},
+		{"missing --mount source", MountOptions{List: parsed(t, ParseMount, "type=bind,src="+missing+",dst=/c")}, "does not exist"},
+		{"duplicate destination", MountOptions{List: append(parsed(t, ParseVolume, host+":/c"), parsed(t, ParseTmpfs, "/c/")...)}, "duplicate mount destination /c"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.o.plan()
@@ -299,8 +297,8 @@ func TestPlan(t *testing.T) {
 func TestSpecMounts(t *testing.T) {
 	host := t.TempDir()
 	p, err := MountOptions{
-		Volumes: []string{host + ":/h:ro,nosuid", "data:/d", "/anon", host + ":/etc/hosts"},
-		Tmpfs:   []string{"/t:size=1k"},
+		List: append(parsed(t, ParseVolume, host+":/h:ro,nosuid", "data:/d", "/anon", host+":/etc/hosts"),
+			parsed(t, ParseTmpfs, "/t:size=1k")...),
 	}.plan()
 	if err != nil {
 		t.Fatal(err)
@@ -326,4 +324,18 @@ func TestSpecMounts(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("specMounts (-want +got):\n%s", diff)
 	}
+}
+
+// parsed is values parsed by parse, as the front ends hand them over.
+func parsed(t *testing.T, parse func(string) (Mount, error), values ...string) []Mount {
+	t.Helper()
+	var out []Mount
+	for _, v := range values {
+		m, err := parse(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -25,7 +26,7 @@ type ProcessOptions struct {
 	DNS         []string
 	DNSSearch   []string
 	DNSOptions  []string
-	Labels      []string // KEY=VALUE
+	Labels      map[string]string
 	Annotations []string // KEY=VALUE
 	PID         string   // "" or host
 	IPC         string   // "" or host
@@ -91,8 +92,9 @@ func parseProcess(o ProcessOptions) (parsedProcess, error) {
 		}
 	}
 	var err error
-	if p.labels, err = keyValues("--label", o.Labels); err != nil {
-		return p, err
+	p.labels = maps.Clone(o.Labels)
+	if p.labels == nil {
+		p.labels = map[string]string{}
 	}
 	if p.annotations, err = keyValues("--annotation", o.Annotations); err != nil {
 		return p, err

@@ -13,7 +13,7 @@ func TestParseProcess(t *testing.T) {
 		Ulimits:    []string{"nofile=100:200", "core=0"},
 		StopSignal: "SIGUSR1",
 		AddHosts:   []string{"db:10.1.2.3", "v6:[::1]", "eq=192.0.2.1"},
-		Labels:     []string{"a=b", "empty="},
+		Labels:     map[string]string{"a": "b", "empty": ""},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestParseProcessErrorsNameTheFlag(t *testing.T) {
 		{"--add-host", ProcessOptions{AddHosts: []string{"nohost"}}},
 		{"--add-host", ProcessOptions{AddHosts: []string{"h:not-an-ip"}}},
 		{"--dns", ProcessOptions{DNS: []string{"dns.example"}}},
-		{"--label", ProcessOptions{Labels: []string{"=v"}}},
+		{"--annotation", ProcessOptions{Annotations: []string{"=v"}}},
 		{"--pid", ProcessOptions{PID: "container:x"}},
 	}
 	for _, tt := range tests {

@@ -40,7 +40,9 @@ import (
 type RunOptions struct {
 	Image       string
 	Args        []string
-	Entrypoint  *string
+	// Entrypoint replaces the image's Entrypoint (and drops its Cmd)
+	// when not nil; empty clears it.
+	Entrypoint  []string
 	Env         []string
 	EnvFiles    []string
 	Workdir     string
@@ -48,7 +50,7 @@ type RunOptions struct {
 	Name        string
 	Hostname    string
 	Network     string   // --network
-	Publish     []string // -p
+	Publish     []ports.Mapping // -p, parsed by the front end
 	PublishAll  bool     // -P
 	Interactive bool
 	TTY         bool
@@ -71,7 +73,7 @@ type RunOptions struct {
 	Sysctls map[string]string
 	// Expose is --expose: ports -P publishes beside the image's.
 	Expose     []string
-	Restart    string // --restart
+	Restart    monitor.RestartPolicy
 	DetachKeys string // --detach-keys for run -it
 	Health     HealthOptions
 	LogDriver  string   // --log-driver: json-file (default), k8s-file or none
@@ -207,57 +209,54 @@ func Create(ctx context.Context, store cstorage.Store, opts RunOptions) (string,
 func create(ctx context.Context, store cstorage.Store, opts RunOptions, only bool) (int, error) {
 	// Check what needs no image first, so that bad input costs no pull.
 	if err := ValidateName(opts.Name); err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	netSettings, err := parseNetwork(opts.Network)
 	if err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	network := netSettings.Mode
 	// Syntax first, before any pull; -P needs the image.
-	publish, err := ports.Parse(opts.Publish)
-	if err != nil {
-		return exec.ExitLodger, err
+	publish := opts.Publish
+	if err := ports.Validate(publish); err != nil {
+		return exec.ExitLodger, invalid(err)
 	}
 	envOverrides, err := EnvOverrides(opts.EnvFiles, opts.Env)
 	if err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	sec, err := parseSecurity(opts.Security)
 	if err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	plan, err := opts.Mounts.plan()
 	if err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	proc, err := parseProcess(opts.Process)
 	if err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	if err := checkPullPolicy(opts.PullPolicy); err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	if err := opts.Pull.CheckPlatform(); err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
-	restart, err := monitor.ParseRestart(opts.Restart)
-	if err != nil {
-		return exec.ExitLodger, err
-	}
+	restart := opts.Restart
 	if restart.Name != "" && opts.Remove {
-		return exec.ExitLodger, errors.New("--restart and --rm conflict: a container removed at exit cannot be restarted")
+		return exec.ExitLodger, invalid(errors.New("--restart and --rm conflict: a container removed at exit cannot be restarted"))
 	}
 	if restart.Name != "" && !opts.Detach && !only {
-		return exec.ExitLodger, errors.New("--restart needs -d: the monitor that restarts a container runs detached")
+		return exec.ExitLodger, invalid(errors.New("--restart needs -d: the monitor that restarts a container runs detached"))
 	}
 	// Checked now, before any pull; labels= and env= pick their values
 	// once the environment is known.
 	if _, err := logfile.Parse(opts.LogDriver, opts.LogOpts, nil, nil); err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	if _, err := opts.Health.config(nil); err != nil {
-		return exec.ExitLodger, err
+		return exec.ExitLodger, invalid(err)
 	}
 	// Every container but a plain foreground run's goes to a monitor
 	// (create's, once started): a missing monitor program fails before
@@ -275,11 +274,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 			return exec.ExitLodger, err
 		}
 	default:
-		return exec.ExitLodger, fmt.Errorf("--userns %q: use keep-id (or leave it out for the default mapping)", opts.Userns)
+		return exec.ExitLodger, invalid(fmt.Errorf("--userns %q: use keep-id (or leave it out for the default mapping)", opts.Userns))
 	}
 	if opts.Workdir != "" {
 		if _, err := Workdir(imgspecv1.ImageConfig{}, opts.Workdir); err != nil {
-			return exec.ExitLodger, fmt.Errorf("-w: %w", err)
+			return exec.ExitLodger, invalid(fmt.Errorf("-w: %w", err))
 		}
 	}
 
@@ -588,7 +587,7 @@ func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cs
 			return nil, nil, err
 		}
 		if opts.PullPolicy == PullNever {
-			return nil, nil, fmt.Errorf("image %s (for the platform asked) is not in local storage, and --pull=never", opts.Image)
+			return nil, nil, fmt.Errorf("image %s (for the platform asked): %w in local storage, and --pull=never", opts.Image, imagepull.ErrNotFound)
 		}
 	}
 	po := opts.Pull

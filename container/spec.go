@@ -17,21 +17,21 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // Command composes the process arguments as Docker does: --entrypoint
 // replaces the image's Entrypoint and drops its Cmd; arguments after the
 // image replace the image's Cmd.
-func Command(cfg imgspecv1.ImageConfig, entrypoint *string, args []string) []string {
+func Command(cfg imgspecv1.ImageConfig, entrypoint []string, args []string) []string {
 	ep, cmd := CommandParts(cfg, entrypoint, args)
 	if len(ep) == 1 && ep[0] == "" {
-		ep = nil // --entrypoint "": no entrypoint at all
+		ep = nil // --entrypoint "" or the API's [""]: no entrypoint at all
 	}
 	return append(append([]string{}, ep...), cmd...)
 }
 
 // CommandParts are a container's Entrypoint and Cmd as Docker's create
-// keeps them (Config.Entrypoint, Config.Cmd): --entrypoint replaces the
-// image's entrypoint and drops its Cmd ("" gives [""], Docker's reset),
-// arguments replace the Cmd.
-func CommandParts(cfg imgspecv1.ImageConfig, entrypoint *string, args []string) (ep, cmd []string) {
+// keeps them (Config.Entrypoint, Config.Cmd): an entrypoint given (nil is
+// none; --entrypoint "" gives [""], Docker's reset) replaces the image's
+// and drops its Cmd, arguments replace the Cmd.
+func CommandParts(cfg imgspecv1.ImageConfig, entrypoint []string, args []string) (ep, cmd []string) {
 	if entrypoint != nil {
-		ep = []string{*entrypoint}
+		ep = entrypoint
 	} else {
 		ep = cfg.Entrypoint
 		cmd = cfg.Cmd

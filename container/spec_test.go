@@ -9,22 +9,24 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-func strp(s string) *string { return &s }
+func strs(s ...string) []string { return s }
 
 func TestCommand(t *testing.T) {
 	cfg := imgspecv1.ImageConfig{Entrypoint: []string{"/bin/echo", "entry"}, Cmd: []string{"default-arg"}}
 	tests := []struct {
 		name       string
 		cfg        imgspecv1.ImageConfig
-		entrypoint *string
+		entrypoint []string
 		args       []string
 		want       []string
 	}{
 		{"image entrypoint and cmd", cfg, nil, nil, []string{"/bin/echo", "entry", "default-arg"}},
 		{"args replace cmd", cfg, nil, []string{"x", "y"}, []string{"/bin/echo", "entry", "x", "y"}},
-		{"entrypoint flag drops image cmd", cfg, strp("/bin/sh"), nil, []string{"/bin/sh"}},
-		{"entrypoint flag with args", cfg, strp("/bin/sh"), []string{"-c", "true"}, []string{"/bin/sh", "-c", "true"}},
-		{"empty entrypoint clears it", cfg, strp(""), []string{"ls"}, []string{"ls"}},
+		{"entrypoint flag drops image cmd", cfg, strs("/bin/sh"), nil, []string{"/bin/sh"}},
+		{"entrypoint flag with args", cfg, strs("/bin/sh"), []string{"-c", "true"}, []string{"/bin/sh", "-c", "true"}},
+		{"empty entrypoint clears it", cfg, strs(""), []string{"ls"}, []string{"ls"}},
+		{"API entrypoint of several words", cfg, strs("/bin/sh", "-c"), []string{"true"}, []string{"/bin/sh", "-c", "true"}},
+		{"API empty entrypoint clears it", cfg, []string{}, []string{"ls"}, []string{"ls"}},
 		{"cmd only", imgspecv1.ImageConfig{Cmd: []string{"sh"}}, nil, nil, []string{"sh"}},
 		{"nothing", imgspecv1.ImageConfig{}, nil, nil, []string{}},
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/netstack/ports"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -34,7 +37,8 @@ type runOptions struct {
 	securityOpt []string
 	process     container.ProcessOptions
 	userns      string
-	mounts      container.MountOptions
+	mounts      mountFlags
+	labels      []string
 	detach      bool
 	restart     string
 	logOpts     []string
@@ -91,16 +95,13 @@ not found, 128+N when signal N killed it.`,
 				Name:        o.name,
 				Hostname:    o.hostname,
 				Network:     o.network,
-				Publish:     o.publish,
 				PublishAll:  o.publishAll,
 				Interactive: o.interactive,
 				TTY:         o.tty,
 				Remove:      o.remove,
 				Process:     o.process,
 				Userns:      o.userns,
-				Mounts:      o.mounts,
 				Detach:      o.detach,
-				Restart:     o.restart,
 				LogOpts:     o.logOpts,
 				LogDriver:   o.logDriver,
 				Health:      o.health,
@@ -125,7 +126,10 @@ not found, 128+N when signal N killed it.`,
 				ro.PullProgress = os.Stderr
 			}
 			if cmd.Flags().Changed("entrypoint") {
-				ro.Entrypoint = &o.entrypoint
+				ro.Entrypoint = []string{o.entrypoint}
+			}
+			if err := o.typed(&ro); err != nil {
+				return &exitCodeError{Code: exec.ExitLodger, Err: err}
 			}
 			if err := o.everyday.apply(cmd.Flags(), &ro, cmd.ErrOrStderr()); err != nil {
 				return &exitCodeError{Code: exec.ExitLodger, Err: err}
@@ -206,7 +210,7 @@ not found, 128+N when signal N killed it.`,
 	f.StringArrayVar(&p.DNS, "dns", nil, "DNS server for /etc/resolv.conf")
 	f.StringArrayVar(&p.DNSSearch, "dns-search", nil, "DNS search domain for /etc/resolv.conf")
 	f.StringArrayVar(&p.DNSOptions, "dns-option", nil, "option line entry for /etc/resolv.conf")
-	f.StringArrayVarP(&p.Labels, "label", "l", nil, "set a label KEY=VALUE on the container")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label KEY=VALUE on the container")
 	f.StringArrayVar(&p.Annotations, "annotation", nil, "set an OCI annotation KEY=VALUE")
 	f.StringVar(&p.PID, "pid", "", "pid namespace: host shares the session's, default a new one")
 	f.StringVar(&p.IPC, "ipc", "", "ipc namespace: host or a new one (default)")
@@ -214,4 +218,40 @@ not found, 128+N when signal N killed it.`,
 	f.StringVar(&p.Cgroupns, "cgroupns", "", "cgroup namespace: private (default: the container's own) or host (the session's)")
 	f.StringArrayVar(&p.GroupAdd, "group-add", nil, "add a supplementary group (name from the image's /etc/group, or a number)")
 	return sessionCommand(cmd, exec.ExitLodger)
+}
+
+// typed parses the flags whose grammar is the CLI's (-p, --restart,
+// --label, the mounts) into the library's typed options, as the API
+// server turns its JSON into the same.
+func (o *runOptions) typed(ro *container.RunOptions) error {
+	var err error
+	if ro.Publish, err = ports.Parse(o.publish); err != nil {
+		return err
+	}
+	if ro.Restart, err = monitor.ParseRestart(o.restart); err != nil {
+		return err
+	}
+	if ro.Process.Labels, err = keyValues("--label", o.labels); err != nil {
+		return err
+	}
+	mo, err := o.mounts.options()
+	if err != nil {
+		return err
+	}
+	ro.Mounts.List = append(mo.List, ro.Mounts.List...)
+	ro.Mounts.ReadOnly, ro.Mounts.ReadOnlyTmpfs, ro.Mounts.ShmSize = mo.ReadOnly, mo.ReadOnlyTmpfs, mo.ShmSize
+	return nil
+}
+
+// keyValues parses KEY=VALUE flag values; VALUE may be empty.
+func keyValues(flag string, kvs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
+		}
+		m[k] = v
+	}
+	return m, nil
 }

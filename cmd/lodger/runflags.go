@@ -68,7 +68,11 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 		if warn != "" {
 			fmt.Fprintln(stderr, "lodger: warning: "+warn)
 		}
-		ro.Mounts.Volumes = append(ro.Mounts.Volumes, v)
+		m, err := container.ParseVolume(v)
+		if err != nil {
+			return err
+		}
+		ro.Mounts.List = append(ro.Mounts.List, m)
 	}
 	sysctls, err := container.ParseSysctls(o.sysctls, ro.Network, ro.Process.IPC)
 	if err != nil {
@@ -81,7 +85,11 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 		if err != nil {
 			return err
 		}
-		ro.Mounts.Volumes = append(ro.Mounts.Volumes, v)
+		m, err := container.ParseVolume(v)
+		if err != nil {
+			return err
+		}
+		ro.Mounts.List = append(ro.Mounts.List, m)
 	}
 	if w, err := o.limitWarning(flags, cgroups.Detect); err != nil {
 		return err
