@@ -768,7 +768,11 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 		if err := os.WriteFile(filepath.Join(dir, script.name), []byte(script.data), 0o755); err != nil {
 			return err
 		}
-		mounts.Volumes = []string{dir + ":/dev/pipes:ro"}
+		m, err := container.ParseVolume(dir + ":/dev/pipes:ro")
+		if err != nil {
+			return err
+		}
+		mounts.List = []container.Mount{m}
 	}
 	mountKey, releaseMounts, err := b.runMounts(st, c, &mounts)
 	if err != nil {
@@ -817,11 +821,10 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 		sigs := make(chan os.Signal, 1)
 		stopWatch := context.AfterFunc(b.ctx, func() { sigs <- syscall.SIGKILL })
 		defer stopWatch()
-		noEntrypoint := ""
 		code, err := container.Run(b.ctx, b.store, container.RunOptions{
 			Image:      st.imageID,
 			Args:       args,
-			Entrypoint: &noEntrypoint,
+			Entrypoint: []string{}, // cleared: RUN's args are the whole command
 			Env:        argEnv,
 			Mounts:     mounts,
 			Network:    network,

@@ -24,15 +24,20 @@ import (
 type AttachOptions struct {
 	DetachKeys string // "ctrl-p,ctrl-q" by default
 	NoStdin    bool
-	Stdin      *os.File
-	Stdout     io.Writer
-	Stderr     io.Writer
-	Signals    <-chan os.Signal
+	// Stdin is the user's input; a terminal is put in raw mode and its
+	// size followed.
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Signals <-chan os.Signal
 	// NoSigProxy is --sig-proxy=false: the signals on Signals are not
 	// passed to the container; SIGINT, SIGTERM or SIGHUP detach instead
 	// (a *SignalDetachError), leaving the container running, as Docker's
 	// CLI leaves when it does not proxy.
 	NoSigProxy bool
+	// Resize sets the container terminal's rows and columns, for input
+	// that is no terminal (the API's resize).
+	Resize <-chan [2]uint16
 }
 
 // SignalDetachError says a signal ended an attach that does not proxy
@@ -88,15 +93,33 @@ func attach(in Info, tty bool, o AttachOptions, events bool) (int, error) {
 		_ = monitor.WriteFrame(c, kind, b)
 		wmu.Unlock()
 	}
-	if tty && o.Stdin != nil && term.IsTerminal(int(o.Stdin.Fd())) {
+	stdinTerm, _ := o.Stdin.(*os.File)
+	if stdinTerm != nil && !term.IsTerminal(int(stdinTerm.Fd())) {
+		stdinTerm = nil
+	}
+	if tty && stdinTerm != nil {
 		if !o.NoStdin {
-			if st, err := term.MakeRaw(int(o.Stdin.Fd())); err == nil {
-				defer term.Restore(int(o.Stdin.Fd()), st)
+			if st, err := term.MakeRaw(int(stdinTerm.Fd())); err == nil {
+				defer term.Restore(int(stdinTerm.Fd()), st)
 			}
 		}
-		if ws, err := unix.IoctlGetWinsize(int(o.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+		if ws, err := unix.IoctlGetWinsize(int(stdinTerm.Fd()), unix.TIOCGWINSZ); err == nil {
 			send(monitor.FrameResize, []byte(fmt.Sprintf("%d %d", ws.Row, ws.Col)))
 		}
+	}
+	stopResize := make(chan struct{})
+	defer close(stopResize)
+	if o.Resize != nil {
+		go func() {
+			for {
+				select {
+				case ws := <-o.Resize:
+					send(monitor.FrameResize, []byte(fmt.Sprintf("%d %d", ws[0], ws[1])))
+				case <-stopResize:
+					return
+				}
+			}
+		}()
 	}
 	detached := make(chan struct{})
 	var detachOnce sync.Once
@@ -139,8 +162,8 @@ func attach(in Info, tty bool, o AttachOptions, events bool) (int, error) {
 	go func() {
 		for s := range o.Signals {
 			if s == unix.SIGWINCH {
-				if tty && o.Stdin != nil {
-					if ws, err := unix.IoctlGetWinsize(int(o.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+				if tty && stdinTerm != nil {
+					if ws, err := unix.IoctlGetWinsize(int(stdinTerm.Fd()), unix.TIOCGWINSZ); err == nil {
 						send(monitor.FrameResize, []byte(fmt.Sprintf("%d %d", ws.Row, ws.Col)))
 					}
 				}
@@ -220,4 +243,15 @@ func parseDetachKeys(s string) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// Resize sets the terminal size of the running container id through its
+// monitor.
+func Resize(id string, rows, cols uint16) error {
+	c, err := net.Dial("unix", attachPath(id))
+	if err != nil {
+		return fmt.Errorf("resize %s: %w", id, ErrNotRunning)
+	}
+	defer c.Close()
+	return monitor.WriteFrame(c, monitor.FrameResize, []byte(fmt.Sprintf("%d %d", rows, cols)))
 }

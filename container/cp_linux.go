@@ -7,7 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"strings"
+	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	cstorage "go.podman.io/storage"
@@ -495,4 +497,66 @@ func errnoOf(err error) error {
 		return errno
 	}
 	return err
+}
+
+// PathInfo is what a path in a container is: the Engine API's stat of
+// an archive path.
+type PathInfo struct {
+	Name       string
+	Size       int64
+	Mode       os.FileMode
+	Mtime      time.Time
+	LinkTarget string
+}
+
+// StatPath describes p in the container ref, resolved in its root as cp
+// resolves it; a missing path is an error wrapping fs.ErrNotExist.
+func StatPath(store cstorage.Store, ref, p string) (PathInfo, error) {
+	c, err := openCopyRoot(store, ref)
+	if err != nil {
+		return PathInfo{}, err
+	}
+	defer c.close()
+	s, err := openSource(c.end(), p, false)
+	if err != nil {
+		return PathInfo{}, err
+	}
+	defer s.h.Close()
+	st := s.st
+	mode := os.FileMode(st.Mode & 0o777)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		mode |= os.ModeDir
+	case unix.S_IFLNK:
+		mode |= os.ModeSymlink
+	case unix.S_IFIFO:
+		mode |= os.ModeNamedPipe
+	case unix.S_IFSOCK:
+		mode |= os.ModeSocket
+	case unix.S_IFCHR:
+		mode |= os.ModeDevice | os.ModeCharDevice
+	case unix.S_IFBLK:
+		mode |= os.ModeDevice
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		mode |= os.ModeSetuid
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		mode |= os.ModeSetgid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		mode |= os.ModeSticky
+	}
+	name := s.base
+	if name == "" {
+		name = path.Base(p)
+	}
+	info := PathInfo{Name: name, Size: st.Size, Mode: mode, Mtime: time.Unix(st.Mtim.Unix())}
+	if mode&os.ModeSymlink != 0 {
+		buf := make([]byte, 4096)
+		if n, err := unix.Readlinkat(int(s.h.Fd()), "", buf); err == nil {
+			info.LinkTarget = string(buf[:n])
+		}
+	}
+	return info, nil
 }

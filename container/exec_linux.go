@@ -59,6 +59,7 @@ type ExecOptions struct {
 	Detach      bool
 	Privileged  bool
 	Signals     <-chan os.Signal
+	Resize      <-chan [2]uint16 // rows, columns of the terminal
 	Stdin       *os.File
 	Stdout      *os.File
 	Stderr      *os.File
@@ -126,7 +127,7 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 	}
 	spec.Linux.Namespaces = namespaces
 
-	ro := RunOptions{Interactive: o.Interactive, TTY: o.TTY, Signals: o.Signals, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}
+	ro := RunOptions{Interactive: o.Interactive, TTY: o.TTY, Signals: o.Signals, Resize: o.Resize, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}
 	// Docker's exec events: the command as "ENTRYPOINT ARGS" in the
 	// action, an exec ID of the exec's own in the attributes.
 	execID := newID()

@@ -15,7 +15,11 @@ import (
 
 // HealthOptions are run's --health-* flags and --no-healthcheck.
 type HealthOptions struct {
-	Cmd                        string // --health-cmd, run with /bin/sh -c as Docker's CMD-SHELL
+	Cmd string // --health-cmd, run with /bin/sh -c as Docker's CMD-SHELL
+	// Test is the check in Docker's form (["CMD", args...],
+	// ["CMD-SHELL", command] or ["NONE"]), as the API gives it; it wins
+	// over Cmd.
+	Test                       []string
 	Interval, Timeout          time.Duration
 	StartPeriod, StartInterval time.Duration
 	Retries                    int
@@ -34,9 +38,23 @@ func (o HealthOptions) config(image *health.Config) (*health.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if len(o.Test) > 0 {
+		switch o.Test[0] {
+		case "NONE":
+			return nil, nil
+		case "CMD", "CMD-SHELL":
+			if len(o.Test) < 2 {
+				return nil, fmt.Errorf("health check test %q: %w: a command is needed", o.Test, health.ErrInvalid)
+			}
+		default:
+			return nil, fmt.Errorf("health check test %q: %w: want CMD, CMD-SHELL or NONE first", o.Test, health.ErrInvalid)
+		}
+	}
 	switch {
 	case o.None:
 		return nil, nil
+	case len(o.Test) > 0:
+		c.Test = o.Test
 	case o.Cmd != "":
 		c.Test = []string{"CMD-SHELL", o.Cmd}
 	case image != nil && image.Args() != nil:

@@ -215,3 +215,66 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 	in.emit("destroy")
 	return nil
 }
+
+// Docker's wait conditions.
+const (
+	WaitNotRunning = "not-running" // the container is not running (now, or once it exits)
+	WaitNextExit   = "next-exit"   // the next exit: a container not running is waited for to start first
+	WaitRemoved    = "removed"     // the next exit and the container's removal (--rm)
+)
+
+// WaitFor waits for cond on the container ref and returns its exit code;
+// ok is false when nobody saw the exit. It is Docker's wait for API
+// clients, which ask before they start a container (docker run).
+func WaitFor(ctx context.Context, store cstorage.Store, ref, cond string) (code int, ok bool, err error) {
+	in, err := Get(store, ref)
+	if err != nil {
+		return 0, false, err
+	}
+	id := in.ID
+	poll := func() error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+			return nil
+		}
+	}
+	if cond != WaitNotRunning && in.State.Status != monitor.StatusRunning {
+		// A start shows as a new StartedAt: a fast container may have
+		// run and exited between two looks.
+		started := in.State.StartedAt
+		for in.State.Status != monitor.StatusRunning && in.State.StartedAt.Equal(started) {
+			if err := poll(); err != nil {
+				return 0, false, err
+			}
+			if in, err = Get(store, id); err != nil {
+				if c, ok := keptExitCode(id); ok && cond == WaitRemoved {
+					return c, true, nil
+				}
+				return 0, false, err
+			}
+		}
+	}
+	st, err := Wait(ctx, store, id)
+	if err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+		return 0, false, err
+	}
+	if st.ExitCode != nil {
+		code, ok = *st.ExitCode, true
+	}
+	if cond == WaitRemoved {
+		for {
+			if _, err := Get(store, id); errors.Is(err, cstorage.ErrContainerUnknown) {
+				break
+			}
+			if err := poll(); err != nil {
+				return 0, false, err
+			}
+		}
+		if !ok {
+			code, ok = keptExitCode(id)
+		}
+	}
+	return code, ok, nil
+}

@@ -38,8 +38,8 @@ import (
 
 // RunOptions is everything `lodger run` takes.
 type RunOptions struct {
-	Image       string
-	Args        []string
+	Image string
+	Args  []string
 	// Entrypoint replaces the image's Entrypoint (and drops its Cmd)
 	// when not nil; empty clears it.
 	Entrypoint  []string
@@ -49,9 +49,9 @@ type RunOptions struct {
 	User        string
 	Name        string
 	Hostname    string
-	Network     string   // --network
+	Network     string          // --network
 	Publish     []ports.Mapping // -p, parsed by the front end
-	PublishAll  bool     // -P
+	PublishAll  bool            // -P
 	Interactive bool
 	TTY         bool
 	Remove      bool
@@ -89,9 +89,12 @@ type RunOptions struct {
 	// signal ends, leaving it running (Docker's CLI without the proxy).
 	Signals    <-chan os.Signal
 	NoSigProxy bool
-	Stdin      *os.File
-	Stdout     *os.File
-	Stderr     *os.File
+	// Resize sets the size of the container's terminal, rows and
+	// columns, for front ends whose stdin is no terminal (the API).
+	Resize <-chan [2]uint16
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
 }
 
 // Metadata is what lodger keeps in the storage container record.
@@ -114,6 +117,9 @@ type Metadata struct {
 	StopTimeout *int `json:"stopTimeout,omitempty"`
 	// Volumes are the names of the volumes the container mounts.
 	Volumes []string `json:"volumes,omitempty"`
+	// Interactive is -i (the API's OpenStdin): a monitor started later
+	// keeps the container's stdin open for attach.
+	Interactive bool `json:"interactive,omitempty"`
 	// Remove is --rm, for a container created now and started later;
 	// Restart and Log likewise. LogMaxSize is the cap of records from
 	// before Log (issue 13), whose driver wrote k8s-file lines.
@@ -349,7 +355,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	expose, _ := exposedPorts(nil, opts.Expose) // checked above
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
 		Entrypoint: entrypoint, Cmd: cmd, Expose: slices.Sorted(maps.Keys(expose)),
-		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove,
+		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove, Interactive: opts.Interactive,
 		Restart: restart, StopTimeout: opts.StopTimeout, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
@@ -683,6 +689,10 @@ func runProcess(spec *specs.Spec, opts RunOptions, log *logfile.Writer, hooks ex
 					continue
 				}
 				_ = p.Signal(s)
+			case ws := <-opts.Resize:
+				if c := p.Console(); c != nil {
+					_ = unix.IoctlSetWinsize(int(c.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: ws[0], Col: ws[1]})
+				}
 			case <-done:
 				return
 			}

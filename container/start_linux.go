@@ -20,7 +20,10 @@ import (
 type StartOptions struct {
 	// Attach follows the container's output until it exits and returns
 	// its exit code.
-	Attach         bool
+	Attach bool
+	// Attached says a client attaches to the monitor at once (the API's
+	// attach before start): the output until it connects is kept for it.
+	Attached       bool
 	Storage        storage.Options
 	Stdout, Stderr io.Writer
 }
@@ -71,7 +74,8 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 		return exec.ExitLodger, err
 	}
 	err = startMonitor(store, o.Storage, netSettings, monitor.Request{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove,
-		Restart: in.Metadata.Restart, Log: in.Metadata.logOptions(), EventAttrs: in.eventAttrs(), Health: in.Metadata.Healthcheck}, listeners)
+		Restart: in.Metadata.Restart, Log: in.Metadata.logOptions(), EventAttrs: in.eventAttrs(), Health: in.Metadata.Healthcheck,
+		Interactive: in.Metadata.Interactive, Attached: o.Attached}, listeners)
 	closeListeners(listeners)
 	if err != nil {
 		_, _ = store.Unmount(in.ID, true)

@@ -24,6 +24,15 @@ func Login(ctx context.Context, registry, username, password string, o Options) 
 	return path, nil
 }
 
+// CheckLogin checks username and password against registry without
+// storing them, as the Engine API's /auth does: the client keeps them.
+func CheckLogin(ctx context.Context, registry, username, password string, o Options) error {
+	if err := docker.CheckAuth(ctx, o.systemContext(), username, password, registry); err != nil {
+		return fmt.Errorf("log in to %s: %w", registry, err)
+	}
+	return nil
+}
+
 // Logout removes the credentials for registry from the auth file, or every
 // credential when registry is empty.
 func Logout(registry string, o Options) error {

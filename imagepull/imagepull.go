@@ -66,6 +66,8 @@ type Options struct {
 	// sparse-file bombs are stopped; zero means DefaultMaxUnpackedSize.
 	// It applies to every path that writes layers: pull, load, import.
 	MaxUnpackedSize int64
+	// Credentials, when set, are used instead of the auth file's.
+	Credentials *Credentials
 }
 
 func (o Options) maxUnpackedSize() int64 {
@@ -141,7 +143,16 @@ func (o Options) systemContext() *types.SystemContext {
 	if o.TLSVerify != nil {
 		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(!*o.TLSVerify)
 	}
+	if c := o.Credentials; c != nil {
+		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: c.Username, Password: c.Password, IdentityToken: c.IdentityToken}
+	}
 	return sys
+}
+
+// Credentials are a registry login given with a request (the Engine
+// API's X-Registry-Auth) rather than read from the auth file.
+type Credentials struct {
+	Username, Password, IdentityToken string
 }
 
 // transportPrefixes are the sources lodger accepts besides plain names.

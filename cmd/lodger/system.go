@@ -16,7 +16,7 @@ func newSystemCommand() *cobra.Command {
 		Use:   "system",
 		Short: "Manage lodger's own state",
 	}
-	cmd.AddCommand(newSystemDfCommand(), newSystemPruneCommand(), newSystemResetCommand(), newSystemAppArmorProfileCommand())
+	cmd.AddCommand(newSystemDfCommand(), newSystemPruneCommand(), newSystemResetCommand(), newSystemAppArmorProfileCommand(), newSystemServiceCommand())
 	return cmd
 }
 

@@ -1,0 +1,302 @@
+package api
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	dockercontainer "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+
+	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/monitor"
+	"github.com/lodger-containers/lodger/netstack/ports"
+)
+
+// createContainer is POST /containers/create?name=&platform=: the JSON
+// translated into the run options the CLI's flags also become, and
+// container.Create, as `lodger create` calls it. The image is never
+// pulled here: a missing one is 404, upon which Docker's clients pull it
+// and ask again.
+func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
+	var req dockercontainer.CreateRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	ro, warnings, err := runOptions(req, strings.TrimPrefix(r.URL.Query().Get("name"), "/"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ro.Storage = s.o.StoreOptions
+	ro.Pull = s.o.Pull
+	ro.Pull.Platform = r.URL.Query().Get("platform")
+	ro.PullPolicy = container.PullNever
+	id, _, err := container.Create(r.Context(), s.o.Store, ro)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if warnings == nil {
+		warnings = []string{}
+	}
+	writeJSON(w, http.StatusCreated, dockercontainer.CreateResponse{ID: id, Warnings: warnings})
+}
+
+// runOptions translates a create request into the library's options;
+// what lodger cannot honour is a warning, as Docker's for a limit the
+// kernel lacks, never silently dropped.
+func runOptions(req dockercontainer.CreateRequest, name string) (container.RunOptions, []string, error) {
+	var warnings []string
+	cfg := req.Config
+	if cfg == nil || cfg.Image == "" {
+		return container.RunOptions{}, nil, badRequest("config: an Image is required")
+	}
+	hc := req.HostConfig
+	if hc == nil {
+		hc = &dockercontainer.HostConfig{}
+	}
+	ro := container.RunOptions{
+		Image:       cfg.Image,
+		Args:        cfg.Cmd,
+		Env:         cfg.Env,
+		Workdir:     cfg.WorkingDir,
+		User:        cfg.User,
+		Name:        name,
+		Hostname:    cfg.Hostname,
+		Interactive: cfg.OpenStdin,
+		TTY:         cfg.Tty,
+		Remove:      hc.AutoRemove,
+		PublishAll:  hc.PublishAllPorts,
+		StopTimeout: cfg.StopTimeout,
+		LogDriver:   hc.LogConfig.Type,
+		Security: container.SecurityOptions{Privileged: hc.Privileged, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
+			SecurityOpt: hc.SecurityOpt},
+		Process: container.ProcessOptions{
+			StopSignal: cfg.StopSignal, AddHosts: hc.ExtraHosts, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions,
+			Labels: maps.Clone(cfg.Labels), GroupAdd: hc.GroupAdd,
+		},
+	}
+	if cfg.Entrypoint != nil {
+		ro.Entrypoint = append([]string{}, cfg.Entrypoint...)
+	}
+	if ro.LogDriver == "json-file" || ro.LogDriver == "" {
+		ro.LogDriver = "json-file"
+	}
+	for _, k := range slices.Sorted(maps.Keys(hc.LogConfig.Config)) {
+		ro.LogOpts = append(ro.LogOpts, k+"="+hc.LogConfig.Config[k])
+	}
+	for _, d := range hc.DNS {
+		ro.Process.DNS = append(ro.Process.DNS, d.String())
+	}
+	if hc.Init != nil {
+		ro.Process.Init = *hc.Init
+	}
+	for _, k := range slices.Sorted(maps.Keys(hc.Annotations)) {
+		ro.Process.Annotations = append(ro.Process.Annotations, k+"="+hc.Annotations[k])
+	}
+	for _, u := range hc.Ulimits {
+		ro.Process.Ulimits = append(ro.Process.Ulimits, fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
+	}
+	var err error
+	if ro.Process.PID, err = namespaceMode("PidMode", string(hc.PidMode)); err != nil {
+		return ro, nil, err
+	}
+	if ro.Process.IPC, err = namespaceMode("IpcMode", string(hc.IpcMode)); err != nil {
+		return ro, nil, err
+	}
+	if ro.Process.UTS, err = namespaceMode("UTSMode", string(hc.UTSMode)); err != nil {
+		return ro, nil, err
+	}
+	ro.Process.Cgroupns = string(hc.CgroupnsMode)
+	if ro.Network, err = networkMode(string(hc.NetworkMode)); err != nil {
+		return ro, nil, err
+	}
+	if hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != dockercontainer.RestartPolicyDisabled {
+		ro.Restart = monitor.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaxRetries: hc.RestartPolicy.MaximumRetryCount}
+		if _, err := monitor.ParseRestart(string(hc.RestartPolicy.Name)); err != nil {
+			return ro, nil, badRequest("RestartPolicy %q: use no, on-failure, always or unless-stopped", hc.RestartPolicy.Name)
+		}
+	}
+	if ro.Publish, err = portMappings(hc.PortBindings); err != nil {
+		return ro, nil, err
+	}
+	for p := range cfg.ExposedPorts {
+		ro.Expose = append(ro.Expose, p.String())
+	}
+	slices.Sort(ro.Expose)
+	if ro.Mounts, err = mountOptions(hc); err != nil {
+		return ro, nil, err
+	}
+	if hc.Sysctls != nil {
+		var kv []string
+		for _, k := range slices.Sorted(maps.Keys(hc.Sysctls)) {
+			kv = append(kv, k+"="+hc.Sysctls[k])
+		}
+		if ro.Sysctls, err = container.ParseSysctls(kv, ro.Network, ro.Process.IPC); err != nil {
+			return ro, nil, err
+		}
+	}
+	if h := cfg.Healthcheck; h != nil {
+		ro.Health = container.HealthOptions{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
+	}
+	res := hc.Resources
+	var limits []string
+	if res.Memory > 0 {
+		limits = append(limits, "Memory")
+	}
+	if res.NanoCPUs > 0 || res.CPUQuota > 0 {
+		limits = append(limits, "NanoCPUs")
+	}
+	if res.PidsLimit != nil && *res.PidsLimit > 0 {
+		limits = append(limits, "PidsLimit")
+	}
+	if len(limits) > 0 {
+		warnings = append(warnings, strings.Join(limits, ", ")+" not applied: lodger places no container in a cgroup of its own")
+	}
+	if len(res.Devices) > 0 {
+		warnings = append(warnings, "Devices not applied: use lodger run --device")
+	}
+	return ro, warnings, nil
+}
+
+// namespaceMode reads a PidMode, IpcMode or UTSMode: host, or the
+// container's own.
+func namespaceMode(field, v string) (string, error) {
+	switch v {
+	case "", "private", "shareable":
+		return "", nil
+	case "host":
+		return "host", nil
+	}
+	return "", badRequest("%s %q: lodger supports host or the container's own", field, v)
+}
+
+// networkMode reads a NetworkMode: Docker's default bridge is lodger's
+// userspace stack.
+func networkMode(v string) (string, error) {
+	switch v {
+	case "", "default", "bridge", container.NetworkNetstack:
+		return container.NetworkNetstack, nil
+	case container.NetworkNone, container.NetworkHost:
+		return v, nil
+	}
+	if strings.HasPrefix(v, "container:") {
+		return "", badRequest("NetworkMode %q: joining another container's network is not supported by lodger", v)
+	}
+	return "", notFound("network %s not found", v)
+}
+
+// portMappings turns PortBindings into the mappings -p gives.
+func portMappings(pm network.PortMap) ([]ports.Mapping, error) {
+	var out []ports.Mapping
+	for _, p := range slices.SortedFunc(maps.Keys(pm), func(a, b network.Port) int { return strings.Compare(a.String(), b.String()) }) {
+		proto := string(p.Proto())
+		if proto == "" {
+			proto = "tcp"
+		}
+		if proto != "tcp" && proto != "udp" {
+			return nil, badRequest("PortBindings %s: protocol %s is not supported; use tcp or udp", p, proto)
+		}
+		for _, b := range pm[p] {
+			m := ports.Mapping{ContainerPort: p.Num(), Protocol: proto}
+			if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
+				m.HostIP = b.HostIP
+			}
+			if b.HostPort != "" {
+				lo, hi, isRange := strings.Cut(b.HostPort, "-")
+				n, err := strconv.ParseUint(lo, 10, 16)
+				if err != nil {
+					return nil, badRequest("PortBindings %s: host port %q: not a port", p, b.HostPort)
+				}
+				m.HostPort = uint16(n)
+				if isRange {
+					e, err := strconv.ParseUint(hi, 10, 16)
+					if err != nil {
+						return nil, badRequest("PortBindings %s: host port %q: not a port range", p, b.HostPort)
+					}
+					m.HostPortEnd = uint16(e)
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	if err := ports.Validate(out); err != nil {
+		return nil, badRequest("PortBindings: %v", err)
+	}
+	return out, nil
+}
+
+// mountOptions turns Binds (Docker's SRC:DST[:OPTS], -v's grammar), the
+// typed Mounts and Tmpfs into the library's mounts.
+func mountOptions(hc *dockercontainer.HostConfig) (container.MountOptions, error) {
+	mo := container.MountOptions{ReadOnly: hc.ReadonlyRootfs, ShmSize: hc.ShmSize}
+	for _, b := range hc.Binds {
+		m, err := container.ParseVolume(b)
+		if err != nil {
+			return mo, badRequest("Binds: %v", err)
+		}
+		mo.List = append(mo.List, m)
+	}
+	for _, am := range hc.Mounts {
+		m, err := apiMount(am)
+		if err != nil {
+			return mo, err
+		}
+		mo.List = append(mo.List, m)
+	}
+	for _, dst := range slices.Sorted(maps.Keys(hc.Tmpfs)) {
+		v := dst
+		if o := hc.Tmpfs[dst]; o != "" {
+			v += ":" + o
+		}
+		m, err := container.ParseTmpfs(v)
+		if err != nil {
+			return mo, badRequest("Tmpfs: %v", err)
+		}
+		mo.List = append(mo.List, m)
+	}
+	return mo, nil
+}
+
+// apiMount is one typed mount of the API.
+func apiMount(am mount.Mount) (container.Mount, error) {
+	flag := fmt.Sprintf("Mounts[type=%s,target=%s]", am.Type, am.Target)
+	if !path.IsAbs(am.Target) {
+		return container.Mount{}, badRequest("%s: the target must be an absolute path", flag)
+	}
+	m := container.Mount{Destination: path.Clean(am.Target), ReadOnly: am.ReadOnly, Flag: flag}
+	switch am.Type {
+	case mount.TypeBind:
+		if !path.IsAbs(am.Source) {
+			return m, badRequest("%s: a bind source must be an absolute host path", flag)
+		}
+		m.Type, m.Source = container.MountBind, path.Clean(am.Source)
+	case mount.TypeVolume:
+		m.Type, m.Source = container.MountVolume, am.Source
+		if am.VolumeOptions != nil {
+			m.NoCopy = am.VolumeOptions.NoCopy
+		}
+	case mount.TypeTmpfs:
+		m.Type = container.MountTmpfs
+		m.Options = []string{"nosuid", "nodev", "noexec"}
+		if o := am.TmpfsOptions; o != nil {
+			if o.SizeBytes > 0 {
+				m.Options = append(m.Options, "size="+strconv.FormatInt(o.SizeBytes, 10))
+			}
+			if o.Mode != 0 {
+				m.Options = append(m.Options, fmt.Sprintf("mode=%o", o.Mode.Perm()))
+			}
+		}
+	default:
+		return m, badRequest("%s: mount type %q is not supported; use bind, volume or tmpfs", flag, am.Type)
+	}
+	return m, nil
+}

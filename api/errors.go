@@ -1,0 +1,78 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/health"
+	"github.com/lodger-containers/lodger/events"
+	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/volume"
+)
+
+// statusError carries a status code chosen by a handler for an error of
+// its own (a bad query parameter, an endpoint not served).
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+func badRequest(format string, a ...any) error {
+	return &statusError{code: http.StatusBadRequest, err: fmt.Errorf(format, a...)}
+}
+
+func notFound(format string, a ...any) error {
+	return &statusError{code: http.StatusNotFound, err: fmt.Errorf(format, a...)}
+}
+
+func notImplemented(format string, a ...any) error {
+	return &statusError{code: http.StatusNotImplemented, err: fmt.Errorf(format, a...)}
+}
+
+// statusOf is the one place where the library's errors become Docker's
+// status codes: 404 no such object, 409 conflict with the object's state,
+// 400 bad parameter, 500 anything else.
+func statusOf(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code
+	}
+	switch {
+	case errors.Is(err, cstorage.ErrContainerUnknown),
+		errors.Is(err, cstorage.ErrImageUnknown),
+		errors.Is(err, imagepull.ErrNotFound),
+		errors.Is(err, volume.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, container.ErrNameInUse),
+		errors.Is(err, cstorage.ErrDuplicateName),
+		errors.Is(err, container.ErrRunning),
+		errors.Is(err, container.ErrNotRunning),
+		errors.Is(err, container.ErrPaused),
+		errors.Is(err, container.ErrNotPaused),
+		errors.Is(err, container.ErrNoHealthcheck),
+		errors.Is(err, volume.ErrInUse),
+		errors.Is(err, imagepull.ErrInUse):
+		return http.StatusConflict
+	case errors.Is(err, container.ErrInvalid),
+		errors.Is(err, volume.ErrInvalidName),
+		errors.Is(err, health.ErrInvalid),
+		errors.Is(err, events.ErrBadFilter),
+		errors.Is(err, container.ErrSysctl),
+		errors.Is(err, imagepull.ErrChange),
+		errors.Is(err, imagepull.ErrFormat):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers err as Docker does: its status and {"message": ...}.
+func writeError(w http.ResponseWriter, err error) {
+	writeJSON(w, statusOf(err), map[string]string{"message": err.Error()})
+}

@@ -1,0 +1,448 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
+	"go.podman.io/image/v5/docker/reference"
+
+	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/imagepull"
+)
+
+// imageRoute serves /images/{name...}: an image name has slashes and a
+// colon, so the operation is the path's last element, as Docker routes
+// it.
+func (s *Server) imageRoute(w http.ResponseWriter, r *http.Request) {
+	rest := r.PathValue("rest")
+	name, op := rest, ""
+	if i := strings.LastIndex(rest, "/"); i > 0 {
+		switch rest[i+1:] {
+		case "json", "history", "push", "tag", "get":
+			name, op = rest[:i], rest[i+1:]
+		}
+	}
+	switch {
+	case r.Method == http.MethodGet && op == "json":
+		s.inspectImage(w, r, name)
+	case r.Method == http.MethodGet && op == "history":
+		s.imageHistory(w, r, name)
+	case r.Method == http.MethodGet && op == "get":
+		s.saveImages(w, r, []string{name})
+	case r.Method == http.MethodPost && op == "push":
+		s.pushImage(w, r, name)
+	case r.Method == http.MethodPost && op == "tag":
+		s.tagImage(w, r, name)
+	case r.Method == http.MethodDelete && op == "":
+		s.removeImage(w, r, name)
+	default:
+		writeError(w, notFound("page not found: %s %s", r.Method, r.URL.Path))
+	}
+}
+
+// imageSummaries lists the images in Docker's schema; f, when not nil,
+// selects them.
+func (s *Server) imageSummaries(ctx context.Context, f *imagepull.ImageFilter) ([]image.Summary, error) {
+	imgs, err := imagepull.List(ctx, s.o.Store, f != nil && f.HasLabels())
+	if err != nil {
+		return nil, err
+	}
+	out := []image.Summary{}
+	for _, img := range imgs {
+		names := img.Names
+		if f != nil {
+			var ok bool
+			if names, ok = f.Match(img); !ok {
+				continue
+			}
+		}
+		sum := image.Summary{ID: "sha256:" + img.ID, RepoTags: []string{}, RepoDigests: []string{}, Created: img.Created.Unix(),
+			Size: img.Size, SharedSize: -1, Labels: img.Labels, Containers: int64(img.Containers)}
+		if sum.Labels == nil {
+			sum.Labels = map[string]string{}
+		}
+		for _, n := range names {
+			sum.RepoTags = append(sum.RepoTags, n)
+			if img.Digest != "" {
+				if named, err := reference.ParseNormalizedNamed(n); err == nil {
+					sum.RepoDigests = append(sum.RepoDigests, named.Name()+"@"+img.Digest)
+				}
+			}
+		}
+		out = append(out, sum)
+	}
+	return out, nil
+}
+
+// listImages is GET /images/json.
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+	filters, err := filtersParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	f, err := imagepull.ParseImageFilters(flattenFilters(filters))
+	if err != nil {
+		writeError(w, badRequest("%v", err))
+		return
+	}
+	if err := f.Resolve(s.o.Store); err != nil {
+		writeError(w, err)
+		return
+	}
+	out, err := s.imageSummaries(r.Context(), &f)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) inspectImage(w http.ResponseWriter, r *http.Request, name string) {
+	rep, err := imagepull.InspectImage(r.Context(), s.o.Store, name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) imageHistory(w http.ResponseWriter, r *http.Request, name string) {
+	hist, err := imagepull.History(r.Context(), s.o.Store, name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := []image.HistoryResponseItem{}
+	// Docker lists the newest step first.
+	for i := len(hist) - 1; i >= 0; i-- {
+		h := hist[i]
+		id := h.ID
+		if id != "<missing>" && !strings.HasPrefix(id, "sha256:") {
+			id = "sha256:" + id
+		}
+		item := image.HistoryResponseItem{ID: id, Created: h.Created.Unix(), CreatedBy: h.CreatedBy, Size: h.Size, Comment: h.Comment, Tags: []string{}}
+		out = append(out, item)
+	}
+	if len(out) > 0 {
+		if img, err := imagepull.Lookup(s.o.Store, name, imagepull.Options{}); err == nil {
+			out[0].Tags = append(out[0].Tags, img.Names...)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) tagImage(w http.ResponseWriter, r *http.Request, name string) {
+	repo, tag := r.URL.Query().Get("repo"), r.URL.Query().Get("tag")
+	if repo == "" {
+		writeError(w, badRequest("tag: repo is required"))
+		return
+	}
+	target := repo
+	if tag != "" {
+		target += ":" + tag
+	}
+	img, err := imagepull.Lookup(s.o.Store, name, imagepull.Options{})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	added, err := imagepull.Tag(s.o.Store, name, target)
+	if err != nil {
+		var me *imagepull.MalformedError
+		if errors.As(err, &me) {
+			err = badRequest("%v", err)
+		}
+		writeError(w, err)
+		return
+	}
+	for _, n := range added {
+		container.EmitImage("tag", img.ID, n)
+	}
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (s *Server) removeImage(w http.ResponseWriter, r *http.Request, name string) {
+	rep, err := container.RemoveImage(s.o.Store, name, boolParam(r, "force"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := []image.DeleteResponse{}
+	if rep.Untagged != "" {
+		out = append(out, image.DeleteResponse{Untagged: rep.Untagged})
+	} else {
+		for _, n := range rep.Names {
+			out = append(out, image.DeleteResponse{Untagged: n})
+		}
+		out = append(out, image.DeleteResponse{Deleted: "sha256:" + rep.Deleted})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// progressStream turns the library's plain progress lines into Docker's
+// JSON progress messages, one per line, flushed as they come.
+type progressStream struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+	id  string
+}
+
+func (p *progressStream) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := strings.IndexByte(string(p.buf), '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := strings.TrimRight(string(p.buf[:i]), "\r")
+		p.buf = p.buf[i+1:]
+		if line != "" {
+			_ = jsonLine(p.w, jsonstream.Message{Status: line, ID: p.id})
+		}
+	}
+}
+
+func (p *progressStream) status(format string, a ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = jsonLine(p.w, jsonstream.Message{Status: fmt.Sprintf(format, a...)})
+}
+
+func (p *progressStream) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = jsonLine(p.w, jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
+}
+
+// pullImage is POST /images/create?fromImage=&tag=&platform=: the pull
+// streamed as Docker's JSON progress; a failure after the status line is
+// the stream's last message, as Docker's.
+func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("fromSrc") != "" {
+		writeError(w, notImplemented("importing with fromSrc is not implemented by lodger's API: use lodger import"))
+		return
+	}
+	ref := q.Get("fromImage")
+	if ref == "" {
+		writeError(w, badRequest("fromImage is required"))
+		return
+	}
+	if tag := q.Get("tag"); tag != "" {
+		if strings.HasPrefix(tag, "sha256:") {
+			ref += "@" + tag
+		} else {
+			ref += ":" + tag
+		}
+	}
+	if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+		writeError(w, badRequest("invalid reference format: %s: %v", ref, err))
+		return
+	}
+	o := s.o.Pull
+	o.Platform = q.Get("platform")
+	creds, err := registryAuth(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	o.Credentials = creds
+	if err := o.CheckPlatform(); err != nil {
+		writeError(w, badRequest("%v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	sw := newStreamWriter(w)
+	named, _ := reference.ParseNormalizedNamed(ref)
+	tagged := reference.TagNameOnly(named)
+	tagID := "latest"
+	if t, ok := tagged.(reference.Tagged); ok {
+		tagID = t.Tag()
+	}
+	ps := &progressStream{w: sw}
+	ps.mu.Lock()
+	_ = jsonLine(sw, jsonstream.Message{Status: "Pulling from " + reference.Path(named), ID: tagID})
+	ps.mu.Unlock()
+	o.Progress = ps
+	id, err := imagepull.Pull(r.Context(), s.o.Store, ref, o)
+	if err != nil {
+		ps.fail(err)
+		return
+	}
+	container.EmitPull(ref, id)
+	ps.status("Digest: sha256:%s", id)
+	ps.status("Status: Downloaded newer image for %s", reference.FamiliarString(tagged))
+}
+
+// pushImage is POST /images/{name}/push?tag=.
+func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) {
+	ref := name
+	if tag := r.URL.Query().Get("tag"); tag != "" {
+		ref += ":" + tag
+	}
+	if _, err := imagepull.Lookup(s.o.Store, ref, imagepull.Options{}); err != nil {
+		writeError(w, err)
+		return
+	}
+	o := s.o.Pull
+	creds, err := registryAuth(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	o.Credentials = creds
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	sw := newStreamWriter(w)
+	ps := &progressStream{w: sw}
+	ps.status("The push refers to repository [%s]", ref)
+	o.Progress = ps
+	d, err := imagepull.Push(r.Context(), s.o.Store, ref, "", o)
+	if err != nil {
+		ps.fail(err)
+		return
+	}
+	tag := "latest"
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+		if t, ok := reference.TagNameOnly(named).(reference.Tagged); ok {
+			tag = t.Tag()
+		}
+	}
+	ps.status("%s: digest: %s", tag, d)
+	ps.mu.Lock()
+	aux := json.RawMessage(fmt.Sprintf(`{"Tag":%q,"Digest":%q,"Size":0}`, tag, d.String()))
+	_ = jsonLine(sw, jsonstream.Message{Aux: &aux})
+	ps.mu.Unlock()
+}
+
+// pruneImages is POST /images/prune?filters={"dangling":["false"]}.
+func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) {
+	filters, err := filtersParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	all := false
+	for k, vs := range filters {
+		if k != "dangling" {
+			writeError(w, notImplemented("image prune filter %q is not implemented by lodger", k))
+			return
+		}
+		for _, v := range vs {
+			all = all || v == "false" || v == "0"
+		}
+	}
+	rep, err := imagepull.Prune(s.o.Store, all)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := image.PruneReport{ImagesDeleted: []image.DeleteResponse{}, SpaceReclaimed: uint64(max(rep.Reclaimed, 0))}
+	for _, line := range rep.Removed {
+		switch {
+		case strings.HasPrefix(line, "untagged: "):
+			out.ImagesDeleted = append(out.ImagesDeleted, image.DeleteResponse{Untagged: strings.TrimPrefix(line, "untagged: ")})
+		case strings.HasPrefix(line, "deleted: "):
+			out.ImagesDeleted = append(out.ImagesDeleted, image.DeleteResponse{Deleted: strings.TrimPrefix(line, "deleted: ")})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// getImages is GET /images/get?names=...: a docker-archive of them.
+func (s *Server) getImages(w http.ResponseWriter, r *http.Request) {
+	s.saveImages(w, r, r.URL.Query()["names"])
+}
+
+func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, refs []string) {
+	if len(refs) == 0 {
+		writeError(w, badRequest("names: at least one image is required"))
+		return
+	}
+	for _, ref := range refs {
+		if _, err := imagepull.Lookup(s.o.Store, ref, imagepull.Options{}); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	// The archive is written to a file first (its writer seeks): an error
+	// before its first byte still gets a status.
+	pw := &deferredWriter{w: w}
+	if err := imagepull.SaveTo(r.Context(), s.o.Store, refs, pw, imagepull.FormatDockerArchive, s.o.Pull); err != nil && !pw.started {
+		writeError(w, err)
+	}
+}
+
+type deferredWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (d *deferredWriter) Write(b []byte) (int, error) {
+	if !d.started {
+		d.started = true
+		d.w.WriteHeader(http.StatusOK)
+	}
+	return d.w.Write(b)
+}
+
+// loadImages is POST /images/load: a docker-archive or oci-archive in the
+// body, loaded as `lodger load` does.
+func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
+	loaded, err := imagepull.LoadFrom(r.Context(), s.o.Store, bufio.NewReader(r.Body), s.o.Pull)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	for _, img := range loaded {
+		container.EmitImage("load", img.ID, "")
+		if len(img.Names) == 0 {
+			_ = jsonLine(w, jsonstream.Message{Stream: "Loaded image ID: sha256:" + img.ID + "\n"})
+		}
+		for _, n := range img.Names {
+			_ = jsonLine(w, jsonstream.Message{Stream: "Loaded image: " + n + "\n"})
+		}
+	}
+}
+
+// searchImages is GET /images/search?term=&limit=.
+func (s *Server) searchImages(w http.ResponseWriter, r *http.Request) {
+	term := r.URL.Query().Get("term")
+	if term == "" {
+		writeError(w, badRequest("term is required"))
+		return
+	}
+	limit, err := intParam(r, "limit", 25)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := imagepull.Search(r.Context(), term, limit, s.o.Pull)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := []registry.SearchResult{}
+	for _, x := range res {
+		out = append(out, registry.SearchResult{Name: x.Name, Description: x.Description, StarCount: x.Stars, IsOfficial: x.Official})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

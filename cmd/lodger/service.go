@@ -1,0 +1,233 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/api"
+	"github.com/lodger-containers/lodger/rootless"
+	"github.com/lodger-containers/lodger/storage"
+)
+
+type serviceOptions struct {
+	pullFlags
+	idle     int
+	printEnv bool
+	logLevel string
+}
+
+// defaultServiceSocket is where `system service` listens without a URI.
+// Never a name with podman.sock in it: some clients switch to podman's
+// own API when they see one.
+func defaultServiceSocket() string { return filepath.Join(rootless.RunDir(), "lodger.sock") }
+
+func newSystemServiceCommand() *cobra.Command {
+	var o serviceOptions
+	cmd := &cobra.Command{
+		Use:   "service [flags] [URI]",
+		Short: "Serve the Docker Engine API on a unix socket",
+		Long: `Serve the Docker Engine API on a unix socket of your own, so that the
+docker CLI, docker compose, testcontainers and the Docker SDKs drive lodger:
+
+  export DOCKER_HOST=unix://$XDG_RUNTIME_DIR/lodger/lodger.sock
+
+URI is unix:///PATH or a PATH (default $XDG_RUNTIME_DIR/lodger/lodger.sock,
+or lodger's run directory under /tmp without XDG_RUNTIME_DIR). The socket's
+directory must be yours and closed to others; the socket is 0600.
+
+The service owns nothing: containers keep their own monitors, so the CLI
+and the API see the same containers at once, and stopping the service
+stops no container. It exits after --time seconds without a request or an
+open stream (0: never). Started by systemd socket activation (LISTEN_FDS)
+it serves the socket it is given: see contrib/systemd.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.logLevel != "info" && o.logLevel != "debug" {
+				return fmt.Errorf("--log-level %q: want info or debug", o.logLevel)
+			}
+			if o.idle < 0 {
+				return fmt.Errorf("--time %d: want seconds >= 0 (0 never exits)", o.idle)
+			}
+			ln, path, activated, err := serviceListener(args)
+			if err != nil {
+				return err
+			}
+			if o.printEnv {
+				if ln != nil {
+					ln.Close()
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "export DOCKER_HOST=unix://%s\n", path)
+				return nil
+			}
+			defer func() {
+				ln.Close()
+				if !activated {
+					_ = os.Remove(path)
+				}
+			}()
+			so, err := storeOptions()
+			if err != nil {
+				return err
+			}
+			store, err := storage.Open(so)
+			if err != nil {
+				return err
+			}
+			defer store.Shutdown(false)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			ao := api.Options{Store: store, StoreOptions: so, Pull: o.options(cmd.Flags()), LodgerVersion: version}
+			if o.logLevel == "debug" {
+				ao.Log = func(format string, a ...any) {
+					fmt.Fprintf(cmd.ErrOrStderr(), time.Now().Format("15:04:05.000")+" "+format+"\n", a...)
+				}
+			}
+			srv := api.New(ao)
+			return srv.Serve(ctx, ln, time.Duration(o.idle)*time.Second)
+		},
+	}
+	cmd.Flags().IntVarP(&o.idle, "time", "t", 5, "seconds without a request or stream before the service exits (0: never)")
+	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug logs every request to stderr")
+	cmd.Flags().BoolVar(&o.printEnv, "print-env", false, "print the DOCKER_HOST to export for the socket, and exit")
+	o.registerRegistry(cmd.Flags())
+	return sessionCommand(cmd, 1)
+}
+
+// serviceListener is the socket to serve: systemd's (LISTEN_FDS, which
+// the session's re-exec keeps: same pid, fds left open) or one made at
+// the URI. activated says systemd owns the socket file.
+func serviceListener(args []string) (net.Listener, string, bool, error) {
+	if ln, path, ok, err := activationListener(); ok || err != nil {
+		return ln, path, true, err
+	}
+	path := defaultServiceSocket()
+	if len(args) == 1 {
+		uri := args[0]
+		switch {
+		case strings.HasPrefix(uri, "unix://"):
+			path = strings.TrimPrefix(uri, "unix://")
+		case strings.Contains(uri, "://"):
+			return nil, "", false, fmt.Errorf("%s: only unix:// sockets are served (a TCP socket would let anyone who reaches it act as you)", uri)
+		default:
+			path = uri
+		}
+	}
+	if !filepath.IsAbs(path) {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, "", false, err
+		}
+		path = abs
+	}
+	if strings.Contains(filepath.Base(path), "podman.sock") {
+		return nil, "", false, fmt.Errorf("%s: a socket named podman.sock makes clients speak podman's own API; choose another name", path)
+	}
+	if err := privateDir(filepath.Dir(path)); err != nil {
+		return nil, "", false, err
+	}
+	if err := clearStaleSocket(path); err != nil {
+		return nil, "", false, err
+	}
+	// The directory is closed to others, and the socket is made 0600
+	// before anyone could connect through it.
+	old := unix.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	unix.Umask(old)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	return ln, path, false, nil
+}
+
+// privateDir makes dir (mode 0700) or checks that it is the user's own and
+// that nobody else can write to it, so that nobody can swap the socket.
+func privateDir(dir string) error {
+	if dir == rootless.RunDir() {
+		return rootless.EnsureRunDir()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("socket directory %s is not a directory", dir)
+	case int(st.Uid) != os.Getuid():
+		return fmt.Errorf("socket directory %s belongs to uid %d, not to you: choose a directory of your own", dir, st.Uid)
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("socket directory %s is writable by others (mode %o): chmod go-w it or choose another", dir, st.Mode&0o777)
+	}
+	return nil
+}
+
+// clearStaleSocket removes a socket a dead service left at path; a live
+// one, or anything that is not a socket of the user's, is an error.
+func clearStaleSocket(path string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); errors.Is(err, unix.ENOENT) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("socket %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK || int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s exists and is not a socket of yours: remove it or choose another path", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("a service already listens on %s", path)
+	}
+	return os.Remove(path)
+}
+
+// activationListener takes the socket systemd passed (LISTEN_PID is this
+// process, LISTEN_FDS counts from fd 3). ok says there was one.
+func activationListener() (net.Listener, string, bool, error) {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return nil, "", false, nil
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 1 {
+		return nil, "", false, nil
+	}
+	// Neither the fds nor the variables go to the monitors this process
+	// starts.
+	for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
+		os.Unsetenv(k)
+	}
+	for fd := 4; fd < 3+n; fd++ {
+		unix.CloseOnExec(fd)
+	}
+	f := os.NewFile(3, "LISTEN_FD_3")
+	ln, err := net.FileListener(f) // a dup, close-on-exec
+	f.Close()
+	if err != nil {
+		return nil, "", true, fmt.Errorf("socket activation: fd 3: %w", err)
+	}
+	path := ""
+	if a, ok := ln.Addr().(*net.UnixAddr); ok {
+		path = a.Name
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	} else {
+		ln.Close()
+		return nil, "", true, errors.New("socket activation: fd 3 is not a unix socket")
+	}
+	return ln, path, true, nil
+}
