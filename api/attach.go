@@ -237,7 +237,28 @@ func (s *Server) attachContainer(w http.ResponseWriter, r *http.Request) {
 			errw = &muxWriter{w: cw, stream: 2}
 		}
 	}
-	o := container.AttachOptions{DetachKeys: r.URL.Query().Get("detachKeys"), NoStdin: !stdin, Stdout: out, Stderr: errw, Resize: sess.resize}
+	// The client hanging up, or a write to it failing, ends the attach
+	// and frees its connection to the monitor.
+	gone := make(chan struct{})
+	var goneOnce sync.Once
+	leave := func() { goneOnce.Do(func() { close(gone) }) }
+	cw.onErr = leave
+	go func() {
+		for {
+			select {
+			case <-gone:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			if !alive(conn) {
+				leave()
+				return
+			}
+		}
+	}()
+	o := container.AttachOptions{DetachKeys: r.URL.Query().Get("detachKeys"), NoStdin: !stdin, Stdout: out, Stderr: errw, Resize: sess.resize, Gone: gone}
 	if stdin {
 		o.Stdin = rw.Reader
 	}
@@ -290,14 +311,19 @@ func alive(conn net.Conn) bool {
 }
 
 type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
+	mu    *sync.Mutex
+	w     io.Writer
+	onErr func() // called when a write fails: the client is gone
 }
 
 func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(b)
+	n, err := l.w.Write(b)
+	if err != nil && l.onErr != nil {
+		l.onErr()
+	}
+	return n, err
 }
 
 // execTable holds the exec instances created and not yet forgotten:

@@ -38,6 +38,9 @@ type AttachOptions struct {
 	// Resize sets the container terminal's rows and columns, for input
 	// that is no terminal (the API's resize).
 	Resize <-chan [2]uint16
+	// Gone, when closed, ends the attach: the client went away (the API's
+	// connection hung up). The container runs on.
+	Gone <-chan struct{}
 }
 
 // SignalDetachError says a signal ended an attach that does not proxy
@@ -206,6 +209,8 @@ func attach(in Info, tty bool, o AttachOptions, events bool) (int, error) {
 			return 128 + int(bySignal), &SignalDetachError{Signal: bySignal}
 		}
 		in.emit("detach") // Docker's, for the detach keys alone
+		return 0, ErrDetached
+	case <-o.Gone:
 		return 0, ErrDetached
 	case <-frames:
 	}
