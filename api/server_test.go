@@ -86,7 +86,7 @@ func TestVersionEndpoint(t *testing.T) {
 	rec := do(t, New(Options{LodgerVersion: "1.2.3"}), http.MethodGet, "/v1.44/version", "")
 	var v struct {
 		Version, APIVersion, MinAPIVersion, Os string
-		Components                            []struct{ Name string }
+		Components                             []struct{ Name string }
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
 		t.Fatal(err)
