@@ -64,7 +64,9 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 			if m.SizeLimit > 0 {
 				opt += fmt.Sprintf(":size=%d", m.SizeLimit)
 			}
-			mo.Tmpfs = append(mo.Tmpfs, opt)
+			if err := addMount(mo, container.ParseTmpfs, opt); err != nil {
+				return fail(err)
+			}
 			keys = append(keys, "tmpfs "+opt)
 		case instructions.MountTypeCache:
 			dir, unlock, err := b.cacheDir(m)
@@ -76,7 +78,9 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 			if m.ReadOnly {
 				opts = ":ro"
 			}
-			mo.Volumes = append(mo.Volumes, dir+":"+target+opts)
+			if err := addMount(mo, container.ParseVolume, dir+":"+target+opts); err != nil {
+				return fail(err)
+			}
 			keys = append(keys, fmt.Sprintf("cache %s %s %s%s", m.CacheID, m.CacheSharing, target, opts))
 		case instructions.MountTypeBind:
 			if !m.ReadOnly {
@@ -87,7 +91,9 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 				return fail(err)
 			}
 			releases = append(releases, done)
-			mo.Volumes = append(mo.Volumes, dir+":"+target+":ro")
+			if err := addMount(mo, container.ParseVolume, dir+":"+target+":ro"); err != nil {
+				return fail(err)
+			}
 			keys = append(keys, fmt.Sprintf("bind %s %s %s %s", m.From, m.Source, target, digest))
 		default:
 			return fail(fmt.Errorf("RUN --mount=type=%s: %w", m.Type, ErrNotSupported))
@@ -224,4 +230,15 @@ func (b *builder) bindSource(st *stage, m *instructions.Mount) (string, string, 
 		return filepath.Join(tmp, name), digest, done, nil
 	}
 	return tmp, digest, done, nil
+}
+
+// addMount parses v as parse's grammar (run's -v or --tmpfs) into mo's
+// typed mounts.
+func addMount(mo *container.MountOptions, parse func(string) (container.Mount, error), v string) error {
+	m, err := parse(v)
+	if err != nil {
+		return err
+	}
+	mo.List = append(mo.List, m)
+	return nil
 }
