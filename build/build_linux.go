@@ -37,6 +37,9 @@ import (
 	"github.com/lodger-containers/lodger/imagepull"
 )
 
+// defaultPath is the PATH BuildKit gives a stage that has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // historyComment is what BuildKit writes in the comment of each history
 // entry of a Dockerfile build; Docker's own builds carry it.
 const historyComment = "buildkit.dockerfile.v0"
@@ -289,8 +292,9 @@ func (b *builder) buildStage(i int, isTarget bool) error {
 		}
 		st.imageID, st.config = prev.imageID, cloneConfig(prev.config)
 	case strings.EqualFold(base, "scratch"):
+		// BuildKit's empty image.
 		st.config = dockerspec.DockerOCIImage{Image: imgspecv1.Image{Platform: imgspecv1.Platform{OS: "linux", Architecture: runtime.GOARCH}}}
-		st.config.Config.Env = nil
+		st.config.Config.WorkingDir = "/"
 	default:
 		id, err := b.findImage(base)
 		if err != nil {
@@ -304,6 +308,10 @@ func (b *builder) buildStage(i int, isTarget bool) error {
 	}
 	if st.imageID != "" {
 		fmt.Fprintf(b.out, " ---> %s\n", short(st.imageID))
+	}
+	// BuildKit makes sure every stage has a PATH.
+	if !hasKey(st.config.Config.Env, "PATH") {
+		st.config.Config.Env = append(st.config.Config.Env, "PATH="+defaultPath)
 	}
 	// The base's ONBUILD triggers run now and are not inherited further.
 	if triggers := st.config.Config.OnBuild; len(triggers) > 0 {

@@ -52,10 +52,11 @@ need() {
 }
 
 # Tools, as command:package. docker-registry only where no registry answers
-# (run.sh starts one); gcc and git for the build itself (cgo, make vet).
+# (run.sh starts one); gcc and git for the build itself (cgo, make vet);
+# buildah, whose image configurations lodger build's are compared with.
 pkgs=()
 for pair in newuidmap:uidmap newgidmap:uidmap busybox:busybox-static curl:curl \
-	rootlesskit:rootlesskit gcc:gcc git:git; do
+	rootlesskit:rootlesskit gcc:gcc git:git buildah:buildah; do
 	command -v "${pair%%:*}" >/dev/null || pkgs+=("${pair#*:}")
 done
 # A user who is not root starts the second user's planter through sudo.

@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // The builds of issue 16: lodger build as the test user, FROM the test
@@ -550,4 +553,88 @@ CMD cat /count /ls /b /rw /tmpfs /ifaces && ls /copied && ls -A /cache /src /scr
 	}
 	wantStdout(t, e.runRm(t, "mounts", "cat", "/b"), "changed\n")
 	noBuildLeftovers(t, e)
+}
+
+// TestBuildConfigMatchesBuildah builds one Dockerfile with lodger and
+// with buildah (Debian's, as the same user, Docker format) and compares
+// the image configurations field by field. Only what buildah adds of its
+// own (its version label, the container fields of Docker's old schema)
+// and BuildKit's ArgsEscaped, which lodger writes as Docker's default
+// builder does, are set aside. (A port range is where they part: buildah
+// keeps EXPOSE 9000-9001 as one key, BuildKit and lodger list each port;
+// TestBuildMultiStage checks that.)
+func TestBuildConfigMatchesBuildah(t *testing.T) {
+	e := isolatedEnv(t)
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := buildContext(t, map[string]string{
+		"busybox": string(bb),
+		"Dockerfile": `FROM scratch
+COPY busybox /bin/busybox
+ENV A=1 B="two words"
+WORKDIR /app
+USER 1000:1000
+EXPOSE 8080 53/udp
+LABEL a=b "c d"="e f"
+VOLUME /data ["/logs"]
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=5s --retries=2 CMD /bin/busybox true
+ONBUILD RUN true
+SHELL ["/bin/busybox", "sh", "-c"]
+ENTRYPOINT ["/bin/busybox"]
+CMD ["sh"]
+`,
+	})
+	if err := os.Chmod(filepath.Join(dir, "busybox"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, e.lodger(t, "build", "-q", "-t", "cmp", dir), 0)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(inspectFormat(t, e, "cmp", "{{json .Config}}")), &got); err != nil {
+		t.Fatal(err)
+	}
+
+	buildah := func(args ...string) []byte {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*callTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "buildah", args...)
+		cmd.Env, cmd.Dir = e.vars, e.home
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("buildah %s: %v\n%s", strings.Join(args, " "), err, stderr)
+		}
+		return out
+	}
+	buildah("bud", "--format", "docker", "--layers", "-q", "-t", "cmp", dir)
+	t.Cleanup(func() { buildah("rmi", "-a", "-f") })
+	var img struct {
+		Docker struct {
+			Config map[string]any `json:"config"`
+		}
+	}
+	if err := json.Unmarshal(buildah("inspect", "--type", "image", "cmp"), &img); err != nil {
+		t.Fatal(err)
+	}
+	want := img.Docker.Config
+	for _, k := range []string{"Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce", "Image"} {
+		delete(want, k)
+	}
+	if labels, ok := want["Labels"].(map[string]any); ok {
+		delete(labels, "io.buildah.version")
+	}
+	if got["ArgsEscaped"] != true {
+		t.Errorf("ArgsEscaped %v, want true as BuildKit writes it for CMD", got["ArgsEscaped"])
+	}
+	delete(got, "ArgsEscaped")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("image configuration, buildah's (-) against lodger's (+):\n%s", diff)
+	}
+	wantStdout(t, e.runRm(t, "cmp", "sh", "-c", "echo $B; pwd; id -u"), "two words\n/app\n1000\n")
 }
