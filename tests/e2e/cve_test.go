@@ -612,6 +612,86 @@ func fsPath(t *testing.T, p string) string {
 	return filepath.Join(root, rel)
 }
 
+// TestCVE202130465Tmpfs is issue 12's variant of CVE-2021-30465: a
+// --tmpfs on a directory of a volume another container shares, and a
+// bind whose mount point lies below that tmpfs. The init makes that mount
+// point once the tmpfs is mounted; by then the other container may have
+// swapped the directory for a symlink to the host's /tmp, and a mount
+// point made by path would follow it out. The racer swaps directory and
+// link with renameat2(RENAME_EXCHANGE) millions of times a second, so the
+// compile and the init each see either about half the time: before the
+// fix, some runs in forty made their mount point in the host's /tmp.
+// Now each run has everything inside its own tree or fails with 125.
+func TestCVE202130465Tmpfs(t *testing.T) {
+	const name = "lodger-cve-tmpfs"
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	host := hostDir(t, e, "bind")
+	if got := withPrefix(dirNames(t, "/tmp"), name); len(got) > 0 {
+		t.Fatalf("%q in /tmp before the test: remove them and rerun", got)
+	}
+	t.Cleanup(func() {
+		for _, n := range withPrefix(dirNames(t, "/tmp"), name) {
+			os.RemoveAll(filepath.Join("/tmp", n))
+		}
+	})
+	volData := filepath.Join(e.info(t).Storage.GraphRoot, "volumes", "xvol", "_data")
+	wantStdout(t, e.lodger(t, "volume", "create", "xvol"), "xvol\n")
+	runDetached(t, e, "exchanger", "-v", "xvol:/vol", netImage(), "sh", "-c",
+		"mkdir /vol/target && ln -s /tmp /vol/link && exec nettool exchange -count /vol/.count /vol/target /vol/link")
+	swaps := func() int {
+		n, _ := strconv.Atoi(strings.TrimSpace(string(must(os.ReadFile(filepath.Join(volData, ".count"))))))
+		return n
+	}
+	eventually(t, "the exchanger to swap", func() bool { return swaps() > 10000 })
+
+	// The init mounts by depth, in the order given: forty more tmpfs
+	// mounts beside /vol/target come between its mount and the making of
+	// the mount point below it, which widens that window to a few
+	// milliseconds, some hundred swaps.
+	args := []string{"run", "--rm", "-q", noTLS, "-v", "xvol:/vol", "--tmpfs", "/vol/target"}
+	for i := range 40 {
+		args = append(args, "--tmpfs", fmt.Sprintf("/vol/pad%d", i))
+	}
+	args = append(args, "-v", host+":/vol/target/"+name+"-mp/d/d", busybox, "true")
+	const runs = 40
+	tally := map[string]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var next atomic.Int32
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for int(next.Add(1)) <= runs {
+				r, err := call{env: e}.do(args...)
+				mu.Lock()
+				switch {
+				case err != nil:
+					t.Error(err)
+				case r.code == 0:
+					tally["ran"]++
+				case r.code == 125 && strings.HasPrefix(r.stderr, "lodger: ") && strings.Count(r.stderr, "\n") == 1:
+					tally["125: "+regexp.MustCompile(`/proc/self/fd/[0-9]+`).ReplaceAllString(strings.TrimSpace(r.stderr), "<fd>")]++
+				default:
+					t.Errorf("%s\nwant exit 0 or 125 with one lodger error line", r)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	n := swaps()
+	t.Logf("%d swaps; %d runs: %v", n, runs, tally)
+	if got := withPrefix(dirNames(t, "/tmp"), name); len(got) > 0 {
+		t.Errorf("the host's /tmp now has %q: lodger made a mount point through the link", got)
+	}
+	if got := dirNames(t, host); len(got) != 0 {
+		t.Errorf("%s now holds %q, want it empty", host, got)
+	}
+}
+
+
 func must[T any](v T, _ error) T { return v }
 
 // dirNames lists a directory's names, sorted; nil when it cannot be read.

@@ -74,6 +74,10 @@
 //		opened anything else, otherwise "round I missed refused N",
 //		"round I gone refused N" (it ended before it was seen as EXE)
 //		or "round I unseen"; at the end "done rounds N caught M".
+//	nettool exchange [-count FILE] A B
+//		The racer of issue 12's tmpfs finding: swap A and B (a directory
+//		and a symlink) with renameat2(RENAME_EXCHANGE) in a loop, for
+//		ever; with -count write the number of swaps to FILE every 100 ms.
 //
 // Flags may come before, between or after the arguments. Every command
 // exits 0 on success and 1 with a one-line error on stderr otherwise, and
@@ -97,20 +101,21 @@ func main() {
 }
 
 var commands = map[string]func([]string) error{
-	"get":     get,
-	"resolve": resolve,
-	"serve":   serve,
-	"dial":    dial,
-	"connect": connect,
-	"ifaces":  ifaces,
-	"ping":    ping,
-	"garbage": garbage,
-	"probe":   probe,
-	"hostile": hostile,
-	"seize":   seize,
+	"get":      get,
+	"resolve":  resolve,
+	"serve":    serve,
+	"dial":     dial,
+	"connect":  connect,
+	"ifaces":   ifaces,
+	"ping":     ping,
+	"garbage":  garbage,
+	"probe":    probe,
+	"hostile":  hostile,
+	"seize":    seize,
+	"exchange": exchange,
 }
 
-const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile|seize ARGS..."
+const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile|seize|exchange ARGS..."
 
 func run(args []string) error {
 	if len(args) == 0 {

@@ -32,3 +32,7 @@ func hostile([]string) error {
 func seize([]string) error {
 	return fmt.Errorf("seize is not supported on %s", runtime.GOOS)
 }
+
+func exchange([]string) error {
+	return fmt.Errorf("exchange is not supported on %s", runtime.GOOS)
+}
