@@ -73,6 +73,7 @@ func Inspect(ctx context.Context, store cstorage.Store, ref string) (*InspectRep
 		img, _ = imagepull.Config(ctx, store, in.ImageID) // a removed image leaves its fields empty
 	}
 	r := inspectReport(in, spec, img)
+	addUserNetworks(store, in, r)
 	r.Driver = store.GraphDriverName()
 	r.GraphDriver = &storage.DriverData{Name: r.Driver, Data: map[string]string{}}
 	if dir, err := store.ContainerDirectory(in.ID); err == nil {
@@ -248,7 +249,9 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 			ep.IPAddress = netstack.Guest
 		}
 	}
-	d.NetworkSettings.Networks[m.NetworkName()] = ep
+	if net.Mode != NetworkUser { // addUserNetworks fills those in
+		d.NetworkSettings.Networks[m.NetworkName()] = ep
+	}
 	return r
 }
 

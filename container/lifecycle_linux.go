@@ -209,6 +209,7 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 		}
 	}
 	_, _ = store.Unmount(in.ID, true)
+	in.Metadata.networkOf().releaseUser(store, in.ID)
 	if err := store.DeleteContainer(in.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
 		return fmt.Errorf("remove container %s: %w", in.Name, err)
 	}

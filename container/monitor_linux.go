@@ -60,7 +60,9 @@ func startMonitor(store cstorage.Store, so storage.Options, n NetworkSettings, r
 	}
 	req.Events = JournalPath()
 	req.AttachSocket = attachPath(req.ID)
-	req.Netstack = n.stack()
+	if req.Netstack, req.Networks, err = n.userPlan(store, req.ID); err != nil {
+		return err
+	}
 	req.Cleanup = monitor.Command{Args: []string{self, CleanupArg, req.ID}, Stdin: stdin}
 	return monitor.Start(req, listeners)
 }
@@ -92,6 +94,9 @@ func CleanupMain() int {
 		// --rm takes the anonymous volumes too, as in Docker.
 		in, ierr := Get(store, req.ID)
 		if store.DeleteContainer(req.ID) == nil {
+			if ierr == nil {
+				in.Metadata.networkOf().releaseUser(store, req.ID)
+			}
 			_ = RemoveAnonymousVolumes(store, vols)
 			if ierr == nil {
 				in.emit("destroy")

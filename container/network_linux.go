@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,13 @@ type NetworkSettings struct {
 	Netstack *netstack.Config `json:"netstack,omitempty"`
 	// Publish is the ports asked for; a host port 0 is picked at start.
 	Publish []ports.Mapping `json:"publish,omitempty"`
+	// Networks are the user networks of mode NetworkUser.
+	Networks []UserNetwork `json:"networks,omitempty"`
+
+	// ip and ip6 are --ip and --ip6 (for the first user network); self
+	// and resolver the container's address and nameserver there, once
+	// connected.
+	ip, ip6, self, resolver netip.Addr
 }
 
 // parseNetwork reads --network; the ports come later, with the image.
@@ -58,7 +66,13 @@ func (s *NetworkSettings) addPorts(explicit []ports.Mapping, all bool, exposed m
 	if len(ms) == 0 {
 		return nil
 	}
-	if s.Mode != NetworkNetstack {
+	if s.Mode == NetworkUser {
+		for _, m := range ms {
+			if m.Protocol != "tcp" {
+				return fmt.Errorf("-p %s: lodger publishes only TCP ports of a container on a user network yet; use TCP, or the default network", m)
+			}
+		}
+	} else if s.Mode != NetworkNetstack {
 		return fmt.Errorf("-p and -P publish ports of the netstack network, not of --network %s", s.Mode)
 	}
 	if err := ports.Validate(ms); err != nil {

@@ -1,15 +1,251 @@
 package container
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	dockercontainer "github.com/moby/moby/api/types/container"
+	dnetwork "github.com/moby/moby/api/types/network"
+
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/container/monitor"
+	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/network"
+	"github.com/lodger-containers/lodger/network/bridge"
+	"github.com/lodger-containers/lodger/rootless"
 )
 
+// NetworkUser is the mode of a container on user networks
+// (NetworkSettings.Networks).
+const NetworkUser = "user"
+
+// UserNetwork is one user network a container is on, in the order of its
+// interfaces (eth0, eth1...). Its address lives in the network's record.
+type UserNetwork struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Aliases []string `json:"aliases,omitempty"`
+}
+
 // NetworkStore returns the user networks of store's graph root, knowing
-// from storage which containers still exist.
+// from storage which containers still exist and taking a removed
+// network's namespace and gateway down.
 func NetworkStore(store cstorage.Store) *network.Store {
 	ns := network.New(store.GraphRoot())
 	ns.Exists = store.Exists
+	ns.Teardown = func(n network.Network) error { return bridge.Teardown(bridge.Dir(rootless.RunDir(), n.Name)) }
 	return ns
+}
+
+// userNetworkOptions are the flags that shape a container's endpoints.
+type userNetworkOptions struct {
+	aliases []string
+	ip, ip6 string
+}
+
+// parseNetworks reads --network (repeatable): netstack (or Docker's
+// bridge), none, host, or user networks by name or ID, which need store.
+func parseNetworks(store cstorage.Store, modes []string, o userNetworkOptions) (NetworkSettings, error) {
+	if len(modes) == 0 {
+		modes = []string{""}
+	}
+	var users []string
+	var builtin *NetworkSettings
+	for _, m := range modes {
+		name, _, _ := parseModeName(m)
+		switch name {
+		case "", NetworkNetstack, network.Bridge, NetworkNone, NetworkHost:
+			if name == network.Bridge {
+				m = NetworkNetstack
+			}
+			s, err := parseNetwork(m)
+			if err != nil {
+				return NetworkSettings{}, err
+			}
+			builtin = &s
+		default:
+			users = append(users, m)
+		}
+	}
+	if builtin != nil && (len(users) > 0 || len(modes) > 1) {
+		return NetworkSettings{}, fmt.Errorf("--network: a container is on user networks or on one of netstack (bridge), none and host, not both")
+	}
+	if builtin != nil {
+		if len(o.aliases) > 0 || o.ip != "" || o.ip6 != "" {
+			return NetworkSettings{}, errors.New("--network-alias, --ip and --ip6 are for user networks (lodger network create)")
+		}
+		return *builtin, nil
+	}
+	s := NetworkSettings{Mode: NetworkUser}
+	ns := NetworkStore(store)
+	for i, m := range users {
+		n, err := ns.Get(m)
+		if err != nil {
+			if errors.Is(err, network.ErrNotFound) {
+				return NetworkSettings{}, fmt.Errorf("--network %s: no such network: create it with lodger network create %s", m, m)
+			}
+			return NetworkSettings{}, err
+		}
+		if slices.ContainsFunc(s.Networks, func(u UserNetwork) bool { return u.ID == n.ID }) {
+			return NetworkSettings{}, fmt.Errorf("--network %s: given twice", m)
+		}
+		u := UserNetwork{ID: n.ID, Name: n.Name}
+		if i == 0 {
+			u.Aliases = o.aliases
+		}
+		s.Networks = append(s.Networks, u)
+	}
+	for flag, v := range map[string]string{"--ip": o.ip, "--ip6": o.ip6} {
+		if v == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil || (flag == "--ip") != a.Is4() {
+			return NetworkSettings{}, fmt.Errorf("%s %q: want an IPv%s address", flag, v, map[bool]string{true: "4", false: "6"}[flag == "--ip"])
+		}
+		if flag == "--ip" {
+			s.ip = a
+		} else {
+			s.ip6 = a
+		}
+	}
+	return s, nil
+}
+
+// parseModeName splits "netstack:opts".
+func parseModeName(m string) (name, opts string, hasOpts bool) {
+	for i := 0; i < len(m); i++ {
+		if m[i] == ':' {
+			return m[:i], m[i+1:], true
+		}
+	}
+	return m, "", false
+}
+
+// connectUser gives container id (called name) its endpoints on its user
+// networks; on failure none is left.
+func (s *NetworkSettings) connectUser(store cstorage.Store, id, name string) error {
+	if s.Mode != NetworkUser {
+		return nil
+	}
+	ns := NetworkStore(store)
+	for i, u := range s.Networks {
+		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases}
+		if i == 0 {
+			o.IPv4, o.IPv6 = s.ip, s.ip6
+		}
+		n, ep, err := ns.Connect(u.ID, o)
+		if err != nil {
+			_ = ns.Release(id)
+			return fmt.Errorf("--network %s: %w", u.Name, err)
+		}
+		if i == 0 {
+			s.self = ep.IPv4
+			if sn, ok := n.Subnet4(); ok {
+				s.resolver = sn.Gateway
+			}
+		}
+	}
+	return nil
+}
+
+// userPlan is what a start of a container on user networks needs: the
+// attachments its prestart makes and the configuration of its published
+// ports (no stack of its own: the network's gateway is its way out).
+func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Config, []bridge.Attachment, error) {
+	if s.Mode != NetworkUser {
+		return s.stack(), nil, nil
+	}
+	program, err := monitor.Path()
+	if err != nil {
+		return nil, nil, err
+	}
+	ns := NetworkStore(store)
+	cfg := netstack.DefaultConfig()
+	var atts []bridge.Attachment
+	for i, u := range s.Networks {
+		n, err := ns.Get(u.ID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("network %s: %w", u.Name, err)
+		}
+		ep, ok := n.Endpoints[id]
+		if !ok {
+			return nil, nil, fmt.Errorf("network %s has no address for the container: disconnect and connect it again", n.Name)
+		}
+		a := bridge.Attachment{
+			Network: n.Name, Dir: bridge.Dir(rootless.RunDir(), n.Name), Record: ns.RecordPath(n.Name), Program: program,
+			Interface: fmt.Sprintf("eth%d", i), Veth: bridge.VethName(ep.ID), MAC: ep.MAC, MTU: n.MTU, DefaultRoute: i == 0,
+		}
+		if sn, ok := n.Subnet4(); ok && ep.IPv4.IsValid() {
+			a.Address, a.Gateway = netip.PrefixFrom(ep.IPv4, sn.Subnet.Bits()), sn.Gateway
+		}
+		if sn, ok := n.Subnet6(); ok && ep.IPv6.IsValid() {
+			a.Address6, a.Gateway6 = netip.PrefixFrom(ep.IPv6, sn.Subnet.Bits()), sn.Gateway
+		}
+		atts = append(atts, a)
+		if i == 0 {
+			cfg.LAN = &netstack.LAN{Subnet: a.Address.Masked(), Gateway: a.Gateway, Guest: ep.IPv4, Internal: n.Internal}
+			cfg.IPv6 = a.Address6.IsValid()
+			if cfg.IPv6 {
+				cfg.LAN.Subnet6, cfg.LAN.Gateway6, cfg.LAN.Guest6 = a.Address6.Masked(), a.Gateway6, ep.IPv6
+			}
+		}
+	}
+	return &cfg, atts, nil
+}
+
+// releaseUser gives up the container's addresses (it was not created, or
+// is removed).
+func (s NetworkSettings) releaseUser(store cstorage.Store, id string) {
+	if s.Mode == NetworkUser {
+		_ = NetworkStore(store).Release(id)
+	}
+}
+
+// addUserNetworks puts the container's user networks into r, as Docker's
+// NetworkSettings.Networks and HostConfig.NetworkMode show them. The
+// address is the container's for as long as it exists, so it is shown
+// stopped too.
+func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
+	ns := in.Metadata.networkOf()
+	if ns.Mode != NetworkUser || r.NetworkSettings == nil {
+		return
+	}
+	if len(ns.Networks) > 0 && r.HostConfig != nil {
+		r.HostConfig.NetworkMode = dockercontainer.NetworkMode(ns.Networks[0].Name)
+	}
+	nets := NetworkStore(store)
+	for _, u := range ns.Networks {
+		ep := &dnetwork.EndpointSettings{NetworkID: u.ID, Aliases: u.Aliases}
+		if n, err := nets.Get(u.ID); err == nil {
+			if e, ok := n.Endpoints[in.ID]; ok {
+				ep.EndpointID = e.ID
+				ep.DNSNames = e.Names()
+				if mac, err := net.ParseMAC(e.MAC); err == nil {
+					ep.MacAddress = dnetwork.HardwareAddr(mac)
+				}
+				if sn, ok := n.Subnet4(); ok && e.IPv4.IsValid() {
+					ep.IPAddress, ep.IPPrefixLen, ep.Gateway = e.IPv4, sn.Subnet.Bits(), sn.Gateway
+				}
+				if sn, ok := n.Subnet6(); ok && e.IPv6.IsValid() {
+					ep.GlobalIPv6Address, ep.GlobalIPv6PrefixLen, ep.IPv6Gateway = e.IPv6, sn.Subnet.Bits(), sn.Gateway
+				}
+				if len(e.Static) > 0 {
+					ep.IPAMConfig = &dnetwork.EndpointIPAMConfig{}
+					for _, a := range e.Static {
+						if a.Is4() {
+							ep.IPAMConfig.IPv4Address = a
+						} else {
+							ep.IPAMConfig.IPv6Address = a
+						}
+					}
+				}
+			}
+		}
+		r.NetworkSettings.Networks[u.Name] = ep
+	}
 }

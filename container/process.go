@@ -189,6 +189,9 @@ func etcContent(hostname string, n NetworkSettings, o ProcessOptions, p parsedPr
 	if n.Mode == NetworkNetstack {
 		self = netstack.Guest.String()
 	}
+	if n.Mode == NetworkUser && n.self.IsValid() {
+		self = n.self.String()
+	}
 	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + self + "\t" + hostname + "\n"
 	if n.Mode == NetworkNetstack && n.Netstack != nil && n.Netstack.AllowHostLoopback {
 		hosts += netstack.Gateway.String() + "\t" + netstack.HostAlias + "\n"
@@ -209,6 +212,11 @@ func etcContent(hostname string, n NetworkSettings, o ProcessOptions, p parsedPr
 		// which the container cannot reach: it asks the stack's resolver,
 		// which asks them.
 		o.DNS = []string{netstack.DNS.String()}
+	}
+	if n.Mode == NetworkUser && len(o.DNS) == 0 && n.resolver.IsValid() {
+		// The network's gateway answers for the containers on it, and
+		// asks the host's resolvers for the rest.
+		o.DNS = []string{n.resolver.String()}
 	}
 	if len(o.DNS) == 0 && len(o.DNSSearch) == 0 && len(o.DNSOptions) == 0 {
 		return hosts, resolv

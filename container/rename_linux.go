@@ -39,6 +39,10 @@ func Rename(store cstorage.Store, ref, newName string) error {
 		}
 		return fmt.Errorf("rename %s: %w", in.Name, err)
 	}
+	// The new name resolves on the container's networks.
+	if in.Metadata.networkOf().Mode == NetworkUser {
+		_ = NetworkStore(store).Rename(in.ID, newName)
+	}
 	// Docker's: the new name, and the old one as its record had it.
 	oldName := "/" + in.Name
 	in.Name = newName

@@ -33,6 +33,7 @@ import (
 	"github.com/lodger-containers/lodger/imagepull"
 	"github.com/lodger-containers/lodger/netstack/ports"
 	lnetwork "github.com/lodger-containers/lodger/network"
+	"github.com/lodger-containers/lodger/network/bridge"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -42,23 +43,29 @@ type RunOptions struct {
 	Args  []string
 	// Entrypoint replaces the image's Entrypoint (and drops its Cmd)
 	// when not nil; empty clears it.
-	Entrypoint  []string
-	Env         []string
-	EnvFiles    []string
-	Workdir     string
-	User        string
-	Name        string
-	Hostname    string
-	Network     string          // --network
-	Publish     []ports.Mapping // -p, parsed by the front end
-	PublishAll  bool            // -P
-	Interactive bool
-	TTY         bool
-	Remove      bool
-	Security    SecurityOptions
-	Mounts      MountOptions
-	Process     ProcessOptions
-	Userns      string // "" or keep-id
+	Entrypoint []string
+	Env        []string
+	EnvFiles   []string
+	Workdir    string
+	User       string
+	Name       string
+	Hostname   string
+	Network    string // --network
+	// Networks are repeated --network values; when set they replace
+	// Network. NetworkAliases, IP and IP6 shape the container's endpoint
+	// on the first user network.
+	Networks       []string
+	NetworkAliases []string
+	IP, IP6        string
+	Publish        []ports.Mapping // -p, parsed by the front end
+	PublishAll     bool            // -P
+	Interactive    bool
+	TTY            bool
+	Remove         bool
+	Security       SecurityOptions
+	Mounts         MountOptions
+	Process        ProcessOptions
+	Userns         string // "" or keep-id
 	// Detach runs the container under a monitor and returns once it runs;
 	// Started then receives its ID. Storage tells the monitor where the
 	// store is.
@@ -146,7 +153,11 @@ func (m Metadata) logOptions() logfile.Options {
 // NetworkName is the container's network as Docker names it: bridge for
 // lodger's default network (the userspace stack), host, none.
 func (m Metadata) NetworkName() string {
-	if n := m.networkOf(); n.Mode != NetworkNetstack {
+	n := m.networkOf()
+	if n.Mode == NetworkUser && len(n.Networks) > 0 {
+		return n.Networks[0].Name
+	}
+	if n.Mode != NetworkNetstack {
 		return n.Mode
 	}
 	return lnetwork.Bridge
@@ -217,7 +228,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err := ValidateName(opts.Name); err != nil {
 		return exec.ExitLodger, invalid(err)
 	}
-	netSettings, err := parseNetwork(opts.Network)
+	netModes := opts.Networks
+	if len(netModes) == 0 {
+		netModes = []string{opts.Network}
+	}
+	netSettings, err := parseNetworks(store, netModes, userNetworkOptions{aliases: opts.NetworkAliases, ip: opts.IP, ip6: opts.IP6})
 	if err != nil {
 		return exec.ExitLodger, invalid(err)
 	}
@@ -346,9 +361,15 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err := context.Cause(ctx); err != nil {
 		return exec.ExitLodger, err
 	}
+	// Addresses on user networks are taken before the record exists, as
+	// host ports are: a taken --ip fails the run here.
+	if err := netSettings.connectUser(store, id, name); err != nil {
+		return exec.ExitLodger, err
+	}
 	// The volumes stay claimed until the record naming them is written.
 	claim, err := claimVolumes(store, plan)
 	if err != nil {
+		netSettings.releaseUser(store, id)
 		return exec.ExitLodger, err
 	}
 	entrypoint, cmd := CommandParts(cfg.Config, opts.Entrypoint, opts.Args)
@@ -360,6 +381,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
 	if err != nil {
+		netSettings.releaseUser(store, id)
 		if errors.Is(err, cstorage.ErrDuplicateName) {
 			return exec.ExitLodger, fmt.Errorf("container name %q: %w by another container; choose another --name or remove it", name, ErrNameInUse)
 		}
@@ -378,6 +400,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		_, _ = store.Unmount(id, true)
 		if opts.Remove {
 			if store.DeleteContainer(id) == nil {
+				netSettings.releaseUser(store, id)
 				_ = RemoveAnonymousVolumes(store, claim.names())
 				Journal().Emit(events.Container, "destroy", id, attrs)
 			}
@@ -491,7 +514,16 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	// In the foreground this process is the monitor: ps sees the container
 	// running, and exited with an unknown code should lodger be killed.
 	st := monitor.State{MonitorPid: os.Getpid(), BootID: monitor.BootID(), Remove: opts.Remove, Ports: published(listeners), Foreground: true}
-	netw, err := monitor.OpenNetwork(netSettings.stack(), listeners, func(format string, args ...any) {
+	netCfg, netAtts, err := netSettings.userPlan(store, id)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	if len(netAtts) > 0 {
+		keepCtx, stopKeep := context.WithCancel(context.Background())
+		defer stopKeep()
+		bridge.Keep(keepCtx, netAtts)
+	}
+	netw, err := monitor.OpenNetwork(netCfg, listeners, func(format string, args ...any) {
 		fmt.Fprintf(opts.Stderr, "lodger: "+format+"\n", args...)
 	})
 	listeners = nil // the network owns them now
@@ -521,7 +553,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	// with it until it stops, before the exit is recorded.
 	var stmu sync.Mutex
 	stopHealth := func() {}
-	code, err := runProcess(spec, opts, log, monitor.Hooks(netw), func(pid int) {
+	code, err := runProcess(spec, opts, log, monitor.Hooks(netw, netAtts), func(pid int) {
 		stmu.Lock()
 		defer stmu.Unlock()
 		st.Status, st.Pid, st.StartedAt = monitor.StatusRunning, pid, time.Now().UTC()

@@ -64,6 +64,52 @@ type Config struct {
 	// Off unless asked for, for the same reason as Bypass: the handed
 	// socket is the host's, and can be re-aimed.
 	AcceptBypass bool `json:"acceptBypass,omitempty"`
+
+	// LAN, when set, puts the stack on a user network's bridge instead
+	// of one container's own link (see LAN).
+	LAN *LAN `json:"lan,omitempty"`
+}
+
+// LAN is a user network's addressing. The network's gateway process runs
+// a stack on a TAP in the network's bridge, answering as Gateway (also
+// the resolver) for the whole subnet (Guest zero); a container's monitor
+// on the network has no stack, only its published ports, carried by the
+// kernel to its address Guest.
+type LAN struct {
+	Subnet   netip.Prefix `json:"subnet"`
+	Gateway  netip.Addr   `json:"gateway"`
+	Subnet6  netip.Prefix `json:"subnet6,omitzero"`
+	Gateway6 netip.Addr   `json:"gateway6,omitzero"`
+	Guest    netip.Addr   `json:"guest,omitzero"`
+	Guest6   netip.Addr   `json:"guest6,omitzero"`
+	// MAC is the gateway's: the same for every run of the gateway
+	// process, so that the containers' neighbour entries stay right
+	// when it is restarted.
+	MAC string `json:"mac,omitempty"`
+	// Internal networks have no way out: the stack dials nothing.
+	Internal bool `json:"internal,omitempty"`
+}
+
+// plan is the addresses a stack or a container's link uses.
+type plan struct {
+	subnet, subnet6              netip.Prefix
+	gateway, dns, gateway6, dns6 netip.Addr
+	guest, guest6                netip.Addr
+	lan, internal                bool
+}
+
+func (c Config) plan() plan {
+	if c.LAN == nil {
+		return plan{subnet: Subnet, subnet6: Subnet6, gateway: Gateway, dns: DNS, gateway6: Gateway6, dns6: DNS6, guest: Guest, guest6: Guest6}
+	}
+	l := c.LAN
+	return plan{subnet: l.Subnet, subnet6: l.Subnet6, gateway: l.Gateway, dns: l.Gateway, gateway6: l.Gateway6, dns6: l.Gateway6,
+		guest: l.Guest, guest6: l.Guest6, lan: true, internal: l.Internal}
+}
+
+// onLink says whether a is on the link's subnets.
+func (p plan) onLink(a netip.Addr) bool {
+	return p.subnet.Contains(a) || (p.subnet6.IsValid() && p.subnet6.Contains(a))
 }
 
 // DefaultConfig is what `--network netstack` gives.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
@@ -38,6 +39,13 @@ func (p *pinger) intercept(frame []byte) bool {
 	}
 	eth := header.Ethernet(frame)
 	pkt := frame[header.EthernetMinimumSize:]
+	pl := p.st.plan
+	if eth.Type() == header.ARPProtocolNumber {
+		// With spoofing the stack would answer ARP for every address; on
+		// a bridge, only the gateway is its to answer for.
+		a := header.ARP(pkt)
+		return pl.lan && a.IsValid() && a.Op() == header.ARPRequest && netip.AddrFrom4([4]byte(a.ProtocolAddressTarget())) != pl.gateway
+	}
 	var src, dst netip.Addr
 	var payload []byte
 	switch eth.Type() {
@@ -58,6 +66,10 @@ func (p *pinger) intercept(frame []byte) bool {
 			return false
 		}
 		payload = ip.Payload()
+		if pl.lan && len(payload) >= header.ICMPv6NeighborSolicitMinimumSize && header.ICMPv6(payload).Type() == header.ICMPv6NeighborSolicit {
+			// As ARP above: only the gateway's address is the stack's.
+			return header.NDPNeighborSolicit(header.ICMPv6(payload).MessageBody()).TargetAddress() != tcpipAddr(pl.gateway6)
+		}
 		if len(payload) < header.ICMPv6EchoMinimumSize || header.ICMPv6(payload).Type() != header.ICMPv6EchoRequest {
 			return false
 		}
@@ -66,10 +78,14 @@ func (p *pinger) intercept(frame []byte) bool {
 		return false
 	}
 	switch dst {
-	case Gateway, DNS, Gateway6, DNS6:
+	case pl.gateway, pl.dns, pl.gateway6, pl.dns6:
 		return false // the stack's own addresses answer themselves
 	}
-	if src != Guest && src != Guest6 {
+	if pl.lan {
+		if !pl.onLink(src) || pl.onLink(dst) {
+			return true // spoofed, or for a neighbour the bridge carries: not ours
+		}
+	} else if src != pl.guest && src != pl.guest6 {
 		return true // spoofed: dropped
 	}
 	host, err := p.st.cfg.destination(dst)
@@ -82,16 +98,17 @@ func (p *pinger) intercept(frame []byte) bool {
 		return true
 	}
 	req := append([]byte(nil), payload...)
+	to := replyTo{mac: eth.SourceAddress(), addr: src}
 	go func() {
 		defer func() { <-p.slots }()
-		p.echo(dst, host, req)
+		p.echo(dst, host, req, to)
 	}()
 	return true
 }
 
 // echo sends one echo request to host and, on a reply, writes the answer
 // into the container as coming from dst.
-func (p *pinger) echo(dst, host netip.Addr, req []byte) {
+func (p *pinger) echo(dst, host netip.Addr, req []byte, to replyTo) {
 	v4 := host.Is4()
 	domain, proto := unix.AF_INET6, unix.IPPROTO_ICMPV6
 	if v4 {
@@ -147,14 +164,21 @@ func (p *pinger) echo(dst, host netip.Addr, req []byte) {
 			continue
 		}
 		reply[4], reply[5] = byte(ident>>8), byte(ident)
-		p.st.link.writeFrame(echoReplyFrame(dst, reply))
+		p.st.link.writeFrame(echoReplyFrame(dst, reply, p.st.link.addr, to))
 		return
 	}
 }
 
+// replyTo is who asked: the container's MAC and address.
+type replyTo struct {
+	mac  tcpip.LinkAddress
+	addr netip.Addr
+}
+
 // echoReplyFrame builds the Ethernet frame of an echo reply from dst to
-// the container; icmp is the reply's ICMP message, checksum to be set.
-func echoReplyFrame(dst netip.Addr, icmp []byte) []byte {
+// the container (to), sent from the gateway's MAC gw; icmp is the reply's
+// ICMP message, checksum to be set.
+func echoReplyFrame(dst netip.Addr, icmp []byte, gw tcpip.LinkAddress, to replyTo) []byte {
 	var iphdr int
 	if dst.Is4() {
 		iphdr = header.IPv4MinimumSize
@@ -166,14 +190,14 @@ func echoReplyFrame(dst netip.Addr, icmp []byte) []byte {
 	body := frame[header.EthernetMinimumSize+iphdr:]
 	copy(body, icmp)
 	if dst.Is4() {
-		eth.Encode(&header.EthernetFields{SrcAddr: gatewayMAC, DstAddr: guestMAC, Type: header.IPv4ProtocolNumber})
+		eth.Encode(&header.EthernetFields{SrcAddr: gw, DstAddr: to.mac, Type: header.IPv4ProtocolNumber})
 		ip := header.IPv4(frame[header.EthernetMinimumSize:])
 		ip.Encode(&header.IPv4Fields{
 			TotalLength: uint16(iphdr + len(icmp)),
 			TTL:         64,
 			Protocol:    uint8(header.ICMPv4ProtocolNumber),
 			SrcAddr:     tcpipAddr(dst),
-			DstAddr:     tcpipAddr(Guest),
+			DstAddr:     tcpipAddr(to.addr),
 		})
 		ip.SetChecksum(^ip.CalculateChecksum())
 		m := header.ICMPv4(body)
@@ -181,21 +205,21 @@ func echoReplyFrame(dst netip.Addr, icmp []byte) []byte {
 		m.SetChecksum(^checksum.Checksum(body, 0))
 		return frame
 	}
-	eth.Encode(&header.EthernetFields{SrcAddr: gatewayMAC, DstAddr: guestMAC, Type: header.IPv6ProtocolNumber})
+	eth.Encode(&header.EthernetFields{SrcAddr: gw, DstAddr: to.mac, Type: header.IPv6ProtocolNumber})
 	ip := header.IPv6(frame[header.EthernetMinimumSize:])
 	ip.Encode(&header.IPv6Fields{
 		PayloadLength:     uint16(len(icmp)),
 		TransportProtocol: header.ICMPv6ProtocolNumber,
 		HopLimit:          64,
 		SrcAddr:           tcpipAddr(dst),
-		DstAddr:           tcpipAddr(Guest6),
+		DstAddr:           tcpipAddr(to.addr),
 	})
 	m := header.ICMPv6(body)
 	m.SetChecksum(0)
 	m.SetChecksum(header.ICMPv6Checksum(header.ICMPv6ChecksumParams{
 		Header:      m[:header.ICMPv6MinimumSize],
 		Src:         tcpipAddr(dst),
-		Dst:         tcpipAddr(Guest6),
+		Dst:         tcpipAddr(to.addr),
 		PayloadCsum: checksum.Checksum(m[header.ICMPv6MinimumSize:], 0),
 		PayloadLen:  len(m) - header.ICMPv6MinimumSize,
 	}))

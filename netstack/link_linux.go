@@ -46,6 +46,8 @@ type tapLink struct {
 	done       chan struct{}
 	// intercept, when set, sees each frame first and may take it.
 	intercept func(frame []byte) bool
+	// ownOnly drops frames for other MACs (a TAP on a bridge).
+	ownOnly bool
 	// linger, when set, is handed the TAP before Close closes it.
 	linger func(*os.File) error
 	// closed makes Close idempotent: gVisor closes the link when its NIC
@@ -199,6 +201,10 @@ func (l *tapLink) readLoop() {
 			payload = buffer.MakeWithView(head)
 			payload.Append(body)
 		}
+		if l.ownOnly && !l.forUs(head.AsSlice()) {
+			payload.Release()
+			continue
+		}
 		if l.intercept != nil && mayIntercept(head.AsSlice()) && l.intercept(payload.Flatten()) {
 			payload.Release()
 			continue
@@ -207,9 +213,18 @@ func (l *tapLink) readLoop() {
 	}
 }
 
-// mayIntercept says whether a frame, by its first bytes, is ICMP.
+// forUs says whether a frame is addressed to the link's MAC, or to all
+// (broadcast, multicast).
+func (l *tapLink) forUs(head []byte) bool {
+	return head[0]&1 == 1 || string(head[:6]) == string(l.addr)
+}
+
+// mayIntercept says whether a frame, by its first bytes, is ICMP or ARP.
 func mayIntercept(head []byte) bool {
 	const eth = header.EthernetMinimumSize
+	if head[12] == 0x08 && head[13] == 0x06 {
+		return true
+	}
 	if len(head) < eth+header.IPv6MinimumSize {
 		return len(head) >= eth+header.IPv4MinimumSize && head[12] == 0x08 && head[13] == 0x00 && head[eth+9] == 1
 	}

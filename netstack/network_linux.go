@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -86,6 +87,9 @@ func (n *Network) Published() []ports.Mapping {
 // stack on it; a stack of an earlier run is stopped first.
 func (n *Network) Attach(pid int) error {
 	n.Detach()
+	if n.cfg.LAN != nil {
+		return n.attachLAN(pid)
+	}
 	// The kernel path of published TCP ports (a routing rule, a thread
 	// in the container's namespace) is set up only for a container that
 	// publishes one: a plain run pays nothing for it.
@@ -99,6 +103,29 @@ func (n *Network) Attach(pid int) error {
 		ns, _ = newNetnsSockets(pid, n.cfg.IPv6)
 	}
 	return n.attach(tap, ns)
+}
+
+// attachLAN serves the published TCP ports of a container on a user
+// network: its link is a veth on the network's bridge, whose gateway
+// process runs the stack, so here there is no link and no stack, only
+// the kernel path of published connections (inbound_linux.go) to the
+// container's address on the network.
+func (n *Network) attachLAN(pid int) error {
+	st := &Stack{cfg: n.cfg, plan: n.cfg.plan(), logf: n.logf, conns: map[io.Closer]struct{}{}}
+	st.ctx, st.cancel = context.WithCancel(context.Background())
+	st.slots = make(chan struct{}, n.cfg.MaxConns)
+	if n.publishesTCP() {
+		if err := inNetns(pid, func() error { return routeInbound(n.cfg) }); err != nil {
+			return fmt.Errorf("published ports: %w", err)
+		}
+		ns, err := newNetnsSockets(pid, n.cfg.IPv6)
+		if err != nil {
+			return fmt.Errorf("published ports: %w", err)
+		}
+		st.netns = ns
+	}
+	n.current.Store(st)
+	return nil
 }
 
 // attach runs a stack on the link fd tap (tests hand a socket pair), with
@@ -121,6 +148,9 @@ func (n *Network) attach(tap *os.File, ns *netnsSockets) error {
 // when a TCP port is published; none when neither is on.
 func (n *Network) Trap() []string {
 	var calls []string
+	if n.cfg.LAN != nil {
+		return nil // the bypasses are the default network's
+	}
 	if n.cfg.Bypass {
 		calls = append(calls, "connect")
 	}
@@ -205,22 +235,23 @@ func (n *Network) serveTCP(l ports.Listener) {
 // a container without): those come from the gateway, which is the host.
 func (st *Stack) source(client netip.Addr) netip.Addr {
 	client = client.Unmap()
+	p := st.plan
 	switch {
-	case client.Is4() && (client.IsLoopback() || Subnet.Contains(client) || client.IsUnspecified()):
-		return Gateway
+	case client.Is4() && (client.IsLoopback() || p.onLink(client) || Subnet.Contains(client) || client.IsUnspecified()):
+		return p.gateway
 	case client.Is6() && !st.cfg.IPv6:
-		return Gateway
-	case client.Is6() && (client.IsLoopback() || Subnet6.Contains(client) || client.IsLinkLocalUnicast()):
-		return Gateway6
+		return p.gateway
+	case client.Is6() && (client.IsLoopback() || p.onLink(client) || Subnet6.Contains(client) || client.IsLinkLocalUnicast()):
+		return p.gateway6
 	}
 	return client
 }
 
 func (st *Stack) guest(from netip.Addr) netip.Addr {
 	if from.Is4() {
-		return Guest
+		return st.plan.guest
 	}
-	return Guest6
+	return st.plan.guest6
 }
 
 // dialIn connects a client of a published TCP port to the container, as
@@ -282,6 +313,10 @@ func (st *Stack) dialIn(c *net.TCPConn, port uint16) {
 		default:
 			st.spliceKernel(in, c)
 		}
+		return
+	}
+	if st.s == nil {
+		c.Close()
 		return
 	}
 	in, err := st.dialTCP(from, to)
@@ -377,8 +412,8 @@ func (n *Network) serveUDP(l ports.Listener) {
 			}
 		}
 		st := n.current.Load()
-		if st == nil {
-			continue
+		if st == nil || st.s == nil {
+			continue // no stack: a user network's container (UDP is refused there)
 		}
 		mu.Lock()
 		f := flows[client]
@@ -443,4 +478,28 @@ func (st *Stack) dialUDP(client netip.AddrPort, port uint16) (*gonet.UDPConn, er
 		return nil, fmt.Errorf("udp to the container: %s", tcpipErr)
 	}
 	return gonet.NewUDPConn(&wq, ep), nil
+}
+
+// ServeGateway runs a user network's gateway: a stack on tap, a TAP in
+// the network's bridge, that answers as cfg.LAN's gateway for the whole
+// subnet. It carries what the containers send out (NAT through the
+// user's sockets, as the default network's stack; nothing on an internal
+// network), answers ICMP echo, and resolves at the gateway's address:
+// names from names first (the network's containers), then the host's
+// resolvers. It owns tap; Close stops it.
+func ServeGateway(tap *os.File, cfg Config, names dns.Names, logf func(format string, args ...any)) (*Stack, error) {
+	if cfg.LAN == nil {
+		tap.Close()
+		return nil, errors.New("gateway without a network")
+	}
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	cfg.Bypass, cfg.AcceptBypass = false, false
+	r, err := dns.New(dns.Config{Names: names})
+	if err != nil {
+		tap.Close()
+		return nil, err
+	}
+	return newStack(tap, cfg, r, logf, nil)
 }

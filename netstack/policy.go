@@ -35,17 +35,21 @@ var blocked = []netip.Prefix{
 // goes, or errBlocked.
 func (c Config) destination(dst netip.Addr) (netip.Addr, error) {
 	dst = dst.Unmap() // ::ffff:127.0.0.1 is 127.0.0.1
-	switch dst {
-	case Gateway, Gateway6:
+	p := c.plan()
+	if p.internal {
+		// An internal network has no way out at all.
+		return netip.Addr{}, errBlocked
+	}
+	if dst.IsValid() && (dst == p.gateway || dst == p.gateway6) {
 		if !c.AllowHostLoopback {
 			return netip.Addr{}, errBlocked
 		}
-		if dst == Gateway6 {
+		if dst == p.gateway6 {
 			return netip.IPv6Loopback(), nil
 		}
 		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
 	}
-	if Subnet.Contains(dst) || Subnet6.Contains(dst) {
+	if p.onLink(dst) || Subnet.Contains(dst) || Subnet6.Contains(dst) {
 		// Nothing else lives on the container's link.
 		return netip.Addr{}, errBlocked
 	}
@@ -70,7 +74,7 @@ func (c Config) bypassTo(dst netip.AddrPort) bool {
 	if dst.Port() == 0 || !a.IsValid() || (a.Is6() && !c.IPv6) {
 		return false
 	}
-	if Subnet.Contains(a) || Subnet6.Contains(a) {
+	if c.plan().onLink(a) || Subnet.Contains(a) || Subnet6.Contains(a) {
 		return false
 	}
 	to, err := c.destination(a)

@@ -38,6 +38,7 @@ var (
 // container's TAP device, NAT to the host's sockets, and the resolver.
 type Stack struct {
 	cfg  Config
+	plan plan
 	s    *stack.Stack
 	link *tapLink
 	logf func(format string, args ...any)
@@ -73,17 +74,29 @@ func protoOf(a netip.Addr) tcpip.NetworkProtocolNumber {
 
 // newStack starts a stack on the TAP fd tap, which it owns from here on.
 func newStack(tap *os.File, cfg Config, resolver *dns.Resolver, logf func(string, ...any), linger func(*os.File) error) (*Stack, error) {
-	link, err := newTapLink(tap, cfg.MTU, gatewayMAC)
+	mac := gatewayMAC
+	if cfg.LAN != nil && cfg.LAN.MAC != "" {
+		hw, err := net.ParseMAC(cfg.LAN.MAC)
+		if err != nil {
+			tap.Close()
+			return nil, fmt.Errorf("gateway MAC %q: %w", cfg.LAN.MAC, err)
+		}
+		mac = tcpip.LinkAddress(hw)
+	}
+	link, err := newTapLink(tap, cfg.MTU, mac)
 	if err != nil {
 		tap.Close()
 		return nil, err
 	}
+	// On a bridge the TAP sees frames flooded to every port: only those
+	// for the gateway, and broadcasts, are the stack's.
+	link.ownOnly = cfg.LAN != nil
 	link.linger = linger
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
-	st := &Stack{cfg: cfg, s: s, link: link, logf: logf, conns: map[io.Closer]struct{}{}}
+	st := &Stack{cfg: cfg, plan: cfg.plan(), s: s, link: link, logf: logf, conns: map[io.Closer]struct{}{}}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	st.slots = make(chan struct{}, cfg.MaxConns)
 	if err := st.setup(resolver); err != nil {
@@ -129,11 +142,18 @@ func (st *Stack) setup(resolver *dns.Resolver) error {
 	// that address (and, for published ports, connect as the client).
 	s.SetPromiscuousMode(nicID, true)
 	s.SetSpoofing(nicID, true)
-	addrs := []netip.Prefix{netip.PrefixFrom(Gateway, Subnet.Bits()), netip.PrefixFrom(DNS, Subnet.Bits())}
-	routes := []tcpip.Route{{Destination: subnet(Subnet), NIC: nicID}}
+	pl := st.plan
+	addrs := []netip.Prefix{netip.PrefixFrom(pl.gateway, pl.subnet.Bits())}
+	if pl.dns != pl.gateway {
+		addrs = append(addrs, netip.PrefixFrom(pl.dns, pl.subnet.Bits()))
+	}
+	routes := []tcpip.Route{{Destination: subnet(pl.subnet), NIC: nicID}}
 	if st.cfg.IPv6 {
-		addrs = append(addrs, netip.PrefixFrom(Gateway6, Subnet6.Bits()), netip.PrefixFrom(DNS6, Subnet6.Bits()))
-		routes = append(routes, tcpip.Route{Destination: subnet(Subnet6), NIC: nicID})
+		addrs = append(addrs, netip.PrefixFrom(pl.gateway6, pl.subnet6.Bits()))
+		if pl.dns6 != pl.gateway6 {
+			addrs = append(addrs, netip.PrefixFrom(pl.dns6, pl.subnet6.Bits()))
+		}
+		routes = append(routes, tcpip.Route{Destination: subnet(pl.subnet6), NIC: nicID})
 	}
 	for _, p := range addrs {
 		pa := tcpip.ProtocolAddress{Protocol: protoOf(p.Addr()), AddressWithPrefix: tcpip.AddressWithPrefix{Address: tcpipAddr(p.Addr()), PrefixLen: p.Bits()}}
@@ -142,12 +162,16 @@ func (st *Stack) setup(resolver *dns.Resolver) error {
 		}
 	}
 	s.SetRouteTable(routes)
-	if tcpipErr := s.AddStaticNeighbor(nicID, ipv4.ProtocolNumber, tcpipAddr(Guest), guestMAC); tcpipErr != nil {
-		return fmt.Errorf("neighbour %s: %s", Guest, tcpipErr)
-	}
-	if st.cfg.IPv6 {
-		if tcpipErr := s.AddStaticNeighbor(nicID, ipv6.ProtocolNumber, tcpipAddr(Guest6), guestMAC); tcpipErr != nil {
-			return fmt.Errorf("neighbour %s: %s", Guest6, tcpipErr)
+	// One container on its own link: its MAC is known. On a bridge the
+	// stack asks (ARP, NDP) as any host would.
+	if !pl.lan {
+		if tcpipErr := s.AddStaticNeighbor(nicID, ipv4.ProtocolNumber, tcpipAddr(pl.guest), guestMAC); tcpipErr != nil {
+			return fmt.Errorf("neighbour %s: %s", pl.guest, tcpipErr)
+		}
+		if st.cfg.IPv6 {
+			if tcpipErr := s.AddStaticNeighbor(nicID, ipv6.ProtocolNumber, tcpipAddr(pl.guest6), guestMAC); tcpipErr != nil {
+				return fmt.Errorf("neighbour %s: %s", pl.guest6, tcpipErr)
+			}
 		}
 	}
 
@@ -157,11 +181,11 @@ func (st *Stack) setup(resolver *dns.Resolver) error {
 	s.SetTransportProtocolHandler(udp.ProtocolNumber, udpFwd.HandlePacket)
 
 	if resolver != nil {
-		if err := st.serveDNS(resolver, DNS); err != nil {
+		if err := st.serveDNS(resolver, pl.dns); err != nil {
 			return err
 		}
 		if st.cfg.IPv6 {
-			if err := st.serveDNS(resolver, DNS6); err != nil {
+			if err := st.serveDNS(resolver, pl.dns6); err != nil {
 				return err
 			}
 		}
@@ -258,10 +282,14 @@ func (st *Stack) Close() {
 		st.trap.Close()
 	}
 	st.mu.Unlock()
-	st.link.Close()
-	st.s.Close()
+	if st.link != nil {
+		st.link.Close()
+		st.s.Close()
+	}
 	st.wg.Wait()
-	st.s.Wait()
+	if st.s != nil {
+		st.s.Wait()
+	}
 	if st.netns != nil {
 		st.netns.close()
 	}

@@ -64,6 +64,22 @@ func inNetns(pid int, fn func() error) error {
 }
 
 func createTAP(c Config) (*os.File, error) {
+	tap, err := OpenTAP(InterfaceName)
+	if err != nil {
+		return nil, err
+	}
+	if err := configure(c); err != nil {
+		tap.Close()
+		return nil, err
+	}
+	return tap, nil
+}
+
+// OpenTAP creates the TAP device name in the calling thread's network
+// namespace, with the virtio-net header and the offloads the stack's link
+// expects, and returns its fd; a user network's gateway process enslaves
+// it to the network's bridge.
+func OpenTAP(name string) (*os.File, error) {
 	// Non-blocking from the start: os.NewFile then puts it in the
 	// runtime's poller, and Close stops a reader.
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
@@ -76,24 +92,21 @@ func createTAP(c Config) (*os.File, error) {
 			unix.Close(fd)
 		}
 	}()
-	ifr, err := unix.NewIfreq(InterfaceName)
+	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return nil, err
 	}
 	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		return nil, fmt.Errorf("create TAP device %s: %w", InterfaceName, err)
+		return nil, fmt.Errorf("create TAP device %s: %w", name, err)
 	}
 	// Frames whose checksum the container's kernel left to us, and TCP
 	// segments of up to 64 KiB: see tapLink.
 	if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, unix.TUN_F_CSUM|unix.TUN_F_TSO4|unix.TUN_F_TSO6); err != nil {
 		return nil, fmt.Errorf("set TAP offloads: %w", err)
 	}
-	if err := configure(c); err != nil {
-		return nil, err
-	}
 	ok = true
-	return os.NewFile(uintptr(fd), "tap:"+InterfaceName), nil
+	return os.NewFile(uintptr(fd), "tap:"+name), nil
 }
 
 // configure addresses eth0 and routes through the gateway.

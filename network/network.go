@@ -121,7 +121,12 @@ type Endpoint struct {
 	IPv6        netip.Addr   `json:"ipv6,omitzero"`
 	MAC         string       `json:"mac"`
 	Static      []netip.Addr `json:"static,omitempty"` // --ip, kept by a restart
+	Created     time.Time    `json:"created"`
 }
+
+// staleAfter is how old an endpoint must be before Store.Exists may drop
+// it: a container's endpoints are made a moment before its record.
+const staleAfter = 10 * time.Minute
 
 // Subnet4 is the network's IPv4 subnet.
 func (n Network) Subnet4() (Subnet, bool) {
@@ -627,8 +632,8 @@ func (s *Store) read(name string) (Network, error) {
 		return Network{}, err
 	}
 	if s.Exists != nil {
-		for id := range n.Endpoints {
-			if !s.Exists(id) {
+		for id, e := range n.Endpoints {
+			if time.Since(e.Created) > staleAfter && !s.Exists(id) {
 				delete(n.Endpoints, id)
 			}
 		}
@@ -820,7 +825,7 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 	if _, ok := n.Endpoints[o.ContainerID]; ok {
 		return Network{}, Endpoint{}, kindErr(ErrConflict, "container %s is already connected to network %s", o.Name, n.Name)
 	}
-	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases}
+	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, Created: time.Now().UTC()}
 	if sn, ok := n.Subnet4(); ok {
 		if ep.IPv4, err = allocate(n, sn, o.IPv4); err != nil {
 			return Network{}, Endpoint{}, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -210,8 +211,20 @@ func TestRemoveInUseAndPrune(t *testing.T) {
 	if err != nil || !cmp.Equal(pruned, []string{"idle"}) || !cmp.Equal(torn, []string{"idle"}) {
 		t.Errorf("Prune: %v %v (torn down %v), want [idle]", pruned, err, torn)
 	}
-	// Once the container is gone its endpoint no longer counts.
+	// A container being created has its endpoint before its record.
 	s.Exists = func(id string) bool { return false }
+	if err := s.Remove("used", false); !errors.Is(err, ErrInUse) {
+		t.Errorf("Remove while the container is being created: %v", err)
+	}
+	// Once the container is gone its endpoint no longer counts.
+	nn, _ := s.Get("used")
+	for id, e := range nn.Endpoints {
+		e.Created = e.Created.Add(-time.Hour)
+		nn.Endpoints[id] = e
+	}
+	if err := s.write(nn); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Remove(n.ID[:6], false); err != nil {
 		t.Errorf("Remove by ID prefix after the container went: %v", err)
 	}

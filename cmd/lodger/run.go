@@ -27,7 +27,9 @@ type runOptions struct {
 	entrypoint  string
 	name        string
 	hostname    string
-	network     string
+	networks    []string
+	netAliases  []string
+	ip, ip6     string
 	publish     []string
 	publishAll  bool
 	quiet       bool
@@ -86,29 +88,33 @@ not found, 128+N when signal N killed it.`,
 			sigs, stopRelay := relayInterrupts(caught, cancel)
 			defer stopRelay()
 			ro := container.RunOptions{
-				Image:       args[0],
-				Args:        args[1:],
-				Env:         o.env,
-				EnvFiles:    o.envFiles,
-				Workdir:     o.workdir,
-				User:        o.user,
-				Name:        o.name,
-				Hostname:    o.hostname,
-				Network:     o.network,
-				PublishAll:  o.publishAll,
-				Interactive: o.interactive,
-				TTY:         o.tty,
-				Remove:      o.remove,
-				Process:     o.process,
-				Userns:      o.userns,
-				Detach:      o.detach,
-				LogOpts:     o.logOpts,
-				LogDriver:   o.logDriver,
-				Health:      o.health,
-				DetachKeys:  o.detachKeys,
-				PullPolicy:  o.pullPolicy,
-				Storage:     so,
-				Started:     func(id string) { fmt.Fprintln(cmd.OutOrStdout(), id) },
+				Image:          args[0],
+				Args:           args[1:],
+				Env:            o.env,
+				EnvFiles:       o.envFiles,
+				Workdir:        o.workdir,
+				User:           o.user,
+				Name:           o.name,
+				Hostname:       o.hostname,
+				Network:        firstOf(o.networks),
+				Networks:       o.networks,
+				NetworkAliases: o.netAliases,
+				IP:             o.ip,
+				IP6:            o.ip6,
+				PublishAll:     o.publishAll,
+				Interactive:    o.interactive,
+				TTY:            o.tty,
+				Remove:         o.remove,
+				Process:        o.process,
+				Userns:         o.userns,
+				Detach:         o.detach,
+				LogOpts:        o.logOpts,
+				LogDriver:      o.logDriver,
+				Health:         o.health,
+				DetachKeys:     o.detachKeys,
+				PullPolicy:     o.pullPolicy,
+				Storage:        so,
+				Started:        func(id string) { fmt.Fprintln(cmd.OutOrStdout(), id) },
 				Security: container.SecurityOptions{
 					Privileged:  o.privileged,
 					CapAdd:      o.capAdd,
@@ -191,7 +197,10 @@ not found, 128+N when signal N killed it.`,
 	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint (\"\" clears it)")
 	f.StringVar(&o.name, "name", "", "name of the container")
 	f.StringVar(&o.hostname, "hostname", "", "container host name (default: the short container id)")
-	f.StringVar(&o.network, "network", container.NetworkNetstack, "network: netstack[:mtu=N,allow_host_loopback=true,...] (userspace, NAT to the host; bypass=true and accept_bypass=true hand TCP the host's sockets, as host does), none, or host")
+	f.StringArrayVar(&o.networks, "network", nil, "network: netstack[:mtu=N,allow_host_loopback=true,...] (the default, also called bridge: userspace, NAT to the host; bypass=true and accept_bypass=true hand TCP the host's sockets, as host does), none, host, or the NAME of a user network (repeatable: one interface each)")
+	f.StringArrayVar(&o.netAliases, "network-alias", nil, "another name the container is found by on its (first) user network")
+	f.StringVar(&o.ip, "ip", "", "IPv4 address on the (first) user network")
+	f.StringVar(&o.ip6, "ip6", "", "IPv6 address on the (first) user network")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container port on the host: [IP:][HOSTPORT:]CTRPORT[/tcp|/udp], ranges allowed")
 	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no pull progress")
@@ -254,4 +263,12 @@ func keyValues(flag string, kvs []string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// firstOf is the first value of a repeated flag, or "".
+func firstOf(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack/ports"
+	"github.com/lodger-containers/lodger/network/bridge"
 )
 
 // Main is the monitor process: cmd/lodger-monitor's main. It reads its
@@ -32,6 +33,12 @@ func Main() int {
 	if err := json.NewDecoder(os.NewFile(3, "request")).Decode(&req); err != nil {
 		fmt.Fprintf(ready, "%d read monitor request: %v", exec.ExitLodger, err)
 		return 1
+	}
+	// The fds the CLI handed over came without close-on-exec: nothing
+	// the monitor starts (a network's gateway, a health check) may keep
+	// the CLI's pipes or the published ports open.
+	for fd := 3; fd < firstPortFd+len(req.Ports); fd++ {
+		syscall.CloseOnExec(fd)
 	}
 	var portFiles []*os.File
 	for i := range req.Ports {
@@ -83,6 +90,13 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	if netw != nil {
 		defer netw.Close()
 	}
+	if len(req.Networks) > 0 {
+		// A gateway killed while the container runs is started again;
+		// the traffic between containers never needed it.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		bridge.Keep(ctx, req.Networks)
+	}
 
 	h, err := newHub(req.AttachSocket, req.Attached)
 	if err != nil {
@@ -93,7 +107,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	lastCode := 0
 	defer func() { h.close(lastCode) }()
 	for {
-		code, err := runOnce(req, log, h, runDir, &st, ready, Hooks(netw))
+		code, err := runOnce(req, log, h, runDir, &st, ready, Hooks(netw, req.Networks))
 		if netw != nil {
 			netw.Detach()
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
+	"github.com/lodger-containers/lodger/network/bridge"
 )
 
 // OpenNetwork starts the network side of a container run, in the process
@@ -29,12 +30,23 @@ func OpenNetwork(cfg *netstack.Config, ls []ports.Listener, logf func(string, ..
 	return netstack.Open(*cfg, ls, logf)
 }
 
-// Hooks ties a container's start to n (none for none and host).
-func Hooks(n *netstack.Network) exec.Hooks {
+// Hooks ties a container's start to n (none for none and host) and to
+// its user networks, atts.
+func Hooks(n *netstack.Network, atts []bridge.Attachment) exec.Hooks {
 	if n == nil {
 		return exec.Hooks{}
 	}
 	h := exec.Hooks{Prestart: n.Attach}
+	if len(atts) > 0 {
+		h.Prestart = func(pid int) error {
+			for _, a := range atts {
+				if err := bridge.Attach(pid, a); err != nil {
+					return err
+				}
+			}
+			return n.Attach(pid)
+		}
+	}
 	if trap := n.Trap(); len(trap) > 0 {
 		h.Connect, h.Trap = n.ServeConnect, trap
 	}

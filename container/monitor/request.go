@@ -7,6 +7,7 @@ import (
 	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
+	"github.com/lodger-containers/lodger/network/bridge"
 )
 
 // Request is what the CLI hands a new monitor on fd 3: the compiled
@@ -36,6 +37,9 @@ type Request struct {
 	// CLI, come as fds 5 and up, in the order of Ports.
 	Netstack *netstack.Config `json:"netstack,omitempty"`
 	Ports    []ports.Mapping  `json:"ports,omitempty"`
+	// Networks are the user networks the container joins at each start
+	// (Netstack then only serves its published ports).
+	Networks []bridge.Attachment `json:"networks,omitempty"`
 	// Events is the user's event journal, where the monitor writes each
 	// start and die of the container with EventAttrs (image, name,
 	// labels), as Docker's daemon does.

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +59,16 @@ type Config struct {
 	Servers []netip.AddrPort
 	// Timeout bounds each attempt at an upstream; default 2s.
 	Timeout time.Duration
+	// Names, when set, is asked first: a user network's containers by
+	// name, alias and short ID, and their addresses back to names.
+	Names Names
+}
+
+// Names are the names a resolver answers for itself. Lookup gets a
+// lower-case name without the trailing dot.
+type Names interface {
+	Lookup(name string) (v4, v6 []netip.Addr, ok bool)
+	Reverse(a netip.Addr) (name string, ok bool)
 }
 
 // Resolver answers DNS queries from the host's configuration. It is safe
@@ -145,6 +157,21 @@ func (r *Resolver) Answer(ctx context.Context, query []byte, tcp bool) ([]byte, 
 	}
 	if h.OpCode != 0 {
 		return reply(h, &q, dnsmessage.RCodeNotImplemented)
+	}
+	if names := r.cfg.Names; names != nil && q.Class == dnsmessage.ClassINET {
+		name := lowerName(q.Name.String())
+		switch q.Type {
+		case dnsmessage.TypeA, dnsmessage.TypeAAAA, dnsmessage.TypeALL:
+			if v4, v6, ok := names.Lookup(name); ok {
+				return hostsReply(h, q, &addrs{v4: v4, v6: v6}, tcp)
+			}
+		case dnsmessage.TypePTR:
+			if a, ok := parseReverse(name); ok {
+				if host, ok := names.Reverse(a); ok {
+					return ptrReply(h, q, host)
+				}
+			}
+		}
 	}
 	if q.Class == dnsmessage.ClassINET && (q.Type == dnsmessage.TypeA || q.Type == dnsmessage.TypeAAAA || q.Type == dnsmessage.TypeALL) {
 		r.refresh()
@@ -251,4 +278,61 @@ func lowerName(s string) string {
 		b = b[:n-1]
 	}
 	return string(b)
+}
+
+// parseReverse reads the address of a reverse name: d.c.b.a.in-addr.arpa
+// or the 32 nibbles of ip6.arpa.
+func parseReverse(name string) (netip.Addr, bool) {
+	if rest, ok := strings.CutSuffix(name, ".in-addr.arpa"); ok {
+		parts := strings.Split(rest, ".")
+		if len(parts) != 4 {
+			return netip.Addr{}, false
+		}
+		slices.Reverse(parts)
+		a, err := netip.ParseAddr(strings.Join(parts, "."))
+		return a, err == nil && a.Is4()
+	}
+	if rest, ok := strings.CutSuffix(name, ".ip6.arpa"); ok {
+		nibbles := strings.Split(rest, ".")
+		if len(nibbles) != 32 {
+			return netip.Addr{}, false
+		}
+		var b [16]byte
+		for i, n := range nibbles {
+			v, err := strconv.ParseUint(n, 16, 8)
+			if err != nil || len(n) != 1 {
+				return netip.Addr{}, false
+			}
+			j := 31 - i
+			b[j/2] |= byte(v) << (4 * (1 - j%2))
+		}
+		return netip.AddrFrom16(b), true
+	}
+	return netip.Addr{}, false
+}
+
+// ptrReply answers a reverse query with one name.
+func ptrReply(h dnsmessage.Header, q dnsmessage.Question, host string) ([]byte, error) {
+	target, err := dnsmessage.NewName(host + ".")
+	if err != nil {
+		return reply(h, &q, dnsmessage.RCodeServerFailure)
+	}
+	rh := replyHeader(h, dnsmessage.RCodeSuccess)
+	rh.Authoritative = true
+	b := dnsmessage.NewBuilder(make([]byte, 0, 512), rh)
+	b.EnableCompression()
+	if err := b.StartQuestions(); err != nil {
+		return nil, err
+	}
+	if err := b.Question(q); err != nil {
+		return nil, fmt.Errorf("build PTR reply: %w", err)
+	}
+	if err := b.StartAnswers(); err != nil {
+		return nil, err
+	}
+	res := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: hostsTTL}
+	if err := b.PTRResource(res, dnsmessage.PTRResource{PTR: target}); err != nil {
+		return nil, fmt.Errorf("build PTR reply: %w", err)
+	}
+	return b.Finish()
 }

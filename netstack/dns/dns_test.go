@@ -670,3 +670,59 @@ func TestServe(t *testing.T) {
 		t.Error("TCP connection still open after ServeTCP returned")
 	}
 }
+
+type fakeNames map[string]netip.Addr
+
+func (f fakeNames) Lookup(name string) (v4, v6 []netip.Addr, ok bool) {
+	a, ok := f[name]
+	if !ok {
+		return nil, nil, false
+	}
+	if a.Is4() {
+		return []netip.Addr{a}, nil, true
+	}
+	return nil, []netip.Addr{a}, true
+}
+
+func (f fakeNames) Reverse(a netip.Addr) (string, bool) {
+	for n, b := range f {
+		if a == b {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+func TestNames(t *testing.T) {
+	r := newResolver(t, Config{Servers: []netip.AddrPort{deadServer(t)}, Names: fakeNames{
+		"web": netip.MustParseAddr("10.89.1.2"), "db6": netip.MustParseAddr("fd4c:6f64:6765:1::2"),
+	}})
+	got := parse(t, answer(t, r, query(t, 1, "WEB.", dnsmessage.TypeA)))
+	if got.RCode != dnsmessage.RCodeSuccess || len(got.Answers) != 1 || got.Answers[0] != "A 10.89.1.2" {
+		t.Errorf("web A: %+v", got)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"2.1.89.10.in-addr.arpa.", "web."},
+		{"2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.5.6.7.6.4.6.f.6.c.4.d.f.ip6.arpa.", "db6."},
+	} {
+		msg := answer(t, r, query(t, 2, tc.name, dnsmessage.TypePTR))
+		var p dnsmessage.Parser
+		if _, err := p.Start(msg); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.SkipAllQuestions()
+		ans, err := p.AllAnswers()
+		if err != nil || len(ans) != 1 || ans[0].Body.(*dnsmessage.PTRResource).PTR.String() != tc.want {
+			t.Errorf("PTR %s: %v %v, want %s", tc.name, ans, err, tc.want)
+		}
+	}
+}
+
+func answer(t *testing.T, r *Resolver, q []byte) []byte {
+	t.Helper()
+	msg, err := r.Answer(context.Background(), q, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}

@@ -1,0 +1,475 @@
+// Package bridge is the kernel side of lodger's user networks: each
+// network's namespace with its bridge, a veth pair per container, and the
+// network's gateway process.
+//
+// Everything runs in the session's user and mount namespaces, where the
+// user is root:
+//
+//   - The network's namespace is made on demand (ensureNetns) by a thread
+//     that unshares CLONE_NEWNET, creates the bridge br0 there and
+//     bind-mounts its /proc/thread-self/ns/net on <dir>/netns, as `ip
+//     netns add` does, so that the namespace outlives every process (the
+//     mount lives in the session's mount namespace; a reboot, which
+//     empties the run directory, makes it again from the record).
+//   - Attach, a container's prestart hook, creates a veth pair in the
+//     network's namespace whose peer lands in the container's namespace
+//     as eth0 (eth1... for further networks), enslaves the near end to
+//     br0 and addresses the far end. Container to container is then
+//     veth, bridge, veth: kernel to kernel.
+//   - The gateway process (GatewayMain, a mode of lodger-monitor) holds a
+//     TAP on br0 and runs lodger's userspace stack on it as the network's
+//     gateway: NAT out (not for --internal), ICMP echo, and DNS at the
+//     gateway address for the names of this network's containers. It is
+//     started by the first Attach that finds none (under the network's
+//     lock) and exits once no container has been on the bridge for
+//     gatewayLinger. Killed, it is started again by the next Attach or by
+//     a monitor that watches it (Keep); the bridge, the veths and so the
+//     traffic between containers never depended on it.
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Names inside the network's namespace.
+const (
+	BridgeName = "br0"
+	TAPName    = "gw0"
+)
+
+// Files of a network's run directory, <rundir>/networks/NAME.
+const (
+	netnsFile       = "netns"        // the namespace's bind mount
+	lockFile        = "lock"         // serialises attach, gateway start and exit
+	gatewayLockFile = "gateway.lock" // held by the running gateway
+	gatewayPidFile  = "gateway.pid"
+	gatewayLogFile  = "gateway.log"
+)
+
+// Dir is a network's run directory.
+func Dir(runRoot, name string) string { return filepath.Join(runRoot, "networks", name) }
+
+// Attachment is one container's place on one network: what its prestart
+// needs, worked out by the CLI from the network's record.
+type Attachment struct {
+	Network string `json:"network"`
+	// Dir is the network's run directory, Record its record file.
+	Dir    string `json:"dir"`
+	Record string `json:"record"`
+	// Program is lodger-monitor, whose gateway mode is started when the
+	// network has no gateway running.
+	Program   string `json:"program"`
+	Interface string `json:"interface"` // eth0, eth1...
+	Veth      string `json:"veth"`      // the near end, on the bridge
+	MAC       string `json:"mac"`
+	// Address and Address6 are the container's, with the subnet's length.
+	Address      netip.Prefix `json:"address,omitzero"`
+	Address6     netip.Prefix `json:"address6,omitzero"`
+	Gateway      netip.Addr   `json:"gateway,omitzero"`
+	Gateway6     netip.Addr   `json:"gateway6,omitzero"`
+	MTU          int          `json:"mtu"`
+	DefaultRoute bool         `json:"defaultRoute,omitempty"`
+}
+
+// VethName is the near end of an endpoint's veth pair: unique per
+// container and network, at most IFNAMSIZ-1 bytes.
+func VethName(endpointID string) string { return "vl" + endpointID[:12] }
+
+// lock takes the network's flock in dir.
+func lock(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("lock network: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock network: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock network: %w", &os.PathError{Op: "flock", Path: f.Name(), Err: err})
+	}
+	return func() { f.Close() }, nil
+}
+
+// AttachArg is lodger-monitor's first argument in attach mode.
+const AttachArg = "network-attach"
+
+// attachRequest is what the attach helper reads on stdin.
+type attachRequest struct {
+	Pid        int        `json:"pid"`
+	Attachment Attachment `json:"attachment"`
+}
+
+// Attach gives the container whose init is pid its interface on the
+// network, making the network's namespace and starting its gateway first
+// where needed.
+//
+// The work runs in a helper process (lodger-monitor network-attach), not
+// in the caller: a thread that joins another network namespace cannot
+// come back to the host's (the session's root has no rights there), so
+// it must end, and a thread that ends sends the parent-death signal to
+// the children it started, such as the container's init. The helper's
+// threads start nothing that must outlive them.
+func Attach(pid int, a Attachment) error {
+	req, err := json.Marshal(attachRequest{Pid: pid, Attachment: a})
+	if err != nil {
+		return err
+	}
+	cmd := osexec.Command(a.Program, AttachArg)
+	cmd.Stdin = bytes.NewReader(req)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Dir = "/"
+	if err := cmd.Run(); err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return errors.New(msg)
+		}
+		return fmt.Errorf("network %s: attach helper: %w", a.Network, err)
+	}
+	return nil
+}
+
+// AttachMain is the attach helper: lodger-monitor network-attach, an
+// attachRequest on stdin; the error, if any, on stderr.
+func AttachMain() int {
+	var req attachRequest
+	if err := json.NewDecoder(os.Stdin).Decode(&req); err != nil {
+		fmt.Fprintf(os.Stderr, "read attach request: %v", err)
+		return 1
+	}
+	if err := attach(req.Pid, req.Attachment); err != nil {
+		fmt.Fprint(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func attach(pid int, a Attachment) error {
+	unlock, err := lock(a.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := ensureNetns(a.Dir, a.MTU); err != nil {
+		return fmt.Errorf("network %s: %w", a.Network, err)
+	}
+	if err := ensureGateway(a.Dir, a.Record, a.Program); err != nil {
+		return fmt.Errorf("network %s: %w", a.Network, err)
+	}
+	if err := plug(pid, a); err != nil {
+		return fmt.Errorf("network %s: %w", a.Network, err)
+	}
+	return nil
+}
+
+// isMounted says whether path is a namespace's bind mount.
+func isMounted(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// ensureNetns makes the network's namespace and bridge unless its mount
+// exists. Called with the network's lock held.
+func ensureNetns(dir string, mtu int) error {
+	path := filepath.Join(dir, netnsFile)
+	if isMounted(path) {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("network namespace: %w", err)
+	}
+	f.Close()
+	// The thread that unshares never comes back (see inNetns): it ends
+	// once the namespace is mounted and its bridge made.
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("create network namespace: %w", err)
+			return
+		}
+		if err := unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("mount network namespace: %w", err)
+			return
+		}
+		errc <- setupBridge(mtu)
+	}()
+	if err := <-errc; err != nil {
+		_ = unix.Unmount(path, unix.MNT_DETACH)
+		return err
+	}
+	return nil
+}
+
+// setupBridge runs in the new namespace: lo and br0 up.
+func setupBridge(mtu int) error {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err == nil {
+		err = h.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName, MTU: mtu}}
+	if err := h.LinkAdd(br); err != nil {
+		return fmt.Errorf("create bridge: %w", err)
+	}
+	if err := h.LinkSetUp(br); err != nil {
+		return fmt.Errorf("bring up bridge: %w", err)
+	}
+	return nil
+}
+
+// inNetns runs fn on a thread that joined the network namespace at path
+// (a network's mount, or /proc/PID/ns/net). The thread never comes back
+// (the host's namespace is not the session root's to enter) and ends
+// with fn; what fn made there, sockets above all, stays usable from any
+// thread. Only the helper and gateway processes call it: see Attach.
+func inNetns(path string, fn func() error) error {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", path, err)
+	}
+	defer ns.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends here
+		if err := netns.Set(ns); err != nil {
+			errc <- fmt.Errorf("join network namespace %s: %w", path, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// handleIn returns a netlink handle whose socket lives in the namespace
+// at path.
+func handleIn(path string) (*netlink.Handle, error) {
+	var h *netlink.Handle
+	err := inNetns(path, func() error {
+		var err error
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netlink in network namespace: %w", err)
+	}
+	return h, nil
+}
+
+// plug creates the container's veth pair and configures its end.
+func plug(pid int, a Attachment) error {
+	nh, err := handleIn(filepath.Join(a.Dir, netnsFile))
+	if err != nil {
+		return err
+	}
+	defer nh.Close()
+	ctrPath := fmt.Sprintf("/proc/%d/ns/net", pid)
+	ch, err := handleIn(ctrPath)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	cns, err := netns.GetFromPath(ctrPath)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", ctrPath, err)
+	}
+	defer cns.Close()
+	br, err := nh.LinkByName(BridgeName)
+	if err != nil {
+		return fmt.Errorf("find bridge: %w", err)
+	}
+	mac, err := net.ParseMAC(a.MAC)
+	if err != nil {
+		return fmt.Errorf("MAC %q: %w", a.MAC, err)
+	}
+	veth := &netlink.Veth{
+		LinkAttrs:        netlink.LinkAttrs{Name: a.Veth, MTU: a.MTU, MasterIndex: br.Attrs().Index},
+		PeerName:         a.Interface,
+		PeerHardwareAddr: mac,
+		PeerNamespace:    netlink.NsFd(cns),
+		PeerMTU:          uint32(a.MTU),
+	}
+	err = nh.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		// The pair of the container's last run: its namespace is going,
+		// and the kernel frees its devices a little later.
+		if old, lerr := nh.LinkByName(a.Veth); lerr == nil {
+			_ = nh.LinkDel(old)
+		}
+		err = nh.LinkAdd(veth)
+	}
+	if err != nil {
+		return fmt.Errorf("create veth pair: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = nh.LinkDel(veth)
+		}
+	}()
+	if err := nh.LinkSetUp(veth); err != nil {
+		return fmt.Errorf("bring up %s: %w", a.Veth, err)
+	}
+	peer, err := ch.LinkByName(a.Interface)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", a.Interface, err)
+	}
+	for _, p := range []netip.Prefix{a.Address, a.Address6} {
+		if !p.IsValid() {
+			continue
+		}
+		addr := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+		if p.Addr().Is6() {
+			// Nothing else holds this address: no need to wait a second
+			// for duplicate address detection.
+			addr.Flags = unix.IFA_F_NODAD
+		}
+		if err := ch.AddrAdd(peer, addr); err != nil {
+			return fmt.Errorf("address %s: %w", a.Interface, err)
+		}
+	}
+	if err := ch.LinkSetUp(peer); err != nil {
+		return fmt.Errorf("bring up %s: %w", a.Interface, err)
+	}
+	if lo, err := ch.LinkByName("lo"); err == nil {
+		_ = ch.LinkSetUp(lo)
+	}
+	if a.DefaultRoute {
+		for _, gw := range []netip.Addr{a.Gateway, a.Gateway6} {
+			if !gw.IsValid() || (gw.Is6() && !a.Address6.IsValid()) {
+				continue
+			}
+			r := &netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw.AsSlice()}
+			if err := ch.RouteAdd(r); err != nil {
+				return fmt.Errorf("route through %s: %w", gw, err)
+			}
+		}
+	}
+	ok = true
+	return nil
+}
+
+// Detach takes the container's interface ifname off its network (a live
+// disconnect): deleting one end of a veth pair deletes both.
+func Detach(pid int, ifname string) error {
+	ch, err := handleIn(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	l, err := ch.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", ifname, err)
+	}
+	if err := ch.LinkDel(l); err != nil {
+		return fmt.Errorf("remove %s: %w", ifname, err)
+	}
+	return nil
+}
+
+// Teardown takes a removed network's kernel side down: its gateway is
+// stopped and its namespace unmounted (the kernel frees it with the last
+// user; a removed network has none).
+func Teardown(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	unlock, err := lock(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if pid := gatewayPid(dir); pid > 0 {
+		_ = unix.Kill(pid, unix.SIGTERM)
+	}
+	path := filepath.Join(dir, netnsFile)
+	if isMounted(path) {
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount network namespace: %w", err)
+		}
+	}
+	return os.RemoveAll(dir)
+}
+
+// gatewayPid is the pid of the network's running gateway, 0 for none: a
+// pid the file names whose holder still holds the gateway's lock.
+func gatewayPid(dir string) int {
+	if !gatewayRunning(dir) {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(dir, gatewayPidFile))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// gatewayRunning says whether some process holds the gateway's lock.
+func gatewayRunning(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, gatewayLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	return false // we got it: nobody holds it (closing drops it)
+}
+
+// bridgePorts counts the veths on the bridge (the gateway's TAP left out).
+func bridgePorts(h *netlink.Handle) (int, map[string]bool, error) {
+	br, err := h.LinkByName(BridgeName)
+	if err != nil {
+		return 0, nil, err
+	}
+	links, err := h.LinkList()
+	if err != nil {
+		return 0, nil, err
+	}
+	names := map[string]bool{}
+	for _, l := range links {
+		if l.Attrs().MasterIndex == br.Attrs().Index && l.Attrs().Name != TAPName {
+			names[l.Attrs().Name] = true
+		}
+	}
+	return len(names), names, nil
+}
+
+// waitReadable waits until fd is readable or d passed.
+func waitReadable(fd int, d time.Duration) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, _ := unix.Poll(fds, int(d/time.Millisecond))
+	return n > 0
+}

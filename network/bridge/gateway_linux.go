@@ -1,0 +1,449 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	osexec "os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/netstack"
+	"github.com/lodger-containers/lodger/network"
+)
+
+// GatewayArg is lodger-monitor's first argument in gateway mode.
+const GatewayArg = "network-gateway"
+
+// gatewayLinger is how long a gateway stays once the last container left
+// its network: a container run again soon after (a test suite, a
+// compose restart) then finds it running, and an idle network costs no
+// process for long.
+const gatewayLinger = 10 * time.Second
+
+// ensureGateway starts the network's gateway unless one runs, and waits
+// until it serves. Called with the network's lock held.
+func ensureGateway(dir, record, program string) error {
+	if gatewayRunning(dir) {
+		return nil
+	}
+	if program == "" {
+		return errors.New("no gateway program")
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer readyR.Close()
+	logf, err := os.OpenFile(filepath.Join(dir, gatewayLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		readyW.Close()
+		return fmt.Errorf("gateway log: %w", err)
+	}
+	defer logf.Close()
+	cmd := osexec.Command(program, GatewayArg, dir, record)
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = "/"
+	// Its own session, and no parent-death signal: the gateway outlives
+	// whichever CLI or monitor started it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		return fmt.Errorf("start gateway: %w", err)
+	}
+	go func() { _ = cmd.Wait() }()
+	msg, _ := io.ReadAll(io.LimitReader(readyR, 4096))
+	if string(msg) != "ok" {
+		if len(msg) == 0 {
+			msg = []byte("it exited (see " + filepath.Join(dir, gatewayLogFile) + ")")
+		}
+		return fmt.Errorf("start gateway: %s", msg)
+	}
+	return os.WriteFile(filepath.Join(dir, gatewayPidFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
+}
+
+// GatewayMain is the gateway process: lodger-monitor network-gateway DIR
+// RECORD. It reports "ok" on fd 3 once it serves, or why not.
+func GatewayMain(args []string) int {
+	// Only the ready pipe is the gateway's: whatever else its starter
+	// let slip through is closed.
+	_ = unix.CloseRange(4, ^uint(0), 0)
+	syscall.CloseOnExec(3)
+	ready := os.NewFile(3, "ready")
+	fail := func(err error) int {
+		fmt.Fprint(ready, err)
+		ready.Close()
+		log.Printf("gateway: %v", err)
+		return 1
+	}
+	if len(args) != 2 {
+		return fail(errors.New("usage: network-gateway DIR RECORD"))
+	}
+	dir, record := args[0], args[1]
+	log.SetFlags(log.LstdFlags)
+	// One gateway per network: the lock is held for the process's life.
+	lf, err := os.OpenFile(filepath.Join(dir, gatewayLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fail(err)
+	}
+	// Closed (and so unlocked) only as the process ends: a file the
+	// collector finalised would let a second gateway start.
+	defer lf.Close()
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		// Another one won a race: it serves.
+		fmt.Fprint(ready, "ok")
+		return 0
+	}
+	n, err := network.ReadRecord(record)
+	if err != nil {
+		return fail(err)
+	}
+	cfg, err := gatewayConfig(n)
+	if err != nil {
+		return fail(err)
+	}
+	nsPath := filepath.Join(dir, netnsFile)
+	tap, err := openGatewayTAP(nsPath, n.MTU)
+	if err != nil {
+		return fail(err)
+	}
+	h, err := handleIn(nsPath)
+	if err != nil {
+		tap.Close()
+		return fail(err)
+	}
+	defer h.Close()
+	names := newNames(record, h)
+	// As the monitor's: this process carries traffic, and a higher GOGC
+	// keeps the collector from emptying the stack's pools every few MiB.
+	debug.SetGCPercent(400)
+	st, err := netstack.ServeGateway(tap, cfg, names, log.Printf)
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	fmt.Fprint(ready, "ok")
+	ready.Close()
+	watch(dir, record, nsPath, h, names)
+	return 0
+}
+
+// gatewayConfig is the stack's configuration for network n.
+func gatewayConfig(n network.Network) (netstack.Config, error) {
+	cfg := netstack.DefaultConfig()
+	cfg.MTU = uint32(n.MTU)
+	sn, ok := n.Subnet4()
+	if !ok {
+		return cfg, fmt.Errorf("network %s has no IPv4 subnet", n.Name)
+	}
+	lan := &netstack.LAN{Subnet: sn.Subnet, Gateway: sn.Gateway, MAC: GatewayMAC(n), Internal: n.Internal}
+	cfg.IPv6 = false
+	if sn6, ok := n.Subnet6(); ok {
+		lan.Subnet6, lan.Gateway6 = sn6.Subnet, sn6.Gateway
+		cfg.IPv6 = true
+	}
+	cfg.LAN = lan
+	return cfg, nil
+}
+
+// GatewayMAC is network n's gateway MAC, the same for every run of its
+// gateway, so that the containers' neighbour entries stay right.
+func GatewayMAC(n network.Network) string {
+	return fmt.Sprintf("02:4c:%s:%s:%s:%s", n.ID[0:2], n.ID[2:4], n.ID[4:6], n.ID[6:8])
+}
+
+// openGatewayTAP creates the gateway's TAP in the network's namespace and
+// puts it on the bridge.
+func openGatewayTAP(nsPath string, mtu int) (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	var r result
+	r.err = inNetns(nsPath, func() error {
+		var err error
+		r.f, err = netstack.OpenTAP(TAPName)
+		return err
+	})
+	h, err := handleIn(nsPath)
+	if err != nil {
+		r.f.Close()
+		return nil, err
+	}
+	defer h.Close()
+	err = func() error {
+		tap, err := h.LinkByName(TAPName)
+		if err != nil {
+			return err
+		}
+		br, err := h.LinkByName(BridgeName)
+		if err != nil {
+			return err
+		}
+		if err := h.LinkSetMTU(tap, mtu); err != nil {
+			return err
+		}
+		if err := h.LinkSetMaster(tap, br); err != nil {
+			return err
+		}
+		return h.LinkSetUp(tap)
+	}()
+	if err != nil {
+		r.f.Close()
+		return nil, fmt.Errorf("put the gateway on the bridge: %w", err)
+	}
+	return r.f, nil
+}
+
+// watch returns once the network is gone, or no container has been on
+// its bridge for gatewayLinger; it then holds the network's lock, so no
+// Attach counts on this gateway from there on (the lock goes with the
+// process).
+func watch(dir, record, nsPath string, h *netlink.Handle, names *names) {
+	updates := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	// Without the events the ticker still notices, only later.
+	_ = inNetns(nsPath, func() error { return netlink.LinkSubscribe(updates, done) })
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	var idleSince time.Time
+	for {
+		select {
+		case <-sigs:
+			return
+		case <-updates:
+		case <-tick.C:
+		}
+		if _, err := os.Stat(record); errors.Is(err, os.ErrNotExist) {
+			return // the network was removed
+		}
+		count, present, err := bridgePorts(h)
+		if err != nil {
+			return // the namespace is gone
+		}
+		names.setPresent(present)
+		if count > 0 {
+			idleSince = time.Time{}
+			continue
+		}
+		if idleSince.IsZero() {
+			idleSince = time.Now()
+			continue
+		}
+		if time.Since(idleSince) < gatewayLinger {
+			continue
+		}
+		unlock, err := lock(dir)
+		if err != nil {
+			continue
+		}
+		if count, _, err := bridgePorts(h); err == nil && count > 0 {
+			unlock()
+			idleSince = time.Time{}
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, gatewayPidFile))
+		return // with the lock: released when the process exits
+	}
+}
+
+// names answers the resolver for the network's containers, from its
+// record (re-read when it changes) and only for the containers whose
+// veth is on the bridge: a stopped container does not resolve, as in
+// Docker.
+type names struct {
+	record string
+	h      *netlink.Handle
+
+	mu      sync.Mutex
+	stamp   time.Time
+	size    int64
+	checked time.Time
+	net     network.Network
+	present map[string]bool
+	seen    time.Time // when present was read
+}
+
+func newNames(record string, h *netlink.Handle) *names {
+	n := &names{record: record, h: h}
+	if _, present, err := bridgePorts(h); err == nil {
+		n.present = present
+	}
+	return n
+}
+
+func (n *names) setPresent(p map[string]bool) {
+	n.mu.Lock()
+	n.present, n.seen = p, time.Now()
+	n.mu.Unlock()
+}
+
+// endpoints are the record's endpoints of running containers; the
+// record is stat'ed at most every 100 ms.
+func (n *names) endpoints() []network.Endpoint {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if time.Since(n.checked) > 100*time.Millisecond {
+		n.checked = time.Now()
+		if fi, err := os.Stat(n.record); err == nil && (!fi.ModTime().Equal(n.stamp) || fi.Size() != n.size) {
+			if rec, err := network.ReadRecord(n.record); err == nil {
+				n.net, n.stamp, n.size = rec, fi.ModTime(), fi.Size()
+			}
+		}
+		// A container that just started: its veth may be newer than the
+		// last link event the watcher saw.
+		if time.Since(n.seen) > 100*time.Millisecond {
+			if _, present, err := bridgePorts(n.h); err == nil {
+				n.present, n.seen = present, time.Now()
+			}
+		}
+	}
+	var out []network.Endpoint
+	for _, e := range n.net.Endpoints {
+		if n.present == nil || n.present[VethName(e.ID)] {
+			out = append(out, e)
+		}
+	}
+	// The same order every time, for round-robin clients to rotate.
+	slices.SortFunc(out, func(a, b network.Endpoint) int { return compareStrings(a.ContainerID, b.ContainerID) })
+	return out
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Lookup finds a container by name, short ID (or any unique ID prefix of
+// 12 or more) or alias; an alias two containers share gives both.
+func (n *names) Lookup(name string) (v4, v6 []netip.Addr, ok bool) {
+	for _, e := range n.endpoints() {
+		match := false
+		for _, k := range e.Names() {
+			if lower(k) == name {
+				match = true
+			}
+		}
+		if len(name) >= 12 && len(name) <= 64 && len(e.ContainerID) >= len(name) && e.ContainerID[:len(name)] == name {
+			match = true
+		}
+		if !match {
+			continue
+		}
+		ok = true
+		if e.IPv4.IsValid() {
+			v4 = append(v4, e.IPv4)
+		}
+		if e.IPv6.IsValid() {
+			v6 = append(v6, e.IPv6)
+		}
+	}
+	return v4, v6, ok
+}
+
+// Reverse gives the container name of an address on the network.
+func (n *names) Reverse(a netip.Addr) (string, bool) {
+	for _, e := range n.endpoints() {
+		if e.IPv4 == a || e.IPv6 == a {
+			return e.Name, true
+		}
+	}
+	return "", false
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Keep restarts the gateways of a container's networks should they die
+// (killed, say), until ctx ends: the container's monitor runs it. Each
+// network's gateway is watched through a pidfd in the runtime's poller,
+// no thread held.
+func Keep(ctx context.Context, atts []Attachment) {
+	for _, a := range atts {
+		go keep(ctx, a)
+	}
+}
+
+func keep(ctx context.Context, a Attachment) {
+	for ctx.Err() == nil {
+		pid := gatewayPid(a.Dir)
+		if pid > 0 {
+			waitExit(ctx, pid)
+		} else {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// Several monitors notice at once: spread them out; the first
+		// starts it under the lock, the others find it running.
+		time.Sleep(time.Duration(20+rand.IntN(80)) * time.Millisecond)
+		func() {
+			unlock, err := lock(a.Dir)
+			if err != nil {
+				return
+			}
+			defer unlock()
+			if gatewayRunning(a.Dir) || !isMounted(filepath.Join(a.Dir, netnsFile)) {
+				return
+			}
+			if _, err := os.Stat(a.Record); err != nil {
+				return
+			}
+			_ = ensureGateway(a.Dir, a.Record, a.Program)
+		}()
+	}
+}
+
+// waitExit returns when pid exits or ctx ends.
+func waitExit(ctx context.Context, pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Now()) })
+	defer stop()
+	_ = rc.Read(func(fd uintptr) bool {
+		return waitReadable(int(fd), 0)
+	})
+}

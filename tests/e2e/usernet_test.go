@@ -1,0 +1,373 @@
+//go:build e2e
+
+package e2e
+
+// User networks (issue 14): containers on one `lodger network create`
+// network reach each other by name, alias and short ID over a kernel
+// bridge; networks are isolated from each other; the network's gateway
+// process is the way out and the resolver.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// netCreate creates a user network in e, removed when t ends (after the
+// containers, whose cleanups run first).
+func netCreate(t *testing.T, e *env, args ...string) string {
+	t.Helper()
+	r := e.lodger(t, append([]string{"network", "create"}, args...)...)
+	wantCode(t, r, 0)
+	id := strings.TrimSpace(r.stdout)
+	if len(id) != 64 {
+		t.Fatalf("network create printed %q, want a 64-hex ID", r.stdout)
+	}
+	name := args[len(args)-1]
+	t.Cleanup(func() { call{env: e}.do("network", "rm", "-f", name) })
+	return id
+}
+
+// ctrAddr is a container's address on network net, from network inspect.
+func ctrAddr(t *testing.T, e *env, net, ctr string) netip.Addr {
+	t.Helper()
+	r := e.lodger(t, "inspect", "-f", "{{json .NetworkSettings.Networks}}", ctr)
+	wantCode(t, r, 0)
+	var eps map[string]struct {
+		IPAddress string
+		Aliases   []string
+		DNSNames  []string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &eps); err != nil {
+		t.Fatalf("%s: %v", r, err)
+	}
+	ep, ok := eps[net]
+	if !ok {
+		t.Fatalf("container %s is not on network %s: %s", ctr, net, r.stdout)
+	}
+	a, err := netip.ParseAddr(ep.IPAddress)
+	if err != nil {
+		t.Fatalf("container %s on %s: address %q", ctr, net, ep.IPAddress)
+	}
+	return a
+}
+
+func TestUserNetworkNames(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "--subnet", "10.90.7.0/24", "appnet")
+	runDetached(t, e, "srv", "--network", "appnet", "--network-alias", "web", netImage(), "nettool", "serve", "tcp", "8080")
+	srvIP := ctrAddr(t, e, "appnet", "srv")
+	if !netip.MustParsePrefix("10.90.7.0/24").Contains(srvIP) {
+		t.Fatalf("server address %s outside the network's subnet 10.90.7.0/24", srvIP)
+	}
+	id := strings.TrimSpace(e.lodger(t, "inspect", "-f", "{{.Id}}", "srv").stdout)
+	short := id[:12]
+	script := strings.Join([]string{
+		"nettool resolve srv", "nettool resolve web", "nettool resolve " + short,
+		"nettool dial tcp srv:8080", "nettool dial tcp web:8080",
+		"nettool ifaces", "cat /etc/resolv.conf",
+	}, " && ")
+	r := e.runRm(t, "--network", "appnet", netImage(), "sh", "-c", script)
+	wantCode(t, r, 0)
+	out := lines(r.stdout)
+	for i, what := range []string{"name", "alias", "short ID"} {
+		if len(out) <= i || out[i] != srvIP.String() {
+			t.Errorf("resolve by %s: %q, want %s\n%s", what, out, srvIP, r)
+		}
+	}
+	// The server saw the client's own address on the network, twice.
+	var clientIP string
+	for _, l := range out {
+		if rest, ok := strings.CutPrefix(l, "hello "); ok {
+			ap, err := netip.ParseAddrPort(rest)
+			if err != nil || !netip.MustParsePrefix("10.90.7.0/24").Contains(ap.Addr()) || ap.Addr() == srvIP {
+				t.Errorf("greeting %q: want the client's own address on 10.90.7.0/24", l)
+			}
+			clientIP = ap.Addr().String()
+		}
+	}
+	if clientIP == "" {
+		t.Fatalf("no greeting from the server\n%s", r)
+	}
+	if !slices.Contains(out, "nameserver 10.90.7.1") {
+		t.Errorf("resolv.conf does not name the gateway 10.90.7.1\n%s", r)
+	}
+	if !slices.Contains(out, "route default via 10.90.7.1 dev eth0") {
+		t.Errorf("no default route through the gateway on eth0\n%s", r)
+	}
+	// Names outside the network still come from the host's resolvers.
+	r = e.runRm(t, "--network", "appnet", netImage(), "nettool", "resolve", hostsName)
+	wantCode(t, r, 0)
+
+	// network inspect lists the server with its address; rm refuses the
+	// network in use, naming it.
+	r = e.lodger(t, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "appnet")
+	if want := "srv " + srvIP.String() + "/24\n"; r.stdout != want {
+		t.Errorf("network inspect: %q, want %q", r.stdout, want)
+	}
+	r = e.lodger(t, "network", "rm", "appnet")
+	if r.code != 1 || !strings.Contains(r.stderr, "in use by container srv") {
+		t.Errorf("network rm of a network in use: want exit 1 naming srv\n%s", r)
+	}
+	// A stopped container is no longer found by name, as in Docker.
+	wantCode(t, e.lodger(t, "stop", "-t", "0", "srv"), 0)
+	r = e.runRm(t, "--network", "appnet", netImage(), "nettool", "resolve", "-timeout", "3s", "srv")
+	if r.code == 0 {
+		t.Errorf("a stopped container still resolves\n%s", r)
+	}
+	// Its address stays its own: started again, it has the same.
+	wantCode(t, e.lodger(t, "start", "srv"), 0)
+	if got := ctrAddr(t, e, "appnet", "srv"); got != srvIP {
+		t.Errorf("address after a restart %s, want %s", got, srvIP)
+	}
+	// Removed, it gives its address back.
+	wantCode(t, e.lodger(t, "rm", "-f", "srv"), 0)
+	r = e.lodger(t, "network", "inspect", "-f", "{{len .Containers}}", "appnet")
+	if strings.TrimSpace(r.stdout) != "0" {
+		t.Errorf("after rm the network still lists %s containers", r.stdout)
+	}
+	wantCode(t, e.lodger(t, "network", "rm", "appnet"), 0)
+}
+
+func TestUserNetworkIsolation(t *testing.T) {
+	e := isolatedEnv(t)
+	hostIP := hostIPv4(t)
+	hello := startHelloServer(t, hostIP)
+	loop := startHelloServer(t, netip.MustParseAddr("127.0.0.1"))
+	netCreate(t, e, "neta")
+	netCreate(t, e, "netb")
+	netCreate(t, e, "--internal", "neti")
+	runDetached(t, e, "bsrv", "--network", "netb", netImage(), "nettool", "serve", "tcp", "8080")
+	runDetached(t, e, "isrv", "--network", "neti", netImage(), "nettool", "serve", "tcp", "8080")
+	bIP := ctrAddr(t, e, "netb", "bsrv")
+	gwA := strings.TrimSpace(e.lodger(t, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", "neta").stdout)
+	// try runs each command in a container on network, and says for each
+	// whether it printed the hello of a server (dials) or succeeded
+	// (resolves): "ok", else "no".
+	try := func(network string, cmds ...string) map[string]string {
+		t.Helper()
+		var script []string
+		for _, c := range cmds {
+			check := c + " >/dev/null 2>&1"
+			if strings.Contains(c, " dial ") {
+				check = c + " 2>/dev/null | grep -q '^hello '"
+			}
+			script = append(script, fmt.Sprintf("if %s; then echo 'ok %s'; else echo 'no %s'; fi", check, c, c))
+		}
+		r := e.runRm(t, "--network", network, netImage(), "sh", "-c", strings.Join(script, "; "))
+		wantCode(t, r, 0)
+		got := map[string]string{}
+		for _, l := range lines(r.stdout) {
+			res, c, _ := strings.Cut(l, " ")
+			got[c] = res
+		}
+		return got
+	}
+	out := fmt.Sprintf("nettool dial -timeout 3s tcp %s:%d", hostIP, hello.port)
+	toB := fmt.Sprintf("nettool dial -timeout 3s tcp %s:8080", bIP)
+	hostLoop := fmt.Sprintf("nettool dial -timeout 3s tcp %s:%d", gwA, loop.port)
+	resolveB, resolveHost := "nettool resolve -timeout 3s bsrv", "nettool resolve -timeout 3s "+hostsName
+	got := try("neta", resolveB, toB, out, hostLoop, resolveHost)
+	for cmd, want := range map[string]string{resolveB: "no", toB: "no", out: "ok", hostLoop: "no", resolveHost: "ok"} {
+		if got[cmd] != want {
+			t.Errorf("from network neta, %q: %s, want %s (no = refused, unreachable or no hello)", cmd, got[cmd], want)
+		}
+	}
+	// An internal network: names resolve, neighbours answer, nothing
+	// leaves.
+	resolveI, toI := "nettool resolve -timeout 3s isrv", "nettool dial -timeout 3s tcp isrv:8080"
+	got = try("neti", resolveI, toI, out, resolveHost)
+	for cmd, want := range map[string]string{resolveI: "ok", toI: "ok", out: "no", resolveHost: "ok"} {
+		if got[cmd] != want {
+			t.Errorf("from internal network neti, %q: %s, want %s", cmd, got[cmd], want)
+		}
+	}
+	if n := hello.clients.Load(); n != 1 {
+		t.Errorf("the host's server saw %d clients, want 1 (neta's; none from the internal network)", n)
+	}
+	if n := loop.clients.Load(); n != 0 {
+		t.Errorf("the host's loopback server saw %d clients from containers, want 0", n)
+	}
+}
+
+func TestUserNetworkBadInput(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "--subnet", "10.91.0.0/24", "badnet")
+	runDetached(t, e, "holder", "--network", "badnet", "--ip", "10.91.0.50", netImage(), "sleep", "300")
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"network", "create", "badnet"}, 1, "already exists"},
+		{[]string{"network", "create", "--subnet", "10.91.0.128/25", "other"}, 1, "overlaps 10.91.0.0/24"},
+		{[]string{"network", "create", "--subnet", "10.92.0.0/31", "tiny"}, 1, "too small"},
+		{[]string{"network", "create", "--subnet", "nonsense", "x"}, 1, "--subnet"},
+		{[]string{"network", "rm", "badnet"}, 1, "in use by container holder"},
+		{[]string{"network", "rm", "bridge"}, 1, "predefined"},
+		{[]string{"run", "--rm", "-q", noTLS, "--network", "nosuchnet", netImage(), "true"}, 125, "no such network"},
+		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "--ip", "10.99.0.5", netImage(), "true"}, 125, "not a host address"},
+		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "--ip", "10.91.0.50", netImage(), "true"}, 125, "already in use"},
+		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "-p", "9999:53/udp", netImage(), "true"}, 125, "only TCP"},
+		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "--network", "none", netImage(), "true"}, 125, "not both"},
+	} {
+		r := e.lodger(t, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) {
+			t.Errorf("want exit %d and %q\n%s", tc.code, tc.msg, r)
+		}
+	}
+	// Nothing was left of the refused runs: only holder is on the network.
+	r := e.lodger(t, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}} {{end}}", "badnet")
+	if r.stdout != "holder 10.91.0.50/24 \n" {
+		t.Errorf("network badnet after refused runs: %q, want only holder at 10.91.0.50", r.stdout)
+	}
+	r = e.lodger(t, "ps", "-a", "-q")
+	if n := len(lines(r.stdout)); n != 1 {
+		t.Errorf("%d containers after refused runs, want 1\n%s", n, r)
+	}
+}
+
+// gatewayPid is the pid of network name's gateway process in e.
+func gatewayPid(t *testing.T, e *env, name string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.runtime, "lodger", "networks", name, "gateway.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid > 0 && syscall.Kill(pid, 0) != nil {
+		return 0
+	}
+	return pid
+}
+
+func TestUserNetworkGatewayKilled(t *testing.T) {
+	e := isolatedEnv(t)
+	hostIP := hostIPv4(t)
+	hello := startHelloServer(t, hostIP)
+	netCreate(t, e, "killnet")
+	runDetached(t, e, "ksrv", "--network", "killnet", netImage(), "nettool", "serve", "tcp", "8080")
+	// A client that keeps talking to the server while the gateway dies.
+	runDetached(t, e, "kcli", "--network", "killnet", netImage(), "sh", "-c",
+		"while :; do nettool dial -timeout 2s tcp ksrv:8080 >/dev/null 2>&1 && echo ok || echo fail; sleep 0.1; done")
+	srvIP, cliIP := ctrAddr(t, e, "killnet", "ksrv"), ctrAddr(t, e, "killnet", "kcli")
+	pid := gatewayPid(t, e, "killnet")
+	if pid == 0 {
+		t.Fatal("no gateway process runs for a network with containers")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// The client's dials by address keep working with the gateway dead:
+	// the bridge carries them. By name they need the resolver, so the
+	// test counts failures only after a restart could have happened.
+	eventually(t, "a new gateway process", func() bool {
+		p := gatewayPid(t, e, "killnet")
+		return p != 0 && p != pid
+	})
+	t.Logf("gateway restarted %v after SIGKILL", time.Since(killed).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	logs := lines(e.lodger(t, "logs", "--tail", "5", "kcli").stdout)
+	if len(logs) == 0 || slices.Contains(logs, "fail") {
+		t.Errorf("the client's last dials after the restart: %q, want all ok", logs)
+	}
+	if got := ctrAddr(t, e, "killnet", "ksrv"); got != srvIP {
+		t.Errorf("server address %s after the gateway's restart, want %s", got, srvIP)
+	}
+	if got := ctrAddr(t, e, "killnet", "kcli"); got != cliIP {
+		t.Errorf("client address %s after the gateway's restart, want %s", got, cliIP)
+	}
+	// The way out works again.
+	r := e.runRm(t, "--network", "killnet", netImage(), "nettool", "dial", "-timeout", "5s", "tcp", fmt.Sprintf("%s:%d", hostIP, hello.port))
+	wantCode(t, r, 0)
+}
+
+func TestUserNetworkParallel(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "crowd")
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("c%02d", i)
+			r, err := call{env: e}.do("run", "-d", "-q", noTLS, "--name", name, "--network", "crowd", netImage(), "nettool", "serve", "tcp", "8080")
+			if err == nil && r.code != 0 {
+				err = fmt.Errorf("%s", r)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	t.Cleanup(func() {
+		for i := range n {
+			call{env: e}.do("rm", "-f", fmt.Sprintf("c%02d", i))
+		}
+	})
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[netip.Addr]string{}
+	for i := range n {
+		name := fmt.Sprintf("c%02d", i)
+		a := ctrAddr(t, e, "crowd", name)
+		if other, ok := seen[a]; ok {
+			t.Errorf("%s and %s both have %s", name, other, a)
+		}
+		seen[a] = name
+	}
+	// Every container reaches every other by name.
+	var script []string
+	for i := range n {
+		script = append(script, fmt.Sprintf("nettool dial -timeout 3s tcp c%02d:8080 | grep -q hello || echo fail c%02d", i, i))
+	}
+	for _, from := range []string{"c00", fmt.Sprintf("c%02d", n-1)} {
+		r := e.lodger(t, "exec", from, "sh", "-c", strings.Join(script, "; "))
+		if r.code != 0 || strings.Contains(r.stdout, "fail") {
+			t.Errorf("from %s:\n%s", from, r)
+		}
+	}
+}
+
+func TestUserNetworkPublish(t *testing.T) {
+	e := isolatedEnv(t)
+	ip := hostIPv4(t)
+	netCreate(t, e, "pubnet")
+	port := freePort(t, "tcp", netip.IPv4Unspecified())
+	runDetached(t, e, "pub", "--network", "pubnet", "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080")
+	waitHello(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	reply, local, err := sayHello("tcp", ip, netip.AddrPortFrom(ip, uint16(port)).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "hello " + local + "\n"; reply != want {
+		t.Errorf("reply %q, want %q: the server must see the true client address", reply, want)
+	}
+	// A client on the host's loopback appears as the network's gateway.
+	reply, _, err = sayHello("tcp", netip.Addr{}, fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.lodger(t, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", "pubnet")
+	if gw := strings.TrimSpace(r.stdout); !strings.HasPrefix(reply, "hello "+gw+":") {
+		t.Errorf("loopback client seen as %q, want the gateway %s", reply, gw)
+	}
+	// A neighbour on the network reaches the server directly.
+	r = e.runRm(t, "--network", "pubnet", netImage(), "nettool", "dial", "tcp", "pub:8080")
+	wantCode(t, r, 0)
+}
