@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"go.podman.io/storage/pkg/archive"
 	"golang.org/x/sys/unix"
 
 	"github.com/lodger-containers/lodger/container"
@@ -220,7 +219,7 @@ func (b *builder) bindSource(st *stage, m *instructions.Mount) (string, string, 
 	}
 	r, w := io.Pipe()
 	go func() { w.CloseWithError(src.writeTar(w, top.rel, name, copyMeta{})) }()
-	err = archive.Untar(r, tmp, &archive.TarOptions{NoLchown: true})
+	err = container.ExtractToDir(tmp, r)
 	r.Close()
 	if err != nil {
 		done()

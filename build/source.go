@@ -446,9 +446,16 @@ func unpackContext(r io.Reader) (dir string, dockerfile []byte, err error) {
 		}
 		return dir, b, nil
 	}
-	// The owners in the archive do not matter: COPY and ADD give their
-	// files root's, or --chown's.
-	if err := archive.Untar(br, dir, &archive.TarOptions{NoLchown: true}); err != nil {
+	// The archive may be hostile (a context downloaded and piped in):
+	// it is unpacked as lodger cp unpacks, never through a symlink it
+	// made. Its owners do not matter: COPY and ADD give their files
+	// root's, or --chown's.
+	rd, err := archive.DecompressStream(br)
+	if err != nil {
+		return dir, nil, fmt.Errorf("unpack build context: %w", err)
+	}
+	defer rd.Close()
+	if err := extractToDir(dir, rd); err != nil {
 		return dir, nil, fmt.Errorf("unpack build context: %w", err)
 	}
 	return dir, nil, nil

@@ -138,6 +138,21 @@ func ExtractToRoot(rootfs, dst string, r io.Reader) error {
 	return nil
 }
 
+// ExtractToDir unpacks the tar stream r, which may be hostile (a build
+// context piped in), into the directory dir with the same care as
+// ExtractToRoot: every entry created through descriptors, no symlink in
+// the archive followed, nothing outside dir written. Owners are not kept:
+// everything belongs to the caller.
+func ExtractToDir(dir string, r io.Reader) error {
+	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	x := &extractor{dir: d, owner: func(*tar.Header) (int, int, bool) { return 0, 0, false }}
+	return x.run(tar.NewReader(r))
+}
+
 // StatInRoot describes p resolved inside the root filesystem at rootfs,
 // following symlinks there; a missing path is an error that matches
 // fs.ErrNotExist.
