@@ -1,0 +1,135 @@
+// Package layering holds no code: its test checks the import rules that
+// docs/architecture.md states, so that a change that breaks them fails
+// `make test` instead of waiting for a reviewer.
+//
+//   - lodger-monitor, which stays with every detached container, and
+//     lodger-session, which every user keeps running, link no storage,
+//     image, build or API code and no CLI framework: what they map is
+//     what an idle container and an idle user cost.
+//   - Libraries never import cobra or pflag: the flag grammar lives in
+//     cmd/ (style.md, rules 2 and 14).
+//   - The API server and the CLI are two front ends over the same
+//     library: neither imports the other.
+package layering
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/lodger-containers/lodger"
+
+// deps lists the packages pkg links (go list -deps), with lodger's tags.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	return goList(t, "-deps", pkg)
+}
+
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	tags, err := os.ReadFile(filepath.Join(root(t), "buildtags"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tagList []string
+	for _, l := range strings.Split(string(tags), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			tagList = append(tagList, l)
+		}
+	}
+	cmd := osexec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append([]string{"list", "-tags=" + strings.Join(tagList, ",")}, args...)...)
+	cmd.Dir = root(t)
+	// GOFLAGS from make carries the same tags; a second -tags is an error.
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var pkgs []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		pkgs = append(pkgs, sc.Text())
+	}
+	return pkgs
+}
+
+// root is the module's directory.
+func root(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// forbidden returns the packages of pkgs that match any of the prefixes.
+func forbidden(pkgs []string, prefixes ...string) []string {
+	var bad []string
+	for _, p := range pkgs {
+		for _, f := range prefixes {
+			if p == f || strings.HasPrefix(p, f+"/") {
+				bad = append(bad, p)
+				break
+			}
+		}
+	}
+	return bad
+}
+
+func TestLongLivedProcessesLinkNoImageCode(t *testing.T) {
+	heavy := []string{
+		"go.podman.io/storage",
+		"go.podman.io/image/v5",
+		"github.com/moby/buildkit",
+		"github.com/spf13/cobra",
+		"github.com/spf13/pflag",
+		module + "/storage",
+		module + "/imagepull",
+		module + "/build",
+		module + "/api",
+		module + "/cmd/lodger",
+	}
+	for _, bin := range []string{"cmd/lodger-monitor", "cmd/lodger-session"} {
+		t.Run(filepath.Base(bin), func(t *testing.T) {
+			if bad := forbidden(deps(t, "./"+bin), heavy...); len(bad) > 0 {
+				t.Errorf("%s links %q: it must stay small (see docs/architecture.md, Layout)", bin, bad)
+			}
+		})
+	}
+}
+
+func TestLibrariesImportNoCLI(t *testing.T) {
+	// Every package of the module outside cmd/ and tests/, with what it
+	// imports directly.
+	lines := goList(t, "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "./...")
+	if len(lines) < 10 {
+		t.Fatalf("go list found %d packages: %q", len(lines), lines)
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		pkg, imports := f[0], f[1:]
+		rel := strings.TrimPrefix(pkg, module+"/")
+		if strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "tests/") {
+			continue
+		}
+		if bad := forbidden(imports, "github.com/spf13/cobra", "github.com/spf13/pflag", module+"/cmd"); len(bad) > 0 {
+			t.Errorf("library %s imports %q: flag grammar stays in cmd/", pkg, bad)
+		}
+		if rel == "api" || strings.HasPrefix(rel, "api/") {
+			continue
+		}
+		if slices.ContainsFunc(imports, func(i string) bool { return i == module+"/api" || strings.HasPrefix(i, module+"/api/") }) && !strings.HasPrefix(rel, "cmd/") {
+			t.Errorf("library %s imports the API server: the API is a front end over the library, not a part of it", pkg)
+		}
+	}
+}
