@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/go-units"
+
 	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
@@ -217,14 +219,9 @@ func (s State) StatusText() string {
 	return "Created"
 }
 
+// humanSince is Docker's wording of the time since t ("Less than a
+// second", "5 seconds", "About a minute", "3 hours", "2 days"), which
+// scripts that parse ps's STATUS expect.
 func humanSince(t time.Time) string {
-	d := time.Since(t).Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%d seconds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
-	default:
-		return fmt.Sprintf("%d hours", int(d.Hours()))
-	}
+	return units.HumanDuration(time.Since(t))
 }
