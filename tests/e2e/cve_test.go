@@ -691,7 +691,6 @@ func TestCVE202130465Tmpfs(t *testing.T) {
 	}
 }
 
-
 func must[T any](v T, _ error) T { return v }
 
 // dirNames lists a directory's names, sorted; nil when it cannot be read.
