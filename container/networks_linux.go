@@ -12,7 +12,6 @@ import (
 
 	cstorage "go.podman.io/storage"
 
-	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/network"
 	"github.com/lodger-containers/lodger/network/bridge"
@@ -160,9 +159,8 @@ func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Co
 	if s.Mode != NetworkUser {
 		return s.stack(), nil, nil
 	}
-	program, err := monitor.Path()
-	if err != nil {
-		return nil, nil, err
+	if len(s.Networks) == 0 {
+		return nil, nil, nil // disconnected from all: only lo, as --network none
 	}
 	ns := NetworkStore(store)
 	cfg := netstack.DefaultConfig()
@@ -176,15 +174,9 @@ func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Co
 		if !ok {
 			return nil, nil, fmt.Errorf("network %s has no address for the container: disconnect and connect it again", n.Name)
 		}
-		a := bridge.Attachment{
-			Network: n.Name, Dir: bridge.Dir(rootless.RunDir(), n.Name), Record: ns.RecordPath(n.Name), Program: program,
-			Interface: fmt.Sprintf("eth%d", i), Veth: bridge.VethName(ep.ID), MAC: ep.MAC, MTU: n.MTU, DefaultRoute: i == 0,
-		}
-		if sn, ok := n.Subnet4(); ok && ep.IPv4.IsValid() {
-			a.Address, a.Gateway = netip.PrefixFrom(ep.IPv4, sn.Subnet.Bits()), sn.Gateway
-		}
-		if sn, ok := n.Subnet6(); ok && ep.IPv6.IsValid() {
-			a.Address6, a.Gateway6 = netip.PrefixFrom(ep.IPv6, sn.Subnet.Bits()), sn.Gateway
+		a, err := attachment(ns, n, ep, fmt.Sprintf("eth%d", i), i == 0)
+		if err != nil {
+			return nil, nil, err
 		}
 		atts = append(atts, a)
 		if i == 0 {

@@ -66,6 +66,10 @@ func kindErr(kind error, format string, args ...any) error {
 	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
 }
 
+// Errorf is an error of kind (ErrNotFound, ErrConflict, ErrInUse,
+// ErrInvalid) for errors.Is, whose message is only the formatted text.
+func Errorf(kind error, format string, args ...any) error { return kindErr(kind, format, args...) }
+
 // Drivers and the predefined networks.
 const (
 	DriverBridge = "bridge"

@@ -36,6 +36,8 @@ default per-container network, --network netstack), host and none.`,
 		newNetworkInspectCommand(),
 		newNetworkRmCommand(),
 		newNetworkPruneCommand(),
+		newNetworkConnectCommand(),
+		newNetworkDisconnectCommand(),
 	)
 	return cmd
 }
@@ -339,5 +341,59 @@ and until=DURATION|TIME narrow it. Asks first unless -f is given.`,
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "prune only networks that match label=KEY[=VALUE] or until=DURATION")
+	return sessionCommand(cmd, 1)
+}
+
+func newNetworkConnectCommand() *cobra.Command {
+	var o container.NetworkConnectOptions
+	var ip, ip6 string
+	cmd := &cobra.Command{
+		Use:   "connect [flags] NETWORK CONTAINER",
+		Short: "Connect a container to a network",
+		Long: `Connect a container to a user network: it gets an address there (--ip,
+--ip6, or the next free one) and, when running, its interface at once
+(the next free ethN), found on the network by its name, short ID and
+--alias names. lodger connects user networks to containers created on a
+user network or with --network none.`,
+		Args: exactArgs(2, "NETWORK CONTAINER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if ip != "" {
+				if o.IPv4, err = netip.ParseAddr(ip); err != nil || !o.IPv4.Is4() {
+					return fmt.Errorf("--ip %q: want an IPv4 address", ip)
+				}
+			}
+			if ip6 != "" {
+				if o.IPv6, err = netip.ParseAddr(ip6); err != nil || !o.IPv6.Is6() {
+					return fmt.Errorf("--ip6 %q: want an IPv6 address", ip6)
+				}
+			}
+			return withNetworks(func(store cstorage.Store, _ *network.Store) error {
+				return container.NetworkConnect(store, args[0], args[1], o)
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&o.Aliases, "alias", nil, "another name the container is found by on the network")
+	cmd.Flags().StringVar(&ip, "ip", "", "IPv4 address on the network")
+	cmd.Flags().StringVar(&ip6, "ip6", "", "IPv6 address on the network")
+	return sessionCommand(cmd, 1)
+}
+
+func newNetworkDisconnectCommand() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "disconnect [flags] NETWORK CONTAINER",
+		Short: "Disconnect a container from a network",
+		Long: `Disconnect a container from a user network: its address there is given
+back and, when running, its interface removed at once. -f: no error for
+a container already gone.`,
+		Args: exactArgs(2, "NETWORK CONTAINER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withNetworks(func(store cstorage.Store, _ *network.Store) error {
+				return container.NetworkDisconnect(store, args[0], args[1], force)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "no error for a container that does not exist")
 	return sessionCommand(cmd, 1)
 }

@@ -38,6 +38,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,9 @@ const AttachArg = "network-attach"
 type attachRequest struct {
 	Pid        int        `json:"pid"`
 	Attachment Attachment `json:"attachment"`
+	// DetachMAC, when set, removes the container's interface of that
+	// MAC instead.
+	DetachMAC string `json:"detachMAC,omitempty"`
 }
 
 // Attach gives the container whose init is pid its interface on the
@@ -133,11 +137,22 @@ type attachRequest struct {
 // the children it started, such as the container's init. The helper's
 // threads start nothing that must outlive them.
 func Attach(pid int, a Attachment) error {
-	req, err := json.Marshal(attachRequest{Pid: pid, Attachment: a})
+	return runHelper(a.Program, a.Network, attachRequest{Pid: pid, Attachment: a})
+}
+
+// Detach takes the container's interface with MAC mac off its network
+// (a live disconnect), in the helper for the reason Attach gives:
+// deleting one end of a veth pair deletes both.
+func Detach(pid int, mac, program string) error {
+	return runHelper(program, "", attachRequest{Pid: pid, DetachMAC: mac})
+}
+
+func runHelper(program, network string, r attachRequest) error {
+	req, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	cmd := osexec.Command(a.Program, AttachArg)
+	cmd := osexec.Command(program, AttachArg)
 	cmd.Stdin = bytes.NewReader(req)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -146,7 +161,7 @@ func Attach(pid int, a Attachment) error {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return errors.New(msg)
 		}
-		return fmt.Errorf("network %s: attach helper: %w", a.Network, err)
+		return fmt.Errorf("network %s: attach helper: %w", network, err)
 	}
 	return nil
 }
@@ -159,7 +174,11 @@ func AttachMain() int {
 		fmt.Fprintf(os.Stderr, "read attach request: %v", err)
 		return 1
 	}
-	if err := attach(req.Pid, req.Attachment); err != nil {
+	do := func() error { return attach(req.Pid, req.Attachment) }
+	if req.DetachMAC != "" {
+		do = func() error { return detach(req.Pid, req.DetachMAC) }
+	}
+	if err := do(); err != nil {
 		fmt.Fprint(os.Stderr, err)
 		return 1
 	}
@@ -312,6 +331,19 @@ func plug(pid int, a Attachment) error {
 	if err != nil {
 		return fmt.Errorf("MAC %q: %w", a.MAC, err)
 	}
+	if a.Interface == "" {
+		// A live connect: the next ethN the container does not have.
+		links, err := ch.LinkList()
+		if err != nil {
+			return fmt.Errorf("list interfaces: %w", err)
+		}
+		for i := 0; a.Interface == ""; i++ {
+			name := fmt.Sprintf("eth%d", i)
+			if !slices.ContainsFunc(links, func(l netlink.Link) bool { return l.Attrs().Name == name }) {
+				a.Interface = name
+			}
+		}
+	}
 	veth := &netlink.Veth{
 		LinkAttrs:        netlink.LinkAttrs{Name: a.Veth, MTU: a.MTU, MasterIndex: br.Attrs().Index},
 		PeerName:         a.Interface,
@@ -379,22 +411,25 @@ func plug(pid int, a Attachment) error {
 	return nil
 }
 
-// Detach takes the container's interface ifname off its network (a live
-// disconnect): deleting one end of a veth pair deletes both.
-func Detach(pid int, ifname string) error {
+func detach(pid int, mac string) error {
 	ch, err := handleIn(fmt.Sprintf("/proc/%d/ns/net", pid))
 	if err != nil {
 		return err
 	}
 	defer ch.Close()
-	l, err := ch.LinkByName(ifname)
+	links, err := ch.LinkList()
 	if err != nil {
-		return fmt.Errorf("find %s: %w", ifname, err)
+		return fmt.Errorf("list interfaces: %w", err)
 	}
-	if err := ch.LinkDel(l); err != nil {
-		return fmt.Errorf("remove %s: %w", ifname, err)
+	for _, l := range links {
+		if l.Attrs().HardwareAddr.String() == mac {
+			if err := ch.LinkDel(l); err != nil {
+				return fmt.Errorf("remove %s: %w", l.Attrs().Name, err)
+			}
+			return nil
+		}
 	}
-	return nil
+	return nil // gone with a restart already
 }
 
 // Teardown takes a removed network's kernel side down: its gateway is

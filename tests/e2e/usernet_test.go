@@ -371,3 +371,78 @@ func TestUserNetworkPublish(t *testing.T) {
 	r = e.runRm(t, "--network", "pubnet", netImage(), "nettool", "dial", "tcp", "pub:8080")
 	wantCode(t, r, 0)
 }
+
+func TestUserNetworkConnect(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "front")
+	netCreate(t, e, "back")
+	runDetached(t, e, "db", "--network", "back", netImage(), "nettool", "serve", "tcp", "5432")
+	runDetached(t, e, "app", "--network", "front", netImage(), "sleep", "300")
+	dbIP := ctrAddr(t, e, "back", "db")
+	byIP := func() result {
+		return e.lodger(t, "exec", "app", "nettool", "dial", "-timeout", "3s", "tcp", dbIP.String()+":5432")
+	}
+	// No hello: refused, unreachable, or (where the host's own network
+	// answers every address, as a sandbox's proxy does) someone else.
+	if r := byIP(); strings.Contains(r.stdout, "hello ") {
+		t.Fatalf("app reaches db on another network before connect\n%s", r)
+	}
+	wantCode(t, e.lodger(t, "network", "connect", "--alias", "api", "back", "app"), 0)
+	appIP := ctrAddr(t, e, "back", "app")
+	// Live: the running app has its second interface now.
+	r := e.lodger(t, "exec", "app", "nettool", "ifaces")
+	if !strings.Contains(r.stdout, "addr eth1 "+appIP.String()+"/24") {
+		t.Errorf("after connect, app has no eth1 with %s\n%s", appIP, r)
+	}
+	if r := byIP(); r.code != 0 || !strings.Contains(r.stdout, "hello "+appIP.String()+":") {
+		t.Errorf("after connect, app to db by address: want a hello to %s\n%s", appIP, r)
+	}
+	// db finds app on their shared network by its alias.
+	r = e.lodger(t, "exec", "db", "nettool", "resolve", "api")
+	if strings.TrimSpace(r.stdout) != appIP.String() {
+		t.Errorf("db resolves app's alias api: want %s\n%s", appIP, r)
+	}
+	r = e.lodger(t, "network", "connect", "back", "app")
+	if r.code != 1 || !strings.Contains(r.stderr, "already connected") {
+		t.Errorf("connecting twice: want exit 1, already connected\n%s", r)
+	}
+	wantCode(t, e.lodger(t, "network", "disconnect", "back", "app"), 0)
+	if r := e.lodger(t, "exec", "app", "nettool", "ifaces"); strings.Contains(r.stdout, "eth1") {
+		t.Errorf("after disconnect app still has eth1\n%s", r)
+	}
+	if r := byIP(); strings.Contains(r.stdout, "hello ") {
+		t.Errorf("after disconnect app still reaches db\n%s", r)
+	}
+	r = e.lodger(t, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", "back")
+	if strings.TrimSpace(r.stdout) != "db" {
+		t.Errorf("back after disconnect lists %q, want only db", r.stdout)
+	}
+}
+
+// TestUserNetworkSessionLost stands in for a reboot: the session's
+// namespaces (and so every network's namespace mount) go, and the
+// containers start again on their networks with their addresses.
+func TestUserNetworkSessionLost(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "boot")
+	runDetached(t, e, "b1", "--network", "boot", netImage(), "nettool", "serve", "tcp", "80")
+	runDetached(t, e, "b2", "--network", "boot", netImage(), "sleep", "300")
+	ip1, ip2 := ctrAddr(t, e, "boot", "b1"), ctrAddr(t, e, "boot", "b2")
+	keeper := e.keeperPID()
+	if keeper == 0 {
+		t.Fatal("no session keeper")
+	}
+	// Everything of the session dies with its keeper, as with a reboot.
+	killByEnv("XDG_RUNTIME_DIR=" + e.runtime)
+	wantCode(t, e.lodger(t, "start", "b1", "b2"), 0)
+	if k := e.keeperPID(); k == keeper || k == 0 {
+		t.Fatalf("session keeper %d after the kill, want a new one (was %d)", k, keeper)
+	}
+	if a, b := ctrAddr(t, e, "boot", "b1"), ctrAddr(t, e, "boot", "b2"); a != ip1 || b != ip2 {
+		t.Errorf("addresses after the session came back: %s %s, want %s %s", a, b, ip1, ip2)
+	}
+	r := e.lodger(t, "exec", "b2", "nettool", "dial", "-timeout", "3s", "tcp", "b1:80")
+	if r.code != 0 || !strings.Contains(r.stdout, "hello "+ip2.String()+":") {
+		t.Errorf("b2 to b1 after the session came back\n%s", r)
+	}
+}

@@ -1,0 +1,151 @@
+package container
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/container/monitor"
+	"github.com/lodger-containers/lodger/events"
+	"github.com/lodger-containers/lodger/network"
+	"github.com/lodger-containers/lodger/network/bridge"
+	"github.com/lodger-containers/lodger/rootless"
+)
+
+// NetworkConnectOptions is `network connect`'s: the container's aliases
+// and addresses on the network.
+type NetworkConnectOptions struct {
+	Aliases []string
+	IPv4    netip.Addr
+	IPv6    netip.Addr
+}
+
+// NetworkConnect puts container ref on user network net: it gets an
+// address there at once and, when running, its interface (the next free
+// ethN) without a restart. A container on the default network, host or
+// none is refused with network.ErrInvalid: lodger joins user networks
+// only to a container created on one.
+func NetworkConnect(store cstorage.Store, net, ref string, o NetworkConnectOptions) error {
+	in, err := Get(store, ref)
+	if err != nil {
+		return err
+	}
+	ns := in.Metadata.networkOf()
+	if ns.Mode != NetworkUser && ns.Mode != NetworkNone {
+		return network.Errorf(network.ErrInvalid, "container %s is on network %s: lodger connects user networks only to containers created on one (run --network NAME) or with --network none", in.Name, in.Metadata.NetworkName())
+	}
+	nets := NetworkStore(store)
+	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6})
+	if err != nil {
+		return err
+	}
+	first := len(ns.Networks) == 0
+	ns.Mode = NetworkUser
+	ns.Networks = append(ns.Networks, UserNetwork{ID: n.ID, Name: n.Name, Aliases: o.Aliases})
+	if err := setNetworkRecord(store, in, ns); err != nil {
+		_, _, _ = nets.Disconnect(n.ID, in.ID, true)
+		return err
+	}
+	if in.State.Status == monitor.StatusRunning {
+		a, err := attachment(nets, n, ep, "", first)
+		if err == nil {
+			err = bridge.Attach(in.State.Pid, a)
+		}
+		if err != nil {
+			return fmt.Errorf("connect %s to network %s: %w (the container has an address there and gets its interface at its next start)", in.Name, n.Name, err)
+		}
+	}
+	Journal().Emit(events.Network, "connect", n.ID, map[string]string{"container": in.ID, "name": n.Name, "type": network.DriverBridge})
+	return nil
+}
+
+// NetworkDisconnect takes container ref off user network net: its
+// address is given back and, when running, its interface there removed.
+// force makes a container or network already gone no error.
+func NetworkDisconnect(store cstorage.Store, net, ref string, force bool) error {
+	nets := NetworkStore(store)
+	in, err := Get(store, ref)
+	if err != nil {
+		if force {
+			if n, nerr := nets.Get(net); nerr == nil {
+				for id, e := range n.Endpoints {
+					if e.Name == ref || id == ref {
+						_, _, _ = nets.Disconnect(n.ID, id, true)
+					}
+				}
+			}
+			return nil
+		}
+		return err
+	}
+	n, ep, err := nets.Disconnect(net, in.ID, force)
+	if err != nil {
+		return err
+	}
+	ns := in.Metadata.networkOf()
+	ns.Networks = slices.DeleteFunc(ns.Networks, func(u UserNetwork) bool { return u.ID == n.ID })
+	if ns.Mode == NetworkUser && len(ns.Networks) == 0 {
+		ns = NetworkSettings{Mode: NetworkNone}
+	}
+	if err := setNetworkRecord(store, in, ns); err != nil {
+		return err
+	}
+	if in.State.Status == monitor.StatusRunning && ep.MAC != "" {
+		program, err := monitor.Path()
+		if err == nil {
+			err = bridge.Detach(in.State.Pid, ep.MAC, program)
+		}
+		if err != nil {
+			return fmt.Errorf("disconnect %s from network %s: %w", in.Name, n.Name, err)
+		}
+	}
+	Journal().Emit(events.Network, "disconnect", n.ID, map[string]string{"container": in.ID, "name": n.Name, "type": network.DriverBridge})
+	return nil
+}
+
+// setNetworkRecord replaces the container record's network settings,
+// key by key, so that what this lodger does not know of survives.
+func setNetworkRecord(store cstorage.Store, in Info, ns NetworkSettings) error {
+	c, err := store.Container(in.ID)
+	if err != nil {
+		return err
+	}
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(c.Metadata), &rec); err != nil || rec == nil {
+		return fmt.Errorf("read container record of %s: %v", in.Name, err)
+	}
+	if rec["network"], err = json.Marshal(ns); err != nil {
+		return err
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := store.SetMetadata(in.ID, string(b)); err != nil {
+		return fmt.Errorf("update container record of %s: %w", in.Name, err)
+	}
+	return nil
+}
+
+// attachment is what the attach helper needs to plug endpoint ep of
+// network n into a container as ifname ("" for the next free ethN).
+func attachment(nets *network.Store, n network.Network, ep network.Endpoint, ifname string, defaultRoute bool) (bridge.Attachment, error) {
+	program, err := monitor.Path()
+	if err != nil {
+		return bridge.Attachment{}, err
+	}
+	a := bridge.Attachment{
+		Network: n.Name, Dir: bridge.Dir(rootless.RunDir(), n.Name), Record: nets.RecordPath(n.Name), Program: program,
+		Interface: ifname, Veth: bridge.VethName(ep.ID), MAC: ep.MAC, MTU: n.MTU, DefaultRoute: defaultRoute,
+	}
+	if sn, ok := n.Subnet4(); ok && ep.IPv4.IsValid() {
+		a.Address, a.Gateway = netip.PrefixFrom(ep.IPv4, sn.Subnet.Bits()), sn.Gateway
+	}
+	if sn, ok := n.Subnet6(); ok && ep.IPv6.IsValid() {
+		a.Address6, a.Gateway6 = netip.PrefixFrom(ep.IPv6, sn.Subnet.Bits()), sn.Gateway
+	}
+	return a, nil
+}
