@@ -78,8 +78,8 @@ func (s *Server) routes() {
 	h("POST /networks/{id}/disconnect", s.userNetworks)
 	h("DELETE /networks/{id}", s.userNetworks)
 
-	h("POST /build", s.notServed("building images (lodger has no build yet)"))
-	h("POST /build/prune", s.notServed("the build cache (lodger has no build yet)"))
+	h("POST /build", s.buildImage)
+	h("POST /build/prune", s.notServed("pruning the build cache through the API"))
 	h("POST /session", s.notServed("BuildKit sessions: set DOCKER_BUILDKIT=0"))
 	h("POST /grpc", s.notServed("BuildKit's gRPC: set DOCKER_BUILDKIT=0"))
 	h("/swarm/", s.notServed("swarm mode"))

@@ -104,7 +104,7 @@ func TestUnknownEndpointIs404(t *testing.T) {
 }
 
 func TestNotImplementedSaySo(t *testing.T) {
-	for _, p := range []string{"/build", "/session", "/networks/create", "/commit"} {
+	for _, p := range []string{"/build?version=2", "/session", "/networks/create", "/commit"} {
 		rec := do(t, New(Options{}), http.MethodPost, p, "{}")
 		if rec.Code != http.StatusNotImplemented || !strings.Contains(message(t, rec), "not implemented") {
 			t.Errorf("POST %s = %d %q; want 501 saying not implemented", p, rec.Code, rec.Body.String())
