@@ -12,10 +12,10 @@ import (
 	"github.com/lodger-containers/lodger/container"
 )
 
-// archivePathError makes a missing path Docker's 404.
-func archivePathError(err error) error {
+// archivePathError makes a missing path Docker's 404, in its words.
+func archivePathError(r *http.Request, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return notFound("Could not find the file %v", err)
+		return notFound("Could not find the file %s in container %s", r.URL.Query().Get("path"), r.PathValue("id"))
 	}
 	return err
 }
@@ -29,7 +29,7 @@ func (s *Server) setPathStat(w http.ResponseWriter, r *http.Request) (bool, erro
 	}
 	info, err := container.StatPath(s.o.Store, r.PathValue("id"), p)
 	if err != nil {
-		return false, archivePathError(err)
+		return false, archivePathError(r, err)
 	}
 	b, _ := json.Marshal(dockercontainer.PathStat{Name: info.Name, Size: info.Size, Mode: info.Mode, Mtime: info.Mtime, LinkTarget: info.LinkTarget})
 	w.Header().Set("X-Docker-Container-Path-Stat", base64.StdEncoding.EncodeToString(b))
@@ -55,7 +55,7 @@ func (s *Server) getArchive(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-tar")
 	dw := &deferredWriter{w: w}
 	if err := container.ArchiveFromContainer(s.o.Store, r.PathValue("id"), r.URL.Query().Get("path"), dw, container.CopyOptions{}); err != nil && !dw.started {
-		writeError(w, archivePathError(err))
+		writeError(w, archivePathError(r, err))
 		return
 	}
 	if !dw.started {
@@ -72,7 +72,7 @@ func (s *Server) putArchive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := container.ExtractToContainer(s.o.Store, r.PathValue("id"), r.Body, p, container.CopyOptions{Archive: boolParam(r, "copyUIDGID")}); err != nil {
-		writeError(w, archivePathError(err))
+		writeError(w, archivePathError(r, err))
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,10 +101,33 @@ func (s *apiService) raw(t *testing.T, method, path, body string) (int, string) 
 	return resp.StatusCode, string(b)
 }
 
+// wantDockerError checks a docker CLI failure: its exit code and the
+// daemon's message, as Docker's CLI prints it.
+func wantDockerError(t *testing.T, r result, code int, words ...string) {
+	t.Helper()
+	wantCode(t, r, code)
+	if !strings.HasPrefix(r.stderr, "Error response from daemon: ") {
+		t.Errorf("stderr %q; want Docker's \"Error response from daemon: \"", r.stderr)
+	}
+	for _, w := range words {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr %q; want %q in it", r.stderr, w)
+		}
+	}
+}
+
 func TestAPIDockerRun(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
+	// The first run pulls, through the API, with Docker's progress on
+	// stderr.
 	r := s.docker(t, "run", "--rm", busybox, "echo", "hello from docker")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stderr, "Status: Downloaded newer image for "+busybox) {
+		t.Errorf("the pull's progress on stderr: %q", r.stderr)
+	}
+	wantStdout(t, r, "hello from docker\n")
+	r = s.docker(t, "run", "--rm", busybox, "echo", "hello from docker")
 	wantOK(t, r)
 	wantStdout(t, r, "hello from docker\n")
 	// Streams apart and the exit code through, as with Docker.
@@ -124,6 +148,7 @@ func TestAPIDockerRun(t *testing.T) {
 func TestAPIDockerLifecycle(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
+	e.pull(t, busybox) // the CLI's pull, which the API sees
 	wantOK(t, s.docker(t, "run", "-d", "--name", "web", "-p", "8080", "--label", "tier=front", busybox, "sh", "-c", "echo started; exec sleep 300"))
 	// The CLI sees what the API made, at once.
 	wantStdout(t, e.lodger(t, "ps", "--format", "{{.Names}} {{.State}}"), "web running\n")
@@ -151,7 +176,7 @@ func TestAPIDockerLifecycle(t *testing.T) {
 	if b, err := os.ReadFile(dst); err != nil || string(b) != "copied in\n" {
 		t.Errorf("docker cp out: %q, %v", b, err)
 	}
-	wantError(t, s.docker(t, "cp", "web:/no/such/file", dst), 1, "no/such/file")
+	wantDockerError(t, s.docker(t, "cp", "web:/no/such/file", dst), 1, "Could not find the file /no/such/file in container web")
 	// stats, top, logs.
 	if r := s.docker(t, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "web"); !strings.HasPrefix(r.stdout, "web ") {
 		t.Errorf("docker stats --no-stream = %q %q", r.stdout, r.stderr)
@@ -174,10 +199,11 @@ func TestAPIDockerLifecycle(t *testing.T) {
 func TestAPIDockerLogsFollow(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
+	e.pull(t, busybox)
 	wantOK(t, s.docker(t, "run", "-d", "--name", "talker", busybox, "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.2; done; echo bye >&2"))
 	// logs -f ends when the container does, with every line.
 	r := s.docker(t, "logs", "-f", "talker")
-	wantOK(t, r)
+	wantCode(t, r, 0)
 	if r.stdout != "line1\nline2\nline3\n" || r.stderr != "bye\n" {
 		t.Errorf("logs -f: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
@@ -220,7 +246,8 @@ func TestAPIDockerEvents(t *testing.T) {
 			if !ok {
 				t.Fatalf("events ended early; got %q", got)
 			}
-			if strings.HasSuffix(l, " evt") {
+			// Other actions (attach) may come between.
+			if strings.HasSuffix(l, " evt") && slices.Contains(want, l) {
 				got = append(got, l)
 			}
 		case <-timeout:
@@ -340,6 +367,7 @@ func TestAPIClientsLeavingMidStreamFreeEverything(t *testing.T) {
 func TestAPIServiceOwnsNothing(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
+	e.pull(t, busybox)
 	// The socket and its directory are the user's alone.
 	for p, want := range map[string]os.FileMode{s.sock: 0o600, filepath.Dir(s.sock): 0o700} {
 		fi, err := os.Stat(p)
@@ -407,8 +435,12 @@ func TestAPITestcontainers(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-test.v", "-test.timeout", "4m")
 	cmd.Dir = e.home
+	// testcontainers takes a machine with /.dockerenv (CI runners that
+	// are containers themselves, this one included) for a container
+	// beside its daemon and dials the bridge network's gateway; lodger's
+	// containers are published on the host, where the user is.
 	cmd.Env = append(append([]string{}, e.vars...), "DOCKER_HOST=unix://"+s.sock, "LODGER_TEST_REGISTRY="+registry,
-		"TESTCONTAINERS_RYUK_DISABLED=true")
+		"TESTCONTAINERS_RYUK_DISABLED=true", "TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("testcontainers-go against lodger: %v\n%s\nservice log:\n%s", err, out, s.log)

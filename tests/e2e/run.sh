@@ -122,7 +122,14 @@ log "building into $WORK"
 	# netgo: Go's own resolver, reading /etc/resolv.conf and /etc/hosts.
 	CGO_ENABLED=0 go build -tags netgo -o "$WORK/nettool" ./tests/nettool
 	go test -c -tags "e2e,$tags" -o "$WORK/e2e.test" ./tests/e2e
+	# testcontainers-go, a client of the Engine API socket, in a module of
+	# its own so that lodger never links it (issue 15).
+	(cd tests/tcgo && go test -c -tags e2e -o "$WORK/tcgo.test" .)
 )
+# Docker's CLI, which the API tests drive, where the test user reads it.
+if command -v docker >/dev/null; then
+	cp "$(command -v docker)" "$WORK/docker"
+fi
 
 log "pushing the test images to $registry"
 "$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" -checker "$WORK/checker" -nettool "$WORK/nettool" >/dev/null
@@ -163,6 +170,7 @@ if [ "$(id -u)" = 0 ]; then
 		LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
+		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" \
 		"$WORK/e2e.test" "${args[@]}"
 else
 	# setup-host.sh --check passed: the machine is set up as root's run
@@ -170,6 +178,7 @@ else
 	LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
+		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" \
 		"$WORK/e2e.test" "${args[@]}"
 fi
 rc=$?

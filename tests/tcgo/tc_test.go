@@ -1,0 +1,121 @@
+//go:build e2e
+
+// Package tcgo drives lodger's Engine API socket with testcontainers-go,
+// a client that is not lodger's, as a Go test suite would. It is a module
+// of its own so that lodger's binary never links testcontainers.
+//
+// Run by tests/e2e/run.sh as the test user, with DOCKER_HOST pointing at
+// a lodger system service and LODGER_TEST_REGISTRY the test registry.
+package tcgo
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+func image(t *testing.T, name string) string {
+	t.Helper()
+	reg := os.Getenv("LODGER_TEST_REGISTRY")
+	if reg == "" {
+		t.Fatal("LODGER_TEST_REGISTRY is not set")
+	}
+	return reg + "/lodger-test/" + name
+}
+
+// TestContainerLifecycle starts a container that serves HTTP with
+// busybox's httpd, waits for its port and a log line, execs in it, copies
+// a file in, reads its logs, stops and removes it.
+func TestContainerLifecycle(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	req := testcontainers.ContainerRequest{
+		Image:        image(t, "busybox:latest"),
+		Cmd:          []string{"sh", "-c", "mkdir -p /www && echo hello-tc > /www/index.html && echo server ready && exec httpd -f -p 8080 -h /www"},
+		ExposedPorts: []string{"8080/tcp"},
+		Labels:       map[string]string{"suite": "tcgo"},
+		WaitingFor: wait.ForAll(
+			wait.ForLog("server ready"),
+			wait.ForListeningPort("8080/tcp"),
+		).WithDeadline(60 * time.Second),
+	}
+	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+	if err != nil {
+		t.Fatalf("start container: %v", err)
+	}
+	defer func() {
+		if err := c.Terminate(context.Background()); err != nil {
+			t.Errorf("terminate: %v", err)
+		}
+	}()
+	host, err := c.Host(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := c.MappedPort(ctx, "8080/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + net.JoinHostPort(host, port.Port()) + "/")
+	if err != nil {
+		t.Fatalf("GET the published port: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello-tc\n" {
+		t.Errorf("GET / = %q; want hello-tc", body)
+	}
+
+	code, out, err := c.Exec(ctx, []string{"sh", "-c", "echo from-exec; exit 7"})
+	if err != nil {
+		t.Fatalf("exec: %v", err)
+	}
+	b, _ := io.ReadAll(out)
+	if code != 7 || !bytes.Contains(b, []byte("from-exec")) {
+		t.Errorf("exec = %d %q; want 7 and from-exec", code, b)
+	}
+
+	if err := c.CopyToContainer(ctx, []byte("copied\n"), "/tmp/copied.txt", 0o644); err != nil {
+		t.Fatalf("copy to container: %v", err)
+	}
+	rc, err := c.CopyFileFromContainer(ctx, "/tmp/copied.txt")
+	if err != nil {
+		t.Fatalf("copy from container: %v", err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "copied\n" {
+		t.Errorf("copied file = %q", got)
+	}
+
+	logs, err := c.Logs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, _ := io.ReadAll(logs)
+	logs.Close()
+	if !strings.Contains(string(lb), "server ready") {
+		t.Errorf("logs = %q; want server ready", lb)
+	}
+
+	stop := 2 * time.Second
+	if err := c.Stop(ctx, &stop); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	st, err := c.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Running {
+		t.Errorf("running after stop")
+	}
+}
