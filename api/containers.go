@@ -74,21 +74,8 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// networkName is the Docker network name a container's mode shows as:
-// the userspace stack is lodger's "bridge", Docker's default network.
-func networkName(in container.Info) string {
-	mode := container.NetworkNone
-	if in.Metadata.Network != nil {
-		mode = in.Metadata.Network.Mode
-	}
-	if mode == container.NetworkNetstack {
-		return "bridge"
-	}
-	return mode
-}
-
 func matchNetwork(in container.Info, want []string) bool {
-	n := networkName(in)
+	n := in.Metadata.NetworkName()
 	for _, w := range want {
 		if w == n || (n == "bridge" && w == container.NetworkNetstack) {
 			return true
@@ -117,7 +104,7 @@ func summary(store cstorage.Store, in container.Info, size bool) dockercontainer
 	if sum.Labels == nil {
 		sum.Labels = map[string]string{}
 	}
-	sum.HostConfig.NetworkMode = networkName(in)
+	sum.HostConfig.NetworkMode = in.Metadata.NetworkName()
 	sum.NetworkSettings = &dockercontainer.NetworkSettingsSummary{Networks: networkEndpoints(in)}
 	if in.State.Status == monitor.StatusRunning {
 		for _, p := range in.State.Ports {

@@ -29,6 +29,10 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := s.checkUserNetworks(req); err != nil {
+		writeError(w, err)
+		return
+	}
 	ro, warnings, err := runOptions(req, strings.TrimPrefix(r.URL.Query().Get("name"), "/"))
 	if err != nil {
 		writeError(w, err)
@@ -47,6 +51,35 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		warnings = []string{}
 	}
 	writeJSON(w, http.StatusCreated, dockercontainer.CreateResponse{ID: id, Warnings: warnings})
+}
+
+// checkUserNetworks answers a container asked on a user network: the
+// network exists, but containers do not join user networks through the
+// API yet.
+func (s *Server) checkUserNetworks(req dockercontainer.CreateRequest) error {
+	var names []string
+	if req.HostConfig != nil {
+		names = append(names, string(req.HostConfig.NetworkMode))
+	}
+	if req.NetworkingConfig != nil {
+		for n := range req.NetworkingConfig.EndpointsConfig {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		switch n {
+		case "", "default", "bridge", container.NetworkNetstack, container.NetworkNone, container.NetworkHost:
+			continue
+		}
+		if strings.HasPrefix(n, "container:") {
+			continue
+		}
+		if _, err := s.networks().Inspect(n); err == nil {
+			return notImplemented("containers on user network %s are not implemented by lodger's API yet", n)
+		}
+		return notFound("network %s not found", n)
+	}
+	return nil
 }
 
 // runOptions translates a create request into the library's options;

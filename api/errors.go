@@ -11,6 +11,7 @@ import (
 	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/network"
 	"github.com/lodger-containers/lodger/volume"
 )
 
@@ -48,7 +49,8 @@ func statusOf(err error) int {
 	case errors.Is(err, cstorage.ErrContainerUnknown),
 		errors.Is(err, cstorage.ErrImageUnknown),
 		errors.Is(err, imagepull.ErrNotFound),
-		errors.Is(err, volume.ErrNotFound):
+		errors.Is(err, volume.ErrNotFound),
+		errors.Is(err, network.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, container.ErrNameInUse),
 		errors.Is(err, cstorage.ErrDuplicateName),
@@ -58,7 +60,9 @@ func statusOf(err error) int {
 		errors.Is(err, container.ErrNotPaused),
 		errors.Is(err, container.ErrNoHealthcheck),
 		errors.Is(err, volume.ErrInUse),
-		errors.Is(err, imagepull.ErrInUse):
+		errors.Is(err, imagepull.ErrInUse),
+		errors.Is(err, network.ErrConflict),
+		errors.Is(err, network.ErrInUse):
 		return http.StatusConflict
 	case errors.Is(err, container.ErrInvalid),
 		errors.Is(err, volume.ErrInvalidName),
@@ -66,7 +70,8 @@ func statusOf(err error) int {
 		errors.Is(err, events.ErrBadFilter),
 		errors.Is(err, container.ErrSysctl),
 		errors.Is(err, imagepull.ErrChange),
-		errors.Is(err, imagepull.ErrFormat):
+		errors.Is(err, imagepull.ErrFormat),
+		errors.Is(err, network.ErrInvalid):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

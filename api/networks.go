@@ -1,51 +1,22 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/netip"
-	"strings"
 
-	"github.com/moby/moby/api/types/network"
+	dnetwork "github.com/moby/moby/api/types/network"
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/netstack"
+	"github.com/lodger-containers/lodger/network"
 )
 
-// The networks every lodger user has: "bridge", Docker's default network,
-// is the userspace stack each container gets (netstack: its own
-// namespace, NAT to the host's sockets); host and none are the modes of
-// the same names.
-var builtinNetworks = []struct{ name, driver string }{{"bridge", "bridge"}, {"host", "host"}, {"none", "null"}}
-
-func networkID(name string) string {
-	sum := sha256.Sum256([]byte("lodger network " + name))
-	return hex.EncodeToString(sum[:])
-}
-
-// builtinNetwork is a built-in network in Docker's schema.
-func builtinNetwork(name, driver string) network.Network {
-	n := network.Network{Name: name, ID: networkID(name), Scope: "local", Driver: driver, EnableIPv4: name == "bridge",
-		IPAM:    network.IPAM{Driver: "default", Config: []network.IPAMConfig{}, Options: map[string]string{}},
-		Options: map[string]string{}, Labels: map[string]string{}}
-	if name == "bridge" {
-		n.IPAM.Config = []network.IPAMConfig{{Subnet: netip.PrefixFrom(netstack.Gateway, 24).Masked(), Gateway: netstack.Gateway}}
-		n.Options["lodger.network.driver"] = container.NetworkNetstack
-	}
-	return n
-}
-
-// findBuiltin finds a built-in network by name, ID or ID prefix.
-func findBuiltin(ref string) (name, driver string, ok bool) {
-	for _, b := range builtinNetworks {
-		if ref == b.name || (len(ref) >= 3 && strings.HasPrefix(networkID(b.name), ref)) {
-			return b.name, b.driver, true
-		}
-	}
-	return "", "", false
-}
+// networks is the user's networks, as `lodger network` reads them: the
+// predefined bridge (lodger's userspace stack, each container's own),
+// host and none, and the user networks of package network.
+func (s *Server) networks() *network.Store { return container.NetworkStore(s.o.Store) }
 
 // listNetworks is GET /networks.
 func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
@@ -54,86 +25,134 @@ func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out := []network.Summary{}
-	for _, b := range builtinNetworks {
-		if !matchNetworkFilters(b.name, b.driver, filters) {
-			continue
-		}
-		out = append(out, network.Summary{Network: builtinNetwork(b.name, b.driver)})
+	nets, err := s.networks().List(network.ListOptions{Filters: filters})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := []dnetwork.Summary{}
+	for _, n := range nets {
+		out = append(out, n.Summary())
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func matchNetworkFilters(name, driver string, f map[string][]string) bool {
-	for k, vs := range f {
-		ok := false
-		for _, v := range vs {
-			switch k {
-			case "name":
-				ok = ok || strings.Contains(name, v)
-			case "id":
-				ok = ok || strings.HasPrefix(networkID(name), v)
-			case "driver":
-				ok = ok || v == driver
-			case "type":
-				ok = ok || v == "builtin"
-			case "scope":
-				ok = ok || v == "local"
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// inspectNetwork is GET /networks/{id}.
+// inspectNetwork is GET /networks/{id}. The predefined bridge lists the
+// running containers on lodger's default network, each in a stack of its
+// own at the same address.
 func (s *Server) inspectNetwork(w http.ResponseWriter, r *http.Request) {
-	name, driver, ok := findBuiltin(r.PathValue("id"))
-	if !ok {
-		writeError(w, notFound("network %s not found", r.PathValue("id")))
+	n, err := s.networks().Inspect(r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	n := network.Inspect{Network: builtinNetwork(name, driver), Containers: map[string]network.EndpointResource{}}
-	infos, _ := container.List(s.o.Store)
-	for _, in := range infos {
-		if in.State.Status != monitor.StatusRunning || networkName(in) != name {
-			continue
+	rep := n.Inspect()
+	if n.Predefined && n.Name == network.Bridge {
+		infos, _ := container.List(s.o.Store)
+		for _, in := range infos {
+			if in.State.Status != monitor.StatusRunning || in.Metadata.NetworkName() != network.Bridge {
+				continue
+			}
+			rep.Containers[in.ID] = dnetwork.EndpointResource{Name: in.Name, EndpointID: in.ID,
+				IPv4Address: netip.PrefixFrom(netstack.Guest, netstack.Subnet.Bits())}
 		}
-		er := network.EndpointResource{Name: in.Name, EndpointID: networkID(in.ID)}
-		if name == "bridge" {
-			er.IPv4Address = netip.PrefixFrom(netstack.Guest, 24)
-		}
-		n.Containers[in.ID] = er
 	}
-	writeJSON(w, http.StatusOK, n)
+	writeJSON(w, http.StatusOK, rep)
 }
 
-// networkEndpoints is a container's networks as Docker's list shows them.
-func networkEndpoints(in container.Info) map[string]*network.EndpointSettings {
-	name := networkName(in)
-	ep := &network.EndpointSettings{NetworkID: networkID(name), EndpointID: networkID(in.ID)}
-	if name == "bridge" && in.State.Status == monitor.StatusRunning {
+// createNetwork is POST /networks/create.
+func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
+	var req dnetwork.CreateRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.Name == "" {
+		writeError(w, badRequest("network create: a Name is required"))
+		return
+	}
+	if req.Scope != "" && req.Scope != "local" {
+		writeError(w, badRequest("network scope %q: lodger has local networks only", req.Scope))
+		return
+	}
+	if req.Attachable || req.Ingress || req.ConfigOnly || req.ConfigFrom != nil {
+		writeError(w, notImplemented("swarm network options (Attachable, Ingress, ConfigOnly, ConfigFrom) are not implemented by lodger"))
+		return
+	}
+	o := network.CreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Labels: req.Labels, Options: req.Options}
+	if req.EnableIPv6 != nil {
+		o.IPv6 = *req.EnableIPv6
+	}
+	if req.IPAM != nil {
+		if req.IPAM.Driver != "" && req.IPAM.Driver != "default" {
+			writeError(w, badRequest("IPAM driver %q: lodger has the default one only", req.IPAM.Driver))
+			return
+		}
+		for _, c := range req.IPAM.Config {
+			o.Subnets = append(o.Subnets, network.SubnetOptions{Subnet: c.Subnet, Gateway: c.Gateway, IPRange: c.IPRange})
+		}
+	}
+	n, err := s.networks().Create(o)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, dnetwork.CreateResponse{ID: n.ID})
+}
+
+// removeNetwork is DELETE /networks/{id}.
+func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if network.IsPredefined(id) {
+		writeError(w, &statusError{code: http.StatusForbidden, err: fmt.Errorf("%s is a pre-defined network and cannot be removed", id)})
+		return
+	}
+	if err := s.networks().Remove(id, false); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// pruneNetworks is POST /networks/prune.
+func (s *Server) pruneNetworks(w http.ResponseWriter, r *http.Request) {
+	filters, err := filtersParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	names, err := s.networks().Prune(filters)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if names == nil {
+		names = []string{}
+	}
+	writeJSON(w, http.StatusOK, dnetwork.PruneReport{NetworksDeleted: names})
+}
+
+// connectNetwork answers connect and disconnect: containers on user
+// networks are not wired into lodger's runtime yet.
+func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.networks().Inspect(r.PathValue("id")); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeError(w, notImplemented("connecting containers to networks is not implemented by lodger yet"))
+}
+
+// networkEndpoints is a container's networks as Docker's list shows it.
+func networkEndpoints(in container.Info) map[string]*dnetwork.EndpointSettings {
+	name := in.Metadata.NetworkName()
+	ep := &dnetwork.EndpointSettings{EndpointID: in.ID}
+	if n, err := network.New("").Get(name); err == nil && n.Predefined {
+		ep.NetworkID = n.ID
+	}
+	if name == network.Bridge && in.State.Status == monitor.StatusRunning {
 		ep.Gateway = netstack.Gateway
 		ep.IPAddress = netstack.Guest
-		ep.IPPrefixLen = 24
+		ep.IPPrefixLen = netstack.Subnet.Bits()
 	}
-	return map[string]*network.EndpointSettings{name: ep}
-}
-
-// userNetworks answers what needs user networks, which lodger does not
-// have yet.
-func (s *Server) userNetworks(w http.ResponseWriter, r *http.Request) {
-	if name, _, ok := findBuiltin(r.PathValue("id")); ok && r.Method == http.MethodDelete {
-		writeError(w, &statusError{code: http.StatusForbidden, err: errorf("%s is a pre-defined network and cannot be removed", name)})
-		return
-	}
-	writeError(w, notImplemented("user-defined networks are not implemented by lodger yet: containers use the default network (bridge), host or none"))
-}
-
-// pruneNetworks is POST /networks/prune: the built-in networks are never
-// pruned, and there are no others.
-func (s *Server) pruneNetworks(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, network.PruneReport{NetworksDeleted: []string{}})
+	return map[string]*dnetwork.EndpointSettings{name: ep}
 }

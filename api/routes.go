@@ -72,11 +72,11 @@ func (s *Server) routes() {
 
 	h("GET /networks", s.listNetworks)
 	h("GET /networks/{id}", s.inspectNetwork)
-	h("POST /networks/create", s.userNetworks)
+	h("POST /networks/create", s.createNetwork)
 	h("POST /networks/prune", s.pruneNetworks)
-	h("POST /networks/{id}/connect", s.userNetworks)
-	h("POST /networks/{id}/disconnect", s.userNetworks)
-	h("DELETE /networks/{id}", s.userNetworks)
+	h("POST /networks/{id}/connect", s.connectNetwork)
+	h("POST /networks/{id}/disconnect", s.connectNetwork)
+	h("DELETE /networks/{id}", s.removeNetwork)
 
 	h("POST /build", s.buildImage)
 	h("POST /build/prune", s.notServed("pruning the build cache through the API"))

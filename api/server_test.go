@@ -104,7 +104,7 @@ func TestUnknownEndpointIs404(t *testing.T) {
 }
 
 func TestNotImplementedSaySo(t *testing.T) {
-	for _, p := range []string{"/build?version=2", "/session", "/networks/create", "/commit"} {
+	for _, p := range []string{"/build?version=2", "/session", "/commit", "/swarm/init"} {
 		rec := do(t, New(Options{}), http.MethodPost, p, "{}")
 		if rec.Code != http.StatusNotImplemented || !strings.Contains(message(t, rec), "not implemented") {
 			t.Errorf("POST %s = %d %q; want 501 saying not implemented", p, rec.Code, rec.Body.String())
@@ -128,7 +128,6 @@ func TestCreateBadInput(t *testing.T) {
 		{"relative target", `{"Image": "x", "HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "x"}]}}`, http.StatusBadRequest, "absolute"},
 		{"bad bind", `{"Image": "x", "HostConfig": {"Binds": ["./x:/c"]}}`, http.StatusBadRequest, "Binds"},
 		{"container network", `{"Image": "x", "HostConfig": {"NetworkMode": "container:abc"}}`, http.StatusBadRequest, "not supported"},
-		{"unknown network", `{"Image": "x", "HostConfig": {"NetworkMode": "mynet"}}`, http.StatusNotFound, "network mynet not found"},
 		{"bad restart", `{"Image": "x", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}`, http.StatusBadRequest, "RestartPolicy"},
 		{"bad pid mode", `{"Image": "x", "HostConfig": {"PidMode": "container:x"}}`, http.StatusBadRequest, "PidMode"},
 	} {

@@ -13,6 +13,7 @@ import (
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	cstorage "go.podman.io/storage"
+	"go.podman.io/storage/pkg/archive"
 	"go.podman.io/storage/pkg/idtools"
 	"golang.org/x/sys/unix"
 )
@@ -139,7 +140,14 @@ func ExtractToContainer(store cstorage.Store, ref string, r io.Reader, dst strin
 	defer dir.Close()
 	x := c.extractor(o)
 	x.dir = dir
-	if err := x.run(tar.NewReader(r)); err != nil {
+	// Docker takes the archive compressed too (gzip, bzip2, xz, zstd):
+	// testcontainers sends it gzipped.
+	plain, err := archive.DecompressStream(r)
+	if err != nil {
+		return fmt.Errorf("unpack to %s: %w", e.label(dst), err)
+	}
+	defer plain.Close()
+	if err := x.run(tar.NewReader(plain)); err != nil {
 		return fmt.Errorf("unpack to %s: %w", e.label(dst), err)
 	}
 	return nil
