@@ -11,6 +11,10 @@
 #                                     only the build benchmark (bench/build.sh):
 #                                     lodger build against buildah bud; replaces
 #                                     the Builds section of the report
+#        sudo bash bench/run.sh api
+#                                     only the Engine API benchmark (bench/api.sh):
+#                                     docker run through lodger's socket against
+#                                     podman system service's; replaces that section
 #        sudo bash bench/run.sh images
 #                                     only push, save and load, and the warm-cache
 #                                     run (bench/images.sh): replaces that section
@@ -78,6 +82,8 @@ MODE=full             # or network, images, build: that benchmark alone
 . "$REPO/bench/images.sh"
 # shellcheck source=bench/build.sh
 . "$REPO/bench/build.sh"
+# shellcheck source=bench/api.sh
+. "$REPO/bench/api.sh"
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -295,7 +301,7 @@ manifest_digest() { manifest -I | tr -d '\r' | awk 'tolower($1) == "docker-conte
 push_images() {
 	log "pushing the busybox test set"
 	"$WORK/bin/imagegen" -registry "$REGISTRY" -busybox /bin/busybox >/dev/null
-	[[ $MODE == network || $MODE == build ]] && return
+	[[ $MODE == network || $MODE == build || $MODE == api ]] && return
 	debian_tarball
 	# The stamp holds the manifest digest pushed from the cached tarball; imagegen
 	# is reproducible, so a registry showing that digest needs no new push.
@@ -830,6 +836,7 @@ main() {
 	network) MODE=network ;;
 	images) MODE=images ;;
 	build) MODE=build ;;
+	api) MODE=api ;;
 	*)
 		usage >&2
 		exit 2
@@ -858,6 +865,12 @@ main() {
 	if [[ $MODE == build ]]; then
 		bench_build
 		splice_build_report
+		log "done in $((SECONDS - START_SECONDS)) s"
+		return
+	fi
+	if [[ $MODE == api ]]; then
+		bench_api
+		splice_api_report
 		log "done in $((SECONDS - START_SECONDS)) s"
 		return
 	fi

@@ -1,0 +1,149 @@
+# bench/api.sh — the Engine API benchmark of bench/run.sh (sourced by it,
+# not run on its own): Docker's CLI through `lodger system service`'s
+# socket against the same through `podman system service` (Debian's
+# podman), both as the same user:
+#
+#   a. GET /_ping: API_PINGS requests on one kept-alive connection (curl),
+#      per-request times; the median is the p50;
+#   b. `docker run --rm IMG true` with DOCKER_HOST at each socket
+#      (hyperfine, API_RUNS runs, the tools alternating between rounds);
+#   c. the idle lodger service's resident memory.
+
+API_PINGS=${BENCH_API_PINGS:-500}
+API_RUNS=${BENCH_API_RUNS:-20}
+
+# api_socket_up SOCK: wait until something answers on SOCK.
+api_socket_up() {
+	local i
+	for i in $(seq 300); do
+		as_user curl -sf -o /dev/null --unix-socket "$1" http://d/_ping && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+bench_api() {
+	declare -gA API_STATS=()
+	API_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+	API_LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+	local start=$SECONDS
+	local lsock=$WORK/user/run/lodger/lodger.sock psock=$WORK/user/run/podman-api/docker.sock
+	as_user lodger pull -q "$BUSYBOX_IMG" >/dev/null || die "lodger pull failed as $BENCH_USER"
+	as_user lodger system service --time 0 >"$RESULTS/api-lodger.log" 2>&1 &
+	API_LODGER_PID=$!
+	api_socket_up "$lsock" || die "lodger system service did not answer on $lsock: $(cat "$RESULTS/api-lodger.log")"
+	local tools=(lodger)
+	API_PODMAN_OK=0
+	if ((PODMAN_OK)); then
+		as_user podman pull -q "$BUSYBOX_IMG" >/dev/null || die "podman pull failed as $BENCH_USER"
+		as_user mkdir -p "$(dirname "$psock")"
+		as_user podman system service --time 0 "unix://$psock" >"$RESULTS/api-podman.log" 2>&1 &
+		API_PODMAN_PID=$!
+		if api_socket_up "$psock"; then
+			API_PODMAN_OK=1
+			tools+=(podman)
+		else
+			log "podman system service did not answer: $(cat "$RESULTS/api-podman.log")"
+		fi
+	fi
+	local t sock urls=() i
+	for i in $(seq "$API_PINGS"); do urls+=(http://d/_ping); done
+	for t in "${tools[@]}"; do
+		sock=$lsock
+		[[ $t == podman ]] && sock=$psock
+		log "api: $API_PINGS pings of $t's socket"
+		as_user curl -s -o /dev/null -w '%{time_total}\n' --unix-socket "$sock" "${urls[@]}" >"$RESULTS/api-ping-$t.times"
+		API_STATS[ping-$t]=$(stats "$RESULTS/api-ping-$t.times")
+	done
+	local names=() cmds=() rounds=3 per r order args
+	for t in "${tools[@]}"; do
+		sock=$lsock
+		[[ $t == podman ]] && sock=$psock
+		names+=("$t")
+		cmds+=("env DOCKER_HOST=unix://$sock docker run --rm $BUSYBOX_IMG true")
+	done
+	per=$(((API_RUNS + rounds - 1) / rounds))
+	for ((r = 1; r <= rounds; r++)); do
+		order=()
+		for i in "${!names[@]}"; do order+=("$i"); done
+		((r % 2 == 0)) && mapfile -t order < <(printf '%s\n' "${order[@]}" | tac)
+		args=()
+		for i in "${order[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+		log "api: docker run --rm true, round $r/$rounds ($per runs each)"
+		as_user hyperfine -N --style basic --warmup 2 --runs "$per" \
+			--export-json "$RESULTS/api-run-round$r.json" "${args[@]}" >"$RESULTS/api-run-round$r.txt"
+	done
+	for t in "${names[@]}"; do
+		jq -r --arg n "$t" '.results[] | select(.command == $n) | .times[]' "$RESULTS"/api-run-round*.json >"$RESULTS/api-run-$t.times"
+		API_STATS[run-$t]=$(stats "$RESULTS/api-run-$t.times")
+	done
+	sleep 2
+	# The service is lodger re-executed into the session: the pid is the
+	# same (exec), its resident set the served process's.
+	API_RSS=$(ps -o rss= -p "$API_LODGER_PID" | tr -d ' ')
+	kill "$API_LODGER_PID" 2>/dev/null || true
+	wait "$API_LODGER_PID" 2>/dev/null || true
+	if ((API_PODMAN_OK)); then
+		kill "$API_PODMAN_PID" 2>/dev/null || true
+		wait "$API_PODMAN_PID" 2>/dev/null || true
+	fi
+	API_ELAPSED=$((SECONDS - start))
+	API_LOADAVG_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+}
+
+api_row() {
+	local s=$2
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(ms "$(field "$s" 1)")" "$(ms "$(field "$s" 2)")" \
+		"$(ms "$(field "$s" 3)")" "$(ms "$(field "$s" 4)")" "$(field "$s" 5)"
+}
+
+api_report() {
+	local how="\`make bench\` (\`bash bench/run.sh\`), in the same run as the sections above"
+	[[ ${MODE:-} == api ]] && how="\`bash bench/run.sh api\` (this part of \`make bench\` alone; the other sections come from an earlier run) at lodger $LODGER_COMMIT"
+	cat <<EOF
+
+## The Engine API
+
+Measured by $how on $API_DATE; this part took $((API_ELAPSED / 60)) min $((API_ELAPSED % 60)) s.
+Load average before it: $API_LOADAVG; after: $API_LOADAVG_AFTER.
+Docker's CLI ($(docker version --format '{{.Client.Version}}' 2>/dev/null || echo unknown)) with \`DOCKER_HOST\` at \`lodger system service --time 0\`'s
+socket and at \`podman system service --time 0\`'s (podman $V_PODMAN, configured as above), as $BENCH_USER.
+\`/_ping\` is $API_PINGS requests on one kept-alive connection (curl's per-request
+\`time_total\`); \`docker run --rm $BUSYBOX_IMG true\` is $API_RUNS runs per socket in
+hyperfine rounds whose order alternates. Times in milliseconds.
+
+| request | median | mean | min | max | runs |
+| --- | --- | --- | --- | --- | --- |
+EOF
+	api_row "GET /_ping, lodger" "${API_STATS[ping-lodger]}"
+	((API_PODMAN_OK)) && api_row "GET /_ping, podman" "${API_STATS[ping-podman]}"
+	api_row "docker run --rm true, lodger" "${API_STATS[run-lodger]}"
+	((API_PODMAN_OK)) && api_row "docker run --rm true, podman" "${API_STATS[run-podman]}"
+	printf '\n`/_ping` p50 through lodger: %s ms (target ≤ 1 ms: %s).\n' \
+		"$(ms "$(field "${API_STATS[ping-lodger]}" 1)")" "$(met "$(field "${API_STATS[ping-lodger]}" 1)" "<=" 0.001)"
+	if ((API_PODMAN_OK)); then
+		printf 'Ratio of medians podman/lodger for `docker run --rm true`: **%s×** (target ≥ 4×: %s).\n' \
+			"$(ratio "$(field "${API_STATS[run-podman]}" 1)" "$(field "${API_STATS[run-lodger]}" 1)")" \
+			"$(met "$(ratio "$(field "${API_STATS[run-podman]}" 1)" "$(field "${API_STATS[run-lodger]}" 1)")" ">=" 4)"
+	else
+		printf 'podman system service did not come up here; lodger measured alone.\n'
+	fi
+	printf 'The idle lodger service after the runs: %s resident (target ≤ 15 MB: %s).\n' \
+		"$(mib "$API_RSS")" "$(met "$API_RSS" "<=" 15360)"
+}
+
+# Replace the Engine API section of the report, or add it at the end.
+splice_api_report() {
+	local tmp=$OUT.tmp.$$
+	mkdir -p "$(dirname "$OUT")"
+	{
+		if [[ -s $OUT ]]; then
+			awk '/^## The Engine API$/ {skip = 1; next} skip && /^## / {skip = 0} !skip {print}' "$OUT" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
+		else
+			echo "# Benchmarks"
+		fi
+		api_report
+	} >"$tmp"
+	mv "$tmp" "$OUT"
+	log "wrote the Engine API section of $OUT"
+}
