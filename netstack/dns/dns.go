@@ -65,9 +65,11 @@ type Config struct {
 }
 
 // Names are the names a resolver answers for itself. Lookup gets a
-// lower-case name without the trailing dot.
+// lower-case name without the trailing dot, and the address of the
+// client that asks (invalid when unknown): a container on several
+// networks finds its neighbours on all of them.
 type Names interface {
-	Lookup(name string) (v4, v6 []netip.Addr, ok bool)
+	Lookup(name string, from netip.Addr) (v4, v6 []netip.Addr, ok bool)
 	Reverse(a netip.Addr) (name string, ok bool)
 }
 
@@ -134,6 +136,12 @@ func (r *Resolver) Search() []string {
 // one whose header does not parse, or a response; a malformed query gets
 // FORMERR, and a query no upstream answers gets SERVFAIL.
 func (r *Resolver) Answer(ctx context.Context, query []byte, tcp bool) ([]byte, error) {
+	return r.AnswerFrom(ctx, query, tcp, netip.Addr{})
+}
+
+// AnswerFrom is Answer for a query from the client at from, which Names
+// may use.
+func (r *Resolver) AnswerFrom(ctx context.Context, query []byte, tcp bool, from netip.Addr) ([]byte, error) {
 	if len(query) > maxMessage {
 		return nil, fmt.Errorf("query of %d bytes: over the %d-byte limit", len(query), maxMessage)
 	}
@@ -162,7 +170,7 @@ func (r *Resolver) Answer(ctx context.Context, query []byte, tcp bool) ([]byte, 
 		name := lowerName(q.Name.String())
 		switch q.Type {
 		case dnsmessage.TypeA, dnsmessage.TypeAAAA, dnsmessage.TypeALL:
-			if v4, v6, ok := names.Lookup(name); ok {
+			if v4, v6, ok := names.Lookup(name, from); ok {
 				return hostsReply(h, q, &addrs{v4: v4, v6: v6}, tcp)
 			}
 		case dnsmessage.TypePTR:

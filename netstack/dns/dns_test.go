@@ -673,7 +673,7 @@ func TestServe(t *testing.T) {
 
 type fakeNames map[string]netip.Addr
 
-func (f fakeNames) Lookup(name string) (v4, v6 []netip.Addr, ok bool) {
+func (f fakeNames) Lookup(name string, _ netip.Addr) (v4, v6 []netip.Addr, ok bool) {
 	a, ok := f[name]
 	if !ok {
 		return nil, nil, false

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -49,7 +50,7 @@ func (r *Resolver) ServeUDP(conn net.PacketConn) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			resp, err := r.Answer(ctx, query, false)
+			resp, err := r.AnswerFrom(ctx, query, false, addrOf(addr))
 			if err != nil {
 				return
 			}
@@ -122,7 +123,7 @@ func (r *Resolver) serveConn(ctx context.Context, c net.Conn) {
 		if _, err := io.ReadFull(c, query); err != nil {
 			return
 		}
-		resp, err := r.Answer(ctx, query, true)
+		resp, err := r.AnswerFrom(ctx, query, true, addrOf(c.RemoteAddr()))
 		if err != nil {
 			return
 		}
@@ -136,4 +137,15 @@ func (r *Resolver) serveConn(ctx context.Context, c net.Conn) {
 			return
 		}
 	}
+}
+
+// addrOf is the IP address of a client's net.Addr, invalid if unknown.
+func addrOf(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }

@@ -339,9 +339,60 @@ func compareStrings(a, b string) int {
 }
 
 // Lookup finds a container by name, short ID (or any unique ID prefix of
-// 12 or more) or alias; an alias two containers share gives both.
-func (n *names) Lookup(name string) (v4, v6 []netip.Addr, ok bool) {
-	for _, e := range n.endpoints() {
+// 12 or more) or alias; an alias two containers share gives both. A
+// client that is on other networks too also finds their containers, as
+// in Docker (from those networks' records).
+func (n *names) Lookup(name string, from netip.Addr) (v4, v6 []netip.Addr, ok bool) {
+	eps := n.endpoints()
+	v4, v6, ok = lookup(eps, name)
+	if ok || !from.IsValid() {
+		return v4, v6, ok
+	}
+	var asker string
+	for _, e := range eps {
+		if e.IPv4 == from || e.IPv6 == from {
+			asker = e.ContainerID
+		}
+	}
+	if asker == "" {
+		return nil, nil, false
+	}
+	for _, other := range n.otherNetworks(asker) {
+		if v4, v6, ok = lookup(other, name); ok {
+			return v4, v6, ok
+		}
+	}
+	return nil, nil, false
+}
+
+// otherNetworks are the endpoints of the other networks container id is
+// on, from the records beside this network's.
+func (n *names) otherNetworks(id string) [][]network.Endpoint {
+	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(n.record), "*.json"))
+	var out [][]network.Endpoint
+	for _, p := range paths {
+		if p == n.record {
+			continue
+		}
+		rec, err := network.ReadRecord(p)
+		if err != nil {
+			continue
+		}
+		if _, ok := rec.Endpoints[id]; !ok {
+			continue
+		}
+		var eps []network.Endpoint
+		for _, e := range rec.Endpoints {
+			eps = append(eps, e)
+		}
+		slices.SortFunc(eps, func(a, b network.Endpoint) int { return compareStrings(a.ContainerID, b.ContainerID) })
+		out = append(out, eps)
+	}
+	return out
+}
+
+func lookup(eps []network.Endpoint, name string) (v4, v6 []netip.Addr, ok bool) {
+	for _, e := range eps {
 		match := false
 		for _, k := range e.Names() {
 			if lower(k) == name {

@@ -397,6 +397,11 @@ func TestUserNetworkConnect(t *testing.T) {
 	if r := byIP(); r.code != 0 || !strings.Contains(r.stdout, "hello "+appIP.String()+":") {
 		t.Errorf("after connect, app to db by address: want a hello to %s\n%s", appIP, r)
 	}
+	// app asks its first network's gateway (front's), which finds db on
+	// back, a network app is on too, as Docker's resolver does.
+	if r := e.lodger(t, "exec", "app", "nettool", "dial", "-timeout", "3s", "tcp", "db:5432"); !strings.Contains(r.stdout, "hello "+appIP.String()+":") {
+		t.Errorf("after connect, app to db by name: want a hello to %s\n%s", appIP, r)
+	}
 	// db finds app on their shared network by its alias.
 	r = e.lodger(t, "exec", "db", "nettool", "resolve", "api")
 	if strings.TrimSpace(r.stdout) != appIP.String() {
