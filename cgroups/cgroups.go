@@ -6,6 +6,8 @@
 // stats) and says so in `lodger info` (issue 13).
 package cgroups
 
+import "strings"
+
 // Report is what Detect found.
 type Report struct {
 	// Mode is "v2" (unified), "v1", "hybrid" (v1 controllers with a v2
@@ -39,24 +41,106 @@ func (r Report) PauseMechanism() string {
 	return PauseSignals
 }
 
-// StatsSource says where lodger stats reads its figures here. lodger does
-// not yet place containers in cgroups of their own, so a container's
-// figures are the sum over its processes in /proc, whatever is delegated.
+// StatsSource says where lodger stats reads its figures here: the sum
+// over a container's processes in /proc, whatever is delegated.
 func (r Report) StatsSource() string {
 	return "/proc (the sum over the processes of the container's pid namespace; network from its eth0)"
 }
 
-// LimitsReason says why run's --memory, --cpus and --pids-limit are not
-// applied here, for its one-line warning.
-func (r Report) LimitsReason() string {
+// LimitsReason says why the limits needing the controllers missing are
+// not applied here, for run's one-line warning and update's error.
+func (r Report) LimitsReason(missing ...string) string {
 	if r.Memory == "" && r.CPU == "" && r.Pids == "" {
-		return "no writable cgroup is delegated to this user (cgroups " + r.Mode + "; systemd's user delegation, or a hierarchy root chowned to you, would give one)"
+		return "no writable cgroup is delegated to this user (cgroups " + r.Mode + "; a v1 hierarchy root chowned to you would give one)"
 	}
-	return "lodger does not yet place containers in the cgroups delegated to this user"
+	if r.Mode == "v2" {
+		return "on cgroups v2 lodger does not yet make a container's cgroup beside the delegated one it runs in"
+	}
+	return "no writable " + strings.Join(missing, ", ") + " cgroup is delegated to this user"
 }
 
-// LimitsText says which resource limits lodger can apply here: none yet,
-// and why; run warns when they are asked for.
+// LimitsText says which resource limits lodger applies here, for info.
 func (r Report) LimitsText() string {
-	return "none: --memory, --cpus and --pids-limit are warned about, not applied: " + r.LimitsReason()
+	flags := map[string]string{Memory: "--memory", CPU: "--cpus", Pids: "--pids-limit"}
+	var applied, not []string
+	for _, c := range []string{Memory, CPU, Pids} {
+		if r.dir(c) != "" {
+			applied = append(applied, flags[c])
+		} else {
+			not = append(not, flags[c])
+		}
+	}
+	if len(applied) == 0 {
+		return "none: --memory, --cpus and --pids-limit are warned about, not applied: " + r.LimitsReason()
+	}
+	text := strings.Join(applied, ", ") + " applied, in cgroups of each container's own under the delegated ones"
+	if len(not) > 0 {
+		text += "; " + strings.Join(not, ", ") + " warned about, not applied"
+	}
+	return text
+}
+
+// Controllers a limit needs.
+const (
+	Memory = "memory"
+	CPU    = "cpu"
+	Pids   = "pids"
+)
+
+// Limits are the resource limits a container asks for (run's -m, --cpus
+// and --pids-limit, update's); a zero field asks for nothing.
+type Limits struct {
+	Memory   int64 `json:"memory,omitempty"`   // bytes
+	NanoCPUs int64 `json:"nanoCPUs,omitempty"` // CPUs × 10⁹
+	Pids     int64 `json:"pids,omitempty"`     // processes; -1 unlimited
+}
+
+// IsZero says l asks for no limit.
+func (l Limits) IsZero() bool { return l == Limits{} }
+
+// Controllers are the controllers l needs, in a fixed order.
+func (l Limits) Controllers() []string {
+	var out []string
+	if l.Memory != 0 {
+		out = append(out, Memory)
+	}
+	if l.NanoCPUs != 0 {
+		out = append(out, CPU)
+	}
+	if l.Pids != 0 {
+		out = append(out, Pids)
+	}
+	return out
+}
+
+// dir is the delegated cgroup under which lodger makes a container's
+// cgroup of controller c, or "". On cgroups v2 there is none yet: the
+// delegated cgroup lodger finds is its own, which holds processes, and v2
+// enables a controller for children only in a cgroup without any; a
+// container cgroup would have to go beside it.
+func (r Report) dir(c string) string {
+	if r.Mode == "v2" {
+		return ""
+	}
+	switch c {
+	case Memory:
+		return r.Memory
+	case CPU:
+		return r.CPU
+	case Pids:
+		return r.Pids
+	}
+	return ""
+}
+
+// Missing names the controllers l needs that r has no delegated cgroup
+// for: those limits cannot be applied here.
+func (r Report) Missing(l Limits) []string {
+	var out []string
+	for _, c := range l.Controllers() {
+		if r.dir(c) == "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -134,8 +134,13 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 	command := o.Args[0] + " " + strings.Join(o.Args[1:], " ")
 	in.emit("exec_create: "+command, "execID", execID)
 	in.emit("exec_start: "+command, "execID", execID)
+	// As Docker's exec: the process is held by the container's cgroups.
+	var hooks exec.Hooks
+	if g := in.State.Cgroup; g != nil {
+		hooks.Prestart = g.Add
+	}
 	if o.Detach {
-		p, err := exec.Start(spec, exec.Stdio{}, exec.Hooks{})
+		p, err := exec.Start(spec, exec.Stdio{}, hooks)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -149,7 +154,7 @@ func Exec(ctx context.Context, store cstorage.Store, ref string, o ExecOptions) 
 		_ = p
 		return 0, nil
 	}
-	code, err := runProcess(spec, ro, nil, exec.Hooks{}, nil)
+	code, err := runProcess(spec, ro, nil, hooks, nil)
 	in.emit("exec_die", "execID", execID, "exitCode", strconv.Itoa(code))
 	return code, err
 }

@@ -184,6 +184,11 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 		host.RestartPolicy.Name = dockercontainer.RestartPolicyDisabled
 	}
 	host.LogConfig = logConfig(m)
+	host.Memory, host.NanoCPUs = m.Limits.Memory, m.Limits.NanoCPUs
+	if m.Limits.Pids != 0 {
+		pids := m.Limits.Pids
+		host.PidsLimit = &pids
+	}
 	cfg.StopTimeout = m.StopTimeout
 	if hc := m.Healthcheck; hc != nil {
 		cfg.Healthcheck = &dockercontainer.HealthConfig{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout,

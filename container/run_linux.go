@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/lodger-containers/lodger/cgroups"
 	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/container/monitor"
@@ -79,7 +80,12 @@ type RunOptions struct {
 	// Sysctls are --sysctl, checked by ParseSysctls.
 	Sysctls map[string]string
 	// Expose is --expose: ports -P publishes beside the image's.
-	Expose     []string
+	Expose []string
+	// Limits are -m, --cpus and --pids-limit: written into cgroups of
+	// the container's own under those delegated to the user; the
+	// controllers nothing delegates are left out (the CLI warns of them
+	// with cgroups.Report.Missing).
+	Limits     cgroups.Limits
 	Restart    monitor.RestartPolicy
 	DetachKeys string // --detach-keys for run -it
 	Health     HealthOptions
@@ -117,6 +123,8 @@ type Metadata struct {
 	Entrypoint []string `json:"entrypoint,omitempty"`
 	Cmd        []string `json:"cmd,omitempty"`
 	Expose     []string `json:"expose,omitempty"`
+	// Limits are the resource limits (-m, --cpus, --pids-limit, update).
+	Limits cgroups.Limits `json:"limits,omitzero"`
 	// Labels and StopSignal are kept for ps filters and stop.
 	Labels     map[string]string `json:"labels,omitempty"`
 	StopSignal string            `json:"stopSignal,omitempty"`
@@ -375,7 +383,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	entrypoint, cmd := CommandParts(cfg.Config, opts.Entrypoint, opts.Args)
 	expose, _ := exposedPorts(nil, opts.Expose) // checked above
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
-		Entrypoint: entrypoint, Cmd: cmd, Expose: slices.Sorted(maps.Keys(expose)),
+		Entrypoint: entrypoint, Cmd: cmd, Expose: slices.Sorted(maps.Keys(expose)), Limits: opts.Limits,
 		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove, Interactive: opts.Interactive,
 		Restart: restart, StopTimeout: opts.StopTimeout, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
@@ -494,7 +502,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	emitVolumeMounts(id, spec, claim.names())
 	if opts.Detach || attach {
 		err := startMonitor(store, opts.Storage, netSettings, monitor.Request{ID: id, Spec: spec, Remove: opts.Remove, Restart: restart,
-			Log: logOpts, EventAttrs: attrs, Health: healthcheck, Interactive: opts.Interactive, Attached: attach}, listeners)
+			Log: logOpts, EventAttrs: attrs, Health: healthcheck, Interactive: opts.Interactive, Attached: attach, Limits: opts.Limits}, listeners)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -553,7 +561,15 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	// with it until it stops, before the exit is recorded.
 	var stmu sync.Mutex
 	stopHealth := func() {}
-	code, err := runProcess(spec, opts, log, monitor.Hooks(netw, netAtts), func(pid int) {
+	hooks, group, err := monitor.Limited(monitor.Hooks(netw, netAtts), id, opts.Limits)
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	defer group.Remove()
+	if len(group.Dirs) > 0 {
+		st.Cgroup = &group
+	}
+	code, err := runProcess(spec, opts, log, hooks, func(pid int) {
 		stmu.Lock()
 		defer stmu.Unlock()
 		st.Status, st.Pid, st.StartedAt = monitor.StatusRunning, pid, time.Now().UTC()

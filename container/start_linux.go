@@ -75,7 +75,7 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	}
 	err = startMonitor(store, o.Storage, netSettings, monitor.Request{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove,
 		Restart: in.Metadata.Restart, Log: in.Metadata.logOptions(), EventAttrs: in.eventAttrs(), Health: in.Metadata.Healthcheck,
-		Interactive: in.Metadata.Interactive, Attached: o.Attached}, listeners)
+		Interactive: in.Metadata.Interactive, Attached: o.Attached, Limits: in.Metadata.Limits}, listeners)
 	closeListeners(listeners)
 	if err != nil {
 		_, _ = store.Unmount(in.ID, true)

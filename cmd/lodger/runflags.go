@@ -41,9 +41,9 @@ func registerEverydayFlags(f *pflag.FlagSet, o *everydayOptions) {
 	f.StringArrayVar(&o.devices, "device", nil, "bind a host device you can open into the container: HOST[:CTR][:PERMS], PERMS of r, w, m")
 	f.StringVar(&o.tz, "tz", "", "time zone of the container: local (the host's) or an Area/City of the host's zoneinfo")
 	f.IntVar(&o.stopTimeout, "stop-timeout", 10, "seconds stop waits for the stop signal before SIGKILL")
-	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (units b, k, m, g); applied only where a writable cgroup is delegated, else a warning")
-	f.Float64Var(&o.cpus, "cpus", 0, "CPU limit in CPUs; applied only where a writable cgroup is delegated, else a warning")
-	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit; applied only where a writable cgroup is delegated, else a warning")
+	f.StringVarP(&o.memory, "memory", "m", "", "memory limit (units b, k, m, g); applied where a writable memory cgroup is delegated, else a warning")
+	f.Float64Var(&o.cpus, "cpus", 0, "CPU limit in CPUs; applied where a writable cpu cgroup is delegated, else a warning")
+	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "process limit (0 or -1: none); applied where a writable pids cgroup is delegated, else a warning")
 	f.IntVar(&o.oomScoreAdj, "oom-score-adj", 0, "the container's OOM score adjustment, -1000 to 1000; rootless, only raising it above your own works")
 	f.StringArrayVar(&o.expose, "expose", nil, "expose a port or range, PORT[/PROTO] or START-END[/PROTO], for -P to publish")
 	f.StringArrayVar(&o.sysctls, "sysctl", nil, "set a namespaced sysctl NAME=VALUE: net.* (not with --network host), kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*")
@@ -91,7 +91,7 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 		}
 		ro.Mounts.List = append(ro.Mounts.List, m)
 	}
-	if w, err := o.limitWarning(flags, cgroups.Detect); err != nil {
+	if w, err := o.limits(flags, ro, cgroups.Detect); err != nil {
 		return err
 	} else if w != "" {
 		fmt.Fprintln(stderr, "lodger: warning: "+w)
@@ -125,32 +125,46 @@ func (o *everydayOptions) finish() {
 	}
 }
 
-// limitWarning parses --memory, --cpus and --pids-limit and says which of
-// them cannot be applied: lodger places no container in a cgroup of its
-// own, so none is applied, delegated or not; never silently (issue 13).
-// detect, which reads the cgroup mounts, is called only when one was
-// given, so a plain run pays nothing for it.
-func (o *everydayOptions) limitWarning(flags *pflag.FlagSet, detect func() cgroups.Report) (string, error) {
-	var given []string
+// limits parses --memory, --cpus and --pids-limit into ro's Limits and
+// says which of them cannot be applied here: those whose controller no
+// cgroup delegated to the user offers, warned about on one line, never
+// silently ignored (issue 13). detect, which reads the cgroup mounts, is
+// called only when one was given, so a plain run pays nothing for it.
+func (o *everydayOptions) limits(flags *pflag.FlagSet, ro *container.RunOptions, detect func() cgroups.Report) (string, error) {
+	l := &ro.Limits
 	if flags.Changed("memory") {
-		if _, err := units.RAMInBytes(o.memory); err != nil {
+		n, err := units.RAMInBytes(o.memory)
+		if err != nil {
 			return "", fmt.Errorf("--memory %q: %w", o.memory, err)
 		}
-		given = append(given, "--memory")
+		l.Memory = n
 	}
 	if flags.Changed("cpus") {
 		if o.cpus <= 0 {
 			return "", fmt.Errorf("--cpus %v: must be more than 0", o.cpus)
 		}
-		given = append(given, "--cpus")
+		l.NanoCPUs = int64(o.cpus * 1e9)
 	}
 	if flags.Changed("pids-limit") {
-		given = append(given, "--pids-limit")
+		l.Pids = o.pidsLimit
+		if l.Pids <= 0 {
+			l.Pids = -1 // Docker's 0 and -1: unlimited
+		}
 	}
-	if len(given) == 0 {
+	if l.IsZero() {
 		return "", nil
 	}
-	return strings.Join(given, ", ") + " not applied: " + detect().LimitsReason(), nil
+	r := detect()
+	missing := r.Missing(*l)
+	if len(missing) == 0 {
+		return "", nil
+	}
+	flag := map[string]string{cgroups.Memory: "--memory", cgroups.CPU: "--cpus", cgroups.Pids: "--pids-limit"}
+	var given []string
+	for _, c := range missing {
+		given = append(given, flag[c])
+	}
+	return strings.Join(given, ", ") + " not applied: " + r.LimitsReason(missing...), nil
 }
 
 // deviceVolume turns --device HOST[:CTR][:PERMS] into a bind of the device

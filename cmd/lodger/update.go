@@ -38,10 +38,11 @@ func newUpdateCommand() *cobra.Command {
 		Short: "Change the restart policy and resource limits of containers",
 		Long: `Change containers' restart policy and resource limits, as Docker's update.
 --restart applies to the next exit of a running detached container (its
-monitor follows the new policy) and to every later start. Resource limits
-need a cgroup of the container's own, which lodger does not place
-containers in yet: asking for one fails, naming why (lodger info says what
-this machine delegates), and changes nothing.`,
+monitor follows the new policy) and to every later start. --memory, --cpus
+and --pids-limit are written into a running container's own cgroups, which
+it has where run found those controllers delegated to you (lodger info
+says which), and kept for later starts; a limit that cannot be applied,
+and every other resource flag, fails naming why and changes nothing.`,
 		Args: minArgs(1, "CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			uo, given, err := o.options(cmd.Flags())

@@ -177,6 +177,11 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 			stdio.In = stdinR
 		}
 	}
+	hooks, group, err := Limited(hooks, req.ID, req.Limits)
+	if err != nil {
+		return 0, err
+	}
+	defer group.Remove()
 	p, err := exec.Start(req.Spec, stdio, hooks)
 	for _, f := range []*os.File{stdio.Out, stdio.Err, stdinR} {
 		if f != nil {
@@ -203,6 +208,10 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		h.attachTo(nil, nil, signal)
 	}
 	st.Status, st.Pid, st.StartedAt, st.ExitCode = StatusRunning, p.Pid(), time.Now().UTC(), nil
+	st.Cgroup = nil
+	if len(group.Dirs) > 0 {
+		st.Cgroup = &group
+	}
 	st.FinishedAt = time.Time{}
 	if err := SaveState(runDir, *st); err != nil {
 		_ = p.Signal(syscall.SIGKILL)

@@ -3,6 +3,7 @@ package monitor
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/lodger-containers/lodger/cgroups"
 	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/netstack"
@@ -45,6 +46,9 @@ type Request struct {
 	// labels), as Docker's daemon does.
 	Events     string            `json:"events,omitempty"`
 	EventAttrs map[string]string `json:"eventAttrs,omitempty"`
+	// Limits are the container's resource limits, written into cgroups
+	// of its own where the monitor's cgroups are delegated.
+	Limits cgroups.Limits `json:"limits,omitzero"`
 	// Health is the container's health check; nil for none.
 	Health *health.Config `json:"health,omitempty"`
 	// Cleanup runs once the container has ended for good (no restart

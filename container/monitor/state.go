@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker/go-units"
 
+	"github.com/lodger-containers/lodger/cgroups"
 	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
@@ -51,6 +52,10 @@ type State struct {
 	// from a file of its own (pausedFile), never saved in this one, so
 	// the monitor's writes cannot lose it.
 	Paused bool `json:"paused,omitempty"`
+	// Cgroup is the container's own cgroups, where its limits are
+	// written (run's -m, --cpus, --pids-limit; update's); none when it
+	// has no limit or nothing is delegated.
+	Cgroup *cgroups.Group `json:"cgroup,omitempty"`
 	// PausedFreezer is the cgroup a paused container is frozen in; empty
 	// when signals stopped it. Read from the mark too.
 	PausedFreezer string `json:"-"`

@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -194,4 +195,101 @@ func TestUpdate(t *testing.T) {
 	wantCode(t, e.lodger(t, "run", "-d", "-q", "--rm", "--name", "w", busybox, "sleep", "30"), 0)
 	wantError(t, e.lodger(t, "update", "--restart", "always", "w"), 1, "--rm")
 	wantCode(t, e.lodger(t, "rm", "-f", "w"), 0)
+}
+
+// The v1 memory and pids cgroups tests/setup-host.sh delegates to the
+// test user (as TestPauseFreezer's freezer).
+var delegatedLimits = []string{"/sys/fs/cgroup/memory/lodger-e2e", "/sys/fs/cgroup/pids/lodger-e2e"}
+
+// inCgroups runs lodger args in e from inside every cgroup of dirs.
+func inCgroups(t *testing.T, e *env, dirs []string, args ...string) result {
+	t.Helper()
+	script := `for d in $DIRS; do echo $$ > "$d/cgroup.procs" || exit 99; done; exec "$@"`
+	r, err := call{env: e, bin: "/bin/sh", extra: []string{"DIRS=" + strings.Join(dirs, " ")}}.do(append([]string{"-c", script, "sh", lodgerBin}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.args = args
+	return r
+}
+
+// TestResourceLimitsDelegated: where memory and pids cgroups are
+// delegated, run -m and --pids-limit write the limits into cgroups of
+// the container's own, which hold its processes (and exec's) and enforce
+// them; --cpus, with no cpu cgroup delegated, is the one warned about;
+// update changes the limits of the running container; the cgroups go
+// with the container's end (issue 13).
+func TestResourceLimitsDelegated(t *testing.T) {
+	for _, d := range delegatedLimits {
+		if fi, err := os.Stat(d + "/cgroup.procs"); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Getuid()) {
+			t.Fatalf("%s is not delegated to this user (%v): run tests/setup-host.sh as root", d, err)
+		}
+	}
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	r := inCgroups(t, e, delegatedLimits, "info")
+	if !strings.Contains(r.stdout, "limits:        --memory, --pids-limit applied, in cgroups of each container's own under the delegated ones; --cpus warned about, not applied") {
+		t.Errorf("%s\nwant info to say which limits apply", r)
+	}
+
+	// Enforced: a fork past the pids limit fails; memory past the limit
+	// is the OOM killer's (no swap on the test machines).
+	r = inCgroups(t, e, delegatedLimits, "run", "--rm", "-q", "--pids-limit", "4", busybox, "sh", "-c",
+		"for i in 1 2 3 4 5 6; do sleep 1 & done; wait")
+	if r.code == 125 || !strings.Contains(r.stderr, "can't fork") {
+		t.Errorf("%s\nwant the fifth process of --pids-limit 4 refused: can't fork", r)
+	}
+	r = inCgroups(t, e, delegatedLimits, "run", "--rm", "-q", "--pids-limit", "10", busybox, "sh", "-c",
+		"for i in 1 2 3 4 5 6; do sleep 1 & done; wait")
+	wantOK(t, r)
+	r = inCgroups(t, e, delegatedLimits, "run", "--rm", "-q", "-m", "24m", busybox, "sh", "-c", `x=$(head -c 100000000 /dev/zero | tr '\0' a); echo survived`)
+	if r.code != 137 || strings.Contains(r.stdout, "survived") {
+		t.Errorf("%s\nwant the shell holding 100 MB under -m 24m killed (137)", r)
+	}
+
+	r = inCgroups(t, e, delegatedLimits, "run", "-d", "-q", "--name", "lim", "-m", "32m", "--pids-limit", "8", "--cpus", "0.5", busybox, "sleep", "60")
+	wantCode(t, r, 0)
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "warning: --cpus not applied: no writable cpu cgroup is delegated to this user") {
+		t.Errorf("%s\nwant one warning, for --cpus alone", r)
+	}
+	id := strings.TrimSpace(e.lodger(t, "inspect", "-f", "{{.Id}}", "lim").stdout)
+	pid := strings.TrimSpace(e.lodger(t, "inspect", "-f", "{{.State.Pid}}", "lim").stdout)
+	mem, pids := delegatedLimits[0]+"/lodger-"+id, delegatedLimits[1]+"/lodger-"+id
+	read := func(f string) string {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Errorf("read %s: %v", f, err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	wantEqual(t, "memory.limit_in_bytes", read(mem+"/memory.limit_in_bytes"), "33554432")
+	wantEqual(t, "pids.max", read(pids+"/pids.max"), "8")
+	if procs := strings.Fields(read(mem + "/cgroup.procs")); !slices.Contains(procs, pid) {
+		t.Errorf("the memory cgroup holds %v, want the container's process %s", procs, pid)
+	}
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}", "lim"), "33554432 8 500000000\n")
+	// exec's processes are the container's too.
+	r = e.lodger(t, "exec", "lim", "sh", "-c", "cat /proc/self/cgroup | grep -c lodger-"+id)
+	if strings.TrimSpace(r.stdout) != "2" {
+		t.Errorf("%s\nwant the exec'd process in the container's memory and pids cgroups", r)
+	}
+
+	// update, from outside the delegated cgroups: the container's own.
+	wantStdout(t, e.lodger(t, "update", "-m", "64m", "--pids-limit", "20", "lim"), "lim\n")
+	wantEqual(t, "memory.limit_in_bytes after update", read(mem+"/memory.limit_in_bytes"), "67108864")
+	wantEqual(t, "pids.max after update", read(pids+"/pids.max"), "20")
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}", "lim"), "67108864 20\n")
+	wantError(t, e.lodger(t, "update", "--cpus", "1", "lim"), 1, "--cpus", "runs in no cpu cgroup of its own")
+	wantError(t, e.lodger(t, "update", "--cpu-shares", "512", "lim"), 1, "--cpu-shares", "memory, CPUs and pids limits only")
+
+	wantCode(t, e.lodger(t, "stop", "-t", "0", "lim"), 0)
+	for _, d := range []string{mem, pids} {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s is still there after the container stopped", d)
+		}
+	}
+	// A container started with nothing delegated has no cgroup to update.
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "free", busybox, "sleep", "60"), 0)
+	wantError(t, e.lodger(t, "update", "-m", "64m", "free"), 1, "--memory", "runs in no memory cgroup of its own")
+	wantCode(t, e.lodger(t, "rm", "-f", "lim", "free"), 0)
 }
