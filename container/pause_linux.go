@@ -262,23 +262,38 @@ func moveAll(pid int, dir string) error {
 	}
 }
 
-// thaw undoes freeze on the cgroup dir (a v2 one when v2): the cgroup is
-// thawed and its processes moved back to its parent, so it can go.
+// thaw undoes freeze on the cgroup dir (a v2 one when v2): its processes
+// are moved back to its parent while still frozen, which thaws each as it
+// moves (the freezer's rule for a task leaving a frozen cgroup), and none
+// left behind can fork into it; then it is thawed and removed.
 func thaw(dir string, v2 bool) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	deadline := time.Now().Add(pauseSettle)
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return fmt.Errorf("thaw: %w", err)
+		}
+		pids := strings.Fields(string(b))
+		if len(pids) == 0 {
+			break
+		}
+		for _, p := range pids {
+			_ = os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.procs"), []byte(p), 0)
+		}
+		if time.Now().After(deadline) {
+			break // thawed below all the same; the cgroup stays
+		}
+	}
 	file, value := "freezer.state", "THAWED"
 	if v2 {
 		file, value = "cgroup.freeze", "0"
 	}
 	if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
 		return fmt.Errorf("thaw: %w", err)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	for _, p := range strings.Fields(string(b)) {
-		_ = os.WriteFile(filepath.Join(filepath.Dir(dir), "cgroup.procs"), []byte(p), 0)
-	}
-	_ = os.Remove(dir)
+	_ = syscall.Rmdir(dir)
 	return nil
 }
