@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -637,4 +638,96 @@ CMD ["sh"]
 		t.Errorf("image configuration, buildah's (-) against lodger's (+):\n%s", diff)
 	}
 	wantStdout(t, e.runRm(t, "cmp", "sh", "-c", "echo $B; pwd; id -u"), "two words\n/app\n1000\n")
+}
+
+// TestBuildAPI: POST /build on lodger system service's socket speaks the
+// classic builder's protocol (what docker build sends with
+// DOCKER_BUILDKIT=0): a tar context in, {"stream"} lines, the image ID in
+// {"aux"}, a failed RUN as errorDetail with the command's code.
+func TestBuildAPI(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	sock := filepath.Join(e.runtime, "build-api.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	svc := e.command(ctx, "system", "service", "--time", "0", sock)
+	svc.Stderr = os.Stderr
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = svc.Wait() })
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the service's socket did not appear")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	post := func(query string, files map[string]string) []map[string]any {
+		t.Helper()
+		dir := buildContext(t, files)
+		tarball := filepath.Join(t.TempDir(), "ctx.tar")
+		if out, err := exec.Command("tar", "-C", dir, "-cf", tarball, ".").CombinedOutput(); err != nil {
+			t.Fatalf("tar: %v\n%s", err, out)
+		}
+		out, err := exec.Command("curl", "-sS", "--max-time", "60", "--unix-socket", sock, "-X", "POST",
+			"-H", "Content-Type: application/x-tar", "--data-binary", "@"+tarball,
+			"http://lodger/v1.41/build?"+query).Output()
+		if err != nil {
+			t.Fatalf("curl: %v", err)
+		}
+		if !strings.HasPrefix(string(out), "{") {
+			t.Fatalf("POST /build?%s answered %q", query, out)
+		}
+		var msgs []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("a line that is no JSON message: %q", l)
+			}
+			msgs = append(msgs, m)
+		}
+		return msgs
+	}
+	q := url.Values{"t": {"apibuilt"}, "buildargs": {`{"WHO":"api"}`}, "labels": {`{"via":"api"}`}}
+	msgs := post(q.Encode(), map[string]string{
+		"Dockerfile": "FROM " + busybox + "\nARG WHO\nCOPY f /f\nRUN echo \"$WHO\" >> /f\nCMD [\"cat\", \"/f\"]\n",
+		"f":          "from the body\n",
+	})
+	var stream, id string
+	for _, m := range msgs {
+		if s, ok := m["stream"].(string); ok {
+			stream += s
+		}
+		if aux, ok := m["aux"].(map[string]any); ok {
+			id, _ = aux["ID"].(string)
+		}
+		if m["errorDetail"] != nil {
+			t.Errorf("error message %v", m)
+		}
+	}
+	for _, want := range []string{"Step 1/6 : FROM ", " ---> Running in ", "Successfully built ", "Successfully tagged apibuilt:latest\n"} {
+		if !strings.Contains(stream, want) {
+			t.Errorf("stream %q\nwant it to contain %q", stream, want)
+		}
+	}
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(id) || inspectFormat(t, e, "apibuilt", "{{.Id}}") != id {
+		t.Errorf("aux ID %q, want the image's", id)
+	}
+	wantStdout(t, e.runRm(t, "apibuilt"), "from the body\napi\n")
+	if got := inspectFormat(t, e, "apibuilt", "{{.Config.Labels.via}}"); got != "api" {
+		t.Errorf("label via = %q, want api", got)
+	}
+
+	msgs = post("t=apifailed", map[string]string{"Dockerfile": "FROM " + busybox + "\nRUN exit 3\n"})
+	last := msgs[len(msgs)-1]
+	detail, _ := last["errorDetail"].(map[string]any)
+	if detail == nil || detail["code"] != float64(3) || detail["message"] != "The command '/bin/sh -c exit 3' returned a non-zero code: 3" {
+		t.Errorf("last message %v, want errorDetail code 3 with Docker's message", last)
+	}
+	if ex := e.lodger(t, "image", "exists", "apifailed"); ex.code == 0 {
+		t.Error("a failed build tagged its image")
+	}
+	noBuildLeftovers(t, e)
 }
