@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	cstorage "go.podman.io/storage"
@@ -26,6 +27,9 @@ type StartOptions struct {
 	Attached       bool
 	Storage        storage.Options
 	Stdout, Stderr io.Writer
+	// Signals, with Attach, are passed to the container's process, as
+	// Docker's start -a forwards them (each a kill event).
+	Signals <-chan os.Signal
 }
 
 // Start runs a created or exited container again under a monitor, from the
@@ -87,6 +91,26 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	}
 	if !o.Attach {
 		return 0, nil
+	}
+	if o.Signals != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case s := <-o.Signals:
+					sig, ok := s.(syscall.Signal)
+					if !ok || sig == syscall.SIGWINCH {
+						continue
+					}
+					if cur, err := Get(store, in.ID); err == nil {
+						_ = Signal(cur, sig)
+					}
+				case <-done:
+					return
+				}
+			}
+		}()
 	}
 	// The output comes from the log; with the none driver there is none
 	// to show, and start -a only waits (Docker's start -a attaches to the

@@ -32,7 +32,10 @@ func newStartCommand() *cobra.Command {
 					return err
 				}
 				defer store.Shutdown(false)
-				code, err := container.Start(cmd.Context(), store, args[0], container.StartOptions{Attach: true, Storage: so, Stdout: os.Stdout, Stderr: os.Stderr})
+				sigs, stop := forwardSignals()
+				defer stop()
+				code, err := container.Start(cmd.Context(), store, args[0], container.StartOptions{Attach: true, Storage: so,
+					Stdout: os.Stdout, Stderr: os.Stderr, Signals: sigs})
 				return processExit(code, err)
 			}
 			return eachArg(cmd, args, true, func(store cstorage.Store, ref string) error {
@@ -44,6 +47,6 @@ func newStartCommand() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "print the container's output and exit with its code")
+	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "print the container's output, pass it the signals lodger receives, and exit with its code")
 	return sessionCommand(cmd, exec.ExitLodger)
 }

@@ -100,6 +100,18 @@ func TestRunSigProxy(t *testing.T) {
 			t.Errorf("stdout %q: want the container's trap to have run", c.out.String())
 		}
 	})
+	t.Run("start -a", func(t *testing.T) {
+		// Docker's start -a forwards the signals it receives too.
+		wantCode(t, e.lodger(t, "create", "-q", "--name", "sa", busybox, "sh", "-c", trapScript), 0)
+		c := startCLI(t, e, "sa", false, "start", "-a", "sa")
+		c.signal(syscall.SIGTERM)
+		if code := c.wait(); code != 42 {
+			t.Errorf("start -a exited %d, want the container's 42 from its TERM trap", code)
+		}
+		if !strings.Contains(c.out.String(), "got TERM") {
+			t.Errorf("stdout %q: want the container's trap to have run", c.out.String())
+		}
+	})
 	t.Run("false", func(t *testing.T) {
 		c := startCLI(t, e, "np", true, "run", "-q", "--sig-proxy=false", "--name", "np", busybox, "sh", "-c", trapScript)
 		c.signal(syscall.SIGUSR1)
