@@ -575,12 +575,12 @@ func (b *builder) dispatch(st *stage, c instructions.Command) error {
 	case *instructions.RunCommand:
 		return b.run(st, c, &cfg)
 	case *instructions.CopyCommand:
-		return b.copy(st, &c.SourcesAndDest, "COPY", c.From, c.Chown, c.Chmod, c.ExcludePatterns, c.Parents, &cfg)
+		return b.copy(st, &c.SourcesAndDest, "COPY", c.From, c.Chown, c.Chmod, "", c.ExcludePatterns, c.Parents, &cfg)
 	case *instructions.AddCommand:
-		if c.Checksum != "" || c.KeepGitDir != nil {
-			return fmt.Errorf("ADD --checksum and --keep-git-dir: %w", ErrNotSupported)
+		if c.KeepGitDir != nil {
+			return fmt.Errorf("ADD --keep-git-dir: %w", ErrNotSupported)
 		}
-		return b.copy(st, &c.SourcesAndDest, "ADD", "", c.Chown, c.Chmod, c.ExcludePatterns, false, &cfg)
+		return b.copy(st, &c.SourcesAndDest, "ADD", "", c.Chown, c.Chmod, c.Checksum, c.ExcludePatterns, false, &cfg)
 	}
 	return fmt.Errorf("%s: %w", c.Name(), ErrNotSupported)
 }
@@ -915,7 +915,7 @@ func outputFile(w io.Writer) (*os.File, func(), error) {
 }
 
 // copy is COPY and ADD.
-func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, chown, chmod string, exclude []string, parents bool, cfg *dockerspec.DockerOCIImage) error {
+func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, chown, chmod, checksum string, exclude []string, parents bool, cfg *dockerspec.DockerOCIImage) error {
 	if parents {
 		return fmt.Errorf("%s --parents: %w", instr, ErrNotSupported)
 	}
@@ -945,9 +945,40 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 		fromLabel = "--from=" + id
 	}
 	var tops []match
+	// ADD's URLs are downloaded first, into a directory of their own:
+	// their content is part of the cache key.
+	var urls []match
+	var urlSrc *source
 	for _, p := range sd.SourcePaths {
-		if instr == "ADD" && (strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") || strings.HasPrefix(p, "git@")) {
-			return fmt.Errorf("ADD %s: remote sources are %w; download it in a RUN step or beside the Dockerfile", p, ErrNotSupported)
+		if instr != "ADD" || !isURL(p) {
+			continue
+		}
+		if strings.HasPrefix(p, "git@") || strings.HasSuffix(strings.SplitN(p, "?", 2)[0], ".git") {
+			return fmt.Errorf("ADD %s: git sources are %w; clone it beside the Dockerfile", p, ErrNotSupported)
+		}
+		if urlSrc == nil {
+			dir, err := os.MkdirTemp("", "lodger-build-add-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if urlSrc, err = openSource(dir, nil, false); err != nil {
+				return err
+			}
+			defer urlSrc.Close()
+		}
+		name, err := download(b.ctx, p, urlSrc.dir, len(urls), checksum)
+		if err != nil {
+			return fmt.Errorf("ADD %s: %w", p, err)
+		}
+		urls = append(urls, match{rel: fmt.Sprintf("%d/%s", len(urls), name), base: name})
+	}
+	if checksum != "" && (len(urls) != 1 || len(sd.SourcePaths) != 1) {
+		return errors.New("ADD --checksum needs one source, and an http or https URL")
+	}
+	for _, p := range sd.SourcePaths {
+		if instr == "ADD" && isURL(p) {
+			continue
 		}
 		ms, err := src.resolve(instr, p)
 		if err != nil {
@@ -988,7 +1019,7 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 		}
 	}
 	inline := sd.SourceContents
-	manySources := len(tops)+len(inline) > 1
+	manySources := len(tops)+len(inline)+len(urls) > 1
 	unpack := instr == "ADD"
 	digest, err := src.digest(tops, meta, func(m match) string { return m.base })
 	if err != nil {
@@ -997,6 +1028,13 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	for _, c := range inline {
 		h := sha256.Sum256([]byte(c.Data))
 		digest += fmt.Sprintf(" <<%s:%x", c.Path, h)
+	}
+	if len(urls) > 0 {
+		d, err := urlSrc.digest(urls, meta, func(m match) string { return m.base })
+		if err != nil {
+			return fmt.Errorf("%s: %w", instr, err)
+		}
+		digest += " urls:" + d
 	}
 	var parts []string
 	parts = append(parts, instr)
@@ -1041,6 +1079,17 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 				dir, name = path.Split(dest)
 			}
 			if err := b.extract(src, t.rel, name, meta, rootfs, dir); err != nil {
+				return fmt.Errorf("%s %s: %w", instr, t.base, err)
+			}
+		}
+		// A downloaded file is copied as it is (0600 unless --chmod,
+		// its Last-Modified time), never unpacked.
+		for _, t := range urls {
+			dir, name := dest, t.base
+			if !destIsDir {
+				dir, name = path.Split(dest)
+			}
+			if err := b.extract(urlSrc, t.rel, name, meta, rootfs, dir); err != nil {
 				return fmt.Errorf("%s %s: %w", instr, t.base, err)
 			}
 		}

@@ -3,8 +3,11 @@ package build
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -454,5 +457,43 @@ func TestCopyExclude(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"./", "b.md", "sub/", "sub/c.txt"}, got); diff != "" {
 		t.Errorf("COPY --exclude=*.txt --exclude=sub/*.go d (-want +got):\n%s", diff)
+	}
+}
+
+func TestDownload(t *testing.T) {
+	modified := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
+		io.WriteString(w, "payload")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	name, err := download(context.Background(), srv.URL+"/files/tool.tar.gz?x=1", dir, 0, "")
+	if err != nil || name != "tool.tar.gz" {
+		t.Fatalf("download: %q, %v", name, err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "0", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 || !fi.ModTime().Equal(modified) {
+		t.Errorf("downloaded file %v %v, want 0600 and the Last-Modified time", fi.Mode(), fi.ModTime())
+	}
+	if name, err := download(context.Background(), srv.URL, dir, 1, ""); err != nil || name != "download" {
+		t.Errorf("a URL without a path: %q, %v; want the name download", name, err)
+	}
+	sum := "sha256:239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e5" // of "payload"
+	if _, err := download(context.Background(), srv.URL+"/f", dir, 2, sum); err != nil {
+		t.Errorf("the right --checksum: %v", err)
+	}
+	if _, err := download(context.Background(), srv.URL+"/f", dir, 3, "sha256:00"); err == nil || !strings.Contains(err.Error(), "digest mismatch") {
+		t.Errorf("a wrong --checksum: %v, want a digest mismatch", err)
+	}
+	if _, err := download(context.Background(), srv.URL+"/missing", dir, 4, ""); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("a 404: %v", err)
 	}
 }

@@ -45,8 +45,8 @@ copied content match an earlier build's is taken from the cache
 builder's: Step N/M, Using cache, Successfully built ID, Successfully
 tagged NAME. RUN takes --mount=type=cache|bind|tmpfs and --network;
 COPY --exclude; heredocs; a context tarball on stdin. A context URL,
-RUN --mount=type=secret|ssh, COPY --parents and ADD of a URL are not
-supported yet.`,
+RUN --mount=type=secret|ssh, COPY --parents and ADD of a git repository
+are not supported yet.`,
 		Args: exactArgs(1, "CONTEXT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			contextDir := args[0]
