@@ -13,6 +13,8 @@ import (
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
 	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/copier"
 )
 
 // What lodger build needs of a container (issue 16): the changes of a RUN
@@ -128,11 +130,11 @@ func ExtractToRoot(rootfs, dst string, r io.Reader) error {
 	defer root.Close()
 	dir, err := pathrs.MkdirAllHandle(root, dst, 0o755)
 	if err != nil {
-		return fmt.Errorf("make %s: %w", dst, errnoOf(err))
+		return fmt.Errorf("make %s: %w", dst, copier.Errno(err))
 	}
 	defer dir.Close()
-	x := &extractor{dir: dir, owner: func(h *tar.Header) (int, int, bool) { return h.Uid, h.Gid, true }}
-	if err := x.run(tar.NewReader(r)); err != nil {
+	keep := func(h *tar.Header) (int, int, bool) { return h.Uid, h.Gid, true }
+	if err := copier.ExtractIn(dir, r, copier.Options{Owner: keep}); err != nil {
 		return fmt.Errorf("unpack to %s: %w", dst, err)
 	}
 	return nil
@@ -149,8 +151,7 @@ func ExtractToDir(dir string, r io.Reader) error {
 		return err
 	}
 	defer d.Close()
-	x := &extractor{dir: d, owner: func(*tar.Header) (int, int, bool) { return 0, 0, false }}
-	return x.run(tar.NewReader(r))
+	return copier.ExtractIn(d, r, copier.Options{})
 }
 
 // StatInRoot describes p resolved inside the root filesystem at rootfs,
@@ -164,7 +165,7 @@ func StatInRoot(rootfs, p string) (os.FileInfo, error) {
 	defer root.Close()
 	f, err := pathrs.OpenatInRoot(root, p)
 	if err != nil {
-		return nil, &os.PathError{Op: "stat", Path: p, Err: errnoOf(err)}
+		return nil, &os.PathError{Op: "stat", Path: p, Err: copier.Errno(err)}
 	}
 	defer f.Close()
 	return f.Stat()

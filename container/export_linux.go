@@ -1,12 +1,12 @@
 package container
 
 import (
-	"archive/tar"
 	"fmt"
 	"io"
 
 	cstorage "go.podman.io/storage"
-	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/copier"
 )
 
 // Export writes the root filesystem of the container ref, running or not,
@@ -19,16 +19,8 @@ func Export(store cstorage.Store, ref string, w io.Writer) error {
 		return err
 	}
 	defer c.close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(c.root.Fd()), &st); err != nil {
-		return fmt.Errorf("export %s: stat root: %w", c.name, err)
-	}
-	tw := tar.NewWriter(w)
-	a := archiver{tw: tw, ids: c.ids.toContainer, links: map[[2]uint64]string{}}
-	if err := a.add(c.root, &st, ""); err != nil {
-		return fmt.Errorf("export %s: %w", c.name, err)
-	}
-	if err := tw.Close(); err != nil {
+	// "/" of the root: its contents, named from there.
+	if err := copier.Archive(c.end(), "/", w, copier.Options{ArchiveIDs: c.ids.toContainer}); err != nil {
 		return fmt.Errorf("export %s: %w", c.name, err)
 	}
 	if in, err := Get(store, ref); err == nil {

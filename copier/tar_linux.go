@@ -1,4 +1,4 @@
-package container
+package copier
 
 import (
 	"archive/tar"
@@ -84,7 +84,7 @@ func (a *archiver) add(h *os.File, st *unix.Stat_t, name string) error {
 func (a *archiver) file(h *os.File, hdr *tar.Header, size int64) error {
 	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC)
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: hdr.Name, Err: errnoOf(err)}
+		return &fs.PathError{Op: "open", Path: hdr.Name, Err: Errno(err)}
 	}
 	defer f.Close()
 	hdr.Typeflag, hdr.Size = tar.TypeReg, size
