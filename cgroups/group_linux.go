@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -97,6 +98,31 @@ func (g Group) Add(pid int) error {
 		}
 	}
 	return nil
+}
+
+// OOMKills is how many processes the kernel's OOM killer killed in g's
+// memory cgroup (0 without one): the oom_kill count of v1's
+// memory.oom_control or v2's memory.events.
+func (g Group) OOMKills() int {
+	dir, ok := g.Dirs[Memory]
+	if !ok {
+		return 0
+	}
+	file := "memory.oom_control"
+	if g.V2 {
+		file = "memory.events"
+	}
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
 }
 
 // Remove removes g's cgroups once the container's processes are gone;

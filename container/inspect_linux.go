@@ -299,6 +299,7 @@ func inspectState(st monitor.State) *dockercontainer.State {
 	if st.ExitCode != nil {
 		s.ExitCode = *st.ExitCode
 	}
+	s.OOMKilled = st.OOMKilled
 	if !st.StartedAt.IsZero() {
 		s.StartedAt = st.StartedAt.UTC().Format(time.RFC3339Nano)
 	}

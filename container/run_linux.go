@@ -588,6 +588,9 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		}
 	})
 	stopHealth()
+	if st.OOMKilled = group.OOMKills() > 0; st.OOMKilled {
+		Journal().Emit(events.Container, "oom", id, attrs) // before die, as Docker's
+	}
 
 	if netw != nil {
 		// Closing a TAP costs the kernel an RCU grace period (~10 ms):

@@ -207,7 +207,7 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 	} else {
 		h.attachTo(nil, nil, signal)
 	}
-	st.Status, st.Pid, st.StartedAt, st.ExitCode = StatusRunning, p.Pid(), time.Now().UTC(), nil
+	st.Status, st.Pid, st.StartedAt, st.ExitCode, st.OOMKilled = StatusRunning, p.Pid(), time.Now().UTC(), nil, false
 	st.Cgroup = nil
 	if len(group.Dirs) > 0 {
 		st.Cgroup = &group
@@ -247,6 +247,10 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 	}
 	code, _ := p.Wait()
 	stopHealth()
+	// Docker's oom event comes before the die the caller writes.
+	if st.OOMKilled = group.OOMKills() > 0; st.OOMKilled {
+		req.event("oom")
+	}
 	// The pipes end when every holder of them (the process and anything
 	// it left behind) is gone, so the last lines before exit are never
 	// lost. In its own pid namespace everything dies with the process;

@@ -52,6 +52,9 @@ type State struct {
 	// from a file of its own (pausedFile), never saved in this one, so
 	// the monitor's writes cannot lose it.
 	Paused bool `json:"paused,omitempty"`
+	// OOMKilled says the OOM killer killed a process of the container's
+	// memory cgroup in its last run (Docker's State.OOMKilled).
+	OOMKilled bool `json:"oomKilled,omitempty"`
 	// Cgroup is the container's own cgroups, where its limits are
 	// written (run's -m, --cpus, --pids-limit; update's); none when it
 	// has no limit or nothing is delegated.

@@ -259,6 +259,21 @@ func TestResourceLimitsDelegated(t *testing.T) {
 		t.Errorf("%s\nwant the shell holding 100 MB under -m 24m killed (137)", r)
 	}
 
+	// Docker's record of it: the oom event before die, State.OOMKilled.
+	r = inCgroups(t, e, delegatedLimits, "run", "-d", "-q", "--name", "oom", "-m", "24m", busybox, "sh", "-c", `x=$(head -c 100000000 /dev/zero | tr '\0' a)`)
+	wantCode(t, r, 0)
+	eventually(t, "oom to be killed", func() bool {
+		return e.lodger(t, "inspect", "-f", "{{.State.Status}}", "oom").stdout == "exited\n"
+	})
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom"), "true 137\n")
+	wantStdout(t, e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=oom", "--format", "{{.Action}}"),
+		"create\nstart\noom\ndie\n")
+	// The foreground run --rm killed above wrote one too.
+	if r := e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "event=oom", "--format", "{{.Actor.Attributes.name}}"); len(lines(r.stdout)) != 2 || lines(r.stdout)[1] != "oom" {
+		t.Errorf("%s\nwant two oom events: the foreground run's, then oom's", r)
+	}
+	wantCode(t, e.lodger(t, "rm", "oom"), 0)
+
 	r = inCgroups(t, e, delegatedLimits, "run", "-d", "-q", "--name", "lim", "-m", "32m", "--pids-limit", "8", "--cpus", "0.5", busybox, "sleep", "60")
 	wantCode(t, r, 0)
 	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "warning: --cpus not applied: no writable cpu cgroup is delegated to this user") {
