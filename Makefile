@@ -29,9 +29,9 @@ test: preflight vet unit e2e ## The whole suite: vet, unit tests, then end-to-en
 preflight: ## Check (as root: set up) what the tests need of the machine that only root can give
 	@if [ "$$(id -u)" = 0 ]; then bash tests/setup-host.sh; else bash tests/setup-host.sh --check; fi
 
-# As a user who is not root, imagepull's tests run as root of a user
+# As a user who is not root, package image's tests run as root of a user
 # namespace of their own, with the user's subordinate ids (see
-# imagepull/main_test.go): no sudo, but a range in /etc/subuid and newuidmap.
+# image/main_test.go): no sudo, but a range in /etc/subuid and newuidmap.
 unit: ## Unit tests (no root needed); the network stack's also under the race detector
 	$(GO) test ./...
 	$(GO) test -race ./netstack/...

@@ -18,7 +18,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 // listContainers is GET /containers/json.
@@ -44,7 +44,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	}
 	store := s.o.Store
 	f.ResolveAncestors(func(ref string) (string, error) {
-		img, err := imagepull.Lookup(store, ref, imagepull.Options{})
+		img, err := image.Lookup(store, ref, image.Options{})
 		if err != nil {
 			return "", err
 		}

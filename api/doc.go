@@ -4,7 +4,7 @@
 //
 // The server owns nothing. Every handler translates a request's JSON into
 // the typed options of the same library calls `lodger` makes (container,
-// imagepull, volume) and their reports back into the Engine API's own
+// image, volume) and their reports back into the Engine API's own
 // types (github.com/moby/moby/api). Containers keep their own monitors:
 // what the CLI does, the API sees at once, and the other way round; a
 // killed server stops no container.

@@ -10,7 +10,7 @@ import (
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/events"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/network"
 	"github.com/lodger-containers/lodger/volume"
 )
@@ -48,7 +48,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, cstorage.ErrContainerUnknown),
 		errors.Is(err, cstorage.ErrImageUnknown),
-		errors.Is(err, imagepull.ErrNotFound),
+		errors.Is(err, image.ErrNotFound),
 		errors.Is(err, volume.ErrNotFound),
 		errors.Is(err, network.ErrNotFound):
 		return http.StatusNotFound
@@ -60,7 +60,7 @@ func statusOf(err error) int {
 		errors.Is(err, container.ErrNotPaused),
 		errors.Is(err, container.ErrNoHealthcheck),
 		errors.Is(err, volume.ErrInUse),
-		errors.Is(err, imagepull.ErrInUse),
+		errors.Is(err, image.ErrInUse),
 		errors.Is(err, network.ErrConflict),
 		errors.Is(err, network.ErrInUse):
 		return http.StatusConflict
@@ -69,8 +69,8 @@ func statusOf(err error) int {
 		errors.Is(err, health.ErrInvalid),
 		errors.Is(err, events.ErrBadFilter),
 		errors.Is(err, container.ErrSysctl),
-		errors.Is(err, imagepull.ErrChange),
-		errors.Is(err, imagepull.ErrFormat),
+		errors.Is(err, image.ErrChange),
+		errors.Is(err, image.ErrFormat),
 		errors.Is(err, network.ErrInvalid):
 		return http.StatusBadRequest
 	}

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/moby/moby/api/types/image"
+	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/registry"
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 // imageRoute serves /images/{name...}: an image name has slashes and a
@@ -52,12 +52,12 @@ func (s *Server) imageRoute(w http.ResponseWriter, r *http.Request) {
 
 // imageSummaries lists the images in Docker's schema; f, when not nil,
 // selects them.
-func (s *Server) imageSummaries(ctx context.Context, f *imagepull.ImageFilter) ([]image.Summary, error) {
-	imgs, err := imagepull.List(ctx, s.o.Store, f != nil && f.HasLabels())
+func (s *Server) imageSummaries(ctx context.Context, f *image.ImageFilter) ([]imagetypes.Summary, error) {
+	imgs, err := image.List(ctx, s.o.Store, f != nil && f.HasLabels())
 	if err != nil {
 		return nil, err
 	}
-	out := []image.Summary{}
+	out := []imagetypes.Summary{}
 	for _, img := range imgs {
 		names := img.Names
 		if f != nil {
@@ -66,7 +66,7 @@ func (s *Server) imageSummaries(ctx context.Context, f *imagepull.ImageFilter) (
 				continue
 			}
 		}
-		sum := image.Summary{ID: "sha256:" + img.ID, RepoTags: []string{}, RepoDigests: []string{}, Created: img.Created.Unix(),
+		sum := imagetypes.Summary{ID: "sha256:" + img.ID, RepoTags: []string{}, RepoDigests: []string{}, Created: img.Created.Unix(),
 			Size: img.Size, SharedSize: -1, Labels: img.Labels, Containers: int64(img.Containers)}
 		if sum.Labels == nil {
 			sum.Labels = map[string]string{}
@@ -91,7 +91,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	f, err := imagepull.ParseImageFilters(flattenFilters(filters))
+	f, err := image.ParseImageFilters(flattenFilters(filters))
 	if err != nil {
 		writeError(w, badRequest("%v", err))
 		return
@@ -109,7 +109,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) inspectImage(w http.ResponseWriter, r *http.Request, name string) {
-	rep, err := imagepull.InspectImage(r.Context(), s.o.Store, name)
+	rep, err := image.InspectImage(r.Context(), s.o.Store, name)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -118,12 +118,12 @@ func (s *Server) inspectImage(w http.ResponseWriter, r *http.Request, name strin
 }
 
 func (s *Server) imageHistory(w http.ResponseWriter, r *http.Request, name string) {
-	hist, err := imagepull.History(r.Context(), s.o.Store, name)
+	hist, err := image.History(r.Context(), s.o.Store, name)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := []image.HistoryResponseItem{}
+	out := []imagetypes.HistoryResponseItem{}
 	// Docker lists the newest step first.
 	for i := len(hist) - 1; i >= 0; i-- {
 		h := hist[i]
@@ -131,11 +131,11 @@ func (s *Server) imageHistory(w http.ResponseWriter, r *http.Request, name strin
 		if id != "<missing>" && !strings.HasPrefix(id, "sha256:") {
 			id = "sha256:" + id
 		}
-		item := image.HistoryResponseItem{ID: id, Created: h.Created.Unix(), CreatedBy: h.CreatedBy, Size: h.Size, Comment: h.Comment, Tags: []string{}}
+		item := imagetypes.HistoryResponseItem{ID: id, Created: h.Created.Unix(), CreatedBy: h.CreatedBy, Size: h.Size, Comment: h.Comment, Tags: []string{}}
 		out = append(out, item)
 	}
 	if len(out) > 0 {
-		if img, err := imagepull.Lookup(s.o.Store, name, imagepull.Options{}); err == nil {
+		if img, err := image.Lookup(s.o.Store, name, image.Options{}); err == nil {
 			out[0].Tags = append(out[0].Tags, img.Names...)
 		}
 	}
@@ -152,14 +152,14 @@ func (s *Server) tagImage(w http.ResponseWriter, r *http.Request, name string) {
 	if tag != "" {
 		target += ":" + tag
 	}
-	img, err := imagepull.Lookup(s.o.Store, name, imagepull.Options{})
+	img, err := image.Lookup(s.o.Store, name, image.Options{})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	added, err := imagepull.Tag(s.o.Store, name, target)
+	added, err := image.Tag(s.o.Store, name, target)
 	if err != nil {
-		var me *imagepull.MalformedError
+		var me *image.MalformedError
 		if errors.As(err, &me) {
 			err = badRequest("%v", err)
 		}
@@ -178,14 +178,14 @@ func (s *Server) removeImage(w http.ResponseWriter, r *http.Request, name string
 		writeError(w, err)
 		return
 	}
-	out := []image.DeleteResponse{}
+	out := []imagetypes.DeleteResponse{}
 	if rep.Untagged != "" {
-		out = append(out, image.DeleteResponse{Untagged: rep.Untagged})
+		out = append(out, imagetypes.DeleteResponse{Untagged: rep.Untagged})
 	} else {
 		for _, n := range rep.Names {
-			out = append(out, image.DeleteResponse{Untagged: n})
+			out = append(out, imagetypes.DeleteResponse{Untagged: n})
 		}
-		out = append(out, image.DeleteResponse{Deleted: "sha256:" + rep.Deleted})
+		out = append(out, imagetypes.DeleteResponse{Deleted: "sha256:" + rep.Deleted})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -279,7 +279,7 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
 	_ = jsonLine(sw, jsonstream.Message{Status: "Pulling from " + reference.Path(named), ID: tagID})
 	ps.mu.Unlock()
 	o.Progress = ps
-	id, err := imagepull.Pull(r.Context(), s.o.Store, ref, o)
+	id, err := image.Pull(r.Context(), s.o.Store, ref, o)
 	if err != nil {
 		ps.fail(err)
 		return
@@ -295,7 +295,7 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) 
 	if tag := r.URL.Query().Get("tag"); tag != "" {
 		ref += ":" + tag
 	}
-	if _, err := imagepull.Lookup(s.o.Store, ref, imagepull.Options{}); err != nil {
+	if _, err := image.Lookup(s.o.Store, ref, image.Options{}); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -312,7 +312,7 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) 
 	ps := &progressStream{w: sw}
 	ps.status("The push refers to repository [%s]", ref)
 	o.Progress = ps
-	d, err := imagepull.Push(r.Context(), s.o.Store, ref, "", o)
+	d, err := image.Push(r.Context(), s.o.Store, ref, "", o)
 	if err != nil {
 		ps.fail(err)
 		return
@@ -347,18 +347,18 @@ func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) {
 			all = all || v == "false" || v == "0"
 		}
 	}
-	rep, err := imagepull.Prune(s.o.Store, all)
+	rep, err := image.Prune(s.o.Store, all)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := image.PruneReport{ImagesDeleted: []image.DeleteResponse{}, SpaceReclaimed: uint64(max(rep.Reclaimed, 0))}
+	out := imagetypes.PruneReport{ImagesDeleted: []imagetypes.DeleteResponse{}, SpaceReclaimed: uint64(max(rep.Reclaimed, 0))}
 	for _, line := range rep.Removed {
 		switch {
 		case strings.HasPrefix(line, "untagged: "):
-			out.ImagesDeleted = append(out.ImagesDeleted, image.DeleteResponse{Untagged: strings.TrimPrefix(line, "untagged: ")})
+			out.ImagesDeleted = append(out.ImagesDeleted, imagetypes.DeleteResponse{Untagged: strings.TrimPrefix(line, "untagged: ")})
 		case strings.HasPrefix(line, "deleted: "):
-			out.ImagesDeleted = append(out.ImagesDeleted, image.DeleteResponse{Deleted: strings.TrimPrefix(line, "deleted: ")})
+			out.ImagesDeleted = append(out.ImagesDeleted, imagetypes.DeleteResponse{Deleted: strings.TrimPrefix(line, "deleted: ")})
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -375,7 +375,7 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, refs []strin
 		return
 	}
 	for _, ref := range refs {
-		if _, err := imagepull.Lookup(s.o.Store, ref, imagepull.Options{}); err != nil {
+		if _, err := image.Lookup(s.o.Store, ref, image.Options{}); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -384,7 +384,7 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, refs []strin
 	// The archive is written to a file first (its writer seeks): an error
 	// before its first byte still gets a status.
 	pw := &deferredWriter{w: w}
-	if err := imagepull.SaveTo(r.Context(), s.o.Store, refs, pw, imagepull.FormatDockerArchive, s.o.Pull); err != nil && !pw.started {
+	if err := image.SaveTo(r.Context(), s.o.Store, refs, pw, image.FormatDockerArchive, s.o.Pull); err != nil && !pw.started {
 		writeError(w, err)
 	}
 }
@@ -405,7 +405,7 @@ func (d *deferredWriter) Write(b []byte) (int, error) {
 // loadImages is POST /images/load: a docker-archive or oci-archive in the
 // body, loaded as `lodger load` does.
 func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
-	loaded, err := imagepull.LoadFrom(r.Context(), s.o.Store, bufio.NewReader(r.Body), s.o.Pull)
+	loaded, err := image.LoadFrom(r.Context(), s.o.Store, bufio.NewReader(r.Body), s.o.Pull)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -435,7 +435,7 @@ func (s *Server) searchImages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, err := imagepull.Search(r.Context(), term, limit, s.o.Pull)
+	res, err := image.Search(r.Context(), term, limit, s.o.Pull)
 	if err != nil {
 		writeError(w, err)
 		return

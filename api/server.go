@@ -16,7 +16,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -37,7 +37,7 @@ type Options struct {
 	// StoreOptions tell the monitors it starts where the store is.
 	StoreOptions storage.Options
 	// Pull are the registry options of pulls, pushes and runs.
-	Pull imagepull.Options
+	Pull image.Options
 	// LodgerVersion is lodger's own version, for /version and Server.
 	LodgerVersion string
 	// Info reports the machine for /info; nil serves what the store knows.

@@ -20,7 +20,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/netstack/ports"
 	"github.com/lodger-containers/lodger/volume"
 )
@@ -221,12 +221,12 @@ func TestStatusOf(t *testing.T) {
 		code int
 	}{
 		{fmt.Errorf("no such container x: %w", cstorage.ErrContainerUnknown), 404},
-		{fmt.Errorf("image: %w", imagepull.ErrNotFound), 404},
+		{fmt.Errorf("image: %w", image.ErrNotFound), 404},
 		{fmt.Errorf("volume: %w", volume.ErrNotFound), 404},
 		{fmt.Errorf("name: %w", container.ErrNameInUse), 409},
 		{fmt.Errorf("rm: %w", container.ErrRunning), 409},
 		{fmt.Errorf("exec: %w", container.ErrPaused), 409},
-		{fmt.Errorf("rmi: %w", imagepull.ErrInUse), 409},
+		{fmt.Errorf("rmi: %w", image.ErrInUse), 409},
 		{fmt.Errorf("volume: %w", volume.ErrInUse), 409},
 		{fmt.Errorf("create: %w", container.ErrInvalid), 400},
 		{badRequest("x"), 400},

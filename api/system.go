@@ -12,7 +12,7 @@ import (
 
 	"github.com/moby/moby/api/types/build"
 	dockercontainer "github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/image"
+	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/system"
 	dockervolume "github.com/moby/moby/api/types/volume"
@@ -21,7 +21,7 @@ import (
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/events"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/sysinfo"
 )
 
@@ -138,7 +138,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // of 1.52 and after.
 func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 	store := s.o.Store
-	iu, err := imagepull.DiskUsage(store)
+	iu, err := image.DiskUsage(store)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -173,13 +173,13 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := struct {
 		LayersSize int64
-		Images     []image.Summary
+		Images     []imagetypes.Summary
 		Containers []dockercontainer.Summary
 		Volumes    []*dockervolume.Volume
 		BuildCache []*build.CacheRecord
 		system.DiskUsage
 	}{LayersSize: iu.Size, Images: imgs, Containers: ctrs, Volumes: vols, BuildCache: []*build.CacheRecord{}}
-	resp.ImageUsage = &image.DiskUsage{ActiveCount: int64(iu.Active), TotalCount: int64(iu.Total), TotalSize: iu.Size, Reclaimable: iu.Reclaimable}
+	resp.ImageUsage = &imagetypes.DiskUsage{ActiveCount: int64(iu.Active), TotalCount: int64(iu.Total), TotalSize: iu.Size, Reclaimable: iu.Reclaimable}
 	resp.ContainerUsage = &dockercontainer.DiskUsage{ActiveCount: int64(cu.Active), TotalCount: int64(cu.Total), TotalSize: cu.Size, Reclaimable: cu.Reclaimable}
 	resp.VolumeUsage = &dockervolume.DiskUsage{ActiveCount: int64(vu.Active), TotalCount: int64(vu.Total), TotalSize: vu.Size, Reclaimable: vu.Reclaimable}
 	resp.BuildCacheUsage = &build.DiskUsage{}
@@ -200,7 +200,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	if server == "" || server == "index.docker.io" {
 		server = "docker.io"
 	}
-	if err := imagepull.CheckLogin(r.Context(), server, req.Username, req.Password, s.o.Pull); err != nil {
+	if err := image.CheckLogin(r.Context(), server, req.Username, req.Password, s.o.Pull); err != nil {
 		writeError(w, &statusError{code: http.StatusUnauthorized, err: err})
 		return
 	}
@@ -209,7 +209,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 
 // registryAuth decodes X-Registry-Auth, base64url JSON of an AuthConfig;
 // nil when absent or empty.
-func registryAuth(r *http.Request) (*imagepull.Credentials, error) {
+func registryAuth(r *http.Request) (*image.Credentials, error) {
 	h := r.Header.Get("X-Registry-Auth")
 	if h == "" {
 		return nil, nil
@@ -235,5 +235,5 @@ func registryAuth(r *http.Request) (*imagepull.Credentials, error) {
 	if ac.Username == "" && ac.Password == "" && ac.IdentityToken == "" {
 		return nil, nil
 	}
-	return &imagepull.Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken}, nil
+	return &image.Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken}, nil
 }

@@ -34,7 +34,7 @@ import (
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 // defaultPath is the PATH BuildKit gives a stage that has none.
@@ -211,7 +211,7 @@ func Build(ctx context.Context, store cstorage.Store, o Options) (*Report, error
 	}
 	fmt.Fprintf(b.out, "Successfully built %s\n", short(final.imageID))
 	if len(tags) > 0 {
-		if _, err := imagepull.Tag(store, final.imageID, tags...); err != nil {
+		if _, err := image.Tag(store, final.imageID, tags...); err != nil {
 			return nil, err
 		}
 		for _, t := range tags {
@@ -300,7 +300,7 @@ func (b *builder) buildStage(i int, isTarget bool) error {
 		if err != nil {
 			return err
 		}
-		cfg, err := imagepull.DockerConfig(b.ctx, b.store, id)
+		cfg, err := image.DockerConfig(b.ctx, b.store, id)
 		if err != nil {
 			return err
 		}
@@ -384,11 +384,11 @@ func cloneConfig(c dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
 // findImage finds or pulls a FROM image by the pull policy.
 func (b *builder) findImage(ref string) (string, error) {
 	if b.o.PullPolicy != PullAlways {
-		img, err := imagepull.Lookup(b.store, ref, b.o.Pull)
+		img, err := image.Lookup(b.store, ref, b.o.Pull)
 		if err == nil {
 			return img.ID, nil
 		}
-		if !errors.Is(err, imagepull.ErrNotFound) {
+		if !errors.Is(err, image.ErrNotFound) {
 			return "", err
 		}
 		if b.o.PullPolicy == PullNever {
@@ -397,7 +397,7 @@ func (b *builder) findImage(ref string) (string, error) {
 	}
 	po := b.o.Pull
 	po.Progress = b.o.PullProgress
-	id, err := imagepull.Pull(b.ctx, b.store, ref, po)
+	id, err := image.Pull(b.ctx, b.store, ref, po)
 	if err != nil {
 		return "", err
 	}
@@ -607,7 +607,7 @@ func (b *builder) commit(st *stage, createdBy string, cfg *dockerspec.DockerOCII
 	}
 	k := key(st.imageID, createdBy, x)
 	if id, ok := b.cache[k]; ok && !b.o.NoCache {
-		if c, err := imagepull.DockerConfig(b.ctx, b.store, id); err == nil {
+		if c, err := image.DockerConfig(b.ctx, b.store, id); err == nil {
 			fmt.Fprintf(b.out, " ---> Using cache\n ---> %s\n", short(id))
 			st.imageID, st.config = id, *c
 			b.report.Steps = append(b.report.Steps, Step{Instruction: createdBy, ImageID: id, Cached: true})
@@ -638,13 +638,13 @@ func (b *builder) commit(st *stage, createdBy string, cfg *dockerspec.DockerOCII
 	if rc != nil {
 		r = rc
 	}
-	id, err := imagepull.CommitStep(b.ctx, b.store, r, imagepull.StepOptions{
+	id, err := image.CommitStep(b.ctx, b.store, r, image.StepOptions{
 		Parent: st.imageID, Config: *cfg, History: h, Metadata: string(meta),
 	})
 	if err != nil {
 		return err
 	}
-	c, err := imagepull.DockerConfig(b.ctx, b.store, id)
+	c, err := image.DockerConfig(b.ctx, b.store, id)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -49,7 +49,7 @@ type Options struct {
 	// Storage and Pull are the options of the store and of pulls, which
 	// the RUN containers take too.
 	Storage storage.Options
-	Pull    imagepull.Options
+	Pull    image.Options
 }
 
 // Pull policies of FROM images.

@@ -32,7 +32,7 @@ type Config struct {
 	Pull struct {
 		// MaxUnpackedSize bounds what a pulled image's layers may unpack
 		// to together ("32GiB"), against compression bombs; empty means
-		// imagepull's default.
+		// package image's default.
 		MaxUnpackedSize string `toml:"max_unpacked_size"`
 	} `toml:"pull"`
 	Session struct {

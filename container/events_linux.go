@@ -9,7 +9,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/events"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/rootless"
 )
 
@@ -84,10 +84,10 @@ func EmitCommit(in Info, imageID, ref, comment string) {
 // signalNumber is a signal's number as Docker's kill event shows it.
 func signalNumber(sig syscall.Signal) string { return strconv.Itoa(int(sig)) }
 
-// RemoveImage removes the image ref names (imagepull.Remove) and writes
+// RemoveImage removes the image ref names (image.Remove) and writes
 // Docker's untag and delete events for what it did.
-func RemoveImage(store cstorage.Store, ref string, force bool) (imagepull.Removal, error) {
-	r, err := imagepull.Remove(store, ref, force)
+func RemoveImage(store cstorage.Store, ref string, force bool) (image.Removal, error) {
+	r, err := image.Remove(store, ref, force)
 	if err != nil {
 		return r, err
 	}

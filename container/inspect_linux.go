@@ -21,7 +21,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/ports"
 	lnetwork "github.com/lodger-containers/lodger/network"
@@ -70,7 +70,7 @@ func Inspect(ctx context.Context, store cstorage.Store, ref string) (*InspectRep
 	}
 	var img *imgspecv1.Image
 	if in.ImageID != "" {
-		img, _ = imagepull.Config(ctx, store, in.ImageID) // a removed image leaves its fields empty
+		img, _ = image.Config(ctx, store, in.ImageID) // a removed image leaves its fields empty
 	}
 	r := inspectReport(in, spec, img)
 	addUserNetworks(store, in, r)

@@ -31,7 +31,7 @@ import (
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/netstack/ports"
 	lnetwork "github.com/lodger-containers/lodger/network"
 	"github.com/lodger-containers/lodger/network/bridge"
@@ -93,7 +93,7 @@ type RunOptions struct {
 	LogOpts    []string // --log-opt KEY=VALUE: max-size, max-file, labels, env
 	Started    func(id string)
 	Storage    storage.Options
-	Pull       imagepull.Options
+	Pull       image.Options
 	// PullProgress receives pull progress when the image must be pulled.
 	PullProgress io.Writer
 	// Signals are forwarded to the container process, unless NoSigProxy
@@ -634,22 +634,22 @@ func checkPullPolicy(p string) error {
 // start-up path).
 func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cstorage.Image, *imgspecv1.Image, error) {
 	if opts.PullPolicy != PullAlways && opts.PullPolicy != PullNewer {
-		img, err := imagepull.Lookup(store, opts.Image, opts.Pull)
+		img, err := image.Lookup(store, opts.Image, opts.Pull)
 		if err == nil {
-			cfg, err := imagepull.Config(ctx, store, img.ID)
+			cfg, err := image.Config(ctx, store, img.ID)
 			if err == nil && opts.Pull.Matches(cfg) {
 				return img, cfg, nil
 			}
-		} else if !errors.Is(err, imagepull.ErrNotFound) {
+		} else if !errors.Is(err, image.ErrNotFound) {
 			return nil, nil, err
 		}
 		if opts.PullPolicy == PullNever {
-			return nil, nil, fmt.Errorf("image %s (for the platform asked): %w in local storage, and --pull=never", opts.Image, imagepull.ErrNotFound)
+			return nil, nil, fmt.Errorf("image %s (for the platform asked): %w in local storage, and --pull=never", opts.Image, image.ErrNotFound)
 		}
 	}
 	po := opts.Pull
 	po.Progress = opts.PullProgress
-	id, err := imagepull.Pull(ctx, store, opts.Image, po)
+	id, err := image.Pull(ctx, store, opts.Image, po)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -658,7 +658,7 @@ func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cs
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := imagepull.Config(ctx, store, img.ID)
+	cfg, err := image.Config(ctx, store, img.ID)
 	if err != nil {
 		return nil, nil, err
 	}

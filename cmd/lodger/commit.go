@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type commitOptions struct {
@@ -36,7 +36,7 @@ what it writes meanwhile may or may not be part of the image.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			changes, err := imagepull.ParseChanges(o.changes)
+			changes, err := image.ParseChanges(o.changes)
 			if err != nil {
 				return err
 			}
@@ -58,7 +58,7 @@ what it writes meanwhile may or may not be part of the image.`,
 				return err
 			}
 			defer diff.Close()
-			id, err := imagepull.Commit(cmd.Context(), store, diff, imagepull.CommitOptions{
+			id, err := image.Commit(cmd.Context(), store, diff, image.CommitOptions{
 				Base:      in.ImageID,
 				Name:      name,
 				Config:    container.CommitConfig(in),

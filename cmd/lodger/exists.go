@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	cstorage "go.podman.io/storage"
 
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 // exists answers as podman's container exists and image exists: exit 0
@@ -15,7 +15,7 @@ func existsResult(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, cstorage.ErrContainerUnknown), errors.Is(err, cstorage.ErrImageUnknown), errors.Is(err, cstorage.ErrNotAnImage), errors.Is(err, imagepull.ErrNotFound):
+	case errors.Is(err, cstorage.ErrContainerUnknown), errors.Is(err, cstorage.ErrImageUnknown), errors.Is(err, cstorage.ErrNotAnImage), errors.Is(err, image.ErrNotFound):
 		return &exitCodeError{Code: 1}
 	}
 	return &exitCodeError{Code: 125, Err: err}
@@ -49,7 +49,7 @@ func newImageExistsCommand() *cobra.Command {
 				return err
 			}
 			defer store.Shutdown(false)
-			_, err = imagepull.Lookup(store, args[0], imagepull.Options{})
+			_, err = image.Lookup(store, args[0], image.Options{})
 			return existsResult(err)
 		},
 	}, 125)

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type historyOptions struct {
@@ -42,7 +42,7 @@ header. Fields: {{.ID}} {{.CreatedSince}} {{.CreatedAt}} {{.CreatedBy}}
 				return err
 			}
 			defer store.Shutdown(false)
-			hist, err := imagepull.History(cmd.Context(), store, args[0])
+			hist, err := image.History(cmd.Context(), store, args[0])
 			if err != nil {
 				return fmt.Errorf("history %s: %w", args[0], err)
 			}
@@ -80,7 +80,7 @@ var historyHeaders = map[string]string{
 
 // historyView is a step as templates see it, Docker's fields.
 type historyView struct {
-	h       imagepull.HistoryEntry
+	h       image.HistoryEntry
 	noTrunc bool
 }
 
@@ -149,7 +149,7 @@ a Go template (--format): .Id, .RepoTags, .RepoDigests, .Created, .Config
 			var items []any
 			var errs []error
 			for _, ref := range args {
-				in, err := imagepull.InspectImage(cmd.Context(), store, ref)
+				in, err := image.InspectImage(cmd.Context(), store, ref)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("inspect %s: %w", ref, err))
 					continue

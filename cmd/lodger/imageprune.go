@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 func newImagePruneCommand() *cobra.Command {
@@ -31,7 +31,7 @@ stay. Asks first unless -f is given.`,
 				return err
 			}
 			defer store.Shutdown(false)
-			rep, err := imagepull.Prune(store, all)
+			rep, err := image.Prune(store, all)
 			printPruned(cmd.OutOrStdout(), "Images", rep.Removed, rep.Reclaimed)
 			return err
 		},

@@ -11,7 +11,7 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type imagesOptions struct {
@@ -67,7 +67,7 @@ header. Fields: {{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}
 			if err != nil {
 				return err
 			}
-			f, err := imagepull.ParseImageFilters(o.filters)
+			f, err := image.ParseImageFilters(o.filters)
 			if err != nil {
 				return err
 			}
@@ -79,7 +79,7 @@ header. Fields: {{.Repository}} {{.Tag}} {{.Digest}} {{.ID}}
 			if err := f.Resolve(store); err != nil {
 				return err
 			}
-			imgs, err := imagepull.List(cmd.Context(), store, f.HasLabels())
+			imgs, err := image.List(cmd.Context(), store, f.HasLabels())
 			if err != nil {
 				return err
 			}
@@ -182,7 +182,7 @@ func (v imageView) MarshalJSON() ([]byte, error) {
 }
 
 // imageRows gives one row per name shown (one for an unnamed image).
-func imageRows(img imagepull.Summary, names []string) []imageRow {
+func imageRows(img image.Summary, names []string) []imageRow {
 	base := imageRow{ID: img.ID, Names: img.Names, Digest: img.Digest, Created: img.Created, Size: img.Size, Containers: img.Containers}
 	if len(names) == 0 {
 		r := base

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type importOptions struct {
@@ -40,7 +40,7 @@ USER, VOLUME or WORKDIR, such as --change 'CMD ["/bin/sh"]' or
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			changes, err := imagepull.ParseChanges(o.changes)
+			changes, err := image.ParseChanges(o.changes)
 			if err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ USER, VOLUME or WORKDIR, such as --change 'CMD ["/bin/sh"]' or
 					}
 				})
 				defer stop()
-				id, err := imagepull.Commit(ctx, store, r, imagepull.CommitOptions{
+				id, err := image.Commit(ctx, store, r, image.CommitOptions{
 					Name: name, Changes: changes, Comment: comment, MaxUnpackedSize: maxUnpackedSize(),
 				})
 				if err != nil {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 // inspectFormatHelp is the --format help every inspect shares.
@@ -82,9 +82,9 @@ func inspectOne(cmd *cobra.Command, store cstorage.Store, kind, ref string, size
 		}
 	}
 	if kind == "" || kind == "image" {
-		if img, err := imagepull.InspectImage(cmd.Context(), store, ref); err == nil {
+		if img, err := image.InspectImage(cmd.Context(), store, ref); err == nil {
 			return img, nil
-		} else if !errors.Is(err, imagepull.ErrNotFound) && kind == "image" {
+		} else if !errors.Is(err, image.ErrNotFound) && kind == "image" {
 			return nil, fmt.Errorf("inspect %s: %w", ref, err)
 		}
 	}

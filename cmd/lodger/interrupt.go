@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/config"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 // Interrupts (issue 12). A command that writes images (pull, push, save,
@@ -91,7 +91,7 @@ func interruptedExit(ctx context.Context, what string, err error) error {
 // withBudgetHint says, under an image refused for its unpacked size (issue
 // 12, finding 4), which setting holds the budget and where.
 func withBudgetHint(err error) error {
-	var be *imagepull.BudgetError
+	var be *image.BudgetError
 	if errors.As(err, &be) {
 		return fmt.Errorf("%w\nthe budget is [pull] max_unpacked_size in %s; raise it only for an image you trust", err, filepath.Join(config.Dir(), "lodger.toml"))
 	}

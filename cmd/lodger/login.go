@@ -12,7 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lodger-containers/lodger/config"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type loginOptions struct {
@@ -81,7 +81,7 @@ a password on the command line is visible to other users in ps.`,
 			if po.AuthFile == "" {
 				po.AuthFile = config.AuthFile()
 			}
-			if _, err := imagepull.Login(cmd.Context(), registry, o.username, password, po); err != nil {
+			if _, err := image.Login(cmd.Context(), registry, o.username, password, po); err != nil {
 				if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 					return withRegistryHint(err)
 				}
@@ -118,19 +118,19 @@ func newLogoutCommand() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			po := imagepull.Options{AuthFile: o.authFile}
+			po := image.Options{AuthFile: o.authFile}
 			if po.AuthFile == "" {
 				po.AuthFile = config.AuthFile()
 			}
 			if o.all {
-				if err := imagepull.Logout("", po); err != nil {
+				if err := image.Logout("", po); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), "Removed login credentials for all registries")
 				return nil
 			}
 			registry := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(args[0], "https://"), "http://"), "/")
-			if err := imagepull.Logout(registry, po); err != nil {
+			if err := image.Logout(registry, po); err != nil {
 				return fmt.Errorf("%w\n(`lodger logout --all` removes every stored credential)", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Removed login credentials for %s\n", registry)

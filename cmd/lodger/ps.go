@@ -17,7 +17,7 @@ import (
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
 
@@ -137,7 +137,7 @@ func listRows(store cstorage.Store, o psOptions, f container.Filter) ([]psRow, e
 		return nil, err
 	}
 	f.ResolveAncestors(func(ref string) (string, error) {
-		img, err := imagepull.Lookup(store, ref, imagepull.Options{})
+		img, err := image.Lookup(store, ref, image.Options{})
 		if err != nil {
 			return "", err
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/lodger-containers/lodger/config"
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 // pullFlags are shared by pull and run.
@@ -43,8 +43,8 @@ func (p *pullFlags) registerPlatform(fs *pflag.FlagSet) {
 	fs.StringVar(&p.os, "os", "", "the image for this operating system (default: linux)")
 }
 
-func (p *pullFlags) options(fs *pflag.FlagSet) imagepull.Options {
-	o := imagepull.Options{AuthFile: p.authFile, CertDir: p.certDir, Platform: p.platform, Arch: p.arch, OS: p.os}
+func (p *pullFlags) options(fs *pflag.FlagSet) image.Options {
+	o := image.Options{AuthFile: p.authFile, CertDir: p.certDir, Platform: p.platform, Arch: p.arch, OS: p.os}
 	// A bad lodger.toml is reported when the store is opened.
 	if cfg, err := config.Load(); err == nil {
 		o.MaxUnpackedSize, _ = cfg.MaxUnpackedSize()
@@ -83,7 +83,7 @@ oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF].`,
 				po.Progress = os.Stderr
 			}
 			return interruptible(cmd, "pull "+args[0], func(ctx context.Context) error {
-				id, err := imagepull.Pull(ctx, store, args[0], po)
+				id, err := image.Pull(ctx, store, args[0], po)
 				if err != nil {
 					return withBudgetHint(err)
 				}

@@ -12,7 +12,7 @@ import (
 	"go.podman.io/image/v5/docker"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type pushOptions struct {
@@ -52,7 +52,7 @@ docker-archive:FILE[:REF], dir:DIR.`,
 				dest = args[1]
 			}
 			return interruptible(cmd, "push "+args[0], func(ctx context.Context) error {
-				d, err := imagepull.Push(ctx, store, args[0], dest, po)
+				d, err := image.Push(ctx, store, args[0], dest, po)
 				if err != nil {
 					return withRegistryHint(err)
 				}

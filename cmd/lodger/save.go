@@ -11,7 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type saveOptions struct {
@@ -36,7 +36,7 @@ must not be a terminal.`,
 				return err
 			}
 			defer store.Shutdown(false)
-			po := imagepull.Options{}
+			po := image.Options{}
 			if !o.quiet {
 				po.Progress = os.Stderr
 			}
@@ -48,16 +48,16 @@ must not be a terminal.`,
 			return interruptible(cmd, "save "+strings.Join(args, " "), func(ctx context.Context) error {
 				var err error
 				if o.output != "" {
-					err = imagepull.Save(ctx, store, args, o.output, o.format, po)
+					err = image.Save(ctx, store, args, o.output, o.format, po)
 				} else {
-					err = imagepull.SaveTo(ctx, store, args, cmd.OutOrStdout(), o.format, po)
+					err = image.SaveTo(ctx, store, args, cmd.OutOrStdout(), o.format, po)
 				}
 				if err != nil {
 					return err
 				}
 				saved := map[string]bool{}
 				for _, a := range args {
-					if img, err := imagepull.Lookup(store, a, imagepull.Options{}); err == nil && !saved[img.ID] {
+					if img, err := image.Lookup(store, a, image.Options{}); err == nil && !saved[img.ID] {
 						saved[img.ID] = true
 						container.EmitImageID("save", img.ID)
 					}
@@ -67,7 +67,7 @@ must not be a terminal.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write to FILE (a directory for oci-dir) instead of stdout")
-	cmd.Flags().StringVar(&o.format, "format", imagepull.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
+	cmd.Flags().StringVar(&o.format, "format", image.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
 	return sessionCommand(cmd, 1)
 }
@@ -95,7 +95,7 @@ each of their formats loads with the image's ID.`,
 				return err
 			}
 			defer store.Shutdown(false)
-			po := imagepull.Options{MaxUnpackedSize: maxUnpackedSize()}
+			po := image.Options{MaxUnpackedSize: maxUnpackedSize()}
 			if !o.quiet {
 				po.Progress = os.Stderr
 			}
@@ -105,11 +105,11 @@ each of their formats loads with the image's ID.`,
 				}
 			}
 			return interruptible(cmd, "load", func(ctx context.Context) error {
-				var loaded []imagepull.LoadedImage
+				var loaded []image.LoadedImage
 				if o.input != "" {
-					loaded, err = imagepull.Load(ctx, store, o.input, po)
+					loaded, err = image.Load(ctx, store, o.input, po)
 				} else {
-					loaded, err = imagepull.LoadFrom(ctx, store, cmd.InOrStdin(), po)
+					loaded, err = image.LoadFrom(ctx, store, cmd.InOrStdin(), po)
 				}
 				out := cmd.OutOrStdout()
 				for _, img := range loaded {

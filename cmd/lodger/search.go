@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type searchOptions struct {
@@ -59,8 +59,8 @@ header. Fields: {{.Name}} {{.Description}} {{.StarCount}} {{.IsOfficial}}
 			// containers/image logs a refused catalog at error level
 			// before returning the same error, which lodger prints once.
 			logrus.SetLevel(logrus.FatalLevel)
-			results, err := imagepull.Search(cmd.Context(), args[0], o.limit, o.options(cmd.Flags()))
-			var serr *imagepull.SearchError
+			results, err := image.Search(cmd.Context(), args[0], o.limit, o.options(cmd.Flags()))
+			var serr *image.SearchError
 			if errors.As(err, &serr) && serr.Answered > 0 {
 				// Some registries answered: show what they found, as
 				// podman does, and say which could not be searched.
@@ -80,7 +80,7 @@ header. Fields: {{.Name}} {{.Description}} {{.StarCount}} {{.IsOfficial}}
 		},
 	}
 	o.registerRegistry(cmd.Flags())
-	cmd.Flags().IntVar(&o.limit, "limit", imagepull.DefaultSearchLimit, "at most this many results from each registry")
+	cmd.Flags().IntVar(&o.limit, "limit", image.DefaultSearchLimit, "at most this many results from each registry")
 	cmd.Flags().StringVar(&o.format, "format", "", "table, json, a Go template, or table TEMPLATE")
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "show whole descriptions")
 	return sessionCommand(cmd, 1)
@@ -96,7 +96,7 @@ var searchHeaders = map[string]string{"Name": "NAME", "Description": "DESCRIPTIO
 
 // searchView is a result as templates see it, Docker's fields.
 type searchView struct {
-	r       imagepull.SearchResult
+	r       image.SearchResult
 	noTrunc bool
 }
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 // dfRow is one line of `system df`, and its JSON form.
@@ -49,7 +49,7 @@ header. Fields: {{.Type}} {{.TotalCount}} {{.Active}} {{.Size}}
 				return err
 			}
 			defer store.Shutdown(false)
-			iu, err := imagepull.DiskUsage(store)
+			iu, err := image.DiskUsage(store)
 			if err != nil {
 				return err
 			}

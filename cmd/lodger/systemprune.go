@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 type systemPruneOptions struct {
@@ -59,7 +59,7 @@ Asks first unless -f is given.`,
 				printDeleted(out, "Volumes", vrep.Names)
 				total += vrep.Bytes
 			}
-			irep, err := imagepull.Prune(store, o.all)
+			irep, err := image.Prune(store, o.all)
 			errs = append(errs, err)
 			printDeleted(out, "Images", irep.Removed)
 			total += irep.Reclaimed

@@ -7,7 +7,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/imagepull"
+	"github.com/lodger-containers/lodger/image"
 )
 
 func newTagCommand() *cobra.Command {
@@ -20,11 +20,11 @@ one without a registry is a docker.io name, as in Docker.`,
 		Args: minArgs(2, "SOURCE TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachArg(cmd, args[:1], false, func(store cstorage.Store, ref string) error {
-				added, err := imagepull.Tag(store, ref, args[1:]...)
+				added, err := image.Tag(store, ref, args[1:]...)
 				if err != nil {
 					return fmt.Errorf("tag %s: %w", ref, err)
 				}
-				if img, err := imagepull.Lookup(store, ref, imagepull.Options{}); err == nil {
+				if img, err := image.Lookup(store, ref, image.Options{}); err == nil {
 					for _, n := range added {
 						container.EmitImage("tag", img.ID, n)
 					}
@@ -45,11 +45,11 @@ no NAME, remove every name the image has.`,
 		Args: minArgs(1, "IMAGE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachArg(cmd, args[:1], false, func(store cstorage.Store, ref string) error {
-				img, err := imagepull.Lookup(store, ref, imagepull.Options{})
+				img, err := image.Lookup(store, ref, image.Options{})
 				if err != nil {
 					return fmt.Errorf("untag %s: %w", ref, err)
 				}
-				removed, err := imagepull.Untag(store, img.ID, args[1:]...)
+				removed, err := image.Untag(store, img.ID, args[1:]...)
 				if err != nil {
 					return fmt.Errorf("untag %s: %w", ref, err)
 				}

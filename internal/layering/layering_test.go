@@ -94,7 +94,7 @@ func TestLongLivedProcessesLinkNoImageCode(t *testing.T) {
 		"github.com/spf13/cobra",
 		"github.com/spf13/pflag",
 		module + "/storage",
-		module + "/imagepull",
+		module + "/image",
 		module + "/build",
 		module + "/api",
 		module + "/cmd/lodger",

@@ -213,7 +213,7 @@ func TestImageHistory(t *testing.T) {
 
 // TestLoginLogout covers what the plain test registry allows: a login to
 // an unreachable registry fails naming it, and logout --all succeeds.
-// The credential file handling is unit-tested in imagepull.
+// The credential file handling is unit-tested in image.
 func TestLoginLogout(t *testing.T) {
 	e := isolatedEnv(t)
 	r := call{env: e, stdin: strings.NewReader("secret\n")}.run(t, "login", "-u", "me", "--password-stdin", "127.0.0.1:1")

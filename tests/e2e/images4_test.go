@@ -20,7 +20,7 @@ import (
 )
 
 // What podman 4.3.1 wrote into tests/testdata/podman-save (its README
-// says how); imagepull's unit test checks the same.
+// says how); package image's unit test checks the same.
 const (
 	podmanHello     = "localhost/lodger-podman/hello:v1"
 	podmanSecond    = "localhost/lodger-podman/second:v2"

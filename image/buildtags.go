@@ -1,0 +1,4 @@
+package image
+
+// A build without lodger's tags fails here at once, with a message.
+import _ "github.com/lodger-containers/lodger/internal/buildtags"

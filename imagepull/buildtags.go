@@ -1,4 +1,0 @@
-package imagepull
-
-// A build without lodger's tags fails here at once, with a message.
-import _ "github.com/lodger-containers/lodger/internal/buildtags"
