@@ -12,6 +12,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/cgroups"
 	"github.com/lodger-containers/lodger/container/monitor"
 )
 
@@ -61,6 +62,10 @@ func (s Sample) MemPercent() float64 {
 // Stats reads a sample of the container in.
 func Stats(in Info) Sample {
 	s := Sample{ID: in.ID, Name: in.Name, At: time.Now(), MemoryLimit: memTotal()}
+	// Docker's LIMIT is the memory cgroup's, where the container has one.
+	if l := in.Metadata.Limits.Memory; l > 0 && uint64(l) < s.MemoryLimit && in.State.Cgroup != nil && in.State.Cgroup.Has(cgroups.Memory) {
+		s.MemoryLimit = uint64(l)
+	}
 	if in.State.Status != monitor.StatusRunning || in.State.Pid <= 0 {
 		return s
 	}

@@ -295,6 +295,9 @@ func TestResourceLimitsDelegated(t *testing.T) {
 		t.Errorf("the memory cgroup holds %v, want the container's process %s", procs, pid)
 	}
 	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}", "lim"), "33554432 8 500000000\n")
+	if r := e.lodger(t, "stats", "--no-stream", "--format", "{{.MemUsage}}", "lim"); !strings.HasSuffix(strings.TrimSpace(r.stdout), "/ 32MiB") {
+		t.Errorf("%s\nwant stats' LIMIT to be the cgroup's 32MiB", r)
+	}
 	// exec's processes are the container's too.
 	r = e.lodger(t, "exec", "lim", "sh", "-c", "cat /proc/self/cgroup | grep -c lodger-"+id)
 	if strings.TrimSpace(r.stdout) != "2" {
