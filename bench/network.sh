@@ -34,6 +34,8 @@ build_net_image() {
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
 	done
+	# nettool (static) for the user-network benchmark's latency.
+	[[ -x $WORK/bin/nettool ]] && cp "$WORK/bin/nettool" "$root/usr/bin/nettool"
 	cp /bin/busybox "$root/bin/busybox"
 	for a in $(/bin/busybox --list); do
 		[[ -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"

@@ -15,6 +15,11 @@
 #                                     only the Engine API benchmark (bench/api.sh):
 #                                     docker run through lodger's socket against
 #                                     podman system service's; replaces that section
+#        sudo bash bench/run.sh usernet
+#                                     only container to container on a user network
+#                                     (bench/usernet.sh): lodger network against
+#                                     podman network and a root-made veth pair;
+#                                     replaces that section
 #        sudo bash bench/run.sh images
 #                                     only push, save and load, and the warm-cache
 #                                     run (bench/images.sh): replaces that section
@@ -84,6 +89,8 @@ MODE=full             # or network, images, build: that benchmark alone
 . "$REPO/bench/build.sh"
 # shellcheck source=bench/api.sh
 . "$REPO/bench/api.sh"
+# shellcheck source=bench/usernet.sh
+. "$REPO/bench/usernet.sh"
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -209,7 +216,8 @@ build_binaries() {
 	(cd "$REPO" && "$GO" build -o "$WORK/bin/lodger" ./cmd/lodger &&
 		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-monitor" ./cmd/lodger-monitor &&
 		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-session" ./cmd/lodger-session &&
-		"$GO" build -o "$WORK/bin/imagegen" ./tests/imagegen)
+		"$GO" build -o "$WORK/bin/imagegen" ./tests/imagegen &&
+		CGO_ENABLED=0 "$GO" build -tags netgo -o "$WORK/bin/nettool" ./tests/nettool)
 	chmod 0755 "$WORK/bin"/*
 	LODGER_COMMIT=$(git -C "$REPO" -c safe.directory="$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	if [[ -n $(git -C "$REPO" -c safe.directory="$REPO" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
@@ -301,7 +309,7 @@ manifest_digest() { manifest -I | tr -d '\r' | awk 'tolower($1) == "docker-conte
 push_images() {
 	log "pushing the busybox test set"
 	"$WORK/bin/imagegen" -registry "$REGISTRY" -busybox /bin/busybox >/dev/null
-	[[ $MODE == network || $MODE == build || $MODE == api ]] && return
+	[[ $MODE == network || $MODE == build || $MODE == api || $MODE == usernet ]] && return
 	debian_tarball
 	# The stamp holds the manifest digest pushed from the cached tarball; imagegen
 	# is reproducible, so a registry showing that digest needs no new push.
@@ -775,6 +783,7 @@ EOF
 		build_report
 		images_report
 		network_report
+		usernet_report
 	} >"$tmp"
 	mv "$tmp" "$OUT"
 	log "wrote $OUT"
@@ -837,6 +846,7 @@ main() {
 	images) MODE=images ;;
 	build) MODE=build ;;
 	api) MODE=api ;;
+	usernet) MODE=usernet ;;
 	*)
 		usage >&2
 		exit 2
@@ -868,6 +878,12 @@ main() {
 		log "done in $((SECONDS - START_SECONDS)) s"
 		return
 	fi
+	if [[ $MODE == usernet ]]; then
+		bench_usernet
+		splice_usernet_report
+		log "done in $((SECONDS - START_SECONDS)) s"
+		return
+	fi
 	if [[ $MODE == api ]]; then
 		bench_api
 		splice_api_report
@@ -886,6 +902,7 @@ main() {
 	bench_lifecycle
 	bench_images
 	bench_network
+	bench_usernet
 	bench_build
 	write_report
 	log "done in $((SECONDS - START_SECONDS)) s"

@@ -35,6 +35,10 @@ const GatewayArg = "network-gateway"
 // process for long.
 const gatewayLinger = 10 * time.Second
 
+// gatewayMemoryLimit is the gateway's soft memory limit (the Go
+// runtime's; the stack's buffers under load may take it past).
+const gatewayMemoryLimit = 8 << 20
+
 // ensureGateway starts the network's gateway unless one runs, and waits
 // until it serves. Called with the network's lock held.
 func ensureGateway(dir, record, program string) error {
@@ -131,8 +135,10 @@ func GatewayMain(args []string) int {
 	defer h.Close()
 	names := newNames(record, h)
 	// As the monitor's: this process carries traffic, and a higher GOGC
-	// keeps the collector from emptying the stack's pools every few MiB.
+	// keeps the collector from emptying the stack's pools every few MiB;
+	// the soft limit collects sooner when idle memory would pass it.
 	debug.SetGCPercent(400)
+	debug.SetMemoryLimit(gatewayMemoryLimit)
 	st, err := netstack.ServeGateway(tap, cfg, names, log.Printf)
 	if err != nil {
 		return fail(err)

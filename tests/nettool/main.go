@@ -33,6 +33,10 @@
 //		connect, send a line and print the reply. -setopts sets
 //		TCP_NODELAY, SO_KEEPALIVE and TCP_KEEPIDLE=77 before connecting.
 //		A failed connect prints "errno NAME" before the error.
+//	nettool rr echo PORT | nettool rr [-n N] HOST:PORT
+//		TCP_RR-style latency: an echo server, and a client that sends one
+//		byte and waits for it N times on one connection; it prints
+//		"rr N MEAN_US P50_US P99_US".
 //	nettool ifaces
 //		Print each interface ("iface NAME mtu N flags F"), its addresses
 //		("addr NAME PREFIX") and the routes of /proc/net/route and
@@ -113,9 +117,10 @@ var commands = map[string]func([]string) error{
 	"hostile":  hostile,
 	"seize":    seize,
 	"exchange": exchange,
+	"rr":       rr,
 }
 
-const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile|seize|exchange ARGS..."
+const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile|seize|exchange|rr ARGS..."
 
 func run(args []string) error {
 	if len(args) == 0 {
