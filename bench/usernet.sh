@@ -25,7 +25,7 @@ USERNET_MTU=65520
 usernet_iperf() {
 	local key=$1 out=$RESULTS/usernet-$1.json err=$RESULTS/usernet-$1.err r
 	shift
-	timeout 120 "$@" >"$out" 2>>"$err" || true
+	"$@" >"$out" 2>>"$err" || true
 	if r=$(iperf_result "$out"); then
 		echo "${r% *}" >>"$RESULTS/usernet-$key.gbps"
 	else
@@ -39,7 +39,7 @@ usernet_iperf() {
 usernet_rr() {
 	local key=$1 out
 	shift
-	if out=$(timeout 120 "$@" 2>&1) && [[ $out == rr\ * ]]; then
+	if out=$("$@" 2>&1) && [[ $out == rr\ * ]]; then
 		echo "${out#rr * }" >"$RESULTS/usernet-$key.rr"
 	else
 		USERNET_FAIL[$key-rr]="$(oneline "$out")"
@@ -53,7 +53,6 @@ bench_usernet() {
 	USERNET_LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 	local start=$SECONDS i img=$IPERF_IMG
 	build_net_image
-	as_user lodger run --rm "$img" nettool rr -n 1 127.0.0.1:1 >/dev/null 2>&1 # pulls nothing; the image is there
 	# a. lodger
 	as_user lodger network rm -f benchnet >/dev/null 2>&1 || true
 	as_user lodger network create --opt mtu=$USERNET_MTU benchnet >/dev/null || die "lodger network create failed"
@@ -97,13 +96,13 @@ bench_usernet() {
 	sleep 0.5
 
 	for ((i = 0; i < USERNET_RUNS; i++)); do
-		usernet_iperf veth ip netns exec lodger-bench-a iperf3 -c 10.123.0.2 -t "$USERNET_SECONDS" -J
-		usernet_iperf lodger as_user lodger run --rm --network benchnet "$img" iperf3 -c "$lip" -t "$USERNET_SECONDS" -J
-		((USERNET_PODMAN)) && usernet_iperf podman as_user podman run --rm --network benchnet "$img" iperf3 -c "$pip" -t "$USERNET_SECONDS" -J
+		usernet_iperf veth timeout 120 ip netns exec lodger-bench-a iperf3 -c 10.123.0.2 -t "$USERNET_SECONDS" -J
+		usernet_iperf lodger as_user timeout 120 lodger run --rm --network benchnet "$img" iperf3 -c "$lip" -t "$USERNET_SECONDS" -J
+		((USERNET_PODMAN)) && usernet_iperf podman as_user timeout 120 podman run --rm --network benchnet "$img" iperf3 -c "$pip" -t "$USERNET_SECONDS" -J
 	done
-	usernet_rr veth ip netns exec lodger-bench-a "$WORK/bin/nettool" rr -n "$USERNET_RR" 10.123.0.2:7777
-	usernet_rr lodger as_user lodger run --rm --network benchnet "$img" nettool rr -n "$USERNET_RR" "$lrr:7777"
-	((USERNET_PODMAN)) && usernet_rr podman as_user podman run --rm --network benchnet "$img" nettool rr -n "$USERNET_RR" "$prr:7777"
+	usernet_rr veth timeout 120 ip netns exec lodger-bench-a "$WORK/bin/nettool" rr -n "$USERNET_RR" 10.123.0.2:7777
+	usernet_rr lodger as_user timeout 120 lodger run --rm --network benchnet "$img" nettool rr -n "$USERNET_RR" "$lrr:7777"
+	((USERNET_PODMAN)) && usernet_rr podman as_user timeout 120 podman run --rm --network benchnet "$img" nettool rr -n "$USERNET_RR" "$prr:7777"
 
 	# The gateway with the two servers attached.
 	local gw
@@ -145,7 +144,8 @@ usernet_report() {
 	[[ ${MODE:-} == usernet ]] && how="\`bash bench/run.sh usernet\` (this part of \`make bench\` alone; the other sections come from an earlier run) at lodger $LODGER_COMMIT"
 	local vm lm pm vr lr
 	vm=$(net_median_un veth) lm=$(net_median_un lodger) pm=$(net_median_un podman)
-	vr=$(awk '{print $1}' "$RESULTS/usernet-veth.rr" 2>/dev/null) lr=$(awk '{print $1}' "$RESULTS/usernet-lodger.rr" 2>/dev/null)
+	vr=$(awk '{print $1}' "$RESULTS/usernet-veth.rr" 2>/dev/null || true)
+	lr=$(awk '{print $1}' "$RESULTS/usernet-lodger.rr" 2>/dev/null || true)
 	cat <<EOF
 
 ## Container to container on a user network

@@ -451,3 +451,42 @@ func TestUserNetworkSessionLost(t *testing.T) {
 		t.Errorf("b2 to b1 after the session came back\n%s", r)
 	}
 }
+
+func TestUserNetworkLs(t *testing.T) {
+	e := isolatedEnv(t)
+	id := netCreate(t, e, "--label", "tier=web", "--internal", "lsnet")
+	r := e.lodger(t, "network", "ls")
+	wantCode(t, r, 0)
+	out := lines(r.stdout)
+	if len(out) != 5 || !strings.HasPrefix(out[0], "NETWORK ID") {
+		t.Fatalf("network ls: want a header and bridge, host, lsnet, none\n%s", r)
+	}
+	for i, want := range []string{"bridge   bridge", "host     host", "lsnet    bridge", "none     null"} {
+		if !strings.Contains(out[i+1], want) {
+			t.Errorf("network ls row %d: %q, want %q", i+1, out[i+1], want)
+		}
+	}
+	if !strings.HasPrefix(out[3], id[:12]) {
+		t.Errorf("lsnet row %q does not start with its short ID %s", out[3], id[:12])
+	}
+	r = e.lodger(t, "network", "ls", "-q", "--no-trunc", "--filter", "label=tier=web")
+	if strings.TrimSpace(r.stdout) != id {
+		t.Errorf("ls -q --no-trunc --filter label=tier=web: %q, want %s", r.stdout, id)
+	}
+	r = e.lodger(t, "network", "ls", "--format", "{{.Name}} {{.Internal}}", "--filter", "type=custom")
+	if r.stdout != "lsnet true\n" {
+		t.Errorf("ls --format with type=custom: %q", r.stdout)
+	}
+	r = e.lodger(t, "network", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}} {{.Internal}} {{.Labels.tier}}", "lsnet", "bridge")
+	if r.stdout != "lsnet bridge local true web\nbridge bridge local false \n" {
+		t.Errorf("network inspect: %q", r.stdout)
+	}
+	r = e.lodger(t, "network", "ls", "--filter", "colour=blue")
+	if r.code != 1 || !strings.Contains(r.stderr, "colour") {
+		t.Errorf("an unknown filter: want exit 1 naming it\n%s", r)
+	}
+	r = e.lodger(t, "network", "prune", "-f")
+	if r.stdout != "Deleted Networks:\nlsnet\n\n" {
+		t.Errorf("network prune: %q", r.stdout)
+	}
+}
