@@ -477,7 +477,7 @@ func TestUserNetworkLs(t *testing.T) {
 	if r.stdout != "lsnet true\n" {
 		t.Errorf("ls --format with type=custom: %q", r.stdout)
 	}
-	r = e.lodger(t, "network", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}} {{.Internal}} {{.Labels.tier}}", "lsnet", "bridge")
+	r = e.lodger(t, "network", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}} {{.Internal}} {{index .Labels \"tier\"}}", "lsnet", "bridge")
 	if r.stdout != "lsnet bridge local true web\nbridge bridge local false \n" {
 		t.Errorf("network inspect: %q", r.stdout)
 	}
@@ -488,5 +488,18 @@ func TestUserNetworkLs(t *testing.T) {
 	r = e.lodger(t, "network", "prune", "-f")
 	if r.stdout != "Deleted Networks:\nlsnet\n\n" {
 		t.Errorf("network prune: %q", r.stdout)
+	}
+}
+
+func TestUserNetworkIPv6(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "--ipv6", "--subnet", "fd00:4c:6f::/64", "v6net")
+	runDetached(t, e, "v6srv", "--network", "v6net", netImage(), "nettool", "serve", "tcp", "80")
+	script := `a=$(nettool resolve v6srv | grep :) && echo "aaaa $a" && nettool dial -timeout 3s tcp "[$a]:80"`
+	r := e.runRm(t, "--network", "v6net", netImage(), "sh", "-c", script)
+	wantCode(t, r, 0)
+	out := lines(r.stdout)
+	if len(out) < 2 || !strings.HasPrefix(out[0], "aaaa fd00:4c:6f::") || !strings.HasPrefix(out[1], "hello [fd00:4c:6f::") {
+		t.Errorf("over IPv6 on fd00:4c:6f::/64: want v6srv's AAAA and a hello from a client address in the subnet\n%s", r)
 	}
 }
