@@ -505,3 +505,48 @@ func TestAPINetworks(t *testing.T) {
 		t.Errorf("lodger network ls after docker network prune: %q", r.stdout)
 	}
 }
+
+// TestAPIConcurrentClients has many clients create, start and remove
+// containers at once: every request answers, and nothing is left behind.
+func TestAPIConcurrentClients(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	e.pull(t, busybox, noTLS)
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			name := fmt.Sprintf("many%d", i)
+			body := `{"Image": "` + busybox + `", "Cmd": ["sh", "-c", "echo ` + name + `"]}`
+			if code, b := s.raw(t, "POST", "/v1.44/containers/create?name="+name, body); code != 201 {
+				errs <- fmt.Errorf("create %s = %d %s", name, code, b)
+				return
+			}
+			if code, b := s.raw(t, "POST", "/v1.44/containers/"+name+"/start", ""); code != 204 {
+				errs <- fmt.Errorf("start %s = %d %s", name, code, b)
+				return
+			}
+			if code, b := s.raw(t, "POST", "/v1.44/containers/"+name+"/wait", ""); code != 200 || !strings.Contains(b, `"StatusCode":0`) {
+				errs <- fmt.Errorf("wait %s = %d %s", name, code, b)
+				return
+			}
+			if code, b := s.raw(t, "GET", "/v1.44/containers/"+name+"/logs?stdout=1", ""); code != 200 || !strings.Contains(b, name) {
+				errs <- fmt.Errorf("logs %s = %d %q", name, code, b)
+				return
+			}
+			if code, b := s.raw(t, "DELETE", "/v1.44/containers/"+name, ""); code != 204 {
+				errs <- fmt.Errorf("delete %s = %d %s", name, code, b)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if r := e.lodger(t, "ps", "-aq"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("containers left after %d clients created and removed theirs: %q", n, r.stdout)
+	}
+}
