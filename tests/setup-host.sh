@@ -53,10 +53,12 @@ need() {
 
 # Tools, as command:package. docker-registry only where no registry answers
 # (run.sh starts one); gcc and git for the build itself (cgo, make vet);
-# buildah, whose image configurations lodger build's are compared with.
+# buildah, whose image configurations lodger build's are compared with;
+# systemd-socket-activate, which starts the Engine API service as a
+# systemd socket unit would (issue 15).
 pkgs=()
 for pair in newuidmap:uidmap newgidmap:uidmap busybox:busybox-static curl:curl \
-	rootlesskit:rootlesskit gcc:gcc git:git buildah:buildah; do
+	rootlesskit:rootlesskit gcc:gcc git:git buildah:buildah systemd-socket-activate:systemd; do
 	command -v "${pair%%:*}" >/dev/null || pkgs+=("${pair#*:}")
 done
 # A user who is not root starts the second user's planter through sudo.

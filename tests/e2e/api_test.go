@@ -550,3 +550,49 @@ func TestAPIConcurrentClients(t *testing.T) {
 		t.Errorf("containers left after %d clients created and removed theirs: %q", n, r.stdout)
 	}
 }
+
+// TestAPISocketActivation starts the service as systemd's socket units
+// do (systemd-socket-activate: LISTEN_FDS and LISTEN_PID, the socket as fd
+// 3): it serves that socket through the session's re-exec, and the
+// monitors of the containers it starts inherit neither the socket nor the
+// variables.
+func TestAPISocketActivation(t *testing.T) {
+	activate, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Fatal("systemd-socket-activate not found (Debian's systemd package): socket activation cannot be tested")
+	}
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	sock := filepath.Join(e.runtime, "act.sock")
+	cmd := exec.Command(activate, "-l", sock, lodgerBin, "system", "service", "--time", "0", "--tls-verify=false")
+	cmd.Env = append([]string{}, e.vars...)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("systemd-socket-activate did not listen:\n%s", log.String())
+		}
+	}
+	s := &apiService{e: e, sock: sock, log: &log}
+	wantStdout(t, s.docker(t, "version", "--format", "{{.Server.APIVersion}}"), "1.56\n")
+	wantOK(t, s.docker(t, "run", "-d", "--name", "activated", busybox, "sleep", "300"))
+	pid := strings.TrimSpace(e.lodger(t, "inspect", "--format", "{{.Lodger.MonitorPid}}", "activated").stdout)
+	env, err := os.ReadFile("/proc/" + pid + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(env), "LISTEN_FDS") || strings.Contains(string(env), "LISTEN_PID") {
+		t.Errorf("the monitor (pid %s) inherited socket activation's variables", pid)
+	}
+	wantOK(t, s.docker(t, "rm", "-f", "activated"))
+}
