@@ -29,10 +29,6 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := s.checkUserNetworks(req); err != nil {
-		writeError(w, err)
-		return
-	}
 	ro, warnings, err := runOptions(req, strings.TrimPrefix(r.URL.Query().Get("name"), "/"))
 	if err != nil {
 		writeError(w, err)
@@ -51,35 +47,6 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		warnings = []string{}
 	}
 	writeJSON(w, http.StatusCreated, dockercontainer.CreateResponse{ID: id, Warnings: warnings})
-}
-
-// checkUserNetworks answers a container asked on a user network: the
-// network exists, but containers do not join user networks through the
-// API yet.
-func (s *Server) checkUserNetworks(req dockercontainer.CreateRequest) error {
-	var names []string
-	if req.HostConfig != nil {
-		names = append(names, string(req.HostConfig.NetworkMode))
-	}
-	if req.NetworkingConfig != nil {
-		for n := range req.NetworkingConfig.EndpointsConfig {
-			names = append(names, n)
-		}
-	}
-	for _, n := range names {
-		switch n {
-		case "", "default", "bridge", container.NetworkNetstack, container.NetworkNone, container.NetworkHost:
-			continue
-		}
-		if strings.HasPrefix(n, "container:") {
-			continue
-		}
-		if _, err := s.networks().Inspect(n); err == nil {
-			return notImplemented("containers on user network %s are not implemented by lodger's API yet", n)
-		}
-		return notFound("network %s not found", n)
-	}
-	return nil
 }
 
 // runOptions translates a create request into the library's options;
@@ -148,7 +115,7 @@ func runOptions(req dockercontainer.CreateRequest, name string) (container.RunOp
 		return ro, nil, err
 	}
 	ro.Process.Cgroupns = string(hc.CgroupnsMode)
-	if ro.Network, err = networkMode(string(hc.NetworkMode)); err != nil {
+	if err := networkOptions(&ro, string(hc.NetworkMode), req.NetworkingConfig); err != nil {
 		return ro, nil, err
 	}
 	if hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != dockercontainer.RestartPolicyDisabled {
@@ -212,19 +179,62 @@ func namespaceMode(field, v string) (string, error) {
 	return "", badRequest("%s %q: lodger supports host or the container's own", field, v)
 }
 
-// networkMode reads a NetworkMode: Docker's default bridge is lodger's
-// userspace stack.
-func networkMode(v string) (string, error) {
+// builtinMode is the lodger mode of Docker's built-in network names, ""
+// for a user network's name.
+func builtinMode(v string) string {
 	switch v {
 	case "", "default", "bridge", container.NetworkNetstack:
-		return container.NetworkNetstack, nil
+		return container.NetworkNetstack
 	case container.NetworkNone, container.NetworkHost:
-		return v, nil
+		return v
 	}
-	if strings.HasPrefix(v, "container:") {
-		return "", badRequest("NetworkMode %q: joining another container's network is not supported by lodger", v)
+	return ""
+}
+
+// networkOptions reads NetworkMode and NetworkingConfig: Docker's default
+// bridge is lodger's userspace stack; a user network (by NetworkMode or
+// in EndpointsConfig, with the first one's aliases and addresses) is one
+// of package network's. A container is on the built-in network or on
+// user networks: clients that name both (compose, testcontainers' reaper)
+// get the user networks, which lead out through their gateway as the
+// default network does.
+func networkOptions(ro *container.RunOptions, mode string, nc *network.NetworkingConfig) error {
+	if strings.HasPrefix(mode, "container:") {
+		return badRequest("NetworkMode %q: joining another container's network is not supported by lodger", mode)
 	}
-	return "", notFound("network %s not found", v)
+	var users []string
+	if builtinMode(mode) == "" {
+		users = append(users, mode)
+	}
+	var eps map[string]*network.EndpointSettings
+	if nc != nil {
+		eps = nc.EndpointsConfig
+	}
+	for _, n := range slices.Sorted(maps.Keys(eps)) {
+		if builtinMode(n) == "" && !slices.Contains(users, n) {
+			users = append(users, n)
+		}
+	}
+	if len(users) == 0 {
+		ro.Network = builtinMode(mode)
+		return nil
+	}
+	if m := builtinMode(mode); mode != "" && m != "" && m != container.NetworkNetstack {
+		return badRequest("NetworkMode %s with user networks %s: a container is on user networks or on none or host, not both", mode, strings.Join(users, ", "))
+	}
+	ro.Networks = users
+	if ep := eps[users[0]]; ep != nil {
+		ro.NetworkAliases = ep.Aliases
+		if c := ep.IPAMConfig; c != nil {
+			if c.IPv4Address.IsValid() {
+				ro.IP = c.IPv4Address.String()
+			}
+			if c.IPv6Address.IsValid() {
+				ro.IP6 = c.IPv6Address.String()
+			}
+		}
+	}
+	return nil
 }
 
 // portMappings turns PortBindings into the mappings -p gives.

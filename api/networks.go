@@ -132,14 +132,49 @@ func (s *Server) pruneNetworks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, dnetwork.PruneReport{NetworksDeleted: names})
 }
 
-// connectNetwork answers connect and disconnect: containers on user
-// networks are not wired into lodger's runtime yet.
+// connectNetwork is POST /networks/{id}/connect: the container joins
+// the network, live when it runs (container.NetworkConnect, as `lodger
+// network connect`).
 func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.networks().Inspect(r.PathValue("id")); err != nil {
+	var req dnetwork.ConnectRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
-	writeError(w, notImplemented("connecting containers to networks is not implemented by lodger yet"))
+	if req.Container == "" {
+		writeError(w, badRequest("network connect: a Container is required"))
+		return
+	}
+	var o container.NetworkConnectOptions
+	if ep := req.EndpointConfig; ep != nil {
+		o.Aliases = ep.Aliases
+		if c := ep.IPAMConfig; c != nil {
+			o.IPv4, o.IPv6 = c.IPv4Address, c.IPv6Address
+		}
+	}
+	if err := container.NetworkConnect(s.o.Store, r.PathValue("id"), req.Container, o); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// disconnectNetwork is POST /networks/{id}/disconnect.
+func (s *Server) disconnectNetwork(w http.ResponseWriter, r *http.Request) {
+	var req dnetwork.DisconnectRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.Container == "" {
+		writeError(w, badRequest("network disconnect: a Container is required"))
+		return
+	}
+	if err := container.NetworkDisconnect(s.o.Store, r.PathValue("id"), req.Container, req.Force); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }
 
 // networkEndpoints is a container's networks as Docker's list shows it.

@@ -75,7 +75,7 @@ func (s *Server) routes() {
 	h("POST /networks/create", s.createNetwork)
 	h("POST /networks/prune", s.pruneNetworks)
 	h("POST /networks/{id}/connect", s.connectNetwork)
-	h("POST /networks/{id}/disconnect", s.connectNetwork)
+	h("POST /networks/{id}/disconnect", s.disconnectNetwork)
 	h("DELETE /networks/{id}", s.removeNetwork)
 
 	h("POST /build", s.buildImage)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -286,5 +287,46 @@ func TestRegistryAuthHeader(t *testing.T) {
 	r.Header.Set("X-Registry-Auth", "e30=") // {}: no credentials
 	if c, err := registryAuth(r); err != nil || c != nil {
 		t.Errorf("registryAuth({}) = %+v, %v; want none", c, err)
+	}
+}
+
+func TestNetworkOptions(t *testing.T) {
+	for _, tt := range []struct {
+		name, mode string
+		eps        map[string]*network.EndpointSettings
+		network    string
+		networks   []string
+		aliases    []string
+		ip         string
+		err        string
+	}{
+		{name: "default", mode: "", network: container.NetworkNetstack},
+		{name: "bridge", mode: "bridge", network: container.NetworkNetstack},
+		{name: "none", mode: "none", network: container.NetworkNone},
+		{name: "user network by mode, aliases from its endpoint", mode: "proj_default",
+			eps:      map[string]*network.EndpointSettings{"proj_default": {Aliases: []string{"web"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: netip.MustParseAddr("10.89.3.7")}}},
+			networks: []string{"proj_default"}, aliases: []string{"web"}, ip: "10.89.3.7"},
+		{name: "bridge with an endpoint on a user network", mode: "bridge",
+			eps:      map[string]*network.EndpointSettings{"reaper_default": {}},
+			networks: []string{"reaper_default"}},
+		{name: "host with a user network", mode: "host", eps: map[string]*network.EndpointSettings{"n": {}}, err: "not both"},
+		{name: "another container's network", mode: "container:abc", err: "not supported"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var ro container.RunOptions
+			err := networkOptions(&ro, tt.mode, &network.NetworkingConfig{EndpointsConfig: tt.eps})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || statusOf(err) != 400 {
+					t.Fatalf("err = %v; want a 400 with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ro.Network != tt.network || !slices.Equal(ro.Networks, tt.networks) || !slices.Equal(ro.NetworkAliases, tt.aliases) || ro.IP != tt.ip {
+				t.Errorf("= Network %q Networks %q aliases %q ip %q", ro.Network, ro.Networks, ro.NetworkAliases, ro.IP)
+			}
+		})
 	}
 }

@@ -421,34 +421,80 @@ func TestAPIServiceIdleExitAndSocketRules(t *testing.T) {
 	wantError(t, e.lodger(t, "system", "service", filepath.Join(open, "api.sock")), 1, "writable by others")
 }
 
-// TestAPITestcontainers runs testcontainers-go's suite of tests/tcgo (a
+// runTestcontainers runs testcontainers-go's suite of tests/tcgo (a
 // module of its own, built by run.sh into LODGER_TEST_TCGO) against the
-// service, with Ryuk, its reaper, disabled.
-func TestAPITestcontainers(t *testing.T) {
+// service, with the tests run and environment given.
+func runTestcontainers(t *testing.T, e *env, s *apiService, run string, env ...string) {
+	t.Helper()
 	bin := os.Getenv("LODGER_TEST_TCGO")
 	if bin == "" {
 		t.Fatal("LODGER_TEST_TCGO is not set: run the suite with tests/e2e/run.sh, which builds tests/tcgo")
 	}
-	e := isolatedEnv(t)
-	s := startService(t, e, "--time", "0")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-test.v", "-test.timeout", "4m")
+	cmd := exec.CommandContext(ctx, bin, "-test.v", "-test.timeout", "4m", "-test.run", run)
 	cmd.Dir = e.home
 	// testcontainers takes a machine with /.dockerenv (CI runners that
 	// are containers themselves, this one included) for a container
 	// beside its daemon and dials the bridge network's gateway; lodger's
 	// containers are published on the host, where the user is.
-	cmd.Env = append(append([]string{}, e.vars...), "DOCKER_HOST=unix://"+s.sock, "LODGER_TEST_REGISTRY="+registry,
-		"TESTCONTAINERS_RYUK_DISABLED=true", "TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1")
+	cmd.Env = append(append(append([]string{}, e.vars...), "DOCKER_HOST=unix://"+s.sock, "LODGER_TEST_REGISTRY="+registry,
+		"TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1"), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("testcontainers-go against lodger: %v\n%s\nservice log:\n%s", err, out, s.log)
 	}
 	t.Logf("%s", out)
+}
+
+// TestAPITestcontainers runs testcontainers-go with Ryuk, its reaper,
+// disabled: the suite's containers are terminated by the suite.
+func TestAPITestcontainers(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	runTestcontainers(t, e, s, "TestContainerLifecycle", "TESTCONTAINERS_RYUK_DISABLED=true")
 	if r := e.lodger(t, "ps", "-aq"); strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("containers left after testcontainers terminated them: %q", r.stdout)
 	}
+}
+
+// TestAPITestcontainersReaper runs testcontainers-go with its reaper: a
+// container with the API socket bind-mounted, which the service must
+// serve from inside a container; it removes what the suite left behind
+// once the suite has gone. The reaper image is built here, through the
+// API, from tests/tcgo/reaper (LODGER_TEST_REAPER), under Ryuk's name.
+func TestAPITestcontainersReaper(t *testing.T) {
+	reaper := os.Getenv("LODGER_TEST_REAPER")
+	if reaper == "" {
+		t.Fatal("LODGER_TEST_REAPER is not set: run the suite with tests/e2e/run.sh, which builds tests/tcgo/reaper")
+	}
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	dir := filepath.Join(e.home, "reaperctx")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(reaper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "reaper"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+busybox+"\nCOPY reaper /reaper\nENTRYPOINT [\"/reaper\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, e.lodger(t, "build", "-q", "--tls-verify=false", "-t", "testcontainers/ryuk:0.14.0", dir))
+	runTestcontainers(t, e, s, "TestContainerLifecycle|TestLeftBehind", "TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT=2s")
+	// The suite left one container behind; the reaper removes it and
+	// goes itself (auto-removed).
+	var left string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if left = strings.TrimSpace(e.lodger(t, "ps", "-a", "--format", "{{.Names}} {{.Image}}").stdout); left == "" {
+			return
+		}
+	}
+	t.Errorf("containers left 60 s after the suite ended with the reaper on: %q\nservice log:\n%s", left, s.log)
 }
 
 func TestAPIDockerBuild(t *testing.T) {
@@ -495,7 +541,21 @@ func TestAPINetworks(t *testing.T) {
 	}
 	wantDockerError(t, s.docker(t, "network", "create", "apinet"), 1, "apinet")
 	wantDockerError(t, s.docker(t, "network", "rm", "bridge"), 1, "pre-defined")
-	wantDockerError(t, s.docker(t, "run", "--rm", "--network", "nosuchnet", busybox, "true"), 125, "network nosuchnet not found")
+	wantDockerError(t, s.docker(t, "run", "--rm", "--network", "nosuchnet", busybox, "true"), 125, "nosuchnet")
+	// Containers on a user network through the API reach each other by
+	// alias, kernel to kernel.
+	wantOK(t, s.docker(t, "run", "-d", "--name", "srv", "--network", "apinet", "--network-alias", "web", busybox,
+		"sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www"))
+	r = s.docker(t, "run", "--rm", "--network", "apinet", busybox, "sh", "-c",
+		"for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web:8080/ && exit 0; sleep 0.3; done; exit 1")
+	wantCode(t, r, 0)
+	wantStdout(t, r, "served\n")
+	if r := s.docker(t, "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "srv"); !strings.Contains(r.stdout, "apinet") {
+		t.Errorf("docker inspect srv networks = %q; want apinet", r.stdout)
+	}
+	// A network with a container on it is not removed: 409 in Docker's words.
+	wantDockerError(t, s.docker(t, "network", "rm", "apinet"), 1, "apinet")
+	wantOK(t, s.docker(t, "rm", "-f", "srv"))
 	wantOK(t, s.docker(t, "network", "rm", "apinet"))
 	if r := e.lodger(t, "network", "ls", "--format", "{{.Name}}"); strings.Contains(r.stdout, "apinet") {
 		t.Errorf("lodger network ls after docker network rm: %q", r.stdout)

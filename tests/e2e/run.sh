@@ -124,7 +124,8 @@ log "building into $WORK"
 	go test -c -tags "e2e,$tags" -o "$WORK/e2e.test" ./tests/e2e
 	# testcontainers-go, a client of the Engine API socket, in a module of
 	# its own so that lodger never links it (issue 15).
-	(cd tests/tcgo && go test -c -tags e2e -o "$WORK/tcgo.test" .)
+	(cd tests/tcgo && go test -c -tags e2e -o "$WORK/tcgo.test" . &&
+		CGO_ENABLED=0 go build -o "$WORK/reaper" ./reaper)
 )
 # Docker's CLI, which the API tests drive, where the test user reads it.
 if command -v docker >/dev/null; then
@@ -170,7 +171,7 @@ if [ "$(id -u)" = 0 ]; then
 		LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
-		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" \
+		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" LODGER_TEST_REAPER="$WORK/reaper" \
 		"$WORK/e2e.test" "${args[@]}"
 else
 	# setup-host.sh --check passed: the machine is set up as root's run
@@ -178,7 +179,7 @@ else
 	LODGER_BIN="$WORK/lodger" LODGER_TEST_REGISTRY="$registry" \
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
-		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" \
+		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" LODGER_TEST_REAPER="$WORK/reaper" \
 		"$WORK/e2e.test" "${args[@]}"
 fi
 rc=$?

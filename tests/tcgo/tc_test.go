@@ -119,3 +119,20 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Errorf("running after stop")
 	}
 }
+
+// TestLeftBehind starts a container and does not terminate it: with the
+// reaper enabled, the reaper removes it once this process has gone. The
+// e2e test that runs this suite checks that it did.
+func TestLeftBehind(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	req := testcontainers.ContainerRequest{
+		Image:      image(t, "busybox:latest"),
+		Cmd:        []string{"sleep", "300"},
+		Labels:     map[string]string{"suite": "tcgo-left-behind"},
+		WaitingFor: wait.ForExec([]string{"true"}),
+	}
+	if _, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true}); err != nil {
+		t.Fatalf("start container: %v", err)
+	}
+}
