@@ -624,7 +624,13 @@ func TestAPISocketActivation(t *testing.T) {
 	e := isolatedEnv(t)
 	e.pull(t, busybox, noTLS)
 	sock := filepath.Join(e.runtime, "act.sock")
-	cmd := exec.Command(activate, "-l", sock, lodgerBin, "system", "service", "--time", "0", "--tls-verify=false")
+	// systemd-socket-activate hands the service only the variables it is
+	// told to, as a unit's Environment= does.
+	args := []string{"-l", sock}
+	for _, v := range e.vars {
+		args = append(args, "-E", v)
+	}
+	cmd := exec.Command(activate, append(args, lodgerBin, "system", "service", "--time", "0", "--tls-verify=false")...)
 	cmd.Env = append([]string{}, e.vars...)
 	var log strings.Builder
 	cmd.Stdout, cmd.Stderr = &log, &log
