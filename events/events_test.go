@@ -50,6 +50,28 @@ func TestFilter(t *testing.T) {
 			t.Errorf("filter %q (-want +got):\n%s", tc.filter, diff)
 		}
 	}
+	// Volume and network events by their name; scope.
+	vol := msg(Volume, "mount", "data", map[string]string{"container": "abcdef", "driver": "local"})
+	net := msg(Network, "connect", "0123abcd", map[string]string{"name": "front", "container": "abcdef"})
+	for _, tc := range []struct {
+		filter   []string
+		vol, net bool
+	}{
+		{[]string{"volume=data"}, true, false},
+		{[]string{"volume=other"}, false, false},
+		{[]string{"network=front"}, false, true},
+		{[]string{"network=0123"}, false, true},
+		{[]string{"type=volume"}, true, false},
+		{[]string{"scope=local"}, false, false}, // unstamped: no scope yet
+	} {
+		f, err := ParseFilter(tc.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Match(vol) != tc.vol || f.Match(net) != tc.net {
+			t.Errorf("filter %q: volume %v network %v, want %v %v", tc.filter, f.Match(vol), f.Match(net), tc.vol, tc.net)
+		}
+	}
 	for _, bad := range []string{"colour=red", "type", "event="} {
 		if _, err := ParseFilter([]string{bad}); !errors.Is(err, ErrBadFilter) {
 			t.Errorf("ParseFilter(%q) = %v, want ErrBadFilter", bad, err)

@@ -29,9 +29,9 @@ func ParseFilter(args []string) (Filter, error) {
 			return nil, fmt.Errorf("--filter %q: %w: want KEY=VALUE", a, ErrBadFilter)
 		}
 		switch k {
-		case "type", "event", "container", "image", "label", "volume", "scope":
+		case "type", "event", "container", "image", "label", "volume", "network", "scope":
 		default:
-			return nil, fmt.Errorf("--filter %q: %w: lodger filters by type, event, container, image, volume, label and scope", a, ErrBadFilter)
+			return nil, fmt.Errorf("--filter %q: %w: lodger filters by type, event, container, image, volume, network, label and scope", a, ErrBadFilter)
 		}
 		f[k] = append(f[k], v)
 	}
@@ -62,6 +62,9 @@ func (f Filter) Match(m Message) bool {
 			return v == attrs["image"]
 		}) &&
 		any("volume", func(v string) bool { return m.Type == Volume && v == m.Actor.ID }) &&
+		any("network", func(v string) bool {
+			return m.Type == Network && (v == attrs["name"] || strings.HasPrefix(m.Actor.ID, v))
+		}) &&
 		any("scope", func(v string) bool { return v == m.Scope }) &&
 		any("label", func(v string) bool {
 			k, val, hasVal := strings.Cut(v, "=")

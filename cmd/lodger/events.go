@@ -55,7 +55,7 @@ With --since, events from then on come first.`,
 	f := cmd.Flags()
 	f.StringVar(&o.since, "since", "", "show events from this time on: RFC 3339, Unix seconds or a duration ago (10m)")
 	f.StringVar(&o.until, "until", "", "stop at this time: RFC 3339, Unix seconds or a duration ago")
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "only events that match: type=container|image|volume, event=ACTION, container=NAME|ID, image=NAME, volume=NAME, label=KEY[=VALUE], scope=local")
+	f.StringArrayVarP(&o.filters, "filter", "f", nil, "only events that match: type=container|image|volume|network, event=ACTION, container=NAME|ID, image=NAME, volume=NAME, network=NAME|ID, label=KEY[=VALUE], scope=local")
 	f.StringVar(&o.format, "format", "", "print each event with a Go template, or json for one JSON object a line")
 	return sessionCommand(cmd, 1)
 }
