@@ -782,7 +782,8 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 		}
 		mounts.List = []container.Mount{m}
 	}
-	mountKey, releaseMounts, err := b.runMounts(st, c, &mounts)
+	var secretEnv []string
+	mountKey, releaseMounts, err := b.runMounts(st, c, &mounts, &secretEnv)
 	if err != nil {
 		return err
 	}
@@ -833,7 +834,7 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 			Image:      st.imageID,
 			Args:       args,
 			Entrypoint: []string{}, // cleared: RUN's args are the whole command
-			Env:        argEnv,
+			Env:        append(slices.Clone(argEnv), secretEnv...),
 			Mounts:     mounts,
 			Network:    network,
 			Health:     container.HealthOptions{None: true},

@@ -41,6 +41,10 @@ type Options struct {
 	// Network is the RUN containers' network, as run's --network
 	// (Docker's default and bridge are netstack).
 	Network string
+	// Secrets are --secret: what RUN --mount=type=secret,id=ID shows,
+	// by id. They reach only the RUN steps that mount them: never a
+	// layer, the history or the cache key.
+	Secrets map[string]Secret
 	// Output receives Docker's classic builder lines (Step N/M, Using
 	// cache, Successfully built) and what RUN steps print; nil for none.
 	Output io.Writer
@@ -50,6 +54,13 @@ type Options struct {
 	// the RUN containers take too.
 	Storage storage.Options
 	Pull    image.Options
+}
+
+// Secret is one --secret: a file's path, or the value of an environment
+// variable read when the build starts.
+type Secret struct {
+	Path string
+	Data []byte
 }
 
 // Pull policies of FROM images.

@@ -33,7 +33,7 @@ import (
 // It returns the mounts, the key material of what they bring in (the
 // content of bind sources, the options), and a release func to call once
 // the RUN ended.
-func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container.MountOptions) (string, func(), error) {
+func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container.MountOptions, envs *[]string) (string, func(), error) {
 	var keys []string
 	var releases []func()
 	release := func() {
@@ -51,10 +51,18 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 	}
 	for _, m := range instructions.GetMounts(c) {
 		target := m.Target
-		if target == "" {
+		if m.Type == instructions.MountTypeSecret {
+			if m.CacheID == "" {
+				m.CacheID = path.Base(target)
+			}
+			if target == "" && (m.Env == nil || *m.Env == "") {
+				target = "/run/secrets/" + m.CacheID
+			}
+		}
+		if target == "" && m.Type != instructions.MountTypeSecret {
 			return fail(fmt.Errorf("RUN --mount=type=%s: no target", m.Type))
 		}
-		if !path.IsAbs(target) {
+		if target != "" && !path.IsAbs(target) {
 			target = path.Join(wd, target)
 		}
 		switch m.Type {
@@ -94,6 +102,24 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 				return fail(err)
 			}
 			keys = append(keys, fmt.Sprintf("bind %s %s %s %s", m.From, m.Source, target, digest))
+		case instructions.MountTypeSecret:
+			env, file, ok, done, err := b.secret(m, target)
+			if err != nil {
+				return fail(err)
+			}
+			releases = append(releases, done)
+			if !ok {
+				continue // not given, not required: as BuildKit, nothing
+			}
+			if env != "" {
+				*envs = append(*envs, env)
+			}
+			if file != "" {
+				if err := addMount(mo, container.ParseVolume, file+":"+target+":ro"); err != nil {
+					return fail(err)
+				}
+			}
+			keys = append(keys, fmt.Sprintf("secret %s %s", m.CacheID, target))
 		default:
 			return fail(fmt.Errorf("RUN --mount=type=%s: %w", m.Type, ErrNotSupported))
 		}
@@ -240,4 +266,60 @@ func addMount(mo *container.MountOptions, parse func(string) (container.Mount, e
 	}
 	mo.List = append(mo.List, m)
 	return nil
+}
+
+// secret is a secret mount: the variable to set (env=NAME) or the file
+// to bind (a copy of the secret with the mount's mode, 0400 by default,
+// and owner, root by default), ok false for a secret not given that is
+// not required, and a func that removes the copy.
+func (b *builder) secret(m *instructions.Mount, target string) (env, file string, ok bool, done func(), err error) {
+	done = func() {}
+	sec, given := b.o.Secrets[m.CacheID]
+	if !given {
+		if m.Required {
+			return "", "", false, done, fmt.Errorf("RUN --mount=type=secret,id=%s: secret not given: pass it with --secret id=%s,src=PATH", m.CacheID, m.CacheID)
+		}
+		return "", "", false, done, nil
+	}
+	data := sec.Data
+	if sec.Path != "" {
+		if data, err = os.ReadFile(sec.Path); err != nil {
+			return "", "", false, done, fmt.Errorf("secret %s: %w", m.CacheID, err)
+		}
+	}
+	if m.Env != nil && *m.Env != "" {
+		env = *m.Env + "=" + string(data)
+		if target == "" {
+			return env, "", true, done, nil
+		}
+	}
+	dir, err := os.MkdirTemp("", "lodger-build-secret-")
+	if err != nil {
+		return "", "", false, done, err
+	}
+	done = func() { os.RemoveAll(dir) }
+	file = filepath.Join(dir, "secret")
+	mode := os.FileMode(0o400)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode) & os.ModePerm
+	}
+	uid, gid := 0, 0
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	err = os.WriteFile(file, data, 0o600)
+	if err == nil {
+		err = os.Chown(file, uid, gid)
+	}
+	if err == nil {
+		err = os.Chmod(file, mode)
+	}
+	if err != nil {
+		done()
+		return "", "", false, func() {}, fmt.Errorf("secret %s: %w", m.CacheID, err)
+	}
+	return env, file, true, done, nil
 }

@@ -70,8 +70,8 @@ func StepChanges(store cstorage.Store, id string) (io.ReadCloser, error) {
 }
 
 // filterLayer copies the layer tar stream r to w with only the entries
-// whose path is kept, or lies below a kept directory, or is the
-// whiteout of one.
+// whose path is kept (or is a whiteout of one), and the directories above
+// them.
 func filterLayer(r io.Reader, w io.Writer, kept map[string]bool) error {
 	// A directory above a kept path carries its metadata.
 	above := map[string]bool{}
@@ -92,10 +92,16 @@ func filterLayer(r io.Reader, w io.Writer, kept map[string]bool) error {
 		}
 		p := "/" + strings.TrimSuffix(path.Clean(strings.TrimPrefix(hdr.Name, "./")), "/")
 		dir, base := path.Split(p)
-		if strings.HasPrefix(base, archive.WhiteoutPrefix) && base != archive.WhiteoutOpaqueDir {
+		switch {
+		case base == archive.WhiteoutOpaqueDir:
+			p = path.Clean(dir) // the directory's own change
+		case strings.HasPrefix(base, archive.WhiteoutPrefix):
 			p = dir + strings.TrimPrefix(base, archive.WhiteoutPrefix)
 		}
-		if !above[p] && !keptPath(p, kept) {
+		// Storage lists every changed path, each one below an added
+		// directory too: a path is kept when it is itself, so that a
+		// mount point below a kept directory still stays out.
+		if !kept[p] && !above[p] {
 			continue
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
@@ -106,15 +112,6 @@ func filterLayer(r io.Reader, w io.Writer, kept map[string]bool) error {
 		}
 	}
 	return tw.Close()
-}
-
-func keptPath(p string, kept map[string]bool) bool {
-	for q := p; q != "/" && q != "."; q = path.Dir(q) {
-		if kept[q] {
-			return true
-		}
-	}
-	return false
 }
 
 // ExtractToRoot unpacks the tar stream r below the directory dst of the

@@ -61,23 +61,41 @@ func diffLines(changes []archive.Change, mountPoints map[string]bool) []Change {
 		}
 		out = append(out, Change{Kind: kind, Path: ch.Path})
 	}
-	// An added directory whose only content is left-out mount points
-	// was made for them.
+	// A directory whose only changes below it are left-out mount points,
+	// and directories added to hold them, was changed (or added, however
+	// deep) for them.
 	out = slices.DeleteFunc(out, func(c Change) bool {
-		if c.Kind != 'A' {
+		if c.Kind == 'D' {
 			return false
 		}
 		held := false
 		for _, ch := range changes {
-			if strings.HasPrefix(ch.Path, c.Path+"/") {
-				if !mountPoints[ch.Path] || ch.Kind != archive.ChangeAdd {
-					return false
-				}
+			if !strings.HasPrefix(ch.Path, c.Path+"/") {
+				continue
+			}
+			if ch.Kind != archive.ChangeAdd {
+				return false
+			}
+			if mountPoints[ch.Path] {
 				held = true
+				continue
+			}
+			if !hasBelow(changes, ch.Path) {
+				return false // something of its own, not a way to a mount point
 			}
 		}
 		return held
 	})
 	slices.SortFunc(out, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return out
+}
+
+// hasBelow says whether a change lies below dir.
+func hasBelow(changes []archive.Change, dir string) bool {
+	for _, ch := range changes {
+		if strings.HasPrefix(ch.Path, dir+"/") {
+			return true
+		}
+	}
+	return false
 }

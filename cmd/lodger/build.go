@@ -28,6 +28,7 @@ type buildOptions struct {
 	network   string
 	iidfile   string
 	platform  string
+	secrets   []string
 }
 
 func newBuildCommand() *cobra.Command {
@@ -43,10 +44,10 @@ whose parent image, instruction, build arguments and, for COPY and ADD,
 copied content match an earlier build's is taken from the cache
 (--no-cache builds everything afresh). The output is Docker's classic
 builder's: Step N/M, Using cache, Successfully built ID, Successfully
-tagged NAME. RUN takes --mount=type=cache|bind|tmpfs and --network;
-COPY --exclude; heredocs; a context tarball on stdin. A context URL,
-RUN --mount=type=secret|ssh, COPY --parents and ADD of a git repository
-are not supported yet.`,
+tagged NAME. RUN takes --mount=type=cache|bind|tmpfs|secret and
+--network; COPY --exclude; heredocs; a context tarball on stdin; ADD of
+http(s) URLs. A context URL, RUN --mount=type=ssh, COPY --parents and
+ADD of a git repository are not supported yet.`,
 		Args: exactArgs(1, "CONTEXT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			contextDir := args[0]
@@ -95,6 +96,16 @@ are not supported yet.`,
 					}
 				}
 				bo.BuildArgs[k] = v
+			}
+			if len(o.secrets) > 0 {
+				bo.Secrets = map[string]build.Secret{}
+			}
+			for _, v := range o.secrets {
+				id, sec, err := parseSecret(v)
+				if err != nil {
+					return err
+				}
+				bo.Secrets[id] = sec
 			}
 			for _, l := range o.labels {
 				k, v, _ := strings.Cut(l, "=")
@@ -147,6 +158,53 @@ are not supported yet.`,
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the image ID")
 	f.StringVar(&o.network, "network", "", "network of the RUN steps: netstack (default; Docker's default and bridge mean it), none or host")
 	f.StringVar(&o.iidfile, "iidfile", "", "write the image ID to this file")
+	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)")
 	f.StringVar(&o.platform, "platform", "", "the platform to build for: only this machine's (linux/ARCH) for now")
 	return sessionCommand(cmd, 1)
+}
+
+// parseSecret reads --secret as docker buildx does: id=ID with src=FILE
+// (source=, type=file) or env=VAR (type=env); neither takes the
+// environment variable named ID.
+func parseSecret(v string) (string, build.Secret, error) {
+	var id, typ, src, env string
+	for _, f := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(f, "=")
+		if !ok {
+			return "", build.Secret{}, fmt.Errorf("--secret %q: %q is not KEY=VALUE", v, f)
+		}
+		switch strings.ToLower(k) {
+		case "id":
+			id = val
+		case "type":
+			typ = val
+		case "src", "source":
+			src = val
+		case "env":
+			env = val
+		default:
+			return "", build.Secret{}, fmt.Errorf("--secret %q: unknown key %q (use id, type, src, env)", v, k)
+		}
+	}
+	if id == "" {
+		return "", build.Secret{}, fmt.Errorf("--secret %q: no id", v)
+	}
+	if typ == "env" && env == "" {
+		env = src
+		src = ""
+	}
+	if src == "" && env == "" {
+		env = id
+	}
+	if src != "" {
+		if _, err := os.Stat(src); err != nil {
+			return "", build.Secret{}, fmt.Errorf("--secret %s: %w", id, err)
+		}
+		return id, build.Secret{Path: src}, nil
+	}
+	val, ok := os.LookupEnv(env)
+	if !ok {
+		return "", build.Secret{}, fmt.Errorf("--secret %s: the environment variable %s is not set", id, env)
+	}
+	return id, build.Secret{Data: []byte(val)}, nil
 }

@@ -5,7 +5,9 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -776,5 +778,59 @@ CMD stat -c '%a %n' /dl/notes.txt /dl/renamed && cat /dl/notes.txt
 	wantStdout(t, e.runRm(t, "addurl", "cat", "/dl/notes.txt"), "version 2\n")
 	bad := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nADD --checksum=sha256:0000 " + srv.URL + "/f /f\n"})
 	wantError(t, e.lodger(t, "build", bad), 1, "digest mismatch")
+	noBuildLeftovers(t, e)
+}
+
+// TestBuildSecrets, written as the one whose secret must not leak:
+// --secret reaches only the RUN that mounts it, as a file (0400, root's,
+// or the mount's mode and owner) or a variable, and never a layer, the
+// history or the configuration; a required secret not given fails the
+// build. Deletions in RUN steps reach the image as whiteouts.
+func TestBuildSecrets(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	secretFile := filepath.Join(t.TempDir(), "token")
+	const fileSecret, envSecret = "file-secret-4711", "env-secret-0815"
+	if err := os.WriteFile(secretFile, []byte(fileSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The Dockerfile checks the secrets by digest: their text in it
+	// would be in the history by the user's own hand.
+	sum := func(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+	dir := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + `
+RUN mkdir -p /tmp/d && echo x > /tmp/d/f
+RUN --mount=type=secret,id=tok sh -c 'test "$(sha256sum < /run/secrets/tok | cut -d" " -f1)" = ` + sum(fileSecret) + ` && stat -c "%a %u" /run/secrets/tok > /seen'
+RUN --mount=type=secret,id=tok,target=/etc/tok,mode=0440,uid=1000 stat -c '%a %u' /etc/tok >> /seen
+RUN --mount=type=secret,id=envsec,env=MYSEC sh -c 'test "$(printf %s "$MYSEC" | sha256sum | cut -d" " -f1)" = ` + sum(envSecret) + ` && echo env ok >> /seen'
+RUN --mount=type=secret,id=absent sh -c 'ls /run/secrets 2>/dev/null | wc -l >> /seen'
+RUN rm -r /tmp/d /etc/group
+CMD cat /seen; for p in /run /etc/tok /tmp/d /etc/group; do test -e $p && echo $p is there; done; true
+`})
+	call := call{env: e, extra: []string{"SECRET_VAR=" + envSecret}}
+	r := call.run(t, "build", "-q", "-t", "secrets", "--secret", "id=tok,src="+secretFile, "--secret", "id=envsec,env=SECRET_VAR", dir)
+	wantCode(t, r, 0)
+	// The mount points of the secrets stay out of the image, and what
+	// RUN deleted is gone.
+	wantStdout(t, e.runRm(t, "secrets"), "400 0\n440 1000\nenv ok\n0\n")
+	// Neither secret is anywhere in the image: every layer, the
+	// configuration and the history.
+	archive := filepath.Join(t.TempDir(), "img.tar")
+	wantCode(t, e.lodger(t, "save", "-o", archive, "secrets"), 0)
+	unpack := exec.Command("sh", "-c", `mkdir x && tar -C x -xf "$1" && for f in $(find x -type f); do tar -xOf "$f" 2>/dev/null || cat "$f"; done; true`, "sh", archive)
+	unpack.Dir = t.TempDir()
+	out, err := unpack.Output()
+	if err != nil || !strings.Contains(string(out), "/seen") {
+		t.Fatalf("unpack the saved image: %v (the configuration's history not read?)", err)
+	}
+	if strings.Contains(string(out), fileSecret) || strings.Contains(string(out), envSecret) {
+		t.Error("a secret is in the saved image")
+	}
+	hist := e.lodger(t, "history", "--no-trunc", "secrets")
+	if strings.Contains(hist.stdout, fileSecret) || strings.Contains(hist.stdout, envSecret) {
+		t.Errorf("%s\na secret is in the history", hist)
+	}
+	// A required secret not given: the build fails, saying which.
+	req := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nRUN --mount=type=secret,id=needed,required=true true\n"})
+	wantError(t, e.lodger(t, "build", req), 1, "secret not given", "--secret id=needed")
 	noBuildLeftovers(t, e)
 }
