@@ -94,9 +94,9 @@ func NetworkDisconnect(store cstorage.Store, net, ref string, force bool) error 
 		return err
 	}
 	if in.State.Status == monitor.StatusRunning && ep.MAC != "" {
-		program, err := monitor.Path()
+		a, err := attachment(nets, n, ep, "", false)
 		if err == nil {
-			err = bridge.Detach(in.State.Pid, ep.MAC, program)
+			err = bridge.Detach(in.State.Pid, ep.MAC, a)
 		}
 		if err != nil {
 			return fmt.Errorf("disconnect %s from network %s: %w", in.Name, n.Name, err)

@@ -18,9 +18,6 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == bridge.GatewayArg {
 		os.Exit(bridge.GatewayMain(os.Args[2:]))
 	}
-	if len(os.Args) == 2 && os.Args[1] == bridge.AttachArg {
-		os.Exit(bridge.AttachMain())
-	}
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "lodger-monitor: lodger starts this program for a detached container; run lodger instead")
 		os.Exit(2)

@@ -5,17 +5,20 @@
 // Everything runs in the session's user and mount namespaces, where the
 // user is root:
 //
-//   - The network's namespace is made on demand (ensureNetns) by a thread
+//   - The network's namespace is made on demand (ensureNetns, in the
+//     gateway process) by a thread
 //     that unshares CLONE_NEWNET, creates the bridge br0 there and
 //     bind-mounts its /proc/thread-self/ns/net on <dir>/netns, as `ip
 //     netns add` does, so that the namespace outlives every process (the
 //     mount lives in the session's mount namespace; a reboot, which
 //     empties the run directory, makes it again from the record).
-//   - Attach, a container's prestart hook, creates a veth pair in the
-//     network's namespace whose peer lands in the container's namespace
-//     as eth0 (eth1... for further networks), enslaves the near end to
-//     br0 and addresses the far end. Container to container is then
-//     veth, bridge, veth: kernel to kernel.
+//   - Attach, a container's prestart hook, hands the container's network
+//     namespace (an fd) to the gateway over its attach socket; the
+//     gateway creates a veth pair in the network's namespace whose peer
+//     lands in the container's namespace as eth0 (eth1... for further
+//     networks), enslaves the near end to br0 and addresses the far end.
+//     Container to container is then veth, bridge, veth: kernel to
+//     kernel.
 //   - The gateway process (GatewayMain, a mode of lodger-monitor) holds a
 //     TAP on br0 and runs lodger's userspace stack on it as the network's
 //     gateway: NAT out (not for --internal), ICMP echo, and DNS at the
@@ -28,14 +31,13 @@
 package bridge
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
-	osexec "os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -61,6 +63,7 @@ const (
 	gatewayLockFile = "gateway.lock" // held by the running gateway
 	gatewayPidFile  = "gateway.pid"
 	gatewayLogFile  = "gateway.log"
+	attachSocket    = "attach.sock" // the gateway's: see Attach
 )
 
 // Dir is a network's run directory.
@@ -114,12 +117,9 @@ func lock(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// AttachArg is lodger-monitor's first argument in attach mode.
-const AttachArg = "network-attach"
-
-// attachRequest is what the attach helper reads on stdin.
+// attachRequest is what a gateway reads on its attach socket, with the
+// container's network namespace as an fd (SCM_RIGHTS).
 type attachRequest struct {
-	Pid        int        `json:"pid"`
 	Attachment Attachment `json:"attachment"`
 	// DetachMAC, when set, removes the container's interface of that
 	// MAC instead.
@@ -127,80 +127,137 @@ type attachRequest struct {
 }
 
 // Attach gives the container whose init is pid its interface on the
-// network, making the network's namespace and starting its gateway first
-// where needed.
+// network, starting the network's gateway first where none runs (which
+// makes the network's namespace where it is missing).
 //
-// The work runs in a helper process (lodger-monitor network-attach), not
-// in the caller: a thread that joins another network namespace cannot
-// come back to the host's (the session's root has no rights there), so
-// it must end, and a thread that ends sends the parent-death signal to
-// the children it started, such as the container's init. The helper's
-// threads start nothing that must outlive them.
+// The namespace work is the gateway's: the caller sends it the
+// container's network namespace as an fd over the gateway's attach
+// socket. A thread that joins another network namespace cannot come
+// back to the host's (the session's root has no rights there), so it
+// must end, and a thread that ends sends the parent-death signal to the
+// children it started, such as the container's init: so no monitor or
+// CLI ever joins one. The gateway starts nothing that must outlive its
+// threads.
 func Attach(pid int, a Attachment) error {
-	return runHelper(a.Program, a.Network, attachRequest{Pid: pid, Attachment: a})
-}
-
-// Detach takes the container's interface with MAC mac off its network
-// (a live disconnect), in the helper for the reason Attach gives:
-// deleting one end of a veth pair deletes both.
-func Detach(pid int, mac, program string) error {
-	return runHelper(program, "", attachRequest{Pid: pid, DetachMAC: mac})
-}
-
-func runHelper(program, network string, r attachRequest) error {
-	req, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	cmd := osexec.Command(program, AttachArg)
-	cmd.Stdin = bytes.NewReader(req)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Dir = "/"
-	if err := cmd.Run(); err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return errors.New(msg)
-		}
-		return fmt.Errorf("network %s: attach helper: %w", network, err)
-	}
-	return nil
-}
-
-// AttachMain is the attach helper: lodger-monitor network-attach, an
-// attachRequest on stdin; the error, if any, on stderr.
-func AttachMain() int {
-	var req attachRequest
-	if err := json.NewDecoder(os.Stdin).Decode(&req); err != nil {
-		fmt.Fprintf(os.Stderr, "read attach request: %v", err)
-		return 1
-	}
-	do := func() error { return attach(req.Pid, req.Attachment) }
-	if req.DetachMAC != "" {
-		do = func() error { return detach(req.Pid, req.DetachMAC) }
-	}
-	if err := do(); err != nil {
-		fmt.Fprint(os.Stderr, err)
-		return 1
-	}
-	return 0
-}
-
-func attach(pid int, a Attachment) error {
 	unlock, err := lock(a.Dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := ensureNetns(a.Dir, a.MTU); err != nil {
+	if err := ensureGateway(a.Dir, a.Record, a.Program, a.MTU); err != nil {
 		return fmt.Errorf("network %s: %w", a.Network, err)
 	}
-	if err := ensureGateway(a.Dir, a.Record, a.Program); err != nil {
-		return fmt.Errorf("network %s: %w", a.Network, err)
-	}
-	if err := plug(pid, a); err != nil {
+	if err := call(a.Dir, pid, attachRequest{Attachment: a}); err != nil {
 		return fmt.Errorf("network %s: %w", a.Network, err)
 	}
 	return nil
+}
+
+// Detach takes the container's interface with MAC mac off network a (a
+// live disconnect): deleting one end of a veth pair deletes both.
+func Detach(pid int, mac string, a Attachment) error {
+	unlock, err := lock(a.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := ensureGateway(a.Dir, a.Record, a.Program, a.MTU); err != nil {
+		return fmt.Errorf("network %s: %w", a.Network, err)
+	}
+	if err := call(a.Dir, pid, attachRequest{Attachment: a, DetachMAC: mac}); err != nil {
+		return fmt.Errorf("network %s: %w", a.Network, err)
+	}
+	return nil
+}
+
+// call sends r with the network namespace of pid to the gateway in dir
+// and waits for its answer: "ok" or the error.
+func call(dir string, pid int, r attachRequest) error {
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return fmt.Errorf("open the container's network namespace: %w", err)
+	}
+	defer ns.Close()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: filepath.Join(dir, attachSocket), Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("reach the gateway: %w", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, _, err := c.WriteMsgUnix(b, unix.UnixRights(int(ns.Fd())), nil); err != nil {
+		return fmt.Errorf("ask the gateway: %w", err)
+	}
+	_ = c.CloseWrite()
+	reply, err := io.ReadAll(io.LimitReader(c, 4096))
+	if err != nil {
+		return fmt.Errorf("gateway's answer: %w", err)
+	}
+	if string(reply) != "ok" {
+		if len(reply) == 0 {
+			return errors.New("the gateway gave no answer (see " + filepath.Join(dir, gatewayLogFile) + ")")
+		}
+		return errors.New(string(reply))
+	}
+	return nil
+}
+
+// serveAttach answers attach and detach requests on l: each brings the
+// container's network namespace as an fd.
+func serveAttach(l *net.UnixListener) {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+			err := handleAttach(c)
+			reply := "ok"
+			if err != nil {
+				reply = err.Error()
+			}
+			_, _ = io.WriteString(c, reply)
+		}()
+	}
+}
+
+func handleAttach(c *net.UnixConn) error {
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return fmt.Errorf("read attach request: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return errors.New("attach request without a network namespace")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return errors.New("attach request without a network namespace")
+	}
+	defer unix.Close(fds[0])
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fds[0], &st); err != nil || st.Type != unix.NSFS_MAGIC {
+		return errors.New("attach request: not a namespace")
+	}
+	var r attachRequest
+	if err := json.Unmarshal(buf[:n], &r); err != nil {
+		return fmt.Errorf("read attach request: %w", err)
+	}
+	ctrPath := fmt.Sprintf("/proc/self/fd/%d", fds[0])
+	if r.DetachMAC != "" {
+		return detach(ctrPath, r.DetachMAC)
+	}
+	return plug(ctrPath, r.Attachment)
 }
 
 // isMounted says whether path is a namespace's bind mount.
@@ -271,7 +328,7 @@ func setupBridge(mtu int) error {
 // (a network's mount, or /proc/PID/ns/net). The thread never comes back
 // (the host's namespace is not the session root's to enter) and ends
 // with fn; what fn made there, sockets above all, stays usable from any
-// thread. Only the helper and gateway processes call it: see Attach.
+// thread. Only the gateway process calls it: see Attach.
 func inNetns(path string, fn func() error) error {
 	ns, err := netns.GetFromPath(path)
 	if err != nil {
@@ -306,13 +363,12 @@ func handleIn(path string) (*netlink.Handle, error) {
 }
 
 // plug creates the container's veth pair and configures its end.
-func plug(pid int, a Attachment) error {
+func plug(ctrPath string, a Attachment) error {
 	nh, err := handleIn(filepath.Join(a.Dir, netnsFile))
 	if err != nil {
 		return err
 	}
 	defer nh.Close()
-	ctrPath := fmt.Sprintf("/proc/%d/ns/net", pid)
 	ch, err := handleIn(ctrPath)
 	if err != nil {
 		return err
@@ -411,8 +467,8 @@ func plug(pid int, a Attachment) error {
 	return nil
 }
 
-func detach(pid int, mac string) error {
-	ch, err := handleIn(fmt.Sprintf("/proc/%d/ns/net", pid))
+func detach(ctrPath string, mac string) error {
+	ch, err := handleIn(ctrPath)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	osexec "os/exec"
@@ -41,7 +42,7 @@ const gatewayMemoryLimit = 8 << 20
 
 // ensureGateway starts the network's gateway unless one runs, and waits
 // until it serves. Called with the network's lock held.
-func ensureGateway(dir, record, program string) error {
+func ensureGateway(dir, record, program string, mtu int) error {
 	if gatewayRunning(dir) {
 		return nil
 	}
@@ -59,7 +60,7 @@ func ensureGateway(dir, record, program string) error {
 		return fmt.Errorf("gateway log: %w", err)
 	}
 	defer logf.Close()
-	cmd := osexec.Command(program, GatewayArg, dir, record)
+	cmd := osexec.Command(program, GatewayArg, dir, record, strconv.Itoa(mtu))
 	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = "/"
@@ -96,10 +97,14 @@ func GatewayMain(args []string) int {
 		log.Printf("gateway: %v", err)
 		return 1
 	}
-	if len(args) != 2 {
-		return fail(errors.New("usage: network-gateway DIR RECORD"))
+	if len(args) != 3 {
+		return fail(errors.New("usage: network-gateway DIR RECORD MTU"))
 	}
 	dir, record := args[0], args[1]
+	mtu, err := strconv.Atoi(args[2])
+	if err != nil {
+		return fail(fmt.Errorf("MTU %q: %w", args[2], err))
+	}
 	log.SetFlags(log.LstdFlags)
 	// One gateway per network: the lock is held for the process's life.
 	lf, err := os.OpenFile(filepath.Join(dir, gatewayLockFile), os.O_RDWR|os.O_CREATE, 0o600)
@@ -120,6 +125,12 @@ func GatewayMain(args []string) int {
 	}
 	cfg, err := gatewayConfig(n)
 	if err != nil {
+		return fail(err)
+	}
+	// The network's namespace: made here when missing (a first start,
+	// or a reboot that emptied the run directory). Our starter holds the
+	// network's lock.
+	if err := ensureNetns(dir, mtu); err != nil {
 		return fail(err)
 	}
 	nsPath := filepath.Join(dir, netnsFile)
@@ -144,6 +155,14 @@ func GatewayMain(args []string) int {
 		return fail(err)
 	}
 	defer st.Close()
+	sock := filepath.Join(dir, attachSocket)
+	_ = os.Remove(sock)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return fail(fmt.Errorf("attach socket: %w", err))
+	}
+	defer l.Close()
+	go serveAttach(l)
 	fmt.Fprint(ready, "ok")
 	ready.Close()
 	watch(dir, record, nsPath, h, names)
@@ -481,7 +500,7 @@ func keep(ctx context.Context, a Attachment) {
 			if _, err := os.Stat(a.Record); err != nil {
 				return
 			}
-			_ = ensureGateway(a.Dir, a.Record, a.Program)
+			_ = ensureGateway(a.Dir, a.Record, a.Program, a.MTU)
 		}()
 	}
 }
