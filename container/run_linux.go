@@ -499,10 +499,10 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		// Docker's run attaches before it starts the container.
 		Journal().Emit(events.Container, "attach", id, attrs)
 	}
-	emitVolumeMounts(id, spec, claim.names())
+	mounted := emitVolumeMounts(id, spec, claim.names())
 	if opts.Detach || attach {
 		err := startMonitor(store, opts.Storage, netSettings, monitor.Request{ID: id, Spec: spec, Remove: opts.Remove, Restart: restart,
-			Log: logOpts, EventAttrs: attrs, Health: healthcheck, Interactive: opts.Interactive, Attached: attach, Limits: opts.Limits}, listeners)
+			Log: logOpts, EventAttrs: attrs, Health: healthcheck, Interactive: opts.Interactive, Attached: attach, Limits: opts.Limits, Volumes: mounted}, listeners)
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -602,6 +602,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		die := maps.Clone(attrs)
 		die["exitCode"] = strconv.Itoa(code)
 		Journal().Emit(events.Container, "die", id, die)
+		monitor.VolumeUnmounts(Journal(), id, mounted)
 	}
 	if !opts.Remove {
 		st.Status, st.Pid, st.FinishedAt = monitor.StatusExited, 0, time.Now().UTC()

@@ -70,7 +70,7 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	if o.Attach {
 		in.emit("attach") // before the start, as Docker's start -a
 	}
-	emitVolumeMounts(in.ID, spec, in.Metadata.Volumes)
+	mounted := emitVolumeMounts(in.ID, spec, in.Metadata.Volumes)
 	netSettings := in.Metadata.networkOf()
 	listeners, err := netSettings.bindPorts()
 	if err != nil {
@@ -79,7 +79,7 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 	}
 	err = startMonitor(store, o.Storage, netSettings, monitor.Request{ID: in.ID, Spec: spec, Remove: in.Metadata.Remove,
 		Restart: in.Metadata.Restart, Log: in.Metadata.logOptions(), EventAttrs: in.eventAttrs(), Health: in.Metadata.Healthcheck,
-		Interactive: in.Metadata.Interactive, Attached: o.Attached, Limits: in.Metadata.Limits}, listeners)
+		Interactive: in.Metadata.Interactive, Attached: o.Attached, Limits: in.Metadata.Limits, Volumes: mounted}, listeners)
 	closeListeners(listeners)
 	if err != nil {
 		_, _ = store.Unmount(in.ID, true)

@@ -126,11 +126,13 @@ func (c volumeClaim) mounts(p mountPlan, rootfs string, user specs.User, own []s
 }
 
 // emitVolumeMounts writes Docker's volume mount event for each volume the
-// container id mounts, as each start of it does.
-func emitVolumeMounts(id string, spec *specs.Spec, volumes []string) {
+// container id mounts, as each start of it does, and returns their names
+// for the unmount events its end writes (monitor.VolumeUnmounts).
+func emitVolumeMounts(id string, spec *specs.Spec, volumes []string) []string {
 	if len(volumes) == 0 {
-		return
+		return nil
 	}
+	var mounted []string
 	names := map[string]bool{}
 	for _, v := range volumes {
 		names[v] = true
@@ -142,5 +144,7 @@ func emitVolumeMounts(id string, spec *specs.Spec, volumes []string) {
 		}
 		Journal().Emit(events.Volume, "mount", mp.Name, map[string]string{"driver": mp.Driver, "container": id,
 			"destination": mp.Destination, "read/write": strconv.FormatBool(mp.RW), "propagation": string(mp.Propagation)})
+		mounted = append(mounted, mp.Name)
 	}
+	return mounted
 }

@@ -130,6 +130,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 		// die before the state says exited: a stop waiting for that
 		// writes its stop event after this one, as Docker's order is.
 		req.event("die", "exitCode", strconv.Itoa(code))
+		VolumeUnmounts(events.Open(req.Events), req.ID, req.Volumes)
 		_ = SaveState(runDir, st)
 		if err != nil || !restartPolicy(runDir, req.Restart).again(code, st.RestartCount, stopWasRequested(runDir)) {
 			return 0
@@ -269,6 +270,14 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		<-done
 	}
 	return code, nil
+}
+
+// VolumeUnmounts writes Docker's volume unmount event for each of the
+// volumes the container id mounted, once it has ended.
+func VolumeUnmounts(j *events.Journal, id string, volumes []string) {
+	for _, v := range volumes {
+		j.Emit(events.Volume, "unmount", v, map[string]string{"driver": "local", "container": id})
+	}
 }
 
 // event writes a container event to the user's journal, with extra

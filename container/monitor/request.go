@@ -49,6 +49,9 @@ type Request struct {
 	// Limits are the container's resource limits, written into cgroups
 	// of its own where the monitor's cgroups are delegated.
 	Limits cgroups.Limits `json:"limits,omitzero"`
+	// Volumes are the volumes the container mounts: each end of it is
+	// a volume unmount event per volume, after die, as Docker's.
+	Volumes []string `json:"volumes,omitempty"`
 	// Health is the container's health check; nil for none.
 	Health *health.Config `json:"health,omitempty"`
 	// Cleanup runs once the container has ended for good (no restart

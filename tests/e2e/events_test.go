@@ -236,6 +236,10 @@ func TestEventsEveryAction(t *testing.T) {
 			if a["container"] != id || a["destination"] != "/data" || a["read/write"] != "false" || a["driver"] != "local" {
 				t.Errorf("volume mount %v: want container, destination /data, read/write false, driver local", m)
 			}
+		case m.Type == "volume" && m.Action == "unmount" && m.Actor.ID == "vol":
+			if a["container"] != id || a["driver"] != "local" {
+				t.Errorf("volume unmount %v: want the container and driver local", m)
+			}
 		case m.Type == "volume" && (m.Action == "create" || m.Action == "destroy"):
 			if a["driver"] != "local" {
 				t.Errorf("volume %s %v: want driver local", m.Action, m)
@@ -245,7 +249,7 @@ func TestEventsEveryAction(t *testing.T) {
 	var vols, anon, images []string
 	for _, m := range got {
 		switch {
-		case m.Type == "volume" && m.Actor.ID == "vol" && m.Action != "mount":
+		case m.Type == "volume" && m.Actor.ID == "vol" && m.Action != "mount" && m.Action != "unmount":
 			vols = append(vols, m.Action)
 		case m.Type == "volume" && m.Actor.ID != "vol":
 			anon = append(anon, m.Action)
@@ -258,8 +262,8 @@ func TestEventsEveryAction(t *testing.T) {
 	if strings.Join(vols, ",") != "create,destroy" {
 		t.Errorf("vol's events %v, want create,destroy", vols)
 	}
-	if strings.Join(anon, ",") != "create,mount,destroy" {
-		t.Errorf("the anonymous volume's events %v, want create,mount,destroy", anon)
+	if strings.Join(anon, ",") != "create,mount,unmount,destroy" {
+		t.Errorf("the anonymous volume's events %v, want create,mount,unmount,destroy", anon)
 	}
 	saID, loadID := "", ""
 	for _, m := range got {
@@ -283,5 +287,5 @@ func TestEventsEveryAction(t *testing.T) {
 
 	// The new filter keys.
 	r := e.lodger(t, "events", "--since", "2m", "--until", "0s", "--filter", "type=volume", "--filter", "volume=vol", "--format", "{{.Action}}")
-	wantStdout(t, r, "create\nmount\nmount\ndestroy\n")
+	wantStdout(t, r, "create\nmount\nunmount\nmount\nunmount\ndestroy\n")
 }
