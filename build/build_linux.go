@@ -732,6 +732,28 @@ func mkdirAs(rootfs, dir, user string) error {
 	return err
 }
 
+// mkdirAllAs makes the missing directories of dir in rootfs, 0755 and
+// owned by uid:gid, one at a time inside the root.
+func mkdirAllAs(rootfs, dir string, uid, gid int) error {
+	if dir == "/" || dir == "." {
+		return nil
+	}
+	if fi, err := container.StatInRoot(rootfs, dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s: not a directory", dir)
+		}
+		return nil
+	}
+	if err := mkdirAllAs(rootfs, path.Dir(dir), uid, gid); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: path.Base(dir) + "/", Mode: 0o755, Uid: uid, Gid: gid, ModTime: time.Now()})
+	_ = tw.Close()
+	return container.ExtractToRoot(rootfs, path.Dir(dir), &buf)
+}
+
 func newID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
@@ -1057,6 +1079,17 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 		if !destIsDir {
 			if fi, err := container.StatInRoot(rootfs, dest); err == nil && fi.IsDir() {
 				destIsDir = true
+			}
+		}
+		// New directories on the way belong to --chown's user, as
+		// Docker documents it (0755).
+		if meta.uid != 0 || meta.gid != 0 {
+			dir := dest
+			if !destIsDir {
+				dir = path.Dir(dest)
+			}
+			if err := mkdirAllAs(rootfs, path.Clean(dir), meta.uid, meta.gid); err != nil {
+				return fmt.Errorf("%s: %w", instr, err)
 			}
 		}
 		for _, t := range tops {

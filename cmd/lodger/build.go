@@ -29,6 +29,7 @@ type buildOptions struct {
 	iidfile   string
 	platform  string
 	secrets   []string
+	progress  string
 }
 
 func newBuildCommand() *cobra.Command {
@@ -114,6 +115,13 @@ ADD of a git repository are not supported yet.`,
 				}
 				bo.Labels[k] = v
 			}
+			switch o.progress {
+			case "", "auto", "plain", "tty":
+			case "quiet":
+				o.quiet = true
+			default:
+				return fmt.Errorf("--progress %q: use auto, plain, tty or quiet (lodger prints the classic builder's lines for all but quiet)", o.progress)
+			}
 			if !o.quiet {
 				bo.Output = os.Stdout
 				bo.PullProgress = os.Stderr
@@ -159,6 +167,7 @@ ADD of a git repository are not supported yet.`,
 	f.StringVar(&o.network, "network", "", "network of the RUN steps: netstack (default; Docker's default and bridge mean it), none or host")
 	f.StringVar(&o.iidfile, "iidfile", "", "write the image ID to this file")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)")
+	f.StringVar(&o.progress, "progress", "auto", "output: auto, plain and tty print the classic builder's lines; quiet is -q")
 	f.StringVar(&o.platform, "platform", "", "the platform to build for: only this machine's (linux/ARCH) for now")
 	return sessionCommand(cmd, 1)
 }

@@ -212,7 +212,8 @@ func TestBuildMultiStage(t *testing.T) {
 
 	wantStdout(t, e.runRm(t, "built:v1"), "hi from the builder\n")
 	wantStdout(t, e.runRm(t, "built:v1", "cat", "app.txt", "mode"), "the app\nprod\n")
-	wantStdout(t, e.runRm(t, "built:v1", "stat", "-c", "%u:%g %a %n", "conf/c.conf", "/app"), "1000:1000 640 conf/c.conf\n1000:1000 755 /app\n")
+	// A directory COPY --chown makes is the user's too.
+	wantStdout(t, e.runRm(t, "built:v1", "stat", "-c", "%u:%g %a %n", "conf/c.conf", "conf", "/app"), "1000:1000 640 conf/c.conf\n1000:1000 755 conf\n1000:1000 755 /app\n")
 	wantStdout(t, e.runRm(t, "built:v1", "id", "-u"), "1000\n")
 	wantStdout(t, e.runRm(t, "built:v1", "sh", "-c", "echo $APP_HOME $PWD"), "/app /app\n")
 
