@@ -503,3 +503,34 @@ func TestUserNetworkIPv6(t *testing.T) {
 		t.Errorf("over IPv6 on fd00:4c:6f::/64: want v6srv's AAAA and a hello from a client address in the subnet\n%s", r)
 	}
 }
+
+// TestUserNetworkHostileFrames is the attacker on a shared network: a
+// container floods its network's bridge with malformed frames (nettool
+// garbage: broken IPv4/IPv6/ARP/TCP/UDP/ICMP/DNS headers, fragments) that
+// reach the gateway's stack and every neighbour. The gateway keeps
+// carrying its neighbours' traffic out and resolving, and the
+// neighbours keep talking to each other.
+func TestUserNetworkHostileFrames(t *testing.T) {
+	e := isolatedEnv(t)
+	web := startWebServer(t, hostIPv4(t))
+	netCreate(t, e, "shared")
+	runDetached(t, e, "attacker", "--network", "shared", netImage(), "sleep", "600")
+	runDetached(t, e, "victim", "--network", "shared", netImage(), "nettool", "serve", "tcp", "80")
+	check := func(stage string) {
+		t.Helper()
+		r := e.runRm(t, "--network", "shared", netImage(), "sh", "-c", "nettool get "+web.url+"/ && nettool dial -timeout 3s tcp victim:80")
+		if r.code != 0 || !strings.Contains(r.stdout, strings.TrimSpace(web.token)) || !strings.Contains(r.stdout, "hello ") {
+			t.Errorf("%s: a neighbour cannot get out or reach victim by name\n%s", stage, r)
+		}
+	}
+	check("before")
+	const frames = 5000
+	pid := gatewayPid(t, e, "shared")
+	r := e.lodger(t, "exec", "attacker", "nettool", "garbage", "eth0", strconv.Itoa(frames))
+	wantCode(t, r, 0)
+	t.Logf("%s", r.stdout)
+	check("after the hostile frames")
+	if p := gatewayPid(t, e, "shared"); p != pid {
+		t.Errorf("the gateway changed from pid %d to %d under the hostile frames: it died", pid, p)
+	}
+}
