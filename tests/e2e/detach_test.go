@@ -392,7 +392,14 @@ func TestSessionKeeperProgram(t *testing.T) {
 			}
 		}
 	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", child, child)); err == nil {
+	// A child belongs to the thread that forked it, any of the
+	// keeper's (a Go program forks from whichever thread runs).
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", child))
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue
+		}
 		for _, f := range strings.Fields(string(b)) {
 			if pid, err := strconv.Atoi(f); err == nil {
 				pids = append(pids, pid)
