@@ -214,19 +214,36 @@ func pullStreaming(ctx context.Context, policy *signature.PolicyContext, store c
 // not match is never completed: storage removes it as it would a layer cut
 // short.
 func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Store, parent string, info types.BlobInfo, diffID digest.Digest, budget *unpackBudget, prog *progress) (id string, fresh bool, err error) {
-	if layers, err := store.LayersByUncompressedDigest(diffID); err == nil {
-		for _, l := range layers {
-			if l.Parent == parent {
-				prog.skipped(info.Digest)
-				return l.ID, false, nil
+	have := func() (string, bool) {
+		if layers, err := store.LayersByUncompressedDigest(diffID); err == nil {
+			for _, l := range layers {
+				if l.Parent == parent {
+					return l.ID, true
+				}
 			}
 		}
+		return "", false
+	}
+	if id, ok := have(); ok {
+		prog.skipped(info.Digest)
+		return id, false, nil
 	}
 	if err := info.Digest.Validate(); err != nil {
 		return "", false, fmt.Errorf("layer digest %q: %w", info.Digest, err)
 	}
 	if err := diffID.Validate(); err != nil {
 		return "", false, fmt.Errorf("layer %s: diff_id %q: %w", info.Digest, diffID, err)
+	}
+	// Another of the user's processes may be pulling the same layer: wait
+	// for it, then take what it made.
+	unlock, err := lockLayer(ctx, store, diffID)
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
+	if id, ok := have(); ok {
+		prog.skipped(info.Digest)
+		return id, false, nil
 	}
 	bar := prog.start(info.Digest, info.Size)
 	defer func() { bar.finish(err == nil) }()

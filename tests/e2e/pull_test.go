@@ -3,10 +3,12 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -149,4 +151,39 @@ func TestPullOCIArchive(t *testing.T) {
 	}
 	r := e.lodger(t, "run", "--rm", "-q", id, "sh", "-c", `echo "$IMAGE_VAR"; grep -c alice /etc/passwd`)
 	wantStdout(t, r, "from-image\n1\n")
+}
+
+// TestRunPullsInParallel starts thirty containers of an image not yet
+// pulled at once, as a compose scale or a test suite does: each `run`
+// pulls, one of them downloads each layer and the others wait for it and
+// take it, and every run succeeds. Before, several unpacked the same
+// layers at once and some failed inside storage (issue 14's parallel
+// case found it).
+func TestRunPullsInParallel(t *testing.T) {
+	e := isolatedEnv(t)
+	const n = 30
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := call{env: e}.do("run", "--rm", "-q", noTLS, netImage(), "echo", fmt.Sprintf("run %d", i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results <- r
+		}()
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "run ") {
+			t.Errorf("%s\nwant exit 0 and the container's line", r)
+		}
+	}
+	if rows := e.images(t); len(rows) != 1 {
+		t.Errorf("images: %+v, want the one image", rows)
+	}
 }
