@@ -12,6 +12,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/network"
 	"github.com/lodger-containers/lodger/network/bridge"
@@ -31,12 +32,20 @@ type UserNetwork struct {
 }
 
 // NetworkStore returns the user networks of store's graph root, knowing
-// from storage which containers still exist and taking a removed
-// network's namespace and gateway down.
+// from storage which containers still exist, taking a removed network's
+// namespace and gateway down and writing Docker's network events (create,
+// destroy) to the journal.
 func NetworkStore(store cstorage.Store) *network.Store {
 	ns := network.New(store.GraphRoot())
 	ns.Exists = store.Exists
-	ns.Teardown = func(n network.Network) error { return bridge.Teardown(bridge.Dir(rootless.RunDir(), n.Name)) }
+	ns.Teardown = func(n network.Network) error {
+		err := bridge.Teardown(bridge.Dir(rootless.RunDir(), n.Name))
+		Journal().Emit(events.Network, "destroy", n.ID, map[string]string{"name": n.Name, "type": network.DriverBridge})
+		return err
+	}
+	ns.Created = func(n network.Network) {
+		Journal().Emit(events.Network, "create", n.ID, map[string]string{"name": n.Name, "type": network.DriverBridge})
+	}
 	return ns
 }
 

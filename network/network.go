@@ -175,6 +175,8 @@ type Store struct {
 	// network's kernel side (namespace, gateway process) once its
 	// record is gone.
 	Teardown func(Network) error
+	// Created, when set, learns of each network Create made.
+	Created func(Network)
 }
 
 // New returns the store of graphRoot. Nothing is created until a network
@@ -308,6 +310,9 @@ func (s *Store) Create(o CreateOptions) (Network, error) {
 	}
 	if err := s.write(n); err != nil {
 		return Network{}, fmt.Errorf("create network %s: %w", o.Name, err)
+	}
+	if s.Created != nil {
+		s.Created(n)
 	}
 	return n, nil
 }

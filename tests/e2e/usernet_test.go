@@ -489,6 +489,11 @@ func TestUserNetworkLs(t *testing.T) {
 	if r.stdout != "Deleted Networks:\nlsnet\n\n" {
 		t.Errorf("network prune: %q", r.stdout)
 	}
+	// Docker's network events, as `events` shows them.
+	r = e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	if r.stdout != "create lsnet\ndestroy lsnet\n" {
+		t.Errorf("network events: %q, want create and destroy of lsnet\n%s", r.stdout, r)
+	}
 }
 
 func TestUserNetworkIPv6(t *testing.T) {
