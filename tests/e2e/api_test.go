@@ -662,3 +662,71 @@ func TestAPISocketActivation(t *testing.T) {
 	}
 	wantOK(t, s.docker(t, "rm", "-f", "activated"))
 }
+
+// TestAPICompose drives a two-service project with docker compose v5
+// (built by run.sh into LODGER_TEST_COMPOSE from github.com/docker/compose/v5):
+// up -d on the project's default network, the client reaching the server
+// by its service name, ps, logs, exec, down -v.
+func TestAPICompose(t *testing.T) {
+	bin := os.Getenv("LODGER_TEST_COMPOSE")
+	if bin == "" {
+		t.Fatal("LODGER_TEST_COMPOSE is not set: run the suite with tests/e2e/run.sh, which builds docker compose")
+	}
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	dir := filepath.Join(e.home, "proj")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	project := `services:
+  web:
+    image: ` + busybox + `
+    command: ["sh", "-c", "mkdir -p /www && echo from-web > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    volumes:
+      - data:/data
+  client:
+    image: ` + busybox + `
+    depends_on: [web]
+    command: ["sh", "-c", "until wget -qO- http://web:8080/; do sleep 0.3; done; exec sleep 300"]
+volumes:
+  data:
+`
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(project), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	compose := func(args ...string) result {
+		t.Helper()
+		return call{env: e, bin: bin, extra: []string{"DOCKER_HOST=unix://" + s.sock, "DOCKER_CONFIG=" + filepath.Join(e.home, ".docker")}}.
+			run(t, append([]string{"--project-directory", dir, "-p", "proj"}, args...)...)
+	}
+	wantCode(t, compose("up", "-d"), 0)
+	if r := compose("ps", "--format", "{{.Service}} {{.State}}"); !strings.Contains(r.stdout, "web running") || !strings.Contains(r.stdout, "client running") {
+		t.Errorf("compose ps = %q %q", r.stdout, r.stderr)
+	}
+	// The client found the server by its service name on the project's
+	// network.
+	var logs string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if logs = compose("logs", "client").stdout; strings.Contains(logs, "from-web") {
+			break
+		}
+	}
+	if !strings.Contains(logs, "from-web") {
+		t.Errorf("compose logs client = %q; want from-web", logs)
+	}
+	wantStdout(t, compose("exec", "-T", "web", "cat", "/www/index.html"), "from-web\n")
+	// The CLI sees the project's containers.
+	if r := e.lodger(t, "ps", "--format", "{{.Names}}"); !strings.Contains(r.stdout, "proj-web-1") {
+		t.Errorf("lodger ps = %q; want proj-web-1", r.stdout)
+	}
+	wantCode(t, compose("down", "-v"), 0)
+	if r := e.lodger(t, "ps", "-aq"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("containers after compose down: %q", r.stdout)
+	}
+	if r := e.lodger(t, "volume", "ls", "-q"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("volumes after compose down -v: %q", r.stdout)
+	}
+	if r := e.lodger(t, "network", "ls", "--format", "{{.Name}}"); strings.Contains(r.stdout, "proj_default") {
+		t.Errorf("networks after compose down: %q", r.stdout)
+	}
+}

@@ -126,6 +126,8 @@ log "building into $WORK"
 	# its own so that lodger never links it (issue 15).
 	(cd tests/tcgo && go test -c -tags e2e -o "$WORK/tcgo.test" . &&
 		CGO_ENABLED=0 go build -o "$WORK/reaper" ./reaper)
+	# docker compose v5, pinned in a module of its own (tests/compose).
+	(cd tests/compose && go build -o "$WORK/docker-compose" github.com/docker/compose/v5/cmd)
 )
 # Docker's CLI, which the API tests drive, where the test user reads it.
 if command -v docker >/dev/null; then
@@ -172,6 +174,7 @@ if [ "$(id -u)" = 0 ]; then
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
 		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" LODGER_TEST_REAPER="$WORK/reaper" \
+		LODGER_TEST_COMPOSE="$WORK/docker-compose" \
 		"$WORK/e2e.test" "${args[@]}"
 else
 	# setup-host.sh --check passed: the machine is set up as root's run
@@ -180,6 +183,7 @@ else
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
 		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" LODGER_TEST_REAPER="$WORK/reaper" \
+		LODGER_TEST_COMPOSE="$WORK/docker-compose" \
 		"$WORK/e2e.test" "${args[@]}"
 fi
 rc=$?
