@@ -489,6 +489,11 @@ func TestUserNetworkLs(t *testing.T) {
 	if r.stdout != "Deleted Networks:\nlsnet\n\n" {
 		t.Errorf("network prune: %q", r.stdout)
 	}
+	// --network bridge is Docker's name of lodger's default network.
+	r = e.runRm(t, "--network", "bridge", netImage(), "nettool", "ifaces")
+	if !strings.Contains(r.stdout, "addr eth0 "+ctrIPv4) {
+		t.Errorf("--network bridge: want the default network's %s on eth0\n%s", ctrIPv4, r)
+	}
 	// Docker's network events, as `events` shows them.
 	r = e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
 	if r.stdout != "create lsnet\ndestroy lsnet\n" {
