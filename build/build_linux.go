@@ -939,9 +939,6 @@ func outputFile(w io.Writer) (*os.File, func(), error) {
 
 // copy is COPY and ADD.
 func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, chown, chmod, checksum string, exclude []string, parents bool, cfg *dockerspec.DockerOCIImage) error {
-	if parents {
-		return fmt.Errorf("%s --parents: %w", instr, ErrNotSupported)
-	}
 	mode, err := parseChmod(chmod)
 	if err != nil {
 		return err
@@ -1007,6 +1004,13 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 		if err != nil {
 			return err
 		}
+		if pre, _, ok := strings.Cut(p, "/./"); ok && parents {
+			// --parents keeps the path below the /./ pivot only.
+			pre = strings.TrimPrefix(path.Clean("/"+pre), "/")
+			for i := range ms {
+				ms[i].path = strings.TrimPrefix(ms[i].path, pre+"/")
+			}
+		}
 		tops = append(tops, ms...)
 	}
 	dest := sd.DestPath
@@ -1044,7 +1048,12 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	inline := sd.SourceContents
 	manySources := len(tops)+len(inline)+len(urls) > 1
 	unpack := instr == "ADD"
-	digest, err := src.digest(tops, meta, func(m match) string { return m.base })
+	digest, err := src.digest(tops, meta, func(m match) string {
+		if parents {
+			return m.path
+		}
+		return m.base
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", instr, err)
 	}
@@ -1061,6 +1070,9 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	}
 	var parts []string
 	parts = append(parts, instr)
+	if parents {
+		parts = append(parts, "--parents")
+	}
 	if chown != "" {
 		parts = append(parts, "--chown="+chown)
 	}
@@ -1075,7 +1087,7 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	createdBy := strings.Join(parts, " ")
 	extra := fromLabel + "\x00" + digest + "\x00" + dest
 	return b.fileStep(st, createdBy, extra, cfg, func(rootfs string) error {
-		destIsDir := strings.HasSuffix(dest, "/") || manySources
+		destIsDir := strings.HasSuffix(dest, "/") || manySources || parents
 		if !destIsDir {
 			if fi, err := container.StatInRoot(rootfs, dest); err == nil && fi.IsDir() {
 				destIsDir = true
@@ -1107,6 +1119,13 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 			}
 			dir, name := dest, t.base
 			switch {
+			case parents:
+				// The source's path below the context (or below a /./
+				// in the argument) is kept under the destination.
+				dir = path.Join(dest, path.Dir(t.path))
+				if info.IsDir() {
+					dir, name = path.Join(dest, t.path), "."
+				}
 			case info.IsDir():
 				name = "."
 			case !destIsDir:

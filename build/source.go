@@ -97,6 +97,9 @@ func (s *source) ignored(rel string) bool {
 type match struct {
 	rel  string
 	base string
+	// path is the source path as the argument named it (a wildcard
+	// expanded), relative to the source's root, for COPY --parents.
+	path string
 }
 
 // resolve finds what the source argument src names: one path, or every
@@ -135,7 +138,7 @@ func (s *source) resolve(instr, src string) ([]match, error) {
 			}
 			return nil, &PathError{Instruction: instr, Path: src, Err: err}
 		}
-		out = append(out, match{rel: resolved, base: path.Base(c)})
+		out = append(out, match{rel: resolved, base: path.Base(c), path: c})
 	}
 	if len(out) == 0 {
 		return nil, &PathError{Instruction: instr, Path: src, Err: ErrSourceNotFound}

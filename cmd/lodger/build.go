@@ -46,9 +46,9 @@ copied content match an earlier build's is taken from the cache
 (--no-cache builds everything afresh). The output is Docker's classic
 builder's: Step N/M, Using cache, Successfully built ID, Successfully
 tagged NAME. RUN takes --mount=type=cache|bind|tmpfs|secret and
---network; COPY --exclude; heredocs; a context tarball on stdin; ADD of
-http(s) URLs. A context URL, RUN --mount=type=ssh, COPY --parents and
-ADD of a git repository are not supported yet.`,
+--network; COPY --exclude and --parents; heredocs; a context tarball on
+stdin; ADD of http(s) URLs. A context URL, RUN --mount=type=ssh and ADD
+of a git repository are not supported yet.`,
 		Args: exactArgs(1, "CONTEXT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			contextDir := args[0]

@@ -525,7 +525,8 @@ func TestBuildInterrupt(t *testing.T) {
 // build to the next and out of the image; type=bind shows the context as
 // COPY sees it (without what .dockerignore excludes), read-only;
 // type=tmpfs is fresh; RUN --network=none has only loopback; COPY
-// --exclude leaves paths out.
+// --exclude leaves paths out; COPY --parents keeps the source's path
+// (below a /./ pivot).
 func TestBuildRunMounts(t *testing.T) {
 	e := isolatedEnv(t)
 	e.pull(t, busybox, noTLS)
@@ -540,11 +541,12 @@ RUN --mount=type=bind,source=src,target=/src sh -c 'ls /src > /ls; cat /src/b.tx
 RUN --mount=type=tmpfs,target=/scratch sh -c 'ls -A /scratch | wc -l > /tmpfs; echo x > /scratch/x'
 RUN --network=none sh -c 'cat /proc/net/dev | grep -c : > /ifaces'
 COPY --exclude=*.md src/ /copied/
-CMD cat /count /ls /b /rw /tmpfs /ifaces && ls /copied && ls -A /cache /src /scratch 2>/dev/null | wc -l
+COPY --parents src/b.txt src/./x.md /par/
+CMD cat /count /ls /b /rw /tmpfs /ifaces && ls /copied && ls -A /cache /src /scratch 2>/dev/null | wc -l && find /par -type f | sort
 `,
 	})
 	wantCode(t, e.lodger(t, "build", "-q", "-t", "mounts", dir), 0)
-	want := "1\nb.txt\nx.md\nbound\nread-only\n0\n1\nb.txt\n0\n"
+	want := "1\nb.txt\nx.md\nbound\nread-only\n0\n1\nb.txt\n0\n/par/src/b.txt\n/par/x.md\n"
 	wantStdout(t, e.runRm(t, "mounts"), want)
 	// Again without the cache: the cache mount still holds the first
 	// build's line.
@@ -557,7 +559,7 @@ CMD cat /count /ls /b /rw /tmpfs /ifaces && ls /copied && ls -A /cache /src /scr
 	r := e.lodger(t, "build", "-t", "mounts", dir)
 	wantCode(t, r, 0)
 	steps := buildSteps(r.stdout)
-	if len(steps) != 7 || !cached(steps[1]) || cached(steps[2]) {
+	if len(steps) != 8 || !cached(steps[1]) || cached(steps[2]) {
 		t.Errorf("%s\nwant the cache step reused and the bind step run again", r)
 	}
 	wantStdout(t, e.runRm(t, "mounts", "cat", "/b"), "changed\n")
