@@ -323,7 +323,17 @@ func loadImage(ctx context.Context, policy *signature.PolicyContext, store cstor
 	}
 	id := img.ConfigInfo().Digest.Encoded()
 	img.Close()
-	if _, err := copyMetered(ctx, policy, store, src, name, id, "", o, sys); err != nil {
+	// An image already here (pulled, committed, loaded before) is the same
+	// image: Docker's load then only names it. Copying it again fails in
+	// storage when its layers were made another way ("already exists, but
+	// uses a different top layer").
+	if _, err := store.Image(id); err == nil {
+		if name != nil {
+			if err := store.AddNames(id, []string{reference.TagNameOnly(name).String()}); err != nil {
+				return LoadedImage{}, fmt.Errorf("load image %s: name it %s: %w", shortID(id), name, err)
+			}
+		}
+	} else if _, err := copyMetered(ctx, policy, store, src, name, id, "", o, sys); err != nil {
 		return LoadedImage{}, fmt.Errorf("load image %s: %w", shortID(id), err)
 	}
 	l := LoadedImage{ID: id}
@@ -378,11 +388,18 @@ func loadDockerArchive(ctx context.Context, policy *signature.PolicyContext, sto
 		if len(names) > 0 {
 			first = refs[0].DockerReference()
 		}
-		if _, err := copyMetered(ctx, policy, store, refs[0], first, id, "", o, sys); err != nil {
+		// As in loadImage: an image already here is only named.
+		present := false
+		if _, err := store.Image(id); err == nil {
+			present = true
+		} else if _, err := copyMetered(ctx, policy, store, refs[0], first, id, "", o, sys); err != nil {
 			return out, fmt.Errorf("load image %s: %w", shortID(id), err)
 		}
-		if len(names) > 1 {
-			if err := store.AddNames(id, names[1:]); err != nil {
+		if add := names; len(add) > 1 || (present && len(add) > 0) {
+			if !present {
+				add = add[1:]
+			}
+			if err := store.AddNames(id, add); err != nil {
 				return out, fmt.Errorf("name image %s: %w", shortID(id), err)
 			}
 		}

@@ -243,3 +243,29 @@ func TestPushHints(t *testing.T) {
 	wantError(t, e.lodger(t, "push", "-q", noTLS, id[:12]), 1, id[:12], "DESTINATION")
 	wantError(t, e.lodger(t, "login", "-u", "me", "-p", "pw", registry), 1, registry, "--tls-verify=false")
 }
+
+// TestLoadPresentImage loads the archive of an image that is already
+// here — committed, so its layers were not made by a load — as Docker
+// does: it only names it again. It failed inside storage ("already
+// exists, but uses a different top layer").
+func TestLoadPresentImage(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	wantCode(t, e.lodger(t, "run", "--name", "mk", busybox, "touch", "/made"), 0)
+	wantCode(t, e.lodger(t, "commit", "mk", "lodger-test-local/made:1"), 0)
+	id := e.imageID(t, "lodger-test-local/made:1")
+	archive := filepath.Join(e.tmp, "made.tar")
+	wantOK(t, e.lodger(t, "save", "-q", "-o", archive, "lodger-test-local/made:1"))
+	// Named again, as the archive says, when the name went elsewhere.
+	wantCode(t, e.lodger(t, "tag", busybox, "lodger-test-local/made:1"), 0)
+	for range 2 {
+		r := e.lodger(t, "load", "-q", "-i", archive)
+		wantCode(t, r, 0)
+		if !strings.HasPrefix(r.stdout, "Loaded image: ") || !strings.HasSuffix(r.stdout, "lodger-test-local/made:1\n") {
+			t.Errorf("%s\nwant Loaded image: …lodger-test-local/made:1", r)
+		}
+		if got := e.imageID(t, "lodger-test-local/made:1"); got != id {
+			t.Errorf("made:1 is %s after the load, want %s", got, id)
+		}
+	}
+}
