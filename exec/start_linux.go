@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	osexec "os/exec"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -45,6 +47,9 @@ type Stdio struct {
 type Process struct {
 	cmd     *osexec.Cmd
 	console *os.File
+	// release lets go of the thread the init was forked from, once the
+	// init has been reaped (startLocked).
+	release func()
 }
 
 var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
@@ -178,12 +183,13 @@ func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 		// capabilities there, and execve keeps them only for uid 0.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	if err := cmd.Start(); err != nil {
+	release, err := startLocked(cmd)
+	if err != nil {
 		return nil, &ExitError{ExitLodger, fmt.Errorf("start container init: %w", err)}
 	}
 	specR.Close()
 	syncW.Close()
-	p := &Process{cmd: cmd}
+	p := &Process{cmd: cmd, release: release}
 	if a := spec.Process.OOMScoreAdj; a != nil {
 		if err := setOOMScoreAdj(cmd.Process.Pid, *a); err != nil {
 			return nil, p.fail(ExitLodger, err)
@@ -271,6 +277,7 @@ func (p *Process) failFromSync(r io.Reader, fallback error) error {
 func (p *Process) fail(code int, err error) error {
 	_ = p.cmd.Process.Kill()
 	_ = p.cmd.Wait()
+	p.release()
 	if p.console != nil {
 		p.console.Close()
 	}
@@ -290,6 +297,7 @@ func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig)
 // 128+N when signal N killed it.
 func (p *Process) Wait() (int, error) {
 	err := p.cmd.Wait()
+	p.release()
 	if p.cmd.ProcessState == nil {
 		return ExitLodger, err
 	}
@@ -301,4 +309,32 @@ func (p *Process) Wait() (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ws.ExitStatus(), nil
+}
+
+// startLocked starts cmd from an OS thread locked to a goroutine that
+// waits, holding it, until release is called (after the child is
+// reaped). The init's parent-death signal (Pdeathsig) fires when the
+// thread that forked it ends, not the process: a thread that joins a
+// container's network namespace cannot come back to the host's (it is
+// the initial user namespace's) and is ended when its goroutine returns
+// (netstack's inNetns, the user networks' attach). Had the init been
+// forked from a thread that later served such a call, it was killed
+// (seen with user networks, about half of the first starts).
+func startLocked(cmd *osexec.Cmd) (release func(), err error) {
+	errc := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		err := cmd.Start()
+		errc <- err
+		if err == nil {
+			<-done
+		}
+		runtime.UnlockOSThread()
+	}()
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }, nil
 }
