@@ -469,11 +469,25 @@ func (s *Server) updateContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if _, err := container.Get(s.o.Store, r.PathValue("id")); err != nil {
+	o := container.UpdateOptions{Resources: req.Resources}
+	if rp := req.RestartPolicy; rp.Name != "" {
+		name := string(rp.Name)
+		if rp.Name == dockercontainer.RestartPolicyDisabled {
+			name = ""
+		} else if _, err := monitor.ParseRestart(name); err != nil {
+			writeError(w, badRequest("RestartPolicy %q: use no, on-failure, always or unless-stopped", rp.Name))
+			return
+		}
+		o.Restart = &monitor.RestartPolicy{Name: name, MaxRetries: rp.MaximumRetryCount}
+	}
+	// The same call as `lodger update`: limits written into the
+	// container's own cgroups where one is delegated, refused otherwise
+	// (ErrLimitsNotApplied, with the reason) before anything changed.
+	if err := container.Update(s.o.Store, r.PathValue("id"), o); err != nil {
 		writeError(w, err)
 		return
 	}
-	writeError(w, notImplemented("container update is not implemented by lodger: resource limits need a delegated cgroup"))
+	writeJSON(w, http.StatusOK, dockercontainer.UpdateResponse{Warnings: []string{}})
 }
 
 // logsContainer is GET /containers/{id}/logs: the multiplexed stream

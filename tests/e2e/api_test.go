@@ -730,3 +730,21 @@ volumes:
 		t.Errorf("networks after compose down: %q", r.stdout)
 	}
 }
+
+// TestAPIUpdate changes a running container's restart policy through the
+// socket with Docker's CLI, as `lodger update` does; a limit with no
+// cgroup to write it to is refused with the reason, and a bad policy is
+// refused too.
+func TestAPIUpdate(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	e.pull(t, busybox, noTLS)
+	wantOK(t, s.docker(t, "run", "-d", "--name", "upd", busybox, "sleep", "300"))
+	t.Cleanup(func() { s.docker(t, "rm", "-f", "upd") })
+	wantOK(t, s.docker(t, "update", "--restart", "on-failure:3", "upd"))
+	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}", "upd"), "on-failure 3\n")
+	wantDockerError(t, s.docker(t, "update", "--memory", "64m", "upd"), 1, "resource limits cannot be applied")
+	if r := s.docker(t, "update", "--restart", "bogus", "upd"); r.code == 0 || !strings.Contains(r.stderr, "bogus") {
+		t.Errorf("%s\nwant the policy refused", r)
+	}
+}
