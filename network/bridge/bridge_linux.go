@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lodger-containers/lodger/internal/flock"
 	"io"
 	"net"
 	"net/netip"
@@ -97,24 +98,11 @@ func VethName(endpointID string) string { return "vl" + endpointID[:12] }
 
 // lock takes the network's flock in dir.
 func lock(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("lock network: %w", err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	unlock, err := flock.Lock(filepath.Join(dir, lockFile))
 	if err != nil {
 		return nil, fmt.Errorf("lock network: %w", err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock network: %w", &os.PathError{Op: "flock", Path: f.Name(), Err: err})
-	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // attachRequest is what a gateway reads on its attach socket, with the
