@@ -72,7 +72,7 @@ func (g Group) Set(l Limits) error {
 		if !ok {
 			continue
 		}
-		if err := os.WriteFile(filepath.Join(dir, w.file), []byte(w.value), 0); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, w.file), []byte(w.value), 0o644); err != nil {
 			return fmt.Errorf("set %s limit: %w", w.controller, err)
 		}
 	}
@@ -93,7 +93,7 @@ func (g Group) Has(c string) bool { _, ok := g.Dirs[c]; return ok }
 // Add places process pid in every cgroup of g.
 func (g Group) Add(pid int) error {
 	for c, dir := range g.Dirs {
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			return fmt.Errorf("place the container in its %s cgroup: %w", c, err)
 		}
 	}
