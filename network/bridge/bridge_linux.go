@@ -132,14 +132,33 @@ func Attach(pid int, a Attachment) error {
 		return err
 	}
 	defer unlock()
-	if err := ensureGateway(a.Dir, a.Record, a.Program, a.MTU); err != nil {
-		return fmt.Errorf("network %s: %w", a.Network, err)
-	}
-	if err := call(a.Dir, pid, attachRequest{Attachment: a}); err != nil {
-		return fmt.Errorf("network %s: %w", a.Network, err)
-	}
-	return nil
+	return serve(pid, a, attachRequest{Attachment: a})
 }
+
+// serve makes sure the network's gateway runs and sends it r. A gateway
+// found running may be on its way out (its attach socket already gone,
+// its lock not yet released as its process ends): then serve waits for
+// it to go, up to 5 s, and starts a new one. Seen once in a full CI run
+// of TestUserNetworkParallel ("reach the gateway: … no such file").
+func serve(pid int, a Attachment, r attachRequest) error {
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := ensureGateway(a.Dir, a.Record, a.Program, a.MTU); err != nil {
+			return fmt.Errorf("network %s: %w", a.Network, err)
+		}
+		err := call(a.Dir, pid, r)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errGatewayGone) || time.Now().After(deadline) {
+			return fmt.Errorf("network %s: %w", a.Network, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// errGatewayGone: the gateway's attach socket is missing or refuses, as
+// when the gateway is exiting.
+var errGatewayGone = errors.New("the gateway is not serving")
 
 // Detach takes the container's interface with MAC mac off network a (a
 // live disconnect): deleting one end of a veth pair deletes both.
@@ -149,13 +168,7 @@ func Detach(pid int, mac string, a Attachment) error {
 		return err
 	}
 	defer unlock()
-	if err := ensureGateway(a.Dir, a.Record, a.Program, a.MTU); err != nil {
-		return fmt.Errorf("network %s: %w", a.Network, err)
-	}
-	if err := call(a.Dir, pid, attachRequest{Attachment: a, DetachMAC: mac}); err != nil {
-		return fmt.Errorf("network %s: %w", a.Network, err)
-	}
-	return nil
+	return serve(pid, a, attachRequest{Attachment: a, DetachMAC: mac})
 }
 
 // call sends r with the network namespace of pid to the gateway in dir
@@ -172,6 +185,9 @@ func call(dir string, pid int, r attachRequest) error {
 	}
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: filepath.Join(dir, attachSocket), Net: "unix"})
 	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
+			err = fmt.Errorf("%w: %w", errGatewayGone, err)
+		}
 		return fmt.Errorf("reach the gateway: %w", err)
 	}
 	defer c.Close()
