@@ -49,13 +49,8 @@ func CommitStep(ctx context.Context, store cstorage.Store, layer io.Reader, o St
 			return "", fmt.Errorf("find image %s: %w", shortID(o.Parent), err)
 		}
 		top = base.TopLayer
-		for id := top; id != ""; {
-			l, err := store.Layer(id)
-			if err != nil {
-				return "", fmt.Errorf("read layer %s of image %s: %w", shortID(id), shortID(base.ID), err)
-			}
-			chain = append([]*cstorage.Layer{l}, chain...)
-			id = l.Parent
+		if chain, err = layerChain(store, base); err != nil {
+			return "", err
 		}
 	}
 	if err := ctx.Err(); err != nil {

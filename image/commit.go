@@ -76,13 +76,8 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 			return "", err
 		}
 		parent = base.TopLayer
-		for id := parent; id != ""; {
-			l, err := store.Layer(id)
-			if err != nil {
-				return "", fmt.Errorf("read layer %s of image %s: %w", shortID(id), shortID(base.ID), err)
-			}
-			chain = append([]*cstorage.Layer{l}, chain...)
-			id = l.Parent
+		if chain, err = layerChain(store, base); err != nil {
+			return "", err
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -201,4 +196,18 @@ func storeImage(store cstorage.Store, configBlob []byte, chain []*cstorage.Layer
 		}
 	}
 	return id, nil
+}
+
+// layerChain is img's layers, base first.
+func layerChain(store cstorage.Store, img *cstorage.Image) ([]*cstorage.Layer, error) {
+	var chain []*cstorage.Layer
+	for id := img.TopLayer; id != ""; {
+		l, err := store.Layer(id)
+		if err != nil {
+			return nil, fmt.Errorf("read layer %s of image %s: %w", shortID(id), shortID(img.ID), err)
+		}
+		chain = append([]*cstorage.Layer{l}, chain...)
+		id = l.Parent
+	}
+	return chain, nil
 }
