@@ -248,11 +248,9 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 	if n, err := lnetwork.New("").Get(m.NetworkName()); err == nil {
 		ep.NetworkID = n.ID // the predefined networks' IDs need no store
 	}
-	if net.Mode == NetworkNetstack {
-		ep.Gateway, ep.IPPrefixLen = netstack.Gateway, 24
-		if st.Status == monitor.StatusRunning {
-			ep.IPAddress = netstack.Guest
-		}
+	if net.Mode == NetworkNetstack && st.Status == monitor.StatusRunning {
+		// As Docker: a stopped container shows no address.
+		ep.Gateway, ep.IPPrefixLen, ep.IPAddress = netstack.Gateway, 24, netstack.Guest
 	}
 	if net.Mode != NetworkUser { // addUserNetworks fills those in
 		d.NetworkSettings.Networks[m.NetworkName()] = ep

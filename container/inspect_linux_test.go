@@ -124,9 +124,16 @@ func TestInspectDockerConfig(t *testing.T) {
 	if r.HostConfig.NetworkMode != "bridge" {
 		t.Errorf("NetworkMode %q, want bridge", r.HostConfig.NetworkMode)
 	}
+	// Stopped: the network's entry, without an address (Docker's).
 	ep, ok := r.NetworkSettings.Networks["bridge"]
-	if !ok || len(ep.NetworkID) != 64 || ep.Gateway.String() != "10.0.2.2" {
-		t.Errorf("Networks %v, want bridge with its ID and gateway", r.NetworkSettings.Networks)
+	if !ok || len(ep.NetworkID) != 64 || ep.Gateway.IsValid() || ep.IPAddress.IsValid() {
+		t.Errorf("Networks %v, want bridge with its ID and no address while stopped", r.NetworkSettings.Networks)
+	}
+	running := in
+	running.State.Status = monitor.StatusRunning
+	ep, ok = inspectReport(running, &specs.Spec{}, img).NetworkSettings.Networks["bridge"]
+	if !ok || ep.Gateway.String() != "10.0.2.2" || ep.IPAddress.String() != "10.0.2.100" {
+		t.Errorf("Networks %v, want bridge with its gateway and address while running", r.NetworkSettings.Networks)
 	}
 	// --entrypoint "" is Docker's reset: [""], no Cmd from the image.
 	in.Metadata.Entrypoint, in.Metadata.Cmd = []string{""}, nil

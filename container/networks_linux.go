@@ -12,6 +12,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/network"
@@ -45,6 +46,10 @@ func NetworkStore(store cstorage.Store) *network.Store {
 	}
 	ns.Created = func(n network.Network) {
 		Journal().Emit(events.Network, "create", n.ID, map[string]string{"name": n.Name, "type": network.DriverBridge})
+	}
+	ns.Running = func(id string) bool {
+		dir, err := store.ContainerRunDirectory(id)
+		return err == nil && monitor.LoadState(dir).Status == monitor.StatusRunning
 	}
 	return ns
 }
@@ -209,8 +214,10 @@ func (s NetworkSettings) releaseUser(store cstorage.Store, id string) {
 
 // addUserNetworks puts the container's user networks into r, as Docker's
 // NetworkSettings.Networks and HostConfig.NetworkMode show them. The
-// address is the container's for as long as it exists, so it is shown
-// stopped too.
+// address stays the container's for as long as it exists, but as in
+// Docker only a running container shows it (and its gateway, MAC,
+// endpoint and DNS names); a stopped one keeps its entries with those
+// empty.
 func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 	ns := in.Metadata.networkOf()
 	if ns.Mode != NetworkUser || r.NetworkSettings == nil {
@@ -224,6 +231,20 @@ func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 		ep := &dnetwork.EndpointSettings{NetworkID: u.ID, Aliases: u.Aliases}
 		if n, err := nets.Get(u.ID); err == nil {
 			if e, ok := n.Endpoints[in.ID]; ok {
+				if len(e.Static) > 0 {
+					ep.IPAMConfig = &dnetwork.EndpointIPAMConfig{}
+					for _, a := range e.Static {
+						if a.Is4() {
+							ep.IPAMConfig.IPv4Address = a
+						} else {
+							ep.IPAMConfig.IPv6Address = a
+						}
+					}
+				}
+				if in.State.Status != monitor.StatusRunning {
+					r.NetworkSettings.Networks[u.Name] = ep
+					continue
+				}
 				ep.EndpointID = e.ID
 				ep.DNSNames = e.Names()
 				if mac, err := net.ParseMAC(e.MAC); err == nil {
@@ -234,16 +255,6 @@ func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 				}
 				if sn, ok := n.Subnet6(); ok && e.IPv6.IsValid() {
 					ep.GlobalIPv6Address, ep.GlobalIPv6PrefixLen, ep.IPv6Gateway = e.IPv6, sn.Subnet.Bits(), sn.Gateway
-				}
-				if len(e.Static) > 0 {
-					ep.IPAMConfig = &dnetwork.EndpointIPAMConfig{}
-					for _, a := range e.Static {
-						if a.Is4() {
-							ep.IPAMConfig.IPv4Address = a
-						} else {
-							ep.IPAMConfig.IPv6Address = a
-						}
-					}
 				}
 			}
 		}

@@ -9,10 +9,15 @@ import (
 )
 
 // Inspect is the network as Docker's `network inspect` and the Engine
-// API's GET /networks/{id} show it.
+// API's GET /networks/{id} show it. Containers are the running ones
+// where n.Running is known (a stopped container has no endpoint in
+// Docker), else every container with an address.
 func (n Network) Inspect() dnetwork.Inspect {
 	out := dnetwork.Inspect{Network: n.summary(), Containers: map[string]dnetwork.EndpointResource{}}
 	for id, e := range n.Endpoints {
+		if n.Running != nil && !n.Running[id] {
+			continue
+		}
 		r := dnetwork.EndpointResource{Name: e.Name, EndpointID: e.ID}
 		if mac, err := net.ParseMAC(e.MAC); err == nil {
 			r.MacAddress = dnetwork.HardwareAddr(mac)

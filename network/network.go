@@ -105,6 +105,10 @@ type Network struct {
 	Endpoints map[string]Endpoint `json:"endpoints,omitempty"`
 	// Predefined is set for bridge, host and none, which have no record.
 	Predefined bool `json:"-"`
+	// Running, when not nil, is the set of the endpoints' containers
+	// that run (Store.Get fills it where Store.Running is set): Inspect
+	// lists only those, as Docker's network inspect does.
+	Running map[string]bool `json:"-"`
 }
 
 // Subnet is one of a network's address ranges.
@@ -177,6 +181,9 @@ type Store struct {
 	Teardown func(Network) error
 	// Created, when set, learns of each network Create made.
 	Created func(Network)
+	// Running, when set, says whether a container runs: Get marks the
+	// network's running containers for Inspect.
+	Running func(containerID string) bool
 }
 
 // New returns the store of graphRoot. Nothing is created until a network
@@ -327,8 +334,30 @@ func parseOptions(opts map[string]string) (int, error) {
 				return 0, kindErr(ErrInvalid, "option %s=%s: the MTU is a number from 1280 to 65520", k, v)
 			}
 			mtu = n
+		case "com.docker.network.bridge.name":
+			// The bridge lives in the network's own namespace, always as
+			// br0: no host interface takes the name. Accepted, so that
+			// compose files that set it work.
+		case "com.docker.network.bridge.enable_icc", "com.docker.network.bridge.enable_ip_masquerade":
+			// What lodger always does (neighbours reach each other, the
+			// way out is NAT'd): true is accepted, false is not built.
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return 0, kindErr(ErrInvalid, "option %s=%s: want true or false", k, v)
+			}
+			if !on {
+				what := "containers on a lodger network always reach each other"
+				if strings.HasSuffix(k, "masquerade") {
+					what = "a lodger network's way out is always NAT; --internal gives none"
+				}
+				return 0, kindErr(ErrInvalid, "option %s=false: not supported (%s)", k, what)
+			}
+		case "com.docker.network.container_iface_prefix":
+			if v != "eth" {
+				return 0, kindErr(ErrInvalid, "option %s=%s: not supported (a container's interfaces are eth0, eth1...)", k, v)
+			}
 		default:
-			return 0, kindErr(ErrInvalid, "option %q: the bridge driver takes mtu=N", k)
+			return 0, kindErr(ErrInvalid, "option %q: not supported; the bridge driver takes mtu=N (also com.docker.network.driver.mtu), and accepts com.docker.network.bridge.name (ignored), enable_icc=true, enable_ip_masquerade=true", k)
 		}
 	}
 	return mtu, nil
@@ -486,7 +515,16 @@ func (s *Store) Get(nameOrID string) (Network, error) {
 	if err != nil {
 		return Network{}, err
 	}
-	return find(nets, nameOrID)
+	n, err := find(nets, nameOrID)
+	if err == nil && s.Running != nil {
+		n.Running = map[string]bool{}
+		for id := range n.Endpoints {
+			if s.Running(id) {
+				n.Running[id] = true
+			}
+		}
+	}
+	return n, err
 }
 
 func find(nets []Network, nameOrID string) (Network, error) {

@@ -79,7 +79,10 @@ func TestCreateBadInput(t *testing.T) {
 		{"range outside", CreateOptions{Name: "r", Subnets: []SubnetOptions{{Subnet: p("192.168.7.0/24"), IPRange: p("192.168.8.0/25")}}}, ErrInvalid, "--ip-range"},
 		{"driver", CreateOptions{Name: "v", Driver: "overlay"}, ErrInvalid, "bridge driver"},
 		{"mtu", CreateOptions{Name: "m", Options: map[string]string{"mtu": "100"}}, ErrInvalid, "MTU"},
-		{"option", CreateOptions{Name: "m", Options: map[string]string{"foo": "1"}}, ErrInvalid, "mtu=N"},
+		{"option", CreateOptions{Name: "m", Options: map[string]string{"foo": "1"}}, ErrInvalid, `option "foo": not supported`},
+		{"docker mtu", CreateOptions{Name: "m", Options: map[string]string{"com.docker.network.driver.mtu": "x"}}, ErrInvalid, "MTU"},
+		{"icc off", CreateOptions{Name: "m", Options: map[string]string{"com.docker.network.bridge.enable_icc": "false"}}, ErrInvalid, "enable_icc=false: not supported"},
+		{"host binding", CreateOptions{Name: "m", Options: map[string]string{"com.docker.network.bridge.host_binding_ipv4": "127.0.0.1"}}, ErrInvalid, "host_binding_ipv4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.Create(tc.o)
@@ -90,6 +93,17 @@ func TestCreateBadInput(t *testing.T) {
 	}
 	if nets, _ := s.List(ListOptions{Filters: map[string][]string{"type": {"custom"}}}); len(nets) != 1 {
 		t.Errorf("%d user networks after refused creates, want 1", len(nets))
+	}
+}
+
+func TestCreateDockerOptions(t *testing.T) {
+	s := newStore(t)
+	n := mustCreate(t, s, CreateOptions{Name: "d", Options: map[string]string{
+		"com.docker.network.driver.mtu": "1500", "com.docker.network.bridge.name": "br-compose",
+		"com.docker.network.bridge.enable_icc": "true", "com.docker.network.bridge.enable_ip_masquerade": "true",
+	}})
+	if n.MTU != 1500 {
+		t.Errorf("MTU %d, want 1500 from com.docker.network.driver.mtu", n.MTU)
 	}
 }
 

@@ -98,7 +98,11 @@ with --ipv6 a /64 of fd4c:6f64:6765::/48). --subnet (IPv4 and, with
 same order, set the gateway (default: the subnet's first address) and the
 range addresses are picked from. Overlapping another network's subnet is
 refused. --internal: no way out of the network (names still resolve).
---opt mtu=N sets the links' MTU (default 65520).`,
+--opt mtu=N (or Docker's com.docker.network.driver.mtu=N) sets the links'
+MTU (default 65520). Of Docker's other bridge options,
+com.docker.network.bridge.name is accepted and ignored (the bridge lives in
+the network's own namespace), enable_icc=true and enable_ip_masquerade=true
+are what lodger does anyway; any other option is refused.`,
 		Args: exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
@@ -147,7 +151,7 @@ refused. --internal: no way out of the network (names still resolve).
 	f.BoolVar(&o.Internal, "internal", false, "no route out of the network")
 	f.BoolVar(&o.IPv6, "ipv6", false, "give the network an IPv6 subnet too")
 	f.StringArrayVar(&labels, "label", nil, "set a label KEY=VALUE on the network")
-	f.StringArrayVarP(&opts, "opt", "o", nil, "driver option KEY=VALUE: mtu=N")
+	f.StringArrayVarP(&opts, "opt", "o", nil, "driver option KEY=VALUE: mtu=N or com.docker.network.driver.mtu=N (see above)")
 	return sessionCommand(cmd, 1)
 }
 

@@ -120,6 +120,20 @@ func TestUserNetworkNames(t *testing.T) {
 	}
 	// A stopped container is no longer found by name, as in Docker.
 	wantCode(t, e.lodger(t, "stop", "-t", "0", "srv"), 0)
+	// Nor does it show an address: its entry stays, empty (Docker's
+	// inspect), and network inspect lists only running containers.
+	r = e.lodger(t, "inspect", "-f", "{{json .NetworkSettings.Networks}}", "srv")
+	var stopped map[string]struct{ NetworkID, IPAddress, Gateway, MacAddress string }
+	if err := json.Unmarshal([]byte(r.stdout), &stopped); err != nil {
+		t.Fatalf("%s: %v", r, err)
+	}
+	if ep, ok := stopped["appnet"]; !ok || ep.NetworkID == "" || ep.IPAddress != "" || ep.Gateway != "" || ep.MacAddress != "" {
+		t.Errorf("inspect of the stopped srv: %s, want appnet with its NetworkID and no address, gateway or MAC", r.stdout)
+	}
+	r = e.lodger(t, "network", "inspect", "-f", "{{len .Containers}}", "appnet")
+	if strings.TrimSpace(r.stdout) != "0" {
+		t.Errorf("network inspect lists %s containers with srv stopped, want 0 (Docker lists running ones)", r.stdout)
+	}
 	r = e.runRm(t, "--network", "appnet", netImage(), "nettool", "resolve", "-timeout", "3s", "srv")
 	if r.code == 0 {
 		t.Errorf("a stopped container still resolves\n%s", r)
@@ -214,6 +228,9 @@ func TestUserNetworkBadInput(t *testing.T) {
 		{[]string{"network", "create", "--subnet", "nonsense", "x"}, 1, "--subnet"},
 		{[]string{"network", "rm", "badnet"}, 1, "in use by container holder"},
 		{[]string{"network", "rm", "bridge"}, 1, "predefined"},
+		{[]string{"network", "create", "--opt", "colour=blue", "optnet"}, 1, `option "colour": not supported`},
+		{[]string{"network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "optnet"}, 1, "enable_icc=false: not supported"},
+		{[]string{"network", "create", "-o", "com.docker.network.driver.mtu=9", "optnet"}, 1, "MTU is a number from 1280"},
 		{[]string{"run", "--rm", "-q", noTLS, "--network", "nosuchnet", netImage(), "true"}, 125, "no such network"},
 		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "--ip", "10.99.0.5", netImage(), "true"}, 125, "not a host address"},
 		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "--ip", "10.91.0.50", netImage(), "true"}, 125, "already in use"},
@@ -233,6 +250,26 @@ func TestUserNetworkBadInput(t *testing.T) {
 	r = e.lodger(t, "ps", "-a", "-q")
 	if n := len(lines(r.stdout)); n != 1 {
 		t.Errorf("%d containers after refused runs, want 1\n%s", n, r)
+	}
+	if r := e.lodger(t, "network", "inspect", "optnet"); r.code != 1 {
+		t.Errorf("a refused network create left network optnet\n%s", r)
+	}
+}
+
+// TestUserNetworkDockerOptions: the bridge driver's options a compose
+// file or a Docker user passes: Docker's MTU key sets the links' MTU, the
+// bridge's name is accepted (and means nothing: the bridge is br0 in the
+// network's own namespace).
+func TestUserNetworkDockerOptions(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "-o", "com.docker.network.driver.mtu=1400", "-o", "com.docker.network.bridge.name=br-app", "-o", "com.docker.network.bridge.enable_icc=true", "mtunet")
+	r := e.lodger(t, "network", "inspect", "-f", `{{index .Options "com.docker.network.driver.mtu"}}`, "mtunet")
+	if strings.TrimSpace(r.stdout) != "1400" {
+		t.Errorf("network inspect's MTU option: %q, want 1400\n%s", r.stdout, r)
+	}
+	c := parseIfaces(t, e.runRm(t, "--network", "mtunet", netImage(), "nettool", "ifaces"))
+	if eth0 := c.ifaces["eth0"]; eth0 == nil || eth0.mtu != 1400 {
+		t.Errorf("eth0 on a network made with com.docker.network.driver.mtu=1400: %+v, want MTU 1400", eth0)
 	}
 }
 
@@ -295,7 +332,7 @@ func TestUserNetworkGatewayKilled(t *testing.T) {
 func TestUserNetworkParallel(t *testing.T) {
 	e := isolatedEnv(t)
 	netCreate(t, e, "crowd")
-	const n = 20
+	const n = 50
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
