@@ -66,13 +66,7 @@ func (s *NetworkSettings) addPorts(explicit []ports.Mapping, all bool, exposed m
 	if len(ms) == 0 {
 		return nil
 	}
-	if s.Mode == NetworkUser {
-		for _, m := range ms {
-			if m.Protocol != "tcp" {
-				return fmt.Errorf("-p %s: lodger publishes only TCP ports of a container on a user network yet; use TCP, or the default network", m)
-			}
-		}
-	} else if s.Mode != NetworkNetstack {
+	if s.Mode != NetworkUser && s.Mode != NetworkNetstack {
 		return fmt.Errorf("-p and -P publish ports of the netstack network, not of --network %s", s.Mode)
 	}
 	if err := ports.Validate(ms); err != nil {

@@ -194,7 +194,7 @@ func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Co
 		}
 		atts = append(atts, a)
 		if i == 0 {
-			cfg.LAN = &netstack.LAN{Subnet: a.Address.Masked(), Gateway: a.Gateway, Guest: ep.IPv4, Internal: n.Internal}
+			cfg.LAN = &netstack.LAN{Subnet: a.Address.Masked(), Gateway: a.Gateway, Guest: ep.IPv4, Internal: n.Internal, Relay: bridge.RelaySocket(a.Dir)}
 			cfg.IPv6 = a.Address6.IsValid()
 			if cfg.IPv6 {
 				cfg.LAN.Subnet6, cfg.LAN.Gateway6, cfg.LAN.Guest6 = a.Address6.Masked(), a.Gateway6, ep.IPv6

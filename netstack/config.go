@@ -88,6 +88,9 @@ type LAN struct {
 	MAC string `json:"mac,omitempty"`
 	// Internal networks have no way out: the stack dials nothing.
 	Internal bool `json:"internal,omitempty"`
+	// Relay is the gateway's relay socket, through which a container's
+	// monitor carries its published UDP ports (relay_linux.go).
+	Relay string `json:"relay,omitempty"`
 }
 
 // plan is the addresses a stack or a container's link uses.

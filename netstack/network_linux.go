@@ -390,6 +390,13 @@ func (n *Network) serveUDP(l ports.Listener) {
 	}
 	var mu sync.Mutex
 	flows := map[netip.AddrPort]*flow{}
+	// A container on a user network has no stack here: its datagrams go
+	// through the network's gateway (relay_linux.go).
+	var relay *udpRelay
+	if n.cfg.LAN != nil && n.cfg.LAN.Relay != "" {
+		relay = newUDPRelay(n.cfg.LAN.Relay, l, &n.wg)
+		defer relay.close()
+	}
 	defer func() {
 		mu.Lock()
 		for _, f := range flows {
@@ -412,8 +419,12 @@ func (n *Network) serveUDP(l ports.Listener) {
 			}
 		}
 		st := n.current.Load()
+		if st != nil && st.s == nil && relay != nil {
+			relay.send(st, client, buf[:nr])
+			continue
+		}
 		if st == nil || st.s == nil {
-			continue // no stack: a user network's container (UDP is refused there)
+			continue
 		}
 		mu.Lock()
 		f := flows[client]
@@ -461,17 +472,22 @@ func (n *Network) serveUDP(l ports.Listener) {
 
 func (st *Stack) dialUDP(client netip.AddrPort, port uint16) (*gonet.UDPConn, error) {
 	src := st.source(client.Addr())
-	to := netip.AddrPortFrom(st.guest(src), port)
-	proto := protoOf(src)
+	return st.dialUDPAs(netip.AddrPortFrom(src, client.Port()), netip.AddrPortFrom(st.guest(src), port))
+}
+
+// dialUDPAs opens a UDP endpoint in the stack bound to from, which the
+// stack need not own (spoofing), and connected to to.
+func (st *Stack) dialUDPAs(from, to netip.AddrPort) (*gonet.UDPConn, error) {
+	proto := protoOf(from.Addr())
 	var wq waiter.Queue
 	ep, tcpipErr := st.s.NewEndpoint(udp.ProtocolNumber, proto, &wq)
 	if tcpipErr != nil {
 		return nil, fmt.Errorf("udp to the container: %s", tcpipErr)
 	}
 	ep.SocketOptions().SetReuseAddress(true)
-	if tcpipErr := ep.Bind(tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(src), Port: client.Port()}); tcpipErr != nil {
+	if tcpipErr := ep.Bind(tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(from.Addr()), Port: from.Port()}); tcpipErr != nil {
 		ep.Close()
-		return nil, fmt.Errorf("udp to the container as %s: %s", client, tcpipErr)
+		return nil, fmt.Errorf("udp to the container as %s: %s", from, tcpipErr)
 	}
 	if tcpipErr := ep.Connect(tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(to.Addr()), Port: to.Port()}); tcpipErr != nil {
 		ep.Close()

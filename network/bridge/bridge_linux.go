@@ -65,7 +65,12 @@ const (
 	gatewayPidFile  = "gateway.pid"
 	gatewayLogFile  = "gateway.log"
 	attachSocket    = "attach.sock" // the gateway's: see Attach
+	relaySocket     = "udp.sock"    // the gateway's: published UDP ports (netstack's relay)
 )
+
+// RelaySocket is the gateway's socket for the published UDP ports of the
+// network's containers, whose monitors have no stack of their own.
+func RelaySocket(dir string) string { return filepath.Join(dir, relaySocket) }
 
 // Dir is a network's run directory.
 func Dir(runRoot, name string) string { return filepath.Join(runRoot, "networks", name) }

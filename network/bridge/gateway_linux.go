@@ -163,6 +163,14 @@ func GatewayMain(args []string) int {
 	}
 	defer l.Close()
 	go serveAttach(l)
+	relay := RelaySocket(dir)
+	_ = os.Remove(relay)
+	rl, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: relay, Net: "unixpacket"})
+	if err != nil {
+		return fail(fmt.Errorf("relay socket: %w", err))
+	}
+	defer rl.Close()
+	go st.ServeRelay(rl)
 	fmt.Fprint(ready, "ok")
 	ready.Close()
 	watch(dir, record, nsPath, h, names)

@@ -234,7 +234,6 @@ func TestUserNetworkBadInput(t *testing.T) {
 		{[]string{"run", "--rm", "-q", noTLS, "--network", "nosuchnet", netImage(), "true"}, 125, "no such network"},
 		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "--ip", "10.99.0.5", netImage(), "true"}, 125, "not a host address"},
 		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "--ip", "10.91.0.50", netImage(), "true"}, 125, "already in use"},
-		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "-p", "9999:53/udp", netImage(), "true"}, 125, "only TCP"},
 		{[]string{"run", "--rm", "-q", noTLS, "--network", "badnet", "--network", "none", netImage(), "true"}, 125, "not both"},
 	} {
 		r := e.lodger(t, tc.args...)
@@ -385,28 +384,54 @@ func TestUserNetworkPublish(t *testing.T) {
 	e := isolatedEnv(t)
 	ip := hostIPv4(t)
 	netCreate(t, e, "pubnet")
-	port := freePort(t, "tcp", netip.IPv4Unspecified())
-	runDetached(t, e, "pub", "--network", "pubnet", "-p", fmt.Sprintf("%d:8080", port), netImage(), "nettool", "serve", "tcp", "8080")
+	any4 := netip.IPv4Unspecified()
+	port, udpPort := freePort(t, "tcp", any4), freePort(t, "udp", any4)
+	runDetached(t, e, "pub", append([]string{"--network", "pubnet", "-p", fmt.Sprintf("%d:8080", port), "-p", fmt.Sprintf("%d:9090/udp", udpPort), netImage()}, servers...)...)
 	waitHello(t, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	reply, local, err := sayHello("tcp", ip, netip.AddrPortFrom(ip, uint16(port)).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "hello " + local + "\n"; reply != want {
-		t.Errorf("reply %q, want %q: the server must see the true client address", reply, want)
-	}
-	// A client on the host's loopback appears as the network's gateway.
-	reply, _, err = sayHello("tcp", netip.Addr{}, fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitHello(t, "udp", fmt.Sprintf("127.0.0.1:%d", udpPort))
 	r := e.lodger(t, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", "pubnet")
-	if gw := strings.TrimSpace(r.stdout); !strings.HasPrefix(reply, "hello "+gw+":") {
-		t.Errorf("loopback client seen as %q, want the gateway %s", reply, gw)
+	gw := strings.TrimSpace(r.stdout)
+	for _, proto := range []struct {
+		network string
+		port    int
+	}{{"tcp", port}, {"udp", udpPort}} {
+		reply, local, err := sayHello(proto.network, ip, netip.AddrPortFrom(ip, uint16(proto.port)).String())
+		if err != nil {
+			t.Fatalf("%s from %s: %v", proto.network, ip, err)
+		}
+		if want := "hello " + local + "\n"; reply != want {
+			t.Errorf("%s reply %q, want %q: the server must see the true client address", proto.network, reply, want)
+		}
+		// A client on the host's loopback appears as the network's gateway.
+		reply, _, err = sayHello(proto.network, netip.Addr{}, fmt.Sprintf("127.0.0.1:%d", proto.port))
+		if err != nil {
+			t.Fatalf("%s from loopback: %v", proto.network, err)
+		}
+		if !strings.HasPrefix(reply, "hello "+gw+":") {
+			t.Errorf("%s loopback client seen as %q, want the gateway %s", proto.network, reply, gw)
+		}
 	}
-	// A neighbour on the network reaches the server directly.
-	r = e.runRm(t, "--network", "pubnet", netImage(), "nettool", "dial", "tcp", "pub:8080")
+	// A neighbour on the network reaches the servers directly.
+	r = e.runRm(t, "--network", "pubnet", netImage(), "sh", "-c", "nettool dial tcp pub:8080 && nettool dial udp pub:9090")
 	wantCode(t, r, 0)
+	if n := strings.Count(r.stdout, "hello 10."); n != 2 {
+		t.Errorf("a neighbour's TCP and UDP hellos: %q, want two from its own address", r.stdout)
+	}
+	// Published UDP rides on the gateway: killed, it is restarted, and
+	// the port answers again.
+	pid := gatewayPid(t, e, "pubnet")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new gateway process", func() bool {
+		p := gatewayPid(t, e, "pubnet")
+		return p != 0 && p != pid
+	})
+	waitHello(t, "udp", fmt.Sprintf("127.0.0.1:%d", udpPort))
+	reply, local, err := sayHello("udp", ip, netip.AddrPortFrom(ip, uint16(udpPort)).String())
+	if err != nil || reply != "hello "+local+"\n" {
+		t.Errorf("udp after the gateway's restart: %q, %v; want hello %s", reply, err, local)
+	}
 }
 
 func TestUserNetworkConnect(t *testing.T) {
