@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
+	"github.com/lodger-containers/lodger/container/mountspec"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
 
@@ -282,10 +284,11 @@ func portMappings(pm network.PortMap) ([]ports.Mapping, error) {
 func mountOptions(hc *dockercontainer.HostConfig) (container.MountOptions, error) {
 	mo := container.MountOptions{ReadOnly: hc.ReadonlyRootfs, ShmSize: hc.ShmSize}
 	for _, b := range hc.Binds {
-		m, err := container.ParseVolume(b)
+		m, err := mountspec.ParseVolume(b)
 		if err != nil {
-			return mo, badRequest("Binds: %v", err)
+			return mo, mountError("Binds", err)
 		}
+		m.Origin = fmt.Sprintf("Binds %q", b)
 		mo.List = append(mo.List, m)
 	}
 	for _, am := range hc.Mounts {
@@ -300,13 +303,24 @@ func mountOptions(hc *dockercontainer.HostConfig) (container.MountOptions, error
 		if o := hc.Tmpfs[dst]; o != "" {
 			v += ":" + o
 		}
-		m, err := container.ParseTmpfs(v)
+		m, err := mountspec.ParseTmpfs(v)
 		if err != nil {
-			return mo, badRequest("Tmpfs: %v", err)
+			return mo, mountError("Tmpfs", err)
 		}
+		m.Origin = fmt.Sprintf("Tmpfs %q", v)
 		mo.List = append(mo.List, m)
 	}
 	return mo, nil
+}
+
+// mountError phrases a value of field that does not parse: 400, the
+// field, the value and why.
+func mountError(field string, err error) error {
+	var se *mountspec.Error
+	if errors.As(err, &se) {
+		return badRequest("%s %q: %s", field, se.Value, se.Reason)
+	}
+	return err
 }
 
 // apiMount is one typed mount of the API.
@@ -315,7 +329,7 @@ func apiMount(am mount.Mount) (container.Mount, error) {
 	if !path.IsAbs(am.Target) {
 		return container.Mount{}, badRequest("%s: the target must be an absolute path", flag)
 	}
-	m := container.Mount{Destination: path.Clean(am.Target), ReadOnly: am.ReadOnly, Flag: flag}
+	m := container.Mount{Destination: path.Clean(am.Target), ReadOnly: am.ReadOnly, Origin: flag}
 	switch am.Type {
 	case mount.TypeBind:
 		if !path.IsAbs(am.Source) {

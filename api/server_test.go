@@ -127,15 +127,21 @@ func TestCreateBadInput(t *testing.T) {
 		{"bad port", `{"Image": "x", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "http"}]}}}`, http.StatusBadRequest, "not a port"},
 		{"bad mount", `{"Image": "x", "HostConfig": {"Mounts": [{"Type": "npipe", "Target": "/x"}]}}`, http.StatusBadRequest, "not supported"},
 		{"relative target", `{"Image": "x", "HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "x"}]}}`, http.StatusBadRequest, "absolute"},
-		{"bad bind", `{"Image": "x", "HostConfig": {"Binds": ["./x:/c"]}}`, http.StatusBadRequest, "Binds"},
+		{"bad bind", `{"Image": "x", "HostConfig": {"Binds": ["./x:/c"]}}`, http.StatusBadRequest, `Binds "./x:/c": relative bind source ./x`},
+		{"bad tmpfs", `{"Image": "x", "HostConfig": {"Tmpfs": {"/t": "bogus"}}}`, http.StatusBadRequest, `Tmpfs "/t:bogus": unknown option "bogus"`},
 		{"container network", `{"Image": "x", "HostConfig": {"NetworkMode": "container:abc"}}`, http.StatusBadRequest, "not supported"},
 		{"bad restart", `{"Image": "x", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}`, http.StatusBadRequest, "RestartPolicy"},
 		{"bad pid mode", `{"Image": "x", "HostConfig": {"PidMode": "container:x"}}`, http.StatusBadRequest, "PidMode"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := do(t, s, http.MethodPost, "/v1.44/containers/create?name=x", tt.body)
-			if rec.Code != tt.code || !strings.Contains(message(t, rec), tt.word) {
+			msg := message(t, rec)
+			if rec.Code != tt.code || !strings.Contains(msg, tt.word) {
 				t.Errorf("= %d %q; want %d with %q", rec.Code, rec.Body.String(), tt.code, tt.word)
+			}
+			// The API's client set fields, not the CLI's flags.
+			if strings.Contains(msg, "--") || strings.HasPrefix(msg, "-v ") {
+				t.Errorf("message %q names a CLI flag", msg)
 			}
 		})
 	}

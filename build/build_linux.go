@@ -798,11 +798,7 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 		if err := os.WriteFile(filepath.Join(dir, script.name), []byte(script.data), 0o755); err != nil {
 			return err
 		}
-		m, err := container.ParseVolume(dir + ":/dev/pipes:ro")
-		if err != nil {
-			return err
-		}
-		mounts.List = []container.Mount{m}
+		mounts.List = []container.Mount{{Type: container.MountBind, Source: dir, Destination: "/dev/pipes", ReadOnly: true, Origin: "the build's pipes"}}
 	}
 	var secretEnv []string
 	mountKey, releaseMounts, err := b.runMounts(st, c, &mounts, &secretEnv)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/mountspec"
 )
 
 // runMounts turns RUN --mount flags into the RUN container's mounts, as
@@ -71,7 +72,7 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 			if m.SizeLimit > 0 {
 				opt += fmt.Sprintf(":size=%d", m.SizeLimit)
 			}
-			if err := addMount(mo, container.ParseTmpfs, opt); err != nil {
+			if err := addMount(mo, mountspec.ParseTmpfs, opt); err != nil {
 				return fail(err)
 			}
 			keys = append(keys, "tmpfs "+opt)
@@ -85,7 +86,7 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 			if m.ReadOnly {
 				opts = ":ro"
 			}
-			if err := addMount(mo, container.ParseVolume, dir+":"+target+opts); err != nil {
+			if err := addMount(mo, mountspec.ParseVolume, dir+":"+target+opts); err != nil {
 				return fail(err)
 			}
 			keys = append(keys, fmt.Sprintf("cache %s %s %s%s", m.CacheID, m.CacheSharing, target, opts))
@@ -98,7 +99,7 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 				return fail(err)
 			}
 			releases = append(releases, done)
-			if err := addMount(mo, container.ParseVolume, dir+":"+target+":ro"); err != nil {
+			if err := addMount(mo, mountspec.ParseVolume, dir+":"+target+":ro"); err != nil {
 				return fail(err)
 			}
 			keys = append(keys, fmt.Sprintf("bind %s %s %s %s", m.From, m.Source, target, digest))
@@ -115,7 +116,7 @@ func (b *builder) runMounts(st *stage, c *instructions.RunCommand, mo *container
 				*envs = append(*envs, env)
 			}
 			if file != "" {
-				if err := addMount(mo, container.ParseVolume, file+":"+target+":ro"); err != nil {
+				if err := addMount(mo, mountspec.ParseVolume, file+":"+target+":ro"); err != nil {
 					return fail(err)
 				}
 			}
@@ -262,8 +263,9 @@ func (b *builder) bindSource(st *stage, m *instructions.Mount) (string, string, 
 func addMount(mo *container.MountOptions, parse func(string) (container.Mount, error), v string) error {
 	m, err := parse(v)
 	if err != nil {
-		return err
+		return fmt.Errorf("RUN --mount: %w", err)
 	}
+	m.Origin = "RUN --mount " + v
 	mo.List = append(mo.List, m)
 	return nil
 }

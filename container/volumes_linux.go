@@ -108,17 +108,17 @@ func (c volumeClaim) mounts(p mountPlan, rootfs string, user specs.User, own []s
 			}
 			from, err := securejoin.SecureJoin(rootfs, m.Destination)
 			if err != nil {
-				return nil, fmt.Errorf("%s: resolve %s in the image: %w", m.Flag, m.Destination, err)
+				return nil, fmt.Errorf("%s: resolve %s in the image: %w", m.Origin, m.Destination, err)
 			}
 			if _, err := c.vs.Populate(v, from); err != nil {
-				return nil, fmt.Errorf("%s: populate volume %s: %w", m.Flag, v.Name, err)
+				return nil, fmt.Errorf("%s: populate volume %s: %w", m.Origin, v.Name, err)
 			}
 		case MountBind:
 			src = m.Source
 		}
 		if m.Chown && src != "" {
 			if err := volume.Chown(src, int(user.UID), int(user.GID)); err != nil {
-				return nil, fmt.Errorf("%s: option U: %w", m.Flag, err)
+				return nil, fmt.Errorf("%s: option U: %w", m.Origin, err)
 			}
 		}
 	}

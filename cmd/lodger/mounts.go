@@ -1,9 +1,14 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
+	"github.com/docker/go-units"
 	"github.com/spf13/pflag"
 
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/mountspec"
 )
 
 // mountFlags are run's -v, --mount, --tmpfs, --read-only,
@@ -35,11 +40,11 @@ func registerMountFlags(f *pflag.FlagSet, o *mountFlags) {
 func (o mountFlags) options(extraVolumes ...string) (container.MountOptions, error) {
 	mo := container.MountOptions{ReadOnly: o.readOnly, ReadOnlyTmpfs: o.readOnlyTmpfs}
 	for _, list := range []struct {
+		form   mountspec.Form
 		values []string
-		parse  func(string) (container.Mount, error)
-	}{{append(o.volumes, extraVolumes...), container.ParseVolume}, {o.mounts, container.ParseMount}, {o.tmpfs, container.ParseTmpfs}} {
+	}{{mountspec.Volume, append(o.volumes, extraVolumes...)}, {mountspec.Mount, o.mounts}, {mountspec.Tmpfs, o.tmpfs}} {
 		for _, v := range list.values {
-			m, err := list.parse(v)
+			m, err := parseMountFlag(list.form, v)
 			if err != nil {
 				return mo, err
 			}
@@ -47,11 +52,38 @@ func (o mountFlags) options(extraVolumes ...string) (container.MountOptions, err
 		}
 	}
 	if o.shmSize != "" {
-		n, err := container.ParseShmSize(o.shmSize)
+		n, err := parseShmSize(o.shmSize)
 		if err != nil {
 			return mo, err
 		}
 		mo.ShmSize = n
 	}
 	return mo, nil
+}
+
+// mountFlagNames are the flags of mountspec's forms.
+var mountFlagNames = map[mountspec.Form]string{mountspec.Volume: "-v", mountspec.Mount: "--mount", mountspec.Tmpfs: "--tmpfs"}
+
+// parseMountFlag parses v, a value of the flag of form, and names that
+// flag: in the mount, for the library's later messages, and in a syntax
+// error.
+func parseMountFlag(form mountspec.Form, v string) (container.Mount, error) {
+	m, err := mountspec.Parse(form, v)
+	var se *mountspec.Error
+	if errors.As(err, &se) {
+		return m, fmt.Errorf("%s %q: %s", mountFlagNames[se.Form], se.Value, se.Reason)
+	} else if err != nil {
+		return m, err
+	}
+	m.Origin = mountFlagNames[form] + " " + v
+	return m, nil
+}
+
+// parseShmSize parses a --shm-size value such as 64m or 1g into bytes.
+func parseShmSize(v string) (int64, error) {
+	n, err := units.RAMInBytes(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("--shm-size %q: want a positive size such as 64m or 1g", v)
+	}
+	return n, nil
 }

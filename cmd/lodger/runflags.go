@@ -14,6 +14,7 @@ import (
 
 	"github.com/lodger-containers/lodger/cgroups"
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/mountspec"
 )
 
 // everydayOptions are Docker's everyday run and create flags that lodger
@@ -68,7 +69,7 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 		if warn != "" {
 			fmt.Fprintln(stderr, "lodger: warning: "+warn)
 		}
-		m, err := container.ParseVolume(v)
+		m, err := parseMountFlag(mountspec.Volume, v)
 		if err != nil {
 			return err
 		}
@@ -85,7 +86,7 @@ func (o *everydayOptions) apply(flags *pflag.FlagSet, ro *container.RunOptions, 
 		if err != nil {
 			return err
 		}
-		m, err := container.ParseVolume(v)
+		m, err := parseMountFlag(mountspec.Volume, v)
 		if err != nil {
 			return err
 		}
