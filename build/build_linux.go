@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/patternmatcher"
@@ -73,22 +74,50 @@ type builder struct {
 	o      Options
 	df     *dockerfile
 	ctxSrc *source
-	out    io.Writer
+	rep    reporter
+	bk     *buildkit         // rep, when the output is BuildKit's
 	cache  map[string]string // cache key -> image ID
 	global vars
 	used   map[string]bool // build args consumed
 	stages map[int]*stage
-	step   int
-	total  int
 	report Report
+	// The BuildKit numbering of the current stage's steps: its name,
+	// the steps done and its count.
+	vname          string
+	vindex, vtotal int
 }
 
 // Build builds the image the Dockerfile in o describes and names it with
 // o.Tags. A failed build leaves no container, mount or tag behind; the
 // images of the steps that succeeded stay as the cache, as Docker's do.
-func Build(ctx context.Context, store cstorage.Store, o Options) (*Report, error) {
+func Build(ctx context.Context, store cstorage.Store, o Options) (rep *Report, err error) {
+	b := &builder{ctx: ctx, store: store, o: o, used: map[string]bool{}, stages: map[int]*stage{}}
+	out := o.Output
+	if out == nil {
+		out = io.Discard
+	}
+	if o.Progress == ProgressClassic || o.Output == nil {
+		b.rep = &classic{w: out}
+	} else {
+		b.bk = &buildkit{p: newVertices(out, o.Progress == ProgressTTY, o.TermSize)}
+		b.bk.prefix = func() string {
+			b.vindex++
+			return stagePrefix(b.vname, b.vindex, b.vtotal)
+		}
+		b.rep = b.bk
+	}
+	defer func() {
+		if err != nil && b.bk != nil && ctx.Err() != nil {
+			b.rep.fail(errCanceled, nil)
+		}
+		b.rep.close()
+	}()
 	if o.ContextArchive != nil {
-		dir, content, err := unpackContext(o.ContextArchive)
+		cr := &countingReader{r: o.ContextArchive}
+		dir, content, err := unpackContext(cr)
+		if b.bk != nil && err == nil {
+			b.rep.internal("load build context", "transferring context: "+humanBytes(cr.n)+" done")
+		}
 		if dir != "" {
 			defer os.RemoveAll(dir)
 		}
@@ -153,13 +182,21 @@ func Build(ctx context.Context, store cstorage.Store, o Options) (*Report, error
 	if err != nil {
 		return nil, err
 	}
+	b.o = o
+	if b.bk != nil {
+		b.rep.internal("load build definition from "+filepath.Base(dfName), "transferring dockerfile: "+humanBytes(int64(len(content)))+" done")
+		b.bk.p.df = dfSource{name: filepath.Base(dfName), content: content}
+	}
 	ignoreFor := ""
 	if o.DockerfileContent == nil {
 		ignoreFor = dfName
 	}
-	ignore, err := readIgnore(ctxDir, ignoreFor)
+	ignore, ignoreSize, err := readIgnore(ctxDir, ignoreFor)
 	if err != nil {
 		return nil, err
+	}
+	if b.bk != nil {
+		b.rep.internal("load .dockerignore", "transferring context: "+humanBytes(ignoreSize)+" done")
 	}
 	src, err := openSource(ctxDir, ignore, true)
 	if err != nil {
@@ -167,10 +204,7 @@ func Build(ctx context.Context, store cstorage.Store, o Options) (*Report, error
 	}
 	defer src.Close()
 
-	b := &builder{ctx: ctx, store: store, o: o, df: df, ctxSrc: src, out: o.Output, used: map[string]bool{}, stages: map[int]*stage{}}
-	if b.out == nil {
-		b.out = io.Discard
-	}
+	b.df, b.ctxSrc = df, src
 	if b.global, err = df.globalArgs(o.BuildArgs, b.used); err != nil {
 		return nil, err
 	}
@@ -183,7 +217,9 @@ func Build(ctx context.Context, store cstorage.Store, o Options) (*Report, error
 	if len(o.Labels) > 0 {
 		extra = 1
 	}
-	b.total = df.stepCount(needed, extra)
+	if c, ok := b.rep.(*classic); ok {
+		c.total = df.stepCount(needed, extra)
+	}
 	if err := b.loadCache(); err != nil {
 		return nil, err
 	}
@@ -207,21 +243,56 @@ func Build(ctx context.Context, store cstorage.Store, o Options) (*Report, error
 	}
 	if len(unused) > 0 {
 		slices.Sort(unused)
-		fmt.Fprintf(b.out, "[Warning] One or more build-args %v were not consumed\n", unused)
+		b.rep.warn(fmt.Sprintf("One or more build-args %v were not consumed", unused))
 	}
-	fmt.Fprintf(b.out, "Successfully built %s\n", short(final.imageID))
+	format := o.Format
+	if format == "" {
+		format = image.FormatDocker
+	}
+	id, dropped, err := image.Reformat(ctx, store, final.imageID, format)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dropped {
+		// podman's words for what the OCI format cannot hold.
+		b.rep.warn(fmt.Sprintf("%s is not supported for OCI image format and will be ignored. Must use `docker` format", d))
+	}
+	b.rep.built(id)
+	// BuildKit's last vertex: the image written, named and sent out.
+	status := io.Discard
+	if b.bk != nil {
+		b.rep.step("", "exporting to image")
+		status = b.rep.status()
+	}
+	fmt.Fprintln(status, "exporting layers done")
+	fmt.Fprintf(status, "writing image sha256:%s done\n", id)
 	if len(tags) > 0 {
-		if _, err := image.Tag(store, final.imageID, tags...); err != nil {
+		if _, err := image.Tag(store, id, tags...); err != nil {
+			b.failed(err, nil)
 			return nil, err
 		}
 		for _, t := range tags {
 			named, _ := reference.ParseNormalizedNamed(t)
-			name := reference.FamiliarString(named)
-			b.report.Tags = append(b.report.Tags, name)
-			fmt.Fprintf(b.out, "Successfully tagged %s\n", name)
+			b.report.Tags = append(b.report.Tags, reference.FamiliarString(named))
+			fmt.Fprintf(status, "naming to %s done\n", t)
 		}
 	}
-	b.report.ImageID = "sha256:" + final.imageID
+	if o.Export != nil {
+		name := ""
+		if len(tags) > 0 {
+			name = tags[0]
+		}
+		if err := exportImage(ctx, store, o, id, name); err != nil {
+			b.failed(err, nil)
+			return nil, err
+		}
+		fmt.Fprintf(status, "sending %s output to %s done\n", o.Export.Type, o.Export.Dest)
+	}
+	if b.bk != nil {
+		b.rep.committed(id)
+	}
+	b.rep.tagged(b.report.Tags)
+	b.report.ImageID = "sha256:" + id
 	return &b.report, nil
 }
 
@@ -260,9 +331,18 @@ func (b *builder) loadCache() error {
 	return nil
 }
 
-func (b *builder) printStep(instr string) {
-	b.step++
-	fmt.Fprintf(b.out, "Step %d/%d : %s\n", b.step, b.total, instr)
+// vertexName is the name BuildKit gives the vertex of c, "" for the
+// instructions it makes none for (those that change only the
+// configuration).
+func vertexName(c instructions.Command) string {
+	switch c.(type) {
+	case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
+	default:
+		return ""
+	}
+	s := fmt.Sprint(c)
+	word, rest, _ := strings.Cut(s, " ")
+	return strings.ToUpper(word) + " " + rest
 }
 
 // buildStage runs one stage from its FROM.
@@ -270,7 +350,20 @@ func (b *builder) buildStage(i int, isTarget bool) error {
 	ds := b.df.stages[i]
 	st := &stage{index: i, name: ds.Name}
 	b.stages[i] = st
-	b.printStep(ds.SourceCode)
+	// BuildKit's numbering: the stage's name (stage-N when it has none,
+	// nothing in a one-stage Dockerfile), its steps that make a vertex.
+	b.vname, b.vindex, b.vtotal = ds.Name, 0, 0
+	if b.vname == "" {
+		b.vname = fmt.Sprintf("stage-%d", i)
+	}
+	if len(b.df.stages) == 1 {
+		b.vname = ""
+	}
+	for _, c := range ds.Commands {
+		if vertexName(c) != "" {
+			b.vtotal++
+		}
+	}
 	base, err := b.df.expand(ds.BaseName, b.global.list())
 	if err != nil {
 		return fmt.Errorf("%s: FROM %s: %w", b.df.name, ds.BaseName, err)
@@ -284,56 +377,94 @@ func (b *builder) buildStage(i int, isTarget bool) error {
 			return fmt.Errorf("FROM --platform=%s: %w: lodger builds for this machine's platform, %s", p, ErrNotSupported, want)
 		}
 	}
+	fromVertex := ""
+	pulled := false
 	switch j := b.df.stageIndex(base, i); {
 	case j >= 0:
+		b.rep.step(ds.SourceCode, "")
 		prev := b.stages[j]
 		if prev == nil {
 			return fmt.Errorf("stage %q was not built", base)
 		}
 		st.imageID, st.config = prev.imageID, cloneConfig(prev.config)
 	case strings.EqualFold(base, "scratch"):
+		b.rep.step(ds.SourceCode, "")
 		// BuildKit's empty image.
 		st.config = dockerspec.DockerOCIImage{Image: imgspecv1.Image{Platform: imgspecv1.Platform{OS: "linux", Architecture: runtime.GOARCH}}}
 		st.config.Config.WorkingDir = "/"
 	default:
-		id, err := b.findImage(base)
+		if b.bk == nil {
+			b.rep.step(ds.SourceCode, "")
+		}
+		id, p, err := b.findImage(base)
 		if err != nil {
 			return err
 		}
+		pulled = p
 		cfg, err := image.DockerConfig(b.ctx, b.store, id)
 		if err != nil {
 			return err
 		}
 		st.imageID, st.config = id, *cfg
+		fromVertex = "FROM " + base
+		if named, err := reference.ParseNormalizedNamed(base); err == nil {
+			fromVertex = "FROM " + reference.TagNameOnly(named).String()
+		}
+		if img, err := b.store.Image(id); err == nil && img.Digest != "" && !strings.Contains(fromVertex, "@") {
+			fromVertex += "@" + img.Digest.String()
+		}
+		b.vtotal++
 	}
 	if st.imageID != "" {
-		fmt.Fprintf(b.out, " ---> %s\n", short(st.imageID))
+		b.rep.base(st.imageID)
 	}
 	// BuildKit makes sure every stage has a PATH.
 	if !hasKey(st.config.Config.Env, "PATH") {
 		st.config.Config.Env = append(st.config.Config.Env, "PATH="+defaultPath)
 	}
 	// The base's ONBUILD triggers run now and are not inherited further.
-	if triggers := st.config.Config.OnBuild; len(triggers) > 0 {
-		st.config.Config.OnBuild = nil
-		fmt.Fprintf(b.out, "# Executing %d build trigger", len(triggers))
-		if len(triggers) > 1 {
-			fmt.Fprint(b.out, "s")
+	triggers := st.config.Config.OnBuild
+	var trigCmds []instructions.Command
+	for _, t := range triggers {
+		cmd, err := parseTrigger(b.df, t)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintln(b.out)
-		for _, t := range triggers {
-			cmd, err := parseTrigger(b.df, t)
-			if err != nil {
-				return err
+		if vertexName(cmd) != "" {
+			b.vtotal++
+		}
+		trigCmds = append(trigCmds, cmd)
+	}
+	if fromVertex != "" && b.bk != nil {
+		// FROM's vertex, once the image is here and the stage's count
+		// known (its triggers counted): CACHED when it was in storage
+		// already, as BuildKit shows a base it need not fetch.
+		b.rep.step(ds.SourceCode, fromVertex)
+		if pulled || b.o.NoCache {
+			b.rep.committed(st.imageID)
+		} else {
+			b.rep.cached(st.imageID)
+		}
+	}
+	if len(triggers) > 0 {
+		st.config.Config.OnBuild = nil
+		b.rep.triggers(len(triggers))
+		for _, cmd := range trigCmds {
+			name := vertexName(cmd)
+			if name != "" {
+				name = "ONBUILD " + name
 			}
+			b.rep.step(fmt.Sprint(cmd), name)
 			if err := b.dispatch(st, cmd); err != nil {
+				b.failed(err, ds.Location)
 				return err
 			}
 		}
 	}
 	for _, c := range ds.Commands {
-		b.printStep(fmt.Sprint(c))
+		b.rep.step(fmt.Sprint(c), vertexName(c))
 		if err := b.dispatch(st, c); err != nil {
+			b.failed(err, c.Location())
 			return err
 		}
 	}
@@ -348,12 +479,21 @@ func (b *builder) buildStage(i int, isTarget bool) error {
 		if err != nil {
 			return err
 		}
-		b.printStep(line)
+		b.rep.step(line, "")
 		if err := b.dispatch(st, cmd); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// failed tells the reporter a step failed (or was stopped).
+func (b *builder) failed(err error, where []parser.Range) {
+	if b.ctx.Err() != nil {
+		b.rep.fail(errCanceled, nil)
+		return
+	}
+	b.rep.fail(err, where)
 }
 
 // parseTrigger parses one instruction (an ONBUILD trigger, --label's
@@ -382,27 +522,43 @@ func cloneConfig(c dockerspec.DockerOCIImage) dockerspec.DockerOCIImage {
 }
 
 // findImage finds or pulls a FROM image by the pull policy.
-func (b *builder) findImage(ref string) (string, error) {
+// pulled says it was pulled rather than found in storage.
+func (b *builder) findImage(ref string) (id string, pulled bool, err error) {
 	if b.o.PullPolicy != PullAlways {
 		img, err := image.Lookup(b.store, ref, b.o.Pull)
 		if err == nil {
-			return img.ID, nil
+			return img.ID, false, nil
 		}
 		if !errors.Is(err, image.ErrNotFound) {
-			return "", err
+			return "", false, err
 		}
 		if b.o.PullPolicy == PullNever {
-			return "", fmt.Errorf("image %s is not in local storage, and --pull=never", ref)
+			return "", false, fmt.Errorf("image %s is not in local storage, and --pull=never", ref)
 		}
 	}
 	po := b.o.Pull
 	po.Progress = b.o.PullProgress
-	id, err := image.Pull(b.ctx, b.store, ref, po)
+	if b.bk != nil {
+		// BuildKit's vertex for what it asks the registry.
+		name := ref
+		if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+			name = reference.TagNameOnly(named).String()
+		}
+		if b.bk.p.current() == nil {
+			b.rep.step("", "[internal] load metadata for "+name)
+		}
+		po.Progress = b.rep.status()
+	}
+	id, err = image.Pull(b.ctx, b.store, ref, po)
 	if err != nil {
-		return "", err
+		b.failed(err, nil)
+		return "", false, err
+	}
+	if b.bk != nil && b.bk.p.current() != nil && strings.HasPrefix(b.bk.p.current().name, "[internal] load metadata") {
+		b.rep.committed(id)
 	}
 	container.EmitPull(ref, id)
-	return id, nil
+	return id, true, nil
 }
 
 // expander expands the words of instructions with the stage's variables.
@@ -608,7 +764,7 @@ func (b *builder) commit(st *stage, createdBy string, cfg *dockerspec.DockerOCII
 	k := key(st.imageID, createdBy, x)
 	if id, ok := b.cache[k]; ok && !b.o.NoCache {
 		if c, err := image.DockerConfig(b.ctx, b.store, id); err == nil {
-			fmt.Fprintf(b.out, " ---> Using cache\n ---> %s\n", short(id))
+			b.rep.cached(id)
 			st.imageID, st.config = id, *c
 			b.report.Steps = append(b.report.Steps, Step{Instruction: createdBy, ImageID: id, Cached: true})
 			b.report.CacheHits++
@@ -648,7 +804,7 @@ func (b *builder) commit(st *stage, createdBy string, cfg *dockerspec.DockerOCII
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(b.out, " ---> %s\n", short(id))
+	b.rep.committed(id)
 	st.imageID, st.config = id, *c
 	b.cache[k] = id
 	b.report.Steps = append(b.report.Steps, Step{Instruction: createdBy, ImageID: id})
@@ -834,13 +990,13 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 			if err := b.store.DeleteContainer(ctrID); err == nil {
 				container.Journal().Emit(events.Container, "destroy", ctrID, nil)
 			}
-			fmt.Fprintf(b.out, " ---> Removed intermediate container %s\n", short(ctrID))
+			b.rep.removed(ctrID)
 			ctrID = ""
 		}
 	}
 	defer remove()
 	layer := func() (io.ReadCloser, error) {
-		out, stop, err := outputFile(b.out)
+		out, stop, err := outputFile(b.rep.output())
 		if err != nil {
 			return nil, err
 		}
@@ -865,7 +1021,7 @@ func (b *builder) run(st *stage, c *instructions.RunCommand, cfg *dockerspec.Doc
 			Stderr:     out,
 			Created: func(id string) {
 				ctrID = id
-				fmt.Fprintf(b.out, " ---> Running in %s\n", short(id))
+				b.rep.running(id)
 			},
 		})
 		stop()
@@ -1211,7 +1367,8 @@ func (b *builder) fromImage(st *stage, from string) (string, error) {
 	if strings.EqualFold(from, st.name) && st.name != "" {
 		return "", fmt.Errorf("COPY --from=%s: a stage cannot copy from itself", from)
 	}
-	return b.findImage(from)
+	id, _, err := b.findImage(from)
+	return id, err
 }
 
 // numericChown reads UID[:GID] given as numbers.

@@ -172,7 +172,7 @@ func writeContext(t *testing.T, files map[string]string) string {
 
 func contextSource(t *testing.T, dir string) *source {
 	t.Helper()
-	ig, err := readIgnore(dir, filepath.Join(dir, "Dockerfile"))
+	ig, _, err := readIgnore(dir, filepath.Join(dir, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestDockerfileDockerignore(t *testing.T) {
 		"a.txt":                   "a",
 		"b.txt":                   "b",
 	})
-	ig, err := readIgnore(dir, filepath.Join(dir, "Dockerfile"))
+	ig, _, err := readIgnore(dir, filepath.Join(dir, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/storage"
@@ -45,16 +46,46 @@ type Options struct {
 	// by id. They reach only the RUN steps that mount them: never a
 	// layer, the history or the cache key.
 	Secrets map[string]Secret
-	// Output receives Docker's classic builder lines (Step N/M, Using
-	// cache, Successfully built) and what RUN steps print; nil for none.
+	// Output receives the progress in the Progress format, and what RUN
+	// steps print; nil for none.
 	Output io.Writer
+	// Progress is the format of Output: Docker's classic builder's lines
+	// (the default), BuildKit's plain lines or a terminal view.
+	Progress Progress
+	// TermSize gives the terminal's columns and rows for ProgressTTY.
+	TermSize func() (cols, rows int)
 	// PullProgress receives the progress of FROM pulls; nil for none.
 	PullProgress io.Writer
+	// Format is the manifest format of the image built: image.FormatDocker
+	// (the default, which keeps HEALTHCHECK, ONBUILD and SHELL) or
+	// image.FormatOCI (which drops them, as podman's --format oci does).
+	Format string
+	// Export, when not nil, also writes the image built out (--output).
+	Export *Export
 	// Storage and Pull are the options of the store and of pulls, which
 	// the RUN containers take too.
 	Storage storage.Options
 	Pull    image.Options
 }
+
+// Export is where --output writes the image built.
+type Export struct {
+	// Type is ExportDocker or ExportOCI (an image archive, as docker save
+	// and an OCI layout archive hold it), ExportTar (the image's files as
+	// a tar archive) or ExportLocal (its files in the directory Dest).
+	Type string
+	// Dest is a file, a directory (local) or "-" for Stdout.
+	Dest   string
+	Stdout io.Writer
+}
+
+// Export types.
+const (
+	ExportDocker = "docker"
+	ExportOCI    = "oci"
+	ExportTar    = "tar"
+	ExportLocal  = "local"
+)
 
 // Secret is one --secret: a file's path, or the value of an environment
 // variable read when the build starts.
@@ -129,3 +160,29 @@ var ErrOutsideContext = errors.New("forbidden path outside the build context")
 // ErrSourceNotFound is a source that is not in the context, or that
 // .dockerignore excludes.
 var ErrSourceNotFound = errors.New("file not found in build context or excluded by .dockerignore")
+
+// CacheUsage is the "Build Cache" line of system df: the cache mounts.
+type CacheUsage struct {
+	// Total counts the cache mounts; Active those a build uses now.
+	Total, Active int
+	// Size is what their files take; Reclaimable what builder prune
+	// would free (the mounts not in use).
+	Size, Reclaimable int64
+}
+
+// PruneOptions say what builder prune removes.
+type PruneOptions struct {
+	// All removes the images of every build step no tagged image is
+	// made of too, not only the dangling ones: the next build starts
+	// afresh.
+	All bool
+	// Until keeps what was used after it (zero: keep nothing).
+	Until time.Time
+}
+
+// PruneReport is what Prune removed: the cache mounts' and step images'
+// IDs, and the bytes freed.
+type PruneReport struct {
+	Removed   []string
+	Reclaimed int64
+}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/sys/unix"
@@ -164,16 +166,28 @@ func (b *builder) cacheDir(m *instructions.Mount) (string, func(), error) {
 	} else if !errors.Is(err, os.ErrExist) {
 		return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
 	}
-	if m.CacheSharing != instructions.MountSharingLocked {
-		return dir, func() {}, nil
-	}
+	// Every step that mounts it holds its lock, shared unless
+	// sharing=locked: builder prune takes it exclusive, so it never
+	// removes a cache a build is using. Its time is the last use.
 	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return "", nil, fmt.Errorf("cache mount %s: %w", id, err)
 	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+	now := time.Now()
+	_ = os.Chtimes(dir+".lock", now, now)
+	how := unix.LOCK_SH
+	if m.CacheSharing == instructions.MountSharingLocked {
+		how = unix.LOCK_EX
+	}
+	if err := unix.Flock(int(lock.Fd()), how); err != nil {
 		lock.Close()
 		return "", nil, fmt.Errorf("lock cache mount %s: %w", id, err)
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		// builder prune removed it while this step waited for the
+		// lock: make it again.
+		lock.Close()
+		return b.cacheDir(m)
 	}
 	return dir, func() { lock.Close() }, nil
 }

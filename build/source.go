@@ -50,36 +50,35 @@ func (s *source) Close() error { return s.root.Close() }
 
 // readIgnore reads the context's .dockerignore (or, beside a Dockerfile
 // named X, X.dockerignore first, as BuildKit does). A missing file
-// ignores nothing.
-func readIgnore(contextDir, dockerfile string) (*patternmatcher.PatternMatcher, error) {
+// ignores nothing. size is the file's size, for the progress.
+func readIgnore(contextDir, dockerfile string) (pm *patternmatcher.PatternMatcher, size int64, err error) {
 	candidates := []string{}
 	if dockerfile != "" {
 		candidates = append(candidates, dockerfile+".dockerignore")
 	}
 	candidates = append(candidates, filepath.Join(contextDir, ".dockerignore"))
 	for _, name := range candidates {
-		f, err := os.Open(name)
+		data, err := os.ReadFile(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
+		patterns, err := ignorefile.ReadAll(bytes.NewReader(data))
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			return nil, 0, fmt.Errorf("read %s: %w", name, err)
 		}
 		if len(patterns) == 0 {
-			return nil, nil
+			return nil, int64(len(data)), nil
 		}
 		pm, err := patternmatcher.New(patterns)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, 0, fmt.Errorf("%s: %w", name, err)
 		}
-		return pm, nil
+		return pm, int64(len(data)), nil
 	}
-	return nil, nil
+	return nil, 0, nil
 }
 
 // ignored says whether .dockerignore excludes rel (slash-separated,

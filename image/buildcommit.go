@@ -10,7 +10,9 @@ import (
 	"time"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	digest "github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
 	cstorage "go.podman.io/storage"
 )
 
@@ -138,4 +140,83 @@ func DockerConfig(ctx context.Context, store cstorage.Store, id string) (*docker
 		return nil, err
 	}
 	return &dockerspec.DockerOCIImage{Image: *cfg, Config: dockerspec.DockerOCIImageConfig{ImageConfig: cfg.Config}}, nil
+}
+
+// Manifest formats of a built image (build --format).
+const (
+	// FormatDocker is Docker's schema 2, whose configuration keeps
+	// HEALTHCHECK, ONBUILD and SHELL: Docker's and buildah's default.
+	FormatDocker = "docker"
+	// FormatOCI is the OCI image format, which has no room for them.
+	FormatOCI = "oci"
+)
+
+// dockerOnly are the configuration fields of Docker's format the OCI
+// format has not, with the instruction that sets each.
+var dockerOnly = []struct{ field, instruction string }{
+	{"Healthcheck", "HEALTHCHECK"}, {"OnBuild", "ONBUILD"}, {"Shell", "SHELL"},
+}
+
+// Reformat gives the stored image id the manifest of format. For
+// FormatOCI the configuration loses Docker's extensions, as podman's
+// --format oci drops them: the image is then a new one (its creation time
+// kept), and dropped names the instructions whose effect is gone. It
+// returns the ID of the image in the format asked for.
+func Reformat(ctx context.Context, store cstorage.Store, id, format string) (newID string, dropped []string, err error) {
+	switch format {
+	case FormatDocker, FormatOCI:
+	default:
+		return "", nil, fmt.Errorf("format %q: %w: use docker or oci", format, ErrFormat)
+	}
+	img, err := store.Image(id)
+	if err != nil {
+		return "", nil, fmt.Errorf("find image %s: %w", shortID(id), err)
+	}
+	blob, err := store.ImageBigData(id, "sha256:"+id)
+	if err != nil {
+		return "", nil, fmt.Errorf("read configuration of %s: %w", shortID(id), err)
+	}
+	chain, err := layerChain(store, img)
+	if err != nil {
+		return "", nil, err
+	}
+	if format == FormatOCI {
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(blob, &doc); err != nil {
+			return "", nil, fmt.Errorf("read configuration of %s: %w", shortID(id), err)
+		}
+		var cfg map[string]json.RawMessage
+		if raw, ok := doc["config"]; ok && json.Unmarshal(raw, &cfg) == nil {
+			for _, d := range dockerOnly {
+				if v, ok := cfg[d.field]; ok {
+					delete(cfg, d.field)
+					if string(v) != "null" {
+						dropped = append(dropped, d.instruction)
+					}
+				}
+			}
+		}
+		if len(dropped) > 0 {
+			if doc["config"], err = json.Marshal(cfg); err != nil {
+				return "", nil, err
+			}
+			if blob, err = json.Marshal(doc); err != nil {
+				return "", nil, err
+			}
+			// An image of its own, with an OCI manifest, outside the
+			// build's cache.
+			newID, err := storeImage(store, blob, chain, img.TopLayer, nil, "", img.Created)
+			return newID, dropped, err
+		}
+	}
+	m, err := layersManifest(blob, chain, format == FormatDocker)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, key := range []string{cstorage.ImageDigestBigDataKey, cstorage.ImageDigestManifestBigDataNamePrefix + "-" + digest.FromBytes(m).String()} {
+		if err := store.SetImageBigData(id, key, m, manifest.Digest); err != nil {
+			return "", nil, fmt.Errorf("write manifest of %s: %w", shortID(id), err)
+		}
+	}
+	return id, dropped, nil
 }

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/manifest"
 	cstorage "go.podman.io/storage"
 )
 
@@ -152,20 +153,9 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 // image ID, the digest of the configuration.
 func storeImage(store cstorage.Store, configBlob []byte, chain []*cstorage.Layer, top string, names []string, metadata string, now time.Time) (string, error) {
 	configDigest := digest.FromBytes(configBlob)
-
-	// The layers are listed uncompressed, by the digests storage knows
-	// them by, as buildah does for the images it commits.
-	m := imgspecv1.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: imgspecv1.MediaTypeImageManifest,
-		Config:    imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageConfig, Digest: configDigest, Size: int64(len(configBlob))},
-	}
-	for _, cl := range chain {
-		m.Layers = append(m.Layers, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageLayer, Digest: cl.UncompressedDigest, Size: cl.UncompressedSize})
-	}
-	manifestBlob, err := json.Marshal(m)
+	manifestBlob, err := layersManifest(configBlob, chain, false)
 	if err != nil {
-		return "", fmt.Errorf("encode image manifest: %w", err)
+		return "", err
 	}
 	manifestDigest := digest.FromBytes(manifestBlob)
 
@@ -196,6 +186,43 @@ func storeImage(store cstorage.Store, configBlob []byte, chain []*cstorage.Layer
 		}
 	}
 	return id, nil
+}
+
+// layersManifest is the manifest of an image of configBlob over chain,
+// OCI's or, with docker, Docker's schema 2. The layers are listed
+// uncompressed, by the digests storage knows them by, as buildah does
+// for the images it commits; a push compresses them.
+func layersManifest(configBlob []byte, chain []*cstorage.Layer, docker bool) ([]byte, error) {
+	configDigest := digest.FromBytes(configBlob)
+	var m any
+	if docker {
+		dm := manifest.Schema2{
+			SchemaVersion: 2,
+			MediaType:     manifest.DockerV2Schema2MediaType,
+			ConfigDescriptor: manifest.Schema2Descriptor{MediaType: manifest.DockerV2Schema2ConfigMediaType,
+				Digest: configDigest, Size: int64(len(configBlob))},
+		}
+		for _, cl := range chain {
+			dm.LayersDescriptors = append(dm.LayersDescriptors, manifest.Schema2Descriptor{MediaType: manifest.DockerV2SchemaLayerMediaTypeUncompressed,
+				Digest: cl.UncompressedDigest, Size: cl.UncompressedSize})
+		}
+		m = dm
+	} else {
+		om := imgspecv1.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2},
+			MediaType: imgspecv1.MediaTypeImageManifest,
+			Config:    imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageConfig, Digest: configDigest, Size: int64(len(configBlob))},
+		}
+		for _, cl := range chain {
+			om.Layers = append(om.Layers, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageLayer, Digest: cl.UncompressedDigest, Size: cl.UncompressedSize})
+		}
+		m = om
+	}
+	blob, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode image manifest: %w", err)
+	}
+	return blob, nil
 }
 
 // layerChain is img's layers, base first.

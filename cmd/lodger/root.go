@@ -110,6 +110,7 @@ registries or archives, containers run in a user namespace mapped from your
 		newExportCommand(),
 		newCommitCommand(),
 		newBuildCommand(),
+		newBuilderCommand(),
 		newImageCommand(),
 	)
 	return root

@@ -8,6 +8,7 @@ import (
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/lodger-containers/lodger/build"
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/image"
@@ -32,7 +33,9 @@ as docker system df does. ACTIVE images are those a container uses, active
 containers are running, active volumes are mounted by a container. An
 image's size counts each layer once however many images share it;
 RECLAIMABLE is what image prune -a, container prune and volume prune -a
-would free.
+would free. Build Cache is the directories of RUN --mount=type=cache
+(ACTIVE: in use by a build); the images of build steps are counted among
+the images. builder prune reclaims it.
 
 --format is table (the default), json (one object per line, as Docker's),
 a Go template over each line, or "table TEMPLATE" for a template with a
@@ -61,12 +64,17 @@ header. Fields: {{.Type}} {{.TotalCount}} {{.Active}} {{.Size}}
 			if err != nil {
 				return err
 			}
-			rows := []dfRow{
-				{"Images", iu.Total, iu.Active, iu.Size, iu.Reclaimable},
-				{"Containers", cu.Total, cu.Active, cu.Size, cu.Reclaimable},
-				{"Local Volumes", vu.Total, vu.Active, vu.Size, vu.Reclaimable},
+			bu, err := build.DiskUsage(store)
+			if err != nil {
+				return err
 			}
-			return pf.Write(cmd.OutOrStdout(), []any{dfView{rows[0]}, dfView{rows[1]}, dfView{rows[2]}})
+			rows := []any{
+				dfView{dfRow{"Images", iu.Total, iu.Active, iu.Size, iu.Reclaimable}},
+				dfView{dfRow{"Containers", cu.Total, cu.Active, cu.Size, cu.Reclaimable}},
+				dfView{dfRow{"Local Volumes", vu.Total, vu.Active, vu.Size, vu.Reclaimable}},
+				dfView{dfRow{"Build Cache", bu.Total, bu.Active, bu.Size, bu.Reclaimable}},
+			}
+			return pf.Write(cmd.OutOrStdout(), rows)
 		},
 	}
 	cmd.Flags().StringVar(&formatValue, "format", "", "table, json, a Go template, or table TEMPLATE")

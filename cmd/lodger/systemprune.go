@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lodger-containers/lodger/build"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/image"
 )
@@ -23,7 +24,8 @@ func newSystemPruneCommand() *cobra.Command {
 		Short: "Remove stopped containers, dangling images and, with --volumes, unused volumes",
 		Long: `Remove every container that is not running, then, with --volumes, the
 anonymous volumes no container uses, then the dangling images (with -a,
-every image no container uses), as docker system prune does. Named
+every image no container uses), then the build cache (the cache mounts
+no build uses; the images of build steps), as docker system prune does. Named
 volumes stay, as in Docker 23 and later: volume prune -a removes them.
 Asks first unless -f is given.`,
 		Args: cobra.NoArgs,
@@ -37,6 +39,11 @@ Asks first unless -f is given.`,
 					what = append(what, "all images without at least one container associated to them")
 				} else {
 					what = append(what, "all dangling images")
+				}
+				if o.all {
+					what = append(what, "all build cache")
+				} else {
+					what = append(what, "unused build cache")
 				}
 				if !confirm(cmd, "This will remove:\n  - "+strings.Join(what, "\n  - ")+"\n") {
 					return nil
@@ -63,6 +70,12 @@ Asks first unless -f is given.`,
 			errs = append(errs, err)
 			printDeleted(out, "Images", irep.Removed)
 			total += irep.Reclaimed
+			// Then the build cache, as Docker's does last: the cache
+			// mounts no build uses and the step images left.
+			brep, err := build.Prune(store, build.PruneOptions{All: o.all})
+			errs = append(errs, err)
+			printDeleted(out, "build cache objects", brep.Removed)
+			total += brep.Reclaimed
 			printReclaimed(out, total)
 			return errors.Join(errs...)
 		},

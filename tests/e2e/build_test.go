@@ -46,27 +46,82 @@ func buildContext(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// buildSteps splits classic builder output into its steps: the Step
-// line and the lines under it.
-func buildSteps(out string) [][]string {
-	var steps [][]string
+// vertex is one step of BuildKit's plain output: its header "#N NAME",
+// the lines under it and how it ended (CACHED, DONE 0.1s, ERROR: …).
+type vertex struct {
+	index int
+	name  string
+	lines []string
+	end   string
+}
+
+var vertexLine = regexp.MustCompile(`^#(\d+) (.*)$`)
+
+// vertices reads BuildKit's plain output (lodger build's standard error)
+// into its vertices, in order. A line of no vertex fails t unless it
+// is blank, a warning or lodger's own error line; a vertex whose number
+// is not the next one fails it too.
+func vertices(t *testing.T, out string) []vertex {
+	t.Helper()
+	var vs []vertex
+	byIndex := map[int]int{}
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "Step ") {
-			steps = append(steps, []string{l})
-		} else if len(steps) > 0 {
-			steps[len(steps)-1] = append(steps[len(steps)-1], l)
+		m := vertexLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		i, seen := byIndex[n]
+		if !seen {
+			if n != len(vs)+1 {
+				t.Errorf("vertex #%d follows #%d:\n%s", n, len(vs), out)
+			}
+			byIndex[n] = len(vs)
+			vs = append(vs, vertex{index: n, name: m[2]})
+			continue
+		}
+		switch rest := m[2]; {
+		case rest == "CACHED" || strings.HasPrefix(rest, "DONE ") || strings.HasPrefix(rest, "ERROR: ") || rest == "CANCELED":
+			vs[i].end = rest
+		default:
+			vs[i].lines = append(vs[i].lines, rest)
+		}
+	}
+	return vs
+}
+
+var stepName = regexp.MustCompile(`^\[([a-z0-9_.-]+ )?\s*\d+/\d+\] `)
+
+// buildSteps is the vertices of the Dockerfile's steps (named "[stage
+// i/n] STEP"), without BuildKit's [internal] and exporting ones.
+func buildSteps(t *testing.T, out string) []vertex {
+	t.Helper()
+	var steps []vertex
+	for _, v := range vertices(t, out) {
+		if stepName.MatchString(v.name) {
+			steps = append(steps, v)
 		}
 	}
 	return steps
 }
 
-func cached(step []string) bool {
-	for _, l := range step {
-		if l == " ---> Using cache" {
-			return true
+func cached(v vertex) bool { return v.end == "CACHED" }
+
+// wantBuildError fails t unless the build r failed with exit 1 and
+// lodger's error, the last line of its standard error (under the
+// progress), mentions words.
+func wantBuildError(t *testing.T, r result, words ...string) {
+	t.Helper()
+	wantCode(t, r, 1)
+	ls := lines(strings.TrimRight(r.stderr, "\n"))
+	if len(ls) == 0 || !strings.HasPrefix(ls[len(ls)-1], "lodger: ") {
+		t.Errorf("%s\nwant the last line of stderr to start with %q", r, "lodger: ")
+	}
+	for _, w := range words {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("%s\nwant stderr to mention %q", r, w)
 		}
 	}
-	return false
 }
 
 // noBuildLeftovers fails t when a build left a container (a RUN's or a
@@ -132,7 +187,8 @@ func TestBuildMultiStage(t *testing.T) {
 		"app.txt":     "the app\n",
 		"conf/c.conf": "key=value\n",
 	})
-	r := e.lodger(t, "build", "--build-arg", "BASE="+busybox, "--build-arg", "GREETING=hi",
+	// The classic builder's lines, as DOCKER_BUILDKIT=0 asks.
+	r := call{env: e, extra: []string{"DOCKER_BUILDKIT=0"}}.run(t, "build", "--build-arg", "BASE="+busybox, "--build-arg", "GREETING=hi",
 		"-t", "built:v1", "-t", "built:alias", "--label", "extra=1", dir)
 	wantCode(t, r, 0)
 	for _, want := range []string{
@@ -230,8 +286,11 @@ func TestBuildMultiStage(t *testing.T) {
 	child := buildContext(t, map[string]string{"Dockerfile": "FROM built:v1\nUSER 0\nRUN test -d /app\n"})
 	r = e.lodger(t, "build", "-t", "child", child)
 	wantCode(t, r, 0)
-	if !strings.Contains(r.stdout, "# Executing 1 build trigger\n") || !strings.Contains(r.stdout, "\ntriggered\n") {
-		t.Errorf("%s\nwant the ONBUILD trigger run", r)
+	// BuildKit's numbering counts the trigger among the stage's steps.
+	steps := buildSteps(t, r.stderr)
+	if len(steps) != 3 || !strings.HasPrefix(steps[1].name, "[2/3] ONBUILD RUN echo triggered") ||
+		len(steps[1].lines) != 1 || !strings.HasSuffix(steps[1].lines[0], " triggered") {
+		t.Errorf("%s\nwant the ONBUILD trigger run as step 2/3", r)
 	}
 	if got := inspectFormat(t, e, "child", "{{json .Config.OnBuild}}"); got != "null" {
 		t.Errorf("the child's OnBuild is %s, want none: triggers are not inherited", got)
@@ -272,12 +331,13 @@ CMD ["cat", "/both", "/b.txt"]
 		}
 		return r, string(b)
 	}
-	// cachedSteps says which of the 7 steps came from the cache.
+	// cachedSteps says which of the 4 steps after FROM that make a
+	// layer (RUN, COPY, RUN, COPY) came from the cache.
 	cachedSteps := func(r result) string {
 		t.Helper()
-		steps := buildSteps(r.stdout)
-		if len(steps) != 7 {
-			t.Fatalf("%s\nwant 7 steps", r)
+		steps := buildSteps(t, r.stderr)
+		if len(steps) != 5 {
+			t.Fatalf("%s\nwant 5 steps", r)
 		}
 		s := ""
 		for _, st := range steps[1:] {
@@ -290,18 +350,20 @@ CMD ["cat", "/both", "/b.txt"]
 		return s
 	}
 	r1, id1 := build("-t", "cached")
-	if got := cachedSteps(r1); got != "------" {
+	if got := cachedSteps(r1); got != "----" {
 		t.Errorf("%s\nfirst build: cached steps %s, want none", r1, got)
 	}
 	r2, id2 := build("-t", "cached")
-	if got := cachedSteps(r2); got != "CCCCCC" {
+	if got := cachedSteps(r2); got != "CCCC" {
 		t.Errorf("%s\nsecond build: cached steps %s, want all", r2, got)
 	}
 	if id1 != id2 {
 		t.Errorf("the fully cached build made %s, the first %s", id2, id1)
 	}
-	if strings.Contains(r2.stdout, "Running in") {
-		t.Errorf("%s\na cached build started a container", r2)
+	for _, v := range buildSteps(t, r2.stderr) {
+		if len(v.lines) > 0 {
+			t.Errorf("%s\na cached step printed %q", r2, v.lines)
+		}
 	}
 	// -q prints the ID only.
 	q := e.lodger(t, "build", "-q", dir)
@@ -313,7 +375,7 @@ CMD ["cat", "/both", "/b.txt"]
 		t.Fatal(err)
 	}
 	r3, id3 := build()
-	if got := cachedSteps(r3); got != "CCCCCC" || id3 != id1 {
+	if got := cachedSteps(r3); got != "CCCC" || id3 != id1 {
 		t.Errorf("%s\nafter touching a.txt: cached steps %s, want all", r3, got)
 	}
 	// A changed file invalidates its COPY and every step after it.
@@ -321,18 +383,18 @@ CMD ["cat", "/both", "/b.txt"]
 		t.Fatal(err)
 	}
 	r4, _ := build("-t", "cached")
-	if got := cachedSteps(r4); got != "CC----" {
-		t.Errorf("%s\nafter changing a.txt: cached steps %s, want the first two only", r4, got)
+	if got := cachedSteps(r4); got != "C---" {
+		t.Errorf("%s\nafter changing a.txt: cached steps %s, want the first RUN only", r4, got)
 	}
 	wantStdout(t, e.runRm(t, "cached"), "a2\nv=1\nb1\n")
 	// A changed build arg invalidates the RUN that sees it.
 	r5, _ := build("-t", "cached", "--build-arg", "V=2")
-	if got := cachedSteps(r5); got != "------" {
+	if got := cachedSteps(r5); got != "----" {
 		t.Errorf("%s\nwith V=2: cached steps %s, want none after ARG", r5, got)
 	}
 	wantStdout(t, e.runRm(t, "cached"), "a2\nv=2\nb1\n")
 	r6, _ := build("--no-cache")
-	if got := cachedSteps(r6); got != "------" {
+	if got := cachedSteps(r6); got != "----" {
 		t.Errorf("%s\n--no-cache: cached steps %s, want none", r6, got)
 	}
 	noBuildLeftovers(t, e)
@@ -356,9 +418,9 @@ func TestBuildFailures(t *testing.T) {
 		words            []string
 	}{
 		{"run fails", "FROM " + busybox + "\nRUN echo before\nRUN exit 3\n", nil,
-			[]string{"The command '/bin/sh -c exit 3' returned a non-zero code: 3"}},
+			[]string{`failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`}},
 		{"exec form fails", "FROM " + busybox + "\nRUN [\"false\"]\n", nil,
-			[]string{"The command 'false' returned a non-zero code: 1"}},
+			[]string{`failed to solve: process "false" did not complete successfully: exit code: 1`}},
 		{"dotdot", "FROM " + busybox + "\nCOPY ../" + filepath.Base(secretDir) + "/secret /s\n", nil,
 			[]string{"COPY failed", "forbidden path outside the build context"}},
 		{"symlink out", "FROM " + busybox + "\nCOPY link /s\nRUN cat /s\n",
@@ -402,7 +464,7 @@ func TestBuildFailures(t *testing.T) {
 				args = append([]string{"build", "--target", "nope"}, args[1:]...)
 			}
 			r := e.lodger(t, args...)
-			wantError(t, r, 1, tc.words...)
+			wantBuildError(t, r, tc.words...)
 			if strings.Contains(r.stdout+r.stderr, "SECRET") {
 				t.Errorf("%s\nthe file outside the context was read", r)
 			}
@@ -412,7 +474,7 @@ func TestBuildFailures(t *testing.T) {
 			noBuildLeftovers(t, e)
 		})
 	}
-	wantError(t, call{env: e, stdin: strings.NewReader("")}.run(t, "build", "-f", "-", "-"), 1, "only one of them can be read from stdin")
+	wantBuildError(t, call{env: e, stdin: strings.NewReader("")}.run(t, "build", "-f", "-", "-"), "only one of them can be read from stdin")
 }
 
 // TestBuildStdinAndHeredocs: the Dockerfile on stdin (-f -), a context
@@ -449,7 +511,7 @@ func TestBuildStdinAndHeredocs(t *testing.T) {
 	wantCode(t, r, 0)
 	wantStdout(t, e.runRm(t, "alone"), "alone\n")
 	r = call{env: e, stdin: strings.NewReader("FROM " + busybox + "\nCOPY data /\n")}.run(t, "build", "-")
-	wantError(t, r, 1, "COPY failed", "data", "file not found in build context")
+	wantBuildError(t, r, "COPY failed", "data", "file not found in build context")
 
 	hd := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + `
 ARG WHO=world
@@ -488,17 +550,17 @@ func TestBuildInterrupt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	cmd := e.command(ctx, "build", "-t", "interrupted", dir)
-	out, err := cmd.StdoutPipe()
+	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// BuildKit's plain line of the RUN's output: "#N 0.123 started".
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
-		if sc.Text() == "started" {
+		if strings.HasSuffix(sc.Text(), " started") {
 			break
 		}
 	}
@@ -558,8 +620,8 @@ CMD cat /count /ls /b /rw /tmpfs /ifaces && ls /copied && ls -A /cache /src /scr
 	}
 	r := e.lodger(t, "build", "-t", "mounts", dir)
 	wantCode(t, r, 0)
-	steps := buildSteps(r.stdout)
-	if len(steps) != 8 || !cached(steps[1]) || cached(steps[2]) {
+	steps := buildSteps(t, r.stderr)
+	if len(steps) != 7 || !cached(steps[1]) || cached(steps[2]) {
 		t.Errorf("%s\nwant the cache step reused and the bind step run again", r)
 	}
 	wantStdout(t, e.runRm(t, "mounts", "cat", "/b"), "changed\n")
@@ -648,6 +710,36 @@ CMD ["sh"]
 		t.Errorf("image configuration, buildah's (-) against lodger's (+):\n%s", diff)
 	}
 	wantStdout(t, e.runRm(t, "cmp", "sh", "-c", "echo $B; pwd; id -u"), "two words\n/app\n1000\n")
+
+	// --format oci, both: the same fields, Docker's own dropped by both.
+	wantCode(t, e.lodger(t, "build", "-q", "--format", "oci", "-t", "cmp-oci", dir), 0)
+	got = nil
+	if err := json.Unmarshal([]byte(inspectFormat(t, e, "cmp-oci", "{{json .Config}}")), &got); err != nil {
+		t.Fatal(err)
+	}
+	buildah("bud", "--format", "oci", "--layers", "-q", "-t", "cmp-oci", dir)
+	var oci struct {
+		OCIv1 struct {
+			Config map[string]any `json:"config"`
+		}
+	}
+	if err := json.Unmarshal(buildah("inspect", "--type", "image", "cmp-oci"), &oci); err != nil {
+		t.Fatal(err)
+	}
+	want = oci.OCIv1.Config
+	if labels, ok := want["Labels"].(map[string]any); ok {
+		delete(labels, "io.buildah.version")
+	}
+	for _, k := range []string{"Healthcheck", "OnBuild", "Shell"} {
+		if got[k] != nil || want[k] != nil {
+			t.Errorf("--format oci: %s is lodger's %v, buildah's %v; want neither", k, got[k], want[k])
+		}
+	}
+	delete(got, "ArgsEscaped")
+	delete(want, "ArgsEscaped")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("--format oci image configuration, buildah's (-) against lodger's (+):\n%s", diff)
+	}
 }
 
 // TestBuildAPI: POST /build on lodger system service's socket speaks the
@@ -767,7 +859,7 @@ CMD stat -c '%a %n' /dl/notes.txt /dl/renamed && cat /dl/notes.txt
 	// Unchanged content: cached. Changed: downloaded into a new layer.
 	r := e.lodger(t, "build", "-t", "addurl", dir)
 	wantCode(t, r, 0)
-	if steps := buildSteps(r.stdout); len(steps) != 4 || !cached(steps[1]) || !cached(steps[2]) {
+	if steps := buildSteps(t, r.stderr); len(steps) != 3 || !cached(steps[1]) || !cached(steps[2]) {
 		t.Errorf("%s\nwant both ADD steps cached while the content is the same", r)
 	}
 	mu.Lock()
@@ -775,12 +867,12 @@ CMD stat -c '%a %n' /dl/notes.txt /dl/renamed && cat /dl/notes.txt
 	mu.Unlock()
 	r = e.lodger(t, "build", "-t", "addurl", dir)
 	wantCode(t, r, 0)
-	if steps := buildSteps(r.stdout); len(steps) != 4 || cached(steps[1]) {
+	if steps := buildSteps(t, r.stderr); len(steps) != 3 || cached(steps[1]) {
 		t.Errorf("%s\nwant the ADD step run again after the content changed", r)
 	}
 	wantStdout(t, e.runRm(t, "addurl", "cat", "/dl/notes.txt"), "version 2\n")
 	bad := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nADD --checksum=sha256:0000 " + srv.URL + "/f /f\n"})
-	wantError(t, e.lodger(t, "build", bad), 1, "digest mismatch")
+	wantBuildError(t, e.lodger(t, "build", bad), "digest mismatch")
 	noBuildLeftovers(t, e)
 }
 
@@ -834,6 +926,6 @@ CMD cat /seen; for p in /run /etc/tok /tmp/d /etc/group; do test -e $p && echo $
 	}
 	// A required secret not given: the build fails, saying which.
 	req := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nRUN --mount=type=secret,id=needed,required=true true\n"})
-	wantError(t, e.lodger(t, "build", req), 1, "secret not given", "--secret id=needed")
+	wantBuildError(t, e.lodger(t, "build", req), "secret not given", "--secret id=needed")
 	noBuildLeftovers(t, e)
 }

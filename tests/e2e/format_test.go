@@ -286,7 +286,7 @@ func TestFormatListings(t *testing.T) {
 	wantEqual(t, "history json keys", strings.Join(jsonKeys(t, e.lodger(t, "history", "--format", "json", busybox)), " "),
 		"Comment CreatedAt CreatedBy CreatedSince ID Size")
 	wantEqual(t, "system df header", strings.Join(header(t, e.lodger(t, "system", "df")), "|"), "TYPE|TOTAL|ACTIVE|SIZE|RECLAIMABLE")
-	wantEqual(t, "system df template", tmpl(t, e, "system", "df", "--format", "{{.Type}}:{{.TotalCount}}:{{.Active}}"), "Images:1:1\nContainers:1:1\nLocal Volumes:1:1")
+	wantEqual(t, "system df template", tmpl(t, e, "system", "df", "--format", "{{.Type}}:{{.TotalCount}}:{{.Active}}"), "Images:1:1\nContainers:1:1\nLocal Volumes:1:1\nBuild Cache:0:0")
 	wantEqual(t, "system df json keys", strings.Join(jsonKeys(t, e.lodger(t, "system", "df", "--format", "json")), " "),
 		"Active Reclaimable Size TotalCount Type")
 

@@ -325,7 +325,7 @@ func TestImages3SystemDfPrune(t *testing.T) {
 	e := isolatedEnv(t)
 	r := e.lodger(t, "system", "df")
 	wantCode(t, r, 0)
-	want := []string{"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE", "Images", "Containers", "Local Volumes"}
+	want := []string{"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE", "Images", "Containers", "Local Volumes", "Build Cache"}
 	for _, w := range want {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("%s\nwant %q in Docker's table", r, w)
