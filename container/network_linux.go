@@ -27,6 +27,9 @@ type NetworkSettings struct {
 	Publish []ports.Mapping `json:"publish,omitempty"`
 	// Networks are the user networks of mode NetworkUser.
 	Networks []UserNetwork `json:"networks,omitempty"`
+	// DNS is --dns: on user networks the gateway's resolver asks these
+	// servers for names outside the network, for this container.
+	DNS []netip.Addr `json:"dns,omitempty"`
 
 	// ip and ip6 are --ip and --ip6 (for the first user network); self
 	// and resolver the container's address and nameserver there, once

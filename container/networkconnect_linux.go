@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 
 	cstorage "go.podman.io/storage"
@@ -25,25 +26,30 @@ type NetworkConnectOptions struct {
 
 // NetworkConnect puts container ref on user network net: it gets an
 // address there at once and, when running, its interface (the next free
-// ethN) without a restart. A container on the default network, host or
-// none is refused with network.ErrInvalid: lodger joins user networks
-// only to a container created on one.
+// ethN) without a restart. A container on the default network keeps it
+// (eth0, its way out and resolver) and gets the user network beside it;
+// one with --network host shares the host's and is refused with
+// network.ErrInvalid, as in Docker.
 func NetworkConnect(store cstorage.Store, net, ref string, o NetworkConnectOptions) error {
 	in, err := Get(store, ref)
 	if err != nil {
 		return err
 	}
 	ns := in.Metadata.networkOf()
-	if ns.Mode != NetworkUser && ns.Mode != NetworkNone {
-		return network.Errorf(network.ErrInvalid, "container %s is on network %s: lodger connects user networks only to containers created on one (run --network NAME) or with --network none", in.Name, in.Metadata.NetworkName())
+	if ns.Mode == NetworkHost {
+		return network.Errorf(network.ErrInvalid, "container %s shares the host's network (--network host): it cannot be connected to another network", in.Name)
 	}
 	nets := NetworkStore(store)
-	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6})
+	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6, DNS: ns.DNS})
 	if err != nil {
 		return err
 	}
-	first := len(ns.Networks) == 0
-	ns.Mode = NetworkUser
+	// The first network of a container with no link of its own is its
+	// way out.
+	first := len(ns.Networks) == 0 && ns.Mode != NetworkNetstack
+	if ns.Mode == NetworkNone {
+		ns.Mode = NetworkUser
+	}
 	ns.Networks = append(ns.Networks, UserNetwork{ID: n.ID, Name: n.Name, Aliases: o.Aliases})
 	if err := setNetworkRecord(store, in, ns); err != nil {
 		_, _, _ = nets.Disconnect(n.ID, in.ID, true)
@@ -57,6 +63,9 @@ func NetworkConnect(store cstorage.Store, net, ref string, o NetworkConnectOptio
 		if err != nil {
 			return fmt.Errorf("connect %s to network %s: %w (the container has an address there and gets its interface at its next start)", in.Name, n.Name, err)
 		}
+		// Its monitor keeps this network's gateway from now on, and a
+		// restart by policy plugs it again.
+		updateAttachments(store, in, func(atts []bridge.Attachment) []bridge.Attachment { return append(atts, a) })
 	}
 	Journal().Emit(events.Network, "connect", n.ID, map[string]string{"container": in.ID, "name": n.Name, "type": network.DriverBridge})
 	return nil
@@ -66,6 +75,9 @@ func NetworkConnect(store cstorage.Store, net, ref string, o NetworkConnectOptio
 // address is given back and, when running, its interface there removed.
 // force makes a container or network already gone no error.
 func NetworkDisconnect(store cstorage.Store, net, ref string, force bool) error {
+	if network.IsPredefined(net) || net == NetworkNetstack {
+		return network.Errorf(network.ErrInvalid, "network %s: lodger takes containers off user networks only; the default network (bridge), host and none stay the container's until it is removed", net)
+	}
 	nets := NetworkStore(store)
 	in, err := Get(store, ref)
 	if err != nil {
@@ -101,9 +113,32 @@ func NetworkDisconnect(store cstorage.Store, net, ref string, force bool) error 
 		if err != nil {
 			return fmt.Errorf("disconnect %s from network %s: %w", in.Name, n.Name, err)
 		}
+		updateAttachments(store, in, func(atts []bridge.Attachment) []bridge.Attachment {
+			return slices.DeleteFunc(atts, func(x bridge.Attachment) bool { return x.Dir == a.Dir })
+		})
 	}
 	Journal().Emit(events.Network, "disconnect", n.ID, map[string]string{"container": in.ID, "name": n.Name, "type": network.DriverBridge})
 	return nil
+}
+
+// updateAttachments changes the running container's list of networks
+// its monitor keeps, and tells the monitor.
+func updateAttachments(store cstorage.Store, in Info, change func([]bridge.Attachment) []bridge.Attachment) {
+	runDir, err := store.ContainerRunDirectory(in.ID)
+	if err != nil {
+		return
+	}
+	if _, err := os.Stat(bridge.AttachmentsFile(runDir)); err != nil {
+		return // a monitor of an older lodger, which keeps no list
+	}
+	atts, err := bridge.ReadAttachments(runDir)
+	if err != nil {
+		return
+	}
+	if err := bridge.WriteAttachments(runDir, change(atts)); err != nil {
+		return
+	}
+	bridge.Notify(in.State.MonitorPid, runDir)
 }
 
 // setNetworkRecord replaces the container record's network settings,

@@ -84,16 +84,25 @@ func parseNetworks(store cstorage.Store, modes []string, o userNetworkOptions) (
 			users = append(users, m)
 		}
 	}
-	if builtin != nil && (len(users) > 0 || len(modes) > 1) {
-		return NetworkSettings{}, fmt.Errorf("--network: a container is on user networks or on one of netstack (bridge), none and host, not both")
+	if builtin != nil && builtin.Mode != NetworkNetstack && len(modes) > 1 {
+		return NetworkSettings{}, fmt.Errorf("--network %s: a container on none or host is on no other network, not both", builtin.Mode)
 	}
-	if builtin != nil {
+	if builtin != nil && len(modes)-len(users) > 1 {
+		return NetworkSettings{}, errors.New("--network: the default network (netstack, bridge) given twice")
+	}
+	if builtin != nil && len(users) == 0 {
 		if len(o.aliases) > 0 || o.ip != "" || o.ip6 != "" {
 			return NetworkSettings{}, errors.New("--network-alias, --ip and --ip6 are for user networks (lodger network create)")
 		}
 		return *builtin, nil
 	}
+	// User networks, and with the default network too (Docker's bridge
+	// and user networks together): the default network's TAP is then
+	// eth0 and its way out, the user networks follow from eth1 on.
 	s := NetworkSettings{Mode: NetworkUser}
+	if builtin != nil {
+		s = *builtin
+	}
 	ns := NetworkStore(store)
 	for i, m := range users {
 		n, err := ns.Get(m)
@@ -142,12 +151,12 @@ func parseModeName(m string) (name, opts string, hasOpts bool) {
 // connectUser gives container id (called name) its endpoints on its user
 // networks; on failure none is left.
 func (s *NetworkSettings) connectUser(store cstorage.Store, id, name string) error {
-	if s.Mode != NetworkUser {
+	if len(s.Networks) == 0 {
 		return nil
 	}
 	ns := NetworkStore(store)
 	for i, u := range s.Networks {
-		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases}
+		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases, DNS: s.DNS}
 		if i == 0 {
 			o.IPv4, o.IPv6 = s.ip, s.ip6
 		}
@@ -156,7 +165,7 @@ func (s *NetworkSettings) connectUser(store cstorage.Store, id, name string) err
 			_ = ns.Release(id)
 			return fmt.Errorf("--network %s: %w", u.Name, err)
 		}
-		if i == 0 {
+		if i == 0 && s.Mode == NetworkUser {
 			s.self = ep.IPv4
 			if sn, ok := n.Subnet4(); ok {
 				s.resolver = sn.Gateway
@@ -170,7 +179,7 @@ func (s *NetworkSettings) connectUser(store cstorage.Store, id, name string) err
 // attachments its prestart makes and the configuration of its published
 // ports (no stack of its own: the network's gateway is its way out).
 func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Config, []bridge.Attachment, error) {
-	if s.Mode != NetworkUser {
+	if s.Mode != NetworkUser && (s.Mode != NetworkNetstack || len(s.Networks) == 0) {
 		return s.stack(), nil, nil
 	}
 	if len(s.Networks) == 0 {
@@ -178,6 +187,12 @@ func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Co
 	}
 	ns := NetworkStore(store)
 	cfg := netstack.DefaultConfig()
+	// On the default network too: its stack is eth0 and the way out,
+	// the user networks follow without a default route.
+	first := 0
+	if s.Mode == NetworkNetstack {
+		cfg, first = *s.stack(), 1
+	}
 	var atts []bridge.Attachment
 	for i, u := range s.Networks {
 		n, err := ns.Get(u.ID)
@@ -188,12 +203,12 @@ func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Co
 		if !ok {
 			return nil, nil, fmt.Errorf("network %s has no address for the container: disconnect and connect it again", n.Name)
 		}
-		a, err := attachment(ns, n, ep, fmt.Sprintf("eth%d", i), i == 0)
+		a, err := attachment(ns, n, ep, fmt.Sprintf("eth%d", first+i), first == 0 && i == 0)
 		if err != nil {
 			return nil, nil, err
 		}
 		atts = append(atts, a)
-		if i == 0 {
+		if i == 0 && first == 0 {
 			cfg.LAN = &netstack.LAN{Subnet: a.Address.Masked(), Gateway: a.Gateway, Guest: ep.IPv4, Internal: n.Internal, Relay: bridge.RelaySocket(a.Dir)}
 			cfg.IPv6 = a.Address6.IsValid()
 			if cfg.IPv6 {
@@ -207,7 +222,7 @@ func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Co
 // releaseUser gives up the container's addresses (it was not created, or
 // is removed).
 func (s NetworkSettings) releaseUser(store cstorage.Store, id string) {
-	if s.Mode == NetworkUser {
+	if s.Mode == NetworkUser || len(s.Networks) > 0 {
 		_ = NetworkStore(store).Release(id)
 	}
 }
@@ -220,10 +235,10 @@ func (s NetworkSettings) releaseUser(store cstorage.Store, id string) {
 // empty.
 func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 	ns := in.Metadata.networkOf()
-	if ns.Mode != NetworkUser || r.NetworkSettings == nil {
+	if len(ns.Networks) == 0 || r.NetworkSettings == nil {
 		return
 	}
-	if len(ns.Networks) > 0 && r.HostConfig != nil {
+	if ns.Mode == NetworkUser && r.HostConfig != nil {
 		r.HostConfig.NetworkMode = dockercontainer.NetworkMode(ns.Networks[0].Name)
 	}
 	nets := NetworkStore(store)

@@ -213,9 +213,11 @@ func etcContent(hostname string, n NetworkSettings, o ProcessOptions, p parsedPr
 		// which asks them.
 		o.DNS = []string{netstack.DNS.String()}
 	}
-	if n.Mode == NetworkUser && len(o.DNS) == 0 && n.resolver.IsValid() {
+	if n.Mode == NetworkUser && n.resolver.IsValid() {
 		// The network's gateway answers for the containers on it, and
-		// asks the host's resolvers for the rest.
+		// asks the host's resolvers for the rest, or with --dns those
+		// servers (the endpoint names them), as Docker's embedded
+		// resolver does.
 		o.DNS = []string{n.resolver.String()}
 	}
 	if len(o.DNS) == 0 && len(o.DNSSearch) == 0 && len(o.DNSOptions) == 0 {

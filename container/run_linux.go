@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -371,6 +372,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	// Addresses on user networks are taken before the record exists, as
 	// host ports are: a taken --ip fails the run here.
+	for _, d := range opts.Process.DNS {
+		if a, err := netip.ParseAddr(d); err == nil { // checked with the process options
+			netSettings.DNS = append(netSettings.DNS, a)
+		}
+	}
 	if err := netSettings.connectUser(store, id, name); err != nil {
 		return exec.ExitLodger, err
 	}
@@ -526,12 +532,10 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err != nil {
 		return exec.ExitLodger, err
 	}
-	if len(netAtts) > 0 {
-		keepCtx, stopKeep := context.WithCancel(context.Background())
-		defer stopKeep()
-		bridge.Keep(keepCtx, netAtts)
-	}
-	netw, err := monitor.OpenNetwork(netCfg, listeners, func(format string, args ...any) {
+	keepCtx, stopKeep := context.WithCancel(context.Background())
+	defer stopKeep()
+	bridge.Keep(keepCtx, runDir, netAtts)
+	netw, err := monitor.OpenNetwork(netCfg, listeners, bridge.ContainerNames(NetworkStore(store).Dir(), id), func(format string, args ...any) {
 		fmt.Fprintf(opts.Stderr, "lodger: "+format+"\n", args...)
 	})
 	listeners = nil // the network owns them now

@@ -47,10 +47,17 @@ func (n *Network) SetLinger(fn func(*os.File) error) { n.linger = fn }
 // receives the few lines a user should see (a limit hit, ping not
 // allowed).
 func Open(cfg Config, ls []ports.Listener, logf func(format string, args ...any)) (*Network, error) {
+	return OpenNames(cfg, ls, nil, logf)
+}
+
+// OpenNames is Open with a resolver that asks names first (a container
+// on the default network and on user networks too finds its neighbours
+// there).
+func OpenNames(cfg Config, ls []ports.Listener, names dns.Names, logf func(format string, args ...any)) (*Network, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	r, err := dns.New(dns.Config{})
+	r, err := dns.New(dns.Config{Names: names})
 	if err != nil {
 		for _, l := range ls {
 			_ = l.Close()
@@ -73,6 +80,10 @@ func newNetwork(cfg Config, ls []ports.Listener, r *dns.Resolver, logf func(form
 	}
 	return n
 }
+
+// OwnLink says whether the container's link is this network's own (a
+// TAP, eth0), not a veth on a user network's bridge.
+func (n *Network) OwnLink() bool { return n.cfg.LAN == nil }
 
 // Published is the published ports with the host ports really bound.
 func (n *Network) Published() []ports.Mapping {
@@ -512,10 +523,39 @@ func ServeGateway(tap *os.File, cfg Config, names dns.Names, logf func(format st
 		logf = func(string, ...any) {}
 	}
 	cfg.Bypass, cfg.AcceptBypass = false, false
-	r, err := dns.New(dns.Config{Names: names})
+	// A container's --dns server may be a neighbour on the network,
+	// which only the stack reaches; the others are dialled from the host
+	// under the containers' own policy (no host loopback, nothing on an
+	// internal network). The host's resolvers, which the user chose,
+	// are dialled as they are (dns.Config.Dial is only for a client's).
+	var self atomic.Pointer[Stack]
+	var d net.Dialer
+	dial := func(ctx context.Context, network string, server netip.AddrPort) (net.Conn, error) {
+		st := self.Load()
+		if st == nil {
+			return nil, errors.New("resolver: the gateway is starting")
+		}
+		if !st.plan.onLink(server.Addr()) {
+			if _, err := cfg.destination(server.Addr()); err != nil {
+				return nil, fmt.Errorf("nameserver %s: %w", server, err)
+			}
+			return d.DialContext(ctx, network, server.String())
+		}
+		full := tcpip.FullAddress{NIC: nicID, Addr: tcpipAddr(server.Addr()), Port: server.Port()}
+		if network == "tcp" {
+			return gonet.DialContextTCP(ctx, st.s, full, protoOf(server.Addr()))
+		}
+		return gonet.DialUDP(st.s, nil, &full, protoOf(server.Addr()))
+	}
+	r, err := dns.New(dns.Config{Names: names, Dial: dial})
 	if err != nil {
 		tap.Close()
 		return nil, err
 	}
-	return newStack(tap, cfg, r, logf, nil)
+	st, err := newStack(tap, cfg, r, logf, nil)
+	if err != nil {
+		return nil, err
+	}
+	self.Store(st)
+	return st, nil
 }

@@ -129,7 +129,11 @@ type Endpoint struct {
 	IPv6        netip.Addr   `json:"ipv6,omitzero"`
 	MAC         string       `json:"mac"`
 	Static      []netip.Addr `json:"static,omitempty"` // --ip, kept by a restart
-	Created     time.Time    `json:"created"`
+	// DNS is the container's --dns: the gateway's resolver asks these
+	// servers, not the host's, for names outside the network (Docker's
+	// embedded resolver does the same).
+	DNS     []netip.Addr `json:"dns,omitempty"`
+	Created time.Time    `json:"created"`
 }
 
 // staleAfter is how old an endpoint must be before Store.Exists may drop
@@ -841,6 +845,8 @@ type ConnectOptions struct {
 	// IPv4 and IPv6 are --ip and --ip6; zero picks a free address.
 	IPv4 netip.Addr
 	IPv6 netip.Addr
+	// DNS is the container's --dns (see Endpoint).
+	DNS []netip.Addr
 }
 
 // Connect gives a container an endpoint on the network: an address of
@@ -872,7 +878,7 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 	if _, ok := n.Endpoints[o.ContainerID]; ok {
 		return Network{}, Endpoint{}, kindErr(ErrConflict, "container %s is already connected to network %s", o.Name, n.Name)
 	}
-	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, Created: time.Now().UTC()}
+	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, DNS: o.DNS, Created: time.Now().UTC()}
 	if sn, ok := n.Subnet4(); ok {
 		if ep.IPv4, err = allocate(n, sn, o.IPv4); err != nil {
 			return Network{}, Endpoint{}, err

@@ -357,8 +357,8 @@ func newNetworkConnectCommand() *cobra.Command {
 		Long: `Connect a container to a user network: it gets an address there (--ip,
 --ip6, or the next free one) and, when running, its interface at once
 (the next free ethN), found on the network by its name, short ID and
---alias names. lodger connects user networks to containers created on a
-user network or with --network none.`,
+--alias names. A container on the default network (bridge) keeps it as
+eth0, its way out; one with --network host cannot be connected.`,
 		Args: exactArgs(2, "NETWORK CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error

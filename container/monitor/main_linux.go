@@ -20,6 +20,7 @@ import (
 	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/netstack/dns"
 	"github.com/lodger-containers/lodger/netstack/ports"
 	"github.com/lodger-containers/lodger/network/bridge"
 )
@@ -82,7 +83,11 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	defer log.Close()
 	_ = os.Remove(filepath.Join(runDir, stopRequested))
 	_ = os.Remove(filepath.Join(runDir, restartFile)) // the request's policy is the latest
-	netw, err := OpenNetwork(req.Netstack, listeners, log.Printf)
+	var names dns.Names
+	if req.NetworkRecords != "" {
+		names = bridge.ContainerNames(req.NetworkRecords, req.ID)
+	}
+	netw, err := OpenNetwork(req.Netstack, listeners, names, log.Printf)
 	listeners = nil
 	if err != nil {
 		return fail(exec.ExitLodger, err)
@@ -90,12 +95,17 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	if netw != nil {
 		defer netw.Close()
 	}
-	if len(req.Networks) > 0 {
-		// A gateway killed while the container runs is started again;
-		// the traffic between containers never needed it.
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		bridge.Keep(ctx, req.Networks)
+	// A gateway killed while the container runs is started again (the
+	// traffic between containers never needed it), for the networks of
+	// this start and those a live connect adds.
+	keepCtx, stopKeep := context.WithCancel(context.Background())
+	defer stopKeep()
+	bridge.Keep(keepCtx, runDir, req.Networks)
+	// A container with a link of its own (the default network) has its
+	// user networks from eth1 on.
+	firstIf := 0
+	if req.Netstack != nil && req.Netstack.LAN == nil {
+		firstIf = 1
 	}
 
 	h, err := newHub(req.AttachSocket, req.Attached)
@@ -106,8 +116,16 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	delay := 100 * time.Millisecond
 	lastCode := 0
 	defer func() { h.close(lastCode) }()
-	for {
-		code, err := runOnce(req, log, h, runDir, &st, ready, Hooks(netw, req.Networks))
+	for starts := 0; ; starts++ {
+		atts := req.Networks
+		if starts > 0 {
+			// A restart by policy: the networks are those of now, after
+			// any live connect or disconnect.
+			if cur, err := bridge.ReadAttachments(runDir); err == nil {
+				atts = bridge.ForStart(cur, firstIf)
+			}
+		}
+		code, err := runOnce(req, log, h, runDir, &st, ready, Hooks(netw, atts))
 		if netw != nil {
 			netw.Detach()
 		}

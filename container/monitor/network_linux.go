@@ -9,6 +9,7 @@ import (
 
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack"
+	"github.com/lodger-containers/lodger/netstack/dns"
 	"github.com/lodger-containers/lodger/netstack/ports"
 	"github.com/lodger-containers/lodger/network/bridge"
 )
@@ -16,7 +17,7 @@ import (
 // OpenNetwork starts the network side of a container run, in the process
 // that waits for the container: nil for a nil cfg (--network none and
 // host), which only closes ls. logf gets what the user should read.
-func OpenNetwork(cfg *netstack.Config, ls []ports.Listener, logf func(string, ...any)) (*netstack.Network, error) {
+func OpenNetwork(cfg *netstack.Config, ls []ports.Listener, names dns.Names, logf func(string, ...any)) (*netstack.Network, error) {
 	if cfg == nil {
 		closeListeners(ls)
 		return nil, nil
@@ -27,22 +28,44 @@ func OpenNetwork(cfg *netstack.Config, ls []ports.Listener, logf func(string, ..
 	// 400 made bulk transfers ~10% faster (iperf3 through a published
 	// port) at no cost when idle.
 	debug.SetGCPercent(400)
-	return netstack.Open(*cfg, ls, logf)
+	if cfg.LAN != nil {
+		names = nil // the gateway resolves, not this process
+	}
+	return netstack.OpenNames(*cfg, ls, names, logf)
 }
 
 // Hooks ties a container's start to n (none for none and host) and to
-// its user networks, atts.
+// its user networks, atts. On the default network as well (n with a
+// link of its own) its TAP is eth0, made first, and the user networks
+// follow.
 func Hooks(n *netstack.Network, atts []bridge.Attachment) exec.Hooks {
+	attach := func(pid int) error {
+		for _, a := range atts {
+			if err := bridge.Attach(pid, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if n == nil {
-		return exec.Hooks{}
+		if len(atts) == 0 {
+			return exec.Hooks{}
+		}
+		// --network none, connected to user networks while it ran.
+		return exec.Hooks{Prestart: attach}
 	}
 	h := exec.Hooks{Prestart: n.Attach}
-	if len(atts) > 0 {
+	if len(atts) > 0 && n.OwnLink() {
 		h.Prestart = func(pid int) error {
-			for _, a := range atts {
-				if err := bridge.Attach(pid, a); err != nil {
-					return err
-				}
+			if err := n.Attach(pid); err != nil {
+				return err
+			}
+			return attach(pid)
+		}
+	} else if len(atts) > 0 {
+		h.Prestart = func(pid int) error {
+			if err := attach(pid); err != nil {
+				return err
 			}
 			return n.Attach(pid)
 		}

@@ -39,8 +39,13 @@ type Request struct {
 	Netstack *netstack.Config `json:"netstack,omitempty"`
 	Ports    []ports.Mapping  `json:"ports,omitempty"`
 	// Networks are the user networks the container joins at each start
-	// (Netstack then only serves its published ports).
+	// (Netstack then only serves its published ports, unless the
+	// container is on the default network too).
 	Networks []bridge.Attachment `json:"networks,omitempty"`
+	// NetworkRecords is where the user networks' records are: a
+	// container on the default network resolves the names of the user
+	// networks it joins (bridge.ContainerNames).
+	NetworkRecords string `json:"networkRecords,omitempty"`
 	// Events is the user's event journal, where the monitor writes each
 	// start and die of the container with EventAttrs (image, name,
 	// labels), as Docker's daemon does.

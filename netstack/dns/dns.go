@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -62,6 +63,12 @@ type Config struct {
 	// Names, when set, is asked first: a user network's containers by
 	// name, alias and short ID, and their addresses back to names.
 	Names Names
+	// Dial, when set, connects to the servers Upstreams names (a
+	// client's own) in place of net.Dialer: a user network's gateway
+	// reaches a server on its own network through its stack, and others
+	// under the containers' policy. The host's resolvers are dialled
+	// with net.Dialer.
+	Dial func(ctx context.Context, network string, server netip.AddrPort) (net.Conn, error)
 }
 
 // Names are the names a resolver answers for itself. Lookup gets a
@@ -71,6 +78,13 @@ type Config struct {
 type Names interface {
 	Lookup(name string, from netip.Addr) (v4, v6 []netip.Addr, ok bool)
 	Reverse(a netip.Addr) (name string, ok bool)
+}
+
+// Upstreams is what Names may also do: name the servers a client asks
+// through this resolver (a container's --dns), in place of the host's
+// resolv.conf and hosts file; none for the host's.
+type Upstreams interface {
+	Upstreams(from netip.Addr) []netip.AddrPort
 }
 
 // Resolver answers DNS queries from the host's configuration. It is safe
@@ -166,6 +180,10 @@ func (r *Resolver) AnswerFrom(ctx context.Context, query []byte, tcp bool, from 
 	if h.OpCode != 0 {
 		return reply(h, &q, dnsmessage.RCodeNotImplemented)
 	}
+	var servers []netip.AddrPort
+	if u, ok := r.cfg.Names.(Upstreams); ok && from.IsValid() {
+		servers = u.Upstreams(from)
+	}
 	if names := r.cfg.Names; names != nil && q.Class == dnsmessage.ClassINET {
 		name := lowerName(q.Name.String())
 		switch q.Type {
@@ -181,6 +199,11 @@ func (r *Resolver) AnswerFrom(ctx context.Context, query []byte, tcp bool, from 
 			}
 		}
 	}
+	if len(servers) > 0 {
+		// The client's own servers replace the host's resolvers, hosts
+		// file included.
+		return r.forward(ctx, query, h, q, tcp, servers)
+	}
 	if q.Class == dnsmessage.ClassINET && (q.Type == dnsmessage.TypeA || q.Type == dnsmessage.TypeAAAA || q.Type == dnsmessage.TypeALL) {
 		r.refresh()
 		r.mu.Lock()
@@ -190,7 +213,7 @@ func (r *Resolver) AnswerFrom(ctx context.Context, query []byte, tcp bool, from 
 			return hostsReply(h, q, a, tcp)
 		}
 	}
-	return r.forward(ctx, query, h, q, tcp)
+	return r.forward(ctx, query, h, q, tcp, nil)
 }
 
 // reply builds an answerless reply to h with rcode, echoing q if known.

@@ -726,3 +726,61 @@ func answer(t *testing.T, r *Resolver, q []byte) []byte {
 	}
 	return msg
 }
+
+// upstreamNames is fakeNames whose client at from has its own servers.
+type upstreamNames struct {
+	fakeNames
+	from    netip.Addr
+	servers []netip.AddrPort
+}
+
+func (u upstreamNames) Upstreams(from netip.Addr) []netip.AddrPort {
+	if from == u.from {
+		return u.servers
+	}
+	return nil
+}
+
+// A client with servers of its own (a container's --dns) gets its names
+// from them, not from the host's servers or hosts file, dialled with
+// Config.Dial; others, and Names' own names, are answered as before.
+func TestUpstreams(t *testing.T) {
+	host := newUpstream(t, func(q []byte, tcp bool) [][]byte { return [][]byte{answerA(t, q, "192.0.2.1", nil)} })
+	own := newUpstream(t, func(q []byte, tcp bool) [][]byte { return [][]byte{answerA(t, q, "198.51.100.9", nil)} })
+	client := netip.MustParseAddr("10.89.1.7")
+	var dialled atomic.Int32
+	r := newResolver(t, Config{
+		Servers: []netip.AddrPort{host.addr},
+		Names:   upstreamNames{fakeNames: fakeNames{"web": netip.MustParseAddr("10.89.1.2")}, from: client, servers: []netip.AddrPort{own.addr}},
+		Dial: func(ctx context.Context, network string, server netip.AddrPort) (net.Conn, error) {
+			dialled.Add(1)
+			var d net.Dialer
+			return d.DialContext(ctx, network, server.String())
+		},
+	})
+	ask := func(from netip.Addr, name string) []string {
+		t.Helper()
+		msg, err := r.AnswerFrom(t.Context(), query(t, 9, name, dnsmessage.TypeA), false, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parse(t, msg).Answers
+	}
+	for _, tc := range []struct {
+		from netip.Addr
+		name string
+		want []string
+	}{
+		{client, "example.com.", []string{"A 198.51.100.9"}},
+		{client, "myhost.", []string{"A 198.51.100.9"}}, // the host's hosts file is the host's resolution
+		{client, "web.", []string{"A 10.89.1.2"}},
+		{netip.MustParseAddr("10.89.1.8"), "example.com.", []string{"A 192.0.2.1"}},
+	} {
+		if diff := cmp.Diff(tc.want, ask(tc.from, tc.name)); diff != "" {
+			t.Errorf("%s from %s (-want +got):\n%s", tc.name, tc.from, diff)
+		}
+	}
+	if n := dialled.Load(); n != 2 {
+		t.Errorf("Config.Dial used %d times, want 2 (the client's own server only)", n)
+	}
+}

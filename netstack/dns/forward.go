@@ -20,19 +20,24 @@ var errMismatch = errors.New("reply ID does not match the query")
 // first useful reply. SERVFAIL and REFUSED count as failures worth trying
 // the next server for, as glibc does; if every server fails that way the
 // last such reply is returned, and if none replied, a SERVFAIL of our own.
-func (r *Resolver) forward(ctx context.Context, query []byte, h dnsmessage.Header, q dnsmessage.Question, tcp bool) ([]byte, error) {
+// servers, when not empty, are asked in place of the host's.
+func (r *Resolver) forward(ctx context.Context, query []byte, h dnsmessage.Header, q dnsmessage.Question, tcp bool, servers []netip.AddrPort) ([]byte, error) {
 	select {
 	case r.sem <- struct{}{}:
 		defer func() { <-r.sem }()
 	default:
 		return reply(h, &q, dnsmessage.RCodeServerFailure)
 	}
+	own := len(servers) > 0
+	if !own {
+		servers = r.upstreams()
+	}
 	var last []byte
-	for _, s := range r.upstreams() {
+	for _, s := range servers {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		resp, err := r.exchange(ctx, s, query, h.ID, tcp)
+		resp, err := r.exchange(ctx, s, query, h.ID, tcp, own)
 		if err != nil {
 			continue
 		}
@@ -62,15 +67,22 @@ func rcode(msg []byte) dnsmessage.RCode {
 // others: a late reply to an earlier query, or a spoofing attempt, must not
 // end the wait. A truncated UDP reply is returned as it is, so the client
 // asks again over TCP and the next query is forwarded over TCP.
-func (r *Resolver) exchange(ctx context.Context, server netip.AddrPort, query []byte, id uint16, tcp bool) ([]byte, error) {
+// own says server is a client's (Upstreams), dialled with Config.Dial.
+func (r *Resolver) exchange(ctx context.Context, server netip.AddrPort, query []byte, id uint16, tcp, own bool) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	network := "udp"
 	if tcp {
 		network = "tcp"
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, server.String())
+	var c net.Conn
+	var err error
+	if own && r.cfg.Dial != nil {
+		c, err = r.cfg.Dial(ctx, network, server)
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, network, server.String())
+	}
 	if err != nil {
 		return nil, err
 	}

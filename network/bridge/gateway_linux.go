@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lodger-containers/lodger/netstack"
+	"github.com/lodger-containers/lodger/netstack/dns"
 	"github.com/lodger-containers/lodger/network"
 )
 
@@ -449,6 +451,23 @@ func lookup(eps []network.Endpoint, name string) (v4, v6 []netip.Addr, ok bool) 
 	return v4, v6, ok
 }
 
+// Upstreams are the --dns servers of the container asking from from:
+// its names outside the network go to them instead of the host's
+// resolvers.
+func (n *names) Upstreams(from netip.Addr) []netip.AddrPort {
+	for _, e := range n.endpoints() {
+		if e.IPv4 != from && e.IPv6 != from {
+			continue
+		}
+		var out []netip.AddrPort
+		for _, a := range e.DNS {
+			out = append(out, netip.AddrPortFrom(a, 53))
+		}
+		return out
+	}
+	return nil
+}
+
 // Reverse gives the container name of an address on the network.
 func (n *names) Reverse(a netip.Addr) (string, bool) {
 	for _, e := range n.endpoints() {
@@ -469,15 +488,132 @@ func lower(s string) string {
 	return string(b)
 }
 
-// Keep restarts the gateways of a container's networks should they die
-// (killed, say), until ctx ends: the container's monitor runs it. Each
-// network's gateway is watched through a pidfd in the runtime's poller,
-// no thread held.
-func Keep(ctx context.Context, atts []Attachment) {
-	for _, a := range atts {
-		go keep(ctx, a)
+// AttachmentsFile is where a running container's user networks are
+// listed, in its run directory: the networks of its start, and those a
+// live connect added (a live disconnect takes its own out). The
+// container's monitor reads it for Keep and for a restart by policy.
+func AttachmentsFile(runDir string) string { return filepath.Join(runDir, "networks.json") }
+
+// WriteAttachments replaces the container's list of attachments.
+func WriteAttachments(runDir string, atts []Attachment) error {
+	b, err := json.Marshal(atts)
+	if err != nil {
+		return err
 	}
+	f, err := os.CreateTemp(runDir, ".networks-*.json")
+	if err != nil {
+		return fmt.Errorf("write network attachments: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), AttachmentsFile(runDir))
+	}
+	if err != nil {
+		return fmt.Errorf("write network attachments: %w", err)
+	}
+	return nil
 }
+
+// ReadAttachments is the container's list of attachments; none when
+// there is no list.
+func ReadAttachments(runDir string) ([]Attachment, error) {
+	b, err := os.ReadFile(AttachmentsFile(runDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read network attachments: %w", err)
+	}
+	var atts []Attachment
+	if err := json.Unmarshal(b, &atts); err != nil {
+		return nil, fmt.Errorf("read network attachments: %w", err)
+	}
+	return atts, nil
+}
+
+// ForStart is atts as a start of the container plugs them: ethN from
+// eth<first> on, in order; with first 0 (the container has no other
+// link) the default route goes through the first.
+func ForStart(atts []Attachment, first int) []Attachment {
+	out := slices.Clone(atts)
+	for i := range out {
+		out[i].Interface = fmt.Sprintf("eth%d", first+i)
+		out[i].DefaultRoute = first == 0 && i == 0
+	}
+	return out
+}
+
+// Keep restarts the gateways of a container's networks should they die
+// (killed, say), until ctx ends: the container's monitor (or foreground
+// run) runs it. It writes atts as the container's list in runDir and
+// follows that list: a live connect or disconnect rewrites it and sends
+// the process keepSignal (Notify), so that a network connected later is
+// kept too, and one disconnected no longer. Each network's gateway is
+// watched through a pidfd in the runtime's poller, no thread held.
+func Keep(ctx context.Context, runDir string, atts []Attachment) {
+	if err := WriteAttachments(runDir, atts); err != nil {
+		for _, a := range atts {
+			go keep(ctx, a)
+		}
+		return
+	}
+	kept := map[string]context.CancelFunc{}
+	follow := func(atts []Attachment) {
+		want := map[string]Attachment{}
+		for _, a := range atts {
+			want[a.Dir] = a
+		}
+		for dir, cancel := range kept {
+			if _, ok := want[dir]; !ok {
+				cancel()
+				delete(kept, dir)
+			}
+		}
+		for dir, a := range want {
+			if _, ok := kept[dir]; !ok {
+				kctx, cancel := context.WithCancel(ctx)
+				kept[dir] = cancel
+				go keep(kctx, a)
+			}
+		}
+	}
+	follow(atts)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, keepSignal)
+	go func() {
+		defer signal.Stop(sigs)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sigs:
+				if atts, err := ReadAttachments(runDir); err == nil {
+					follow(atts)
+				}
+			}
+		}
+	}()
+}
+
+// Notify tells the keeper of a running container, monitorPid, that its
+// list of attachments in runDir changed. A monitor of a lodger from
+// before the list (none written) is left alone: the signal would end it.
+func Notify(monitorPid int, runDir string) {
+	if _, err := os.Stat(AttachmentsFile(runDir)); err != nil || monitorPid <= 0 {
+		return
+	}
+	_ = unix.Kill(monitorPid, keepSignal)
+}
+
+// keepSignal tells a keeper its list changed: a real-time signal
+// (SIGRTMIN+8 as glibc counts), which no one sends by accident and which
+// a foreground run does not pass on to its container as it does the
+// usual ones.
+const keepSignal = unix.Signal(34 + 8)
 
 func keep(ctx context.Context, a Attachment) {
 	for ctx.Err() == nil {
@@ -530,4 +666,71 @@ func waitExit(ctx context.Context, pid int) {
 	_ = rc.Read(func(fd uintptr) bool {
 		return waitReadable(int(fd), 0)
 	})
+}
+
+// ContainerNames answers, for container id on the default network (whose
+// resolver is its monitor's, not a gateway's), the names of the user
+// networks it was connected to: a container on both finds its
+// neighbours by name as Docker's does. The records in dir are read again
+// at most once a second. Unlike a gateway, the monitor cannot see which
+// neighbours run (their veths are in the network's namespace), so a
+// stopped neighbour still resolves to its address.
+func ContainerNames(dir, id string) dns.Names {
+	return &containerNames{dir: dir, id: id}
+}
+
+type containerNames struct {
+	dir, id string
+
+	mu   sync.Mutex
+	read time.Time
+	nets [][]network.Endpoint
+}
+
+// networks are the endpoints of every network the container is on.
+func (c *containerNames) networks() [][]network.Endpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.read) < time.Second {
+		return c.nets
+	}
+	c.read = time.Now()
+	c.nets = nil
+	paths, _ := filepath.Glob(filepath.Join(c.dir, "*.json"))
+	for _, p := range paths {
+		rec, err := network.ReadRecord(p)
+		if err != nil {
+			continue
+		}
+		if _, ok := rec.Endpoints[c.id]; !ok {
+			continue
+		}
+		var eps []network.Endpoint
+		for _, e := range rec.Endpoints {
+			eps = append(eps, e)
+		}
+		slices.SortFunc(eps, func(a, b network.Endpoint) int { return compareStrings(a.ContainerID, b.ContainerID) })
+		c.nets = append(c.nets, eps)
+	}
+	return c.nets
+}
+
+func (c *containerNames) Lookup(name string, _ netip.Addr) (v4, v6 []netip.Addr, ok bool) {
+	for _, eps := range c.networks() {
+		if v4, v6, ok = lookup(eps, name); ok {
+			return v4, v6, ok
+		}
+	}
+	return nil, nil, false
+}
+
+func (c *containerNames) Reverse(a netip.Addr) (string, bool) {
+	for _, eps := range c.networks() {
+		for _, e := range eps {
+			if e.IPv4 == a || e.IPv6 == a {
+				return e.Name, true
+			}
+		}
+	}
+	return "", false
 }

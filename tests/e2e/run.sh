@@ -135,7 +135,7 @@ if command -v docker >/dev/null; then
 fi
 
 log "pushing the test images to $registry"
-"$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" -checker "$WORK/checker" -nettool "$WORK/nettool" >/dev/null
+"$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" -checker "$WORK/checker" -nettool "$WORK/nettool" -getent "$(command -v getent)" >/dev/null
 "$WORK/imagegen" -oci-archive "$WORK/busybox-oci.tar" -busybox "$(command -v busybox)"
 chmod 0644 "$WORK/busybox-oci.tar"
 # Checked-in archives (podman's save formats) the test user can read.

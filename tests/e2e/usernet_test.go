@@ -606,3 +606,184 @@ func TestUserNetworkHostileFrames(t *testing.T) {
 		t.Errorf("the gateway changed from pid %d to %d under the hostile frames: it died", pid, p)
 	}
 }
+
+// TestUserNetworkDNS: --dns on a user network keeps the network's
+// resolver (the gateway) in resolv.conf, so the network's names still
+// resolve, and makes the given server the upstream for every other name,
+// for that container only, as Docker's embedded resolver does. The
+// server here is a neighbour on the network (nettool dnsserve), which
+// only the gateway's stack reaches.
+func TestUserNetworkDNS(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "--subnet", "10.93.4.0/24", "dnsnet")
+	runDetached(t, e, "ns1", "--network", "dnsnet", netImage(), "nettool", "dnsserve", "53", "only.upstream.test=192.0.2.77")
+	runDetached(t, e, "peer", "--network", "dnsnet", netImage(), "nettool", "serve", "tcp", "80")
+	nsIP, peerIP := ctrAddr(t, e, "dnsnet", "ns1"), ctrAddr(t, e, "dnsnet", "peer")
+	script := "cat /etc/resolv.conf; nettool resolve peer; nettool resolve -timeout 5s only.upstream.test"
+	var r result
+	// The server may still be starting: three tries.
+	for range 3 {
+		r = e.runRm(t, "--network", "dnsnet", "--dns", nsIP.String(), netImage(), "sh", "-c", script)
+		if slices.Contains(lines(r.stdout), "192.0.2.77") {
+			break
+		}
+	}
+	out := lines(r.stdout)
+	if !slices.Contains(out, "192.0.2.77") {
+		t.Errorf("with --dns %s (a neighbour's server), only.upstream.test does not resolve to its 192.0.2.77\n%s", nsIP, r)
+	}
+	if !slices.Contains(out, "nameserver 10.93.4.1") || slices.Contains(out, "nameserver "+nsIP.String()) {
+		t.Errorf("resolv.conf with --dns %s on a user network: want only the gateway 10.93.4.1\n%s", nsIP, r)
+	}
+	if !slices.Contains(out, peerIP.String()) {
+		t.Errorf("with --dns, the network's name peer does not resolve to %s\n%s", peerIP, r)
+	}
+	if !slices.Contains(lines(e.lodger(t, "logs", "ns1").stdout), "query only.upstream.test.") {
+		t.Errorf("the --dns server saw no query for only.upstream.test")
+	}
+	// Without --dns the host's resolvers answer, which do not know it.
+	r = e.runRm(t, "--network", "dnsnet", netImage(), "nettool", "resolve", "-timeout", "5s", "only.upstream.test")
+	if r.code == 0 {
+		t.Errorf("a container without --dns resolved only.upstream.test: its queries went to another container's --dns server\n%s", r)
+	}
+	// A --dns server on the host's loopback is refused as every host
+	// loopback destination is: the name does not resolve through it.
+	r = e.runRm(t, "--network", "dnsnet", "--dns", "127.0.0.1", netImage(), "nettool", "resolve", "-timeout", "5s", hostsName)
+	if r.code == 0 {
+		t.Errorf("--dns 127.0.0.1 resolved %s through the host's loopback\n%s", hostsName, r)
+	}
+}
+
+// TestUserNetworkWithDefault: a container on the default network (bridge)
+// and a user network at once, by two --network flags or by a network
+// connect of a running default-network container: eth0 stays the default
+// network's (its way out and resolver), the user network is eth1, and
+// the network's names resolve.
+func TestUserNetworkWithDefault(t *testing.T) {
+	e := isolatedEnv(t)
+	web := startWebServer(t, hostIPv4(t))
+	netCreate(t, e, "--subnet", "10.93.5.0/24", "mixnet")
+	runDetached(t, e, "mpeer", "--network", "mixnet", netImage(), "nettool", "serve", "tcp", "80")
+	peerIP := ctrAddr(t, e, "mixnet", "mpeer")
+	check := func(who string, run func(script string) result) {
+		t.Helper()
+		r := run("nettool ifaces && nettool dial -timeout 3s tcp mpeer:80 && nettool get " + web.url + "/")
+		if r.code != 0 {
+			t.Errorf("%s: \n%s", who, r)
+			return
+		}
+		out := lines(r.stdout)
+		if !slices.Contains(out, "addr eth0 "+ctrIPv4) || !slices.Contains(out, "route default via "+ctrGateway+" dev eth0") {
+			t.Errorf("%s: eth0 is not the default network's %s with the default route\n%s", who, ctrIPv4, r)
+		}
+		if !strings.Contains(r.stdout, "addr eth1 10.93.5.") {
+			t.Errorf("%s: no eth1 on mixnet 10.93.5.0/24\n%s", who, r)
+		}
+		if !strings.Contains(r.stdout, "hello 10.93.5.") || !strings.Contains(r.stdout, strings.TrimSpace(web.token)) {
+			t.Errorf("%s: want a hello from mpeer (%s) by name over mixnet and the host's web server over the default network\n%s", who, peerIP, r)
+		}
+	}
+	check("run --network bridge --network mixnet", func(script string) result {
+		return e.runRm(t, "--network", "bridge", "--network", "mixnet", netImage(), "sh", "-c", script)
+	})
+	runDetached(t, e, "solo", netImage(), "sleep", "300")
+	wantCode(t, e.lodger(t, "network", "connect", "mixnet", "solo"), 0)
+	check("network connect of a running default-network container", func(script string) result {
+		return e.lodger(t, "exec", "solo", "sh", "-c", script)
+	})
+	r := e.lodger(t, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "solo")
+	if strings.TrimSpace(r.stdout) != "bridge mixnet" {
+		t.Errorf("inspect lists networks %q, want bridge and mixnet", r.stdout)
+	}
+	// Restarted, it has both again.
+	wantCode(t, e.lodger(t, "restart", "-t", "0", "solo"), 0)
+	check("the connected container after a restart", func(script string) result {
+		return e.lodger(t, "exec", "solo", "sh", "-c", script)
+	})
+	wantCode(t, e.lodger(t, "network", "disconnect", "mixnet", "solo"), 0)
+	if r := e.lodger(t, "exec", "solo", "nettool", "ifaces"); strings.Contains(r.stdout, "eth1") || !strings.Contains(r.stdout, "addr eth0 "+ctrIPv4) {
+		t.Errorf("after disconnect: want eth0 on the default network and no eth1\n%s", r)
+	}
+	r = e.lodger(t, "network", "disconnect", "bridge", "solo")
+	if r.code != 1 || !strings.Contains(r.stderr, "user networks only") {
+		t.Errorf("disconnect from bridge: want exit 1 saying lodger takes containers off user networks only\n%s", r)
+	}
+	runDetached(t, e, "hostctr", "--network", "host", netImage(), "sleep", "300")
+	r = e.lodger(t, "network", "connect", "mixnet", "hostctr")
+	if r.code != 1 || !strings.Contains(r.stderr, "shares the host's network") {
+		t.Errorf("connect of a --network host container: want exit 1 naming why\n%s", r)
+	}
+}
+
+// TestUserNetworkConnectedGatewayKilled: a network a running container
+// joined by network connect has its gateway kept as one it started on:
+// killed, a new one comes, started by that container's monitor (no other
+// container is on the network), and the container keeps its address.
+func TestUserNetworkConnectedGatewayKilled(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "home")
+	netCreate(t, e, "late")
+	runDetached(t, e, "lc", "--network", "home", netImage(), "sleep", "300")
+	wantCode(t, e.lodger(t, "network", "connect", "late", "lc"), 0)
+	addr := ctrAddr(t, e, "late", "lc")
+	pid := gatewayPid(t, e, "late")
+	if pid == 0 {
+		t.Fatal("no gateway runs for network late after a live connect")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new gateway for the connected network", func() bool {
+		p := gatewayPid(t, e, "late")
+		return p != 0 && p != pid
+	})
+	if got := ctrAddr(t, e, "late", "lc"); got != addr {
+		t.Errorf("address on late %s after the gateway's restart, want %s", got, addr)
+	}
+	r := e.lodger(t, "exec", "lc", "nettool", "ifaces")
+	if !strings.Contains(r.stdout, "addr eth1 "+addr.String()+"/") {
+		t.Errorf("after the gateway's restart lc has no eth1 with %s\n%s", addr, r)
+	}
+}
+
+// TestUserNetworkGetent resolves as a dynamically linked program does:
+// glibc's getent through NSS (hosts: files dns), in an image of the
+// host's own getent and libraries (imagegen -getent). By name, alias,
+// short ID and address (PTR); another network's container does not
+// resolve.
+func TestUserNetworkGetent(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "--subnet", "10.93.7.0/24", "glibcnet")
+	netCreate(t, e, "othernet")
+	runDetached(t, e, "gsrv", "--network", "glibcnet", "--network-alias", "galias", netImage(), "sleep", "300")
+	runDetached(t, e, "osrv", "--network", "othernet", netImage(), "sleep", "300")
+	ip := ctrAddr(t, e, "glibcnet", "gsrv").String()
+	short := strings.TrimSpace(e.lodger(t, "inspect", "-f", "{{.Id}}", "gsrv").stdout)[:12]
+	queries := []string{"gsrv", "galias", short, ip, "osrv"}
+	var script []string
+	for _, q := range queries {
+		script = append(script, fmt.Sprintf("getent hosts %s || echo 'none %s'", q, q))
+	}
+	r := e.runRm(t, "--network", "glibcnet", ref("getent:latest"), "sh", "-c", strings.Join(script, "; "))
+	wantCode(t, r, 0)
+	got := map[string][]string{}
+	for _, l := range lines(r.stdout) {
+		f := strings.Fields(l)
+		if len(f) >= 2 {
+			got[f[1]] = append(got[f[1]], f[0])
+		}
+	}
+	for _, q := range []string{"gsrv", "galias", short} {
+		if !slices.Contains(got[q], ip) {
+			t.Errorf("getent hosts %s: want %s\n%s", q, ip, r)
+		}
+	}
+	// By address: gethostbyaddr, a PTR query, names the container: a
+	// second "IP gsrv" line after the forward lookup's.
+	if n := len(slices.DeleteFunc(slices.Clone(got["gsrv"]), func(a string) bool { return a != ip })); n != 2 {
+		t.Errorf("getent hosts %s (PTR): want it to name gsrv\n%s", ip, r)
+	}
+	if !slices.Contains(got["osrv"], "none") {
+		t.Errorf("getent hosts osrv, a container of another network, resolved\n%s", r)
+	}
+}

@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	imagegen -registry 127.0.0.1:5000 [-busybox /bin/busybox] [-checker PATH] [-nettool PATH]
+//	imagegen -registry 127.0.0.1:5000 [-busybox /bin/busybox] [-checker PATH] [-nettool PATH] [-getent PATH]
 //		Build the whole test set from a static busybox and push it below
 //		lodger-test/ (busybox:latest, busybox:zstd, layers, multiarch,
 //		config, evil-dotdot, evil-symlink, evil-hardlink, and for the
@@ -19,7 +19,10 @@
 //		plus the static tests/checker binary as /usr/local/bin/checker.
 //		With -nettool, also net:latest: busybox plus the static
 //		tests/nettool binary as /usr/bin/nettool, exposing 8080/tcp and
-//		9090/udp.
+//		9090/udp. With -getent, also getent:latest: busybox plus the
+//		host's (dynamically linked) getent, the shared libraries it and
+//		glibc's files and dns NSS modules need, and an nsswitch.conf of
+//		hosts: files dns.
 //
 //	imagegen -oci-archive out.tar [-busybox /bin/busybox] [-tag busybox:latest] [-compress gzip|zstd]
 //		Write only the basic busybox image as an oci-archive, usable
@@ -61,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage:
-  imagegen -registry HOST:PORT [-busybox PATH] [-checker PATH] [-nettool PATH]
+  imagegen -registry HOST:PORT [-busybox PATH] [-checker PATH] [-nettool PATH] [-getent PATH]
   imagegen -oci-archive FILE [-busybox PATH] [-tag NAME] [-compress gzip|zstd]
   imagegen -rootfs DIR (-push HOST:PORT/REPO:TAG | -oci-archive FILE [-tag NAME]) [-compress gzip|zstd]
 `)
@@ -72,6 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		busyboxPath  = fs.String("busybox", "/bin/busybox", "static x86-64 busybox to build the test images from")
 		checkerPath  = fs.String("checker", "", "static x86-64 tests/checker binary for the image lodger-test/checker (left out without)")
 		nettoolPath  = fs.String("nettool", "", "static x86-64 tests/nettool binary for the image lodger-test/net (left out without)")
+		getentPath   = fs.String("getent", "", "the host's glibc getent for the image lodger-test/getent (left out without)")
 		archivePath  = fs.String("oci-archive", "", "write an oci-archive to this `file` instead of pushing")
 		tag          = fs.String("tag", "", "reference name of the image in the oci-archive (default busybox:latest, or bench/rootfs:latest with -rootfs)")
 		rootfs       = fs.String("rootfs", "", "pack this `directory` as a single-layer image")
@@ -94,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	switch {
 	case *rootfs != "":
-		if set["registry"] || set["busybox"] || set["checker"] || set["nettool"] {
+		if set["registry"] || set["busybox"] || set["checker"] || set["nettool"] || set["getent"] {
 			return usageError(fs, "-rootfs does not take -registry, -busybox, -checker or -nettool")
 		}
 		if (*pushRef == "") == (*archivePath == "") {
@@ -105,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case *registryHost != "":
 		if *archivePath != "" || *pushRef != "" || set["tag"] || set["compress"] {
-			return usageError(fs, "-registry pushes the fixed test set and takes only -busybox, -checker and -nettool")
+			return usageError(fs, "-registry pushes the fixed test set and takes only -busybox, -checker, -nettool and -getent")
 		}
 		if strings.Contains(*registryHost, "/") {
 			return usageError(fs, "-registry wants host:port, got %q", *registryHost)
@@ -114,8 +118,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *pushRef != "" {
 			return usageError(fs, "-push needs -rootfs")
 		}
-		if set["checker"] || set["nettool"] {
-			return usageError(fs, "-checker and -nettool are for -registry")
+		if set["checker"] || set["nettool"] || set["getent"] {
+			return usageError(fs, "-checker, -nettool and -getent are for -registry")
 		}
 	default:
 		return usageError(fs, "need -registry, -oci-archive or -rootfs")
@@ -165,6 +169,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if err := buildTestSet(l, bb, checker, nettool); err != nil {
 			return err
+		}
+		if *getentPath != "" {
+			if err := buildGetentImage(l, bb, *getentPath); err != nil {
+				return err
+			}
 		}
 	default:
 		name := *tag

@@ -33,3 +33,26 @@ func TestNetImage(t *testing.T) {
 		}
 	})
 }
+
+// The getent image carries what the host's getent loads: its
+// interpreter, libc, and the NSS modules for hosts: files dns.
+func TestGetentEntries(t *testing.T) {
+	const getent = "/usr/bin/getent"
+	entries, err := getentEntries(getent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	interp, err := interpreter(getent)
+	if err != nil || interp == "" {
+		t.Fatalf("interpreter of %s: %q %v", getent, interp, err)
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[e.hdr.Name] = true
+	}
+	for _, want := range []string{"usr/bin/getent", interp[1:], libInImage + "libc.so.6", libInImage + "libnss_dns.so.2", libInImage + "libnss_files.so.2", "etc/nsswitch.conf"} {
+		if !names[want] {
+			t.Errorf("the getent layer has no %s", want)
+		}
+	}
+}

@@ -37,6 +37,9 @@
 //		TCP_RR-style latency: an echo server, and a client that sends one
 //		byte and waits for it N times on one connection; it prints
 //		"rr N MEAN_US P50_US P99_US".
+//	nettool dnsserve PORT NAME=IP
+//		A nameserver over UDP that answers NAME's A query with IP and
+//		NXDOMAIN for everything else, printing "query NAME." for each.
 //	nettool ifaces
 //		Print each interface ("iface NAME mtu N flags F"), its addresses
 //		("addr NAME PREFIX") and the routes of /proc/net/route and
@@ -118,9 +121,10 @@ var commands = map[string]func([]string) error{
 	"seize":    seize,
 	"exchange": exchange,
 	"rr":       rr,
+	"dnsserve": dnsServe,
 }
 
-const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile|seize|exchange|rr ARGS..."
+const usage = "usage: nettool get|resolve|serve|dial|connect|ifaces|ping|garbage|probe|hostile|seize|exchange|rr|dnsserve ARGS..."
 
 func run(args []string) error {
 	if len(args) == 0 {
