@@ -55,17 +55,18 @@ func NetworkConnect(store cstorage.Store, net, ref string, o NetworkConnectOptio
 		_, _, _ = nets.Disconnect(n.ID, in.ID, true)
 		return err
 	}
+	a, err := attachment(nets, n, ep, "", first)
+	if err != nil {
+		return err
+	}
+	// Its monitor keeps this network's gateway from now on, and a
+	// restart by policy plugs it again (also when the connect came
+	// between two runs).
+	updateAttachments(store, in, func(atts []bridge.Attachment) []bridge.Attachment { return append(atts, a) })
 	if in.State.Status == monitor.StatusRunning {
-		a, err := attachment(nets, n, ep, "", first)
-		if err == nil {
-			err = bridge.Attach(in.State.Pid, a)
-		}
-		if err != nil {
+		if err := bridge.Attach(in.State.Pid, a); err != nil {
 			return fmt.Errorf("connect %s to network %s: %w (the container has an address there and gets its interface at its next start)", in.Name, n.Name, err)
 		}
-		// Its monitor keeps this network's gateway from now on, and a
-		// restart by policy plugs it again.
-		updateAttachments(store, in, func(atts []bridge.Attachment) []bridge.Attachment { return append(atts, a) })
 	}
 	Journal().Emit(events.Network, "connect", n.ID, map[string]string{"container": in.ID, "name": n.Name, "type": network.DriverBridge})
 	return nil
@@ -105,6 +106,10 @@ func NetworkDisconnect(store cstorage.Store, net, ref string, force bool) error 
 	if err := setNetworkRecord(store, in, ns); err != nil {
 		return err
 	}
+	dir := bridge.Dir(rootless.RunDir(), n.Name)
+	updateAttachments(store, in, func(atts []bridge.Attachment) []bridge.Attachment {
+		return slices.DeleteFunc(atts, func(x bridge.Attachment) bool { return x.Dir == dir })
+	})
 	if in.State.Status == monitor.StatusRunning && ep.MAC != "" {
 		a, err := attachment(nets, n, ep, "", false)
 		if err == nil {
@@ -113,16 +118,15 @@ func NetworkDisconnect(store cstorage.Store, net, ref string, force bool) error 
 		if err != nil {
 			return fmt.Errorf("disconnect %s from network %s: %w", in.Name, n.Name, err)
 		}
-		updateAttachments(store, in, func(atts []bridge.Attachment) []bridge.Attachment {
-			return slices.DeleteFunc(atts, func(x bridge.Attachment) bool { return x.Dir == a.Dir })
-		})
 	}
 	Journal().Emit(events.Network, "disconnect", n.ID, map[string]string{"container": in.ID, "name": n.Name, "type": network.DriverBridge})
 	return nil
 }
 
-// updateAttachments changes the running container's list of networks
-// its monitor keeps, and tells the monitor.
+// updateAttachments changes the container's list of networks its
+// monitor keeps and plugs at a restart by policy, and tells a running
+// container's monitor. (A stopped container's list is written again by
+// its next start.)
 func updateAttachments(store cstorage.Store, in Info, change func([]bridge.Attachment) []bridge.Attachment) {
 	runDir, err := store.ContainerRunDirectory(in.ID)
 	if err != nil {
@@ -138,7 +142,9 @@ func updateAttachments(store cstorage.Store, in Info, change func([]bridge.Attac
 	if err := bridge.WriteAttachments(runDir, change(atts)); err != nil {
 		return
 	}
-	bridge.Notify(in.State.MonitorPid, runDir)
+	if in.State.Status == monitor.StatusRunning {
+		bridge.Notify(in.State.MonitorPid, runDir)
+	}
 }
 
 // setNetworkRecord replaces the container record's network settings,

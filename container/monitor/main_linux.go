@@ -100,7 +100,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	// this start and those a live connect adds.
 	keepCtx, stopKeep := context.WithCancel(context.Background())
 	defer stopKeep()
-	bridge.Keep(keepCtx, runDir, req.Networks)
+	reloadKept := bridge.Keep(keepCtx, runDir, req.Networks)
 	// A container with a link of its own (the default network) has its
 	// user networks from eth1 on.
 	firstIf := 0
@@ -124,6 +124,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 			if cur, err := bridge.ReadAttachments(runDir); err == nil {
 				atts = bridge.ForStart(cur, firstIf)
 			}
+			reloadKept()
 		}
 		code, err := runOnce(req, log, h, runDir, &st, ready, Hooks(netw, atts))
 		if netw != nil {

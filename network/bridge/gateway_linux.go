@@ -554,15 +554,21 @@ func ForStart(atts []Attachment, first int) []Attachment {
 // the process keepSignal (Notify), so that a network connected later is
 // kept too, and one disconnected no longer. Each network's gateway is
 // watched through a pidfd in the runtime's poller, no thread held.
-func Keep(ctx context.Context, runDir string, atts []Attachment) {
+//
+// It returns reload, which reads the list again: a monitor calls it as
+// it restarts the container, for a connect made between two runs.
+func Keep(ctx context.Context, runDir string, atts []Attachment) (reload func()) {
 	if err := WriteAttachments(runDir, atts); err != nil {
 		for _, a := range atts {
 			go keep(ctx, a)
 		}
-		return
+		return func() {}
 	}
+	var mu sync.Mutex
 	kept := map[string]context.CancelFunc{}
 	follow := func(atts []Attachment) {
+		mu.Lock()
+		defer mu.Unlock()
 		want := map[string]Attachment{}
 		for _, a := range atts {
 			want[a.Dir] = a
@@ -582,6 +588,11 @@ func Keep(ctx context.Context, runDir string, atts []Attachment) {
 		}
 	}
 	follow(atts)
+	reload = func() {
+		if atts, err := ReadAttachments(runDir); err == nil {
+			follow(atts)
+		}
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, keepSignal)
 	go func() {
@@ -591,12 +602,11 @@ func Keep(ctx context.Context, runDir string, atts []Attachment) {
 			case <-ctx.Done():
 				return
 			case <-sigs:
-				if atts, err := ReadAttachments(runDir); err == nil {
-					follow(atts)
-				}
+				reload()
 			}
 		}
 	}()
+	return reload
 }
 
 // Notify tells the keeper of a running container, monitorPid, that its

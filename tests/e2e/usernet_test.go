@@ -787,3 +787,47 @@ func TestUserNetworkGetent(t *testing.T) {
 		t.Errorf("getent hosts osrv, a container of another network, resolved\n%s", r)
 	}
 }
+
+// TestUserNetworkConnectRestartPolicy: a container restarted by its
+// restart policy comes back on the networks it has now: one connected
+// while it ran is plugged again, one disconnected is not.
+func TestUserNetworkConnectRestartPolicy(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "rphome")
+	netCreate(t, e, "--subnet", "10.93.8.0/24", "rplate")
+	runDetached(t, e, "rp", "--restart", "on-failure", "--network", "rphome", netImage(), "sh", "-c", "nettool ifaces; sleep 2; exit 3")
+	// runs splits the log into the runs' interface listings.
+	runs := func() []string {
+		var out []string
+		for _, l := range lines(e.lodger(t, "logs", "rp").stdout) {
+			if strings.HasPrefix(l, "iface lo ") || len(out) == 0 {
+				out = append(out, "")
+			}
+			out[len(out)-1] += l + "\n"
+		}
+		return out
+	}
+	waitRuns := func(what string, cond func([]string) bool) []string {
+		t.Helper()
+		for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if r := runs(); cond(r) {
+				return r
+			}
+		}
+		t.Fatalf("timed out waiting for %s; logs:\n%s", what, strings.Join(runs(), "--\n"))
+		return nil
+	}
+	waitRuns("the first run", func(r []string) bool { return len(r) >= 1 })
+	wantCode(t, e.lodger(t, "network", "connect", "rplate", "rp"), 0)
+	n := len(runs())
+	got := waitRuns("a restart after the connect", func(r []string) bool { return len(r) > n })
+	if last := got[len(got)-1]; !strings.Contains(last, "addr eth1 10.93.8.") {
+		t.Errorf("the run after a restart by policy has no eth1 on rplate:\n%s", last)
+	}
+	wantCode(t, e.lodger(t, "network", "disconnect", "rplate", "rp"), 0)
+	n = len(runs())
+	got = waitRuns("a restart after the disconnect", func(r []string) bool { return len(r) > n })
+	if last := got[len(got)-1]; strings.Contains(last, "eth1") || !strings.Contains(last, "eth0") {
+		t.Errorf("the run after the disconnect: want eth0 only:\n%s", last)
+	}
+}
