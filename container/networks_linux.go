@@ -219,6 +219,21 @@ func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Co
 	return &cfg, atts, nil
 }
 
+// warmUser starts the gateways of the container's user networks that
+// have none, in the background (see bridge.Warm), and returns the wait
+// for those starts; a no-op off user networks. Errors are the
+// prestart's to report.
+func (s NetworkSettings) warmUser(store cstorage.Store, id string) (wait func()) {
+	if s.Mode != NetworkUser || len(s.Networks) == 0 {
+		return func() {}
+	}
+	_, atts, err := s.userPlan(store, id)
+	if err != nil {
+		return func() {}
+	}
+	return bridge.Warm(atts)
+}
+
 // releaseUser gives up the container's addresses (it was not created, or
 // is removed).
 func (s NetworkSettings) releaseUser(store cstorage.Store, id string) {

@@ -380,6 +380,12 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if err := netSettings.connectUser(store, id, name); err != nil {
 		return exec.ExitLodger, err
 	}
+	if !only {
+		// A network's gateway starts while the rootfs is made, not
+		// after it in the prestart (issue 14: the first container on a
+		// new network).
+		defer netSettings.warmUser(store, id)()
+	}
 	// The volumes stay claimed until the record naming them is written.
 	claim, err := claimVolumes(store, plan)
 	if err != nil {

@@ -53,6 +53,8 @@ func Start(ctx context.Context, store cstorage.Store, ref string, o StartOptions
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The networks' gateways start while the rootfs is mounted.
+	defer in.Metadata.networkOf().warmUser(store, in.ID)()
 	spec, err := loadSpec(store, in.ID)
 	if err != nil {
 		return exec.ExitLodger, err

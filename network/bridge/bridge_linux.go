@@ -44,6 +44,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -159,6 +160,34 @@ func serve(pid int, a Attachment, r attachRequest) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Warm starts, in the background, the gateway of each network in atts
+// that has none running, and returns a wait for those starts. A run
+// calls it as soon as the container's addresses are taken: the gateway's
+// start (its process, and on a network's first use its namespace and
+// bridge) then overlaps with the container's root filesystem and init,
+// which it otherwise followed in the prestart, and Attach, which takes
+// the same lock, finds it serving. A start that fails is left for
+// Attach to repeat and report.
+func Warm(atts []Attachment) (wait func()) {
+	var wg sync.WaitGroup
+	for _, a := range atts {
+		if gatewayRunning(a.Dir) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock, err := lock(a.Dir)
+			if err != nil {
+				return
+			}
+			defer unlock()
+			_ = ensureGateway(a.Dir, a.Record, a.Program, a.MTU)
+		}()
+	}
+	return wg.Wait
 }
 
 // errGatewayGone: the gateway's attach socket is missing or refuses, as
