@@ -63,7 +63,7 @@ func startMonitor(store cstorage.Store, so storage.Options, n NetworkSettings, r
 	if req.Netstack, req.Networks, err = n.userPlan(store, req.ID); err != nil {
 		return err
 	}
-	req.NetworkRecords = NetworkStore(store).Dir()
+	req.NetworkRecords, req.DNS = NetworkStore(store).Dir(), n.DNS
 	req.Cleanup = monitor.Command{Args: []string{self, CleanupArg, req.ID}, Stdin: stdin}
 	return monitor.Start(req, listeners)
 }

@@ -207,10 +207,11 @@ func etcContent(hostname string, n NetworkSettings, o ProcessOptions, p parsedPr
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		resolv = string(b)
 	}
-	if n.Mode == NetworkNetstack && len(o.DNS) == 0 {
+	if n.Mode == NetworkNetstack && (len(o.DNS) == 0 || len(n.Networks) > 0) {
 		// The host's resolvers are often on its loopback (127.0.0.53),
 		// which the container cannot reach: it asks the stack's resolver,
-		// which asks them.
+		// which asks them. On user networks too, that resolver also
+		// answers their names, and asks the --dns servers for others.
 		o.DNS = []string{netstack.DNS.String()}
 	}
 	if n.Mode == NetworkUser && n.resolver.IsValid() {

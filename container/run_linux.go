@@ -541,7 +541,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	keepCtx, stopKeep := context.WithCancel(context.Background())
 	defer stopKeep()
 	bridge.Keep(keepCtx, runDir, netAtts)
-	netw, err := monitor.OpenNetwork(netCfg, listeners, bridge.ContainerNames(NetworkStore(store).Dir(), id), func(format string, args ...any) {
+	netw, err := monitor.OpenNetwork(netCfg, listeners, bridge.ContainerNames(NetworkStore(store).Dir(), id, netSettings.DNS), func(format string, args ...any) {
 		fmt.Fprintf(opts.Stderr, "lodger: "+format+"\n", args...)
 	})
 	listeners = nil // the network owns them now

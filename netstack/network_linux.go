@@ -57,7 +57,18 @@ func OpenNames(cfg Config, ls []ports.Listener, names dns.Names, logf func(forma
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	r, err := dns.New(dns.Config{Names: names})
+	// A client's own servers (names' Upstreams: the container's --dns)
+	// are dialled under the container's policy: not the host's loopback
+	// unless allowed, nothing on its own link.
+	var d net.Dialer
+	dial := func(ctx context.Context, network string, server netip.AddrPort) (net.Conn, error) {
+		dst, err := cfg.destination(server.Addr())
+		if err != nil {
+			return nil, fmt.Errorf("nameserver %s: %w", server, err)
+		}
+		return d.DialContext(ctx, network, netip.AddrPortFrom(dst, server.Port()).String())
+	}
+	r, err := dns.New(dns.Config{Names: names, Dial: dial})
 	if err != nil {
 		for _, l := range ls {
 			_ = l.Close()

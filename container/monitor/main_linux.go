@@ -85,7 +85,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	_ = os.Remove(filepath.Join(runDir, restartFile)) // the request's policy is the latest
 	var names dns.Names
 	if req.NetworkRecords != "" {
-		names = bridge.ContainerNames(req.NetworkRecords, req.ID)
+		names = bridge.ContainerNames(req.NetworkRecords, req.ID, req.DNS)
 	}
 	netw, err := OpenNetwork(req.Netstack, listeners, names, log.Printf)
 	listeners = nil

@@ -1,6 +1,8 @@
 package monitor
 
 import (
+	"net/netip"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/lodger-containers/lodger/cgroups"
@@ -46,6 +48,10 @@ type Request struct {
 	// container on the default network resolves the names of the user
 	// networks it joins (bridge.ContainerNames).
 	NetworkRecords string `json:"networkRecords,omitempty"`
+	// DNS is the container's --dns, which the userspace network's
+	// resolver asks when resolv.conf names it (a container on the
+	// default network and user networks).
+	DNS []netip.Addr `json:"dns,omitempty"`
 	// Events is the user's event journal, where the monitor writes each
 	// start and die of the container with EventAttrs (image, name,
 	// labels), as Docker's daemon does.

@@ -685,12 +685,21 @@ func waitExit(ctx context.Context, pid int) {
 // at most once a second. Unlike a gateway, the monitor cannot see which
 // neighbours run (their veths are in the network's namespace), so a
 // stopped neighbour still resolves to its address.
-func ContainerNames(dir, id string) dns.Names {
-	return &containerNames{dir: dir, id: id}
+//
+// servers are the container's --dns: with them the monitor's resolver
+// asks those servers for every other name, as a gateway does for its
+// containers.
+func ContainerNames(dir, id string, servers []netip.Addr) dns.Names {
+	c := &containerNames{dir: dir, id: id}
+	for _, a := range servers {
+		c.servers = append(c.servers, netip.AddrPortFrom(a, 53))
+	}
+	return c
 }
 
 type containerNames struct {
 	dir, id string
+	servers []netip.AddrPort
 
 	mu   sync.Mutex
 	read time.Time
@@ -733,6 +742,8 @@ func (c *containerNames) Lookup(name string, _ netip.Addr) (v4, v6 []netip.Addr,
 	}
 	return nil, nil, false
 }
+
+func (c *containerNames) Upstreams(netip.Addr) []netip.AddrPort { return c.servers }
 
 func (c *containerNames) Reverse(a netip.Addr) (string, bool) {
 	for _, eps := range c.networks() {

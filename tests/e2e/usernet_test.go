@@ -686,12 +686,21 @@ func TestUserNetworkWithDefault(t *testing.T) {
 	check("run --network bridge --network mixnet", func(script string) result {
 		return e.runRm(t, "--network", "bridge", "--network", "mixnet", netImage(), "sh", "-c", script)
 	})
+	// With --dns the default network's resolver stays in resolv.conf,
+	// answers mixnet's names, and asks the given server (here one that
+	// never answers) instead of the host's resolvers for the rest.
+	r := e.runRm(t, "--network", "bridge", "--network", "mixnet", "--dns", "192.0.2.1", netImage(), "sh", "-c",
+		"cat /etc/resolv.conf; nettool resolve mpeer; nettool resolve -timeout 4s "+hostsName+" || echo unresolved")
+	if out := lines(r.stdout); !slices.Contains(out, "nameserver "+ctrDNS) || slices.Contains(out, "nameserver 192.0.2.1") ||
+		!slices.Contains(out, peerIP.String()) || !slices.Contains(out, "unresolved") {
+		t.Errorf("bridge and mixnet with --dns 192.0.2.1: want resolv.conf naming %s only, mpeer resolved to %s, and %s not resolved (the host's resolvers replaced)\n%s", ctrDNS, peerIP, hostsName, r)
+	}
 	runDetached(t, e, "solo", netImage(), "sleep", "300")
 	wantCode(t, e.lodger(t, "network", "connect", "mixnet", "solo"), 0)
 	check("network connect of a running default-network container", func(script string) result {
 		return e.lodger(t, "exec", "solo", "sh", "-c", script)
 	})
-	r := e.lodger(t, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "solo")
+	r = e.lodger(t, "inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "solo")
 	if strings.TrimSpace(r.stdout) != "bridge mixnet" {
 		t.Errorf("inspect lists networks %q, want bridge and mixnet", r.stdout)
 	}
