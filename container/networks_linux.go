@@ -221,10 +221,11 @@ func (s NetworkSettings) userPlan(store cstorage.Store, id string) (*netstack.Co
 
 // warmUser starts the gateways of the container's user networks that
 // have none, in the background (see bridge.Warm), and returns the wait
-// for those starts; a no-op off user networks. Errors are the
-// prestart's to report.
+// for those starts; a no-op without user networks (on the default
+// network with user networks beside it too). Errors are the prestart's
+// to report.
 func (s NetworkSettings) warmUser(store cstorage.Store, id string) (wait func()) {
-	if s.Mode != NetworkUser || len(s.Networks) == 0 {
+	if len(s.Networks) == 0 {
 		return func() {}
 	}
 	_, atts, err := s.userPlan(store, id)
