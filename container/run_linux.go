@@ -540,7 +540,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	keepCtx, stopKeep := context.WithCancel(context.Background())
 	defer stopKeep()
-	bridge.Keep(keepCtx, runDir, netAtts)
+	gatewayProgram, err := monitor.Path()
+	if err != nil {
+		return exec.ExitLodger, err
+	}
+	bridge.Keep(keepCtx, runDir, gatewayProgram, netAtts)
 	netw, err := monitor.OpenNetwork(netCfg, listeners, bridge.ContainerNames(NetworkStore(store).Dir(), id, netSettings.DNS), func(format string, args ...any) {
 		fmt.Fprintf(opts.Stderr, "lodger: "+format+"\n", args...)
 	})

@@ -100,7 +100,16 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	// this start and those a live connect adds.
 	keepCtx, stopKeep := context.WithCancel(context.Background())
 	defer stopKeep()
-	reloadKept := bridge.Keep(keepCtx, runDir, req.Networks)
+	// The gateway's program: the one the CLI named, else this one
+	// (lodger-monitor: a network's gateway is one of its modes).
+	self, err := os.Executable()
+	if len(req.Networks) > 0 {
+		self, err = req.Networks[0].Program, nil
+	}
+	if err != nil {
+		return fail(exec.ExitLodger, err)
+	}
+	reloadKept := bridge.Keep(keepCtx, runDir, self, req.Networks)
 	// A container with a link of its own (the default network) has its
 	// user networks from eth1 on.
 	firstIf := 0
@@ -122,7 +131,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 			// A restart by policy: the networks are those of now, after
 			// any live connect or disconnect.
 			if cur, err := bridge.ReadAttachments(runDir); err == nil {
-				atts = bridge.ForStart(cur, firstIf)
+				atts = bridge.ForStart(bridge.WithProgram(cur, self), firstIf)
 			}
 			reloadKept()
 		}

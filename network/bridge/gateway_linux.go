@@ -535,6 +535,19 @@ func ReadAttachments(runDir string) ([]Attachment, error) {
 	return atts, nil
 }
 
+// WithProgram is atts with program as the gateway's program. A list read
+// back from a run directory names a program to start; only the caller
+// knows the right one, so a list that was tampered with (the run
+// directory is the user's own, never the container's) still starts
+// nothing else.
+func WithProgram(atts []Attachment, program string) []Attachment {
+	out := slices.Clone(atts)
+	for i := range out {
+		out[i].Program = program
+	}
+	return out
+}
+
 // ForStart is atts as a start of the container plugs them: ethN from
 // eth<first> on, in order; with first 0 (the container has no other
 // link) the default route goes through the first.
@@ -557,7 +570,9 @@ func ForStart(atts []Attachment, first int) []Attachment {
 //
 // It returns reload, which reads the list again: a monitor calls it as
 // it restarts the container, for a connect made between two runs.
-func Keep(ctx context.Context, runDir string, atts []Attachment) (reload func()) {
+// program is lodger-monitor, the gateway's program: the list's own
+// Program fields are not trusted (see ReadAttachments).
+func Keep(ctx context.Context, runDir, program string, atts []Attachment) (reload func()) {
 	if err := WriteAttachments(runDir, atts); err != nil {
 		for _, a := range atts {
 			go keep(ctx, a)
@@ -590,7 +605,7 @@ func Keep(ctx context.Context, runDir string, atts []Attachment) (reload func())
 	follow(atts)
 	reload = func() {
 		if atts, err := ReadAttachments(runDir); err == nil {
-			follow(atts)
+			follow(WithProgram(atts, program))
 		}
 	}
 	sigs := make(chan os.Signal, 1)
