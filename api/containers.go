@@ -19,6 +19,7 @@ import (
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // listContainers is GET /containers/json.
@@ -403,14 +404,17 @@ func (s *Server) exportContainer(w http.ResponseWriter, r *http.Request) {
 
 // pruneContainers is POST /containers/prune.
 func (s *Server) pruneContainers(w http.ResponseWriter, r *http.Request) {
-	if f, err := filtersParam(r); err != nil {
+	filters, err := filtersParam(r)
+	if err != nil {
 		writeError(w, err)
 		return
-	} else if len(f) > 0 {
-		writeError(w, notImplemented("container prune with filters is not implemented by lodger"))
+	}
+	f, _, err := prunefilter.Parse(filters, "until", "label", "label!")
+	if err != nil {
+		writeError(w, err)
 		return
 	}
-	rep, err := container.Prune(context.WithoutCancel(r.Context()), s.o.Store)
+	rep, err := container.Prune(context.WithoutCancel(r.Context()), s.o.Store, f)
 	if err != nil && len(rep.Removed) == 0 {
 		writeError(w, err)
 		return

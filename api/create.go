@@ -197,9 +197,11 @@ func builtinMode(v string) string {
 // bridge is lodger's userspace stack; a user network (by NetworkMode or
 // in EndpointsConfig, with the first one's aliases and addresses) is one
 // of package network's. A container is on the built-in network or on
-// user networks: clients that name both (compose, testcontainers' reaper)
-// get the user networks, which lead out through their gateway as the
-// default network does.
+// user networks, not both: a client that leaves NetworkMode empty and
+// names user networks (testcontainers with Networks) gets the user
+// networks, which lead out through their gateway as the default network
+// does; one that names the default bridge and a user network is refused
+// (400), rather than silently given one of them.
 func networkOptions(ro *container.RunOptions, mode string, nc *network.NetworkingConfig) error {
 	if strings.HasPrefix(mode, "container:") {
 		return badRequest("NetworkMode %q: joining another container's network is not supported by lodger", mode)
@@ -223,6 +225,9 @@ func networkOptions(ro *container.RunOptions, mode string, nc *network.Networkin
 	}
 	if m := builtinMode(mode); mode != "" && m != "" && m != container.NetworkNetstack {
 		return badRequest("NetworkMode %s with user networks %s: a container is on user networks or on none or host, not both", mode, strings.Join(users, ", "))
+	}
+	if _, ok := eps["bridge"]; ok || mode == "bridge" {
+		return badRequest("the default bridge network with user networks %s: lodger puts a container on the default network or on user networks, not on both; name only the user networks (they lead out as the default network does)", strings.Join(users, ", "))
 	}
 	ro.Networks = users
 	if ep := eps[users[0]]; ep != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 	"github.com/lodger-containers/lodger/network"
 	"github.com/lodger-containers/lodger/volume"
 )
@@ -71,7 +72,8 @@ func statusOf(err error) int {
 		errors.Is(err, container.ErrSysctl),
 		errors.Is(err, image.ErrChange),
 		errors.Is(err, image.ErrFormat),
-		errors.Is(err, network.ErrInvalid):
+		errors.Is(err, network.ErrInvalid),
+		errors.Is(err, prunefilter.ErrInvalid):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // imageRoute serves /images/{name...}: an image name has slashes and a
@@ -190,44 +189,6 @@ func (s *Server) removeImage(w http.ResponseWriter, r *http.Request, name string
 	writeJSON(w, http.StatusOK, out)
 }
 
-// progressStream turns the library's plain progress lines into Docker's
-// JSON progress messages, one per line, flushed as they come.
-type progressStream struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf []byte
-	id  string
-}
-
-func (p *progressStream) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.buf = append(p.buf, b...)
-	for {
-		i := strings.IndexByte(string(p.buf), '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := strings.TrimRight(string(p.buf[:i]), "\r")
-		p.buf = p.buf[i+1:]
-		if line != "" {
-			_ = jsonLine(p.w, jsonstream.Message{Status: line, ID: p.id})
-		}
-	}
-}
-
-func (p *progressStream) status(format string, a ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_ = jsonLine(p.w, jsonstream.Message{Status: fmt.Sprintf(format, a...)})
-}
-
-func (p *progressStream) fail(err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_ = jsonLine(p.w, jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
-}
-
 // pullImage is POST /images/create?fromImage=&tag=&platform=: the pull
 // streamed as Docker's JSON progress; a failure after the status line is
 // the stream's last message, as Docker's.
@@ -274,19 +235,18 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
 	if t, ok := tagged.(reference.Tagged); ok {
 		tagID = t.Tag()
 	}
-	ps := &progressStream{w: sw}
-	ps.mu.Lock()
-	_ = jsonLine(sw, jsonstream.Message{Status: "Pulling from " + reference.Path(named), ID: tagID})
-	ps.mu.Unlock()
-	o.Progress = ps
+	bs := newBlobStream(sw, false)
+	bs.message(jsonstream.Message{Status: "Pulling from " + reference.Path(named), ID: tagID})
+	o.Progress = nil
+	o.Blobs = bs.blob
 	id, err := image.Pull(r.Context(), s.o.Store, ref, o)
 	if err != nil {
-		ps.fail(err)
+		bs.fail(err)
 		return
 	}
 	container.EmitPull(ref, id)
-	ps.status("Digest: sha256:%s", id)
-	ps.status("Status: Downloaded newer image for %s", reference.FamiliarString(tagged))
+	bs.status("Digest: sha256:%s", id)
+	bs.status("Status: Downloaded newer image for %s", reference.FamiliarString(tagged))
 }
 
 // pushImage is POST /images/{name}/push?tag=.
@@ -309,12 +269,13 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) 
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	sw := newStreamWriter(w)
-	ps := &progressStream{w: sw}
-	ps.status("The push refers to repository [%s]", ref)
-	o.Progress = ps
+	bs := newBlobStream(sw, true)
+	bs.status("The push refers to repository [%s]", ref)
+	o.Progress = nil
+	o.Blobs = bs.blob
 	d, err := image.Push(r.Context(), s.o.Store, ref, "", o)
 	if err != nil {
-		ps.fail(err)
+		bs.fail(err)
 		return
 	}
 	tag := "latest"
@@ -323,11 +284,9 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) 
 			tag = t.Tag()
 		}
 	}
-	ps.status("%s: digest: %s", tag, d)
-	ps.mu.Lock()
+	bs.status("%s: digest: %s", tag, d)
 	aux := json.RawMessage(fmt.Sprintf(`{"Tag":%q,"Digest":%q,"Size":0}`, tag, d.String()))
-	_ = jsonLine(sw, jsonstream.Message{Aux: &aux})
-	ps.mu.Unlock()
+	bs.message(jsonstream.Message{Aux: &aux})
 }
 
 // pruneImages is POST /images/prune?filters={"dangling":["false"]}.
@@ -337,17 +296,16 @@ func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	all := false
-	for k, vs := range filters {
-		if k != "dangling" {
-			writeError(w, notImplemented("image prune filter %q is not implemented by lodger", k))
-			return
-		}
-		for _, v := range vs {
-			all = all || v == "false" || v == "0"
-		}
+	f, rest, err := prunefilter.Parse(filters, "dangling", "until", "label", "label!")
+	if err != nil {
+		writeError(w, err)
+		return
 	}
-	rep, err := image.Prune(s.o.Store, all)
+	all := false
+	for _, v := range rest["dangling"] {
+		all = all || v == "false" || v == "0"
+	}
+	rep, err := image.Prune(context.WithoutCancel(r.Context()), s.o.Store, image.PruneOptions{All: all, Filter: f})
 	if err != nil {
 		writeError(w, err)
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/network"
 )
@@ -121,7 +122,12 @@ func (s *Server) pruneNetworks(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	names, err := s.networks().Prune(filters)
+	f, _, err := prunefilter.Parse(filters, "until", "label", "label!")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	names, err := s.networks().Prune(f)
 	if err != nil {
 		writeError(w, err)
 		return

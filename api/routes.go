@@ -35,7 +35,7 @@ func (s *Server) routes() {
 	h("POST /containers/{id}/kill", s.killContainer)
 	h("POST /containers/{id}/wait", s.waitContainer)
 	h("POST /containers/{id}/attach", s.attachContainer)
-	h("GET /containers/{id}/attach/ws", s.notServed("attach over a websocket"))
+	h("GET /containers/{id}/attach/ws", s.attachWebsocket)
 	h("POST /containers/{id}/resize", s.resizeContainer)
 	h("POST /containers/{id}/rename", s.renameContainer)
 	h("POST /containers/{id}/pause", s.pauseContainer)
@@ -62,7 +62,7 @@ func (s *Server) routes() {
 	h("POST /images/load", s.loadImages)
 	h("GET /images/search", s.searchImages)
 	h("/images/{rest...}", s.imageRoute)
-	h("POST /commit", s.notServed("commit through the API (use lodger commit)"))
+	h("POST /commit", s.commitContainer)
 
 	h("GET /volumes", s.listVolumes)
 	h("POST /volumes/create", s.createVolume)

@@ -17,6 +17,7 @@ import (
 	dockercontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container"
@@ -105,7 +106,7 @@ func TestUnknownEndpointIs404(t *testing.T) {
 }
 
 func TestNotImplementedSaySo(t *testing.T) {
-	for _, p := range []string{"/build?version=2", "/session", "/commit", "/swarm/init"} {
+	for _, p := range []string{"/build?version=2", "/session", "/swarm/init"} {
 		rec := do(t, New(Options{}), http.MethodPost, p, "{}")
 		if rec.Code != http.StatusNotImplemented || !strings.Contains(message(t, rec), "not implemented") {
 			t.Errorf("POST %s = %d %q; want 501 saying not implemented", p, rec.Code, rec.Body.String())
@@ -312,9 +313,13 @@ func TestNetworkOptions(t *testing.T) {
 		{name: "user network by mode, aliases from its endpoint", mode: "proj_default",
 			eps:      map[string]*network.EndpointSettings{"proj_default": {Aliases: []string{"web"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: netip.MustParseAddr("10.89.3.7")}}},
 			networks: []string{"proj_default"}, aliases: []string{"web"}, ip: "10.89.3.7"},
+		{name: "no mode, an endpoint on a user network", mode: "",
+			eps:      map[string]*network.EndpointSettings{"tc_net": {}},
+			networks: []string{"tc_net"}},
 		{name: "bridge with an endpoint on a user network", mode: "bridge",
-			eps:      map[string]*network.EndpointSettings{"reaper_default": {}},
-			networks: []string{"reaper_default"}},
+			eps: map[string]*network.EndpointSettings{"reaper_default": {}}, err: "not on both"},
+		{name: "endpoints on bridge and a user network", mode: "proj_default",
+			eps: map[string]*network.EndpointSettings{"bridge": {}, "proj_default": {}}, err: "not on both"},
 		{name: "host with a user network", mode: "host", eps: map[string]*network.EndpointSettings{"n": {}}, err: "not both"},
 		{name: "another container's network", mode: "container:abc", err: "not supported"},
 	} {
@@ -332,6 +337,69 @@ func TestNetworkOptions(t *testing.T) {
 			}
 			if ro.Network != tt.network || !slices.Equal(ro.Networks, tt.networks) || !slices.Equal(ro.NetworkAliases, tt.aliases) || ro.IP != tt.ip {
 				t.Errorf("= Network %q Networks %q aliases %q ip %q", ro.Network, ro.Networks, ro.NetworkAliases, ro.IP)
+			}
+		})
+	}
+}
+
+// TestCommitBadInput: what /commit refuses before it looks for the
+// container (no store is open here).
+func TestCommitBadInput(t *testing.T) {
+	s := New(Options{})
+	for _, tt := range []struct {
+		path string
+		code int
+		word string
+	}{
+		{"/v1.44/commit", http.StatusBadRequest, "container is required"},
+		{"/v1.44/commit?container=c&tag=1", http.StatusBadRequest, "without repo"},
+		{"/v1.44/commit?container=c&changes=FROM+x", http.StatusBadRequest, "FROM"},
+	} {
+		rec := do(t, s, http.MethodPost, tt.path, "")
+		if rec.Code != tt.code || !strings.Contains(message(t, rec), tt.word) {
+			t.Errorf("POST %s = %d %q; want %d with %q", tt.path, rec.Code, rec.Body.String(), tt.code, tt.word)
+		}
+	}
+}
+
+// TestCommitConfigOverlay: the body of /commit over the image's
+// configuration, as Docker merges them.
+func TestCommitConfigOverlay(t *testing.T) {
+	base := func() imgspecv1.ImageConfig {
+		return imgspecv1.ImageConfig{Env: []string{"PATH=/bin", "A=1"}, Entrypoint: []string{"/ep"}, Cmd: []string{"run"},
+			Labels: map[string]string{"k": "v"}, ExposedPorts: map[string]struct{}{"80/tcp": {}}, User: "1"}
+	}
+	for _, tt := range []struct {
+		name string
+		body string
+		want func(*imgspecv1.ImageConfig)
+	}{
+		{"empty", `null`, func(*imgspecv1.ImageConfig) {}},
+		{"env and labels key by key", `{"Env": ["A=2", "B=3"], "Labels": {"x": "y"}}`, func(c *imgspecv1.ImageConfig) {
+			c.Env = []string{"PATH=/bin", "A=2", "B=3"}
+			c.Labels = map[string]string{"k": "v", "x": "y"}
+		}},
+		{"cmd keeps the entrypoint", `{"Cmd": ["other"]}`, func(c *imgspecv1.ImageConfig) { c.Cmd = []string{"other"} }},
+		{"entrypoint brings its command", `{"Entrypoint": ["/sh"]}`, func(c *imgspecv1.ImageConfig) {
+			c.Entrypoint, c.Cmd = []string{"/sh"}, nil
+		}},
+		{"ports, volumes, user, workdir", `{"ExposedPorts": {"53/udp": {}}, "Volumes": {"/data": {}}, "User": "nobody", "WorkingDir": "/w", "StopSignal": "SIGINT"}`,
+			func(c *imgspecv1.ImageConfig) {
+				c.ExposedPorts["53/udp"] = struct{}{}
+				c.Volumes = map[string]struct{}{"/data": {}}
+				c.User, c.WorkingDir, c.StopSignal = "nobody", "/w", "SIGINT"
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var body dockercontainer.Config
+			if err := json.Unmarshal([]byte(tt.body), &body); err != nil {
+				t.Fatal(err)
+			}
+			got, want := base(), base()
+			overlayConfig(body)(&got)
+			tt.want(&want)
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
 			}
 		})
 	}

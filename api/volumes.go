@@ -6,6 +6,7 @@ import (
 	dockervolume "github.com/moby/moby/api/types/volume"
 
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // listVolumes is GET /volumes.
@@ -105,11 +106,16 @@ func (s *Server) pruneVolumes(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	f, rest, err := prunefilter.Parse(filters, "label", "label!", "all")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	all := false
-	for _, v := range filters["all"] {
+	for _, v := range rest["all"] {
 		all = all || v == "true" || v == "1"
 	}
-	p, err := container.VolumeStore(s.o.Store).Prune(all)
+	p, err := container.VolumeStore(s.o.Store).Prune(all, f)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -1,18 +1,89 @@
 package container
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
 
 	"github.com/lodger-containers/lodger/container/monitor"
+	"github.com/lodger-containers/lodger/image"
 )
+
+// CommitOptions describe the image Commit makes of a container.
+type CommitOptions struct {
+	// Name names the image (REPOSITORY[:TAG]); empty leaves it unnamed.
+	Name string
+	// Config, when set, adjusts the image's configuration after what the
+	// container carries into it (CommitConfig) and before Changes: the
+	// API's commit body.
+	Config func(*imgspecv1.ImageConfig)
+	// Changes are Dockerfile instructions applied last, in order.
+	Changes []image.Change
+	// Comment and Author go into the image's history.
+	Comment, Author string
+	// Pause stops a running container's processes while its changes are
+	// read, so that the image is one moment of its files (docker commit's
+	// default); it is resumed at once after.
+	Pause bool
+	// MaxUnpackedSize bounds the new layer as a pull's layers are.
+	MaxUnpackedSize int64
+}
+
+// Commit makes a new image of the changes the container ref made to its
+// image's files and returns its ID: one layer more on the container's
+// image, with the command it ran and its labels (CommitConfig), then
+// o.Config and o.Changes. The CLI's commit and the API's are this call.
+func Commit(ctx context.Context, store cstorage.Store, ref string, o CommitOptions) (string, error) {
+	in, err := Get(store, ref)
+	if err != nil {
+		return "", err
+	}
+	diff, err := pausedChanges(store, in, o.Pause)
+	if err != nil {
+		return "", err
+	}
+	defer diff.Close()
+	base := CommitConfig(in)
+	cfg := base
+	if o.Config != nil {
+		cfg = func(c *imgspecv1.ImageConfig) { base(c); o.Config(c) }
+	}
+	id, err := image.Commit(ctx, store, diff, image.CommitOptions{
+		Base:            in.ImageID,
+		Name:            o.Name,
+		Config:          cfg,
+		Changes:         o.Changes,
+		CreatedBy:       strings.Join(in.Metadata.Command, " "),
+		Comment:         o.Comment,
+		Author:          o.Author,
+		MaxUnpackedSize: o.MaxUnpackedSize,
+	})
+	if err != nil {
+		return "", fmt.Errorf("commit %s: %w", in.Name, err)
+	}
+	EmitCommit(in, id, o.Name, o.Comment)
+	return id, nil
+}
+
+// pausedChanges reads the container's changes (Changes), paused while
+// they are read when pause is set and it runs unpaused.
+func pausedChanges(store cstorage.Store, in Info, pause bool) (io.ReadCloser, error) {
+	if pause && in.State.Status == monitor.StatusRunning && !in.State.Paused {
+		if err := Pause(store, in.ID); err != nil {
+			return nil, fmt.Errorf("commit %s: %w", in.Name, err)
+		}
+		defer func() { _ = Unpause(store, in.ID) }()
+	}
+	return Changes(store, in)
+}
 
 // Changes returns the changes the container in made to its image's files
 // as a layer tar stream (whiteouts for what it removed), for commit. The

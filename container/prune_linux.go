@@ -7,6 +7,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container/monitor"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // PruneReport is what Prune removed.
@@ -15,10 +16,11 @@ type PruneReport struct {
 	Reclaimed int64    // bytes of the removed containers' layers and files
 }
 
-// Prune removes every container that is not running (created or exited),
-// as `docker container prune` does. Like rm, it leaves volumes alone. A
-// container that starts meanwhile is kept: Remove checks again.
-func Prune(ctx context.Context, store cstorage.Store) (PruneReport, error) {
+// Prune removes every container that is not running (created or exited)
+// and that f selects (its labels and creation time), as `docker
+// container prune` does. Like rm, it leaves volumes alone. A container
+// that starts meanwhile is kept: Remove checks again.
+func Prune(ctx context.Context, store cstorage.Store, f prunefilter.Filter) (PruneReport, error) {
 	var rep PruneReport
 	infos, err := List(store)
 	if err != nil {
@@ -26,7 +28,7 @@ func Prune(ctx context.Context, store cstorage.Store) (PruneReport, error) {
 	}
 	var errs []error
 	for _, in := range infos {
-		if in.State.Status == monitor.StatusRunning {
+		if in.State.Status == monitor.StatusRunning || !f.Match(in.Metadata.Created, in.Metadata.Labels) {
 			continue
 		}
 		size, _ := store.ContainerSize(in.ID)

@@ -507,7 +507,10 @@ func copyMetered(ctx context.Context, policy *signature.PolicyContext, store cst
 	if err != nil {
 		return nil, err
 	}
-	man, err := imgcopy.Image(ctx, policy, dest, src, &imgcopy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys})
+	blobs, stop := copyProgress(o)
+	man, err := imgcopy.Image(ctx, policy, dest, src, &imgcopy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys,
+		Progress: blobs, ProgressInterval: copyProgressInterval})
+	stop()
 	if err != nil {
 		bs.undo()
 		if berr := budget.failure(); berr != nil {

@@ -69,6 +69,10 @@ func TestImportAndCommit(t *testing.T) {
 	if err != nil || img.ID != base {
 		t.Fatalf("Lookup(imported) = %v, %v; want image %s", img, err, base)
 	}
+	// Docker's clients name an image by sha256:ID too.
+	if img, err := Lookup(store, "sha256:"+base, Options{}); err != nil || img.ID != base {
+		t.Errorf("Lookup(sha256:%s) = %v, %v; want the image", base, img, err)
+	}
 	cfg, err := Config(ctx, store, base)
 	if err != nil {
 		t.Fatal(err)

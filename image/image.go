@@ -44,6 +44,10 @@ type Options struct {
 	TLSVerify *bool
 	// Progress receives one line per blob; nil is silent.
 	Progress io.Writer
+	// Blobs, when set, receives each blob's progress with its byte
+	// counts (the Engine API's JSON progress is made of it). It is called
+	// from the pull's or push's goroutines, one call at a time.
+	Blobs func(BlobProgress)
 	// AuthFile overrides the auth.json location.
 	AuthFile string
 	// Platform (OS/ARCH[/VARIANT]), or Arch and OS, choose from a
@@ -376,6 +380,13 @@ func Lookup(store cstorage.Store, ref string, o Options) (*cstorage.Image, error
 	}
 	if img, err := store.Image(ref); err == nil {
 		return img, nil
+	}
+	// Docker's clients name images by sha256:ID as well (docker commit
+	// prints it, compose passes it on).
+	if id, ok := strings.CutPrefix(ref, "sha256:"); ok && id != "" {
+		if img, err := store.Image(id); err == nil {
+			return img, nil
+		}
 	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {

@@ -156,7 +156,7 @@ func (s imageSet) names(t *testing.T) []string {
 
 func TestPrune(t *testing.T) {
 	s := newImageSet(t)
-	rep, err := Prune(s.store, false)
+	rep, err := Prune(context.Background(), s.store, PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestPrune(t *testing.T) {
 	if _, err := Untag(s.store, s.top); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Prune(s.store, false); err != nil {
+	if _, err := Prune(context.Background(), s.store, PruneOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"base", "mid"}, s.names(t)); diff != "" {
@@ -186,7 +186,7 @@ func TestPrune(t *testing.T) {
 	if _, err := s.store.CreateContainer("", nil, s.mid, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = Prune(s.store, true)
+	rep, err = Prune(context.Background(), s.store, PruneOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestPrune(t *testing.T) {
 	if u, err = DiskUsage(s.store); err != nil || u.Active != 0 || u.Reclaimable != u.Size {
 		t.Errorf("DiskUsage without containers = %+v, %v; want everything reclaimable", u, err)
 	}
-	rep, err = Prune(s.store, true)
+	rep, err = Prune(context.Background(), s.store, PruneOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}

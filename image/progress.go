@@ -5,28 +5,105 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"go.podman.io/image/v5/types"
 	"golang.org/x/term"
 )
 
-// progress reports a streaming pull to Options.Progress: on a terminal, a
-// bar per layer drawn with mpb as containers/image draws its own; on
-// anything else one line per layer. A nil *progress reports nothing.
-type progress struct {
-	w    io.Writer
-	pool *mpb.Progress // nil: plain lines
-	done bool
+// BlobEvent is what happened to one blob of a pull or a push.
+type BlobEvent int
+
+const (
+	// BlobExists: the blob is there already (a layer in storage, for a
+	// pull; in the registry, for a push) and is not transferred.
+	BlobExists BlobEvent = iota
+	// BlobStart: the transfer begins; Total is the blob's size (-1
+	// unknown).
+	BlobStart
+	// BlobBytes: Current bytes have been transferred.
+	BlobBytes
+	// BlobDone: transferred, checked and stored (a pulled layer is
+	// unpacked as it streams, so it is in storage when this comes).
+	BlobDone
+)
+
+// BlobProgress is one report of Options.Blobs.
+type BlobProgress struct {
+	Event  BlobEvent
+	Digest digest.Digest
+	// Current is the bytes transferred so far, Total the blob's size
+	// (-1 unknown): the compressed bytes of the registry's blob.
+	Current, Total int64
 }
 
-func newProgress(ctx context.Context, w io.Writer) *progress {
-	if w == nil {
+// progress reports a streaming pull to Options.Progress: on a terminal, a
+// bar per layer drawn with mpb as containers/image draws its own; on
+// anything else one line per layer; and each blob's bytes to
+// Options.Blobs. A nil *progress reports nothing.
+type progress struct {
+	w      io.Writer     // nil: no lines
+	pool   *mpb.Progress // nil: plain lines
+	done   bool
+	report func(BlobProgress)
+}
+
+func newProgress(ctx context.Context, o Options) *progress {
+	if o.Progress == nil && o.Blobs == nil {
 		return nil
 	}
-	return newProgressBars(ctx, w, isTerminal(w))
+	if o.Progress == nil {
+		return &progress{report: o.Blobs}
+	}
+	p := newProgressBars(ctx, o.Progress, isTerminal(o.Progress))
+	p.report = o.Blobs
+	return p
 }
+
+// blobReport calls report, when there is one.
+func (p *progress) blobReport(e BlobEvent, d digest.Digest, current, total int64) {
+	if p.report != nil {
+		p.report(BlobProgress{Event: e, Digest: d, Current: current, Total: total})
+	}
+}
+
+// copyProgress is a containers/image progress channel that turns what
+// copy.Image reports into Options.Blobs's reports, for copy.Options's
+// Progress; stop closes it once copy.Image has returned. It is nil (and
+// stop does nothing) without Options.Blobs.
+func copyProgress(o Options) (chan types.ProgressProperties, func()) {
+	if o.Blobs == nil {
+		return nil, func() {}
+	}
+	ch := make(chan types.ProgressProperties)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for pp := range ch {
+			bp := BlobProgress{Digest: pp.Artifact.Digest, Current: int64(pp.Offset), Total: pp.Artifact.Size}
+			switch pp.Event {
+			case types.ProgressEventNewArtifact:
+				bp.Event = BlobStart
+			case types.ProgressEventRead:
+				bp.Event = BlobBytes
+			case types.ProgressEventDone:
+				bp.Event = BlobDone
+			case types.ProgressEventSkipped:
+				bp.Event = BlobExists
+			default:
+				continue
+			}
+			o.Blobs(bp)
+		}
+	}()
+	return ch, func() { close(ch); <-done }
+}
+
+// copyProgressInterval is how often copy.Image reports a blob's bytes.
+const copyProgressInterval = 100 * time.Millisecond
 
 func newProgressBars(ctx context.Context, w io.Writer, bars bool) *progress {
 	p := &progress{w: w}
@@ -57,6 +134,10 @@ func (p *progress) skipped(d digest.Digest) {
 	if p == nil {
 		return
 	}
+	p.blobReport(BlobExists, d, 0, -1)
+	if p.w == nil {
+		return
+	}
 	if p.pool == nil {
 		fmt.Fprintf(p.w, "%s skipped: already exists\n", p.prefix(d))
 		return
@@ -67,8 +148,11 @@ func (p *progress) skipped(d digest.Digest) {
 
 // layerBar follows one layer's download.
 type layerBar struct {
-	bar  *mpb.Bar
+	bar  *mpb.Bar // nil: no bar drawn
 	size int64
+	p    *progress
+	d    digest.Digest
+	n    int64
 }
 
 // start reports a layer being downloaded; the bar it returns (nil on
@@ -77,9 +161,12 @@ func (p *progress) start(d digest.Digest, size int64) *layerBar {
 	if p == nil {
 		return nil
 	}
+	p.blobReport(BlobStart, d, 0, size)
 	if p.pool == nil {
-		fmt.Fprintf(p.w, "%s\n", p.prefix(d))
-		return nil
+		if p.w != nil {
+			fmt.Fprintf(p.w, "%s\n", p.prefix(d))
+		}
+		return &layerBar{size: size, p: p, d: d}
 	}
 	prefix := p.prefix(d)
 	var bar *mpb.Bar
@@ -95,11 +182,16 @@ func (p *progress) start(d digest.Digest, size int64) *layerBar {
 		bar = p.pool.New(0, mpb.SpinnerStyle(".", "..", "...", "....", "").PositionLeft(), mpb.BarFillerClearOnComplete(),
 			mpb.PrependDecorators(decor.OnComplete(decor.Name(prefix), prefix+" done")))
 	}
-	return &layerBar{bar: bar, size: size}
+	return &layerBar{bar: bar, size: size, p: p, d: d}
 }
 
 func (b *layerBar) add(n int) {
-	if b != nil {
+	if b == nil || n == 0 {
+		return
+	}
+	b.n += int64(n)
+	b.p.blobReport(BlobBytes, b.d, b.n, b.size)
+	if b.bar != nil {
 		b.bar.EwmaIncrBy(n, 0)
 	}
 }
@@ -108,6 +200,12 @@ func (b *layerBar) add(n int) {
 // failed.
 func (b *layerBar) finish(ok bool) {
 	if b == nil {
+		return
+	}
+	if ok {
+		b.p.blobReport(BlobDone, b.d, b.n, b.size)
+	}
+	if b.bar == nil {
 		return
 	}
 	if !ok {
@@ -132,7 +230,7 @@ func (p *progress) wait() {
 
 // printf writes a line below the bars.
 func (p *progress) printf(format string, args ...any) {
-	if p == nil {
+	if p == nil || p.w == nil {
 		return
 	}
 	p.wait()

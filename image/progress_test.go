@@ -88,3 +88,62 @@ func TestProgressBars(t *testing.T) {
 		t.Errorf("bars output %q has the full digest; want it cut to 12 characters", got)
 	}
 }
+
+// TestBlobReports checks Options.Blobs on a streaming pull: per layer a
+// start with the blob's size, byte counts rising to that size, and done;
+// a layer already present is reported as existing, with no bytes.
+func TestBlobReports(t *testing.T) {
+	f := newFakeRegistry(t)
+	a, b := tarFile(t, "a", 300000), tarFile(t, "b", 5000)
+	la := fakeLayer{blob: compressBytes(t, a, plainWriter), mediaType: imgspecv1.MediaTypeImageLayer, diffID: digest.FromBytes(a)}
+	lb := fakeLayer{blob: compressBytes(t, b, gzipWriter), mediaType: imgspecv1.MediaTypeImageLayerGzip, diffID: digest.FromBytes(b)}
+	f.put("test/two", "v1", la, lb)
+	f.put("test/shared", "v1", la)
+	store := newStore(t)
+
+	type summary struct {
+		Events []BlobEvent
+		Last   int64 // the last byte count
+		Total  int64
+		Rising bool
+	}
+	collect := func(ref string) map[digest.Digest]*summary {
+		got := map[digest.Digest]*summary{}
+		o := Options{Blobs: func(p BlobProgress) {
+			s := got[p.Digest]
+			if s == nil {
+				s = &summary{Rising: true}
+				got[p.Digest] = s
+			}
+			if p.Event == BlobBytes {
+				if p.Current <= s.Last {
+					s.Rising = false
+				}
+				s.Last = p.Current
+				if len(s.Events) > 0 && s.Events[len(s.Events)-1] == BlobBytes {
+					return
+				}
+			}
+			if p.Event == BlobStart || p.Event == BlobDone {
+				s.Total = p.Total
+			}
+			s.Events = append(s.Events, p.Event)
+		}}
+		if _, err := pullFake(t, store, f, ref, o); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	da, db := digest.FromBytes(la.blob), digest.FromBytes(lb.blob)
+	want := map[digest.Digest]*summary{
+		da: {Events: []BlobEvent{BlobStart, BlobBytes, BlobDone}, Last: int64(len(la.blob)), Total: int64(len(la.blob)), Rising: true},
+		db: {Events: []BlobEvent{BlobStart, BlobBytes, BlobDone}, Last: int64(len(lb.blob)), Total: int64(len(lb.blob)), Rising: true},
+	}
+	if diff := cmp.Diff(want, collect("test/two:v1")); diff != "" {
+		t.Errorf("reports of a fresh pull (-want +got):\n%s", diff)
+	}
+	want = map[digest.Digest]*summary{da: {Events: []BlobEvent{BlobExists}, Rising: true}}
+	if diff := cmp.Diff(want, collect("test/shared:v1")); diff != "" {
+		t.Errorf("reports with the layer present (-want +got):\n%s", diff)
+	}
+}

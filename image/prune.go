@@ -1,10 +1,13 @@
 package image
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // PruneReport is what Prune removed, in Docker's words: "untagged: NAME"
@@ -14,12 +17,21 @@ type PruneReport struct {
 	Reclaimed int64
 }
 
+// PruneOptions choose what Prune removes.
+type PruneOptions struct {
+	// All takes every image no container uses, not only dangling ones.
+	All bool
+	// Filter narrows it by the images' labels and creation time.
+	Filter prunefilter.Filter
+}
+
 // Prune removes the dangling images (no name, no image built on them) or,
-// with all, every image no container uses, as docker image prune [-a]
-// does. Removing an image can leave its parent dangling: that goes too,
-// until nothing more qualifies. A parent of a kept image stays, and so do
-// layers other images or containers share.
-func Prune(store cstorage.Store, all bool) (PruneReport, error) {
+// with All, every image no container uses, as docker image prune [-a]
+// does, of those o.Filter selects. Removing an image can leave its parent
+// dangling: that goes too, until nothing more qualifies. A parent of a
+// kept image stays, and so do layers other images or containers share.
+func Prune(ctx context.Context, store cstorage.Store, o PruneOptions) (PruneReport, error) {
+	all := o.All
 	var rep PruneReport
 	before, err := layerBytes(store)
 	if err != nil {
@@ -50,6 +62,10 @@ func Prune(store cstorage.Store, all bool) (PruneReport, error) {
 			if failed[img.ID] || used[img.ID] || children[img.ID] > 0 || (!all && len(img.Names) > 0) {
 				continue
 			}
+			if !o.Filter.Match(img.Created, imageLabels(ctx, store, img.ID, o.Filter.HasLabels())) {
+				failed[img.ID] = true // kept: not looked at again
+				continue
+			}
 			if _, err := store.DeleteImage(img.ID, true); err != nil {
 				if !errors.Is(err, cstorage.ErrImageUnknown) && !errors.Is(err, cstorage.ErrNotAnImage) {
 					errs = append(errs, fmt.Errorf("remove image %s: %w", shortID(img.ID), err))
@@ -71,6 +87,19 @@ func Prune(store cstorage.Store, all bool) (PruneReport, error) {
 		rep.Reclaimed = before - after
 	}
 	return rep, errors.Join(errs...)
+}
+
+// imageLabels reads an image's labels from its configuration when want
+// is set (nil otherwise, or when it cannot be read).
+func imageLabels(ctx context.Context, store cstorage.Store, id string, want bool) map[string]string {
+	if !want {
+		return nil
+	}
+	cfg, err := Config(ctx, store, id)
+	if err != nil {
+		return nil
+	}
+	return cfg.Config.Labels
 }
 
 // layerBytes sums the uncompressed sizes of the stored layers.

@@ -113,11 +113,28 @@ func Push(ctx context.Context, store cstorage.Store, src, dest string, o Options
 		return "", err
 	}
 	defer func() { _ = policy.Destroy() }()
+	if report := o.Blobs; report != nil {
+		// copy.Image counts the bytes it sends, compressed on the way,
+		// against the size of the layer in storage, uncompressed: the
+		// total is what was sent, known at the end.
+		o.Blobs = func(p BlobProgress) {
+			if p.Event == BlobDone {
+				p.Total = p.Current
+			} else if p.Event != BlobExists {
+				p.Total = -1
+			}
+			report(p)
+		}
+	}
+	blobs, stop := copyProgress(o)
 	man, err := copy.Image(ctx, policy, destRef, srcRef, &copy.Options{
-		ReportWriter:   o.Progress,
-		SourceCtx:      &types.SystemContext{},
-		DestinationCtx: sys,
+		ReportWriter:     o.Progress,
+		SourceCtx:        &types.SystemContext{},
+		DestinationCtx:   sys,
+		Progress:         blobs,
+		ProgressInterval: copyProgressInterval,
 	})
+	stop()
 	if err != nil {
 		return "", fmt.Errorf("push %s to %s: %w", src, strings.TrimPrefix(dest, "docker://"), err)
 	}

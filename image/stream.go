@@ -121,7 +121,7 @@ func pullStreaming(ctx context.Context, policy *signature.PolicyContext, store c
 	}
 	id := cfgInfo.Digest.Encoded()
 
-	prog := newProgress(ctx, o.Progress)
+	prog := newProgress(ctx, o)
 	defer prog.wait()
 	parent := ""
 	// Unnamed in the budget's errors: Pull's error names the candidate.

@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	stdbits "math/bits"
 	"net/netip"
 	"os"
@@ -41,6 +40,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // Errors callers branch on (the CLI maps them to messages, the API to
@@ -134,10 +135,32 @@ type Endpoint struct {
 	// embedded resolver does the same).
 	DNS     []netip.Addr `json:"dns,omitempty"`
 	Created time.Time    `json:"created"`
+	// Creator is the process that made the endpoint (its pid and start
+	// time): while it lives the endpoint's container may still be on its
+	// way; once it is gone, an endpoint without a container is one whose
+	// creation was cut short (a killed API service or CLI), and goes.
+	Creator Process `json:"creator,omitzero"`
+}
+
+// Process names a process across pid reuse: its pid and its start time
+// (clock ticks after boot, /proc/PID/stat's 22nd field).
+type Process struct {
+	Pid   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
+
+// gone reports whether p is known and has ended.
+func (p Process) gone() bool {
+	if p.Pid <= 0 {
+		return false
+	}
+	start, ok := processStart(p.Pid)
+	return !ok || start != p.Start
 }
 
 // staleAfter is how old an endpoint must be before Store.Exists may drop
-// it: a container's endpoints are made a moment before its record.
+// it while its creator may still live: a container's endpoints are made a
+// moment before its record.
 const staleAfter = 10 * time.Minute
 
 // Subnet4 is the network's IPv4 subnet.
@@ -172,6 +195,12 @@ func (e Endpoint) Names() []string {
 
 // validName is Docker's rule for network names.
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// self is this process, as an endpoint's creator.
+func self() Process {
+	start, _ := processStart(os.Getpid())
+	return Process{Pid: os.Getpid(), Start: start}
+}
 
 // Store is the networks of one graph root.
 type Store struct {
@@ -684,7 +713,7 @@ func (s *Store) read(name string) (Network, error) {
 	}
 	if s.Exists != nil {
 		for id, e := range n.Endpoints {
-			if time.Since(e.Created) > staleAfter && !s.Exists(id) {
+			if (time.Since(e.Created) > staleAfter || e.Creator.gone()) && !s.Exists(id) {
 				delete(n.Endpoints, id)
 			}
 		}
@@ -783,21 +812,9 @@ func (s *Store) remove(n Network) error {
 	return nil
 }
 
-// Prune removes every user network no container is on and returns their
-// names; filters are List's (label and until are what Docker takes).
-func (s *Store) Prune(filters map[string][]string) ([]string, error) {
-	var until time.Time
-	f := maps.Clone(filters)
-	if u, ok := f["until"]; ok {
-		delete(f, "until")
-		for _, v := range u {
-			t, err := parseUntil(v)
-			if err != nil {
-				return nil, err
-			}
-			until = t
-		}
-	}
+// Prune removes every user network no container is on that f selects
+// (its labels and creation time) and returns their names.
+func (s *Store) Prune(f prunefilter.Filter) ([]string, error) {
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, err
@@ -810,7 +827,7 @@ func (s *Store) Prune(filters map[string][]string) ([]string, error) {
 	var out []string
 	var errs []error
 	for _, n := range nets {
-		if len(n.Endpoints) > 0 || !matches(n, f) || (!until.IsZero() && !n.Created.Before(until)) {
+		if len(n.Endpoints) > 0 || n.Predefined || !f.Match(n.Created, n.Labels) {
 			continue
 		}
 		if err := s.remove(n); err != nil {
@@ -820,21 +837,6 @@ func (s *Store) Prune(filters map[string][]string) ([]string, error) {
 		out = append(out, n.Name)
 	}
 	return out, errors.Join(errs...)
-}
-
-func parseUntil(v string) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Unix(secs, 0), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, kindErr(ErrInvalid, "until=%s: use a duration (24h), a Unix time or a date", v)
 }
 
 // ConnectOptions is one container joining a network.
@@ -878,7 +880,7 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 	if _, ok := n.Endpoints[o.ContainerID]; ok {
 		return Network{}, Endpoint{}, kindErr(ErrConflict, "container %s is already connected to network %s", o.Name, n.Name)
 	}
-	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, DNS: o.DNS, Created: time.Now().UTC()}
+	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, DNS: o.DNS, Created: time.Now().UTC(), Creator: self()}
 	if sn, ok := n.Subnet4(); ok {
 		if ep.IPv4, err = allocate(n, sn, o.IPv4); err != nil {
 			return Network{}, Endpoint{}, err

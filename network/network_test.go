@@ -3,12 +3,15 @@ package network
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 func newStore(t *testing.T) *Store {
@@ -221,7 +224,7 @@ func TestRemoveInUseAndPrune(t *testing.T) {
 	if err := s.Remove(Bridge, false); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Remove bridge: %v", err)
 	}
-	pruned, err := s.Prune(nil)
+	pruned, err := s.Prune(prunefilter.Filter{})
 	if err != nil || !cmp.Equal(pruned, []string{"idle"}) || !cmp.Equal(torn, []string{"idle"}) {
 		t.Errorf("Prune: %v %v (torn down %v), want [idle]", pruned, err, torn)
 	}
@@ -310,5 +313,35 @@ func TestNextPrefix(t *testing.T) {
 		if got := nextPrefix(netip.MustParsePrefix(in)).String(); got != want {
 			t.Errorf("nextPrefix(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestEndpointOfADeadCreator: an endpoint without a container is kept
+// while the process that made it may still write the record, and goes at
+// once when that process is gone (a service or CLI killed mid-create).
+func TestEndpointOfADeadCreator(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "net"})
+	if _, _, err := s.Connect("net", ConnectOptions{ContainerID: "c1", Name: "half"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Exists = func(string) bool { return false }
+	if err := s.Remove("net", false); !errors.Is(err, ErrInUse) {
+		t.Fatalf("Remove while the endpoint's creator (this test) lives: %v; want ErrInUse", err)
+	}
+	// The same pid started at another time: the creator is gone.
+	n, _ := s.Get("net")
+	for id, e := range n.Endpoints {
+		if e.Creator.Pid != os.Getpid() {
+			t.Errorf("endpoint creator %+v; want this process", e.Creator)
+		}
+		e.Creator.Start++
+		n.Endpoints[id] = e
+	}
+	if err := s.write(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove("net", false); err != nil {
+		t.Errorf("Remove after the endpoint's creator went: %v; want it removed", err)
 	}
 }

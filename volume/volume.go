@@ -27,6 +27,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // DriverLocal is the only driver: a directory under the graph root.
@@ -305,8 +307,9 @@ type Pruned struct {
 
 // Prune removes the anonymous volumes no container uses, or with all
 // every volume no container uses (Docker 23 and later prune only
-// anonymous volumes unless asked for all).
-func (s *Store) Prune(all bool) (Pruned, error) {
+// anonymous volumes unless asked for all), of those f selects by their
+// labels.
+func (s *Store) Prune(all bool, f prunefilter.Filter) (Pruned, error) {
 	var p Pruned
 	unlock, err := s.lock()
 	if err != nil {
@@ -323,7 +326,7 @@ func (s *Store) Prune(all bool) (Pruned, error) {
 	}
 	var errs []error
 	for _, v := range vols {
-		if len(users[v.Name]) > 0 || (!all && !v.Anonymous) {
+		if len(users[v.Name]) > 0 || (!all && !v.Anonymous) || !f.Match(v.CreatedAt, v.Labels) {
 			continue
 		}
 		size := diskUsage(v.Mountpoint)

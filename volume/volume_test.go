@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 func names(vols []Volume) []string {
@@ -183,14 +185,14 @@ func TestClaimAndPrune(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(vols[2].Mountpoint, "f"), []byte("12345"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.Prune(false)
+	p, err := s.Prune(false, prunefilter.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(Pruned{Names: []string{anon}, Bytes: 5}, p); diff != "" {
 		t.Errorf("Prune(false) (-want +got):\n%s", diff)
 	}
-	p, err = s.Prune(true)
+	p, err = s.Prune(true, prunefilter.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +13,7 @@ type commitOptions struct {
 	changes []string
 	message string
 	author  string
+	pause   bool
 }
 
 func newCommitCommand() *cobra.Command {
@@ -27,8 +27,10 @@ image keeps its image's configuration with the command the container ran
 and its labels, then --change (repeatable) applies Dockerfile
 instructions: CMD, ENTRYPOINT (JSON or shell form), ENV, EXPOSE, LABEL,
 STOPSIGNAL, USER, VOLUME or WORKDIR. It is named REPOSITORY[:TAG] when
-given, and has no name otherwise. A running container is not paused:
-what it writes meanwhile may or may not be part of the image.`,
+given, and has no name otherwise. A running container is not paused
+unless --pause is given: what it writes meanwhile may or may not be part
+of the image. --pause stops its processes while its changes are read
+(as docker commit does by default) and resumes them at once after.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return fmt.Errorf("%q requires 1 or 2 arguments (CONTAINER [REPOSITORY[:TAG]]), got %d\nSee 'lodger %s --help'.", cmd.CommandPath(), len(args), cmd.Name())
@@ -49,31 +51,19 @@ what it writes meanwhile may or may not be part of the image.`,
 				return err
 			}
 			defer store.Shutdown(false)
-			in, err := container.Get(store, args[0])
-			if err != nil {
-				return err
-			}
-			diff, err := container.Changes(store, in)
-			if err != nil {
-				return err
-			}
-			defer diff.Close()
-			id, err := image.Commit(cmd.Context(), store, diff, image.CommitOptions{
-				Base:      in.ImageID,
-				Name:      name,
-				Config:    container.CommitConfig(in),
-				Changes:   changes,
-				CreatedBy: strings.Join(in.Metadata.Command, " "),
-				Comment:   o.message,
-				Author:    o.author,
+			id, err := container.Commit(cmd.Context(), store, args[0], container.CommitOptions{
+				Name:    name,
+				Changes: changes,
+				Comment: o.message,
+				Author:  o.author,
+				Pause:   o.pause,
 				// A container's changes are held to the same budget as
 				// a pull: what it wrote is as much the user's disk.
 				MaxUnpackedSize: maxUnpackedSize(),
 			})
 			if err != nil {
-				return fmt.Errorf("commit %s: %w", args[0], err)
+				return err
 			}
-			container.EmitCommit(in, id, name, o.message)
 			fmt.Fprintln(cmd.OutOrStdout(), "sha256:"+id)
 			return nil
 		},
@@ -81,5 +71,6 @@ what it writes meanwhile may or may not be part of the image.`,
 	cmd.Flags().StringArrayVarP(&o.changes, "change", "c", nil, "apply a Dockerfile instruction to the image's configuration (repeatable)")
 	cmd.Flags().StringVarP(&o.message, "message", "m", "", "comment for the image's history")
 	cmd.Flags().StringVarP(&o.author, "author", "a", "", `author, such as "Jane Doe <jane@example.com>"`)
+	cmd.Flags().BoolVarP(&o.pause, "pause", "p", false, "stop the container's processes while its changes are read")
 	return sessionCommand(cmd, 1)
 }

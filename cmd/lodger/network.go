@@ -14,6 +14,7 @@ import (
 
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 	"github.com/lodger-containers/lodger/network"
 )
 
@@ -82,6 +83,20 @@ func parseFilterFlags(fs []string) (map[string][]string, error) {
 		m[k] = append(m[k], v)
 	}
 	return m, nil
+}
+
+// parsePruneFilters reads a prune's --filter values: the keys allowed
+// of until, label and label!, and others the caller reads from rest.
+func parsePruneFilters(fs []string, allowed ...string) (prunefilter.Filter, map[string][]string, error) {
+	m, err := parseFilterFlags(fs)
+	if err != nil {
+		return prunefilter.Filter{}, nil, err
+	}
+	f, rest, err := prunefilter.Parse(m, allowed...)
+	if err != nil {
+		return prunefilter.Filter{}, nil, fmt.Errorf("--filter: %w", err)
+	}
+	return f, rest, nil
 }
 
 func newNetworkCreateCommand() *cobra.Command {
@@ -325,11 +340,12 @@ func newNetworkPruneCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: "Remove every user network no container is on",
-		Long: `Remove every user network no container is on. --filter label=KEY[=VALUE]
-and until=DURATION|TIME narrow it. Asks first unless -f is given.`,
+		Long: `Remove every user network no container is on. --filter label=KEY[=VALUE],
+label!=KEY[=VALUE] and until=DURATION|TIME narrow it. Asks first unless -f
+is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := parseFilterFlags(filters)
+			f, _, err := parsePruneFilters(filters, "until", "label", "label!")
 			if err != nil {
 				return err
 			}
@@ -344,7 +360,7 @@ and until=DURATION|TIME narrow it. Asks first unless -f is given.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, "prune only networks that match label=KEY[=VALUE] or until=DURATION")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, pruneFilterUsage)
 	return sessionCommand(cmd, 1)
 }
 

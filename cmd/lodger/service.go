@@ -168,7 +168,9 @@ func privateDir(dir string) error {
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return fmt.Errorf("socket directory %s is not a directory", dir)
 	case int(st.Uid) != os.Getuid():
-		return fmt.Errorf("socket directory %s belongs to uid %d, not to you: choose a directory of your own", dir, st.Uid)
+		// No uid in the message: inside the session's namespace another
+		// user's is the overflow id (65534), which would mislead.
+		return fmt.Errorf("socket directory %s belongs to another user, not to you: choose a directory of your own", dir)
 	case st.Mode&0o022 != 0:
 		return fmt.Errorf("socket directory %s is writable by others (mode %o): chmod go-w it or choose another", dir, st.Mode&0o777)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/lodger-containers/lodger/build"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 type systemPruneOptions struct {
@@ -56,17 +57,17 @@ Asks first unless -f is given.`,
 			defer store.Shutdown(false)
 			out := cmd.OutOrStdout()
 			var errs []error
-			crep, err := container.Prune(cmd.Context(), store)
+			crep, err := container.Prune(cmd.Context(), store, prunefilter.Filter{})
 			errs = append(errs, err)
 			printDeleted(out, "Containers", crep.Removed)
 			total := crep.Reclaimed
 			if o.volumes {
-				vrep, err := container.VolumeStore(store).Prune(false)
+				vrep, err := container.VolumeStore(store).Prune(false, prunefilter.Filter{})
 				errs = append(errs, err)
 				printDeleted(out, "Volumes", vrep.Names)
 				total += vrep.Bytes
 			}
-			irep, err := image.Prune(store, o.all)
+			irep, err := image.Prune(cmd.Context(), store, image.PruneOptions{All: o.all})
 			errs = append(errs, err)
 			printDeleted(out, "Images", irep.Removed)
 			total += irep.Reclaimed

@@ -227,14 +227,20 @@ removed: remove the container first. -f makes a missing volume no error.`,
 
 func newVolumePruneCommand() *cobra.Command {
 	var force, all bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: "Remove unused anonymous volumes (with -a, all unused volumes)",
 		Long: `Remove the anonymous volumes no container uses; with --all, every volume
 no container uses, named ones too (Docker 23 and later behave the same).
-Asks first unless -f is given.`,
+--filter label=KEY[=VALUE] and label!=KEY[=VALUE] narrow it. Asks first
+unless -f is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, _, err := parsePruneFilters(filters, "label", "label!")
+			if err != nil {
+				return err
+			}
 			if !force {
 				what := "anonymous local volumes"
 				if all {
@@ -245,7 +251,7 @@ Asks first unless -f is given.`,
 				}
 			}
 			return withVolumes(func(vs *volume.Store) error {
-				p, err := vs.Prune(all)
+				p, err := vs.Prune(all, f)
 				printPruned(cmd.OutOrStdout(), "Volumes", p.Names, p.Bytes)
 				return err
 			})
@@ -253,5 +259,6 @@ Asks first unless -f is given.`,
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too, not only anonymous ones")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "prune only volumes that match label=KEY[=VALUE] or label!=KEY[=VALUE] (repeatable)")
 	return sessionCommand(cmd, 1)
 }

@@ -5,10 +5,12 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 // apiService is a `lodger system service` of an environment, and the
@@ -49,7 +53,14 @@ func dockerBin(t *testing.T) string {
 // args added, and waits until it answers.
 func startService(t *testing.T, e *env, args ...string) *apiService {
 	t.Helper()
-	s := &apiService{e: e, sock: filepath.Join(e.runtime, "lodger", "lodger.sock"), log: &strings.Builder{}}
+	return startServiceAt(t, e, filepath.Join(e.runtime, "lodger", "lodger.sock"), args...)
+}
+
+// startServiceAt starts the service on sock (args must name it when it is
+// not the default) and waits until it answers.
+func startServiceAt(t *testing.T, e *env, sock string, args ...string) *apiService {
+	t.Helper()
+	s := &apiService{e: e, sock: sock, log: &strings.Builder{}}
 	cmd := e.command(context.Background(), append([]string{"system", "service", "--tls-verify=false"}, args...)...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
@@ -84,7 +95,9 @@ func (s *apiService) docker(t *testing.T, args ...string) result {
 // body.
 func (s *apiService) raw(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
-	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	// No keep-alive: a connection left idle in a dropped client's pool
+	// would count as one of the service's fds.
+	c := http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", s.sock)
 	}}, Timeout: 60 * time.Second}
 	req, err := http.NewRequest(method, "http://lodger"+path, strings.NewReader(body))
@@ -315,6 +328,17 @@ func openFDs(t *testing.T, pid int) int {
 	return len(ents)
 }
 
+// fdList shows what a process's fds are, for a failure's message.
+func fdList(pid int) string {
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	var b strings.Builder
+	for _, e := range ents {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		fmt.Fprintf(&b, "  %s -> %s\n", e.Name(), l)
+	}
+	return b.String()
+}
+
 func TestAPIClientsLeavingMidStreamFreeEverything(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
@@ -343,9 +367,28 @@ func TestAPIClientsLeavingMidStreamFreeEverything(t *testing.T) {
 			}
 			c.Close()
 		}
+		// An attached exec whose client leaves while it writes; it ends
+		// by itself a moment later.
+		code, b := s.raw(t, "POST", "/v1.44/containers/"+id+"/exec", `{"AttachStdout": true, "AttachStderr": true, "Cmd": ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo x; sleep 0.1; done"]}`)
+		var ex struct{ Id string }
+		if err := json.Unmarshal([]byte(b), &ex); code != 201 || err != nil || ex.Id == "" {
+			t.Fatalf("exec create = %d %s", code, b)
+		}
+		c, err := net.Dial("unix", s.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := `{"Detach": false, "Tty": false}`
+		fmt.Fprintf(c, "POST /v1.44/exec/%s/start HTTP/1.1\r\nHost: lodger\r\nContent-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: %d\r\n\r\n%s", ex.Id, len(start), start)
+		buf := make([]byte, 512)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(buf); err != nil {
+			t.Fatalf("exec start: nothing read: %v", err)
+		}
+		c.Close()
 	}
 	leave()
-	time.Sleep(2 * time.Second)
+	time.Sleep(3 * time.Second) // the first exec ends
 	before := openFDs(t, pid)
 	for range 5 {
 		leave()
@@ -357,7 +400,7 @@ func TestAPIClientsLeavingMidStreamFreeEverything(t *testing.T) {
 		}
 	}
 	if after > before {
-		t.Errorf("the service holds %d fds after 20 clients left mid-stream; %d before", after, before)
+		t.Errorf("the service holds %d fds after 25 clients left mid-stream; %d before:\n%s", after, before, fdList(pid))
 	}
 	if code, _ := s.raw(t, "GET", "/_ping", ""); code != 200 {
 		t.Errorf("the service does not answer after the clients left: %d", code)
@@ -542,6 +585,14 @@ func TestAPINetworks(t *testing.T) {
 	wantDockerError(t, s.docker(t, "network", "create", "apinet"), 1, "apinet")
 	wantDockerError(t, s.docker(t, "network", "rm", "bridge"), 1, "pre-defined")
 	wantDockerError(t, s.docker(t, "run", "--rm", "--network", "nosuchnet", busybox, "true"), 125, "nosuchnet")
+	// The default bridge and a user network at once (Docker's CLI
+	// refuses it itself; the API takes it) is refused, not silently
+	// narrowed to one of them, and leaves nothing behind.
+	both := `{"Image": "` + busybox + `", "HostConfig": {"NetworkMode": "bridge"}, "NetworkingConfig": {"EndpointsConfig": {"bridge": {}, "apinet": {}}}}`
+	if code, b := s.raw(t, "POST", "/v1.44/containers/create?name=both", both); code != 400 || !strings.Contains(b, "not on both") {
+		t.Errorf("create on bridge and apinet = %d %s; want 400 saying a container is not on both", code, b)
+	}
+	wantStdout(t, e.lodger(t, "ps", "-aq"), "")
 	// Containers on a user network through the API reach each other by
 	// alias, kernel to kernel.
 	wantOK(t, s.docker(t, "run", "-d", "--name", "srv", "--network", "apinet", "--network-alias", "web", busybox,
@@ -746,5 +797,422 @@ func TestAPIUpdate(t *testing.T) {
 	wantDockerError(t, s.docker(t, "update", "--memory", "64m", "upd"), 1, "resource limits cannot be applied")
 	if r := s.docker(t, "update", "--restart", "bogus", "upd"); r.code == 0 || !strings.Contains(r.stderr, "bogus") {
 		t.Errorf("%s\nwant the policy refused", r)
+	}
+}
+
+// TestAPIDockerCommit makes an image of a running container's changes
+// with Docker's CLI through the socket (pausing it meanwhile, as docker
+// commit does by default): the image runs with the --change command and
+// carries the message and author; lodger sees it, and the container runs
+// on, unpaused.
+func TestAPIDockerCommit(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	e.pull(t, busybox, noTLS)
+	wantOK(t, s.docker(t, "run", "-d", "--name", "src", busybox, "sh", "-c", "echo made-in-src > /made; exec sleep 300"))
+	t.Cleanup(func() { s.docker(t, "rm", "-f", "src") })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if r := s.docker(t, "exec", "src", "cat", "/made"); r.stdout == "made-in-src\n" {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the container did not write /made: %s", r)
+		}
+	}
+	r := s.docker(t, "commit", "-m", "from the API", "-a", "Jane Doe", "-c", `CMD ["cat", "/made"]`, "-c", "ENV FROM_COMMIT=1", "src", "committed:1")
+	wantOK(t, r)
+	if !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Errorf("docker commit printed %q; want the image's sha256: ID", r.stdout)
+	}
+	id := strings.TrimSpace(r.stdout)
+	wantStdout(t, s.docker(t, "run", "--rm", "committed:1"), "made-in-src\n")
+	wantStdout(t, s.docker(t, "run", "--rm", "committed:1", "sh", "-c", "echo $FROM_COMMIT"), "1\n")
+	wantStdout(t, s.docker(t, "image", "inspect", "--format", "{{.ID}} {{.Author}}", "committed:1"), id+" Jane Doe\n")
+	if r := s.docker(t, "history", "--format", "{{.Comment}}", "committed:1"); !strings.HasPrefix(r.stdout, "from the API\n") {
+		t.Errorf("docker history comments = %q; want the commit's message first", r.stdout)
+	}
+	if r := e.lodger(t, "images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(r.stdout, "committed:1") {
+		t.Errorf("lodger images = %q; want committed:1", r.stdout)
+	}
+	wantStdout(t, s.docker(t, "inspect", "--format", "{{.State.Status}}", "src"), "running\n")
+	// Without a name the image has none, as Docker's.
+	r = s.docker(t, "commit", "--pause=false", "src")
+	wantOK(t, r)
+	if r := s.docker(t, "image", "inspect", "--format", "{{len .RepoTags}}", strings.TrimSpace(r.stdout)); r.stdout != "0\n" {
+		t.Errorf("an unnamed commit has %q tags; want 0 (%s)", r.stdout, r.stderr)
+	}
+	wantDockerError(t, s.docker(t, "commit", "nosuchcontainer", "x:1"), 1, "nosuchcontainer")
+	if code, b := s.raw(t, "POST", "/v1.44/commit?container=src&repo=Bad+Name", ""); code != 400 || !strings.Contains(b, "Bad Name") {
+		t.Errorf("commit with a malformed repo = %d %s; want 400 naming it", code, b)
+	}
+}
+
+// TestAPIPullPushProgress reads a pull's and a push's JSON progress as
+// Docker's clients do: per layer (its short digest as id) Docker's status
+// words, and byte counts that reach the layer's size.
+func TestAPIPullPushProgress(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	type msg struct {
+		Status   string `json:"status"`
+		ID       string `json:"id"`
+		Progress string `json:"progress"`
+		Detail   *struct {
+			Current int64 `json:"current"`
+			Total   int64 `json:"total"`
+		} `json:"progressDetail"`
+		Error *struct{ Message string } `json:"errorDetail"`
+	}
+	read := func(body string) (map[string][]msg, []string) {
+		t.Helper()
+		per := map[string][]msg{}
+		var statuses []string
+		for _, l := range strings.Split(strings.TrimSpace(body), "\n") {
+			var m msg
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("progress line %q: %v", l, err)
+			}
+			if m.Error != nil {
+				t.Fatalf("the stream ended with an error: %s", m.Error.Message)
+			}
+			if m.Status != "" {
+				statuses = append(statuses, m.Status)
+			}
+			if m.Detail != nil {
+				per[m.ID] = append(per[m.ID], m)
+			}
+		}
+		return per, statuses
+	}
+	// checkLayers: every layer went through words (in order, each once
+	// at least) with byte counts rising to a total.
+	checkLayers := func(what string, per map[string][]msg, words []string, bytesWord string) {
+		t.Helper()
+		if len(per) == 0 {
+			t.Fatalf("%s: no per-layer progress", what)
+		}
+		for id, ms := range per {
+			if len(id) != 12 {
+				t.Errorf("%s: layer id %q; want 12 hex digits of its digest", what, id)
+			}
+			var seen []string
+			var last, total int64
+			for _, m := range ms {
+				if len(seen) == 0 || seen[len(seen)-1] != m.Status {
+					seen = append(seen, m.Status)
+				}
+				if m.Status == bytesWord {
+					// A push from storage compresses as it goes: the
+					// total is known at the end.
+					if m.Detail.Current < last || m.Progress == "" {
+						t.Errorf("%s: %s %+v %q; want counts rising and Docker's bar", what, id, *m.Detail, m.Progress)
+					}
+					last, total = m.Detail.Current, m.Detail.Total
+				}
+			}
+			if strings.Join(seen, ",") != strings.Join(words, ",") {
+				t.Errorf("%s: layer %s went through %q; want %q", what, id, seen, words)
+			}
+			if last == 0 || last != total {
+				t.Errorf("%s: layer %s's bytes ended at %d of %d", what, id, last, total)
+			}
+		}
+	}
+	code, body := s.raw(t, "POST", "/v1.44/images/create?fromImage="+url.QueryEscape(busybox), "")
+	if code != 200 {
+		t.Fatalf("pull = %d %s", code, body)
+	}
+	per, statuses := read(body)
+	checkLayers("pull", per, []string{"Pulling fs layer", "Downloading", "Download complete", "Pull complete"}, "Downloading")
+	if !slices.Contains(statuses, "Status: Downloaded newer image for "+busybox) {
+		t.Errorf("pull statuses %q; want Docker's last one", statuses)
+	}
+	// Again: every layer is there already.
+	_, body = s.raw(t, "POST", "/v1.44/images/create?fromImage="+url.QueryEscape(busybox), "")
+	per, _ = read(body)
+	for id, ms := range per {
+		if len(ms) != 1 || ms[0].Status != "Already exists" {
+			t.Errorf("second pull: layer %s: %+v; want Already exists alone", id, ms)
+		}
+	}
+	// A push of a new image: its own layer is pushed with byte counts,
+	// the base's may exist already in the registry.
+	wantOK(t, s.docker(t, "run", "--name", "pp", busybox, "sh", "-c", "head -c 300000 /dev/urandom > /blob"))
+	target := fmt.Sprintf("%s/lodger-test/progress-%d:1", registry, time.Now().UnixNano())
+	wantOK(t, s.docker(t, "commit", "pp", target))
+	name := strings.TrimSuffix(target, ":1")
+	code, body = s.raw(t, "POST", "/v1.44/images/"+name+"/push?tag=1", "")
+	if code != 200 {
+		t.Fatalf("push = %d %s", code, body)
+	}
+	per, statuses = read(body)
+	pushed := map[string][]msg{}
+	for id, ms := range per {
+		if ms[len(ms)-1].Status == "Pushed" {
+			pushed[id] = ms
+		}
+	}
+	checkLayers("push", pushed, []string{"Preparing", "Pushing", "Pushed"}, "Pushing")
+	if len(statuses) == 0 || !strings.HasPrefix(statuses[len(statuses)-1], "1: digest: sha256:") {
+		t.Errorf("push statuses %q; want Docker's digest line last", statuses)
+	}
+	// Docker's CLI shows the same push, a status line per layer.
+	if r := s.docker(t, "push", target); !strings.Contains(r.stdout, ": Layer already exists") {
+		t.Errorf("docker push again: %s; want Layer already exists", r)
+	}
+}
+
+// TestAPIPruneFilters prunes with Docker's filters through the socket:
+// label, label! and until select which stopped containers, volumes,
+// networks and images go; an unknown filter is refused with Docker's 400.
+func TestAPIPruneFilters(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	e.pull(t, busybox, noTLS)
+	for _, c := range [][]string{{"--label", "keep=yes", "--name", "kept"}, {"--label", "tier=a", "--name", "tiera"}, {"--name", "plain"}} {
+		wantOK(t, s.docker(t, append(append([]string{"create"}, c...), busybox, "true")...))
+	}
+	// until: all three are younger than an hour: none goes.
+	if r := s.docker(t, "container", "prune", "-f", "--filter", "until=1h"); strings.Contains(r.stdout, "Deleted") {
+		t.Errorf("container prune --filter until=1h removed young containers: %s", r)
+	}
+	wantOK(t, s.docker(t, "container", "prune", "-f", "--filter", "label=tier=a"))
+	wantStdout(t, e.lodger(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "name=tiera"), "")
+	wantOK(t, s.docker(t, "container", "prune", "-f", "--filter", "label!=keep"))
+	wantStdout(t, e.lodger(t, "ps", "-a", "--format", "{{.Names}}"), "kept\n")
+	// until in the future takes what is left.
+	wantOK(t, s.docker(t, "container", "prune", "-f", "--filter", fmt.Sprintf("until=%d", time.Now().Add(time.Minute).Unix())))
+	wantStdout(t, e.lodger(t, "ps", "-aq"), "")
+	// Volumes: label! keeps; the named ones go with all=true.
+	wantOK(t, s.docker(t, "volume", "create", "--label", "keep", "v1"))
+	wantOK(t, s.docker(t, "volume", "create", "v2"))
+	wantOK(t, s.docker(t, "volume", "prune", "-a", "-f", "--filter", "label!=keep"))
+	wantStdout(t, e.lodger(t, "volume", "ls", "-q"), "v1\n")
+	// Networks: by label.
+	wantOK(t, s.docker(t, "network", "create", "--label", "keep", "n1"))
+	wantOK(t, s.docker(t, "network", "create", "n2"))
+	wantOK(t, s.docker(t, "network", "prune", "-f", "--filter", "label!=keep"))
+	if r := e.lodger(t, "network", "ls", "--format", "{{.Name}}"); !strings.Contains(r.stdout, "n1") || strings.Contains(r.stdout, "n2") {
+		t.Errorf("networks after prune --filter label!=keep: %q; want n1 and not n2", r.stdout)
+	}
+	// Images: -a with a label filter takes only the labelled image.
+	dir := filepath.Join(e.home, "lbl")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+busybox+"\nLABEL doomed=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, e.lodger(t, "build", "-q", noTLS, "-t", "doomed:1", dir))
+	wantOK(t, s.docker(t, "image", "prune", "-a", "-f", "--filter", "label=doomed"))
+	if r := e.lodger(t, "images", "--format", "{{.Repository}}"); strings.Contains(r.stdout, "doomed") || !strings.Contains(r.stdout, "busybox") {
+		t.Errorf("images after prune -a --filter label=doomed: %q; want busybox alone", r.stdout)
+	}
+	// Docker's answer to a filter a prune does not take.
+	for _, p := range []string{"/containers/prune", "/volumes/prune", "/networks/prune", "/images/prune"} {
+		if code, b := s.raw(t, "POST", "/v1.44"+p+"?filters="+url.QueryEscape(`{"bogus":["1"]}`), ""); code != 400 || !strings.Contains(b, "invalid filter 'bogus'") {
+			t.Errorf("POST %s with an unknown filter = %d %s; want 400 invalid filter 'bogus'", p, code, b)
+		}
+	}
+	wantDockerError(t, s.docker(t, "container", "prune", "-f", "--filter", "until=yesterday"), 1, "until=yesterday")
+}
+
+// TestAPISocketAgainstAnotherUser is the second local user (lodgertest2,
+// through tests/planter) attacking the service: it cannot connect to the
+// socket even where it can reach the socket's directory (the socket is
+// 0600), cannot connect at the default place (a 0700 directory), and a
+// directory it made for the victim's socket is refused, with nothing
+// written into it.
+func TestAPISocketAgainstAnotherUser(t *testing.T) {
+	p := needPlanter(t)
+	if p.uid(t) == os.Getuid() {
+		t.Fatal("the planter runs as the test user: it must be a second user")
+	}
+	e := isolatedEnv(t)
+	// A directory the attacker may enter (0711) but not write, as a
+	// user's own /tmp/... directory often is: only the socket's mode
+	// stands between them.
+	open := fmt.Sprintf("/tmp/lodger-planted-api-victim-%d", os.Getpid())
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(open) })
+	if err := os.Chmod(open, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(open, "api.sock")
+	s := startServiceAt(t, e, sock, "--time", "0", sock)
+	if code, _ := s.raw(t, "GET", "/_ping", ""); code != 200 {
+		t.Fatalf("the owner's ping = %d", code)
+	}
+	rep, err := p.do(plantRequest{Op: "dial", Path: sock})
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("the other user dialled the socket in a reachable directory: %+v, %v; want permission denied", rep, err)
+	}
+	// The default socket, in the 0700 run directory.
+	d := startService(t, e, "--time", "0")
+	if rep, err := p.do(plantRequest{Op: "dial", Path: d.sock}); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("the other user dialled the default socket: %+v, %v; want permission denied", rep, err)
+	}
+	// A directory the attacker made (and could swap the socket in) is
+	// refused, however open it is, and stays empty.
+	planted := fmt.Sprintf("/tmp/lodger-planted-api-%d", os.Getpid())
+	p.mkdir(t, planted, 0o1777)
+	t.Cleanup(func() { _, _ = p.do(plantRequest{Op: "remove", Path: planted}) })
+	wantError(t, e.lodger(t, "system", "service", "--time", "1", filepath.Join(planted, "api.sock")), 1, "belongs to another user")
+	if got := p.list(t, planted); len(got) != 0 {
+		t.Errorf("the service wrote into the attacker's directory: %q", got)
+	}
+	// The owner still gets in at both.
+	wantStdout(t, s.docker(t, "version", "--format", "{{.Server.APIVersion}}"), "1.56\n")
+	wantStdout(t, d.docker(t, "version", "--format", "{{.Server.APIVersion}}"), "1.56\n")
+}
+
+// storageCounts reads the layers and containers containers/storage has
+// recorded in e's graph root.
+func storageCounts(t *testing.T, e *env) (layers, containers int) {
+	t.Helper()
+	count := func(pattern string) int {
+		files, _ := filepath.Glob(filepath.Join(e.data, "lodger", "storage", pattern))
+		if len(files) == 0 {
+			return 0 // nothing recorded yet
+		}
+		if len(files) != 1 {
+			t.Fatalf("storage records %s: %q; want one file", pattern, files)
+		}
+		b, err := os.ReadFile(files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []json.RawMessage
+		if err := json.Unmarshal(b, &recs); err != nil {
+			t.Fatalf("%s: %v", files[0], err)
+		}
+		return len(recs)
+	}
+	return count("*-layers/layers.json"), count("*-containers/containers.json")
+}
+
+// TestAPIServiceKilledMidCreate SIGKILLs the service while clients are
+// creating containers (each on a user network, with an anonymous volume),
+// at several moments of the requests: whatever was made is a container
+// `lodger ps -a` lists, inspects and removes, and once those are removed
+// nothing is left in storage, on the network or among the volumes.
+func TestAPIServiceKilledMidCreate(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	wantOK(t, e.lodger(t, "network", "create", "killnet"))
+	layers0, ctrs0 := storageCounts(t, e)
+	body := `{"Image": "` + busybox + `", "Cmd": ["true"], "Volumes": {"/data": {}}, "HostConfig": {"NetworkMode": "killnet"}}`
+	made := 0
+	for round, delay := range []time.Duration{5 * time.Millisecond, 30 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond} {
+		s := startService(t, e, "--time", "0")
+		done := make(chan int, 8)
+		for i := range 8 {
+			go func() {
+				c, err := net.Dial("unix", s.sock)
+				if err != nil {
+					done <- 0
+					return
+				}
+				defer c.Close()
+				fmt.Fprintf(c, "POST /v1.44/containers/create?name=k%d-%d HTTP/1.1\r\nHost: lodger\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", round, i, len(body), body)
+				_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				if strings.Contains(line, " 201 ") {
+					done <- 1
+					return
+				}
+				done <- 0
+			}()
+		}
+		time.Sleep(delay)
+		if err := s.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.cmd.Wait()
+		for range 8 {
+			made += <-done
+		}
+	}
+	// Every container the creates left, whether their clients heard of it
+	// or not, is one the CLI explains: listed, inspected, removed.
+	names := strings.Fields(e.lodger(t, "ps", "-a", "--format", "{{.Names}}").stdout)
+	if len(names) < made {
+		t.Errorf("lodger ps -a lists %d containers; %d creates were answered 201", len(names), made)
+	}
+	t.Logf("%d containers left by the killed service (%d answered)", len(names), made)
+	for _, n := range names {
+		wantStdout(t, e.lodger(t, "inspect", "--format", "{{.Name}} {{.HostConfig.NetworkMode}}", n), "/"+n+" killnet\n")
+		wantOK(t, e.lodger(t, "rm", "-v", n))
+	}
+	layers, ctrs := storageCounts(t, e)
+	if layers != layers0 || ctrs != ctrs0 {
+		t.Errorf("storage after removing every container: %d layers, %d containers; %d and %d before the creates", layers, ctrs, layers0, ctrs0)
+	}
+	// An anonymous volume made just before the kill, whose container
+	// never was, is one no container uses: volume prune takes it.
+	wantOK(t, e.lodger(t, "volume", "prune", "-f"))
+	wantStdout(t, e.lodger(t, "volume", "ls", "-q"), "")
+	// No endpoint is left on the network (that of a create cut short goes
+	// with its dead creator): it goes without force.
+	wantOK(t, e.lodger(t, "network", "rm", "killnet"))
+}
+
+// TestAPIAttachWebsocket attaches to a running container over a
+// websocket with a Go client (golang.org/x/net/websocket): what it sends
+// is the container's stdin, what the container writes comes back raw, in
+// binary messages, without the multiplexed stream's header.
+func TestAPIAttachWebsocket(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	e.pull(t, busybox, noTLS)
+	wantOK(t, s.docker(t, "run", "-d", "-i", "--name", "wsc", busybox, "sh", "-c", "while read l; do echo got-$l; echo err-$l >&2; done"))
+	t.Cleanup(func() { s.docker(t, "rm", "-f", "wsc") })
+	dial := func(path string) (*websocket.Conn, error) {
+		cfg, err := websocket.NewConfig("ws://lodger"+path, "http://lodger")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("unix", s.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, err := websocket.NewClient(cfg, c)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return ws, nil
+	}
+	ws, err := dial("/v1.44/containers/wsc/attach/ws?stream=1&stdin=1&stdout=1&stderr=1")
+	if err != nil {
+		t.Fatalf("websocket attach: %v\nservice log:\n%s", err, s.log)
+	}
+	if _, err := ws.Write([]byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !strings.Contains(string(got), "got-hello\n") || !strings.Contains(string(got), "err-hello\n") {
+		buf := make([]byte, 4096)
+		n, err := ws.Read(buf)
+		if err != nil {
+			t.Fatalf("read %q, then %v", got, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if strings.ContainsRune(string(got), 0) {
+		t.Errorf("websocket output %q has the multiplexed stream's header; want the bytes raw", got)
+	}
+	ws.Close()
+	// The container runs on after the client went.
+	wantStdout(t, s.docker(t, "inspect", "--format", "{{.State.Status}}", "wsc"), "running\n")
+	// Neither a stopped container nor a missing one is upgraded.
+	wantOK(t, s.docker(t, "create", "--name", "idle", busybox, "true"))
+	if code, b := s.raw(t, "GET", "/v1.44/containers/idle/attach/ws?stream=1&stdout=1", ""); code != 409 || !strings.Contains(b, "not running") {
+		t.Errorf("websocket attach to a created container = %d %s; want 409 not running", code, b)
+	}
+	if code, _ := s.raw(t, "GET", "/v1.44/containers/nosuch/attach/ws?stream=1&stdout=1", ""); code != 404 {
+		t.Errorf("websocket attach to a missing container = %d; want 404", code)
 	}
 }

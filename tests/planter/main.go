@@ -6,12 +6,16 @@
 // directories, files and symbolic links there, to list them (so that a test
 // can see nothing was written into them) and to remove them afterwards.
 //
-// One JSON request per connection, one JSON reply. It acts only on paths
-// under /tmp/lodger-run-* and /tmp/lodger-planted-*, and exits when the
+// It also dials the victim's Engine API socket, as the local attacker of
+// issue 15 would.
+//
+// One JSON request per connection, one JSON reply. It writes only under
+// /tmp/lodger-run-* and /tmp/lodger-planted-*, and exits when the
 // process given by -parent is gone.
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,7 +32,7 @@ import (
 
 // Request is what a test asks for.
 type Request struct {
-	Op      string `json:"op"` // whoami, mkdir, write, symlink, list, remove
+	Op      string `json:"op"` // whoami, mkdir, write, symlink, list, remove, dial
 	Path    string `json:"path,omitempty"`
 	Target  string `json:"target,omitempty"`  // symlink
 	Content string `json:"content,omitempty"` // write
@@ -39,7 +43,7 @@ type Request struct {
 type Reply struct {
 	Error   string   `json:"error,omitempty"`
 	UID     int      `json:"uid"`
-	Entries []string `json:"entries,omitempty"` // list: relative paths, sorted by the walk
+	Entries []string `json:"entries,omitempty"` // list: relative paths, sorted by the walk; dial: the answer's status line
 }
 
 func main() {
@@ -109,6 +113,9 @@ func do(req Request, rep *Reply) error {
 	if req.Op == "whoami" {
 		return nil
 	}
+	if req.Op == "dial" {
+		return dial(req.Path, rep)
+	}
 	if err := allowed(req.Path); err != nil {
 		return err
 	}
@@ -159,4 +166,23 @@ func sticky(mode uint32) fs.FileMode {
 		return fs.ModeSticky
 	}
 	return 0
+}
+
+// dial connects to the victim's Engine API socket (issue 15) as this user
+// and asks for /_ping. It writes nothing, so any path may be tried.
+func dial(path string, rep *Reply) error {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(c, "GET /_ping HTTP/1.0\r\nHost: lodger\r\n\r\n"); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if line != "" {
+		rep.Entries = []string{strings.TrimSpace(line)}
+	}
+	return err
 }
