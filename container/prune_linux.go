@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	cstorage "go.podman.io/storage"
 
@@ -18,8 +19,9 @@ type PruneReport struct {
 
 // Prune removes every container that is not running (created or exited)
 // and that f selects (its labels and creation time), as `docker
-// container prune` does. Like rm, it leaves volumes alone. A container
-// that starts meanwhile is kept: Remove checks again.
+// container prune` does, and the layers of containers whose creation was
+// cut short (sweepOrphanLayers). Like rm, it leaves volumes alone. A
+// container that starts meanwhile is kept: Remove checks again.
 func Prune(ctx context.Context, store cstorage.Store, f prunefilter.Filter) (PruneReport, error) {
 	var rep PruneReport
 	infos, err := List(store)
@@ -41,5 +43,58 @@ func Prune(ctx context.Context, store cstorage.Store, f prunefilter.Filter) (Pru
 		rep.Removed = append(rep.Removed, in.ID)
 		rep.Reclaimed += size
 	}
+	n, err := sweepOrphanLayers(store)
+	rep.Reclaimed += n
+	errs = append(errs, err)
 	return rep, errors.Join(errs...)
+}
+
+// sweepOrphanLayers removes the container layers no container names: what
+// a create killed between storage's two writes (the layer, then the
+// container's record) leaves behind, which no listing shows. A container
+// layer is one without content of its own (no diff digest: image layers
+// have one), that no container, image or other layer uses. It cannot be
+// one being made: storage holds its layer lock from a container's layer
+// to its record, and Layers waits for that lock; the containers are read
+// after it.
+func sweepOrphanLayers(store cstorage.Store) (int64, error) {
+	layers, err := store.Layers()
+	if err != nil {
+		return 0, err
+	}
+	ctrs, err := store.Containers()
+	if err != nil {
+		return 0, err
+	}
+	imgs, err := store.Images()
+	if err != nil {
+		return 0, err
+	}
+	used := map[string]bool{}
+	for _, c := range ctrs {
+		used[c.LayerID] = true
+	}
+	for _, img := range imgs {
+		used[img.TopLayer] = true
+		for _, l := range img.MappedTopLayers {
+			used[l] = true
+		}
+	}
+	for _, l := range layers {
+		used[l.Parent] = true
+	}
+	var reclaimed int64
+	var errs []error
+	for _, l := range layers {
+		if used[l.ID] || l.UncompressedDigest != "" || l.CompressedDigest != "" {
+			continue
+		}
+		size, _ := store.DiffSize("", l.ID)
+		if err := store.DeleteLayer(l.ID); err != nil && !errors.Is(err, cstorage.ErrLayerUnknown) {
+			errs = append(errs, fmt.Errorf("remove layer %.12s of no container: %w", l.ID, err))
+			continue
+		}
+		reclaimed += max(size, 0)
+	}
+	return reclaimed, errors.Join(errs...)
 }
