@@ -7,10 +7,14 @@
 #      timed by curl (time_total); the median is the p50;
 #   b. `docker run --rm IMG true` with DOCKER_HOST at each socket
 #      (hyperfine, API_RUNS runs, the tools alternating between rounds);
-#   c. the idle lodger service's resident memory.
+#   c. testcontainers-go's cycle (tests/tcgo's BenchmarkCycle: start a
+#      container serving a port, wait for the port, stop and remove it),
+#      API_CYCLES per socket in rounds of alternating order, Ryuk off;
+#   d. the idle lodger service's resident memory.
 
 API_PINGS=${BENCH_API_PINGS:-200}
 API_RUNS=${BENCH_API_RUNS:-20}
+API_CYCLES=${BENCH_API_CYCLES:-15}
 
 # api_pid NAME: the pid of BENCH_USER's NAME system service.
 api_pid() {
@@ -37,6 +41,11 @@ bench_api() {
 	API_LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 	local start=$SECONDS
 	local lsock=$WORK/user/run/lodger/lodger.sock psock=$WORK/user/run/podman-api/docker.sock
+	# testcontainers-go, from its own module (tests/tcgo), as the e2e
+	# tests build it.
+	log "api: building tests/tcgo (testcontainers-go)"
+	(cd "$REPO/tests/tcgo" && "$GO" test -c -tags e2e -o "$WORK/bin/tcgo.test" .) || die "building tests/tcgo failed"
+	chmod 0755 "$WORK/bin/tcgo.test"
 	as_user lodger pull -q "$BUSYBOX_IMG" >/dev/null || die "lodger pull failed as $BENCH_USER"
 	as_user lodger system service --time 0 >"$RESULTS/api-lodger.log" 2>&1 &
 	api_socket_up "$lsock" || die "lodger system service did not answer on $lsock: $(cat "$RESULTS/api-lodger.log")"
@@ -92,6 +101,28 @@ bench_api() {
 		jq -r --arg n "$t" '.results[] | select(.command == $n) | .times[]' "$RESULTS"/api-run-round*.json >"$RESULTS/api-run-$t.times"
 		API_STATS[run-$t]=$(stats "$RESULTS/api-run-$t.times")
 	done
+	# testcontainers-go's cycle, the tools alternating between rounds;
+	# each round is one testcontainers process (its set-up, a network
+	# list and an info, once per process as in a test suite).
+	per=$(((API_CYCLES + rounds - 1) / rounds))
+	for t in "${tools[@]}"; do : >"$RESULTS/api-tc-$t.times"; done
+	for ((r = 1; r <= rounds; r++)); do
+		order=("${tools[@]}")
+		((r % 2 == 0)) && mapfile -t order < <(printf '%s\n' "${tools[@]}" | tac)
+		for t in "${order[@]}"; do
+			sock=$lsock
+			[[ $t == podman ]] && sock=$psock
+			log "api: testcontainers-go cycle, $t, round $r/$rounds ($per cycles)"
+			as_user env DOCKER_HOST="unix://$sock" TESTCONTAINERS_RYUK_DISABLED=true \
+				TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 LODGER_TEST_REGISTRY="$REGISTRY" \
+				"$WORK/bin/tcgo.test" -test.run '^$' -test.bench BenchmarkCycle -test.benchtime "${per}x" \
+				>"$RESULTS/api-tc-$t-round$r.log" 2>&1 || die "testcontainers-go cycle against $t failed: $(tail -20 "$RESULTS/api-tc-$t-round$r.log")"
+			awk '$1 == "cycle" {print $2}' "$RESULTS/api-tc-$t-round$r.log" >>"$RESULTS/api-tc-$t.times"
+		done
+	done
+	for t in "${tools[@]}"; do
+		API_STATS[tc-$t]=$(stats "$RESULTS/api-tc-$t.times")
+	done
 	sleep 2
 	# The service is lodger re-executed into the session: the pid is the
 	# same (exec), its resident set the served process's.
@@ -132,7 +163,10 @@ Docker's CLI ($(docker --version | awk '{print $3}' | tr -d ,)) with \`DOCKER_HO
 socket and at \`podman system service --time 0\`'s (podman $V_PODMAN, configured as above), as $BENCH_USER.
 \`/_ping\` is $API_PINGS requests, each on a new connection, as curl's
 \`time_total\` times them; \`docker run --rm $BUSYBOX_IMG true\` is $API_RUNS runs per socket in
-hyperfine rounds whose order alternates. Times in milliseconds.
+hyperfine rounds whose order alternates. testcontainers-go's cycle (tests/tcgo's
+\`BenchmarkCycle\`: start a busybox httpd container, wait for its port with
+\`wait.ForListeningPort\`, \`Terminate\`; Ryuk off) is $API_CYCLES cycles per socket in
+$rounds rounds of alternating order. Times in milliseconds.
 
 | request | median | mean | min | max | runs |
 | --- | --- | --- | --- | --- | --- |
@@ -141,12 +175,17 @@ EOF
 	((API_PODMAN_OK)) && api_row "GET /_ping, podman" "${API_STATS[ping-podman]}" 3
 	api_row "docker run --rm true, lodger" "${API_STATS[run-lodger]}"
 	((API_PODMAN_OK)) && api_row "docker run --rm true, podman" "${API_STATS[run-podman]}"
+	api_row "testcontainers-go cycle, lodger" "${API_STATS[tc-lodger]}"
+	((API_PODMAN_OK)) && api_row "testcontainers-go cycle, podman" "${API_STATS[tc-podman]}"
 	printf '\n`/_ping` p50 through lodger: %s ms (target ≤ 1 ms: %s).\n' \
 		"$(awk -v x="$(field "${API_STATS[ping-lodger]}" 1)" 'BEGIN {printf "%.3f", x * 1000}')" "$(met "$(field "${API_STATS[ping-lodger]}" 1)" "<=" 0.001)"
 	if ((API_PODMAN_OK)); then
 		printf 'Ratio of medians podman/lodger for `docker run --rm true`: **%s×** (target ≥ 4×: %s).\n' \
 			"$(ratio "$(field "${API_STATS[run-podman]}" 1)" "$(field "${API_STATS[run-lodger]}" 1)")" \
 			"$(met "$(ratio "$(field "${API_STATS[run-podman]}" 1)" "$(field "${API_STATS[run-lodger]}" 1)")" ">=" 4)"
+		printf 'Ratio of medians podman/lodger for the testcontainers-go cycle: **%s×** (target ≥ 4×: %s).\n' \
+			"$(ratio "$(field "${API_STATS[tc-podman]}" 1)" "$(field "${API_STATS[tc-lodger]}" 1)")" \
+			"$(met "$(ratio "$(field "${API_STATS[tc-podman]}" 1)" "$(field "${API_STATS[tc-lodger]}" 1)")" ">=" 4)"
 	else
 		printf 'podman system service did not come up here; lodger measured alone.\n'
 	fi

@@ -11,6 +11,7 @@ package tcgo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,7 +24,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
-func image(t *testing.T, name string) string {
+func image(t testing.TB, name string) string {
 	t.Helper()
 	reg := os.Getenv("LODGER_TEST_REGISTRY")
 	if reg == "" {
@@ -134,5 +135,33 @@ func TestLeftBehind(t *testing.T) {
 	}
 	if _, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true}); err != nil {
 		t.Fatalf("start container: %v", err)
+	}
+}
+
+// BenchmarkCycle is testcontainers-go's commonest cycle, timed for
+// bench/api.sh: start a container that serves a port, wait until the
+// port answers (testcontainers' ForListeningPort, which also looks inside
+// the container), stop and remove it. Each cycle's seconds go to stdout
+// as a line "cycle SECONDS"; run it with -test.bench BenchmarkCycle
+// -test.benchtime Nx. The server's shell ends on SIGTERM, so that the
+// stop measures the runtime, not a stop timeout.
+func BenchmarkCycle(b *testing.B) {
+	ctx := context.Background()
+	req := testcontainers.ContainerRequest{
+		Image:        image(b, "busybox:latest"),
+		Cmd:          []string{"sh", "-c", "trap 'exit 0' TERM; httpd -f -p 8080 -h / & wait"},
+		ExposedPorts: []string{"8080/tcp"},
+		WaitingFor:   wait.ForListeningPort("8080/tcp").WithStartupTimeout(60 * time.Second),
+	}
+	for range b.N {
+		start := time.Now()
+		c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{ContainerRequest: req, Started: true})
+		if err != nil {
+			b.Fatalf("start container: %v", err)
+		}
+		if err := c.Terminate(ctx); err != nil {
+			b.Fatalf("terminate: %v", err)
+		}
+		fmt.Printf("cycle %.6f\n", time.Since(start).Seconds())
 	}
 }
