@@ -196,12 +196,12 @@ func builtinMode(v string) string {
 // networkOptions reads NetworkMode and NetworkingConfig: Docker's default
 // bridge is lodger's userspace stack; a user network (by NetworkMode or
 // in EndpointsConfig, with the first one's aliases and addresses) is one
-// of package network's. A container is on the built-in network or on
-// user networks, not both: a client that leaves NetworkMode empty and
-// names user networks (testcontainers with Networks) gets the user
-// networks, which lead out through their gateway as the default network
-// does; one that names the default bridge and a user network is refused
-// (400), rather than silently given one of them.
+// of package network's. As Docker's daemon, the endpoints decide when
+// there are any: a container is on the networks EndpointsConfig names,
+// the default bridge with them when it is one of them (its stack is then
+// eth0 and the way out), and NetworkMode's network only when there are
+// none; so NetworkMode bridge with an endpoint on a user network (as
+// testcontainers' reaper may send) is on the user network alone.
 func networkOptions(ro *container.RunOptions, mode string, nc *network.NetworkingConfig) error {
 	if strings.HasPrefix(mode, "container:") {
 		return badRequest("NetworkMode %q: joining another container's network is not supported by lodger", mode)
@@ -226,10 +226,10 @@ func networkOptions(ro *container.RunOptions, mode string, nc *network.Networkin
 	if m := builtinMode(mode); mode != "" && m != "" && m != container.NetworkNetstack {
 		return badRequest("NetworkMode %s with user networks %s: a container is on user networks or on none or host, not both", mode, strings.Join(users, ", "))
 	}
-	if _, ok := eps["bridge"]; ok || mode == "bridge" {
-		return badRequest("the default bridge network with user networks %s: lodger puts a container on the default network or on user networks, not on both; name only the user networks (they lead out as the default network does)", strings.Join(users, ", "))
-	}
 	ro.Networks = users
+	if _, ok := eps["bridge"]; ok {
+		ro.Networks = append([]string{"bridge"}, users...)
+	}
 	if ep := eps[users[0]]; ep != nil {
 		ro.NetworkAliases = ep.Aliases
 		if c := ep.IPAMConfig; c != nil {
