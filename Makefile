@@ -12,15 +12,16 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all build test preflight unit e2e bench install uninstall vet fmt docs quickstart help clean
 
-all: build ## Build ./bin/lodger, ./bin/lodger-monitor and ./bin/lodger-session (default)
+all: build ## Build ./bin/lodger, ./bin/lodger-monitor, ./bin/lodger-session and ./bin/lodger-socket (default)
 
 # lodger-monitor, the process that stays with each detached container, is
 # built without paths in it (-trimpath) for a smaller binary: what it maps
 # is what an idle container costs.
-build: ## Build ./bin/lodger, and lodger-monitor and lodger-session, which lodger starts (per detached container, per user)
+build: ## Build ./bin/lodger, and lodger-monitor, lodger-session and lodger-socket, which lodger starts (per detached container, per user, for an idle API service)
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o bin/lodger ./cmd/lodger
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-monitor ./cmd/lodger-monitor
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-session ./cmd/lodger-session
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-socket ./cmd/lodger-socket
 
 test: preflight vet unit e2e ## The whole suite: vet, unit tests, then end-to-end tests as an unprivileged user
 
@@ -55,10 +56,11 @@ fmt: ## Format the Go sources
 quickstart: build ## Run a first container (pulls busybox, or builds it offline from this machine's busybox)
 	bash contrib/quickstart.sh
 
-install: build ## Install lodger, lodger-monitor, lodger-session and the completions under PREFIX, and lodger's AppArmor profile where /etc/apparmor.d exists
+install: build ## Install lodger, lodger-monitor, lodger-session, lodger-socket and the completions under PREFIX, and lodger's AppArmor profile where /etc/apparmor.d exists
 	install -D -m 0755 bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger
 	install -D -m 0755 bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-monitor
 	install -D -m 0755 bin/lodger-session $(DESTDIR)$(PREFIX)/bin/lodger-session
+	install -D -m 0755 bin/lodger-socket $(DESTDIR)$(PREFIX)/bin/lodger-socket
 	mkdir -p $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	bin/lodger completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger
 	bin/lodger completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lodger
@@ -73,7 +75,7 @@ install: build ## Install lodger, lodger-monitor, lodger-session and the complet
 	fi
 
 uninstall: ## Remove what install put under PREFIX
-	rm -f $(DESTDIR)$(PREFIX)/bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-session $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger \
+	rm -f $(DESTDIR)$(PREFIX)/bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-session $(DESTDIR)$(PREFIX)/bin/lodger-socket $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger \
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lodger $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lodger.fish
 	@if [ -f $(DESTDIR)$(APPARMOR_D)/lodger ]; then \
 	  if [ -z "$(DESTDIR)" ] && command -v apparmor_parser >/dev/null; then apparmor_parser -R $(APPARMOR_D)/lodger || true; fi; \

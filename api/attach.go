@@ -344,6 +344,21 @@ type execSession struct {
 	resize      chan [2]uint16
 }
 
+// running reports whether any exec instance's process runs.
+func (t *execTable) running() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range t.m {
+		e.mu.Lock()
+		r := e.Running
+		e.mu.Unlock()
+		if r {
+			return true
+		}
+	}
+	return false
+}
+
 func (t *execTable) get(id string) (*execSession, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

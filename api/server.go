@@ -159,7 +159,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, idle time.Duration)
 		case <-ctx.Done():
 			return s.shutdown(hs)
 		case <-tick:
-			if s.active.Load() == 0 && time.Since(time.Unix(0, s.lastDone.Load())) >= idle {
+			if s.Idle() && time.Since(time.Unix(0, s.lastDone.Load())) >= idle {
 				return s.shutdown(hs)
 			}
 		}
@@ -175,8 +175,10 @@ func (s *Server) shutdown(hs *http.Server) error {
 	return nil
 }
 
-// Idle reports whether no request or stream is open.
-func (s *Server) Idle() bool { return s.active.Load() == 0 }
+// Idle reports whether no request or stream is open and no detached
+// exec runs: such an exec is the server's child, whose exit code a client
+// may still ask for.
+func (s *Server) Idle() bool { return s.active.Load() == 0 && !s.execs.running() }
 
 // writeJSON writes v with status code.
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -2,16 +2,20 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	dockercontainer "github.com/moby/moby/api/types/container"
@@ -404,5 +408,33 @@ func TestCommitConfigOverlay(t *testing.T) {
 				t.Errorf("(-want +got)\n%s", d)
 			}
 		})
+	}
+}
+
+// A detached exec is the server's child: the server stays while it runs,
+// so that its exit code can still be asked for.
+func TestServeStaysForARunningExec(t *testing.T) {
+	s := New(Options{})
+	e := &execSession{ID: "x", Started: true, Running: true}
+	s.execs.m[e.ID] = e
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(context.Background(), ln, 50*time.Millisecond) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned %v while an exec ran", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	e.finish(0)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve = %v; want nil on the idle exit", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not exit once the exec ended")
 	}
 }

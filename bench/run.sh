@@ -210,12 +210,13 @@ make_workdir() {
 }
 
 build_binaries() {
-	log "building lodger, lodger-monitor, lodger-session and imagegen"
+	log "building lodger, lodger-monitor, lodger-session, lodger-socket and imagegen"
 	# The monitor as make build makes it: its size is what an idle
 	# container costs.
 	(cd "$REPO" && "$GO" build -o "$WORK/bin/lodger" ./cmd/lodger &&
 		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-monitor" ./cmd/lodger-monitor &&
 		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-session" ./cmd/lodger-session &&
+		CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-socket" ./cmd/lodger-socket &&
 		"$GO" build -o "$WORK/bin/imagegen" ./tests/imagegen &&
 		CGO_ENABLED=0 "$GO" build -tags netgo -o "$WORK/bin/nettool" ./tests/nettool)
 	chmod 0755 "$WORK/bin"/*

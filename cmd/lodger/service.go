@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lodger-containers/lodger/api"
+	"github.com/lodger-containers/lodger/internal/holder"
 	"github.com/lodger-containers/lodger/rootless"
 	"github.com/lodger-containers/lodger/storage"
 )
@@ -50,7 +51,10 @@ The service owns nothing: containers keep their own monitors, so the CLI
 and the API see the same containers at once, and stopping the service
 stops no container. It exits after --time seconds without a request or an
 open stream (0: never). Started by systemd socket activation (LISTEN_FDS)
-it serves the socket it is given: see contrib/systemd.`,
+it serves the socket it is given: see contrib/systemd.
+
+Idle for 10 seconds, the service keeps only the socket, in lodger-socket
+(the same process), and starts again at the next connection.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.logLevel != "info" && o.logLevel != "debug" {
@@ -59,23 +63,39 @@ it serves the socket it is given: see contrib/systemd.`,
 			if o.idle < 0 {
 				return fmt.Errorf("--time %d: want seconds >= 0 (0 never exits)", o.idle)
 			}
-			ln, path, activated, err := serviceListener(args)
+			ln, held, err := heldListener()
 			if err != nil {
 				return err
 			}
-			if o.printEnv {
-				if ln != nil {
+			if !held {
+				var path string
+				var activated bool
+				ln, path, activated, err = serviceListener(args)
+				if err != nil {
+					return err
+				}
+				if o.printEnv {
+					if ln != nil {
+						ln.Close()
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "export DOCKER_HOST=unix://%s\n", path)
+					return nil
+				}
+				// Returns only when there is no lodger-socket to hold the
+				// socket: this process then serves it itself.
+				if err := execHolder(ln, path, activated, o.idle); err != nil {
 					ln.Close()
+					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "export DOCKER_HOST=unix://%s\n", path)
-				return nil
+				defer func() {
+					ln.Close()
+					if !activated {
+						_ = os.Remove(path)
+					}
+				}()
+			} else {
+				defer ln.Close()
 			}
-			defer func() {
-				ln.Close()
-				if !activated {
-					_ = os.Remove(path)
-				}
-			}()
 			so, err := storeOptions()
 			if err != nil {
 				return err
@@ -232,4 +252,87 @@ func activationListener() (net.Listener, string, bool, error) {
 		return nil, "", true, errors.New("socket activation: fd 3 is not a unix socket")
 	}
 	return ln, path, true, nil
+}
+
+// serverIdle is how long the service stays when idle under lodger-socket
+// (or --time, when that is shorter): long enough for a client's next
+// command to find it warm, short enough that an idle service is the
+// small holder alone.
+const serverIdle = 10 * time.Second
+
+// holderProgram is the socket holder's program, which lodger's build puts
+// beside lodger.
+const holderProgram = "lodger-socket"
+
+// execHolder replaces this process (same pid: systemd's main process, the
+// one a user stops) with lodger-socket, which holds ln and starts this
+// command again, with ln as its listener, whenever a client connects
+// while none runs. It returns nil, and this process serves ln itself,
+// when there is no lodger-socket beside lodger.
+func execHolder(ln net.Listener, path string, activated bool, idle int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	prog := filepath.Join(filepath.Dir(self), holderProgram)
+	if fi, err := os.Stat(prog); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return nil
+	}
+	sc, err := ln.(*net.UnixListener).SyscallConn()
+	if err != nil {
+		return err
+	}
+	// A copy of the socket that survives exec (Go's fds are
+	// close-on-exec); ln's own goes with the exec.
+	fd := -1
+	var dupErr error
+	if err := sc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD, 3) }); err != nil {
+		return err
+	}
+	if dupErr != nil {
+		return fmt.Errorf("hand the socket over: %w", dupErr)
+	}
+	sidle := serverIdle
+	if idle > 0 && time.Duration(idle)*time.Second < sidle {
+		sidle = time.Duration(idle) * time.Second
+	}
+	argv := []string{prog, "-fd", strconv.Itoa(fd), "-idle", (time.Duration(idle) * time.Second).String(), "-server-idle", sidle.String()}
+	if !activated {
+		argv = append(argv, "-remove", path)
+	}
+	// The server is this command again (its flags, the global ones too),
+	// told how long to stay when idle; the last --time wins.
+	argv = append(append(append(argv, "--", self), os.Args[1:]...), "--time="+strconv.Itoa(int(sidle/time.Second)))
+	err = unix.Exec(prog, argv, os.Environ())
+	unix.Close(fd)
+	return fmt.Errorf("start %s: %w", prog, err)
+}
+
+// heldListener is the socket lodger-socket hands the service it starts;
+// held says there is one.
+func heldListener() (net.Listener, bool, error) {
+	v, ok := os.LookupEnv(holder.ListenerEnv)
+	if !ok {
+		return nil, false, nil
+	}
+	// Not for the monitors this process starts.
+	os.Unsetenv(holder.ListenerEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, true, fmt.Errorf("%s=%q: want a file descriptor", holder.ListenerEnv, v)
+	}
+	f := os.NewFile(uintptr(fd), "lodger.sock")
+	ln, err := net.FileListener(f) // a dup, close-on-exec
+	f.Close()
+	if err != nil {
+		return nil, true, fmt.Errorf("the held socket: %w", err)
+	}
+	ul, ok := ln.(*net.UnixListener)
+	if !ok {
+		ln.Close()
+		return nil, true, errors.New("the held socket is not a unix socket")
+	}
+	// The holder owns the socket file.
+	ul.SetUnlinkOnClose(false)
+	return ln, true, nil
 }

@@ -2,10 +2,11 @@
 // docs/architecture.md states, so that a change that breaks them fails
 // `make test` instead of waiting for a reviewer.
 //
-//   - lodger-monitor, which stays with every detached container, and
-//     lodger-session, which every user keeps running, link no storage,
-//     image, build or API code and no CLI framework: what they map is
-//     what an idle container and an idle user cost.
+//   - lodger-monitor, which stays with every detached container,
+//     lodger-session, which every user keeps running, and lodger-socket,
+//     which holds an idle API service's socket, link no storage, image,
+//     build or API code and no CLI framework: what they map is what an
+//     idle container, an idle user and an idle service cost.
 //   - Libraries never import cobra or pflag: the flag grammar lives in
 //     cmd/ (style.md, rules 2 and 14).
 //   - The API server and the CLI are two front ends over the same
@@ -99,12 +100,22 @@ func TestLongLivedProcessesLinkNoImageCode(t *testing.T) {
 		module + "/api",
 		module + "/cmd/lodger",
 	}
-	for _, bin := range []string{"cmd/lodger-monitor", "cmd/lodger-session"} {
+	for _, bin := range []string{"cmd/lodger-monitor", "cmd/lodger-session", "cmd/lodger-socket"} {
 		t.Run(filepath.Base(bin), func(t *testing.T) {
 			if bad := forbidden(deps(t, "./"+bin), heavy...); len(bad) > 0 {
 				t.Errorf("%s links %q: it must stay small (see docs/architecture.md, Layout)", bin, bad)
 			}
 		})
+	}
+}
+
+// lodger-socket, the one process of an idle API service, links no lodger
+// package but its holder.
+func TestSocketHolderLinksOnlyItsHolder(t *testing.T) {
+	for _, p := range deps(t, "./cmd/lodger-socket") {
+		if strings.HasPrefix(p, module+"/") && p != module+"/cmd/lodger-socket" && p != module+"/internal/holder" {
+			t.Errorf("lodger-socket links %s: it must stay small", p)
+		}
 	}
 }
 

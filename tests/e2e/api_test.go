@@ -434,6 +434,70 @@ func TestAPIServiceOwnsNothing(t *testing.T) {
 	wantOK(t, s2.docker(t, "rm", "-f", "survivor"))
 }
 
+// apiServers lists the pids of pid's children that are lodger (not the
+// session keeper, which the first command of a session leaves as its
+// child).
+func apiServers(t *testing.T, pid int) []string {
+	t.Helper()
+	var out []string
+	for _, k := range children(t, pid) {
+		if comm, _ := os.ReadFile("/proc/" + k + "/comm"); strings.TrimSpace(string(comm)) == "lodger" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// children lists the pids of pid's children.
+func children(t *testing.T, pid int) []string {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("no /proc/%d/task/*/children: %v", pid, err)
+	}
+	var out []string
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		out = append(out, strings.Fields(string(b))...)
+	}
+	return out
+}
+
+// TestAPIServiceIdleKeepsOnlyTheSocket: a service that never exits
+// (--time 0), idle, is lodger-socket alone, in the same process, holding
+// the socket; the next client gets a whole service again.
+func TestAPIServiceIdleKeepsOnlyTheSocket(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	pid := s.cmd.Process.Pid
+	wantStdout(t, s.docker(t, "version", "--format", "{{.Server.APIVersion}}"), "1.56\n")
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			t.Fatalf("the service (pid %d) is gone: %v\n%s", pid, err, s.log)
+		}
+		kids := apiServers(t, pid)
+		if strings.TrimSpace(string(comm)) == "lodger-socket" && len(kids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			var cmdlines []string
+			for _, k := range kids {
+				b, _ := os.ReadFile("/proc/" + k + "/cmdline")
+				cmdlines = append(cmdlines, strings.ReplaceAll(string(b), "\x00", " "))
+			}
+			t.Fatalf("the idle service (pid %d) is %q with children %q, not lodger-socket alone\n%s", pid, comm, cmdlines, s.log)
+		}
+	}
+	if _, err := os.Stat(s.sock); err != nil {
+		t.Fatalf("the idle service's socket: %v", err)
+	}
+	wantStdout(t, s.docker(t, "version", "--format", "{{.Server.APIVersion}}"), "1.56\n")
+	if kids := apiServers(t, pid); len(kids) != 1 {
+		t.Errorf("after a request the service has children %v; want the one server", kids)
+	}
+}
+
 func TestAPIServiceIdleExitAndSocketRules(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "1")

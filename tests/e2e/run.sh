@@ -116,6 +116,7 @@ log "building into $WORK"
 	# lodger finds its monitor and its session keeper beside itself.
 	go build -o "$WORK/lodger-monitor" ./cmd/lodger-monitor
 	go build -o "$WORK/lodger-session" ./cmd/lodger-session
+	go build -o "$WORK/lodger-socket" ./cmd/lodger-socket
 	go build -o "$WORK/imagegen" ./tests/imagegen
 	CGO_ENABLED=0 go build -o "$WORK/checker" ./tests/checker
 	CGO_ENABLED=0 go build -o "$WORK/planter" ./tests/planter
