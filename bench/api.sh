@@ -4,26 +4,46 @@
 # podman), both as the same user:
 #
 #   a. GET /_ping: API_PINGS requests, each on a connection of its own,
-#      timed by curl (time_total); the median is the p50;
+#      timed by curl (time_total) and by a Go client (bench/apiping, which
+#      leaves curl's own set-up out); the median is the p50;
 #   b. `docker run --rm IMG true` with DOCKER_HOST at each socket
 #      (hyperfine, API_RUNS runs, the tools alternating between rounds);
 #   c. testcontainers-go's cycle (tests/tcgo's BenchmarkCycle: start a
 #      container serving a port, wait for the port, stop and remove it),
 #      API_CYCLES per socket in rounds of alternating order, Ryuk off;
-#   d. the idle lodger service's resident memory.
+#   d. the lodger service's resident memory: serving (lodger-socket and
+#      the server it started), and idle (lodger-socket alone, once the
+#      server left after its 10 idle seconds).
 
 API_PINGS=${BENCH_API_PINGS:-200}
 API_RUNS=${BENCH_API_RUNS:-20}
 API_CYCLES=${BENCH_API_CYCLES:-15}
 
-# api_pid NAME: the pid of BENCH_USER's NAME system service.
+# api_pid NAME...: the pid of this run's system service (its command line
+# names WORK: BENCH_USER may run other services, e2e tests' too) whose
+# process is called one of NAME, the oldest (lodger's holder before its
+# server).
 api_pid() {
-	local p
-	for p in $(pgrep -u "$BENCH_USER" -x "$1"); do
-		tr '\0' ' ' <"/proc/$p/cmdline" | grep -q 'system service' && echo "$p" && return 0
+	local n p
+	for n in "$@"; do
+		for p in $(pgrep -u "$BENCH_USER" -x "$n" | sort -n); do
+			tr '\0' ' ' <"/proc/$p/cmdline" | grep 'system service' | grep -qF "$WORK/" && echo "$p" && return 0
+		done
 	done
 	return 1
 }
+
+# api_server PID: the lodger server lodger-socket PID runs now, if any.
+api_server() {
+	local p
+	for p in $(pgrep -P "$1" -x lodger); do
+		echo "$p" && return 0
+	done
+	return 1
+}
+
+# rss PID [FIELD]: PID's resident set (VmRSS, or FIELD of its status) in KiB.
+rss() { awk -v f="${2:-VmRSS}:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # api_socket_up SOCK: wait until something answers on SOCK.
 api_socket_up() {
@@ -51,8 +71,11 @@ bench_api() {
 	api_socket_up "$lsock" || die "lodger system service did not answer on $lsock: $(cat "$RESULTS/api-lodger.log")"
 	# The service itself, not the runuser and env before it (the session's
 	# re-exec keeps the pid).
-	API_LODGER_PID=$(api_pid lodger) || die "no lodger system service process of $BENCH_USER"
-	API_RSS_START=$(ps -o rss= -p "$API_LODGER_PID" | tr -d ' ')
+	API_LODGER_PID=$(api_pid lodger-socket lodger) || die "no lodger system service process of $BENCH_USER"
+	API_RSS_START=$(rss "$API_LODGER_PID")
+	API_SERVER_START=0
+	local srv
+	srv=$(api_server "$API_LODGER_PID") && API_SERVER_START=$(rss "$srv")
 	local tools=(lodger)
 	API_PODMAN_OK=0
 	if ((PODMAN_OK)); then
@@ -78,6 +101,10 @@ bench_api() {
 		as_user bash -c 'for i in $(seq "$1"); do curl -s -o /dev/null -w "%{time_total}\n" --unix-socket "$2" http://d/_ping; done' \
 			_ "$API_PINGS" "$sock" >"$RESULTS/api-ping-$t.times"
 		API_STATS[ping-$t]=$(stats "$RESULTS/api-ping-$t.times")
+		# The same from a Go client: what is left is the socket and the
+		# server; the difference is curl's own share.
+		as_user apiping "$sock" "$API_PINGS" >"$RESULTS/api-goping-$t.times" || die "apiping on $t's socket failed"
+		API_STATS[goping-$t]=$(stats "$RESULTS/api-goping-$t.times")
 	done
 	local names=() cmds=() rounds=3 per r order args
 	for t in "${tools[@]}"; do
@@ -123,14 +150,29 @@ bench_api() {
 	for t in "${tools[@]}"; do
 		API_STATS[tc-$t]=$(stats "$RESULTS/api-tc-$t.times")
 	done
+	# Serving: the server lodger-socket started (the pid of `lodger system
+	# service` is lodger-socket's: exec), most of it the lodger binary's
+	# own pages (file-backed, shared, reclaimable). The rounds may end with
+	# podman's, long enough for lodger's server to have left: one more
+	# run through lodger's socket, measured 2 s after.
+	as_user env DOCKER_HOST="unix://$lsock" docker run --rm "$BUSYBOX_IMG" true >/dev/null || die "docker run through lodger's socket failed"
 	sleep 2
-	# The service is lodger re-executed into the session: the pid is the
-	# same (exec), its resident set the served process's.
-	API_RSS=$(ps -o rss= -p "$API_LODGER_PID" | tr -d ' ')
-	# Most of it is the binary's own pages (file-backed, shared and
-	# reclaimable); the anonymous part is the service's memory.
-	API_ANON=$(awk '/^RssAnon:/ {print $2}' "/proc/$API_LODGER_PID/status")
-	API_FILE=$(awk '/^RssFile:/ {print $2}' "/proc/$API_LODGER_PID/status")
+	API_SERVER_RSS=0 API_SERVER_ANON=0 API_SERVER_FILE=0
+	if srv=$(api_server "$API_LODGER_PID"); then
+		API_SERVER_RSS=$(rss "$srv") API_SERVER_ANON=$(rss "$srv" RssAnon) API_SERVER_FILE=$(rss "$srv" RssFile)
+	fi
+	# Idle: the server leaves after 10 s without a request; what stays is
+	# the service's process, lodger-socket.
+	local i
+	for i in $(seq 300); do
+		api_server "$API_LODGER_PID" >/dev/null || break
+		sleep 0.1
+	done
+	API_IDLE_SERVER=$(api_server "$API_LODGER_PID" || echo none)
+	API_RSS=$(rss "$API_LODGER_PID")
+	API_ANON=$(rss "$API_LODGER_PID" RssAnon)
+	API_FILE=$(rss "$API_LODGER_PID" RssFile)
+	API_COMM=$(cat "/proc/$API_LODGER_PID/comm")
 	kill "$API_LODGER_PID" 2>/dev/null || true
 	wait "$API_LODGER_PID" 2>/dev/null || true
 	if ((API_PODMAN_OK)); then
@@ -162,7 +204,7 @@ Load average before it: $API_LOADAVG; after: $API_LOADAVG_AFTER.
 Docker's CLI ($(docker --version | awk '{print $3}' | tr -d ,)) with \`DOCKER_HOST\` at \`lodger system service --time 0\`'s
 socket and at \`podman system service --time 0\`'s (podman $V_PODMAN, configured as above), as $BENCH_USER.
 \`/_ping\` is $API_PINGS requests, each on a new connection, as curl's
-\`time_total\` times them; \`docker run --rm $BUSYBOX_IMG true\` is $API_RUNS runs per socket in
+\`time_total\` times them and as a Go client (\`bench/apiping\`, without curl's own set-up) does; \`docker run --rm $BUSYBOX_IMG true\` is $API_RUNS runs per socket in
 hyperfine rounds whose order alternates. testcontainers-go's cycle (tests/tcgo's
 \`BenchmarkCycle\`: start a busybox httpd container, wait for its port with
 \`wait.ForListeningPort\`, \`Terminate\`; Ryuk off) is $API_CYCLES cycles per socket in
@@ -171,14 +213,18 @@ $rounds rounds of alternating order. Times in milliseconds.
 | request | median | mean | min | max | runs |
 | --- | --- | --- | --- | --- | --- |
 EOF
-	api_row "GET /_ping, lodger" "${API_STATS[ping-lodger]}" 3
-	((API_PODMAN_OK)) && api_row "GET /_ping, podman" "${API_STATS[ping-podman]}" 3
+	api_row "GET /_ping, lodger (curl)" "${API_STATS[ping-lodger]}" 3
+	((API_PODMAN_OK)) && api_row "GET /_ping, podman (curl)" "${API_STATS[ping-podman]}" 3
+	api_row "GET /_ping, lodger (Go client)" "${API_STATS[goping-lodger]}" 3
+	((API_PODMAN_OK)) && api_row "GET /_ping, podman (Go client)" "${API_STATS[goping-podman]}" 3
 	api_row "docker run --rm true, lodger" "${API_STATS[run-lodger]}"
 	((API_PODMAN_OK)) && api_row "docker run --rm true, podman" "${API_STATS[run-podman]}"
 	api_row "testcontainers-go cycle, lodger" "${API_STATS[tc-lodger]}"
 	((API_PODMAN_OK)) && api_row "testcontainers-go cycle, podman" "${API_STATS[tc-podman]}"
-	printf '\n`/_ping` p50 through lodger: %s ms (target ≤ 1 ms: %s).\n' \
-		"$(awk -v x="$(field "${API_STATS[ping-lodger]}" 1)" 'BEGIN {printf "%.3f", x * 1000}')" "$(met "$(field "${API_STATS[ping-lodger]}" 1)" "<=" 0.001)"
+	printf '\n`/_ping` p50 through lodger: %s ms with curl, %s ms with the Go client (target ≤ 1 ms: %s with curl).\n' \
+		"$(awk -v x="$(field "${API_STATS[ping-lodger]}" 1)" 'BEGIN {printf "%.3f", x * 1000}')" \
+		"$(awk -v x="$(field "${API_STATS[goping-lodger]}" 1)" 'BEGIN {printf "%.3f", x * 1000}')" \
+		"$(met "$(field "${API_STATS[ping-lodger]}" 1)" "<=" 0.001)"
 	if ((API_PODMAN_OK)); then
 		printf 'Ratio of medians podman/lodger for `docker run --rm true`: **%s×** (target ≥ 4×: %s).\n' \
 			"$(ratio "$(field "${API_STATS[run-podman]}" 1)" "$(field "${API_STATS[run-lodger]}" 1)")" \
@@ -189,9 +235,13 @@ EOF
 	else
 		printf 'podman system service did not come up here; lodger measured alone.\n'
 	fi
-	printf 'The idle lodger service: %s resident once it answered its first ping, %s after the runs (target ≤ 15 MB: %s);\n' \
-		"$(mib "$API_RSS_START")" "$(mib "$API_RSS")" "$(met "$API_RSS" "<=" 15360)"
-	printf 'of that, %s anonymous memory and %s pages of the lodger binary (file-backed).\n' "$(mib "$API_ANON")" "$(mib "$API_FILE")"
+	printf 'Serving, the lodger service is two processes: lodger-socket, %s, and the server it started, %s once it answered its first ping;\n' \
+		"$(mib "$API_RSS_START")" "$(mib "$API_SERVER_START")"
+	printf 'the server 2 s after a last `docker run --rm`: %s (%s anonymous, %s file-backed: pages of the lodger binary).\n' \
+		"$(mib "$API_SERVER_RSS")" "$(mib "$API_SERVER_ANON")" "$(mib "$API_SERVER_FILE")"
+	printf 'Idle (the server gone after its 10 idle seconds: %s), the service is %s alone: %s resident (target ≤ 15 MB: %s), %s anonymous and %s file-backed.\n' \
+		"$([[ $API_IDLE_SERVER == none ]] && echo yes || echo "no, pid $API_IDLE_SERVER still there")" "$API_COMM" \
+		"$(mib "$API_RSS")" "$(met "$API_RSS" "<=" 15360)" "$(mib "$API_ANON")" "$(mib "$API_FILE")"
 }
 
 # Replace the Engine API section of the report, or add it at the end.

@@ -218,6 +218,7 @@ build_binaries() {
 		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-session" ./cmd/lodger-session &&
 		CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-socket" ./cmd/lodger-socket &&
 		"$GO" build -o "$WORK/bin/imagegen" ./tests/imagegen &&
+		CGO_ENABLED=0 "$GO" build -o "$WORK/bin/apiping" ./bench/apiping &&
 		CGO_ENABLED=0 "$GO" build -tags netgo -o "$WORK/bin/nettool" ./tests/nettool)
 	chmod 0755 "$WORK/bin"/*
 	LODGER_COMMIT=$(git -C "$REPO" -c safe.directory="$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
