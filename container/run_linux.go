@@ -540,10 +540,10 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	}
 	keepCtx, stopKeep := context.WithCancel(context.Background())
 	defer stopKeep()
-	gatewayProgram, err := monitor.Path()
-	if err != nil {
-		return exec.ExitLodger, err
-	}
+	// A foreground run needs lodger-monitor only for user networks
+	// (their gateway is one of its modes), and userPlan has found it
+	// for those already.
+	gatewayProgram, _ := monitor.Path()
 	bridge.Keep(keepCtx, runDir, gatewayProgram, netAtts)
 	netw, err := monitor.OpenNetwork(netCfg, listeners, bridge.ContainerNames(NetworkStore(store).Dir(), id, netSettings.DNS), func(format string, args ...any) {
 		fmt.Fprintf(opts.Stderr, "lodger: "+format+"\n", args...)
