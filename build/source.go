@@ -434,6 +434,9 @@ func isArchive(f io.Reader) bool {
 // unpackContext unpacks a context archive into a new temporary
 // directory; a stream that is no archive is returned as the Dockerfile,
 // with an empty directory as the context.
+// maxStdinDockerfile bounds a Dockerfile read from standard input.
+const maxStdinDockerfile = 16 << 20
+
 func unpackContext(r io.Reader) (dir string, dockerfile []byte, err error) {
 	dir, err = os.MkdirTemp("", "lodger-build-context-")
 	if err != nil {
@@ -442,9 +445,14 @@ func unpackContext(r io.Reader) (dir string, dockerfile []byte, err error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, _ := br.Peek(1 << 16)
 	if !isArchive(bytes.NewReader(head)) {
-		b, err := io.ReadAll(br)
+		// Read whole, so bounded: what is no archive must be a
+		// Dockerfile, and none is that large.
+		b, err := io.ReadAll(io.LimitReader(br, maxStdinDockerfile+1))
 		if err != nil {
 			return dir, nil, fmt.Errorf("read Dockerfile: %w", err)
+		}
+		if len(b) > maxStdinDockerfile {
+			return dir, nil, fmt.Errorf("read Dockerfile: standard input is no tar archive (plain, gzip, bzip2, xz or zstd) and more than %d MiB: not a Dockerfile either", maxStdinDockerfile>>20)
 		}
 		return dir, b, nil
 	}

@@ -277,6 +277,7 @@ func TestTestSetNames(t *testing.T) {
 	want := []string{
 		"lodger-test/busybox:latest",
 		"lodger-test/busybox:zstd",
+		"lodger-test/busybox:history",
 		"lodger-test/layers:latest",
 		"lodger-test/multiarch:latest",
 		"lodger-test/config:latest",
@@ -816,7 +817,7 @@ func TestPushToRegistry(t *testing.T) {
 	var want []string
 	// Without -checker and -nettool their images are left out; the rest of the
 	// security set is always there.
-	for _, r := range []string{"busybox:latest", "busybox:zstd", "layers:latest", "multiarch:latest", "config:latest", "health:latest", "evil-dotdot:latest", "evil-symlink:latest", "evil-hardlink:latest", "mounts:latest",
+	for _, r := range []string{"busybox:latest", "busybox:zstd", "busybox:history", "layers:latest", "multiarch:latest", "config:latest", "health:latest", "evil-dotdot:latest", "evil-symlink:latest", "evil-hardlink:latest", "mounts:latest",
 		"evil-devsymlink:latest", "evil-devsymlink:etc", "evil-devnull:latest", "evil-devconsole:latest", "evil-devpts:latest",
 		"evil-procsymlink:latest", "evil-procsymlink:root", "evil-syssymlink:latest", "evil-masklinks:latest", "evil-etchosts:latest", "evil-passwd-host:latest",
 		"evil-passwd-host:shadow", "evil-passwd-fifo:latest", "evil-passwd-zero:latest", "evil-workdir:latest", "cve-trojans:latest", "sparse-bomb:latest"} {

@@ -100,6 +100,13 @@ type imageConfig struct {
 	OS           string          `json:"os"`
 	Config       containerConfig `json:"config"`
 	RootFS       rootFS          `json:"rootfs"`
+	History      []history       `json:"history,omitempty"`
+}
+
+// history is one entry of an image's history.
+type history struct {
+	Created   time.Time `json:"created"`
+	CreatedBy string    `json:"created_by,omitempty"`
 }
 
 type containerConfig struct {

@@ -215,6 +215,16 @@ func buildTestSet(l *layout, bb busybox, checker, nettool []byte) error {
 	if err := image("busybox:zstd", amd64, zstdBase); err != nil {
 		return err
 	}
+	// The same with a history entry for its layer, as every builder
+	// writes one: buildah 1.28 cannot build FROM an image without
+	// (its own steps' history then lists fewer layers than it has, and it
+	// fails with "history lists 2 non-empty layers, but we have 3"), so
+	// the build comparisons with buildah start from this one.
+	withHistory := amd64
+	withHistory.History = []history{{Created: epoch, CreatedBy: "imagegen: the busybox base layer"}}
+	if err := image("busybox:history", withHistory, gzBase); err != nil {
+		return err
+	}
 
 	populate, err := extra("populate",
 		dirEntry("data", 0o755),
