@@ -9,7 +9,8 @@
 #                                     and keeps the rest
 #        sudo bash bench/run.sh build
 #                                     only the build benchmark (bench/build.sh):
-#                                     lodger build against buildah bud; replaces
+#                                     lodger build against buildah bud and podman
+#                                     build; replaces
 #                                     the Builds section of the report
 #        sudo bash bench/run.sh api
 #                                     only the Engine API benchmark (bench/api.sh):
@@ -50,7 +51,7 @@
 #   BENCH_IMG_PORT=5102        port of the empty registry each push goes to
 #   BENCH_WARM_PORT=5101       port of the registry the warm-cache image comes from
 #   BENCH_WARM_RUNS=10         warm-cache runs per tool, with its registry up and down
-#   BENCH_BUILD_RUNS=5         builds per tool and mode (no cache, cached)
+#   BENCH_BUILD_RUNS=5         builds per tool and case (bench/build.sh: a-d)
 #   BENCH_KEEP=1               keep the work directory (binaries, storage)
 set -euo pipefail
 

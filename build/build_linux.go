@@ -1096,7 +1096,7 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 		return err
 	}
 	src := b.ctxSrc
-	fromLabel := ""
+	fromLabel, fromID := "", ""
 	if from != "" {
 		id, err := b.fromImage(st, from)
 		if err != nil {
@@ -1105,16 +1105,10 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 		if id == "" {
 			return fmt.Errorf("%s --from=%s: the stage has no files", instr, from)
 		}
-		dir, err := b.store.MountImage(id, nil, "")
-		if err != nil {
-			return fmt.Errorf("mount image %s: %w", short(id), err)
-		}
-		defer func() { _, _ = b.store.UnmountImage(id, true) }()
-		if src, err = openSource(dir, nil, false); err != nil {
-			return err
-		}
-		defer src.Close()
-		fromLabel = "--from=" + id
+		// An image's files are fixed by its ID: the ID and the source
+		// paths key the step, and the image is mounted only when the
+		// step runs (a cache hit mounts nothing).
+		fromLabel, fromID = "--from="+id, id
 	}
 	var tops []match
 	// ADD's URLs are downloaded first, into a directory of their own:
@@ -1148,22 +1142,31 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	if checksum != "" && (len(urls) != 1 || len(sd.SourcePaths) != 1) {
 		return errors.New("ADD --checksum needs one source, and an http or https URL")
 	}
-	for _, p := range sd.SourcePaths {
-		if instr == "ADD" && isURL(p) {
-			continue
+	resolveTops := func(src *source) ([]match, error) {
+		var tops []match
+		for _, p := range sd.SourcePaths {
+			if instr == "ADD" && isURL(p) {
+				continue
+			}
+			ms, err := src.resolve(instr, p)
+			if err != nil {
+				return nil, err
+			}
+			if pre, _, ok := strings.Cut(p, "/./"); ok && parents {
+				// --parents keeps the path below the /./ pivot only.
+				pre = strings.TrimPrefix(path.Clean("/"+pre), "/")
+				for i := range ms {
+					ms[i].path = strings.TrimPrefix(ms[i].path, pre+"/")
+				}
+			}
+			tops = append(tops, ms...)
 		}
-		ms, err := src.resolve(instr, p)
-		if err != nil {
+		return tops, nil
+	}
+	if fromID == "" {
+		if tops, err = resolveTops(src); err != nil {
 			return err
 		}
-		if pre, _, ok := strings.Cut(p, "/./"); ok && parents {
-			// --parents keeps the path below the /./ pivot only.
-			pre = strings.TrimPrefix(path.Clean("/"+pre), "/")
-			for i := range ms {
-				ms[i].path = strings.TrimPrefix(ms[i].path, pre+"/")
-			}
-		}
-		tops = append(tops, ms...)
 	}
 	dest := sd.DestPath
 	wd := cfg.Config.WorkingDir
@@ -1198,16 +1201,21 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 		}
 	}
 	inline := sd.SourceContents
-	manySources := len(tops)+len(inline)+len(urls) > 1
 	unpack := instr == "ADD"
-	digest, err := src.digest(tops, meta, func(m match) string {
+	keyName := func(m match) string {
 		if parents {
 			return m.path
 		}
 		return m.base
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", instr, err)
+	}
+	var digest string
+	if fromID == "" {
+		if digest, err = src.digest(tops, meta, keyName); err != nil {
+			return fmt.Errorf("%s: %w", instr, err)
+		}
+	} else {
+		// The image's ID (in fromLabel) and what is asked of it.
+		digest = fmt.Sprintf("from %q exclude %q", sd.SourcePaths, exclude)
 	}
 	for _, c := range inline {
 		h := sha256.Sum256([]byte(c.Data))
@@ -1239,6 +1247,22 @@ func (b *builder) copy(st *stage, sd *instructions.SourcesAndDest, instr, from, 
 	createdBy := strings.Join(parts, " ")
 	extra := fromLabel + "\x00" + digest + "\x00" + dest
 	return b.fileStep(st, createdBy, extra, cfg, func(rootfs string) error {
+		src, tops := src, tops
+		if fromID != "" {
+			dir, err := b.store.MountImage(fromID, nil, "")
+			if err != nil {
+				return fmt.Errorf("mount image %s: %w", short(fromID), err)
+			}
+			defer func() { _, _ = b.store.UnmountImage(fromID, true) }()
+			if src, err = openSource(dir, nil, false); err != nil {
+				return err
+			}
+			defer src.Close()
+			if tops, err = resolveTops(src); err != nil {
+				return err
+			}
+		}
+		manySources := len(tops)+len(inline)+len(urls) > 1
 		destIsDir := strings.HasSuffix(dest, "/") || manySources || parents
 		if !destIsDir {
 			if fi, err := container.StatInRoot(rootfs, dest); err == nil && fi.IsDir() {

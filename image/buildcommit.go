@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -212,6 +213,9 @@ func Reformat(ctx context.Context, store cstorage.Store, id, format string) (new
 	m, err := layersManifest(blob, chain, format == FormatDocker)
 	if err != nil {
 		return "", nil, err
+	}
+	if cur, err := store.ImageBigData(id, cstorage.ImageDigestBigDataKey); err == nil && bytes.Equal(cur, m) {
+		return id, dropped, nil // a cached build's image, written so before
 	}
 	for _, key := range []string{cstorage.ImageDigestBigDataKey, cstorage.ImageDigestManifestBigDataNamePrefix + "-" + digest.FromBytes(m).String()} {
 		if err := store.SetImageBigData(id, key, m, manifest.Digest); err != nil {

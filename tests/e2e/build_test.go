@@ -740,6 +740,65 @@ CMD ["sh"]
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("--format oci image configuration, buildah's (-) against lodger's (+):\n%s", diff)
 	}
+
+	// A multi-stage build FROM a registry image: what the base gives
+	// (its Env, its Cmd until one is set) and COPY --from. (FROM the
+	// busybox whose layer has a history entry: buildah 1.28 cannot build
+	// on one without.)
+	base := ref("busybox:history")
+	e.pull(t, base, noTLS)
+	multi := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + base + ` AS builder
+RUN echo built > /artifact
+FROM ` + base + `
+ENV EXTRA=1
+COPY --from=builder /artifact /opt/artifact
+WORKDIR /opt
+USER 1:1
+EXPOSE 9000/udp
+LABEL stage=final
+STOPSIGNAL SIGTERM
+`,
+	})
+	wantCode(t, e.lodger(t, "build", "-q", "-t", "cmp-multi", multi), 0)
+	got = nil
+	if err := json.Unmarshal([]byte(inspectFormat(t, e, "cmp-multi", "{{json .Config}}")), &got); err != nil {
+		t.Fatal(err)
+	}
+	buildah("bud", "--format", "docker", "--layers", "--tls-verify=false", "-q", "-t", "cmp-multi", multi)
+	img.Docker.Config = nil
+	if err := json.Unmarshal(buildah("inspect", "--type", "image", "cmp-multi"), &img); err != nil {
+		t.Fatal(err)
+	}
+	want = img.Docker.Config
+	for _, k := range []string{"Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce", "Image"} {
+		delete(want, k)
+	}
+	if labels, ok := want["Labels"].(map[string]any); ok {
+		delete(labels, "io.buildah.version")
+	}
+	delete(got, "ArgsEscaped")
+	delete(want, "ArgsEscaped")
+	// buildah writes an empty Entrypoint, OnBuild and Volumes where
+	// BuildKit and lodger leave them out: the same to a runtime.
+	for _, m := range []map[string]any{got, want} {
+		for k, v := range m {
+			switch v := v.(type) {
+			case []any:
+				if len(v) == 0 {
+					delete(m, k)
+				}
+			case map[string]any:
+				if len(v) == 0 {
+					delete(m, k)
+				}
+			}
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("multi-stage image configuration FROM %s, buildah's (-) against lodger's (+):\n%s", base, diff)
+	}
+	wantStdout(t, e.runRm(t, "cmp-multi", "sh", "-c", "cat /opt/artifact; echo $EXTRA $IMAGE_VAR; pwd"), "built\n1 from-image\n/opt\n")
 }
 
 // TestBuildAPI: POST /build on lodger system service's socket speaks the
