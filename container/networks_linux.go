@@ -33,9 +33,9 @@ type UserNetwork struct {
 }
 
 // NetworkStore returns the user networks of store's graph root, knowing
-// from storage which containers still exist, taking a removed network's
-// namespace and gateway down and writing Docker's network events (create,
-// destroy) to the journal.
+// from storage which containers still exist, starting a new network's
+// gateway, taking a removed network's namespace and gateway down and
+// writing Docker's network events (create, destroy) to the journal.
 func NetworkStore(store cstorage.Store) *network.Store {
 	ns := network.New(store.GraphRoot())
 	ns.Exists = store.Exists
@@ -46,6 +46,13 @@ func NetworkStore(store cstorage.Store) *network.Store {
 	}
 	ns.Created = func(n network.Network) {
 		Journal().Emit(events.Network, "create", n.ID, map[string]string{"name": n.Name, "type": network.DriverBridge})
+		// The network's namespace, bridge and gateway are made now, in
+		// the background, while the user's next command starts: the
+		// first container on the network then finds them (issue 14).
+		// A failure here is the first attach's to report.
+		if program, err := monitor.Path(); err == nil {
+			_ = bridge.StartGateway(bridge.Dir(rootless.RunDir(), n.Name), ns.RecordPath(n.Name), program, n.MTU)
+		}
 	}
 	ns.Running = func(id string) bool {
 		dir, err := store.ContainerRunDirectory(id)

@@ -23,11 +23,13 @@
 //     TAP on br0 and runs lodger's userspace stack on it as the network's
 //     gateway: NAT out (not for --internal), ICMP echo, and DNS at the
 //     gateway address for the names of this network's containers. It is
-//     started by the first Attach that finds none (under the network's
-//     lock) and exits once no container has been on the bridge for
-//     gatewayLinger. Killed, it is started again by the next Attach or by
-//     a monitor that watches it (Keep); the bridge, the veths and so the
-//     traffic between containers never depended on it.
+//     started in the background by `network create` (StartGateway), by a
+//     run as soon as its address is taken (Warm), or by the first Attach
+//     that finds none (under the network's lock), and exits once no
+//     container has been on the bridge for gatewayLinger. Killed, it is
+//     started again by the next Attach or by a monitor that watches it
+//     (Keep); the bridge, the veths and so the traffic between
+//     containers never depended on it.
 package bridge
 
 import (

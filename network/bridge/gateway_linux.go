@@ -82,25 +82,77 @@ func ensureGateway(dir, record, program string, mtu int) error {
 		}
 		return fmt.Errorf("start gateway: %s", msg)
 	}
-	return os.WriteFile(filepath.Join(dir, gatewayPidFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
+	return nil
+}
+
+// detachedArg, as the gateway's last argument, says no starter holds the
+// network's lock or waits on fd 3: see StartGateway.
+const detachedArg = "detached"
+
+// StartGateway starts the gateway of the network whose run directory is
+// dir in the background and does not wait for it: `network create` calls
+// it, so that the network's namespace, bridge and gateway are made while
+// the user's next command (the first run on the network) starts, not in
+// that run. Such a gateway takes the network's lock itself until it
+// serves, so an Attach that comes meanwhile waits for it, as it waits
+// for a start under ensureGateway; one that finds another gateway
+// running, or its network removed, just ends. With no container coming
+// it leaves after gatewayLinger, as any gateway does.
+func StartGateway(dir, record, program string, mtu int) error {
+	if program == "" {
+		return errors.New("no gateway program")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("network run directory: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, gatewayLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("gateway log: %w", err)
+	}
+	defer logf.Close()
+	cmd := osexec.Command(program, GatewayArg, dir, record, strconv.Itoa(mtu), detachedArg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start gateway: %w", err)
+	}
+	// Reaped here should this process (the API service) outlive it.
+	go func() { _ = cmd.Wait() }()
+	return nil
 }
 
 // GatewayMain is the gateway process: lodger-monitor network-gateway DIR
-// RECORD. It reports "ok" on fd 3 once it serves, or why not.
+// RECORD MTU [detached]. It reports "ok" on fd 3 once it serves, or why
+// not; detached (StartGateway) it has no fd 3 and takes the network's
+// lock itself until it serves.
 func GatewayMain(args []string) int {
+	detached := len(args) == 4 && args[3] == detachedArg
 	// Only the ready pipe is the gateway's: whatever else its starter
 	// let slip through is closed.
-	_ = unix.CloseRange(4, ^uint(0), 0)
-	syscall.CloseOnExec(3)
-	ready := os.NewFile(3, "ready")
+	var ready *os.File
+	if detached {
+		_ = unix.CloseRange(3, ^uint(0), 0)
+	} else {
+		_ = unix.CloseRange(4, ^uint(0), 0)
+		syscall.CloseOnExec(3)
+		ready = os.NewFile(3, "ready")
+	}
+	say := func(msg string) {
+		if ready != nil {
+			fmt.Fprint(ready, msg)
+			ready.Close()
+		}
+	}
+	release := func() {}
 	fail := func(err error) int {
-		fmt.Fprint(ready, err)
-		ready.Close()
+		say(err.Error())
+		release()
 		log.Printf("gateway: %v", err)
 		return 1
 	}
-	if len(args) != 3 {
-		return fail(errors.New("usage: network-gateway DIR RECORD MTU"))
+	if len(args) != 3 && !detached {
+		return fail(errors.New("usage: network-gateway DIR RECORD MTU [detached]"))
 	}
 	dir, record := args[0], args[1]
 	mtu, err := strconv.Atoi(args[2])
@@ -108,6 +160,20 @@ func GatewayMain(args []string) int {
 		return fail(fmt.Errorf("MTU %q: %w", args[2], err))
 	}
 	log.SetFlags(log.LstdFlags)
+	if detached {
+		unlock, err := lock(dir)
+		if err != nil {
+			return fail(err)
+		}
+		release = sync.OnceFunc(unlock)
+		defer release()
+		if _, err := os.Stat(record); errors.Is(err, os.ErrNotExist) {
+			// Removed before this start got the lock: nothing to serve,
+			// and the lock just made the run directory again.
+			_ = os.RemoveAll(dir)
+			return 0
+		}
+	}
 	// One gateway per network: the lock is held for the process's life.
 	lf, err := os.OpenFile(filepath.Join(dir, gatewayLockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -118,7 +184,7 @@ func GatewayMain(args []string) int {
 	defer lf.Close()
 	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		// Another one won a race: it serves.
-		fmt.Fprint(ready, "ok")
+		say("ok")
 		return 0
 	}
 	n, err := network.ReadRecord(record)
@@ -131,7 +197,7 @@ func GatewayMain(args []string) int {
 	}
 	// The network's namespace: made here when missing (a first start,
 	// or a reboot that emptied the run directory). Our starter holds the
-	// network's lock.
+	// network's lock, or, detached, this process.
 	if err := ensureNetns(dir, mtu); err != nil {
 		return fail(err)
 	}
@@ -173,8 +239,13 @@ func GatewayMain(args []string) int {
 	}
 	defer rl.Close()
 	go st.ServeRelay(rl)
-	fmt.Fprint(ready, "ok")
-	ready.Close()
+	// Written before the lock goes (the starter's or, detached, this
+	// process's), so that whoever takes it next finds who serves.
+	if err := os.WriteFile(filepath.Join(dir, gatewayPidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return fail(fmt.Errorf("gateway pid file: %w", err))
+	}
+	say("ok")
+	release()
 	watch(dir, record, nsPath, h, names)
 	return 0
 }
