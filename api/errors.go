@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	cstorage "go.podman.io/storage"
 
@@ -81,5 +82,38 @@ func statusOf(err error) int {
 
 // writeError answers err as Docker does: its status and {"message": ...}.
 func writeError(w http.ResponseWriter, err error) {
-	writeJSON(w, statusOf(err), map[string]string{"message": err.Error()})
+	writeJSON(w, statusOf(err), map[string]string{"message": errorText(err)})
+}
+
+// optionFields are the request fields of the options the library refuses
+// by name (container.OptionError), which it words in neither front end's
+// terms.
+var optionFields = map[container.Option]string{
+	container.OptSecurityOpt: "HostConfig.SecurityOpt",
+	container.OptCapAdd:      "HostConfig.CapAdd",
+	container.OptCgroupns:    "HostConfig.CgroupnsMode",
+	container.OptOOMScoreAdj: "HostConfig.OomScoreAdj",
+	container.OptUlimit:      "HostConfig.Ulimits",
+	container.OptStopSignal:  "Config.StopSignal",
+	container.OptAddHost:     "HostConfig.ExtraHosts",
+	container.OptDNS:         "HostConfig.Dns",
+	container.OptAnnotation:  "HostConfig.Annotations",
+	container.OptPID:         "HostConfig.PidMode",
+	container.OptIPC:         "HostConfig.IpcMode",
+	container.OptUTS:         "HostConfig.UTSMode",
+	container.OptGroupAdd:    "HostConfig.GroupAdd",
+	container.OptSysctl:      "HostConfig.Sysctls",
+	container.OptExpose:      "Config.ExposedPorts",
+}
+
+// errorText is err's message with a refused option called by its field.
+func errorText(err error) string {
+	msg := err.Error()
+	var oe *container.OptionError
+	if errors.As(err, &oe) {
+		if field, ok := optionFields[oe.Option]; ok {
+			msg = strings.Replace(msg, oe.Error(), oe.Phrase(field), 1)
+		}
+	}
+	return msg
 }

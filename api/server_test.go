@@ -438,3 +438,22 @@ func TestServeStaysForARunningExec(t *testing.T) {
 		t.Fatal("Serve did not exit once the exec ended")
 	}
 }
+
+// An option the library refuses is called by the request's field, not by
+// the CLI's flag, and is a 400.
+func TestOptionErrorsNameTheField(t *testing.T) {
+	err := fmt.Errorf("create container: %w", &container.OptionError{Option: container.OptSecurityOpt, Subject: `"bogus"`, Reason: "unknown option"})
+	rec := httptest.NewRecorder()
+	writeError(rec, err)
+	if got, want := message(t, rec), `create container: HostConfig.SecurityOpt "bogus": unknown option`; rec.Code != http.StatusBadRequest || got != want {
+		t.Errorf("= %d %q; want 400 %q", rec.Code, got, want)
+	}
+}
+
+func TestEveryOptionHasAField(t *testing.T) {
+	for o := container.OptSecurityOpt; o <= container.OptExpose; o++ {
+		if optionFields[o] == "" {
+			t.Errorf("option %v has no field in optionFields", o)
+		}
+	}
+}

@@ -23,7 +23,7 @@ func exposedPorts(image map[string]struct{}, expose []string) (map[string]struct
 			proto = "tcp"
 		}
 		if proto != "tcp" && proto != "udp" {
-			return nil, fmt.Errorf("--expose %q: protocol %q: want tcp or udp", e, proto)
+			return nil, optionError(OptExpose, strconv.Quote(e), fmt.Sprintf("protocol %q: want tcp or udp", proto), nil)
 		}
 		lo, hi, isRange := strings.Cut(spec, "-")
 		start, err1 := strconv.ParseUint(lo, 10, 16)
@@ -33,7 +33,7 @@ func exposedPorts(image map[string]struct{}, expose []string) (map[string]struct
 			end, err2 = strconv.ParseUint(hi, 10, 16)
 		}
 		if err1 != nil || err2 != nil || start == 0 || end < start {
-			return nil, fmt.Errorf("--expose %q: want PORT[/PROTO] or START-END[/PROTO], ports 1-65535", e)
+			return nil, optionError(OptExpose, strconv.Quote(e), "want PORT[/PROTO] or START-END[/PROTO], ports 1-65535", nil)
 		}
 		for p := start; p <= end; p++ {
 			out[strconv.FormatUint(p, 10)+"/"+proto] = struct{}{}

@@ -54,25 +54,25 @@ type parsedProcess struct {
 func parseProcess(o ProcessOptions) (parsedProcess, error) {
 	var p parsedProcess
 	if o.Cgroupns != "" && o.Cgroupns != "host" && o.Cgroupns != "private" {
-		return p, fmt.Errorf("--cgroupns %q: want host or private", o.Cgroupns)
+		return p, optionError(OptCgroupns, strconv.Quote(o.Cgroupns), "want host or private", nil)
 	}
 	if a := o.OOMScoreAdj; a != nil && (*a < -1000 || *a > 1000) {
-		return p, fmt.Errorf("--oom-score-adj %d: invalid value, the range is [-1000, 1000]", *a)
+		return p, optionError(OptOOMScoreAdj, strconv.Itoa(*a), "invalid value, the range is [-1000, 1000]", nil)
 	}
 	for _, u := range o.Ulimits {
 		ul, err := units.ParseUlimit(u)
 		if err != nil {
-			return p, fmt.Errorf("--ulimit %q: %w", u, err)
+			return p, optionError(OptUlimit, strconv.Quote(u), err.Error(), err)
 		}
 		rl, err := ul.GetRlimit()
 		if err != nil {
-			return p, fmt.Errorf("--ulimit %q: %w", u, err)
+			return p, optionError(OptUlimit, strconv.Quote(u), err.Error(), err)
 		}
 		p.rlimits = append(p.rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(ul.Name), Soft: uint64(rl.Soft), Hard: uint64(rl.Hard)})
 	}
 	if o.StopSignal != "" {
 		if _, err := ParseSignal(o.StopSignal); err != nil {
-			return p, fmt.Errorf("--stop-signal %q: %w", o.StopSignal, err)
+			return p, optionError(OptStopSignal, strconv.Quote(o.StopSignal), err.Error(), err)
 		}
 		p.stopSignal = o.StopSignal
 	}
@@ -82,13 +82,13 @@ func parseProcess(o ProcessOptions) (parsedProcess, error) {
 			name, ip, ok = h[:i], h[i+1:], true
 		}
 		if !ok || name == "" || net.ParseIP(strings.Trim(ip, "[]")) == nil {
-			return p, fmt.Errorf("--add-host %q: want HOST:IP", h)
+			return p, optionError(OptAddHost, strconv.Quote(h), "want HOST:IP", nil)
 		}
 		p.hosts = append(p.hosts, strings.Trim(ip, "[]")+"\t"+name)
 	}
 	for _, d := range o.DNS {
 		if net.ParseIP(d) == nil {
-			return p, fmt.Errorf("--dns %q: not an IP address", d)
+			return p, optionError(OptDNS, strconv.Quote(d), "not an IP address", nil)
 		}
 	}
 	var err error
@@ -96,12 +96,15 @@ func parseProcess(o ProcessOptions) (parsedProcess, error) {
 	if p.labels == nil {
 		p.labels = map[string]string{}
 	}
-	if p.annotations, err = keyValues("--annotation", o.Annotations); err != nil {
+	if p.annotations, err = keyValues(OptAnnotation, o.Annotations); err != nil {
 		return p, err
 	}
-	for flag, v := range map[string]string{"--pid": o.PID, "--ipc": o.IPC, "--uts": o.UTS} {
-		if v != "" && v != "host" && v != "private" {
-			return p, fmt.Errorf("%s %q: use host or private", flag, v)
+	for _, ns := range []struct {
+		opt Option
+		v   string
+	}{{OptPID, o.PID}, {OptIPC, o.IPC}, {OptUTS, o.UTS}} {
+		if ns.v != "" && ns.v != "host" && ns.v != "private" {
+			return p, optionError(ns.opt, strconv.Quote(ns.v), "use host or private", nil)
 		}
 	}
 	return p, nil
@@ -125,12 +128,12 @@ func ParseSignal(s string) (unix.Signal, error) {
 	return 0, fmt.Errorf("unknown signal")
 }
 
-func keyValues(flag string, kvs []string) (map[string]string, error) {
+func keyValues(opt Option, kvs []string) (map[string]string, error) {
 	m := map[string]string{}
 	for _, kv := range kvs {
 		k, v, _ := strings.Cut(kv, "=")
 		if k == "" {
-			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
+			return nil, optionError(opt, strconv.Quote(kv), "want KEY=VALUE", nil)
 		}
 		m[k] = v
 	}
@@ -174,7 +177,7 @@ func applyProcess(spec *specs.Spec, o ProcessOptions, p parsedProcess, rootfs st
 	for _, g := range o.GroupAdd {
 		gid, err := exec.ResolveGroup(rootfs, g)
 		if err != nil {
-			return fmt.Errorf("--group-add %q: %w", g, err)
+			return optionError(OptGroupAdd, strconv.Quote(g), err.Error(), err)
 		}
 		if !slices.Contains(spec.Process.User.AdditionalGids, gid) && gid != spec.Process.User.GID {
 			spec.Process.User.AdditionalGids = append(spec.Process.User.AdditionalGids, gid)

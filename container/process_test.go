@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -30,24 +31,36 @@ func TestParseProcess(t *testing.T) {
 	}
 }
 
-func TestParseProcessErrorsNameTheFlag(t *testing.T) {
+// The library names no flag: an option it refuses is an *OptionError
+// saying which option and value, which each front end words its own way.
+func TestParseProcessErrorsNameTheOption(t *testing.T) {
 	tests := []struct {
-		flag string
-		o    ProcessOptions
+		opt     Option
+		subject string
+		o       ProcessOptions
 	}{
-		{"--ulimit", ProcessOptions{Ulimits: []string{"bogus=1"}}},
-		{"--ulimit", ProcessOptions{Ulimits: []string{"nofile=x"}}},
-		{"--stop-signal", ProcessOptions{StopSignal: "SIGNOPE"}},
-		{"--add-host", ProcessOptions{AddHosts: []string{"nohost"}}},
-		{"--add-host", ProcessOptions{AddHosts: []string{"h:not-an-ip"}}},
-		{"--dns", ProcessOptions{DNS: []string{"dns.example"}}},
-		{"--annotation", ProcessOptions{Annotations: []string{"=v"}}},
-		{"--pid", ProcessOptions{PID: "container:x"}},
+		{OptUlimit, `"bogus=1"`, ProcessOptions{Ulimits: []string{"bogus=1"}}},
+		{OptUlimit, `"nofile=x"`, ProcessOptions{Ulimits: []string{"nofile=x"}}},
+		{OptStopSignal, `"SIGNOPE"`, ProcessOptions{StopSignal: "SIGNOPE"}},
+		{OptAddHost, `"nohost"`, ProcessOptions{AddHosts: []string{"nohost"}}},
+		{OptAddHost, `"h:not-an-ip"`, ProcessOptions{AddHosts: []string{"h:not-an-ip"}}},
+		{OptDNS, `"dns.example"`, ProcessOptions{DNS: []string{"dns.example"}}},
+		{OptAnnotation, `"=v"`, ProcessOptions{Annotations: []string{"=v"}}},
+		{OptPID, `"container:x"`, ProcessOptions{PID: "container:x"}},
+		{OptCgroupns, `"both"`, ProcessOptions{Cgroupns: "both"}},
 	}
 	for _, tt := range tests {
 		_, err := parseProcess(tt.o)
-		if err == nil || !strings.Contains(err.Error(), tt.flag) {
-			t.Errorf("parseProcess(%+v) = %v, want an error naming %s", tt.o, err, tt.flag)
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != tt.opt || oe.Subject != tt.subject || oe.Reason == "" {
+			t.Errorf("parseProcess(%+v) = %v (%T), want an *OptionError of %v %s", tt.o, err, err, tt.opt, tt.subject)
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "--") {
+			t.Errorf("parseProcess(%+v) = %q, want an ErrInvalid naming no flag", tt.o, err)
+		}
+		if got, want := oe.Phrase("--flag"), "--flag "+tt.subject+": "+oe.Reason; got != want {
+			t.Errorf("Phrase = %q, want %q", got, want)
 		}
 	}
 }

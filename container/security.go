@@ -1,7 +1,6 @@
 package container
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -62,7 +61,7 @@ func parseSecurity(o SecurityOptions) (*security, error) {
 		for _, a := range o.CapAdd {
 			n, err := exec.NormalizeCap(a)
 			if err != nil {
-				return nil, fmt.Errorf("--cap-add: %w", err)
+				return nil, optionError(OptCapAdd, "", err.Error(), err)
 			}
 			if n == "ALL" {
 				s.addCaps = c
@@ -82,17 +81,17 @@ func parseSecurity(o SecurityOptions) (*security, error) {
 			if hasVal {
 				b, err := strconv.ParseBool(val)
 				if err != nil {
-					return nil, fmt.Errorf("--security-opt %q: no-new-privileges takes true or false", opt)
+					return nil, optionError(OptSecurityOpt, strconv.Quote(opt), "no-new-privileges takes true or false", nil)
 				}
 				s.noNewPrivs = b
 			}
 		case "seccomp":
 			if !hasVal || val == "" {
-				return nil, fmt.Errorf("--security-opt %q: use seccomp=unconfined or seccomp=PROFILE.json", opt)
+				return nil, optionError(OptSecurityOpt, strconv.Quote(opt), "use seccomp=unconfined or seccomp=PROFILE.json", nil)
 			}
 			s.profile = val
 		default:
-			return nil, fmt.Errorf("--security-opt %q: unknown option (lodger knows no-new-privileges and seccomp=...)", opt)
+			return nil, optionError(OptSecurityOpt, strconv.Quote(opt), "unknown option (lodger knows no-new-privileges and seccomp=...)", nil)
 		}
 	}
 	if o.Privileged {
@@ -112,7 +111,7 @@ func parseSecurity(o SecurityOptions) (*security, error) {
 		_, err = seccomp.Compile(s.seccomp)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--security-opt seccomp=%s: %w", s.profile, err)
+		return nil, optionError(OptSecurityOpt, "seccomp="+s.profile, err.Error(), err)
 	}
 	return s, nil
 }

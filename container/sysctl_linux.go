@@ -2,8 +2,8 @@ package container
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -26,19 +26,19 @@ func ParseSysctls(flags []string, network, ipc string) (map[string]string, error
 	for _, f := range flags {
 		name, value, ok := strings.Cut(f, "=")
 		if !ok || !sysctlName.MatchString(name) {
-			return nil, fmt.Errorf("--sysctl %q: want NAME=VALUE", f)
+			return nil, optionError(OptSysctl, strconv.Quote(f), "want NAME=VALUE", nil)
 		}
 		switch {
 		case strings.HasPrefix(name, "kernel.shm"), strings.HasPrefix(name, "kernel.msg"), name == "kernel.sem", strings.HasPrefix(name, "fs.mqueue."):
 			if ipc == "host" {
-				return nil, fmt.Errorf("--sysctl %s: %w with --ipc host: it would change the host's", name, ErrSysctl)
+				return nil, optionError(OptSysctl, name, ErrSysctl.Error()+" with the host's IPC namespace: it would change the host's", ErrSysctl)
 			}
 		case strings.HasPrefix(name, "net."):
 			if network == NetworkHost {
-				return nil, fmt.Errorf("--sysctl %s: %w with --network host: it would change the host's", name, ErrSysctl)
+				return nil, optionError(OptSysctl, name, ErrSysctl.Error()+" with the host's network: it would change the host's", ErrSysctl)
 			}
 		default:
-			return nil, fmt.Errorf("--sysctl %s: %w: not namespaced (only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* are)", name, ErrSysctl)
+			return nil, optionError(OptSysctl, name, ErrSysctl.Error()+": not namespaced (only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* are)", ErrSysctl)
 		}
 		out[name] = value
 	}

@@ -37,6 +37,8 @@ type exitCodeError struct {
 	Err  error
 }
 
+func (e *exitCodeError) Unwrap() error { return e.Err }
+
 func (e *exitCodeError) Error() string {
 	if e.Err == nil {
 		return "exit status " + strconv.Itoa(e.Code)
@@ -135,7 +137,7 @@ func execute(ctx context.Context, args []string) int {
 			return code
 		}
 	}
-	fmt.Fprintf(os.Stderr, "lodger: %v\n", err)
+	fmt.Fprintf(os.Stderr, "lodger: %s\n", errorText(err))
 	return code
 }
 
