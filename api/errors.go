@@ -104,6 +104,9 @@ var optionFields = map[container.Option]string{
 	container.OptGroupAdd:    "HostConfig.GroupAdd",
 	container.OptSysctl:      "HostConfig.Sysctls",
 	container.OptExpose:      "Config.ExposedPorts",
+	container.OptName:        "name",
+	container.OptUserns:      "HostConfig.UsernsMode",
+	container.OptPull:        "pull policy",
 }
 
 // errorText is err's message with a refused option called by its field.

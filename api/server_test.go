@@ -451,7 +451,7 @@ func TestOptionErrorsNameTheField(t *testing.T) {
 }
 
 func TestEveryOptionHasAField(t *testing.T) {
-	for o := container.OptSecurityOpt; o <= container.OptExpose; o++ {
+	for o := container.OptSecurityOpt; o <= container.OptPull; o++ {
 		if optionFields[o] == "" {
 			t.Errorf("option %v has no field in optionFields", o)
 		}

@@ -22,6 +22,9 @@ const (
 	OptGroupAdd
 	OptSysctl
 	OptExpose
+	OptName
+	OptUserns
+	OptPull
 )
 
 var optionNames = map[Option]string{
@@ -40,6 +43,9 @@ var optionNames = map[Option]string{
 	OptGroupAdd:    "additional group",
 	OptSysctl:      "sysctl",
 	OptExpose:      "exposed port",
+	OptName:        "name",
+	OptUserns:      "user namespace mode",
+	OptPull:        "pull policy",
 }
 
 func (o Option) String() string {

@@ -203,10 +203,10 @@ func attachRun(store cstorage.Store, id string, opts RunOptions) (int, error) {
 // validName is Docker's rule for container names.
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
-// ValidateName checks a --name; empty means lodger picks one.
+// ValidateName checks a container's name; empty means lodger picks one.
 func ValidateName(name string) error {
 	if name != "" && !validName.MatchString(name) {
-		return fmt.Errorf("--name %q: invalid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit", name)
+		return optionError(OptName, strconv.Quote(name), "invalid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit", nil)
 	}
 	return nil
 }
@@ -304,7 +304,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 			return exec.ExitLodger, err
 		}
 	default:
-		return exec.ExitLodger, invalid(fmt.Errorf("--userns %q: use keep-id (or leave it out for the default mapping)", opts.Userns))
+		return exec.ExitLodger, optionError(OptUserns, strconv.Quote(opts.Userns), "use keep-id (or leave it out for the default mapping)", nil)
 	}
 	if opts.Workdir != "" {
 		if _, err := Workdir(imgspecv1.ImageConfig{}, opts.Workdir); err != nil {
@@ -641,7 +641,7 @@ func checkPullPolicy(p string) error {
 	case "", PullMissing, PullAlways, PullNewer, PullNever:
 		return nil
 	}
-	return fmt.Errorf("--pull %q: use missing, always, newer or never", p)
+	return optionError(OptPull, strconv.Quote(p), "use missing, always, newer or never", nil)
 }
 
 // findOrPull returns the image to run and its configuration, which the

@@ -25,6 +25,9 @@ var optionFlags = map[container.Option]string{
 	container.OptGroupAdd:    "--group-add",
 	container.OptSysctl:      "--sysctl",
 	container.OptExpose:      "--expose",
+	container.OptName:        "--name",
+	container.OptUserns:      "--userns",
+	container.OptPull:        "--pull",
 }
 
 // errorText is err's message with a refused option called by its flag.

@@ -25,7 +25,7 @@ func TestErrorTextNamesTheFlag(t *testing.T) {
 }
 
 func TestEveryOptionHasAFlag(t *testing.T) {
-	for o := container.OptSecurityOpt; o <= container.OptExpose; o++ {
+	for o := container.OptSecurityOpt; o <= container.OptPull; o++ {
 		if optionFlags[o] == "" {
 			t.Errorf("option %v has no flag in optionFlags", o)
 		}
