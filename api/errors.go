@@ -10,6 +10,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/health"
+	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/internal/prunefilter"
@@ -109,6 +110,9 @@ var optionFields = map[container.Option]string{
 	container.OptPull:        "pull policy",
 }
 
+// logFields are the request fields of a log configuration's settings.
+var logFields = map[logfile.Setting]string{logfile.SettingDriver: "HostConfig.LogConfig.Type", logfile.SettingOpt: "HostConfig.LogConfig.Config"}
+
 // errorText is err's message with a refused option called by its field.
 func errorText(err error) string {
 	msg := err.Error()
@@ -117,6 +121,10 @@ func errorText(err error) string {
 		if field, ok := optionFields[oe.Option]; ok {
 			msg = strings.Replace(msg, oe.Error(), oe.Phrase(field), 1)
 		}
+	}
+	var ce *logfile.ConfigError
+	if errors.As(err, &ce) {
+		msg = strings.Replace(msg, ce.Error(), ce.Phrase(logFields[ce.Setting]), 1)
 	}
 	return msg
 }

@@ -25,6 +25,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/logfile"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/netstack/ports"
@@ -447,6 +448,14 @@ func TestOptionErrorsNameTheField(t *testing.T) {
 	writeError(rec, err)
 	if got, want := message(t, rec), `create container: HostConfig.SecurityOpt "bogus": unknown option`; rec.Code != http.StatusBadRequest || got != want {
 		t.Errorf("= %d %q; want 400 %q", rec.Code, got, want)
+	}
+}
+
+func TestLogConfigErrorsNameTheField(t *testing.T) {
+	rec := httptest.NewRecorder()
+	writeError(rec, fmt.Errorf("create container: %w", &logfile.ConfigError{Setting: logfile.SettingDriver, Subject: `"syslog"`, Reason: "unknown driver"}))
+	if got, want := message(t, rec), `create container: HostConfig.LogConfig.Type "syslog": invalid log option: unknown driver`; got != want {
+		t.Errorf("message = %q; want %q", got, want)
 	}
 }
 

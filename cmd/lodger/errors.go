@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/container/logfile"
 )
 
 // optionFlags are the flags of the options the library refuses by name
@@ -30,6 +31,9 @@ var optionFlags = map[container.Option]string{
 	container.OptPull:        "--pull",
 }
 
+// logFlags are the flags of a log configuration's settings.
+var logFlags = map[logfile.Setting]string{logfile.SettingDriver: "--log-driver", logfile.SettingOpt: "--log-opt"}
+
 // errorText is err's message with a refused option called by its flag.
 func errorText(err error) string {
 	msg := err.Error()
@@ -38,6 +42,10 @@ func errorText(err error) string {
 		if flag, ok := optionFlags[oe.Option]; ok {
 			msg = strings.Replace(msg, oe.Error(), oe.Phrase(flag), 1)
 		}
+	}
+	var ce *logfile.ConfigError
+	if errors.As(err, &ce) {
+		msg = strings.Replace(msg, ce.Error(), ce.Phrase(logFlags[ce.Setting]), 1)
 	}
 	return msg
 }

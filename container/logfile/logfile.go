@@ -36,8 +36,47 @@ const (
 // keeps nothing.
 var ErrNotReadable = errors.New("configured logging driver does not support reading")
 
-// ErrInvalid says a --log-driver or --log-opt was refused.
+// ErrInvalid says a log driver or option was refused.
 var ErrInvalid = errors.New("invalid log option")
+
+// Setting says which part of a log configuration a refused value is.
+type Setting int
+
+// The parts of a log configuration.
+const (
+	SettingDriver Setting = iota + 1
+	SettingOpt
+)
+
+func (s Setting) String() string {
+	if s == SettingDriver {
+		return "log driver"
+	}
+	return "log option"
+}
+
+// ConfigError is a log driver or option refused, in neither front end's
+// words: the CLI calls the setting by its flag, the API by its field
+// (Phrase). It is an ErrInvalid.
+type ConfigError struct {
+	Setting Setting
+	// Subject is the value as the message shows it.
+	Subject string
+	Reason  string
+}
+
+func (e *ConfigError) Error() string { return e.Phrase(e.Setting.String()) }
+
+// Phrase is the message with name for the setting.
+func (e *ConfigError) Phrase(name string) string {
+	return name + " " + e.Subject + ": " + ErrInvalid.Error() + ": " + e.Reason
+}
+
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalid }
+
+func configError(s Setting, subject, reason string) error {
+	return &ConfigError{Setting: s, Subject: subject, Reason: reason}
+}
 
 // Options are a container's --log-driver and --log-opt, as its record and
 // the monitor's request keep them.
@@ -84,9 +123,9 @@ func Parse(driver string, opts []string, labels map[string]string, env []string)
 			o.Driver = JSONFile
 		}
 	case "journald", "syslog", "passthrough", "local", "fluentd", "gelf", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries":
-		return o, fmt.Errorf("--log-driver %q: %w: lodger writes json-file (the default), k8s-file or none", driver, ErrInvalid)
+		return o, configError(SettingDriver, strconv.Quote(driver), "lodger writes json-file (the default), k8s-file or none")
 	default:
-		return o, fmt.Errorf("--log-driver %q: %w: unknown driver; use json-file, k8s-file or none", driver, ErrInvalid)
+		return o, configError(SettingDriver, strconv.Quote(driver), "unknown driver; use json-file, k8s-file or none")
 	}
 	envMap := map[string]string{}
 	for _, kv := range env {
@@ -116,22 +155,22 @@ func Parse(driver string, opts []string, labels map[string]string, env []string)
 	for _, kv := range opts {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return o, fmt.Errorf("--log-opt %q: %w: want KEY=VALUE", kv, ErrInvalid)
+			return o, configError(SettingOpt, strconv.Quote(kv), "want KEY=VALUE")
 		}
 		if o.Driver == None {
-			return o, fmt.Errorf("--log-opt %q: %w: the none driver takes no options", kv, ErrInvalid)
+			return o, configError(SettingOpt, strconv.Quote(kv), "the none driver takes no options")
 		}
 		switch k {
 		case "max-size":
 			n, err := units.RAMInBytes(v)
 			if err != nil || n <= 0 {
-				return o, fmt.Errorf("--log-opt %q: %w: max-size wants a size such as 10m", kv, ErrInvalid)
+				return o, configError(SettingOpt, strconv.Quote(kv), "max-size wants a size such as 10m")
 			}
 			o.MaxSize = n
 		case "max-file":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
-				return o, fmt.Errorf("--log-opt %q: %w: max-file wants a number of files, at least 1", kv, ErrInvalid)
+				return o, configError(SettingOpt, strconv.Quote(kv), "max-file wants a number of files, at least 1")
 			}
 			o.MaxFile = n
 		case "labels":
@@ -141,7 +180,7 @@ func Parse(driver string, opts []string, labels map[string]string, env []string)
 		case "labels-regex", "env-regex":
 			re, err := regexp.Compile(v)
 			if err != nil {
-				return o, fmt.Errorf("--log-opt %q: %w: %v", kv, ErrInvalid, err)
+				return o, configError(SettingOpt, strconv.Quote(kv), err.Error())
 			}
 			if k == "labels-regex" {
 				pickRegex(labels, re)
@@ -149,11 +188,11 @@ func Parse(driver string, opts []string, labels map[string]string, env []string)
 				pickRegex(envMap, re)
 			}
 		default:
-			return o, fmt.Errorf("--log-opt %q: %w: lodger knows max-size, max-file, labels, env, labels-regex and env-regex", kv, ErrInvalid)
+			return o, configError(SettingOpt, strconv.Quote(kv), "lodger knows max-size, max-file, labels, env, labels-regex and env-regex")
 		}
 	}
 	if o.MaxFile > 0 && o.MaxSize == 0 {
-		return o, fmt.Errorf("--log-opt max-file: %w: it needs max-size too", ErrInvalid)
+		return o, configError(SettingOpt, "max-file", "it needs max-size too")
 	}
 	return o, nil
 }
