@@ -206,7 +206,7 @@ EOF
 	echo
 	for t in buildah podman; do
 		if ((BUILD_OK[$t])); then
-			printf 'Ratio of medians %s/lodger: (a) **%s×** (target ≥ 3× for buildah: %s), (b) **%s×** (≥ 3×: %s), (c) **%s×**, (d) **%s×** (≥ 3×: %s).\n' "$t" \
+			printf 'Ratio of medians %s/lodger: (a) **%s×** (target ≥ 3×: %s), (b) **%s×** (≥ 3×: %s), (c) **%s×**, (d) **%s×** (≥ 3×: %s).\n' "$t" \
 				"$(build_ratio nocache "$t")" "$(met "$(build_ratio nocache "$t")" ">=" 3)" \
 				"$(build_ratio multi-nocache "$t")" "$(met "$(build_ratio multi-nocache "$t")" ">=" 3)" \
 				"$(build_ratio multi-cached "$t")" \
@@ -215,6 +215,7 @@ EOF
 			printf '%s could not build here: %s\n' "$t" "${BUILD_ERR[$t]}"
 		fi
 	done
+	printf 'buildah reuses every step of (c) (its output says `Using cache` for each, checked by hand with buildah\n1.28.2): its seconds there are its own work per step, no RUN container.\n'
 	printf 'A fully cached lodger build of (b) took %s ms (median; target ≤ 300 ms: %s).\n' \
 		"$(ms "$(field "${BUILD_STATS[multi-cached-lodger]}" 1)")" "$(met "$(field "${BUILD_STATS[multi-cached-lodger]}" 1)" "<=" 0.3)"
 }
