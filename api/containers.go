@@ -478,7 +478,7 @@ func (s *Server) updateContainer(w http.ResponseWriter, r *http.Request) {
 		name := string(rp.Name)
 		if rp.Name == dockercontainer.RestartPolicyDisabled {
 			name = ""
-		} else if _, err := monitor.ParseRestart(name); err != nil {
+		} else if err := (monitor.RestartPolicy{Name: name, MaxRetries: rp.MaximumRetryCount}).Check(); err != nil {
 			writeError(w, badRequest("RestartPolicy %q: use no, on-failure, always or unless-stopped", rp.Name))
 			return
 		}

@@ -122,7 +122,7 @@ func runOptions(req dockercontainer.CreateRequest, name string) (container.RunOp
 	}
 	if hc.RestartPolicy.Name != "" && hc.RestartPolicy.Name != dockercontainer.RestartPolicyDisabled {
 		ro.Restart = monitor.RestartPolicy{Name: string(hc.RestartPolicy.Name), MaxRetries: hc.RestartPolicy.MaximumRetryCount}
-		if _, err := monitor.ParseRestart(string(hc.RestartPolicy.Name)); err != nil {
+		if err := ro.Restart.Check(); err != nil {
 			return ro, nil, badRequest("RestartPolicy %q: use no, on-failure, always or unless-stopped", hc.RestartPolicy.Name)
 		}
 	}

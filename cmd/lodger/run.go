@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack/ports"
 	"github.com/lodger-containers/lodger/storage"
@@ -237,7 +236,7 @@ func (o *runOptions) typed(ro *container.RunOptions) error {
 	if ro.Publish, err = ports.Parse(o.publish); err != nil {
 		return err
 	}
-	if ro.Restart, err = monitor.ParseRestart(o.restart); err != nil {
+	if ro.Restart, err = parseRestart(o.restart); err != nil {
 		return err
 	}
 	if ro.Process.Labels, err = keyValues("--label", o.labels); err != nil {

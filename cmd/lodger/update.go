@@ -11,7 +11,6 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/container/monitor"
 )
 
 // updateOptions are Docker's update flags.
@@ -90,7 +89,7 @@ func (o *updateOptions) options(flags *pflag.FlagSet) (container.UpdateOptions, 
 		return uo, nil, errors.New("you must provide one or more flags when using this command")
 	}
 	if flags.Changed("restart") {
-		p, err := monitor.ParseRestart(o.restart)
+		p, err := parseRestart(o.restart)
 		if err != nil {
 			return uo, nil, err
 		}

@@ -2,11 +2,10 @@ package monitor
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 )
 
 // RestartPolicy is --restart: no, on-failure[:N], always, unless-stopped.
@@ -15,30 +14,27 @@ type RestartPolicy struct {
 	MaxRetries int    `json:"maxRetries,omitempty"`
 }
 
-// ParseRestart reads a --restart value.
-func ParseRestart(v string) (RestartPolicy, error) {
-	name, n, hasN := strings.Cut(v, ":")
-	p := RestartPolicy{Name: name}
-	switch name {
-	case "", "no":
-		p.Name = ""
-	case "always", "unless-stopped":
+// ErrRestartPolicy says a restart policy is not one lodger knows.
+var ErrRestartPolicy = errors.New("invalid restart policy")
+
+// Check refuses a policy lodger does not know (ErrRestartPolicy, with
+// what to give instead): a name other than "", no, on-failure, always
+// and unless-stopped, a negative retry count, or a count with a policy
+// other than on-failure.
+func (p RestartPolicy) Check() error {
+	switch p.Name {
+	case "", "no", "always", "unless-stopped":
+		if p.MaxRetries != 0 {
+			return fmt.Errorf("%w: only on-failure takes a retry count", ErrRestartPolicy)
+		}
 	case "on-failure":
-		if hasN {
-			max, err := strconv.Atoi(n)
-			if err != nil || max < 0 {
-				return p, fmt.Errorf("--restart %q: the retry count must be a number >= 0", v)
-			}
-			p.MaxRetries = max
-			return p, nil
+		if p.MaxRetries < 0 {
+			return fmt.Errorf("%w: the retry count must be a number >= 0", ErrRestartPolicy)
 		}
 	default:
-		return p, fmt.Errorf("--restart %q: use no, on-failure[:N], always or unless-stopped", v)
+		return fmt.Errorf("%w %q: use no, on-failure[:N], always or unless-stopped", ErrRestartPolicy, p.Name)
 	}
-	if hasN {
-		return p, fmt.Errorf("--restart %q: only on-failure takes a retry count", v)
-	}
-	return p, nil
+	return nil
 }
 
 // again decides whether the monitor starts the container again after it

@@ -1,8 +1,10 @@
 package monitor
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,29 +125,14 @@ func TestPausedMark(t *testing.T) {
 }
 
 func TestRestartPolicy(t *testing.T) {
-	for _, tc := range []struct {
-		in      string
-		want    RestartPolicy
-		wantErr bool
-	}{
-		{"", RestartPolicy{}, false},
-		{"no", RestartPolicy{}, false},
-		{"always", RestartPolicy{Name: "always"}, false},
-		{"unless-stopped", RestartPolicy{Name: "unless-stopped"}, false},
-		{"on-failure", RestartPolicy{Name: "on-failure"}, false},
-		{"on-failure:3", RestartPolicy{Name: "on-failure", MaxRetries: 3}, false},
-		{"on-failure:-1", RestartPolicy{}, true},
-		{"on-failure:x", RestartPolicy{}, true},
-		{"always:3", RestartPolicy{}, true},
-		{"sometimes", RestartPolicy{}, true},
-	} {
-		got, err := ParseRestart(tc.in)
-		if (err != nil) != tc.wantErr {
-			t.Errorf("ParseRestart(%q) error %v, want error %v", tc.in, err, tc.wantErr)
-			continue
+	for _, p := range []RestartPolicy{{}, {Name: "no"}, {Name: "always"}, {Name: "unless-stopped"}, {Name: "on-failure"}, {Name: "on-failure", MaxRetries: 3}} {
+		if err := p.Check(); err != nil {
+			t.Errorf("%+v.Check() = %v; want nil", p, err)
 		}
-		if err == nil && got != tc.want {
-			t.Errorf("ParseRestart(%q) = %+v, want %+v", tc.in, got, tc.want)
+	}
+	for _, p := range []RestartPolicy{{Name: "on-failure", MaxRetries: -1}, {Name: "always", MaxRetries: 3}, {Name: "sometimes"}} {
+		if err := p.Check(); !errors.Is(err, ErrRestartPolicy) || strings.Contains(err.Error(), "--") {
+			t.Errorf("%+v.Check() = %v; want ErrRestartPolicy naming no flag", p, err)
 		}
 	}
 	for _, tc := range []struct {
