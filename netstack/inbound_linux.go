@@ -1,6 +1,7 @@
 package netstack
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -289,7 +290,7 @@ func (st *Stack) dialKernel(from, to netip.AddrPort, bound func(netip.AddrPort))
 		}
 		bound(addrPort(sa))
 	}
-	if err := connectNonblock(f, sockaddr(fam, to), st.cfg.DialTimeout); err != nil {
+	if err := connectNonblock(st.ctx, f, sockaddr(fam, to), st.cfg.DialTimeout); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("connect to the container's port %d: %w", to.Port(), err)
 	}
@@ -297,8 +298,14 @@ func (st *Stack) dialKernel(from, to netip.AddrPort, bound func(netip.AddrPort))
 }
 
 // connectNonblock connects the non-blocking socket f in the runtime's
-// poller, waiting at most timeout.
-func connectNonblock(f *os.File, to unix.Sockaddr, timeout time.Duration) error {
+// poller, waiting at most timeout, and no longer than ctx lasts: the
+// stack's, which ends when the container does. A connect whose answer
+// never comes (a client that came before the container's server
+// listened: the refusal, addressed to the client's address, leaves by the
+// container's link) otherwise held the stack's Close, and so the
+// container's stop, for the whole timeout (seen as 10 s stops after
+// testcontainers' port check).
+func connectNonblock(ctx context.Context, f *os.File, to unix.Sockaddr, timeout time.Duration) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -306,6 +313,8 @@ func connectNonblock(f *os.File, to unix.Sockaddr, timeout time.Duration) error 
 	if err := f.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
+	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Now()) })
+	defer stop()
 	started := false
 	var cerr error
 	err = rc.Write(func(fd uintptr) bool {
