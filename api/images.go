@@ -245,7 +245,13 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	container.EmitPull(ref, id)
-	bs.status("Digest: sha256:%s", id)
+	// Docker's Digest line is the manifest's digest, which a client may
+	// pin (NAME@sha256:...); the image ID is the configuration's.
+	if img, err := s.o.Store.Image(id); err == nil && img.Digest != "" {
+		bs.status("Digest: %s", img.Digest)
+	} else {
+		bs.status("Digest: sha256:%s", id)
+	}
 	bs.status("Status: Downloaded newer image for %s", reference.FamiliarString(tagged))
 }
 

@@ -992,6 +992,11 @@ func TestAPIPullPushProgress(t *testing.T) {
 	if !slices.Contains(statuses, "Status: Downloaded newer image for "+busybox) {
 		t.Errorf("pull statuses %q; want Docker's last one", statuses)
 	}
+	// The Digest line is the manifest's, which pins the image by name.
+	digest := strings.TrimSpace(e.lodger(t, "images", "--digests", "--format", "{{.Digest}}").stdout)
+	if !strings.HasPrefix(digest, "sha256:") || !slices.Contains(statuses, "Digest: "+digest) {
+		t.Errorf("pull statuses %q; want Digest: %s (the manifest's digest)", statuses, digest)
+	}
 	// Again: every layer is there already.
 	_, body = s.raw(t, "POST", "/v1.44/images/create?fromImage="+url.QueryEscape(busybox), "")
 	per, _ = read(body)
