@@ -18,6 +18,7 @@
 API_PINGS=${BENCH_API_PINGS:-200}
 API_RUNS=${BENCH_API_RUNS:-20}
 API_CYCLES=${BENCH_API_CYCLES:-15}
+API_ROUNDS=3
 
 # api_pid NAME...: the pid of this run's system service (its command line
 # names WORK: BENCH_USER may run other services, e2e tests' too) whose
@@ -106,7 +107,7 @@ bench_api() {
 		as_user apiping "$sock" "$API_PINGS" >"$RESULTS/api-goping-$t.times" || die "apiping on $t's socket failed"
 		API_STATS[goping-$t]=$(stats "$RESULTS/api-goping-$t.times")
 	done
-	local names=() cmds=() rounds=3 per r order args
+	local names=() cmds=() rounds=$API_ROUNDS per r order args
 	for t in "${tools[@]}"; do
 		sock=$lsock
 		[[ $t == podman ]] && sock=$psock
@@ -208,7 +209,7 @@ socket and at \`podman system service --time 0\`'s (podman $V_PODMAN, configured
 hyperfine rounds whose order alternates. testcontainers-go's cycle (tests/tcgo's
 \`BenchmarkCycle\`: start a busybox httpd container, wait for its port with
 \`wait.ForListeningPort\`, \`Terminate\`; Ryuk off) is $API_CYCLES cycles per socket in
-$rounds rounds of alternating order. Times in milliseconds.
+$API_ROUNDS rounds of alternating order. Times in milliseconds.
 
 | request | median | mean | min | max | runs |
 | --- | --- | --- | --- | --- | --- |

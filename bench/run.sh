@@ -70,7 +70,9 @@ DEBIAN_TAG=minbase
 DEBIAN_IMG=$REGISTRY/$DEBIAN_REPO:$DEBIAN_TAG
 SUITE=bookworm
 PACKAGES=(podman buildah runc slirp4netns passt debootstrap hyperfine docker-registry
-	busybox-static uidmap curl time jq iperf3 iproute2)
+	busybox-static uidmap curl time jq iperf3 iproute2
+	# podman's --init (the testcontainers-go cycle of bench/api.sh runs with one).
+	catatonit)
 # The module's build tags keep cgo C libraries (gpgme, btrfs) out; the file
 # buildtags spells them.
 GOFLAGS=-tags=$(grep -vE '^(#|$)' "$REPO/buildtags")
