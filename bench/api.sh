@@ -208,8 +208,8 @@ socket and at \`podman system service --time 0\`'s (podman $V_PODMAN, configured
 \`time_total\` times them and as a Go client (\`bench/apiping\`, without curl's own set-up) does; \`docker run --rm $BUSYBOX_IMG true\` is $API_RUNS runs per socket in
 hyperfine rounds whose order alternates. testcontainers-go's cycle (tests/tcgo's
 \`BenchmarkCycle\`: start a busybox httpd container, wait for its port with
-\`wait.ForListeningPort\`, \`Terminate\`; Ryuk off) is $API_CYCLES cycles per socket in
-$API_ROUNDS rounds of alternating order. Times in milliseconds.
+\`wait.ForListeningPort\`, \`Terminate\`; Ryuk off) is $API_CYCLES cycles per socket, plus the one
+Go's benchmark runs first in each of $API_ROUNDS rounds of alternating order. Times in milliseconds.
 
 | request | median | mean | min | max | runs |
 | --- | --- | --- | --- | --- | --- |
