@@ -587,6 +587,9 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		stmu.Lock()
 		defer stmu.Unlock()
 		st.Status, st.Pid, st.StartedAt = monitor.StatusRunning, pid, time.Now().UTC()
+		if healthcheck != nil && healthcheck.Args() != nil {
+			_ = monitor.ResetHealth(runDir) // starting, before the state says running
+		}
 		_ = monitor.SaveState(runDir, st)
 		Journal().Emit(events.Container, "start", id, attrs)
 		if healthcheck != nil {

@@ -105,7 +105,9 @@ func CheckOnce(ctx context.Context, spec *specs.Spec, pid int, args []string, ti
 // started, until ctx ends: at the start interval during the start period,
 // at the interval after. Each result goes into the health state in runDir
 // (RecordHealth), which `healthcheck run` writes too; changed is called
-// with the state whenever a result changed its status.
+// with the state whenever a result changed its status. The caller has
+// reset the health state (ResetHealth) before the container showed as
+// running.
 func CheckHealth(ctx context.Context, cfg health.Config, spec *specs.Spec, pid int, started time.Time, runDir string, changed func(health.State)) {
 	args := cfg.Args()
 	if args == nil {
@@ -113,9 +115,6 @@ func CheckHealth(ctx context.Context, cfg health.Config, spec *specs.Spec, pid i
 	}
 	cfg = cfg.WithDefaults()
 	st := *health.NewState()
-	if err := ResetHealth(runDir); err != nil {
-		return
-	}
 	for {
 		select {
 		case <-ctx.Done():

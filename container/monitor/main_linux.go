@@ -242,6 +242,12 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		st.Cgroup = &group
 	}
 	st.FinishedAt = time.Time{}
+	// The health state is "starting" before the container shows as running
+	// (and before run -d returns): an inspect right after must not find a
+	// container with a check and no health state.
+	if req.Health != nil && req.Health.Args() != nil {
+		_ = ResetHealth(runDir)
+	}
 	if err := SaveState(runDir, *st); err != nil {
 		_ = p.Signal(syscall.SIGKILL)
 		_, _ = p.Wait()
