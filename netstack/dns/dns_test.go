@@ -784,3 +784,28 @@ func TestUpstreams(t *testing.T) {
 		t.Errorf("Config.Dial used %d times, want 2 (the client's own server only)", n)
 	}
 }
+
+// A resolver whose Names name a client's own servers but that was given
+// no Dial (no policy to reach them under) asks none of them from the
+// host: the client gets SERVFAIL, and the server sees no query.
+func TestUpstreamsWithoutDialFailClosed(t *testing.T) {
+	var asked atomic.Int32
+	own := newUpstream(t, func(q []byte, tcp bool) [][]byte {
+		asked.Add(1)
+		return [][]byte{answerA(t, q, "198.51.100.9", nil)}
+	})
+	client := netip.MustParseAddr("10.89.1.7")
+	r := newResolver(t, Config{
+		Names: upstreamNames{fakeNames: fakeNames{}, from: client, servers: []netip.AddrPort{own.addr}},
+	})
+	msg, err := r.AnswerFrom(t.Context(), query(t, 9, "example.com.", dnsmessage.TypeA), false, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parse(t, msg); got.RCode != dnsmessage.RCodeServerFailure || len(got.Answers) != 0 {
+		t.Errorf("reply %+v, want SERVFAIL and no answer", got)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the client's server was asked %d times from the host, want 0", n)
+	}
+}

@@ -16,6 +16,8 @@ import (
 // errMismatch is a TCP reply to some other query.
 var errMismatch = errors.New("reply ID does not match the query")
 
+var errNoDial = errors.New("a client's own nameserver, and no policy to dial it under")
+
 // forward sends query unchanged to each upstream in turn and returns the
 // first useful reply. SERVFAIL and REFUSED count as failures worth trying
 // the next server for, as glibc does; if every server fails that way the
@@ -77,9 +79,14 @@ func (r *Resolver) exchange(ctx context.Context, server netip.AddrPort, query []
 	}
 	var c net.Conn
 	var err error
-	if own && r.cfg.Dial != nil {
+	switch {
+	case own && r.cfg.Dial == nil:
+		// A client's servers are reached only under its policy: a
+		// resolver built without one dials none of them from the host.
+		err = errNoDial
+	case own:
 		c, err = r.cfg.Dial(ctx, network, server)
-	} else {
+	default:
 		var d net.Dialer
 		c, err = d.DialContext(ctx, network, server.String())
 	}
