@@ -85,26 +85,11 @@ func CommitStep(ctx context.Context, store cstorage.Store, layer io.Reader, o St
 		cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
 	}
 	cfg.Created = &now
-	cfg.RootFS = imgspecv1.RootFS{Type: "layers"}
-	for _, cl := range chain {
-		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, cl.UncompressedDigest)
-	}
-	// A base whose history tells of fewer layers than it has gets an
-	// empty entry for each one missing, so that the entries line up with
-	// the layers.
-	steps := 0
-	for _, h := range cfg.History {
-		if !h.EmptyLayer {
-			steps++
-		}
-	}
-	want := len(chain)
+	below := len(chain)
 	if layer != nil {
-		want--
+		below--
 	}
-	for ; steps < want; steps++ {
-		cfg.History = append(cfg.History, imgspecv1.History{})
-	}
+	setLayers(&cfg.Image, chain, below)
 	if o.History != nil {
 		h := *o.History
 		h.Created = &now

@@ -116,23 +116,7 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 		o.Config(&cfg.Config)
 	}
 	ApplyChanges(&cfg.Config, o.Changes)
-	cfg.RootFS.Type = "layers"
-	cfg.RootFS.DiffIDs = nil
-	for _, cl := range chain {
-		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, cl.UncompressedDigest)
-	}
-	// A base whose history tells of fewer layers than it has (none, for
-	// many images) gets an empty entry for each one missing, so that the
-	// new entry is the new layer's.
-	steps := 0
-	for _, h := range cfg.History {
-		if !h.EmptyLayer {
-			steps++
-		}
-	}
-	for ; steps < len(chain)-1; steps++ {
-		cfg.History = append(cfg.History, imgspecv1.History{})
-	}
+	setLayers(cfg, chain, len(chain)-1)
 	cfg.History = append(cfg.History, imgspecv1.History{Created: &now, CreatedBy: o.CreatedBy, Author: o.Author, Comment: o.Comment})
 	configBlob, err := json.Marshal(cfg)
 	if err != nil {
@@ -144,6 +128,27 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 	}
 	ok = true
 	return id, nil
+}
+
+// setLayers makes cfg's rootfs the layers of chain (bottom first), and
+// pads its history to tell of the below layers under the new one: a base
+// whose history tells of fewer layers than it has (none, for many images)
+// gets an empty entry for each one missing, so that the entry appended
+// next is the new layer's.
+func setLayers(cfg *imgspecv1.Image, chain []*cstorage.Layer, below int) {
+	cfg.RootFS = imgspecv1.RootFS{Type: "layers"}
+	for _, cl := range chain {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, cl.UncompressedDigest)
+	}
+	steps := 0
+	for _, h := range cfg.History {
+		if !h.EmptyLayer {
+			steps++
+		}
+	}
+	for ; steps < below; steps++ {
+		cfg.History = append(cfg.History, imgspecv1.History{})
+	}
 }
 
 // storeImage makes the image record of configBlob over the layers chain
