@@ -409,12 +409,7 @@ func (n *names) endpoints() []network.Endpoint {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if time.Since(n.checked) > 100*time.Millisecond {
-		n.checked = time.Now()
-		if fi, err := os.Stat(n.record); err == nil && (!fi.ModTime().Equal(n.stamp) || fi.Size() != n.size) {
-			if rec, err := network.ReadRecord(n.record); err == nil {
-				n.net, n.stamp, n.size = rec, fi.ModTime(), fi.Size()
-			}
-		}
+		n.readRecordLocked()
 		// A container that just started: its veth may be newer than the
 		// last link event the watcher saw.
 		if time.Since(n.seen) > 100*time.Millisecond {
@@ -432,6 +427,16 @@ func (n *names) endpoints() []network.Endpoint {
 	// The same order every time, for round-robin clients to rotate.
 	slices.SortFunc(out, func(a, b network.Endpoint) int { return compareStrings(a.ContainerID, b.ContainerID) })
 	return out
+}
+
+// readRecordLocked reads the network's record again if it changed.
+func (n *names) readRecordLocked() {
+	n.checked = time.Now()
+	if fi, err := os.Stat(n.record); err == nil && (!fi.ModTime().Equal(n.stamp) || fi.Size() != n.size) {
+		if rec, err := network.ReadRecord(n.record); err == nil {
+			n.net, n.stamp, n.size = rec, fi.ModTime(), fi.Size()
+		}
+	}
 }
 
 func compareStrings(a, b string) int {
@@ -525,16 +530,28 @@ func lookup(eps []network.Endpoint, name string) (v4, v6 []netip.Addr, ok bool) 
 // Upstreams are the --dns servers of the container asking from from:
 // its names outside the network go to them instead of the host's
 // resolvers.
+//
+// A container that just started may ask before the gateway has read
+// the record or seen its veth: one that is not found is looked for once
+// more after both are read again, so that its first queries do not go
+// to the host's resolvers.
 func (n *names) Upstreams(from netip.Addr) []netip.AddrPort {
-	for _, e := range n.endpoints() {
-		if e.IPv4 != from && e.IPv6 != from {
-			continue
+	for try := 0; try < 2; try++ {
+		if try == 1 {
+			n.mu.Lock()
+			n.checked, n.seen = time.Time{}, time.Time{}
+			n.mu.Unlock()
 		}
-		var out []netip.AddrPort
-		for _, a := range e.DNS {
-			out = append(out, netip.AddrPortFrom(a, 53))
+		for _, e := range n.endpoints() {
+			if e.IPv4 != from && e.IPv6 != from {
+				continue
+			}
+			var out []netip.AddrPort
+			for _, a := range e.DNS {
+				out = append(out, netip.AddrPortFrom(a, 53))
+			}
+			return out
 		}
-		return out
 	}
 	return nil
 }
