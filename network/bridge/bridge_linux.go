@@ -429,7 +429,7 @@ func plug(ctrPath string, a Attachment) error {
 	}
 	if a.Interface == "" {
 		// A live connect: the next ethN the container does not have.
-		links, err := ch.LinkList()
+		links, err := linkList(ch)
 		if err != nil {
 			return fmt.Errorf("list interfaces: %w", err)
 		}
@@ -513,7 +513,7 @@ func detach(ctrPath string, mac string) error {
 		return err
 	}
 	defer ch.Close()
-	links, err := ch.LinkList()
+	links, err := linkList(ch)
 	if err != nil {
 		return fmt.Errorf("list interfaces: %w", err)
 	}
@@ -579,13 +579,25 @@ func gatewayRunning(dir string) bool {
 	return false // we got it: nobody holds it (closing drops it)
 }
 
+// linkList lists h's links. A dump that links changed under (as when
+// many containers attach at once) comes back marked interrupted and
+// perhaps incomplete: it is taken again, up to 20 times.
+func linkList(h *netlink.Handle) ([]netlink.Link, error) {
+	for i := 0; ; i++ {
+		links, err := h.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) || i == 20 {
+			return links, err
+		}
+	}
+}
+
 // bridgePorts counts the veths on the bridge (the gateway's TAP left out).
 func bridgePorts(h *netlink.Handle) (int, map[string]bool, error) {
 	br, err := h.LinkByName(BridgeName)
 	if err != nil {
 		return 0, nil, err
 	}
-	links, err := h.LinkList()
+	links, err := linkList(h)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -321,6 +321,10 @@ func openGatewayTAP(nsPath string, mtu int) (*os.File, error) {
 // its bridge for gatewayLinger; it then holds the network's lock, so no
 // Attach counts on this gateway from there on (the lock goes with the
 // process).
+// gatewayPoll is how often the gateway looks at its bridge's ports
+// without a link event.
+const gatewayPoll = 2 * time.Second
+
 func watch(dir, record, nsPath string, h *netlink.Handle, names *names) {
 	updates := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})
@@ -329,23 +333,42 @@ func watch(dir, record, nsPath string, h *netlink.Handle, names *names) {
 	_ = inNetns(nsPath, func() error { return netlink.LinkSubscribe(updates, done) })
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
-	tick := time.NewTicker(2 * time.Second)
+	tick := time.NewTicker(gatewayPoll)
 	defer tick.Stop()
 	var idleSince time.Time
+	failed := 0 // listings of the bridge's ports that failed in a row
 	for {
 		select {
-		case <-sigs:
+		case sig := <-sigs:
+			log.Printf("gateway: exiting on %v", sig)
 			return
-		case <-updates:
+		case _, ok := <-updates:
+			if !ok {
+				// The subscription failed (its socket overflowed, as
+				// when many veths come at once): the ticker goes on
+				// alone, rather than a closed channel spinning the loop.
+				log.Printf("gateway: link events stopped; polling every %s", gatewayPoll)
+				updates = nil
+			}
 		case <-tick.C:
 		}
 		if _, err := os.Stat(record); errors.Is(err, os.ErrNotExist) {
-			return // the network was removed
+			log.Printf("gateway: exiting: the network was removed")
+			return
 		}
 		count, present, err := bridgePorts(h)
 		if err != nil {
-			return // the namespace is gone
+			var gone netlink.LinkNotFoundError
+			if failed++; errors.As(err, &gone) || failed > 30 {
+				log.Printf("gateway: exiting: the bridge's ports: %v", err)
+				return
+			}
+			// Not a reason to leave the containers without their
+			// gateway: the next tick or event looks again.
+			log.Printf("gateway: list the bridge's ports: %v", err)
+			continue
 		}
+		failed = 0
 		names.setPresent(present)
 		if count > 0 {
 			idleSince = time.Time{}
@@ -362,12 +385,13 @@ func watch(dir, record, nsPath string, h *netlink.Handle, names *names) {
 		if err != nil {
 			continue
 		}
-		if count, _, err := bridgePorts(h); err == nil && count > 0 {
+		if count, _, err := bridgePorts(h); err != nil || count > 0 {
 			unlock()
 			idleSince = time.Time{}
 			continue
 		}
 		_ = os.Remove(filepath.Join(dir, gatewayPidFile))
+		log.Printf("gateway: exiting: no container for %s", gatewayLinger)
 		return // with the lock: released when the process exits
 	}
 }

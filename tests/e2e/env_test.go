@@ -234,10 +234,33 @@ type result struct {
 	stdout string
 	stderr string
 	code   int
+	logs   string // the end of each log a failed command's error names
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("$ lodger %s\nexit %d\n--- stdout\n%s--- stderr\n%s---", shellQuote(r.args), r.code, r.stdout, r.stderr)
+	return fmt.Sprintf("$ lodger %s\nexit %d\n--- stdout\n%s--- stderr\n%s---%s", shellQuote(r.args), r.code, r.stdout, r.stderr, r.logs)
+}
+
+// namedLog matches a log file an error message points the user to, as
+// "(see /run/…/gateway.log)".
+var namedLog = regexp.MustCompile(`\(see (/[^ )]+\.log)\)`)
+
+// namedLogs is the last 4 KiB of each log that stderr names: the test's
+// directories are gone when its failure is read.
+func namedLogs(stderr string) string {
+	var b strings.Builder
+	for _, m := range namedLog.FindAllStringSubmatch(stderr, 3) {
+		data, err := os.ReadFile(m[1])
+		if err != nil {
+			fmt.Fprintf(&b, "\n--- %s: %v", m[1], err)
+			continue
+		}
+		if len(data) > 4096 {
+			data = data[len(data)-4096:]
+		}
+		fmt.Fprintf(&b, "\n--- %s\n%s---", m[1], data)
+	}
+	return b.String()
 }
 
 func shellQuote(args []string) string {
@@ -306,6 +329,9 @@ func (c call) do(args ...string) (result, error) {
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	r := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
+	if err != nil {
+		r.logs = namedLogs(r.stderr)
+	}
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
