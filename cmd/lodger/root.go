@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	cstorage "go.podman.io/storage"
@@ -46,7 +48,79 @@ func (e *exitCodeError) Error() string {
 	return e.Err.Error()
 }
 
+// newRootCommand is lodger's whole command tree (help, completion and
+// docs/cli read it).
 func newRootCommand() *cobra.Command {
+	root := newBareRoot()
+	for _, c := range topCommands {
+		root.AddCommand(c.newCmd())
+	}
+	return root
+}
+
+// newRootFor is the tree a command line needs: the root with only the
+// command args name, or the whole tree when they name none of
+// topCommands (help, completion, a typo that cobra offers suggestions
+// for, a flag before the command that the root does not take). Building
+// every command (all their flags: pflag formats each string-array flag's
+// default through encoding/csv and a fresh 4 KiB buffer) cost every
+// command 0.9 MB of fresh heap, 290 of `lodger version`'s 1280 page
+// faults: see docs/architecture.md, "Start-up".
+func newRootFor(args []string) *cobra.Command {
+	root := newBareRoot()
+	if c := findTopCommand(commandWord(root, args)); c != nil {
+		root.AddCommand(c.newCmd())
+		return root
+	}
+	for _, c := range topCommands {
+		root.AddCommand(c.newCmd())
+	}
+	return root
+}
+
+// commandWord is the word of args cobra finds the top command by: the
+// first that is not one of the root's flags or their values; "" when
+// args have none, or something the root's flags do not explain (-h,
+// --help, --, an unknown flag) comes first.
+func commandWord(root *cobra.Command, args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			return a
+		}
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		f := root.PersistentFlags().Lookup(name)
+		if !strings.HasPrefix(a, "--") || f == nil {
+			return ""
+		}
+		if !hasValue && f.NoOptDefVal == "" {
+			i++ // the flag's value is the next word
+		}
+	}
+	return ""
+}
+
+// topCommand is one of lodger's commands with the names that call it,
+// known without building it.
+type topCommand struct {
+	names  []string // its Name(), then its Aliases
+	newCmd func() *cobra.Command
+}
+
+func findTopCommand(word string) *topCommand {
+	if word == "" {
+		return nil
+	}
+	for i := range topCommands {
+		if slices.Contains(topCommands[i].names, word) {
+			return &topCommands[i]
+		}
+	}
+	return nil
+}
+
+// newBareRoot is the root command and its global flags, no commands.
+func newBareRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "lodger",
 		Short: "Run containers without a daemon and without root",
@@ -64,63 +138,66 @@ registries or archives, containers run in a user namespace mapped from your
 	}
 	root.PersistentFlags().StringVar(&global.root, "root", "", "storage graph root (default $XDG_DATA_HOME/lodger/storage)")
 	root.PersistentFlags().StringVar(&global.driver, "storage-driver", "", "storage driver: overlay, fuse-overlayfs or vfs (default: automatic)")
-	root.AddCommand(
-		newVersionCommand(),
-		newUnshareCommand(),
-		newSystemCommand(),
-		newInfoCommand(),
-		newPullCommand(),
-		newImagesCommand(),
-		newRmiCommand(),
-		newRunCommand(),
-		newPsCommand(),
-		newRmCommand(),
-		newVolumeCommand(),
-		newNetworkCommand(),
-		newCreateCommand(),
-		newStartCommand(),
-		newExecCommand(),
-		newAttachCommand(),
-		newLogsCommand(),
-		newEventsCommand(),
-		newHealthcheckCommand(),
-		newWaitCommand(),
-		newStopCommand(),
-		newRestartCommand(),
-		newKillCommand(),
-		newPauseCommand(),
-		newUnpauseCommand(),
-		newUpdateCommand(),
-		newDiffCommand(),
-		newStatsCommand(),
-		newInspectCommand(),
-		newCpCommand(),
-		newTopCommand(),
-		newRenameCommand(),
-		newPortCommand(),
-		newContainerCommand(),
-		newTagCommand(),
-		newUntagCommand(),
-		newPushCommand(),
-		newSaveCommand(),
-		newLoadCommand(),
-		newLoginCommand(),
-		newLogoutCommand(),
-		newSearchCommand(),
-		newHistoryCommand(),
-		newImportCommand(),
-		newExportCommand(),
-		newCommitCommand(),
-		newBuildCommand(),
-		newBuilderCommand(),
-		newImageCommand(),
-	)
 	return root
+}
+
+// topCommands are lodger's commands (TestTopCommands checks the names
+// against what each builds).
+var topCommands = []topCommand{
+	{[]string{"version"}, newVersionCommand},
+	{[]string{"unshare"}, newUnshareCommand},
+	{[]string{"system"}, newSystemCommand},
+	{[]string{"info"}, newInfoCommand},
+	{[]string{"pull"}, newPullCommand},
+	{[]string{"images", "image-list"}, newImagesCommand},
+	{[]string{"rmi"}, newRmiCommand},
+	{[]string{"run"}, newRunCommand},
+	{[]string{"ps"}, newPsCommand},
+	{[]string{"rm"}, newRmCommand},
+	{[]string{"volume"}, newVolumeCommand},
+	{[]string{"network"}, newNetworkCommand},
+	{[]string{"create"}, newCreateCommand},
+	{[]string{"start"}, newStartCommand},
+	{[]string{"exec"}, newExecCommand},
+	{[]string{"attach"}, newAttachCommand},
+	{[]string{"logs"}, newLogsCommand},
+	{[]string{"events"}, newEventsCommand},
+	{[]string{"healthcheck"}, newHealthcheckCommand},
+	{[]string{"wait"}, newWaitCommand},
+	{[]string{"stop"}, newStopCommand},
+	{[]string{"restart"}, newRestartCommand},
+	{[]string{"kill"}, newKillCommand},
+	{[]string{"pause"}, newPauseCommand},
+	{[]string{"unpause"}, newUnpauseCommand},
+	{[]string{"update"}, newUpdateCommand},
+	{[]string{"diff"}, newDiffCommand},
+	{[]string{"stats"}, newStatsCommand},
+	{[]string{"inspect"}, newInspectCommand},
+	{[]string{"cp"}, newCpCommand},
+	{[]string{"top"}, newTopCommand},
+	{[]string{"rename"}, newRenameCommand},
+	{[]string{"port"}, newPortCommand},
+	{[]string{"container"}, newContainerCommand},
+	{[]string{"tag"}, newTagCommand},
+	{[]string{"untag"}, newUntagCommand},
+	{[]string{"push"}, newPushCommand},
+	{[]string{"save"}, newSaveCommand},
+	{[]string{"load"}, newLoadCommand},
+	{[]string{"login"}, newLoginCommand},
+	{[]string{"logout"}, newLogoutCommand},
+	{[]string{"search"}, newSearchCommand},
+	{[]string{"history"}, newHistoryCommand},
+	{[]string{"import"}, newImportCommand},
+	{[]string{"export"}, newExportCommand},
+	{[]string{"commit"}, newCommitCommand},
+	{[]string{"build"}, newBuildCommand},
+	{[]string{"builder"}, newBuilderCommand},
+	{[]string{"image"}, newImageCommand},
 }
 
 // execute runs the command line and returns the process exit code.
 func execute(ctx context.Context, args []string) int {
-	root := newRootCommand()
+	root := newRootFor(args)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
