@@ -31,7 +31,6 @@ import (
 	"go.podman.io/image/v5/signature"
 	storageTransport "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/transports"
-	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/configfile"
@@ -188,7 +187,7 @@ func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (str
 	defer func() { _ = policy.Destroy() }()
 
 	if HasTransport(ref) && !strings.HasPrefix(ref, "docker://") {
-		src, err := alltransports.ParseImageName(ref)
+		src, err := parseImageName(ref)
 		if err != nil {
 			return "", &MalformedError{Ref: ref, Err: err}
 		}
@@ -203,7 +202,7 @@ func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (str
 	var errs []error
 	var tried []string
 	for _, c := range resolved.PullCandidates {
-		src, err := alltransports.ParseImageName("docker://" + c.Value.String())
+		src, err := parseImageName("docker://" + c.Value.String())
 		if err != nil {
 			return "", &MalformedError{Ref: ref, Err: err}
 		}

@@ -9,7 +9,6 @@ import (
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/docker/reference"
 	storageTransport "go.podman.io/image/v5/storage"
-	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 )
@@ -99,7 +98,7 @@ func Push(ctx context.Context, store cstorage.Store, src, dest string, o Options
 		}
 		dest = "docker://" + reference.TagNameOnly(named).String()
 	}
-	destRef, err := alltransports.ParseImageName(dest)
+	destRef, err := parseImageName(dest)
 	if err != nil {
 		return "", &MalformedError{Ref: dest, Err: err}
 	}

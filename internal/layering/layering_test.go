@@ -7,6 +7,9 @@
 //     which holds an idle API service's socket, link no storage, image,
 //     build or API code and no CLI framework: what they map is what an
 //     idle container, an idle user and an idle service cost.
+//   - lodger itself links only the image transports it accepts: not
+//     containers/image's alltransports, whose docker-daemon transport
+//     brings the moby client and OpenTelemetry into every command's start.
 //   - Libraries never import cobra or pflag: the flag grammar lives in
 //     cmd/ (style.md, rules 2 and 14).
 //   - The API server and the CLI are two front ends over the same
@@ -106,6 +109,33 @@ func TestLongLivedProcessesLinkNoImageCode(t *testing.T) {
 				t.Errorf("%s links %q: it must stay small (see docs/architecture.md, Layout)", bin, bad)
 			}
 		})
+	}
+}
+
+// TestCLILinksOnlyItsTransports: every lodger command pays its packages'
+// initialisation (docs/architecture.md, "Start-up"), so cmd/lodger links
+// none of the transports lodger never accepts.
+func TestCLILinksOnlyItsTransports(t *testing.T) {
+	unused := []string{
+		"go.podman.io/image/v5/transports/alltransports",
+		"go.podman.io/image/v5/docker/daemon",
+		"go.podman.io/image/v5/sif",
+		"go.podman.io/image/v5/tarball",
+		"go.podman.io/image/v5/openshift",
+		"go.opentelemetry.io",
+	}
+	pkgs := deps(t, "./cmd/lodger")
+	if !slices.Contains(pkgs, "go.podman.io/image/v5/docker") {
+		t.Fatalf("cmd/lodger does not link go.podman.io/image/v5/docker: go list -deps read wrong (%d packages)", len(pkgs))
+	}
+	bad := forbidden(pkgs, unused...)
+	// The moby client itself (go.podman.io/image/v5/manifest links only
+	// its pkg/versions).
+	if slices.Contains(pkgs, "github.com/moby/moby/client") {
+		bad = append(bad, "github.com/moby/moby/client")
+	}
+	if len(bad) > 0 {
+		t.Errorf("cmd/lodger links %q: import the transport lodger uses (image/transports.go), not all of them", bad)
 	}
 }
 
