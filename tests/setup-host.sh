@@ -79,8 +79,10 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 		fixes+=("apt-get install -y --no-install-recommends ${pkgs[*]}")
 	else
 		log "installing ${pkgs[*]}"
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+		# Waits for dpkg's lock and retries dropped downloads, as .ci/run.
+		apt_opts=(-o Acquire::Retries=5 -o DPkg::Lock::Timeout=600)
+		apt-get "${apt_opts[@]}" update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 	fi
 fi
 

@@ -516,3 +516,36 @@ func lines(s string) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+// gate is a host directory a container waits on, bind-mounted at /gate:
+// the container runs gateWait and goes on when the test opens the gate,
+// not after a time that a loaded machine may spend before the test has
+// done its part.
+type gate string
+
+// gateWait is the shell loop that waits for the gate to open.
+const gateWait = "until [ -e /gate/open ]; do sleep 0.1; done"
+
+// newGate makes a closed gate in e.
+func newGate(t *testing.T, e *env) gate {
+	t.Helper()
+	dir, err := os.MkdirTemp(e.dir, "gate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return gate(dir)
+}
+
+// volume is the -v argument that mounts the gate at /gate.
+func (g gate) volume() string { return string(g) + ":/gate" }
+
+// open lets every container waiting on g go on.
+func (g gate) open(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(string(g), "open"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

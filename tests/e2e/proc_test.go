@@ -9,7 +9,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -123,6 +125,50 @@ func openPTY() (master, slave *os.File, err error) {
 		return nil, nil, err
 	}
 	return master, slave, nil
+}
+
+// ptyReader reads a terminal's master side as readPTY does, in the
+// background, so that a test can wait for what the terminal shows.
+type ptyReader struct {
+	mu   sync.Mutex
+	out  []byte
+	done chan struct{}
+}
+
+func newPTYReader(master *os.File) *ptyReader {
+	r := &ptyReader{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			r.mu.Lock()
+			r.out = append(r.out, buf[:n]...)
+			r.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return r
+}
+
+// String is what the terminal showed so far.
+func (r *ptyReader) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return string(r.out)
+}
+
+// wait returns all the terminal showed once every slave is closed.
+func (r *ptyReader) wait(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(callTimeout):
+		t.Fatal("the terminal stayed open after lodger exited")
+	}
+	return r.String()
 }
 
 // readPTY reads the master side until every slave is closed, which Linux

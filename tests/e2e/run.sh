@@ -96,7 +96,8 @@ EOF
 	log "starting docker-registry on $registry"
 	docker-registry serve "$WORK/registry/config.yml" >"$WORK/registry/log" 2>&1 &
 	registry_pid=$!
-	for _ in $(seq 100); do
+	# Up to 60 s: a loaded machine may take seconds to start it.
+	for _ in $(seq 600); do
 		registry_up && return 0
 		kill -0 "$registry_pid" 2>/dev/null || break
 		sleep 0.1
@@ -157,15 +158,18 @@ else
 	sudo -n -u "$planter_user" -- "$WORK/planter" -socket "$WORK/planter.d/sock" -parent $$ &
 fi
 planter_pid=$!
-for _ in $(seq 100); do
+# Up to 60 s, as for the registry.
+for _ in $(seq 600); do
 	[ -S "$WORK/planter.d/sock" ] && break
-	sleep 0.05
+	sleep 0.1
 done
 [ -S "$WORK/planter.d/sock" ] || die "the planter did not start as $planter_user"
 
 # The clone may be unreadable to the test user: run from $WORK.
 cd "$WORK"
-args=(-test.v -test.timeout 20m "$@")
+# The suite takes about 10 minutes on a quiet machine; the timeout is a
+# safety net for a hung test, not a measure of a slow machine.
+args=(-test.v -test.timeout 45m "$@")
 set +e
 if [ "$(id -u)" = 0 ]; then
 	home=$(getent passwd "$test_user" | cut -d: -f6)
