@@ -247,12 +247,34 @@ func TestAPIDockerEvents(t *testing.T) {
 		}
 		close(lines)
 	}()
-	time.Sleep(500 * time.Millisecond) // the stream is open before the run
+	// The stream starts at the journal's end: a marker container is
+	// created until the stream shows it, so that the run below comes
+	// after the stream is open, however slow the machine.
+	for i, open := 1, false; !open; i++ {
+		if i > 60 {
+			t.Fatal("docker events showed none of 60 marker containers' create")
+		}
+		name := fmt.Sprintf("marker%d", i)
+		wantCode(t, e.lodger(t, "create", "-q", noTLS, "--name", name, busybox, "true"), 0)
+		wait := time.After(time.Second)
+		for waiting := true; waiting && !open; {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatal("events ended before it showed anything")
+				}
+				open = l == "create "+name
+			case <-wait:
+				waiting = false
+			}
+		}
+		wantCode(t, e.lodger(t, "rm", name), 0)
+	}
 	// The CLI's run is seen by the API's live stream.
 	wantOK(t, e.lodger(t, "run", "--rm", "-q", "--tls-verify=false", "--name", "evt", busybox, "true"))
 	want := []string{"create evt", "start evt", "die evt", "destroy evt"}
 	var got []string
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(60 * time.Second)
 	for len(got) < len(want) {
 		select {
 		case l, ok := <-lines:
@@ -353,7 +375,7 @@ func TestAPIClientsLeavingMidStreamFreeEverything(t *testing.T) {
 		"GET /v1.44/containers/" + id + "/stats HTTP/1.1",
 		"POST /v1.44/containers/" + id + "/attach?stream=1&stdout=1 HTTP/1.1",
 	}
-	leave := func() {
+	leave := func() (execID string) {
 		for _, line := range streams {
 			c, err := net.Dial("unix", s.sock)
 			if err != nil {
@@ -361,7 +383,7 @@ func TestAPIClientsLeavingMidStreamFreeEverything(t *testing.T) {
 			}
 			fmt.Fprintf(c, "%s\r\nHost: lodger\r\n\r\n", line)
 			buf := make([]byte, 512)
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
 			if _, err := c.Read(buf); err != nil {
 				t.Fatalf("%s: nothing read: %v", line, err)
 			}
@@ -381,20 +403,35 @@ func TestAPIClientsLeavingMidStreamFreeEverything(t *testing.T) {
 		start := `{"Detach": false, "Tty": false}`
 		fmt.Fprintf(c, "POST /v1.44/exec/%s/start HTTP/1.1\r\nHost: lodger\r\nContent-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: %d\r\n\r\n%s", ex.Id, len(start), start)
 		buf := make([]byte, 512)
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
 		if _, err := c.Read(buf); err != nil {
 			t.Fatalf("exec start: nothing read: %v", err)
 		}
 		c.Close()
+		return ex.Id
 	}
-	leave()
-	time.Sleep(3 * time.Second) // the first exec ends
+	// The baseline is taken once the first exec has ended (its fds are
+	// not the server's), however long the machine takes to run it.
+	first := leave()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		code, b := s.raw(t, "GET", "/v1.44/exec/"+first+"/json", "")
+		var st struct{ ExitCode *int }
+		if err := json.Unmarshal([]byte(b), &st); code != 200 || err != nil {
+			t.Fatalf("exec inspect = %d %s", code, b)
+		}
+		if st.ExitCode != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first exec still runs after 60 s: %s", b)
+		}
+	}
 	before := openFDs(t, pid)
 	for range 5 {
 		leave()
 	}
 	var after int
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if after = openFDs(t, pid); after <= before {
 			break
 		}
@@ -508,7 +545,7 @@ func TestAPIServiceIdleExitAndSocketRules(t *testing.T) {
 		if err != nil {
 			t.Errorf("the idle service exited with %v; want 0", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("the service with --time 1 did not exit when idle")
 	}
 	if _, err := os.Stat(s.sock); !os.IsNotExist(err) {
@@ -663,8 +700,10 @@ func TestAPINetworks(t *testing.T) {
 	// alias, kernel to kernel.
 	wantOK(t, s.docker(t, "run", "-d", "--name", "srv", "--network", "apinet", "--network-alias", "web", busybox,
 		"sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www"))
+	// srv's httpd listens a moment after its run returns: tried for up to
+	// about 60 s, which matters only on a loaded machine.
 	r = s.docker(t, "run", "--rm", "--network", "apinet", busybox, "sh", "-c",
-		"for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://web:8080/ && exit 0; sleep 0.3; done; exit 1")
+		"i=0; until wget -qO- http://web:8080/; do i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.3; done")
 	wantCode(t, r, 0)
 	wantStdout(t, r, "served\n")
 	if r := s.docker(t, "inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "srv"); !strings.Contains(r.stdout, "apinet") {
@@ -758,7 +797,7 @@ func TestAPISocketActivation(t *testing.T) {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, err := os.Stat(sock); err == nil {
 			break
 		}
@@ -877,7 +916,7 @@ func TestAPIDockerCommit(t *testing.T) {
 	e.pull(t, busybox, noTLS)
 	wantOK(t, s.docker(t, "run", "-d", "--name", "src", busybox, "sh", "-c", "echo made-in-src > /made; exec sleep 300"))
 	t.Cleanup(func() { s.docker(t, "rm", "-f", "src") })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if r := s.docker(t, "exec", "src", "cat", "/made"); r.stdout == "made-in-src\n" {
 			break
 		} else if time.Now().After(deadline) {
@@ -1268,7 +1307,7 @@ func TestAPIAttachWebsocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []byte
-	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
 	for !strings.Contains(string(got), "got-hello\n") || !strings.Contains(string(got), "err-hello\n") {
 		buf := make([]byte, 4096)
 		n, err := ws.Read(buf)

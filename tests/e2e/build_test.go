@@ -546,7 +546,10 @@ CMD cat /one /two /three /etc/conf.txt && hi && stat -c '%a %u' /etc/conf.txt
 func TestBuildInterrupt(t *testing.T) {
 	e := isolatedEnv(t)
 	e.pull(t, busybox, noTLS)
-	dir := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nRUN echo started && sleep 60\n"})
+	// A RUN far longer than the call's timeout: a build that ends with 130
+	// before the timeout kills it stopped the RUN, as a build that waited
+	// for it never could (no threshold on how long a loaded machine takes).
+	dir := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nRUN echo started && sleep 600\n"})
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	cmd := e.command(ctx, "build", "-t", "interrupted", dir)
@@ -564,18 +567,17 @@ func TestBuildInterrupt(t *testing.T) {
 			break
 		}
 	}
-	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	for sc.Scan() {
 	}
 	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("the build did not stop after SIGINT within %s", callTimeout)
+	}
 	if cmd.ProcessState.ExitCode() != 130 {
 		t.Errorf("build after SIGINT: %v, want exit 130", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("the build took %s to stop after SIGINT", d)
 	}
 	if ex := e.lodger(t, "image", "exists", "interrupted"); ex.code == 0 {
 		t.Error("an interrupted build tagged its image")

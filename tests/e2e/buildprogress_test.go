@@ -144,13 +144,14 @@ RUN cat /a.txt
 	wantBuildError(t, e.lodger(t, "build", "--progress", "tty", dir), "not a terminal")
 
 	// On a terminal, auto draws the live view: a header with the time
-	// and the count of steps, a line per step, redrawn in place.
+	// and the count of steps, a line per step, redrawn in place (every
+	// 100 ms: the step's 3 s leave a loaded machine time to draw its log).
 	master, slave, err := openPTY()
 	if err != nil {
 		t.Fatalf("allocate a pty: %v", err)
 	}
 	defer master.Close()
-	slow := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nRUN echo tick; sleep 1; echo tock\n"})
+	slow := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + "\nRUN echo tick; sleep 3; echo tock\n"})
 	cmd := e.command(context.Background(), "build", "--no-cache", "-t", "progress:tty", slow)
 	cmd.Stdout, cmd.Stderr = slave, slave
 	if err := cmd.Start(); err != nil {
@@ -161,10 +162,15 @@ RUN cat /a.txt
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("build on a terminal: %v\n%s", err, got)
 	}
-	for _, w := range []string{"[+] Building ", "(5/5) FINISHED", " => [2/2] RUN echo tick; sleep 1; echo tock", " => => # 0.", "tick", "\x1b["} {
+	for _, w := range []string{"[+] Building ", "(5/5) FINISHED", " => [2/2] RUN echo tick; sleep 3; echo tock", "tick", "\x1b["} {
 		if !strings.Contains(got, w) {
 			t.Errorf("terminal view %q\nwant %q in it", got, w)
 		}
+	}
+	// The step's log line under it, after the seconds since the step
+	// began (0.xxx, or more when a loaded machine was slow to run echo).
+	if !regexp.MustCompile(` => => # \d\.\d{3} tick`).MatchString(got) {
+		t.Errorf("terminal view %q\nwant the running step's log line, timed, under it", got)
 	}
 	if strings.Contains(got, "#1 ") {
 		t.Errorf("terminal view %q\nhas plain lines", got)

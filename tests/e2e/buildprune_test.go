@@ -5,6 +5,8 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -68,10 +70,13 @@ CMD ["cat", "/n"]
 	}
 	wantBuildError(t, e.lodger(t, "builder", "prune", "-f", "--filter", "label=x"), "--filter", "until=")
 
-	// A cache mount in use is neither pruned nor counted reclaimable.
+	// A cache mount in use is neither pruned nor counted reclaimable. The
+	// RUN holds it until the test has looked (gate/open in the context,
+	// which the RUN sees through a bind), not for a time a loaded machine
+	// could spend before the test looks.
 	busy := buildContext(t, map[string]string{"Dockerfile": "FROM " + busybox + `
-RUN --mount=type=cache,target=/c,id=busy sh -c 'echo started; echo x > /c/f; sleep 4'
-`})
+RUN --mount=type=cache,target=/c,id=busy --mount=type=bind,source=gate,target=/gate sh -c 'echo started; echo x > /c/f; until [ -e /gate/open ]; do sleep 0.1; done'
+`, "gate/.keep": ""})
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	cmd := e.command(ctx, "build", "--progress", "plain", busy)
@@ -89,6 +94,9 @@ RUN --mount=type=cache,target=/c,id=busy sh -c 'echo started; echo x > /c/f; sle
 		t.Errorf("Build Cache during a build: %+v, want the busy mount active", bc)
 	}
 	wantCode(t, e.lodger(t, "builder", "prune", "-f"), 0)
+	if err := os.WriteFile(filepath.Join(busy, "gate", "open"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for sc.Scan() {
 	}
 	if err := cmd.Wait(); err != nil {

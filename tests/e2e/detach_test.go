@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var fullID = regexp.MustCompile(`^[0-9a-f]{64}\n$`)
@@ -43,10 +45,10 @@ func (e *env) ps(t *testing.T, name string) (psEntry, bool) {
 	return psEntry{}, false
 }
 
-// eventually polls cond for up to 10 s.
+// eventually polls cond for up to 60 s (only a failure waits that long).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -305,14 +307,21 @@ func TestAttachDetachKeys(t *testing.T) {
 	e := isolatedEnv(t)
 	wantCode(t, e.lodger(t, "run", "-d", "-i", "-t", "-q", noTLS, "--name", "shell", busybox, "sh"), 0)
 
-	attach := func(input string, pause time.Duration) (string, int) {
+	// attach runs lodger attach on a new terminal; once lodger has put
+	// the terminal in raw mode (in cooked mode the line discipline would
+	// eat ctrl-q, START) and connected to the monitor, it types each of
+	// steps' input and waits for its output to show, then returns what
+	// the terminal showed and lodger's exit code. Nothing waits a fixed
+	// time a loaded machine could overrun.
+	type step struct{ input, want string }
+	attach := func(steps ...step) (string, int) {
 		t.Helper()
 		master, slave, err := openPTY()
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer master.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*callTimeout)
 		defer cancel()
 		cmd := e.command(ctx, "attach", "shell")
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
@@ -321,12 +330,16 @@ func TestAttachDetachKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		slave.Close()
-		out := make(chan string, 1)
-		go func() { out <- readPTY(master) }()
-		time.Sleep(pause)
-		for _, chunk := range strings.SplitAfter(input, "\n") {
-			_, _ = master.Write([]byte(chunk))
-			time.Sleep(200 * time.Millisecond)
+		term := newPTYReader(master)
+		eventually(t, "lodger attach to set the terminal raw and connect", func() bool {
+			tio, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+			return err == nil && tio.Lflag&unix.ICANON == 0 && hasSocket(cmd.Process.Pid)
+		})
+		for _, s := range steps {
+			_, _ = master.Write([]byte(s.input))
+			if s.want != "" {
+				eventually(t, fmt.Sprintf("%q on the terminal", s.want), func() bool { return strings.Contains(term.String(), s.want) })
+			}
 		}
 		err = cmd.Wait()
 		code := 0
@@ -336,17 +349,17 @@ func TestAttachDetachKeys(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		return <-out, code
+		return term.wait(t), code
 	}
 
-	out, code := attach("echo hello-$((6*7))\n\x10\x11", 500*time.Millisecond)
+	out, code := attach(step{"echo hello-$((6*7))\n", "hello-42"}, step{"\x10\x11", ""})
 	if code != 0 || !strings.Contains(out, "hello-42") {
 		t.Errorf("attach then ctrl-p ctrl-q: exit %d, output %q; want 0 and the command's output", code, out)
 	}
 	if row, _ := e.ps(t, "shell"); row.State != "running" {
 		t.Fatalf("after detaching: %+v, want the container still running", row)
 	}
-	out, code = attach("exit 5\n", 500*time.Millisecond)
+	out, code = attach(step{"exit 5\n", ""})
 	if code != 5 {
 		t.Errorf("attach, then the shell exits 5: lodger exit %d, output %q", code, out)
 	}

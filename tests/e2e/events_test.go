@@ -63,14 +63,58 @@ func followEvents(t *testing.T, e *env, args ...string) (<-chan eventMsg, func()
 		_ = cmd.Wait()
 	}
 	t.Cleanup(stop)
+	following(t, e, ch)
 	return ch, stop
 }
 
-// collect reads events until one matches last, or 20 s pass.
+// following returns once the follower started on e prints what happens
+// now: a follower starts at the journal's end, and a process that has
+// not opened it yet (a loaded machine) would miss what the test does
+// next. Each try creates a marker container until its create event
+// comes; the markers are removed (their destroy events come later and
+// match no test's names).
+func following(t *testing.T, e *env, ch <-chan eventMsg) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 1; ; i++ {
+		name := fmt.Sprintf("events-marker-%d", i)
+		wantCode(t, e.lodger(t, "create", "-q", "--name", name, busybox, "true"), 0)
+		seen := sawCreate(t, ch, name, time.Second)
+		wantCode(t, e.lodger(t, "rm", name), 0)
+		if seen {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events printed none of %d marker containers' create in 60 s", i)
+		}
+	}
+}
+
+// sawCreate reads ch for up to wait until name's create event comes.
+func sawCreate(t *testing.T, ch <-chan eventMsg, name string, wait time.Duration) bool {
+	t.Helper()
+	timeout := time.After(wait)
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				t.Fatal("events ended before the marker's create")
+			}
+			if m.Type == "container" && m.Action == "create" && m.Actor.Attributes["name"] == name {
+				return true
+			}
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// collect reads events until one matches last, or 60 s pass (the
+// commands that made them have returned: they are in the journal).
 func collect(t *testing.T, ch <-chan eventMsg, last func(eventMsg) bool) []eventMsg {
 	t.Helper()
 	var got []eventMsg
-	deadline := time.After(20 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
 		select {
 		case m, ok := <-ch:
@@ -104,7 +148,6 @@ func TestEvents(t *testing.T) {
 	e := isolatedEnv(t)
 	e.pull(t, busybox, noTLS)
 	ch, stop := followEvents(t, e)
-	time.Sleep(500 * time.Millisecond) // the follower starts at the journal's end
 	wantCode(t, e.lodger(t, "run", "-q", noTLS, "--name", "fg", "--label", "tier=front", busybox, "sh", "-c", "exit 3"), 3)
 	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "bg", busybox, "sleep", "30"), 0)
 	wantCode(t, e.lodger(t, "stop", "-t", "1", "bg"), 0)
@@ -164,7 +207,6 @@ func TestEventsEveryAction(t *testing.T) {
 	e := isolatedEnv(t)
 	e.pull(t, busybox, noTLS)
 	ch, stop := followEvents(t, e)
-	time.Sleep(500 * time.Millisecond)
 	wantCode(t, e.lodger(t, "volume", "create", "vol"), 0)
 	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "c", "-v", "vol:/data:ro", busybox, "sleep", "30"), 0)
 	wantCode(t, e.lodger(t, "pause", "c"), 0)

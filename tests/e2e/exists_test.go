@@ -47,10 +47,11 @@ func TestExistsAndRmAll(t *testing.T) {
 	wantCode(t, e.lodger(t, "container", "exists", "ex-created"), 1)
 	// stop --timeout, Docker's spelling of podman's --time: sleep as
 	// pid 1 ignores TERM, so the KILL comes after 1 s, not 10.
-	start := time.Now()
 	wantStdout(t, e.lodger(t, "stop", "--timeout", "1", "ex-running"), "ex-running\n")
-	if d := time.Since(start); d > 6*time.Second {
-		t.Errorf("stop --timeout 1 took %s", d)
+	// The kill events' times, not the command's, which a loaded machine
+	// stretches.
+	if gap := stopGaps(t, e, "ex-running"); len(gap) != 1 || gap[0] >= 9*time.Second {
+		t.Errorf("stop --timeout 1 waited %v between TERM and KILL, want about 1 s, not 10", gap)
 	}
 	wantStdout(t, e.lodger(t, "rm", "-af"), cid+"\n")
 	wantStdout(t, e.lodger(t, "ps", "-aq"), "")

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -59,10 +60,28 @@ func TestHealthDetached(t *testing.T) {
 }
 
 // A foreground run checks its container too, in the lodger process.
+// The container ends once its first check has been recorded healthy (a
+// gate), not after a fixed time a loaded machine could spend before the
+// first check.
 func TestHealthForeground(t *testing.T) {
 	e := isolatedEnv(t)
-	wantCode(t, e.lodger(t, "run", "-q", noTLS, "--name", "fg", "--health-cmd", "true", "--health-interval", "200ms",
-		busybox, "sleep", "2"), 0)
+	g := newGate(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*callTimeout)
+	defer cancel()
+	cmd := e.command(ctx, "run", "-q", noTLS, "--name", "fg", "--health-cmd", "true", "--health-interval", "200ms",
+		"-v", g.volume(), busybox, "sh", "-c", gateWait)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "fg to be healthy", func() bool {
+		return e.lodger(t, "inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{end}}", "fg").stdout == "healthy\n"
+	})
+	g.open(t)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the foreground run: %v\n%s", err, out.String())
+	}
 	r := e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=fg", "--format", "{{.Action}}")
 	wantStdout(t, r, "create\nattach\nstart\nhealth_status: healthy\ndie\n")
 	wantCode(t, e.lodger(t, "rm", "fg"), 0)

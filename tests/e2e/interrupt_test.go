@@ -66,8 +66,11 @@ func interruptAt(t *testing.T, e *env, ready <-chan struct{}, args ...string) (r
 func wantInterrupted(t *testing.T, r result, took time.Duration) {
 	t.Helper()
 	wantError(t, r, 130, "interrupted by SIGINT")
-	if took > 3*time.Second {
-		t.Errorf("lodger took %s to stop after SIGINT, want at most 3s", took.Round(time.Millisecond))
+	// The throttle holds the pull: one that went on would never end
+	// (the call's timeout kills it). A generous bound, so that a loaded
+	// machine's slowness is not taken for a late stop.
+	if took > 15*time.Second {
+		t.Errorf("lodger took %s to stop after SIGINT, want at most 15s", took.Round(time.Millisecond))
 	}
 	t.Logf("stopped %s after SIGINT", took.Round(time.Millisecond))
 }

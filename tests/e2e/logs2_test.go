@@ -29,7 +29,7 @@ func logPath(t *testing.T, e *env, name string) string {
 // stream (issue 13).
 func TestLogsForeground(t *testing.T) {
 	e := isolatedEnv(t)
-	r := e.lodger(t, "run", "-q", noTLS, "--name", "fg", busybox, "sh", "-c", "echo out 1; echo err 1 >&2; sleep 0.2; echo out 2; printf 'no newline'; exit 3")
+	r := e.lodger(t, "run", "-q", noTLS, "--name", "fg", busybox, "sh", "-c", "echo out 1; echo err 1 >&2; sleep 1; echo out 2; printf 'no newline'; exit 3")
 	wantCode(t, r, 3)
 	if r.stdout != "out 1\nout 2\nno newline" || !strings.Contains(r.stderr, "err 1\n") {
 		t.Errorf("%s\nwant the output on the terminal as before", r)
@@ -39,7 +39,9 @@ func TestLogsForeground(t *testing.T) {
 	if r.stdout != "out 1\nout 2\nno newline" || r.stderr != "err 1\n" {
 		t.Errorf("%s\nwant logs to show the foreground run's output by stream", r)
 	}
-	// The streams are copied apart; the sleep makes stdout's the last line.
+	// The streams are copied apart; the second between them makes
+	// stdout's the last line (a scheduling delay of the copies would
+	// have to outlast it).
 	wantStdout(t, e.lodger(t, "logs", "--tail", "1", "fg"), "no newline")
 	r = e.lodger(t, "logs", "-t", "fg")
 	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out 1\n`).MatchString(r.stdout) {

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,8 +23,10 @@ import (
 )
 
 // throttle is a proxy in front of the test registry that, while slow is
-// set, serves blob bodies at about 320 KB/s and reports on sent when a
-// blob body is under way.
+// set, serves the first 128 KiB of a blob body at about 320 KB/s, reports
+// on sent, and holds the rest back until the client goes: a pull under
+// way stays under way for as long as a loaded machine takes to signal
+// it, and one that goes on regardless never ends.
 type throttle struct {
 	host string
 	slow atomic.Bool
@@ -37,7 +40,7 @@ func newThrottle(t *testing.T) *throttle {
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: registry})
 	proxy.ModifyResponse = func(res *http.Response) error {
 		if th.slow.Load() && res.Request.Method == http.MethodGet && strings.Contains(res.Request.URL.Path, "/blobs/") && res.ContentLength > 256<<10 {
-			res.Body = &slowBody{ReadCloser: res.Body, th: th}
+			res.Body = &slowBody{ReadCloser: res.Body, th: th, gone: res.Request.Context().Done()}
 		}
 		return nil
 	}
@@ -49,20 +52,23 @@ func newThrottle(t *testing.T) *throttle {
 
 type slowBody struct {
 	io.ReadCloser
-	th *throttle
-	n  int
+	th   *throttle
+	gone <-chan struct{} // closed when the client has gone
+	n    int
 }
 
 func (b *slowBody) Read(p []byte) (int, error) {
+	if b.n >= 128<<10 {
+		b.th.once.Do(func() { close(b.th.sent) })
+		<-b.gone
+		return 0, errors.New("the client went")
+	}
 	if len(p) > 32<<10 {
 		p = p[:32<<10]
 	}
 	time.Sleep(100 * time.Millisecond)
 	n, err := b.ReadCloser.Read(p)
 	b.n += n
-	if b.n >= 128<<10 {
-		b.th.once.Do(func() { close(b.th.sent) })
-	}
 	return n, err
 }
 

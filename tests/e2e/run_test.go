@@ -526,7 +526,7 @@ func TestRunTTY(t *testing.T) {
 			// Two terminals (the container's and ours) each turn \n
 			// into \r\n; a terminal shows that as one line end.
 			return strings.ReplaceAll(s, "\r", ""), code
-		case <-time.After(5 * time.Second):
+		case <-time.After(60 * time.Second):
 			t.Fatalf("lodger %s: the terminal stayed open after lodger exited", shellQuote(args))
 		}
 		return "", code

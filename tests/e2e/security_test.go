@@ -440,7 +440,7 @@ func onTerminal(t *testing.T, e *env, args ...string) (string, int) {
 	select {
 	case s := <-out:
 		return strings.ReplaceAll(s, "\r", ""), code
-	case <-time.After(5 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatalf("lodger %s: the terminal stayed open after lodger exited", shellQuote(args))
 	}
 	return "", code

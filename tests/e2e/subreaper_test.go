@@ -72,7 +72,7 @@ func subreap(args []string, rep *subreaperReport) error {
 	}
 	rep.Code = ws.ExitStatus()
 	seen := map[int]bool{}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		for _, pid := range childrenOf(os.Getpid()) {
 			if !seen[pid] {

@@ -105,7 +105,7 @@ auth:
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig(pool)}}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		res, err := client.Get("https://" + host + "/v2/")
 		if err == nil {

@@ -177,9 +177,12 @@ func TestRunOOMScoreAdj(t *testing.T) {
 func TestUpdate(t *testing.T) {
 	e := isolatedEnv(t)
 	e.pull(t, busybox, noTLS)
-	// Exits 3 a second after each start: with no policy it stays exited.
-	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "u", busybox, "sh", "-c", "sleep 1; exit 3"), 0)
+	// Exits 3 once the gate opens, after the update, at each start: with
+	// no policy it would stay exited.
+	g := newGate(t, e)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "u", "-v", g.volume(), busybox, "sh", "-c", gateWait+"; exit 3"), 0)
 	wantStdout(t, e.lodger(t, "update", "--restart", "on-failure:2", "u"), "u\n")
+	g.open(t)
 	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}", "u"), "on-failure:2\n")
 	// Two restarts, then it stays exited with its code.
 	eventually(t, "u to have restarted twice and stopped", func() bool {
@@ -187,8 +190,10 @@ func TestUpdate(t *testing.T) {
 		return r.stdout == "2 exited 3\n"
 	})
 
-	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "v", "--restart", "always", busybox, "sh", "-c", "sleep 1; exit 0"), 0)
+	g = newGate(t, e)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "v", "--restart", "always", "-v", g.volume(), busybox, "sh", "-c", gateWait+"; exit 0"), 0)
 	wantStdout(t, e.lodger(t, "update", "--restart", "no", "v"), "v\n")
+	g.open(t)
 	eventually(t, "v to exit and stay exited", func() bool {
 		r := e.lodger(t, "inspect", "-f", "{{.State.Status}}", "v")
 		return r.stdout == "exited\n"

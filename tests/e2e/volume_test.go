@@ -251,7 +251,7 @@ func TestVolumeNamed(t *testing.T) {
 		// Detached, the monitor removes them when the container ends.
 		r := e.lodger(t, "run", "-d", "--rm", "-q", noTLS, "-v", "/anon", busybox, "true")
 		wantCode(t, r, 0)
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for strings.Join(e.volumes(t), " ") != strings.Join(before, " ") {
 			if time.Now().After(deadline) {
 				t.Fatalf("volumes after run -d --rm -v /anon ended: %v, want %v", e.volumes(t), before)
