@@ -94,7 +94,7 @@ func parseRelayHeader(b []byte) (relayHeader, []byte, bool) {
 
 // ServeRelay answers monitors' published UDP datagrams on l, the
 // gateway's relay socket (see above), until l is closed.
-func (st *Stack) ServeRelay(l *net.UnixListener) {
+func (st *Stack) ServeRelay(l interface{ AcceptUnix() (*net.UnixConn, error) }) {
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lodger-containers/lodger/api"
 	"github.com/lodger-containers/lodger/internal/holder"
+	"github.com/lodger-containers/lodger/internal/peercred"
 	"github.com/lodger-containers/lodger/rootless"
 	"github.com/lodger-containers/lodger/storage"
 )
@@ -114,6 +115,12 @@ Idle for 10 seconds, the service keeps only the socket, in lodger-socket
 				}
 			}
 			srv := api.New(ao)
+			// Only the user's own clients: another user is refused even
+			// should the socket's mode let them connect.
+			addr := ln.Addr()
+			ln = peercred.Listener{Listener: ln, Refused: func(err error) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "lodger: refused a connection to %s: %v\n", addr, err)
+			}}
 			return srv.Serve(ctx, ln, time.Duration(o.idle)*time.Second)
 		},
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lodger-containers/lodger/internal/peercred"
 )
 
 // The attach protocol, on the container's attach socket
@@ -81,6 +83,10 @@ func newHub(path string, buffer bool) (*hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attach socket: %w", err)
 	}
+	// Only the user's own clients (its CLI, the API service) may attach
+	// to the container: another user is refused even should the
+	// socket's mode let them connect.
+	ln = peercred.Listener{Listener: ln}
 	h := &hub{clients: map[net.Conn]bool{}, ln: ln, buffering: buffer, path: path, first: make(chan struct{})}
 	go h.accept()
 	return h, nil

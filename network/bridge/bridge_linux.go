@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/lodger-containers/lodger/internal/flock"
+	"github.com/lodger-containers/lodger/internal/peercred"
 	"io"
 	"net"
 	"net/netip"
@@ -247,7 +248,7 @@ func call(dir string, pid int, r attachRequest) error {
 
 // serveAttach answers attach and detach requests on l: each brings the
 // container's network namespace as an fd.
-func serveAttach(l *net.UnixListener) {
+func serveAttach(l peercred.UnixListener) {
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/lodger-containers/lodger/internal/peercred"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/dns"
 	"github.com/lodger-containers/lodger/network"
@@ -230,7 +231,11 @@ func GatewayMain(args []string) int {
 		return fail(fmt.Errorf("attach socket: %w", err))
 	}
 	defer l.Close()
-	go serveAttach(l)
+	// Only the user's own processes (its CLI, its containers' monitors)
+	// may attach a namespace or relay a datagram: another user is
+	// refused even should the directory's mode let them through.
+	refused := func(err error) { log.Printf("gateway: refused a connection: %v", err) }
+	go serveAttach(peercred.UnixListener{UnixListener: l, Refused: refused})
 	relay := RelaySocket(dir)
 	_ = os.Remove(relay)
 	rl, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: relay, Net: "unixpacket"})
@@ -238,7 +243,7 @@ func GatewayMain(args []string) int {
 		return fail(fmt.Errorf("relay socket: %w", err))
 	}
 	defer rl.Close()
-	go st.ServeRelay(rl)
+	go st.ServeRelay(peercred.UnixListener{UnixListener: rl, Refused: refused})
 	// Written before the lock goes (the starter's or, detached, this
 	// process's), so that whoever takes it next finds who serves.
 	if err := os.WriteFile(filepath.Join(dir, gatewayPidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {

@@ -1158,6 +1158,19 @@ func TestAPISocketAgainstAnotherUser(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("the other user dialled the socket in a reachable directory: %+v, %v; want permission denied", rep, err)
 	}
+	// The socket opened to others by mistake: the service itself
+	// refuses another user (SO_PEERCRED), closing unanswered, and goes
+	// on serving its user.
+	if err := os.Chmod(sock, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = p.do(plantRequest{Op: "dial", Path: sock})
+	if !closedUnanswered(rep, err) {
+		t.Errorf("the other user, through an open socket: %+v, %v; want the connection closed unanswered", rep, err)
+	}
+	if code, _ := s.raw(t, "GET", "/_ping", ""); code != 200 {
+		t.Fatalf("the owner's ping after a refusal = %d", code)
+	}
 	// The default socket, in the 0700 run directory.
 	d := startService(t, e, "--time", "0")
 	if rep, err := p.do(plantRequest{Op: "dial", Path: d.sock}); err == nil || !strings.Contains(err.Error(), "permission denied") {

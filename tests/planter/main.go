@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log"
 	"net"
@@ -32,7 +33,7 @@ import (
 
 // Request is what a test asks for.
 type Request struct {
-	Op      string `json:"op"` // whoami, mkdir, write, symlink, list, remove, dial
+	Op      string `json:"op"` // whoami, mkdir, write, symlink, list, remove, dial, dialpacket, listen
 	Path    string `json:"path,omitempty"`
 	Target  string `json:"target,omitempty"`  // symlink
 	Content string `json:"content,omitempty"` // write
@@ -116,6 +117,12 @@ func do(req Request, rep *Reply) error {
 	if req.Op == "dial" {
 		return dial(req.Path, rep)
 	}
+	if req.Op == "dialpacket" {
+		return dialPacket(req.Path, rep)
+	}
+	if req.Op == "listen" {
+		return listen(req.Path, rep)
+	}
 	if err := allowed(req.Path); err != nil {
 		return err
 	}
@@ -170,6 +177,45 @@ func sticky(mode uint32) fs.FileMode {
 
 // dial connects to the victim's Engine API socket (issue 15) as this user
 // and asks for /_ping. It writes nothing, so any path may be tried.
+// listen connects to the stream socket at path and, sending nothing,
+// reports what the server sends within 3 s: io.EOF when it closes.
+func listen(path string, rep *Reply) error {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	b, err := io.ReadAll(io.LimitReader(c, 4096))
+	if len(b) > 0 {
+		rep.Entries = []string{string(b)}
+	}
+	if err == nil && len(b) < 4096 {
+		err = io.EOF // the server closed
+	}
+	return err
+}
+
+// dialPacket connects to the SOCK_SEQPACKET socket at path, sends one
+// packet and reports what comes back: io.EOF when the server closes.
+func dialPacket(path string, rep *Reply) error {
+	c, err := net.DialTimeout("unixpacket", path, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(make([]byte, 64)); err != nil {
+		return err
+	}
+	b := make([]byte, 4096)
+	n, err := c.Read(b)
+	if n > 0 {
+		rep.Entries = []string{string(b[:n])}
+	}
+	return err
+}
+
 func dial(path string, rep *Reply) error {
 	c, err := net.DialTimeout("unix", path, 5*time.Second)
 	if err != nil {
