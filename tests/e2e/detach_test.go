@@ -370,13 +370,38 @@ func TestAttachDetachKeys(t *testing.T) {
 
 // wait on a --rm container prints its exit code, though the container is
 // removed the moment it ends.
+//
+// The waits must have found their containers before these end: the
+// containers end when the gate opens, 2 s after the waits started (a wait
+// that starts after the removal rightly finds no such container, as
+// Docker's does). Before, each container slept 0.2 s after run -d: a wait
+// started later than that on a loaded machine failed.
 func TestWaitRemoved(t *testing.T) {
 	e := isolatedEnv(t)
+	g := newGate(t, e)
+	type waited struct {
+		r   result
+		err error
+	}
+	var waits []chan waited
 	for i := range 5 {
 		name := fmt.Sprintf("gone%d", i)
-		code := 3 + i
-		wantCode(t, e.lodger(t, "run", "-d", "--rm", "-q", noTLS, "--name", name, busybox, "sh", "-c", fmt.Sprintf("sleep 0.2; exit %d", code)), 0)
-		wantStdout(t, e.lodger(t, "wait", name), fmt.Sprintf("%d\n", code))
+		wantCode(t, e.lodger(t, "run", "-d", "--rm", "-q", noTLS, "--name", name, "-v", g.volume(), busybox, "sh", "-c", fmt.Sprintf("%s; exit %d", gateWait, 3+i)), 0)
+		ch := make(chan waited, 1)
+		go func() {
+			r, err := call{env: e}.do("wait", name)
+			ch <- waited{r, err}
+		}()
+		waits = append(waits, ch)
+	}
+	time.Sleep(2 * time.Second)
+	g.open(t)
+	for i, ch := range waits {
+		w := <-ch
+		if w.err != nil {
+			t.Fatal(w.err)
+		}
+		wantStdout(t, w.r, fmt.Sprintf("%d\n", 3+i))
 	}
 	wantError(t, e.lodger(t, "wait", "gone0"), 1, "gone0")
 	wantNothingLeft(t, e)

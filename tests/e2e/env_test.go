@@ -21,9 +21,10 @@ import (
 	"time"
 )
 
-// callTimeout bounds every lodger invocation; the slowest thing the suite
-// does is a first pull from a local registry, which takes well under a second.
-const callTimeout = 60 * time.Second
+// callTimeout bounds every lodger invocation, so that a hung one fails
+// its test. Most take well under a second; a build or a pull on a loaded
+// machine may take tens of seconds, which must not count as a hang.
+const callTimeout = 120 * time.Second
 
 // noTLS lets lodger talk plain http to the test registry. Tests that
 // exercise registries.conf leave it out.

@@ -333,7 +333,7 @@ func TestInspectDockerConfig(t *testing.T) {
 		got := tmpl(t, e, "inspect", "-f", "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Path}} {{json .Args}}", c.name)
 		wantEqual(t, c.name+"'s Entrypoint, Cmd, Path and Args", got, c.want)
 	}
-	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "ex", "--expose", "7000/udp", "--expose", "7100-7101", "-p", "127.0.0.1::80", healthImg, "sleep", "60"), 0)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "ex", "--expose", "7000/udp", "--expose", "7100-7101", "-p", "127.0.0.1::80", healthImg, "sleep", "600"), 0)
 	wantEqual(t, ".Config.ExposedPorts", tmpl(t, e, "inspect", "-f", "{{json .Config.ExposedPorts}}", "ex"),
 		`{"7000/udp":{},"7100/tcp":{},"7101/tcp":{},"80/tcp":{},"8080/tcp":{},"9090/udp":{}}`)
 	wantEqual(t, ".HostConfig.NetworkMode", tmpl(t, e, "inspect", "-f", "{{.HostConfig.NetworkMode}}", "ex"), "bridge")
@@ -342,7 +342,7 @@ func TestInspectDockerConfig(t *testing.T) {
 	wantEqual(t, "ps .Networks", tmpl(t, e, "ps", "--filter", "name=ex", "--format", "{{.Networks}}"), "bridge")
 	nid := tmpl(t, e, "inspect", "-f", `{{(index .NetworkSettings.Networks "bridge").NetworkID}}`, "ex")
 	wantEqual(t, "the bridge network's ID in network inspect", tmpl(t, e, "network", "inspect", "-f", "{{.ID}}", "bridge"), nid)
-	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "nn", "--network", "none", busybox, "sleep", "60"), 0)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "nn", "--network", "none", busybox, "sleep", "600"), 0)
 	wantEqual(t, "none's NetworkMode", tmpl(t, e, "inspect", "-f", "{{.HostConfig.NetworkMode}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", "nn"), "none none")
 	// -s adds Docker's sizes: the writable layer, and that with the image.
 	wantCode(t, e.lodger(t, "exec", "ex", "sh", "-c", "head -c 100000 /dev/zero > /big"), 0)

@@ -25,7 +25,7 @@ func healthStatus(t *testing.T, e *env, name string) string {
 func TestHealthDetached(t *testing.T) {
 	e := isolatedEnv(t)
 	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "h", "--health-cmd", "test -f /tmp/ok && echo fine",
-		"--health-interval", "200ms", "--health-retries", "2", busybox, "sh", "-c", "touch /tmp/ok; exec sleep 60"), 0)
+		"--health-interval", "200ms", "--health-retries", "2", busybox, "sh", "-c", "touch /tmp/ok; exec sleep 600"), 0)
 	eventually(t, "ps to show h (healthy)", func() bool { return strings.HasSuffix(healthStatus(t, e, "h"), " (healthy)") })
 	wantStdout(t, e.lodger(t, "healthcheck", "run", "h"), "healthy\n")
 	wantCode(t, e.lodger(t, "exec", "h", "rm", "/tmp/ok"), 0)
@@ -41,16 +41,16 @@ func TestHealthDetached(t *testing.T) {
 
 	// Failures in the start period do not count; past it they do.
 	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "slow", "--health-cmd", "false", "--health-start-period", "60s",
-		"--health-start-interval", "100ms", "--health-retries", "1", busybox, "sleep", "60"), 0)
+		"--health-start-interval", "100ms", "--health-retries", "1", busybox, "sleep", "600"), 0)
 	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "bad", "--health-cmd", "false",
-		"--health-interval", "100ms", "--health-retries", "1", busybox, "sleep", "60"), 0)
+		"--health-interval", "100ms", "--health-retries", "1", busybox, "sleep", "600"), 0)
 	eventually(t, "ps to show bad (unhealthy)", func() bool { return strings.HasSuffix(healthStatus(t, e, "bad"), " (unhealthy)") })
 	time.Sleep(time.Second)
 	if s := healthStatus(t, e, "slow"); !strings.HasSuffix(s, " (health: starting)") {
 		t.Errorf("slow's status %q, want (health: starting) while its start period lasts", s)
 	}
 	// A container without a check shows none.
-	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "plain", "--no-healthcheck", busybox, "sleep", "60"), 0)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", noTLS, "--name", "plain", "--no-healthcheck", busybox, "sleep", "600"), 0)
 	if s := healthStatus(t, e, "plain"); strings.Contains(s, "(") {
 		t.Errorf("plain's status %q, want no health", s)
 	}
@@ -106,7 +106,7 @@ func TestHealthImage(t *testing.T) {
 	e := isolatedEnv(t)
 	img := ref("health:latest")
 	e.pull(t, img, noTLS)
-	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "img", img, "sleep", "60"), 0)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "img", img, "sleep", "600"), 0)
 	wantStdout(t, e.lodger(t, "inspect", "-f", "{{json .Config.Healthcheck}}", "img"),
 		`{"Test":["CMD-SHELL","test -e /tmp/healthy"],"Interval":300000000,"Retries":2}`+"\n")
 	eventually(t, "ps to show img (unhealthy)", func() bool { return strings.HasSuffix(healthStatus(t, e, "img"), " (unhealthy)") })
@@ -116,7 +116,7 @@ func TestHealthImage(t *testing.T) {
 	})
 
 	// An hour between the monitor's checks: only healthcheck run checks.
-	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "manual", "--health-interval", "1h", img, "sleep", "60"), 0)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "manual", "--health-interval", "1h", img, "sleep", "600"), 0)
 	health := func() string {
 		return e.lodger(t, "inspect", "-f", "{{.State.Health.Status}} {{.State.Health.FailingStreak}} {{len .State.Health.Log}}", "manual").stdout
 	}
@@ -146,7 +146,7 @@ func TestHealthImage(t *testing.T) {
 	r = e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=manual", "--filter", "event=health_status", "--format", "{{.Action}}")
 	wantStdout(t, r, "health_status: unhealthy\nhealth_status: healthy\n")
 
-	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "off", "--no-healthcheck", img, "sleep", "60"), 0)
+	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "off", "--no-healthcheck", img, "sleep", "600"), 0)
 	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.State.Health}} {{.Config.Healthcheck}}", "off"), "<nil> <nil>\n")
 	wantError(t, e.lodger(t, "healthcheck", "run", "off"), 125, "no health check")
 	wantCode(t, e.lodger(t, "rm", "-f", "img", "manual", "off"), 0)

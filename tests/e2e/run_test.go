@@ -63,7 +63,7 @@ func startRun(t *testing.T, e *env, ready string, args ...string) (*exec.Cmd, *b
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { killTree(cmd.Process.Pid) })
-	if _, err := waitDescendant(cmd.Process.Pid, ready, 20*time.Second); err != nil {
+	if _, err := waitDescendant(cmd.Process.Pid, ready, 60*time.Second); err != nil {
 		killTree(cmd.Process.Pid)
 		_ = cmd.Wait()
 		t.Fatalf("%v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
@@ -501,7 +501,7 @@ func TestRunTTY(t *testing.T) {
 		out := make(chan string, 1)
 		go func() { out <- readPTY(master) }()
 		if input != "" {
-			if _, err := waitDescendant(cmd.Process.Pid, "sh", 20*time.Second); err != nil {
+			if _, err := waitDescendant(cmd.Process.Pid, "sh", 60*time.Second); err != nil {
 				t.Error(err)
 			}
 			if _, err := master.Write([]byte(input)); err != nil {
