@@ -192,9 +192,18 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 	if err != nil {
 		return err
 	}
+	// A --rm container killed here is also removed by its own cleanup
+	// (CleanupMain) once it has exited: whichever deletes it first takes
+	// its anonymous volumes and writes destroy, the other finds it gone.
+	var autoVols []string
 	if in.State.Status == monitor.StatusRunning {
 		if !force {
 			return fmt.Errorf("container %s: %w: stop it first or use -f", in.Name, ErrRunning)
+		}
+		if in.Metadata.Remove {
+			if c, err := store.Container(in.ID); err == nil {
+				autoVols = ContainerVolumes(c)
+			}
 		}
 		if dir, err := store.ContainerRunDirectory(in.ID); err == nil {
 			_ = monitor.RequestStop(dir)
@@ -210,9 +219,13 @@ func Remove(ctx context.Context, store cstorage.Store, ref string, force bool) e
 	}
 	_, _ = store.Unmount(in.ID, true)
 	in.Metadata.networkOf().releaseUser(store, in.ID)
-	if err := store.DeleteContainer(in.ID); err != nil && !errors.Is(err, cstorage.ErrContainerUnknown) {
+	if err := store.DeleteContainer(in.ID); err != nil {
+		if errors.Is(err, cstorage.ErrContainerUnknown) || errors.Is(err, cstorage.ErrNotAContainer) {
+			return nil // gone meanwhile: its cleanup removed it
+		}
 		return fmt.Errorf("remove container %s: %w", in.Name, err)
 	}
+	_ = RemoveAnonymousVolumes(store, autoVols)
 	in.emit("destroy")
 	return nil
 }

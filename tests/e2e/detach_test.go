@@ -159,6 +159,30 @@ func TestRmForceAndKill(t *testing.T) {
 	wantError(t, e.lodger(t, "kill", "-s", "BOGUS", "nosuch"), 1, "BOGUS")
 }
 
+// rm -f of a running --rm container races the container's own cleanup,
+// which removes it the moment it has exited: rm -f must still succeed,
+// naming it, and whichever removed it, the anonymous volume goes too and
+// there is one destroy event (seen failing under load: "remove container
+// w: identifier is not a container" when the cleanup won).
+func TestRmForceAutoRemove(t *testing.T) {
+	e := isolatedEnv(t)
+	e.pull(t, busybox, noTLS)
+	const n = 10
+	for i := range n {
+		name := fmt.Sprintf("auto%d", i)
+		wantCode(t, e.lodger(t, "run", "-d", "--rm", "-q", "--name", name, "-v", "/anon", busybox, "sleep", "600"), 0)
+		wantStdout(t, e.lodger(t, "rm", "-f", name), name+"\n")
+	}
+	// The cleanup that lost the race ends by itself.
+	eventually(t, "no volume left", func() bool { return len(e.volumes(t)) == 0 })
+	r := e.lodger(t, "events", "--since", "10m", "--until", "0s", "--filter", "type=container", "--filter", "event=destroy", "--format", "{{.Actor.Attributes.name}}")
+	wantCode(t, r, 0)
+	if got := lines(r.stdout); len(got) != n {
+		t.Errorf("%s\nwant one destroy event for each of the %d containers", r, n)
+	}
+	wantNothingLeft(t, e)
+}
+
 // A monitor killed with SIGKILL takes its container with it; later commands
 // must report it exited with an unknown code, never running, and rm -f
 // must clean everything.
