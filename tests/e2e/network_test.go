@@ -977,7 +977,7 @@ func TestNetworkConnectionsDoNotLeak(t *testing.T) {
 
 	fds, threads, ok := eventuallyCounts(t, pid, fds0, threads0, slack)
 	if !ok {
-		t.Errorf("15s after %d connections closed the monitor holds %d fds and %d threads, before %d and %d (slack %d)", total, fds, threads, fds0, threads0, slack)
+		t.Errorf("60s after %d connections closed the monitor holds %d fds and %d threads, before %d and %d (slack %d)", total, fds, threads, fds0, threads0, slack)
 	}
 	t.Logf("monitor after: %d fds, %d threads", fds, threads)
 
