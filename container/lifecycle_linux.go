@@ -57,8 +57,26 @@ func info(store cstorage.Store, c *cstorage.Container) Info {
 	if dir, err := store.ContainerRunDirectory(c.ID); err == nil {
 		in.State = monitor.LoadState(dir)
 	}
+	in.State = removingState(in.State, in.Metadata.Remove, func() (int, bool) { return keptExitCode(c.ID) })
 	in.LogPath, _ = logFile(store, c.ID)
 	return in
+}
+
+// removingState is the state of a --rm container read while its cleanup
+// deletes it: storage removes the run directory, where the state is,
+// before the record, so a reader that found the record may find no state
+// (created, no exit code: `wait` printed -1). The cleanup kept the exit
+// code before it began; with it, the container is what it was, exited
+// with its code.
+func removingState(st monitor.State, remove bool, kept func() (int, bool)) monitor.State {
+	if !remove || st.ExitCode != nil || st.Status == monitor.StatusRunning {
+		return st
+	}
+	code, ok := kept()
+	if !ok {
+		return st
+	}
+	return monitor.State{Status: monitor.StatusExited, ExitCode: &code}
 }
 
 // Signal sends sig to the container's process.

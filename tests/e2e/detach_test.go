@@ -427,6 +427,9 @@ func TestWaitRemoved(t *testing.T) {
 		}
 		wantStdout(t, w.r, fmt.Sprintf("%d\n", 3+i))
 	}
+	// A wait returns at the exit; the cleanup removes the container a
+	// moment later. Once it has, wait finds no such container.
+	eventually(t, "the --rm containers to go", func() bool { return e.lodger(t, "ps", "-aq").stdout == "" })
 	wantError(t, e.lodger(t, "wait", "gone0"), 1, "gone0")
 	wantNothingLeft(t, e)
 }
