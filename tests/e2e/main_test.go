@@ -213,7 +213,8 @@ func subIDCount(file, name, uid string) (int, error) {
 }
 
 func pingRegistry() error {
-	c := http.Client{Timeout: 5 * time.Second}
+	// A loaded machine's registry may take seconds to answer.
+	c := http.Client{Timeout: 30 * time.Second}
 	resp, err := c.Get("http://" + registry + "/v2/")
 	if err != nil {
 		return fmt.Errorf("test registry %s does not answer: %v (tests/e2e/run.sh starts one and pushes the images with imagegen)", registry, err)
