@@ -37,8 +37,24 @@ type UserNetwork struct {
 // gateway, taking a removed network's namespace and gateway down and
 // writing Docker's network events (create, destroy) to the journal.
 func NetworkStore(store cstorage.Store) *network.Store {
-	ns := network.New(store.GraphRoot())
-	ns.Exists = store.Exists
+	return Networks(store.GraphRoot(), func() (cstorage.Store, error) { return store, nil })
+}
+
+// Networks is NetworkStore for a command that needs storage only to ask
+// after a container (network create, ls, inspect, rm): store is called,
+// and may open storage, only when a record names an endpoint old enough
+// to check or a listing asks which containers run. Opening storage (its
+// driver, its lock, its layer and container lists) was the one piece of
+// work `network create` did beyond writing the record and starting the
+// gateway. graphRoot must be the absolute graph root store would open.
+func Networks(graphRoot string, store func() (cstorage.Store, error)) *network.Store {
+	ns := network.New(graphRoot)
+	ns.Exists = func(id string) bool {
+		s, err := store()
+		// Storage that cannot be read keeps the endpoint: an address
+		// given twice is worse than one freed late.
+		return err != nil || s.Exists(id)
+	}
 	ns.Teardown = func(n network.Network) error {
 		err := bridge.Teardown(bridge.Dir(rootless.RunDir(), n.Name))
 		Journal().Emit(events.Network, "destroy", n.ID, map[string]string{"name": n.Name, "type": network.DriverBridge})
@@ -55,7 +71,11 @@ func NetworkStore(store cstorage.Store) *network.Store {
 		}
 	}
 	ns.Running = func(id string) bool {
-		dir, err := store.ContainerRunDirectory(id)
+		s, err := store()
+		if err != nil {
+			return false
+		}
+		dir, err := s.ContainerRunDirectory(id)
 		return err == nil && monitor.LoadState(dir).Status == monitor.StatusRunning
 	}
 	return ns

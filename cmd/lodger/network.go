@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/internal/prunefilter"
 	"github.com/lodger-containers/lodger/network"
+	"github.com/lodger-containers/lodger/storage"
 )
 
 func newNetworkCommand() *cobra.Command {
@@ -43,14 +45,42 @@ default per-container network, --network netstack), host and none.`,
 	return cmd
 }
 
-// withNetworks opens storage and runs fn with its networks.
-func withNetworks(fn func(cstorage.Store, *network.Store) error) error {
+// withNetworks runs fn with the user networks of the graph root. Storage
+// is opened only should fn's records need it (container.Networks).
+func withNetworks(fn func(*network.Store) error) error {
+	o, err := storeOptions()
+	if err != nil {
+		return err
+	}
+	root, err := filepath.Abs(o.GraphRoot)
+	if err != nil {
+		return err
+	}
+	var store cstorage.Store
+	var openErr error
+	opened := false
+	defer func() {
+		if store != nil {
+			store.Shutdown(false)
+		}
+	}()
+	return fn(container.Networks(root, func() (cstorage.Store, error) {
+		if !opened {
+			opened = true
+			store, openErr = storage.Open(o)
+		}
+		return store, openErr
+	}))
+}
+
+// withStore opens storage and runs fn with it.
+func withStore(fn func(cstorage.Store) error) error {
 	store, err := openStore()
 	if err != nil {
 		return err
 	}
 	defer store.Shutdown(false)
-	return fn(store, container.NetworkStore(store))
+	return fn(store)
 }
 
 // parseKV reads repeated KEY=VALUE flags into a map (nil for none).
@@ -148,7 +178,7 @@ are what lodger does anyway; any other option is refused.`,
 				}
 				o.Subnets = append(o.Subnets, so)
 			}
-			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+			return withNetworks(func(ns *network.Store) error {
 				n, err := ns.Create(o)
 				if err != nil {
 					return err
@@ -196,7 +226,7 @@ dangling=true. --format is table (the default), json, a Go template, or
 			if err != nil {
 				return err
 			}
-			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+			return withNetworks(func(ns *network.Store) error {
 				nets, err := ns.List(network.ListOptions{Filters: f})
 				if err != nil {
 					return err
@@ -284,7 +314,7 @@ a Go template (--format): .Name, .Id, .Driver, .Scope, .IPAM.Config,
 .Internal, .EnableIPv6, .Labels, .Options, .Containers.`,
 		Args: minArgs(1, "NETWORK"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+			return withNetworks(func(ns *network.Store) error {
 				var items []any
 				var errs []error
 				for _, name := range args {
@@ -317,7 +347,7 @@ them: remove or disconnect them first. -f makes a missing network no
 error.`,
 		Args: minArgs(1, "NETWORK"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+			return withNetworks(func(ns *network.Store) error {
 				var errs []error
 				for _, name := range args {
 					if err := ns.Remove(name, force); err != nil {
@@ -352,7 +382,7 @@ is given.`,
 			if !force && !confirm(cmd, "This will remove all custom networks not used by at least one container.") {
 				return nil
 			}
-			return withNetworks(func(_ cstorage.Store, ns *network.Store) error {
+			return withNetworks(func(ns *network.Store) error {
 				names, err := ns.Prune(f)
 				printDeleted(cmd.OutOrStdout(), "Networks", names)
 				return err
@@ -388,7 +418,7 @@ eth0, its way out; one with --network host cannot be connected.`,
 					return fmt.Errorf("--ip6 %q: want an IPv6 address", ip6)
 				}
 			}
-			return withNetworks(func(store cstorage.Store, _ *network.Store) error {
+			return withStore(func(store cstorage.Store) error {
 				return container.NetworkConnect(store, args[0], args[1], o)
 			})
 		},
@@ -409,7 +439,7 @@ back and, when running, its interface removed at once. -f: no error for
 a container already gone.`,
 		Args: exactArgs(2, "NETWORK CONTAINER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withNetworks(func(store cstorage.Store, _ *network.Store) error {
+			return withStore(func(store cstorage.Store) error {
 				return container.NetworkDisconnect(store, args[0], args[1], force)
 			})
 		},
