@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"sync"
 	"text/template"
 
 	"github.com/moby/moby/api/types/system"
@@ -16,7 +17,13 @@ import (
 	"github.com/lodger-containers/lodger/sysinfo"
 )
 
-var infoTemplate = template.Must(template.New("info").Parse(`lodger {{.Version}}
+// infoTemplate is parsed when `lodger info` runs, not at every command's
+// start (800 allocations).
+var infoTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("info").Parse(infoText))
+})
+
+const infoText = `lodger {{.Version}}
 host:
   kernel:        {{.Host.Kernel}}
   os/arch:       {{.Host.OS}}/{{.Host.Arch}}
@@ -48,7 +55,7 @@ cgroups:
   pause:         {{.Cgroups.Pause}}
   stats from:    {{.Cgroups.Stats}}
   limits:        {{.Cgroups.Limits}}
-`))
+`
 
 type infoOptions struct {
 	format string
@@ -103,7 +110,7 @@ func printInfo(cmd *cobra.Command, o infoOptions, info *sysinfo.Info) error {
 	out := cmd.OutOrStdout()
 	switch o.format {
 	case "", "text":
-		return infoTemplate.Execute(out, info)
+		return infoTemplate().Execute(out, info)
 	}
 	r := infoReport{Info: info.Docker(), LodgerInfo: *info}
 	r.ContainersRunning, r.ContainersPaused, r.ContainersStopped = o.counts[0], o.counts[1], o.counts[2]

@@ -20,7 +20,7 @@ func TestInfoTemplateSession(t *testing.T) {
 		Problem:           "AppArmor restricts user namespaces on this host",
 	}}
 	var b strings.Builder
-	if err := infoTemplate.Execute(&b, info); err != nil {
+	if err := infoTemplate().Execute(&b, info); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -37,7 +37,7 @@ func TestInfoTemplateSession(t *testing.T) {
 	info.Session = session.Report{Helper: session.HelperRootlesskit, HelperProgram: "/usr/bin/rootlesskit", Configured: session.HelperRootlesskit, ConfiguredBy: "lodger.toml"}
 	info.Storage.Driver = "overlay"
 	b.Reset()
-	if err := infoTemplate.Execute(&b, info); err != nil {
+	if err := infoTemplate().Execute(&b, info); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"made by:       rootlesskit (/usr/bin/rootlesskit)\n", "user namespaces: not restricted by AppArmor\n", "storage:\n  driver:        overlay\n"} {
