@@ -116,7 +116,8 @@ usernet_gateway_mem() {
 # usernet_start: starts on the default network, on a network that runs
 # (benchnet, its gateway up), and on a new network: create (which starts
 # the network's namespace and gateway in the background), first run, rm,
-# and beside them `network ls`, a lodger command that does next to nothing;
+# and beside them `network ls`, a lodger command that does next to nothing,
+# and `version`, lodger's start-up alone (no session, no storage);
 # one shell as the user, timed there with EPOCHREALTIME, the three kinds in
 # a rotating order, one untimed round first.
 usernet_start() {
@@ -135,7 +136,9 @@ usernet_start() {
 				(($2)) && el "$t0" "$t1" >>"$d/default" ;;
 			existing) t0=$(now); q lodger run --rm --network benchnet "$img" true; t1=$(now)
 				(($2)) && el "$t0" "$t1" >>"$d/existing" ;;
-			new) t0=$(now); q lodger network ls; t1=$(now)
+			new) t0=$(now); q lodger version; t1=$(now)
+				(($2)) && el "$t0" "$t1" >>"$d/version"
+				t0=$(now); q lodger network ls; t1=$(now)
 				(($2)) && el "$t0" "$t1" >>"$d/ls"
 				t0=$(now); q lodger network create un-start; t1=$(now)
 				q lodger run --rm --network un-start "$img" true; t2=$(now)
@@ -380,13 +383,15 @@ in a rotating order, each command timed in one shell (\`\$EPOCHREALTIME\`). IMG 
 NET for "a network that runs" is the one above (its gateway up, three containers on it); NEW is
 created, used once and removed each run, so its namespace and gateway are made anew each time
 (\`network create\` starts them in the background; the first run finds them or waits for them).
-\`lodger network ls\` is there as the cost of a lodger command that does next to nothing. Times in ms.
+\`lodger network ls\` is there as the cost of a lodger command that does next to nothing, \`lodger version\`
+as lodger's start-up alone (no session, no storage; docs/architecture.md, "Start-up"). Times in ms.
 
 | command | median | mean | min | max | runs |
 | --- | --- | --- | --- | --- | --- |
 EOF
 	usernet_start_row "\`lodger run --rm IMG true\` (default network)" default
 	usernet_start_row "\`lodger run --rm --network NET IMG true\` (a network that runs)" existing
+	usernet_start_row "\`lodger version\` (for scale: lodger's start-up alone)" version
 	usernet_start_row "\`lodger network ls\` (for scale: a lodger command that does next to nothing)" ls
 	usernet_start_row "\`lodger network create NEW\`" create
 	usernet_start_row "\`lodger run --rm --network NEW IMG true\`, the network's first container" first
