@@ -227,7 +227,7 @@ func TestAPIDockerLogsFollow(t *testing.T) {
 func TestAPIDockerEvents(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*callTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, dockerBin(t), "events", "--filter", "type=container", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
 	cmd.Env = append(append([]string{}, e.vars...), "DOCKER_HOST=unix://"+s.sock, "DOCKER_CONFIG="+filepath.Join(e.home, ".docker"))

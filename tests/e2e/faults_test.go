@@ -72,7 +72,7 @@ func TestLogMaxSize(t *testing.T) {
 // cleans everything.
 func TestForegroundCLIKilled(t *testing.T) {
 	e := isolatedEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	cmd := e.command(ctx, "run", "-q", noTLS, "--name", "fg", busybox, "sleep", "100")
 	if err := cmd.Start(); err != nil {

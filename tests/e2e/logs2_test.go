@@ -189,7 +189,7 @@ func TestLogsOldFormat(t *testing.T) {
 func TestLogsForegroundClosedStdout(t *testing.T) {
 	e := isolatedEnv(t)
 	e.pull(t, busybox, noTLS)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	r, w, err := os.Pipe()
 	if err != nil {
