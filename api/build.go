@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"strings"
 
+	dockerbuild "github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/jsonstream"
 
 	"github.com/lodger-containers/lodger/build"
 	"github.com/lodger-containers/lodger/container"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // buildImage is POST /build, the classic builder's protocol (what
@@ -118,4 +120,39 @@ func (s *streamLines) flush() {
 		_ = jsonLine(s.w, jsonstream.Message{Stream: string(s.buf)})
 		s.buf = nil
 	}
+}
+
+// pruneBuildCache is POST /build/prune?all=&filters=: builder prune's,
+// and the last of docker system prune's calls, which passes its own
+// filters on (until, label, label!). keep-storage and the space limits
+// of newer APIs are refused rather than ignored: lodger does not size
+// what it keeps.
+func (s *Server) pruneBuildCache(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for _, k := range []string{"keep-storage", "reserved-space", "max-used-space", "min-free-space"} {
+		if v := q.Get(k); v != "" && v != "0" {
+			writeError(w, notImplemented("pruning the build cache down to a size (%s) is not implemented by lodger: prune it all, or by until", k))
+			return
+		}
+	}
+	filters, err := filtersParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	f, _, err := prunefilter.Parse(filters, "until", "label", "label!")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rep, err := build.Prune(s.o.Store, build.PruneOptions{All: boolParam(r, "all"), Filter: f})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := dockerbuild.CachePruneReport{CachesDeleted: rep.Removed, SpaceReclaimed: uint64(max(rep.Reclaimed, 0))}
+	if out.CachesDeleted == nil {
+		out.CachesDeleted = []string{}
+	}
+	writeJSON(w, http.StatusOK, out)
 }

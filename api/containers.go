@@ -224,11 +224,8 @@ func (s *Server) restartContainer(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithoutCancel(r.Context())
 	id := r.PathValue("id")
-	if err := container.Stop(ctx, s.o.Store, id, t); err != nil {
-		writeError(w, err)
-		return
-	}
-	if _, err := container.Start(ctx, s.o.Store, id, container.StartOptions{Storage: s.o.StoreOptions}); err != nil {
+	// The CLI's restart, with Docker's restart event after the start.
+	if _, err := container.Restart(ctx, s.o.Store, id, t, container.StartOptions{Storage: s.o.StoreOptions}); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -511,11 +508,13 @@ func (s *Server) logsContainer(w http.ResponseWriter, r *http.Request) {
 	o := container.LogOptions{Follow: boolParam(r, "follow"), Timestamps: boolParam(r, "timestamps"), Details: boolParam(r, "details"), Tail: -1}
 	if t := r.URL.Query().Get("tail"); t != "" && t != "all" {
 		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
+		if err != nil {
 			writeError(w, badRequest("invalid tail %q: a number of lines or all", t))
 			return
 		}
-		o.Tail = n
+		// A negative count is all, as Docker's daemon reads it:
+		// testcontainers for node sends tail=-1.
+		o.Tail = max(n, -1)
 	}
 	for _, p := range []struct {
 		name string

@@ -51,13 +51,18 @@ func (s *Server) imageRoute(w http.ResponseWriter, r *http.Request) {
 
 // imageSummaries lists the images in Docker's schema; f, when not nil,
 // selects them.
-func (s *Server) imageSummaries(ctx context.Context, f *image.ImageFilter) ([]imagetypes.Summary, error) {
+func (s *Server) imageSummaries(ctx context.Context, f *image.ImageFilter, all bool) ([]imagetypes.Summary, error) {
 	imgs, err := image.List(ctx, s.o.Store, f != nil && f.HasLabels())
 	if err != nil {
 		return nil, err
 	}
 	out := []imagetypes.Summary{}
 	for _, img := range imgs {
+		// Intermediate images (no name, others built on them) are
+		// listed with all=1 only, as by Docker and `lodger images`.
+		if !all && img.Intermediate() {
+			continue
+		}
 		names := img.Names
 		if f != nil {
 			var ok bool
@@ -71,10 +76,10 @@ func (s *Server) imageSummaries(ctx context.Context, f *image.ImageFilter) ([]im
 			sum.Labels = map[string]string{}
 		}
 		for _, n := range names {
-			sum.RepoTags = append(sum.RepoTags, n)
+			sum.RepoTags = append(sum.RepoTags, familiar(n))
 			if img.Digest != "" {
 				if named, err := reference.ParseNormalizedNamed(n); err == nil {
-					sum.RepoDigests = append(sum.RepoDigests, named.Name()+"@"+img.Digest)
+					sum.RepoDigests = append(sum.RepoDigests, reference.FamiliarName(named)+"@"+img.Digest)
 				}
 			}
 		}
@@ -99,12 +104,44 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out, err := s.imageSummaries(r.Context(), &f)
+	out, err := s.imageSummaries(r.Context(), &f, boolParam(r, "all"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	if boolParam(r, "shared-size") {
+		u, err := image.DiskUsage(s.o.Store)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		for i := range out {
+			if iu, ok := u.Images[strings.TrimPrefix(out[i].ID, "sha256:")]; ok {
+				out[i].SharedSize = iu.Shared
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, withVirtualSize(r, out))
+}
+
+// summaryV1 is an image summary with VirtualSize, which API 1.44 dropped
+// and clients before it still read: Docker 20.10's system df takes it as
+// what an in-use image holds, and would count it as 0.
+type summaryV1 struct {
+	imagetypes.Summary
+	VirtualSize int64
+}
+
+// withVirtualSize is sums as a client of r's API version reads them.
+func withVirtualSize(r *http.Request, sums []imagetypes.Summary) any {
+	if !versionBefore(r, "1.44") {
+		return sums
+	}
+	out := make([]summaryV1, len(sums))
+	for i, sum := range sums {
+		out[i] = summaryV1{Summary: sum, VirtualSize: sum.Size}
+	}
+	return out
 }
 
 func (s *Server) inspectImage(w http.ResponseWriter, r *http.Request, name string) {
@@ -179,10 +216,10 @@ func (s *Server) removeImage(w http.ResponseWriter, r *http.Request, name string
 	}
 	out := []imagetypes.DeleteResponse{}
 	if rep.Untagged != "" {
-		out = append(out, imagetypes.DeleteResponse{Untagged: rep.Untagged})
+		out = append(out, imagetypes.DeleteResponse{Untagged: familiar(rep.Untagged)})
 	} else {
 		for _, n := range rep.Names {
-			out = append(out, imagetypes.DeleteResponse{Untagged: n})
+			out = append(out, imagetypes.DeleteResponse{Untagged: familiar(n)})
 		}
 		out = append(out, imagetypes.DeleteResponse{Deleted: "sha256:" + rep.Deleted})
 	}
@@ -276,7 +313,12 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) 
 	w.WriteHeader(http.StatusOK)
 	sw := newStreamWriter(w)
 	bs := newBlobStream(sw, true)
-	bs.status("The push refers to repository [%s]", ref)
+	// Docker names the repository here, without the tag.
+	repo := name
+	if named, err := reference.ParseNormalizedNamed(name); err == nil {
+		repo = named.Name()
+	}
+	bs.status("The push refers to repository [%s]", repo)
 	o.Progress = nil
 	o.Blobs = bs.blob
 	d, err := image.Push(r.Context(), s.o.Store, ref, "", o)
@@ -320,7 +362,7 @@ func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) {
 	for _, line := range rep.Removed {
 		switch {
 		case strings.HasPrefix(line, "untagged: "):
-			out.ImagesDeleted = append(out.ImagesDeleted, imagetypes.DeleteResponse{Untagged: strings.TrimPrefix(line, "untagged: ")})
+			out.ImagesDeleted = append(out.ImagesDeleted, imagetypes.DeleteResponse{Untagged: familiar(strings.TrimPrefix(line, "untagged: "))})
 		case strings.HasPrefix(line, "deleted: "):
 			out.ImagesDeleted = append(out.ImagesDeleted, imagetypes.DeleteResponse{Deleted: strings.TrimPrefix(line, "deleted: ")})
 		}
@@ -409,4 +451,14 @@ func (s *Server) searchImages(w http.ResponseWriter, r *http.Request) {
 		out = append(out, registry.SearchResult{Name: x.Name, Description: x.Description, StarCount: x.Stars, IsOfficial: x.Official})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// familiar is a stored image name as Docker's daemon shows it: without
+// docker.io/ and library/ (busybox:latest), as inspect has it too.
+func familiar(name string) string {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return name
+	}
+	return reference.FamiliarString(named)
 }

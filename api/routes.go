@@ -79,7 +79,7 @@ func (s *Server) routes() {
 	h("DELETE /networks/{id}", s.removeNetwork)
 
 	h("POST /build", s.buildImage)
-	h("POST /build/prune", s.notServed("pruning the build cache through the API"))
+	h("POST /build/prune", s.pruneBuildCache)
 	h("POST /session", s.notServed("BuildKit sessions: set DOCKER_BUILDKIT=0"))
 	h("POST /grpc", s.notServed("BuildKit's gRPC: set DOCKER_BUILDKIT=0"))
 	h("/swarm/", s.notServed("swarm mode"))

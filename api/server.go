@@ -111,12 +111,23 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, badRequest("client version %s is too new. Maximum supported API version is %s", m[1], Version))
 			return
 		}
-		r2 := r.Clone(r.Context())
+		r2 := r.Clone(context.WithValue(r.Context(), apiVersionKey{}, m[1]))
 		r2.URL.Path = m[2]
 		r2.URL.RawPath = ""
 		r = r2
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// apiVersionKey is the context key of the API version a request named.
+type apiVersionKey struct{}
+
+// versionBefore says whether r names an API version before v: a client
+// that old reads fields newer versions dropped. A request without a
+// version is served the current one.
+func versionBefore(r *http.Request, v string) bool {
+	asked, ok := r.Context().Value(apiVersionKey{}).(string)
+	return ok && compareVersions(asked, v) < 0
 }
 
 // compareVersions compares two "MAJOR.MINOR" API versions.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	dockercontainer "github.com/moby/moby/api/types/container"
+	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -463,6 +464,35 @@ func TestEveryOptionHasAField(t *testing.T) {
 	for o := container.OptSecurityOpt; o <= container.OptPull; o++ {
 		if optionFields[o] == "" {
 			t.Errorf("option %v has no field in optionFields", o)
+		}
+	}
+}
+
+// TestVirtualSizeForOldClients: image summaries carry VirtualSize for a
+// client before API 1.44 (Docker 20.10's df reads it), and not after.
+func TestVirtualSizeForOldClients(t *testing.T) {
+	sums := []imagetypes.Summary{{ID: "sha256:1", Size: 42, SharedSize: 7}}
+	for path, want := range map[string]bool{"/v1.41/images/json": true, "/v1.43/system/df": true, "/v1.44/images/json": false, "/images/json": false} {
+		var got any
+		h := New(Options{})
+		h.mux = http.NewServeMux()
+		h.mux.HandleFunc("/", func(_ http.ResponseWriter, r *http.Request) { got = withVirtualSize(r, sums) })
+		h.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+		b, _ := json.Marshal(got)
+		if has := strings.Contains(string(b), `"VirtualSize":42`); has != want {
+			t.Errorf("%s: %s; want VirtualSize %v", path, b, want)
+		}
+		if !strings.Contains(string(b), `"Size":42`) || !strings.Contains(string(b), `"SharedSize":7`) {
+			t.Errorf("%s: %s; want Size and SharedSize kept", path, b)
+		}
+	}
+}
+
+func TestFamiliarNames(t *testing.T) {
+	for in, want := range map[string]string{"docker.io/library/busybox:latest": "busybox:latest", "docker.io/sweep/x:1": "sweep/x:1",
+		"127.0.0.1:5000/a/b:v": "127.0.0.1:5000/a/b:v", "not a name": "not a name"} {
+		if got := familiar(in); got != want {
+			t.Errorf("familiar(%q) = %q; want %q", in, got, want)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	dockervolume "github.com/moby/moby/api/types/volume"
 	"golang.org/x/sys/unix"
 
+	lodgerbuild "github.com/lodger-containers/lodger/build"
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/events"
@@ -154,10 +155,18 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	imgs, err := s.imageSummaries(r.Context(), nil)
+	imgs, err := s.imageSummaries(r.Context(), nil, true)
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	// Size as the layers' and SharedSize filled in, as Docker's daemon
+	// does for df: its CLI takes what in-use images hold from
+	// LayersSize to tell what is reclaimable.
+	for i := range imgs {
+		if u, ok := iu.Images[strings.TrimPrefix(imgs[i].ID, "sha256:")]; ok {
+			imgs[i].Size, imgs[i].SharedSize = u.Layers, u.Shared
+		}
 	}
 	infos, _ := container.List(store)
 	ctrs := []dockercontainer.Summary{}
@@ -171,18 +180,31 @@ func (s *Server) diskUsage(w http.ResponseWriter, r *http.Request) {
 			vols = append(vols, &rep)
 		}
 	}
+	// The build cache: the cache mounts of RUN --mount=type=cache, each a
+	// record (Docker's CLI before API 1.52 sums the records itself).
+	bu, err := lodgerbuild.DiskUsage(store)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	cache := []*build.CacheRecord{}
+	for _, m := range bu.Mounts {
+		used := m.LastUsed
+		cache = append(cache, &build.CacheRecord{ID: m.ID, Type: "exec.cachemount", Description: "cache mount " + m.ID,
+			InUse: m.InUse, Size: m.Size, CreatedAt: used, LastUsedAt: &used})
+	}
 	resp := struct {
 		LayersSize int64
-		Images     []imagetypes.Summary
+		Images     any
 		Containers []dockercontainer.Summary
 		Volumes    []*dockervolume.Volume
 		BuildCache []*build.CacheRecord
 		system.DiskUsage
-	}{LayersSize: iu.Size, Images: imgs, Containers: ctrs, Volumes: vols, BuildCache: []*build.CacheRecord{}}
+	}{LayersSize: iu.Size, Images: withVirtualSize(r, imgs), Containers: ctrs, Volumes: vols, BuildCache: cache}
 	resp.ImageUsage = &imagetypes.DiskUsage{ActiveCount: int64(iu.Active), TotalCount: int64(iu.Total), TotalSize: iu.Size, Reclaimable: iu.Reclaimable}
 	resp.ContainerUsage = &dockercontainer.DiskUsage{ActiveCount: int64(cu.Active), TotalCount: int64(cu.Total), TotalSize: cu.Size, Reclaimable: cu.Reclaimable}
 	resp.VolumeUsage = &dockervolume.DiskUsage{ActiveCount: int64(vu.Active), TotalCount: int64(vu.Total), TotalSize: vu.Size, Reclaimable: vu.Reclaimable}
-	resp.BuildCacheUsage = &build.DiskUsage{}
+	resp.BuildCacheUsage = &build.DiskUsage{ActiveCount: int64(bu.Active), TotalCount: int64(bu.Total), TotalSize: bu.Size, Reclaimable: bu.Reclaimable}
 	writeJSON(w, http.StatusOK, resp)
 }
 

@@ -34,11 +34,13 @@ func DiskUsage(store cstorage.Store) (CacheUsage, error) {
 		u.Total++
 		size := dirSize(m.dir)
 		u.Size += size
-		if m.inUse() {
+		inUse := m.inUse()
+		if inUse {
 			u.Active++
 		} else {
 			u.Reclaimable += size
 		}
+		u.Mounts = append(u.Mounts, CacheMount{ID: m.id, Size: size, InUse: inUse, LastUsed: m.used})
 	}
 	return u, nil
 }
@@ -54,7 +56,7 @@ func Prune(store cstorage.Store, o PruneOptions) (PruneReport, error) {
 	}
 	var errs []error
 	for _, m := range mounts {
-		if !o.Until.IsZero() && !m.used.Before(o.Until) {
+		if !o.Filter.Match(m.used, nil) {
 			continue
 		}
 		// Held for the removal, so that no build takes it meanwhile.
@@ -121,7 +123,7 @@ func pruneSteps(store cstorage.Store, o PruneOptions) ([]string, int64, error) {
 			if !o.All && parents[img.ID] {
 				continue
 			}
-			if !o.Until.IsZero() && !img.Created.Before(o.Until) {
+			if !o.Filter.Match(img.Created, nil) {
 				continue
 			}
 			if _, err := store.DeleteImage(img.ID, true); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -168,6 +169,17 @@ type CacheUsage struct {
 	// Size is what their files take; Reclaimable what builder prune
 	// would free (the mounts not in use).
 	Size, Reclaimable int64
+	// Mounts are the cache mounts one by one, as the Engine API's
+	// system/df lists its build cache records.
+	Mounts []CacheMount
+}
+
+// CacheMount is one cache mount of RUN --mount=type=cache.
+type CacheMount struct {
+	ID       string
+	Size     int64
+	InUse    bool
+	LastUsed time.Time
 }
 
 // PruneOptions say what builder prune removes.
@@ -176,8 +188,11 @@ type PruneOptions struct {
 	// made of too, not only the dangling ones: the next build starts
 	// afresh.
 	All bool
-	// Until keeps what was used after it (zero: keep nothing).
-	Until time.Time
+	// Filter selects what goes: until keeps what was used (a cache
+	// mount) or made (a step image) at or after it. The build cache's
+	// objects carry no labels of their own, as Docker's do not: label=
+	// keeps every one of them, label!= keeps none back.
+	Filter prunefilter.Filter
 }
 
 // PruneReport is what Prune removed: the cache mounts' and step images'

@@ -219,3 +219,36 @@ func TestPrune(t *testing.T) {
 		t.Errorf("after Prune(true): %d images, %d layers left", i, l)
 	}
 }
+
+// TestDiskUsageSharedSizes: each image's layers and the part of them
+// another image has too (Docker's Size and SharedSize for system df).
+// base's layer is in base, mid, intermediate and top: shared by all
+// four; top's own layer is top's alone; loose shares nothing.
+func TestDiskUsageSharedSizes(t *testing.T) {
+	s := newImageSet(t)
+	u, err := DiskUsage(s.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := s.store.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, l := range layers {
+		sum += l.UncompressedSize
+	}
+	if u.Size != sum {
+		t.Errorf("Size = %d; want every layer once, %d", u.Size, sum)
+	}
+	top, base, loose := u.Images[s.top], u.Images[s.base], u.Images[s.loose]
+	if base.Layers <= 0 || base.Shared != base.Layers {
+		t.Errorf("base = %+v; want its one layer, shared", base)
+	}
+	if top.Layers <= top.Shared || top.Shared <= base.Layers {
+		t.Errorf("top = %+v; want base's, mid's and intermediate's layers shared and its own not", top)
+	}
+	if loose.Layers <= 0 || loose.Shared != 0 {
+		t.Errorf("loose = %+v; want its layer and nothing shared", loose)
+	}
+}

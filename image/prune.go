@@ -124,6 +124,16 @@ type Usage struct {
 	// it; Reclaimable is what removing every image no container uses
 	// would free.
 	Size, Reclaimable int64
+	// Images is, by image ID, the bytes of its layers (Docker's image
+	// Size, without the manifest and configuration storage also keeps)
+	// and of those another image has too (Docker's SharedSize, from which
+	// its CLI works out what removing one image would free).
+	Images map[string]ImageUsage
+}
+
+// ImageUsage is one image's share of Usage.
+type ImageUsage struct {
+	Layers, Shared int64
 }
 
 // DiskUsage measures the stored images.
@@ -150,17 +160,36 @@ func DiskUsage(store cstorage.Store) (Usage, error) {
 		used[c.ImageID] = true
 	}
 	all, active := map[string]bool{}, map[string]bool{}
-	for _, img := range imgs {
+	// users counts the images each layer is in, chains walked once per
+	// image (two images on one top layer share all of it).
+	users := map[string]int{}
+	chains := make([][]string, len(imgs))
+	for i, img := range imgs {
 		u.Total++
 		if used[img.ID] {
 			u.Active++
 		}
 		for id, n := img.TopLayer, 0; id != "" && n < len(byID); id, n = byID[id].Parent, n+1 {
 			all[id] = true
+			users[id]++
+			chains[i] = append(chains[i], id)
 			if used[img.ID] {
 				active[id] = true
 			}
 		}
+	}
+	u.Images = make(map[string]ImageUsage, len(imgs))
+	for i, img := range imgs {
+		var iu ImageUsage
+		for _, id := range chains[i] {
+			if s := byID[id].UncompressedSize; s > 0 {
+				iu.Layers += s
+				if users[id] > 1 {
+					iu.Shared += s
+				}
+			}
+		}
+		u.Images[img.ID] = iu
 	}
 	size := func(set map[string]bool) int64 {
 		var n int64

@@ -117,6 +117,11 @@ func Push(ctx context.Context, store cstorage.Store, src, dest string, o Options
 		// against the size of the layer in storage, uncompressed: the
 		// total is what was sent, known at the end.
 		o.Blobs = func(p BlobProgress) {
+			// The configuration goes up as a blob too, but it is no
+			// layer: Docker's push lists layers alone.
+			if p.Digest.Encoded() == img.ID {
+				return
+			}
 			if p.Event == BlobDone {
 				p.Total = p.Current
 			} else if p.Event != BlobExists {

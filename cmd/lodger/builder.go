@@ -47,7 +47,7 @@ used (a cache mount) or made (a step image) after it. Asks first unless
 					if err != nil {
 						return err
 					}
-					o.Until = t
+					o.Filter.Until = t
 				default:
 					return fmt.Errorf("--filter %q: %w (use until=DURATION|TIME)", f, build.ErrNotSupported)
 				}
