@@ -73,6 +73,7 @@ func runOptions(req dockercontainer.CreateRequest, name string) (container.RunOp
 		Name:        name,
 		Hostname:    cfg.Hostname,
 		Interactive: cfg.OpenStdin,
+		StdinOnce:   cfg.StdinOnce,
 		TTY:         cfg.Tty,
 		Remove:      hc.AutoRemove,
 		PublishAll:  hc.PublishAllPorts,

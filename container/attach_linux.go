@@ -156,7 +156,12 @@ func attach(in Info, tty bool, o AttachOptions, events bool) (int, error) {
 					send(monitor.FrameStdin, data)
 				}
 				if err != nil {
-					send(monitor.FrameEOF, nil)
+					// The end of the client's input closes the
+					// container's only under StdinOnce: otherwise the
+					// next attach may still write to it, as Docker's.
+					if in.Metadata.StdinOnce {
+						send(monitor.FrameEOF, nil)
+					}
 					return
 				}
 			}

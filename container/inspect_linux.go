@@ -164,7 +164,10 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 		cfg.Env = p.Env
 		cfg.WorkingDir = p.Cwd
 		cfg.Tty = p.Terminal
-		cfg.OpenStdin = p.Terminal
+		// -i, which Docker's attach reads to decide whether to send
+		// its input at all.
+		cfg.OpenStdin = m.Interactive
+		cfg.StdinOnce = m.StdinOnce
 		if imgCfg.User != "" {
 			cfg.User = imgCfg.User
 		}

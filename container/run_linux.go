@@ -62,12 +62,17 @@ type RunOptions struct {
 	Publish        []ports.Mapping // -p, parsed by the front end
 	PublishAll     bool            // -P
 	Interactive    bool
-	TTY            bool
-	Remove         bool
-	Security       SecurityOptions
-	Mounts         MountOptions
-	Process        ProcessOptions
-	Userns         string // "" or keep-id
+	// StdinOnce is Docker's: the container's stdin closes when the
+	// input of the first client attached to it ends (docker run -i
+	// attached sets it). Without it the stdin of an -i container stays
+	// open from one attach to the next, as for docker run -d -i.
+	StdinOnce bool
+	TTY       bool
+	Remove    bool
+	Security  SecurityOptions
+	Mounts    MountOptions
+	Process   ProcessOptions
+	Userns    string // "" or keep-id
 	// Detach runs the container under a monitor and returns once it runs;
 	// Started then receives its ID. Storage tells the monitor where the
 	// store is.
@@ -136,6 +141,8 @@ type Metadata struct {
 	// Interactive is -i (the API's OpenStdin): a monitor started later
 	// keeps the container's stdin open for attach.
 	Interactive bool `json:"interactive,omitempty"`
+	// StdinOnce is RunOptions's.
+	StdinOnce bool `json:"stdinOnce,omitempty"`
 	// Remove is --rm, for a container created now and started later;
 	// Restart and Log likewise. LogMaxSize is the cap of records from
 	// before Log (issue 13), whose driver wrote k8s-file lines.
@@ -397,7 +404,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	meta, _ := json.Marshal(Metadata{Image: opts.Image, ImageID: img.ID, Command: args, Created: time.Now().UTC(),
 		Entrypoint: entrypoint, Cmd: cmd, Expose: slices.Sorted(maps.Keys(expose)), Limits: opts.Limits,
 		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove, Interactive: opts.Interactive,
-		Restart: restart, StopTimeout: opts.StopTimeout, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
+		StdinOnce: opts.StdinOnce && opts.Interactive, Restart: restart, StopTimeout: opts.StopTimeout, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
 	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid))
 	claim.Release(err == nil)
 	if err != nil {

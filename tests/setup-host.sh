@@ -55,12 +55,25 @@ need() {
 # (run.sh starts one); gcc and git for the build itself (cgo, make vet);
 # buildah, whose image configurations lodger build's are compared with;
 # systemd-socket-activate, which starts the Engine API service as a
-# systemd socket unit would (issue 15).
+# systemd socket unit would, and node and npm, which run testcontainers
+# for node against it (issue 15).
 pkgs=()
 for pair in newuidmap:uidmap newgidmap:uidmap busybox:busybox-static curl:curl \
-	rootlesskit:rootlesskit gcc:gcc git:git buildah:buildah systemd-socket-activate:systemd; do
+	rootlesskit:rootlesskit gcc:gcc git:git buildah:buildah systemd-socket-activate:systemd \
+	node:nodejs npm:npm; do
 	command -v "${pair%%:*}" >/dev/null || pkgs+=("${pair#*:}")
 done
+# Docker 20.10's client, Debian's docker.io, a client of the Engine API
+# service of an older API version (1.41) than the docker on PATH (issue
+# 15). Its daemon is never started: policy-rc.d refuses every service
+# start during the install.
+if ! /usr/bin/docker --version 2>/dev/null | grep -q ' 20\.10\.'; then
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		need "refusing service starts (policy-rc.d) before docker.io's install" \
+			"printf '#!/bin/sh\\nexit 101\\n' >/usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d"
+	fi
+	pkgs+=(docker.io)
+fi
 # A user who is not root starts the second user's planter through sudo.
 if $check && ! command -v sudo >/dev/null; then
 	pkgs+=(sudo)

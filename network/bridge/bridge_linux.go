@@ -33,6 +33,8 @@
 package bridge
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,8 +78,23 @@ const (
 // network's containers, whose monitors have no stack of their own.
 func RelaySocket(dir string) string { return filepath.Join(dir, relaySocket) }
 
-// Dir is a network's run directory.
-func Dir(runRoot, name string) string { return filepath.Join(runRoot, "networks", name) }
+// Dir is a network's run directory: <rundir>/networks/NAME, or, when
+// that would make its sockets' paths longer than a unix socket's address
+// holds (107 bytes: a long name, or a long XDG_RUNTIME_DIR, such as
+// testcontainers' 36-character network names under a CI runner's), a
+// name made of a hash of NAME, the same every time.
+func Dir(runRoot, name string) string {
+	dir := filepath.Join(runRoot, "networks", name)
+	if len(filepath.Join(dir, attachSocket)) <= maxSocketPath {
+		return dir
+	}
+	sum := sha256.Sum256([]byte(name))
+	return filepath.Join(runRoot, "networks", "h-"+hex.EncodeToString(sum[:8]))
+}
+
+// maxSocketPath is the longest path a unix socket's address holds
+// (sun_path's 108 bytes with the NUL that ends it).
+const maxSocketPath = 107
 
 // Attachment is one container's place on one network: what its prestart
 // needs, worked out by the CLI from the network's record.

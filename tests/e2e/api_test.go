@@ -592,11 +592,13 @@ func runTestcontainers(t *testing.T, e *env, s *apiService, run string, env ...s
 }
 
 // TestAPITestcontainers runs testcontainers-go with Ryuk, its reaper,
-// disabled: the suite's containers are terminated by the suite.
+// disabled: the suite's containers are terminated by the suite. Its
+// second test builds FromDockerfile and reaches a server on a network of
+// its own by two aliases.
 func TestAPITestcontainers(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
-	runTestcontainers(t, e, s, "TestContainerLifecycle", "TESTCONTAINERS_RYUK_DISABLED=true")
+	runTestcontainers(t, e, s, "TestContainerLifecycle|TestNetworkAliasesAndBuild", "TESTCONTAINERS_RYUK_DISABLED=true")
 	if r := e.lodger(t, "ps", "-aq"); strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("containers left after testcontainers terminated them: %q", r.stdout)
 	}
@@ -608,12 +610,30 @@ func TestAPITestcontainers(t *testing.T) {
 // once the suite has gone. The reaper image is built here, through the
 // API, from tests/tcgo/reaper (LODGER_TEST_REAPER), under Ryuk's name.
 func TestAPITestcontainersReaper(t *testing.T) {
+	e := isolatedEnv(t)
+	s := startService(t, e, "--time", "0")
+	buildReaper(t, e)
+	runTestcontainers(t, e, s, "TestContainerLifecycle|TestLeftBehind", "TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT=2s")
+	// The suite left one container behind; the reaper removes it and
+	// goes itself (auto-removed).
+	var left string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if left = strings.TrimSpace(e.lodger(t, "ps", "-a", "--format", "{{.Names}} {{.Image}}").stdout); left == "" {
+			return
+		}
+	}
+	t.Errorf("containers left 60 s after the suite ended with the reaper on: %q\nservice log:\n%s", left, s.log)
+}
+
+// buildReaper builds the test reaper (LODGER_TEST_REAPER, from
+// tests/tcgo/reaper) under Ryuk's name, which testcontainers for Go and
+// for node both start.
+func buildReaper(t *testing.T, e *env) {
+	t.Helper()
 	reaper := os.Getenv("LODGER_TEST_REAPER")
 	if reaper == "" {
 		t.Fatal("LODGER_TEST_REAPER is not set: run the suite with tests/e2e/run.sh, which builds tests/tcgo/reaper")
 	}
-	e := isolatedEnv(t)
-	s := startService(t, e, "--time", "0")
 	dir := filepath.Join(e.home, "reaperctx")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -629,16 +649,6 @@ func TestAPITestcontainersReaper(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantOK(t, e.lodger(t, "build", "-q", "--tls-verify=false", "-t", "testcontainers/ryuk:0.14.0", dir))
-	runTestcontainers(t, e, s, "TestContainerLifecycle|TestLeftBehind", "TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT=2s")
-	// The suite left one container behind; the reaper removes it and
-	// goes itself (auto-removed).
-	var left string
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		if left = strings.TrimSpace(e.lodger(t, "ps", "-a", "--format", "{{.Names}} {{.Image}}").stdout); left == "" {
-			return
-		}
-	}
-	t.Errorf("containers left 60 s after the suite ended with the reaper on: %q\nservice log:\n%s", left, s.log)
 }
 
 func TestAPIDockerBuild(t *testing.T) {

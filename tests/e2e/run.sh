@@ -135,6 +135,10 @@ log "building into $WORK"
 if command -v docker >/dev/null; then
 	cp "$(command -v docker)" "$WORK/docker"
 fi
+# testcontainers for node, from tests/tcnode's lock file (issue 15).
+cp -r "$repo/tests/tcnode" "$WORK/tcnode"
+(cd "$WORK/tcnode" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+chmod -R a+rX "$WORK/tcnode"
 
 log "pushing the test images to $registry"
 "$WORK/imagegen" -registry "$registry" -busybox "$(command -v busybox)" -checker "$WORK/checker" -nettool "$WORK/nettool" -getent "$(command -v getent)" >/dev/null
@@ -179,7 +183,7 @@ if [ "$(id -u)" = 0 ]; then
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
 		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" LODGER_TEST_REAPER="$WORK/reaper" \
-		LODGER_TEST_COMPOSE="$WORK/docker-compose" \
+		LODGER_TEST_COMPOSE="$WORK/docker-compose" LODGER_TEST_TCNODE="$WORK/tcnode" \
 		"$WORK/e2e.test" "${args[@]}"
 else
 	# setup-host.sh --check passed: the machine is set up as root's run
@@ -188,7 +192,7 @@ else
 		LODGER_TEST_OCI_ARCHIVE="$WORK/busybox-oci.tar" LODGER_TEST_DATA="$WORK/testdata" \
 		LODGER_TEST_ROOT_SETUP=1 LODGER_TEST_PLANTER="$WORK/planter.d/sock" \
 		LODGER_TEST_DOCKER="$WORK/docker" LODGER_TEST_TCGO="$WORK/tcgo.test" LODGER_TEST_REAPER="$WORK/reaper" \
-		LODGER_TEST_COMPOSE="$WORK/docker-compose" \
+		LODGER_TEST_COMPOSE="$WORK/docker-compose" LODGER_TEST_TCNODE="$WORK/tcnode" \
 		"$WORK/e2e.test" "${args[@]}"
 fi
 rc=$?

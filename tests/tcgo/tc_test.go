@@ -22,6 +22,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
@@ -169,5 +170,77 @@ func BenchmarkCycle(b *testing.B) {
 			b.Fatalf("terminate: %v", err)
 		}
 		fmt.Printf("cycle %.6f\n", time.Since(start).Seconds())
+	}
+}
+
+// TestNetworkAliasesAndBuild builds an image from a Dockerfile (with a
+// build argument), starts it and a server on a network of their own, the
+// server under two aliases, and reaches the server by both from the
+// built container; Files copies a file in before the start.
+func TestNetworkAliasesAndBuild(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	nw, err := network.New(ctx)
+	if err != nil {
+		t.Fatalf("create network: %v", err)
+	}
+	defer func() {
+		if err := nw.Remove(context.Background()); err != nil {
+			t.Errorf("remove network: %v", err)
+		}
+	}()
+	srv, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{Started: true, ContainerRequest: testcontainers.ContainerRequest{
+		Image:          image(t, "busybox:latest"),
+		Cmd:            []string{"sh", "-c", "mkdir -p /www && echo from-backend > /www/index.html && exec httpd -f -p 80 -h /www"},
+		Networks:       []string{nw.Name},
+		NetworkAliases: map[string][]string{nw.Name: {"backend", "api"}},
+		ExposedPorts:   []string{"80/tcp"},
+		WaitingFor:     wait.ForListeningPort("80/tcp").WithStartupTimeout(60 * time.Second),
+	}})
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	defer func() { _ = srv.Terminate(context.Background(), testcontainers.StopTimeout(time.Second)) }()
+
+	dir := t.TempDir()
+	df := "FROM " + image(t, "busybox:latest") + "\nARG GREETING=hi\nRUN echo \"$GREETING from the Dockerfile\" > /greeting\nCMD [\"sh\", \"-c\", \"cat /greeting; exec sleep 300\"]\n"
+	if err := os.WriteFile(dir+"/Dockerfile", []byte(df), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	greeting := "hello"
+	cli, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{Started: true, ContainerRequest: testcontainers.ContainerRequest{
+		FromDockerfile: testcontainers.FromDockerfile{Context: dir, BuildArgs: map[string]*string{"GREETING": &greeting}},
+		Networks:       []string{nw.Name},
+		Files:          []testcontainers.ContainerFile{{Reader: strings.NewReader("file-in\n"), ContainerFilePath: "/tmp/in.txt", FileMode: 0o644}},
+		WaitingFor:     wait.ForLog("hello from the Dockerfile"),
+	}})
+	if err != nil {
+		t.Fatalf("build and start: %v", err)
+	}
+	defer func() {
+		if err := cli.Terminate(context.Background(), testcontainers.StopTimeout(time.Second)); err != nil {
+			t.Errorf("terminate: %v", err)
+		}
+	}()
+	for _, name := range []string{"backend", "api"} {
+		code, out, err := cli.Exec(ctx, []string{"wget", "-qO-", "http://" + name + "/"})
+		if err != nil {
+			t.Fatalf("exec wget %s: %v", name, err)
+		}
+		b, _ := io.ReadAll(out)
+		if code != 0 || !bytes.Contains(b, []byte("from-backend")) {
+			t.Errorf("wget http://%s/ = %d %q; want from-backend by the alias", name, code, b)
+		}
+	}
+	_, out, err := cli.Exec(ctx, []string{"cat", "/tmp/in.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(out); !bytes.Contains(b, []byte("file-in")) {
+		t.Errorf("the file given in Files: %q", b)
+	}
+	ip, err := srv.ContainerIP(ctx)
+	if err != nil || net.ParseIP(ip) == nil {
+		t.Errorf("server's IP on its network = %q, %v", ip, err)
 	}
 }
