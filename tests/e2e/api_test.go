@@ -844,18 +844,36 @@ func TestAPICompose(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// Two services on a network of the project's, the client started
+	// once the server's healthcheck passes, reaching it by service name
+	// and by an alias.
 	project := `services:
   web:
     image: ` + busybox + `
-    command: ["sh", "-c", "mkdir -p /www && echo from-web > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www && echo from-web > /www/index.html && touch /ready && exec httpd -f -p 8080 -h /www"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/ready"]
+      interval: 1s
+      timeout: 5s
+      retries: 30
+    stop_grace_period: 1s
     volumes:
       - data:/data
+    networks:
+      back:
+        aliases: [www]
   client:
     image: ` + busybox + `
-    depends_on: [web]
-    command: ["sh", "-c", "until wget -qO- http://web:8080/; do sleep 0.3; done; exec sleep 300"]
+    depends_on:
+      web:
+        condition: service_healthy
+    command: ["sh", "-c", "wget -qO- http://web:8080/ && wget -qO- http://www:8080/ && exec sleep 300"]
+    stop_grace_period: 1s
+    networks: [back]
 volumes:
   data:
+networks:
+  back: {}
 `
 	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(project), 0o600); err != nil {
 		t.Fatal(err)
@@ -865,20 +883,24 @@ volumes:
 		return call{env: e, bin: bin, extra: []string{"DOCKER_HOST=unix://" + s.sock, "DOCKER_CONFIG=" + filepath.Join(e.home, ".docker")}}.
 			run(t, append([]string{"--project-directory", dir, "-p", "proj"}, args...)...)
 	}
-	wantCode(t, compose("up", "-d"), 0)
-	if r := compose("ps", "--format", "{{.Service}} {{.State}}"); !strings.Contains(r.stdout, "web running") || !strings.Contains(r.stdout, "client running") {
+	r := compose("up", "-d")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stderr, "proj-web-1 Healthy") {
+		t.Errorf("compose up -d: %s; want it to wait for web's healthcheck (Healthy)", r)
+	}
+	if r := compose("ps", "--format", "{{.Service}} {{.State}} {{.Health}}"); !strings.Contains(r.stdout, "web running healthy") || !strings.Contains(r.stdout, "client running") {
 		t.Errorf("compose ps = %q %q", r.stdout, r.stderr)
 	}
 	// The client found the server by its service name on the project's
 	// network.
 	var logs string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
-		if logs = compose("logs", "client").stdout; strings.Contains(logs, "from-web") {
+		if logs = compose("logs", "client").stdout; strings.Count(logs, "from-web") == 2 {
 			break
 		}
 	}
-	if !strings.Contains(logs, "from-web") {
-		t.Errorf("compose logs client = %q; want from-web", logs)
+	if strings.Count(logs, "from-web") != 2 {
+		t.Errorf("compose logs client = %q; want from-web twice, by service name and by alias", logs)
 	}
 	wantStdout(t, compose("exec", "-T", "web", "cat", "/www/index.html"), "from-web\n")
 	// The CLI sees the project's containers.
@@ -892,7 +914,7 @@ volumes:
 	if r := e.lodger(t, "volume", "ls", "-q"); strings.TrimSpace(r.stdout) != "" {
 		t.Errorf("volumes after compose down -v: %q", r.stdout)
 	}
-	if r := e.lodger(t, "network", "ls", "--format", "{{.Name}}"); strings.Contains(r.stdout, "proj_default") {
+	if r := e.lodger(t, "network", "ls", "--format", "{{.Name}}"); strings.Contains(r.stdout, "proj_") {
 		t.Errorf("networks after compose down: %q", r.stdout)
 	}
 }

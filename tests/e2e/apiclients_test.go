@@ -59,6 +59,9 @@ func dfReclaimable(t *testing.T, r result, typ string) string {
 //     reclaimable (0B), not a negative size or more than 100%, with
 //     either client (20.10 reads VirtualSize);
 //   - docker restart writes Docker's restart event;
+//   - docker run -i closes the container's input at the end of its own
+//     (StdinOnce); docker attach to a run -d -i container sends its
+//     input (OpenStdin) and leaves the container's open when it ends;
 //   - a log request with tail=-1 (testcontainers for node's) is all;
 //   - images hides the intermediate images of a classic build, -a shows
 //     them; names are Docker's short ones (sweep/x:1, not
@@ -100,6 +103,37 @@ func TestAPIDockerCLISweep(t *testing.T) {
 	if code != 200 || strings.Count(body, "line\n") != 2 {
 		t.Errorf("logs?tail=-1 = %d %q; want 200 and the line twice", code, body)
 	}
+
+	// Input: docker run -i attached is StdinOnce, its input's end is
+	// the container's; docker attach to a run -d -i container sends its
+	// input (the CLI asks for stdin only when OpenStdin says -i), and
+	// the container's stdin outlives the client.
+	cmd := exec.Command(dockerBin(t), "run", "-i", "--rm", busybox, "sh", "-c", "cat; echo end")
+	cmd.Env = append(append([]string{}, e.vars...), "DOCKER_HOST=unix://"+s.sock, "DOCKER_CONFIG="+filepath.Join(e.home, ".docker"))
+	cmd.Stdin = strings.NewReader("piped\n")
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "piped\nend\n" {
+		t.Errorf("echo piped | docker run -i --rm cat = %q, %v; want piped and end (stdin closed at its end)", out, err)
+	}
+	wantOK(t, s.docker(t, "run", "-d", "-i", "--name", "in", busybox, "cat"))
+	t.Cleanup(func() { s.docker(t, "rm", "-f", "in") })
+	wantStdout(t, s.docker(t, "inspect", "-f", "{{.Config.OpenStdin}} {{.Config.StdinOnce}}", "in"), "true false\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	att := exec.CommandContext(ctx, dockerBin(t), "attach", "in")
+	att.Env = cmd.Env
+	att.Stdin = strings.NewReader("typed\n")
+	if err := att.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var logs string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && logs != "typed\n"; time.Sleep(100 * time.Millisecond) {
+		logs = s.docker(t, "logs", "in").stdout
+	}
+	cancel()
+	_ = att.Wait()
+	if logs != "typed\n" {
+		t.Errorf("docker logs after echo typed | docker attach: %q; want typed", logs)
+	}
+	wantStdout(t, s.docker(t, "inspect", "-f", "{{.State.Status}}", "in"), "running\n")
 
 	// A classic build: two RUN steps leave intermediate images.
 	dir := filepath.Join(e.home, "sweepctx")
@@ -144,8 +178,8 @@ func TestAPIDockerCLISweep(t *testing.T) {
 	if !strings.Contains(r.stdout, "untagged: sweep:1") || strings.Contains(r.stdout, "docker.io/") {
 		t.Errorf("system prune -af:\n%s\nwant untagged: sweep:1, in Docker's short names", r.stdout)
 	}
-	if names := s.docker(t, "ps", "-a", "--format", "{{.Names}}").stdout; names != "r\n" {
-		t.Errorf("after system prune -af: %q; want the running r alone", names)
+	if names := s.docker(t, "ps", "-a", "--format", "{{.Names}}").stdout; names != "in\nr\n" && names != "r\nin\n" {
+		t.Errorf("after system prune -af: %q; want the running in and r alone", names)
 	}
 
 	// Push: the repository without its tag, one line per layer.
