@@ -102,8 +102,9 @@ not found, 128+N when signal N killed it.`,
 				IP6:            o.ip6,
 				PublishAll:     o.publishAll,
 				Interactive:    o.interactive,
-				// Docker's run sets it when it attaches the input.
-				StdinOnce:  o.interactive && !o.detach,
+				// Docker's run sets it when it attaches the input; create
+				// -i does not.
+				StdinOnce:  o.interactive && !o.detach && !createOnly,
 				TTY:        o.tty,
 				Remove:     o.remove,
 				Process:    o.process,
