@@ -175,7 +175,7 @@ func TestRmForceAutoRemove(t *testing.T) {
 	}
 	// The cleanup that lost the race ends by itself.
 	eventually(t, "no volume left", func() bool { return len(e.volumes(t)) == 0 })
-	r := e.lodger(t, "events", "--since", "10m", "--until", "0s", "--filter", "type=container", "--filter", "event=destroy", "--format", "{{.Actor.Attributes.name}}")
+	r := e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "type=container", "--filter", "event=destroy", "--format", "{{.Actor.Attributes.name}}")
 	wantCode(t, r, 0)
 	if got := lines(r.stdout); len(got) != n {
 		t.Errorf("%s\nwant one destroy event for each of the %d containers", r, n)

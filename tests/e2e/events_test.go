@@ -188,12 +188,12 @@ func TestEvents(t *testing.T) {
 	}
 
 	// The past, filtered, in Docker's default line; --until ends the stream.
-	r := e.lodger(t, "events", "--since", "2m", "--until", "0s", "--filter", "container=fg", "--filter", "event=die")
+	r := e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "container=fg", "--filter", "event=die")
 	wantCode(t, r, 0)
 	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\S* container die [0-9a-f]{64} \(exitCode=3, image=\S+, name=fg, tier=front\)\n$`).MatchString(r.stdout) {
 		t.Errorf("%s\nwant fg's one die event in Docker's line", r)
 	}
-	r = e.lodger(t, "events", "--since", "2m", "--until", "0s", "--filter", "type=image", "--format", "{{.Action}}")
+	r = e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "type=image", "--format", "{{.Action}}")
 	wantStdout(t, r, "pull\ntag\nuntag\n")
 	wantError(t, e.lodger(t, "events", "--filter", "colour=red"), 1, "colour")
 	wantCode(t, e.lodger(t, "rm", "fg"), 0)
@@ -328,6 +328,6 @@ func TestEventsEveryAction(t *testing.T) {
 	}
 
 	// The new filter keys.
-	r := e.lodger(t, "events", "--since", "2m", "--until", "0s", "--filter", "type=volume", "--filter", "volume=vol", "--format", "{{.Action}}")
+	r := e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "type=volume", "--filter", "volume=vol", "--format", "{{.Action}}")
 	wantStdout(t, r, "create\nmount\nunmount\nmount\nunmount\ndestroy\n")
 }

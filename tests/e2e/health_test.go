@@ -36,7 +36,7 @@ func TestHealthDetached(t *testing.T) {
 	}
 	wantCode(t, e.lodger(t, "exec", "h", "touch", "/tmp/ok"), 0)
 	eventually(t, "ps to show h (healthy) again", func() bool { return strings.HasSuffix(healthStatus(t, e, "h"), " (healthy)") })
-	r = e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=h", "--filter", "event=health_status", "--format", "{{.Action}}")
+	r = e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "container=h", "--filter", "event=health_status", "--format", "{{.Action}}")
 	wantStdout(t, r, "health_status: healthy\nhealth_status: unhealthy\nhealth_status: healthy\n")
 
 	// Failures in the start period do not count; past it they do.
@@ -82,7 +82,7 @@ func TestHealthForeground(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the foreground run: %v\n%s", err, out.String())
 	}
-	r := e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=fg", "--format", "{{.Action}}")
+	r := e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "container=fg", "--format", "{{.Action}}")
 	wantStdout(t, r, "create\nattach\nstart\nhealth_status: healthy\ndie\n")
 	wantCode(t, e.lodger(t, "rm", "fg"), 0)
 }
@@ -143,7 +143,7 @@ func TestHealthImage(t *testing.T) {
 	if h := health(); h != "healthy 0 3\n" {
 		t.Errorf("manual's health %q after a success, want healthy 0 3", h)
 	}
-	r = e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=manual", "--filter", "event=health_status", "--format", "{{.Action}}")
+	r = e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "container=manual", "--filter", "event=health_status", "--format", "{{.Action}}")
 	wantStdout(t, r, "health_status: unhealthy\nhealth_status: healthy\n")
 
 	wantCode(t, e.lodger(t, "run", "-d", "-q", "--name", "off", "--no-healthcheck", img, "sleep", "600"), 0)

@@ -81,7 +81,7 @@ func TestRunStopTimeout(t *testing.T) {
 // between its TERM and its KILL, from the container's kill events.
 func stopGaps(t *testing.T, e *env, name string) []time.Duration {
 	t.Helper()
-	r := e.lodger(t, "events", "--since", "10m", "--until", "0s", "--filter", "container="+name, "--filter", "event=kill",
+	r := e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "container="+name, "--filter", "event=kill",
 		"--format", "{{.TimeNano}} {{.Actor.Attributes.signal}}")
 	wantCode(t, r, 0)
 	var gaps []time.Duration

@@ -271,10 +271,10 @@ func TestResourceLimitsDelegated(t *testing.T) {
 		return e.lodger(t, "inspect", "-f", "{{.State.Status}}", "oom").stdout == "exited\n"
 	})
 	wantStdout(t, e.lodger(t, "inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom"), "true 137\n")
-	wantStdout(t, e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "container=oom", "--format", "{{.Action}}"),
+	wantStdout(t, e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "container=oom", "--format", "{{.Action}}"),
 		"create\nstart\noom\ndie\n")
 	// The foreground run --rm killed above wrote one too.
-	if r := e.lodger(t, "events", "--since", "5m", "--until", "0s", "--filter", "event=oom", "--format", "{{.Actor.Attributes.name}}"); len(lines(r.stdout)) != 2 || lines(r.stdout)[1] != "oom" {
+	if r := e.lodger(t, "events", "--since", "1h", "--until", "0s", "--filter", "event=oom", "--format", "{{.Actor.Attributes.name}}"); len(lines(r.stdout)) != 2 || lines(r.stdout)[1] != "oom" {
 		t.Errorf("%s\nwant two oom events: the foreground run's, then oom's", r)
 	}
 	wantCode(t, e.lodger(t, "rm", "oom"), 0)
