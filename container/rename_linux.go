@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/container/monitor"
 )
 
 // Rename gives the container ref the name newName, running or not; the old
@@ -38,6 +40,13 @@ func Rename(store cstorage.Store, ref, newName string) error {
 			return fmt.Errorf("no such container %q: %w", ref, err)
 		}
 		return fmt.Errorf("rename %s: %w", in.Name, err)
+	}
+	// A running container's monitor writes its events (die) with the
+	// name it has now.
+	if in.State.Status == monitor.StatusRunning {
+		if dir, err := store.ContainerRunDirectory(in.ID); err == nil {
+			_ = monitor.SetName(dir, newName)
+		}
 	}
 	// The new name resolves on the container's networks.
 	if in.Metadata.networkOf().Mode == NetworkUser {

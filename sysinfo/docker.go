@@ -43,6 +43,9 @@ func (i *Info) Docker() system.Info {
 	if d.MemoryLimit || d.PidsLimit || d.CPUCfsQuota || i.Cgroups.Freezer != "" {
 		d.CgroupDriver = "cgroupfs"
 	}
+	if i.Host.Distribution != "" {
+		d.OperatingSystem, d.OSVersion = i.Host.Distribution, i.Host.DistributionVersion
+	}
 	d.Name, _ = os.Hostname()
 	d.MemTotal = memTotal()
 	return d

@@ -1,6 +1,8 @@
 package sysinfo
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/lodger-containers/lodger/cgroups"
@@ -19,5 +21,27 @@ func TestDocker(t *testing.T) {
 	if d.CgroupVersion != "1" || d.CgroupDriver != "cgroupfs" || !d.PidsLimit || d.MemoryLimit {
 		t.Errorf("cgroups: version %q driver %q pids %v memory %v; want 1, cgroupfs, pids only",
 			d.CgroupVersion, d.CgroupDriver, d.PidsLimit, d.MemoryLimit)
+	}
+}
+
+// TestOSRelease: Docker's info shows os-release's PRETTY_NAME as the
+// operating system and VERSION_ID as its version; the first file that
+// exists is read.
+func TestOSRelease(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "os-release")
+	if err := os.WriteFile(p, []byte("NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID='12'\n# c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	name, version := osRelease(filepath.Join(dir, "missing"), p)
+	if name != "Debian GNU/Linux 12 (bookworm)" || version != "12" {
+		t.Errorf("osRelease = %q %q", name, version)
+	}
+	i := &Info{Host: Host{OS: "linux", Distribution: name, DistributionVersion: version}}
+	if d := i.Docker(); d.OperatingSystem != name || d.OSVersion != "12" {
+		t.Errorf("Docker() OperatingSystem %q OSVersion %q", d.OperatingSystem, d.OSVersion)
+	}
+	if n, v := osRelease(filepath.Join(dir, "missing")); n != "" || v != "" {
+		t.Errorf("osRelease of nothing = %q %q", n, v)
 	}
 }

@@ -51,6 +51,10 @@ type Host struct {
 	UID       int    `json:"uid"`
 	GID       int    `json:"gid"`
 	NewUIDMap string `json:"newuidmap"`
+	// Distribution is os-release's PRETTY_NAME and DistributionVersion its
+	// VERSION_ID: Docker's info shows them as the operating system.
+	Distribution        string `json:"distribution,omitempty"`
+	DistributionVersion string `json:"distributionVersion,omitempty"`
 }
 
 // Storage describes the store.
@@ -98,6 +102,7 @@ func Collect(store cstorage.Store) (*Info, error) {
 			UnprivilegedPortStart: atoi(readSysctl("net/ipv4/ip_unprivileged_port_start")),
 		},
 	}
+	info.Host.Distribution, info.Host.DistributionVersion = osRelease("/etc/os-release", "/usr/lib/os-release")
 	cg := cgroups.Detect()
 	info.Cgroups = Cgroups{Report: cg, Pause: cg.PauseMechanism(), Stats: cg.StatsSource(), Limits: cg.LimitsText()}
 	if store == nil {
@@ -140,4 +145,34 @@ func atoi(s string) int {
 		return -1
 	}
 	return n
+}
+
+// osRelease reads PRETTY_NAME and VERSION_ID from the first of paths
+// that exists (os-release(5)); empty when none does.
+func osRelease(paths ...string) (name, version string) {
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if !ok {
+				continue
+			}
+			if u, err := strconv.Unquote(v); err == nil {
+				v = u
+			} else {
+				v = strings.Trim(v, `"'`)
+			}
+			switch k {
+			case "PRETTY_NAME":
+				name = v
+			case "VERSION_ID":
+				version = v
+			}
+		}
+		return name, version
+	}
+	return "", ""
 }

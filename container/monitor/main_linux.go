@@ -83,6 +83,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 	defer log.Close()
 	_ = os.Remove(filepath.Join(runDir, stopRequested))
 	_ = os.Remove(filepath.Join(runDir, restartFile)) // the request's policy is the latest
+	_ = os.Remove(filepath.Join(runDir, nameFile))    // and its name
 	var names dns.Names
 	if req.NetworkRecords != "" {
 		names = bridge.ContainerNames(req.NetworkRecords, req.ID, req.DNS)
@@ -323,6 +324,9 @@ func (req Request) event(action string, extra ...string) {
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		a[extra[i]] = extra[i+1]
+	}
+	if n := currentName(req.RunDir); n != "" {
+		a["name"] = n
 	}
 	events.Open(req.Events).Emit(events.Container, action, req.ID, a)
 }

@@ -72,7 +72,8 @@ func dfReclaimable(t *testing.T, r result, typ string) string {
 //   - push names the repository without its tag and lists the image's
 //     layers alone, not its configuration;
 //   - Docker 20.10: version, run --rm, run -d -p, logs, exec's exit
-//     code, inspect, a classic build.
+//     code, inspect, a classic build;
+//   - a running container renamed dies under its new name (the event).
 func TestAPIDockerCLISweep(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
@@ -225,6 +226,18 @@ func TestAPIDockerCLISweep(t *testing.T) {
 		t.Errorf("20.10 build:\n%s", r.stdout)
 	}
 	wantStdout(t, s.dockerWith(t, d20, nil, "run", "--rm", "sweep20:1"), "a\nb\n")
+
+	// A running container renamed: its monitor's die event has the name
+	// it has now, as Docker's.
+	since = strconv.FormatInt(time.Now().Unix(), 10)
+	wantOK(t, s.docker(t, "rename", "in", "renamed"))
+	t.Cleanup(func() { s.docker(t, "rm", "-f", "renamed") })
+	wantOK(t, s.docker(t, "kill", "renamed"))
+	wantStdout(t, s.docker(t, "wait", "renamed"), "137\n")
+	until = strconv.FormatInt(time.Now().Unix()+1, 10)
+	id := strings.TrimSpace(s.docker(t, "inspect", "-f", "{{.Id}}", "renamed").stdout)
+	ev = s.docker(t, "events", "--since", since, "--until", until, "--filter", "event=die", "--filter", "container="+id, "--format", "{{.Actor.Attributes.name}}")
+	wantStdout(t, ev, "renamed\n")
 }
 
 // TestAPITestcontainersNode runs testcontainers for node (npm's
