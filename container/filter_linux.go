@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -16,6 +17,9 @@ type Filter struct {
 	labels    []string // KEY or KEY=VALUE
 	statuses  []string
 	ancestors []string
+	networks  []string // names or IDs (a prefix)
+	health    []string // starting, healthy, unhealthy or none
+	exited    []int
 	// ancestorIDs are the image IDs the ancestor values name, from
 	// ResolveAncestors.
 	ancestorIDs []string
@@ -57,16 +61,36 @@ func ParseFilters(args []string) (Filter, error) {
 				return f, fmt.Errorf("--filter %q: want ancestor=IMAGE", a)
 			}
 			f.ancestors = append(f.ancestors, val)
+		case "network":
+			if val == "" {
+				return f, fmt.Errorf("--filter %q: want network=NAME or network=ID", a)
+			}
+			f.networks = append(f.networks, val)
+		case "health":
+			if !slices.Contains(healthStatuses, val) {
+				return f, fmt.Errorf("--filter %q: health is one of %s", a, strings.Join(healthStatuses, ", "))
+			}
+			f.health = append(f.health, val)
+		case "exited":
+			code, err := strconv.Atoi(val)
+			if err != nil {
+				return f, fmt.Errorf("--filter %q: want exited=CODE, a number", a)
+			}
+			f.exited = append(f.exited, code)
 		default:
-			return f, fmt.Errorf("--filter %q: unknown filter %q; use id, name, label, status or ancestor", a, key)
+			return f, fmt.Errorf("--filter %q: unknown filter %q; use id, name, label, status, ancestor, network, health or exited", a, key)
 		}
 	}
 	return f, nil
 }
 
-// HasStatus reports whether the filter selects by status, which, as in
-// Docker, lists stopped containers without -a.
-func (f Filter) HasStatus() bool { return len(f.statuses) > 0 }
+// healthStatuses are the values of Docker's health filter: none is a
+// container without a health check.
+var healthStatuses = []string{"starting", "healthy", "unhealthy", "none"}
+
+// HasStatus reports whether the filter selects by status or exit code,
+// which, as in Docker, lists stopped containers without -a.
+func (f Filter) HasStatus() bool { return len(f.statuses)+len(f.exited) > 0 }
 
 // ResolveAncestors looks the ancestor values up as images (name, short
 // name, ID or ID prefix); a value that names no image still matches the
@@ -104,7 +128,39 @@ func (f Filter) Match(in Info) bool {
 	if len(f.ancestors) > 0 && !f.matchAncestor(in) {
 		return false
 	}
+	if len(f.networks) > 0 && !f.matchNetwork(in) {
+		return false
+	}
+	if len(f.health) > 0 {
+		h := "none"
+		if in.State.Health != nil {
+			h = in.State.Health.Status
+		}
+		if !slices.Contains(f.health, h) {
+			return false
+		}
+	}
+	if len(f.exited) > 0 && (in.State.Status != "exited" || in.State.ExitCode == nil || !slices.Contains(f.exited, *in.State.ExitCode)) {
+		return false
+	}
 	return true
+}
+
+// matchNetwork: the container is on a network a value names, by name or
+// by (a prefix of) its ID.
+func (f Filter) matchNetwork(in Info) bool {
+	nets := in.Metadata.networkOf().Networks
+	for _, v := range f.networks {
+		if v == in.Metadata.NetworkName() {
+			return true
+		}
+		for _, n := range nets {
+			if n.Name == v || (n.ID != "" && strings.HasPrefix(n.ID, v)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (f Filter) matchAncestor(in Info) bool {

@@ -6,11 +6,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/container/monitor"
 )
 
 func TestParseFiltersErrors(t *testing.T) {
-	for _, bad := range []string{"name", "bogus=1", "status=sleeping", "name=(", "label=", "label==v", "ancestor="} {
+	for _, bad := range []string{"name", "bogus=1", "status=sleeping", "name=(", "label=", "label==v", "ancestor=",
+		"health=fine", "exited=x", "network="} {
 		if _, err := ParseFilters([]string{bad}); err == nil {
 			t.Errorf("ParseFilters(%q) accepted", bad)
 		}
@@ -18,10 +20,13 @@ func TestParseFiltersErrors(t *testing.T) {
 }
 
 func TestFilterMatch(t *testing.T) {
-	web := Info{ID: "abc123def456", Name: "web", ImageID: "1111aaaa", State: monitor.State{Status: monitor.StatusRunning},
-		Metadata: Metadata{Image: "busybox", Labels: map[string]string{"tier": "front", "team": "a"}}}
-	db := Info{ID: "abd999000111", Name: "db", ImageID: "2222bbbb", State: monitor.State{Status: monitor.StatusExited},
-		Metadata: Metadata{Image: "reg/postgres:16", Labels: map[string]string{"tier": "back"}}}
+	three := 3
+	web := Info{ID: "abc123def456", Name: "web", ImageID: "1111aaaa",
+		State: monitor.State{Status: monitor.StatusRunning, Health: &health.State{Status: health.Healthy}},
+		Metadata: Metadata{Image: "busybox", Labels: map[string]string{"tier": "front", "team": "a"},
+			Network: &NetworkSettings{Mode: NetworkUser, Networks: []UserNetwork{{ID: "9f9f0000", Name: "back"}}}}}
+	db := Info{ID: "abd999000111", Name: "db", ImageID: "2222bbbb", State: monitor.State{Status: monitor.StatusExited, ExitCode: &three},
+		Metadata: Metadata{Image: "reg/postgres:16", Labels: map[string]string{"tier": "back"}, Network: &NetworkSettings{Mode: NetworkNetstack}}}
 	job := Info{ID: "ffff00001111", Name: "webjob", ImageID: "1111aaaa", State: monitor.State{Status: monitor.StatusCreated},
 		Metadata: Metadata{Image: "busybox:latest"}}
 	all := []Info{web, db, job}
@@ -50,6 +55,14 @@ func TestFilterMatch(t *testing.T) {
 		{[]string{"ancestor=nosuch"}, nil},
 		{[]string{"name=web", "status=created"}, []string{"webjob"}},
 		{[]string{"label=tier", "status=running", "ancestor=busybox"}, []string{"web"}},
+		// Docker's network (name or ID), health and exited filters.
+		{[]string{"network=back"}, []string{"web"}},
+		{[]string{"network=9f9f"}, []string{"web"}},
+		{[]string{"network=bridge"}, []string{"db"}},
+		{[]string{"health=healthy"}, []string{"web"}},
+		{[]string{"health=none"}, []string{"db", "webjob"}},
+		{[]string{"exited=3"}, []string{"db"}},
+		{[]string{"exited=0"}, nil},
 	}
 	for _, tt := range tests {
 		f, err := ParseFilters(tt.filters)

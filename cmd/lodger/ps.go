@@ -60,7 +60,9 @@ status filter every one.
 
 --filter KEY=VALUE (repeatable) keeps the containers that match: id=PREFIX,
 name=REGEXP, label=KEY or label=KEY=VALUE, status=created|running|exited,
-ancestor=IMAGE (name, ID or ID prefix). Values of one key are alternatives,
+ancestor=IMAGE (name, ID or ID prefix), network=NAME or ID,
+health=starting|healthy|unhealthy|none, exited=CODE (an exit filter lists
+stopped containers without -a). Values of one key are alternatives,
 except labels, which must all match; different keys must all match, as in
 Docker.
 

@@ -73,7 +73,8 @@ func dfReclaimable(t *testing.T, r result, typ string) string {
 //     layers alone, not its configuration;
 //   - Docker 20.10: version, run --rm, run -d -p, logs, exec's exit
 //     code, inspect, a classic build;
-//   - a running container renamed dies under its new name (the event).
+//   - a running container renamed dies under its new name (the event);
+//   - ps --filter exited=, network=, health=.
 func TestAPIDockerCLISweep(t *testing.T) {
 	e := isolatedEnv(t)
 	s := startService(t, e, "--time", "0")
@@ -238,6 +239,12 @@ func TestAPIDockerCLISweep(t *testing.T) {
 	id := strings.TrimSpace(s.docker(t, "inspect", "-f", "{{.Id}}", "renamed").stdout)
 	ev = s.docker(t, "events", "--since", since, "--until", until, "--filter", "event=die", "--filter", "container="+id, "--format", "{{.Actor.Attributes.name}}")
 	wantStdout(t, ev, "renamed\n")
+	// ps's Docker filters beyond the first five: exited, network, health.
+	wantStdout(t, s.docker(t, "ps", "--filter", "exited=137", "--format", "{{.Names}}"), "renamed\n")
+	wantStdout(t, s.docker(t, "ps", "--filter", "network=bridge", "--filter", "health=none", "--filter", "name=^r$", "--format", "{{.Names}}"), "r\n")
+	if r := s.docker(t, "ps", "--filter", "health=healthy", "--format", "{{.Names}}"); r.code != 0 || strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("ps --filter health=healthy = %s; want nothing (no health checks here)", r)
+	}
 }
 
 // TestAPITestcontainersNode runs testcontainers for node (npm's
