@@ -58,6 +58,7 @@ func dfReclaimable(t *testing.T, r result, typ string) string {
 //   - system df with one image in use and nothing else: nothing
 //     reclaimable (0B), not a negative size or more than 100%, with
 //     either client (20.10 reads VirtualSize);
+//   - info's OperatingSystem is os-release's PRETTY_NAME;
 //   - docker restart writes Docker's restart event;
 //   - docker run -i closes the container's input at the end of its own
 //     (StdinOnce); docker attach to a run -d -i container sends its
@@ -88,6 +89,14 @@ func TestAPIDockerCLISweep(t *testing.T) {
 		df := s.dockerWith(t, bin, nil, "system", "df", "--format", "{{.Type}}\t{{.Reclaimable}}")
 		if got := dfReclaimable(t, df, "Images"); got != "0B (0%)" {
 			t.Errorf("%s system df: Images reclaimable %q; want 0B (0%%) with the one image in use", bin, got)
+		}
+	}
+
+	// info names the operating system as Docker's does: os-release's
+	// PRETTY_NAME.
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		if m := regexp.MustCompile(`(?m)^PRETTY_NAME="?([^"\n]*)"?$`).FindStringSubmatch(string(b)); m != nil {
+			wantStdout(t, s.docker(t, "info", "--format", "{{.OperatingSystem}}"), m[1]+"\n")
 		}
 	}
 
