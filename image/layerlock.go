@@ -20,7 +20,8 @@ import (
 // TestRunPullsInParallel). The locks live in storage's run root, which a
 // reboot empties; the files stay there, one per layer pulled since. It
 // waits as long as the other process takes, and ctx (the user's Ctrl-C)
-// ends the wait.
+// ends the wait. (Storage has a race of its own in the same place,
+// met by unpacking again: see stagingRace.)
 func lockLayer(ctx context.Context, store cstorage.Store, diffID digest.Digest) (unlock func(), err error) {
 	unlock, err = flock.LockContext(ctx, filepath.Join(store.RunRoot(), "lodger-layer-locks", diffID.Encoded()+".lock"))
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -245,18 +247,44 @@ func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Stor
 		prog.skipped(info.Digest)
 		return id, false, nil
 	}
+	// Storage's own race (see stagingRace) is met by unpacking again.
+	for attempt := 1; ; attempt++ {
+		id, err = putLayer(ctx, src, store, parent, info, diffID, budget, prog)
+		if err == nil || attempt == 3 || !stagingRace(err) {
+			return id, err == nil, err
+		}
+	}
+}
+
+// stagingRace says whether err is storage's failure to find a layer's
+// staged tar-split in its temporary directory. Storage stages a layer in
+// a directory under overlay-layers/tmp without holding its store lock,
+// and any other process that loads the layer store removes the
+// directories there whose lock it can take: between storage making the
+// lock file and locking it, another process can take, delete and release
+// it, leaving the directory unguarded for the next one to remove while
+// it is in use ("rename …/overlay-layers/tmp/temp-dir-…/0-addition …:
+// no such file or directory", seen once in TestRunPullsInParallel). The
+// layer is then unpacked again.
+func stagingRace(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "/temp-dir-") && (errors.Is(err, fs.ErrNotExist) || strings.Contains(msg, "no such file or directory"))
+}
+
+// putLayer downloads the layer and gives it to storage on top of parent.
+func putLayer(ctx context.Context, src types.ImageSource, store cstorage.Store, parent string, info types.BlobInfo, diffID digest.Digest, budget *unpackBudget, prog *progress) (id string, err error) {
 	bar := prog.start(info.Digest, info.Size)
 	defer func() { bar.finish(err == nil) }()
 	rc, _, err := src.GetBlob(ctx, info, none.NoCache)
 	if err != nil {
-		return "", false, fmt.Errorf("fetch layer %s: %w", info.Digest, err)
+		return "", fmt.Errorf("fetch layer %s: %w", info.Digest, err)
 	}
 	defer rc.Close()
 
 	blob := &blobReader{r: rc, size: info.Size, verifier: info.Digest.Verifier(), bar: bar}
 	unpacked, err := archive.DecompressStream(blob)
 	if err != nil {
-		return "", false, fmt.Errorf("layer %s: %w", info.Digest, err)
+		return "", fmt.Errorf("layer %s: %w", info.Digest, err)
 	}
 	defer unpacked.Close()
 	meter := newLayerMeter(unpacked, budget, info.Digest)
@@ -271,9 +299,9 @@ func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Stor
 		// Storage wraps what our readers returned; prefer ours, which name
 		// the layer and say what was wrong.
 		if tar.err != nil {
-			return "", false, tar.err
+			return "", tar.err
 		}
-		return "", false, fmt.Errorf("unpack layer %s: %w", info.Digest, err)
+		return "", fmt.Errorf("unpack layer %s: %w", info.Digest, err)
 	}
 	if !tar.checked {
 		// Storage stopped before the end of the stream (it reads to the
@@ -281,12 +309,12 @@ func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Stor
 		if _, err := io.Copy(io.Discard, tar); err != nil {
 			_ = store.DeleteLayer(layer.ID)
 			if tar.err != nil {
-				return "", false, tar.err
+				return "", tar.err
 			}
-			return "", false, fmt.Errorf("fetch layer %s: %w", info.Digest, err)
+			return "", fmt.Errorf("fetch layer %s: %w", info.Digest, err)
 		}
 	}
-	return layer.ID, true, nil
+	return layer.ID, nil
 }
 
 // ErrTooLarge says that a manifest, config or layer is larger than lodger
