@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -274,11 +275,12 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		stopHealth = func() { cancel(); <-done }
 	}
 	var wg sync.WaitGroup
+	var copied atomic.Int64 // bytes of output read so far
 	for _, s := range streams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			logfile.Copy(log, s.name, io.TeeReader(s.r, h.writer(s.kind)))
+			logfile.Copy(log, s.name, io.TeeReader(countingReader{s.r, &copied}, h.writer(s.kind)))
 		}()
 	}
 	code, _ := p.Wait()
@@ -291,12 +293,13 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 	// it left behind) is gone, so the last lines before exit are never
 	// lost. In its own pid namespace everything dies with the process;
 	// with --pid host a child it left may hold them open for ever, so the
-	// wait for the rest of the output is bounded.
+	// wait for the rest of the output is bounded: it ends once no byte
+	// has come for outputQuiet (a loaded machine may take longer than
+	// that to drain what the process wrote last, but not without
+	// progress), and at outputLimit whatever comes.
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
+	if !waitOutput(done, &copied, outputQuiet, outputLimit) {
 		for _, st := range streams {
 			if f, ok := st.r.(*os.File); ok && f != nil {
 				f.Close()
@@ -305,6 +308,51 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		<-done
 	}
 	return code, nil
+}
+
+// How long the monitor waits for a container's last output after its
+// process exited: until none has come for outputQuiet, at most
+// outputLimit.
+const (
+	outputQuiet = 2 * time.Second
+	outputLimit = 30 * time.Second
+)
+
+// waitOutput waits until done is closed (it returns true), or until the
+// count in copied has not moved for quiet or limit has passed (false).
+func waitOutput(done <-chan struct{}, copied *atomic.Int64, quiet, limit time.Duration) bool {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	tick := time.NewTimer(quiet)
+	defer tick.Stop()
+	last := copied.Load()
+	for {
+		select {
+		case <-done:
+			return true
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+			n := copied.Load()
+			if n == last {
+				return false
+			}
+			last = n
+			tick.Reset(quiet)
+		}
+	}
+}
+
+// countingReader adds what it reads to n.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 // VolumeUnmounts writes Docker's volume unmount event for each of the

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -218,4 +219,28 @@ func TestLogsForegroundClosedStdout(t *testing.T) {
 		t.Errorf("%s\nwant the output read before the pipe broke, and the container's complaint, in the log", r)
 	}
 	wantCode(t, e.lodger(t, "rm", "yes"), 0)
+}
+
+// TestRunPidHostChildKeepsOutputOpen: with --pid host, a child the
+// container's process leaves behind keeps the output pipes open after the
+// process exits. The run still ends once no output has come for a while
+// (the monitor's quiet time), with everything the process wrote, and does
+// not wait for the child (150 s: past the call timeout, so a wait for it
+// fails the test).
+func TestRunPidHostChildKeepsOutputOpen(t *testing.T) {
+	e := isolatedEnv(t)
+	t.Cleanup(func() {
+		// The child: a sleep of ours with that argument.
+		for _, pid := range pids() {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(b) == "sleep\x00150\x00" {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	r := e.runRm(t, "--pid", "host", busybox, "sh", "-c", "sleep 150 & seq 1 20000")
+	wantCode(t, r, 0)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 20000 || lines[len(lines)-1] != "20000" {
+		t.Errorf("got %d lines ending %q, want 1..20000", len(lines), lines[len(lines)-1])
+	}
 }
