@@ -322,14 +322,14 @@ func openGatewayTAP(nsPath string, mtu int) (*os.File, error) {
 	return r.f, nil
 }
 
-// watch returns once the network is gone, or no container has been on
-// its bridge for gatewayLinger; it then holds the network's lock, so no
-// Attach counts on this gateway from there on (the lock goes with the
-// process).
 // gatewayPoll is how often the gateway looks at its bridge's ports
 // without a link event.
 const gatewayPoll = 2 * time.Second
 
+// watch returns once the network is gone, or no container has been on
+// its bridge for gatewayLinger; it then holds the network's lock, so no
+// Attach counts on this gateway from there on (the lock goes with the
+// process).
 func watch(dir, record, nsPath string, h *netlink.Handle, names *names) {
 	updates := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})
