@@ -11,7 +11,6 @@ import (
 
 	"github.com/lodger-containers/lodger/build"
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // buildImage is POST /build, the classic builder's protocol (what
@@ -135,12 +134,7 @@ func (s *Server) pruneBuildCache(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	filters, err := filtersParam(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	f, _, err := prunefilter.Parse(filters, "until", "label", "label!")
+	f, _, err := pruneFilters(r, "until", "label", "label!")
 	if err != nil {
 		writeError(w, err)
 		return

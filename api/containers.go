@@ -19,7 +19,6 @@ import (
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/image"
-	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // listContainers is GET /containers/json.
@@ -401,12 +400,7 @@ func (s *Server) exportContainer(w http.ResponseWriter, r *http.Request) {
 
 // pruneContainers is POST /containers/prune.
 func (s *Server) pruneContainers(w http.ResponseWriter, r *http.Request) {
-	filters, err := filtersParam(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	f, _, err := prunefilter.Parse(filters, "until", "label", "label!")
+	f, _, err := pruneFilters(r, "until", "label", "label!")
 	if err != nil {
 		writeError(w, err)
 		return

@@ -16,7 +16,6 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/image"
-	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // imageRoute serves /images/{name...}: an image name has slashes and a
@@ -339,12 +338,7 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) 
 
 // pruneImages is POST /images/prune?filters={"dangling":["false"]}.
 func (s *Server) pruneImages(w http.ResponseWriter, r *http.Request) {
-	filters, err := filtersParam(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	f, rest, err := prunefilter.Parse(filters, "dangling", "until", "label", "label!")
+	f, rest, err := pruneFilters(r, "dangling", "until", "label", "label!")
 	if err != nil {
 		writeError(w, err)
 		return

@@ -9,7 +9,6 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/container/monitor"
-	"github.com/lodger-containers/lodger/internal/prunefilter"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/network"
 )
@@ -117,12 +116,7 @@ func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) {
 
 // pruneNetworks is POST /networks/prune.
 func (s *Server) pruneNetworks(w http.ResponseWriter, r *http.Request) {
-	filters, err := filtersParam(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	f, _, err := prunefilter.Parse(filters, "until", "label", "label!")
+	f, _, err := pruneFilters(r, "until", "label", "label!")
 	if err != nil {
 		writeError(w, err)
 		return

@@ -17,6 +17,7 @@ import (
 	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/internal/prunefilter"
 	"github.com/lodger-containers/lodger/storage"
 )
 
@@ -238,6 +239,17 @@ func intParam(r *http.Request, name string, def int) (int, error) {
 		return 0, badRequest("invalid %s %q: not an integer", name, v)
 	}
 	return n, nil
+}
+
+// pruneFilters is a prune request's filters parameter, read as
+// prunefilter reads it with the keys allowed; rest holds the allowed keys
+// that are not its own.
+func pruneFilters(r *http.Request, allowed ...string) (f prunefilter.Filter, rest map[string][]string, err error) {
+	filters, err := filtersParam(r)
+	if err != nil {
+		return f, nil, err
+	}
+	return prunefilter.Parse(filters, allowed...)
 }
 
 // filtersParam decodes Docker's filters parameter: {"key":["v",...]} or,

@@ -6,7 +6,6 @@ import (
 	dockervolume "github.com/moby/moby/api/types/volume"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/internal/prunefilter"
 )
 
 // listVolumes is GET /volumes.
@@ -101,12 +100,7 @@ func (s *Server) removeVolume(w http.ResponseWriter, r *http.Request) {
 // pruneVolumes is POST /volumes/prune; the filter all=true prunes named
 // volumes too, as Docker 23 and later.
 func (s *Server) pruneVolumes(w http.ResponseWriter, r *http.Request) {
-	filters, err := filtersParam(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	f, rest, err := prunefilter.Parse(filters, "label", "label!", "all")
+	f, rest, err := pruneFilters(r, "label", "label!", "all")
 	if err != nil {
 		writeError(w, err)
 		return
