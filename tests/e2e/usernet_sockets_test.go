@@ -54,17 +54,7 @@ func TestUserNetworkSocketsAgainstAnotherUser(t *testing.T) {
 	// shared machine's /run/user or /tmp/... often is): only the network
 	// directory's and the sockets' own modes stand between the attacker
 	// and the sockets.
-	for d := filepath.Dir(dir); d != "/tmp" && d != "/" && strings.HasPrefix(d, "/tmp/"); d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mode := fi.Mode().Perm()
-		if err := os.Chmod(d, mode|0o011); err != nil {
-			t.Fatalf("open %s to others: %v", d, err)
-		}
-		t.Cleanup(func() { _ = os.Chmod(d, mode) })
-	}
+	openParents(t, dir)
 	for _, s := range socks {
 		if rep, err := p.do(plantRequest{Op: "dial", Path: s}); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("the other user dialled %s: %+v, %v; want permission denied", s, rep, err)
@@ -121,17 +111,7 @@ func TestAttachSocketAgainstAnotherUser(t *testing.T) {
 	if _, err := os.Stat(sock); err != nil {
 		t.Fatalf("the container's attach socket: %v", err)
 	}
-	for d := filepath.Dir(sock); d != "/tmp" && d != "/" && strings.HasPrefix(d, "/tmp/"); d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mode := fi.Mode().Perm()
-		if err := os.Chmod(d, mode|0o011); err != nil {
-			t.Fatalf("open %s to others: %v", d, err)
-		}
-		t.Cleanup(func() { _ = os.Chmod(d, mode) })
-	}
+	openParents(t, sock)
 	if err := os.Chmod(sock, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -161,4 +141,22 @@ func closedUnanswered(rep plantReply, err error) bool {
 		}
 	}
 	return false
+}
+
+// openParents makes every directory above path, up to /tmp, passable by
+// others (as a shared machine's /run/user or /tmp/... often is), for the
+// test's life.
+func openParents(t *testing.T, path string) {
+	t.Helper()
+	for d := filepath.Dir(path); d != "/tmp" && d != "/" && strings.HasPrefix(d, "/tmp/"); d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := fi.Mode().Perm()
+		if err := os.Chmod(d, mode|0o011); err != nil {
+			t.Fatalf("open %s to others: %v", d, err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(d, mode) })
+	}
 }
