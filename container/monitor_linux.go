@@ -83,7 +83,13 @@ func CleanupMain() int {
 		return 1
 	}
 	defer store.Shutdown(false)
-	_, _ = store.Unmount(req.ID, true)
+	// For --rm, DeleteContainer unmounts the root filesystem itself.
+	removed := false
+	defer func() {
+		if !removed {
+			_, _ = store.Unmount(req.ID, true)
+		}
+	}()
 	if req.Remove {
 		if dir, err := store.ContainerRunDirectory(req.ID); err == nil {
 			keepExitCode(req.ID, monitor.LoadState(dir))
@@ -95,6 +101,7 @@ func CleanupMain() int {
 		// --rm takes the anonymous volumes too, as in Docker.
 		in, ierr := Get(store, req.ID)
 		if store.DeleteContainer(req.ID) == nil {
+			removed = true
 			if ierr == nil {
 				in.Metadata.networkOf().releaseUser(store, req.ID)
 			}

@@ -135,10 +135,23 @@ func (k *keepID) apply(spec *specs.Spec) {
 }
 
 // createOptions are the storage options for a container with mapping k
-// (nil for the session's own mapping).
-func createOptions(k *keepID) *cstorage.ContainerOptions {
-	if k == nil {
+// (nil for the session's own mapping), removed when it exits with remove.
+//
+// A container removed at exit is volatile, as podman makes its --rm
+// containers: storage keeps its record and its layer's in files it writes
+// without fsync, and overlay mounts it with "volatile", whose unmount does
+// not sync the upper filesystem. Its creation and removal then wait for
+// no disk flush (issue 14: six fdatasyncs and a syncfs in each `run
+// --rm`). What a power loss can cost is the record of a container that
+// was to be removed anyway.
+func createOptions(k *keepID, remove bool) *cstorage.ContainerOptions {
+	if k == nil && !remove {
 		return nil
 	}
-	return k.storageOptions()
+	o := &cstorage.ContainerOptions{}
+	if k != nil {
+		o = k.storageOptions()
+	}
+	o.Volatile = remove
+	return o
 }

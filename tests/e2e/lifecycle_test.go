@@ -83,8 +83,11 @@ func wantNothingLeft(t *testing.T, e *env) {
 	if m := layerMounts(t, e, i.Storage.GraphRoot); len(m) > 0 {
 		t.Errorf("container rootfs mounts left in the session: %v", m)
 	}
-	// The container's own storage directories go with it.
-	for _, d := range []string{"overlay-containers", "vfs-containers"} {
+	// The container's own storage directories go with it, and so do the
+	// staging directories storage moves a deleted layer into before it
+	// removes it: a removal lodger returned before finishing would show
+	// there.
+	for _, d := range []string{"overlay-containers", "vfs-containers", "overlay/tempdirs", "overlay-layers/tmp", "vfs/tempdirs", "vfs-layers/tmp"} {
 		ents, _ := os.ReadDir(filepath.Join(i.Storage.GraphRoot, d))
 		for _, ent := range ents {
 			if ent.IsDir() {
@@ -92,6 +95,21 @@ func wantNothingLeft(t *testing.T, e *env) {
 			}
 		}
 	}
+}
+
+// layerLinks lists overlay's short links (overlay/l), one per layer: a
+// container's layer leaves one behind if its removal stopped half-way.
+func layerLinks(t *testing.T, graphRoot string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(graphRoot, "overlay", "l"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ent := range ents {
+		out = append(out, ent.Name())
+	}
+	return out
 }
 
 // layerDirs lists the layer directories of the storage driver in use.
@@ -167,6 +185,25 @@ func TestRunRmLeavesNothing(t *testing.T) {
 	t.Run("name reusable", func(t *testing.T) {
 		// The --rm container above released its name.
 		wantCode(t, e.runRm(t, "--name", "rm-me", busybox, "true"), 0)
+	})
+	t.Run("name reusable at once, again and again", func(t *testing.T) {
+		// Each run --rm has removed its container when it returns: the
+		// next one with the same name starts straight after, and each
+		// exits with its own container's code (issue 14).
+		links := layerLinks(t, graphRoot)
+		for n := range 20 {
+			r := e.runRm(t, "--name", "rm-again", busybox, "sh", "-c", fmt.Sprintf("exit %d", n%4))
+			if r.code != n%4 {
+				t.Fatalf("run %d: %s\nwant exit %d, the container's", n+1, r, n%4)
+			}
+		}
+		wantNothingLeft(t, e)
+		if got := layerDirs(t, graphRoot); !slices.Equal(got, layers) {
+			t.Errorf("layer directories after 20 runs: %v, want those of the image alone: %v", got, layers)
+		}
+		if got := layerLinks(t, graphRoot); !slices.Equal(got, links) {
+			t.Errorf("overlay/l after 20 runs: %v, want the image's links alone: %v", got, links)
+		}
 	})
 	t.Run("killed", func(t *testing.T) {
 		killContainer(t, e)
