@@ -276,6 +276,51 @@ func TestCompile(t *testing.T) {
 	}
 }
 
+// With wait, the init makes every mount first and then stops for the
+// go-ahead, before anything that could see the network the start hooks
+// give it: a sysctl of its interfaces, the identity, the command.
+func TestCompileWait(t *testing.T) {
+	root := rootfs(t)
+	spec := &specs.Spec{
+		Root:    &specs.Root{Path: root},
+		Process: &specs.Process{Args: []string{"tool"}, Env: []string{"PATH=/bin"}, Cwd: "/"},
+		Mounts:  []specs.Mount{{Destination: "/data", Type: "tmpfs", Source: "tmpfs"}},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.NetworkNamespace}},
+			Sysctl:     map[string]string{"net.ipv4.conf.eth0.forwarding": "1"},
+		},
+	}
+	for _, wait := range []bool{false, true} {
+		b, err := compileWith(spec, nil, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops := decode(t, b)
+		waitAt, lastMount, firstAfter := -1, -1, -1
+		for i, op := range ops {
+			switch op.Code {
+			case opWait:
+				waitAt = i
+			case opMount, opMountIn, opFile, opDir, opSymlink, opReadonlyTree:
+				lastMount = i
+			case opSysctl, opIdentity, opExec:
+				if firstAfter < 0 {
+					firstAfter = i
+				}
+			}
+		}
+		if !wait {
+			if waitAt >= 0 {
+				t.Errorf("without wait: a wait op at %d", waitAt)
+			}
+			continue
+		}
+		if waitAt < 0 || waitAt < lastMount || waitAt > firstAfter {
+			t.Errorf("wait op at %d, last mount at %d, first sysctl, identity or exec at %d: want the wait between them", waitAt, lastMount, firstAfter)
+		}
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

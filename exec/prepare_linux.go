@@ -38,13 +38,16 @@ const (
 // the working directory are created, and the command is looked up in the
 // image with its PATH, so that 126 and 127 are known before starting.
 func compile(spec *specs.Spec) ([]byte, error) {
-	return compileWith(spec, nil)
+	return compileWith(spec, nil, false)
 }
 
 // compileWith is compile, with the container's calls named in trap
 // (connect, accept) handed to a seccomp listener when the container has a
-// network namespace of its own (see Hooks.Connect).
-func compileWith(spec *specs.Spec, trap []string) ([]byte, error) {
+// network namespace of its own (see Hooks.Connect), and, with wait, the
+// init stopping for lodger's go-ahead once its mounts are made (see
+// Start). A program that joins a running container's namespaces never
+// waits.
+func compileWith(spec *specs.Spec, trap []string, wait bool) ([]byte, error) {
 	if joins := joined(spec); len(joins) > 0 {
 		return compileJoin(spec, joins)
 	}
@@ -142,6 +145,12 @@ func compileWith(spec *specs.Spec, trap []string) ([]byte, error) {
 
 	if err := compileMounts(&p, root, in, rel(dev), spec.Mounts); err != nil {
 		return nil, err
+	}
+	// The mounts above need nothing of the start hooks, which give the
+	// network namespace its interfaces: they overlap. Everything below
+	// may (a sysctl of eth0, the container's command above all).
+	if wait {
+		p.op(opWait)
 	}
 	// Sysctls go in while /proc/sys is the container's own, before the
 	// masks and read-only paths over it (issue 13).

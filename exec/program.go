@@ -34,6 +34,7 @@ const (
 	opReaper       = 'Q' // stay pid 1 as a reaper, continue in a child
 	opJoin         = 'J' // "TYPE:PATH"... namespaces of a running container
 	opSysctl       = 'G' // root, path under root's /proc/sys, value
+	opWait         = 'g' // wait for lodger's go-ahead on fd 5: the start hooks are done
 )
 
 // Mount fallbacks understood by the init.

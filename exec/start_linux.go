@@ -101,7 +101,12 @@ func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 			trap = []string{"connect"}
 		}
 	}
-	prog, err := compileWith(spec, trap)
+	// The init makes its mounts while the prestart hook runs, and waits
+	// for it before anything that could see the network (compileWith);
+	// one that joins a running container's namespaces has no mounts to
+	// make and gets the hook first, as before.
+	wait := hooks.Prestart != nil && len(joined(spec)) == 0
+	prog, err := compileWith(spec, trap, wait)
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
@@ -144,9 +149,9 @@ func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 	// fd 5 is always lodger's, so that the init can close everything
 	// above it without asking what came from lodger's caller: a unix
 	// socket when the init sends descriptors back (a pty master, the
-	// connect listener), else /dev/null.
+	// connect listener) or waits for the go-ahead, else /dev/null.
 	var sock *os.File
-	if spec.Process.Terminal || trapConnect {
+	if spec.Process.Terminal || trapConnect || wait {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("init socket: %w", err)
@@ -195,7 +200,7 @@ func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 			return nil, p.fail(ExitLodger, err)
 		}
 	}
-	if hooks.Prestart != nil {
+	if hooks.Prestart != nil && !wait {
 		if err := hooks.Prestart(cmd.Process.Pid); err != nil {
 			return nil, p.fail(ExitLodger, err)
 		}
@@ -208,6 +213,19 @@ func Start(spec *specs.Spec, stdio Stdio, hooks Hooks) (*Process, error) {
 		// Only the init holds the other end now: a failing init ends
 		// the wait below.
 		cmd.ExtraFiles[2].Close()
+	}
+	if wait {
+		// The init makes its mounts meanwhile. Should the hook fail, an
+		// init that failed first (its message is on the sync pipe once
+		// it is gone) says what went wrong better than the hook, which
+		// found it gone.
+		if err := hooks.Prestart(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			return nil, p.failFromSync(syncR, err)
+		}
+		if _, err := sock.Write([]byte{'g'}); err != nil {
+			return nil, p.failFromSync(syncR, fmt.Errorf("start container init: %w", err))
+		}
 	}
 	// In the init's order: the listener (before capabilities and the
 	// user's profile), then the pty master.

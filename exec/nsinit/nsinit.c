@@ -319,6 +319,19 @@ static void op_loopback(void) {
 	close(fd);
 }
 
+// op_wait waits for lodger's go-ahead on FD_SOCKET: lodger runs the start
+// hooks (the container's network interfaces) while this init makes its
+// mounts, and says go once they are done. Anything else (end of file:
+// lodger gave up or died) ends the init.
+static void op_wait(void) {
+	char c = 0;
+	ssize_t n;
+	while ((n = read(FD_SOCKET, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1 || c != 'g')
+		_exit(125);
+}
+
 // send_fd passes fd to lodger over FD_SOCKET, with one byte saying what
 // it is.
 static int send_fd(int fd, char what) {
@@ -808,6 +821,7 @@ __attribute__((constructor)) static void lodger_nsinit(int argc, char **argv, ch
 		case 'J': op_join(args, n); break;
 		case 'Y': op_keepcaps(); break;
 		case 'B': op_ambient(args, n); break;
+		case 'g': op_wait(); break;
 		default: fail(125, "init program: unknown op %d", op);
 		}
 	}
