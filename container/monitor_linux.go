@@ -95,12 +95,14 @@ func CleanupMain() int {
 			keepExitCode(req.ID, monitor.LoadState(dir))
 		}
 		var vols []string
+		layer := ""
 		if c, err := store.Container(req.ID); err == nil {
 			vols = ContainerVolumes(c)
+			layer = c.LayerID
 		}
 		// --rm takes the anonymous volumes too, as in Docker.
 		in, ierr := Get(store, req.ID)
-		if store.DeleteContainer(req.ID) == nil {
+		if removeContainer(store, req.ID, layer) {
 			removed = true
 			if ierr == nil {
 				in.Metadata.networkOf().releaseUser(store, req.ID)
@@ -112,6 +114,22 @@ func CleanupMain() int {
 		}
 	}
 	return 0
+}
+
+// removeContainer deletes the --rm container id (of layer) as its run
+// ends and says whether it did. DeleteContainer unmounts the rootfs itself,
+// under the lock it takes anyway (an Unmount first would take the store's
+// locks and write its layer and mount records once more); what the
+// container wrote, when large, is moved aside first and removed by a
+// process of its own after lodger returned (issue 14).
+func removeContainer(store cstorage.Store, id, layer string) bool {
+	discarded := storage.DiscardUpper(store, id, layer)
+	if err := store.DeleteContainer(id); err != nil {
+		_ = discarded.Restore()
+		return false
+	}
+	_ = discarded.Remove()
+	return true
 }
 
 // exitCodeKept is how long the exit code of a --rm container outlives it,

@@ -405,7 +405,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		Entrypoint: entrypoint, Cmd: cmd, Expose: slices.Sorted(maps.Keys(expose)), Limits: opts.Limits,
 		Labels: proc.labels, StopSignal: proc.stopSignal, Volumes: claim.names(), Remove: opts.Remove, Interactive: opts.Interactive,
 		StdinOnce: opts.StdinOnce && opts.Interactive, Restart: restart, StopTimeout: opts.StopTimeout, Log: &logOpts, Healthcheck: healthcheck, Network: &netSettings})
-	_, err = store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid, opts.Remove))
+	ctr, err := store.CreateContainer(id, []string{name}, img.ID, "", string(meta), createOptions(kid, opts.Remove))
 	claim.Release(err == nil)
 	if err != nil {
 		netSettings.releaseUser(store, id)
@@ -424,10 +424,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		if handedOff {
 			return
 		}
-		// DeleteContainer unmounts the rootfs itself, under the lock it
-		// takes anyway: an Unmount first would take the store's locks
-		// and write its layer and mount records once more.
-		if opts.Remove && store.DeleteContainer(id) == nil {
+		if opts.Remove && removeContainer(store, id, ctr.LayerID) {
 			netSettings.releaseUser(store, id)
 			_ = RemoveAnonymousVolumes(store, claim.names())
 			Journal().Emit(events.Container, "destroy", id, attrs)

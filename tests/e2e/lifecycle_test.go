@@ -209,6 +209,51 @@ func TestRunRmLeavesNothing(t *testing.T) {
 		killContainer(t, e)
 		wantNothingLeft(t, e)
 	})
+	driver := e.info(t).Storage.Driver
+	if driver == "fuse-overlayfs" {
+		driver = "overlay"
+	}
+	staging := filepath.Join(graphRoot, driver, "tempdirs")
+	t.Run("wrote many files", func(t *testing.T) {
+		// More than lodger removes before it returns (issue 14): they go
+		// to storage's staging area and a remover of their own. What
+		// lodger and storage show is clean at once, the staging area
+		// once the remover is done.
+		r := e.runRm(t, "--name", "many", busybox, "sh", "-c",
+			`mkdir /many && cd /many && i=0; while [ $i -lt 600 ]; do echo $i >f$i; i=$((i+1)); done; exit 5`)
+		wantCode(t, r, 5)
+		if r := e.lodger(t, "ps", "-a", "-q"); r.code != 0 || r.stdout != "" {
+			t.Errorf("%s\nwant no container listed", r)
+		}
+		if got := layerDirs(t, graphRoot); !slices.Equal(got, layers) {
+			t.Errorf("layer directories after the run: %v, want those of the image alone: %v", got, layers)
+		}
+		if m := layerMounts(t, e, graphRoot); len(m) > 0 {
+			t.Errorf("container rootfs mounts left in the session: %v", m)
+		}
+		wantCode(t, e.runRm(t, "--name", "many", busybox, "true"), 0)
+		eventually(t, "the staging area to empty", func() bool {
+			ents, _ := os.ReadDir(staging)
+			return len(ents) == 0
+		})
+		wantNothingLeft(t, e)
+	})
+	t.Run("a remover that died is finished at the next start", func(t *testing.T) {
+		// A staging directory whose lock nobody holds, as a remover
+		// killed half-way leaves it: the next command removes it.
+		left := filepath.Join(staging, "temp-dir-e2e", "0-diff", "a", "b")
+		if err := os.MkdirAll(left, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(left, "f"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(staging, "lock-e2e"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, e.runRm(t, busybox, "true"), 0)
+		wantNothingLeft(t, e)
+	})
 }
 
 // TestConcurrentRuns starts several containers at once in a fresh
