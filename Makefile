@@ -12,13 +12,18 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all build test preflight unit e2e bench install uninstall vet fmt docs quickstart help clean
 
-all: build ## Build ./bin/lodger, ./bin/lodger-monitor, ./bin/lodger-session and ./bin/lodger-socket (default)
+all: build ## Build ./bin/lodger, ./bin/lodger-transfer, ./bin/lodger-monitor, ./bin/lodger-session and ./bin/lodger-socket (default)
 
+# lodger-transfer is ./cmd/lodger with the lodger_transfer tag: the whole
+# command tree, registry client, builder and API server included, which
+# lodger (without them, for a faster start) hands pull, push, build and
+# the like over to (docs/architecture.md, "Start-up").
 # lodger-monitor, the process that stays with each detached container, is
 # built without paths in it (-trimpath) for a smaller binary: what it maps
 # is what an idle container costs.
-build: ## Build ./bin/lodger, and lodger-monitor, lodger-session and lodger-socket, which lodger starts (per detached container, per user, for an idle API service)
+build: ## Build ./bin/lodger and lodger-transfer, and lodger-monitor, lodger-session and lodger-socket, which lodger starts (per detached container, per user, for an idle API service)
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o bin/lodger ./cmd/lodger
+	CGO_ENABLED=1 $(GO) build -tags '$(TAGS),lodger_transfer' -ldflags '$(LDFLAGS)' -o bin/lodger-transfer ./cmd/lodger
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-monitor ./cmd/lodger-monitor
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-session ./cmd/lodger-session
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-socket ./cmd/lodger-socket
@@ -35,6 +40,7 @@ preflight: ## Check (as root: set up) what the tests need of the machine that on
 # image/main_test.go): no sudo, but a range in /etc/subuid and newuidmap.
 unit: ## Unit tests (no root needed); the network stack's also under the race detector
 	$(GO) test ./...
+	$(GO) test -tags '$(TAGS),lodger_transfer' ./cmd/lodger
 	$(GO) test -race ./netstack/...
 
 e2e: ## End-to-end tests (as root: creates the test user and a loopback registry, then drops to that user)
@@ -46,9 +52,10 @@ bench: ## Measure lodger against podman side by side; writes docs/benchmarks.md
 vet: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags '$(TAGS),lodger_transfer' ./cmd/lodger
 
 docs: ## Regenerate the command reference in docs/cli (unit tests check it)
-	$(GO) test ./cmd/lodger -run TestCLIDocs -update
+	$(GO) test -tags '$(TAGS),lodger_transfer' ./cmd/lodger -run TestCLIDocs -update
 
 fmt: ## Format the Go sources
 	gofmt -w $$(git ls-files '*.go')
@@ -56,8 +63,9 @@ fmt: ## Format the Go sources
 quickstart: build ## Run a first container (pulls busybox, or builds it offline from this machine's busybox)
 	bash contrib/quickstart.sh
 
-install: build ## Install lodger, lodger-monitor, lodger-session, lodger-socket and the completions under PREFIX, and lodger's AppArmor profile where /etc/apparmor.d exists
+install: build ## Install lodger, lodger-transfer, lodger-monitor, lodger-session, lodger-socket and the completions under PREFIX, and lodger's AppArmor profile where /etc/apparmor.d exists
 	install -D -m 0755 bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger
+	install -D -m 0755 bin/lodger-transfer $(DESTDIR)$(PREFIX)/bin/lodger-transfer
 	install -D -m 0755 bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-monitor
 	install -D -m 0755 bin/lodger-session $(DESTDIR)$(PREFIX)/bin/lodger-session
 	install -D -m 0755 bin/lodger-socket $(DESTDIR)$(PREFIX)/bin/lodger-socket
@@ -75,7 +83,7 @@ install: build ## Install lodger, lodger-monitor, lodger-session, lodger-socket 
 	fi
 
 uninstall: ## Remove what install put under PREFIX
-	rm -f $(DESTDIR)$(PREFIX)/bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-session $(DESTDIR)$(PREFIX)/bin/lodger-socket $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger \
+	rm -f $(DESTDIR)$(PREFIX)/bin/lodger $(DESTDIR)$(PREFIX)/bin/lodger-transfer $(DESTDIR)$(PREFIX)/bin/lodger-monitor $(DESTDIR)$(PREFIX)/bin/lodger-session $(DESTDIR)$(PREFIX)/bin/lodger-socket $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lodger \
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lodger $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lodger.fish
 	@if [ -f $(DESTDIR)$(APPARMOR_D)/lodger ]; then \
 	  if [ -z "$(DESTDIR)" ] && command -v apparmor_parser >/dev/null; then apparmor_parser -R $(APPARMOR_D)/lodger || true; fi; \

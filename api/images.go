@@ -16,6 +16,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/image/transfer"
 )
 
 // imageRoute serves /images/{name...}: an image name has slashes and a
@@ -275,7 +276,7 @@ func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
 	bs.message(jsonstream.Message{Status: "Pulling from " + reference.Path(named), ID: tagID})
 	o.Progress = nil
 	o.Blobs = bs.blob
-	id, err := image.Pull(r.Context(), s.o.Store, ref, o)
+	id, err := transfer.Pull(r.Context(), s.o.Store, ref, o)
 	if err != nil {
 		bs.fail(err)
 		return
@@ -320,7 +321,7 @@ func (s *Server) pushImage(w http.ResponseWriter, r *http.Request, name string) 
 	bs.status("The push refers to repository [%s]", repo)
 	o.Progress = nil
 	o.Blobs = bs.blob
-	d, err := image.Push(r.Context(), s.o.Store, ref, "", o)
+	d, err := transfer.Push(r.Context(), s.o.Store, ref, "", o)
 	if err != nil {
 		bs.fail(err)
 		return
@@ -384,7 +385,7 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request, refs []strin
 	// The archive is written to a file first (its writer seeks): an error
 	// before its first byte still gets a status.
 	pw := &deferredWriter{w: w}
-	if err := image.SaveTo(r.Context(), s.o.Store, refs, pw, image.FormatDockerArchive, s.o.Pull); err != nil && !pw.started {
+	if err := transfer.SaveTo(r.Context(), s.o.Store, refs, pw, transfer.FormatDockerArchive, s.o.Pull); err != nil && !pw.started {
 		writeError(w, err)
 	}
 }
@@ -405,7 +406,7 @@ func (d *deferredWriter) Write(b []byte) (int, error) {
 // loadImages is POST /images/load: a docker-archive or oci-archive in the
 // body, loaded as `lodger load` does.
 func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
-	loaded, err := image.LoadFrom(r.Context(), s.o.Store, bufio.NewReader(r.Body), s.o.Pull)
+	loaded, err := transfer.LoadFrom(r.Context(), s.o.Store, bufio.NewReader(r.Body), s.o.Pull)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -435,7 +436,7 @@ func (s *Server) searchImages(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, err := image.Search(r.Context(), term, limit, s.o.Pull)
+	res, err := transfer.Search(r.Context(), term, limit, s.o.Pull)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -16,6 +16,7 @@ import (
 
 	cstorage "go.podman.io/storage"
 
+	"github.com/lodger-containers/lodger/api/apiversion"
 	"github.com/lodger-containers/lodger/image"
 	"github.com/lodger-containers/lodger/internal/prunefilter"
 	"github.com/lodger-containers/lodger/storage"
@@ -26,8 +27,8 @@ import (
 // negotiate down from it, and every version from MinVersion up is
 // accepted in a path prefix (and none at all).
 const (
-	Version    = "1.56"
-	MinVersion = "1.24"
+	Version    = apiversion.Current
+	MinVersion = apiversion.Min
 )
 
 // Options are what a Server needs from its front end.

@@ -23,6 +23,7 @@ import (
 	"github.com/lodger-containers/lodger/container/monitor"
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/image/transfer"
 	"github.com/lodger-containers/lodger/sysinfo"
 )
 
@@ -222,7 +223,7 @@ func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
 	if server == "" || server == "index.docker.io" {
 		server = "docker.io"
 	}
-	if err := image.CheckLogin(r.Context(), server, req.Username, req.Password, s.o.Pull); err != nil {
+	if err := transfer.CheckLogin(r.Context(), server, req.Username, req.Password, s.o.Pull); err != nil {
 		writeError(w, &statusError{code: http.StatusUnauthorized, err: err})
 		return
 	}

@@ -213,10 +213,11 @@ make_workdir() {
 }
 
 build_binaries() {
-	log "building lodger, lodger-monitor, lodger-session, lodger-socket and imagegen"
+	log "building lodger, lodger-transfer, lodger-monitor, lodger-session, lodger-socket and imagegen"
 	# The monitor as make build makes it: its size is what an idle
 	# container costs.
 	(cd "$REPO" && "$GO" build -o "$WORK/bin/lodger" ./cmd/lodger &&
+		"$GO" build -tags "$(grep -vE '^(#|$)' "$REPO/buildtags"),lodger_transfer" -o "$WORK/bin/lodger-transfer" ./cmd/lodger &&
 		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-monitor" ./cmd/lodger-monitor &&
 		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-session" ./cmd/lodger-session &&
 		CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-socket" ./cmd/lodger-socket &&

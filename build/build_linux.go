@@ -36,6 +36,7 @@ import (
 	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/image/transfer"
 )
 
 // defaultPath is the PATH BuildKit gives a stage that has none.
@@ -549,7 +550,7 @@ func (b *builder) findImage(ref string) (id string, pulled bool, err error) {
 		}
 		po.Progress = b.rep.status()
 	}
-	id, err = image.Pull(b.ctx, b.store, ref, po)
+	id, err = transfer.Pull(b.ctx, b.store, ref, po)
 	if err != nil {
 		b.failed(err, nil)
 		return "", false, err

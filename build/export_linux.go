@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lodger-containers/lodger/copier"
-	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/image/transfer"
 )
 
 // exportImage writes the image built, id, where o.Export says: an image
@@ -25,18 +25,18 @@ func exportImage(ctx context.Context, store cstorage.Store, o Options, id, name 
 	}
 	switch x.Type {
 	case ExportDocker, ExportOCI:
-		format := image.FormatDockerArchive
+		format := transfer.FormatDockerArchive
 		if x.Type == ExportOCI {
-			format = image.FormatOCIArchive
+			format = transfer.FormatOCIArchive
 		}
 		ref := id
 		if name != "" {
 			ref = name
 		}
 		if out != nil {
-			return image.SaveTo(ctx, store, []string{ref}, out, format, o.Pull)
+			return transfer.SaveTo(ctx, store, []string{ref}, out, format, o.Pull)
 		}
-		return image.Save(ctx, store, []string{ref}, x.Dest, format, o.Pull)
+		return transfer.Save(ctx, store, []string{ref}, x.Dest, format, o.Pull)
 	case ExportTar:
 		if out != nil {
 			return imageFiles(store, id, out)

@@ -102,6 +102,9 @@ type RunOptions struct {
 	Pull       image.Options
 	// PullProgress receives pull progress when the image must be pulled.
 	PullProgress io.Writer
+	// PullFunc pulls the image when it must be pulled (MustPull says
+	// when); nil refuses with ErrNoPull.
+	PullFunc PullFunc
 	// Signals are forwarded to the container process, unless NoSigProxy
 	// (--sig-proxy=false): then a foreground container runs under a
 	// monitor, as a detached one, so that it outlives the run that a
@@ -657,32 +660,25 @@ func checkPullPolicy(p string) error {
 // platform check needs and the caller uses (read once: it is on the
 // start-up path).
 func findOrPull(ctx context.Context, store cstorage.Store, opts RunOptions) (*cstorage.Image, *imgspecv1.Image, error) {
-	if opts.PullPolicy != PullAlways && opts.PullPolicy != PullNewer {
-		img, err := image.Lookup(store, opts.Image, opts.Pull)
-		if err == nil {
-			cfg, err := image.Config(ctx, store, img.ID)
-			if err == nil && opts.Pull.Matches(cfg) {
-				return img, cfg, nil
-			}
-		} else if !errors.Is(err, image.ErrNotFound) {
-			return nil, nil, err
-		}
-		if opts.PullPolicy == PullNever {
-			return nil, nil, fmt.Errorf("image %s (for the platform asked): %w in local storage, and --pull=never", opts.Image, image.ErrNotFound)
-		}
+	img, cfg, err := findLocal(ctx, store, opts.Image, opts.PullPolicy, opts.Pull)
+	if err != nil || img != nil {
+		return img, cfg, err
 	}
 	po := opts.Pull
 	po.Progress = opts.PullProgress
-	id, err := image.Pull(ctx, store, opts.Image, po)
+	if opts.PullFunc == nil {
+		return nil, nil, fmt.Errorf("%s: %w", opts.Image, ErrNoPull)
+	}
+	id, err := opts.PullFunc(ctx, store, opts.Image, po)
 	if err != nil {
 		return nil, nil, err
 	}
 	EmitPull(opts.Image, id)
-	img, err := store.Image(id)
+	img, err = store.Image(id)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := image.Config(ctx, store, img.ID)
+	cfg, err = image.Config(ctx, store, img.ID)
 	if err != nil {
 		return nil, nil, err
 	}

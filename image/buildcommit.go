@@ -15,6 +15,8 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
 	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/image/internal/unpack"
 )
 
 // StepOptions describe the image one step of a build makes.
@@ -61,8 +63,8 @@ func CommitStep(ctx context.Context, store cstorage.Store, layer io.Reader, o St
 	}
 	cleanup := func() {}
 	if layer != nil {
-		budget := newBudget("", Options{MaxUnpackedSize: o.MaxUnpackedSize}.maxUnpackedSize())
-		l, _, err := putMetered(store, "", top, nil, "", false, &cstorage.LayerOptions{}, layer, budget, "")
+		budget := unpack.NewBudget("", Options{MaxUnpackedSize: o.MaxUnpackedSize}.UnpackLimit())
+		l, _, err := unpack.PutMetered(store, "", top, nil, "", false, &cstorage.LayerOptions{}, layer, budget, "")
 		if err != nil {
 			var berr *BudgetError
 			if errors.As(err, &berr) {

@@ -15,6 +15,8 @@ import (
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/manifest"
 	cstorage "go.podman.io/storage"
+
+	"github.com/lodger-containers/lodger/image/internal/unpack"
 )
 
 // CommitOptions describe an image Commit makes from one new layer.
@@ -87,8 +89,8 @@ func Commit(ctx context.Context, store cstorage.Store, layer io.Reader, o Commit
 
 	// The tar stream is metered as a pulled layer is: an imported tarball
 	// is as untrusted as any image (issue 12, finding 4).
-	budget := newBudget("", Options{MaxUnpackedSize: o.MaxUnpackedSize}.maxUnpackedSize())
-	l, _, err := putMetered(store, "", parent, nil, "", false, &cstorage.LayerOptions{}, layer, budget, "")
+	budget := unpack.NewBudget("", Options{MaxUnpackedSize: o.MaxUnpackedSize}.UnpackLimit())
+	l, _, err := unpack.PutMetered(store, "", parent, nil, "", false, &cstorage.LayerOptions{}, layer, budget, "")
 	if err != nil {
 		var berr *BudgetError
 		if errors.As(err, &berr) {

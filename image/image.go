@@ -1,15 +1,20 @@
-// Package image is the image lifecycle, on go.podman.io/image/v5 and
-// go.podman.io/storage: resolving
-// references (short names through registries.conf), pulling into the local
-// store from registries (streaming layers, stream.go) and archives, finding
-// images already present, and the way out again: push, save and load
-// (archive.go), history, and registry credentials (auth.go). Images are
-// also made locally from one new layer (commit.go: commit and import, with
-// Dockerfile --change instructions, change.go), listed and filtered
-// (list.go), and pruned and measured (prune.go).
+// Package image is the local side of the image lifecycle, on
+// go.podman.io/image/v5 and go.podman.io/storage: finding images already
+// present (Lookup, by ID, name or the names a short name may stand for
+// in registries.conf) and reading their configuration, listing and
+// filtering them (list.go), tagging (tag.go), history and inspection,
+// removal, pruning and disk usage (prune.go), and making images locally
+// from one new layer (commit.go: commit and import, with Dockerfile
+// --change instructions, change.go; buildcommit.go, build's steps).
 //
-// It reads the same registries.conf, policy.json and auth.json as podman,
-// skopeo and buildah. It prints nothing unless Options.Progress is set.
+// What moves images in and out (pull from registries and archives, push,
+// save, load, search, login) is package image/transfer: it links
+// containers/image's registry client, copy and signature code, which
+// every lodger command would otherwise initialise (docs/architecture.md,
+// "Start-up"). Options, the pull's options, live here: Lookup resolves
+// short names with them and run checks an image's platform against them.
+// Every layer written (here or by transfer) is metered by
+// image/internal/unpack's budget.
 package image
 
 import (
@@ -17,23 +22,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"runtime"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/docker/reference"
-	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/shortnames"
-	"go.podman.io/image/v5/pkg/sysregistriesv2"
-	"go.podman.io/image/v5/signature"
 	storageTransport "go.podman.io/image/v5/storage"
-	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
-	"go.podman.io/storage/pkg/configfile"
+
+	"github.com/lodger-containers/lodger/image/internal/unpack"
 )
 
 // Options tune a pull.
@@ -74,7 +73,8 @@ type Options struct {
 	Credentials *Credentials
 }
 
-func (o Options) maxUnpackedSize() int64 {
+// UnpackLimit is MaxUnpackedSize, or DefaultMaxUnpackedSize when unset.
+func (o Options) UnpackLimit() int64 {
 	if o.MaxUnpackedSize > 0 {
 		return o.MaxUnpackedSize
 	}
@@ -135,7 +135,9 @@ func (e *MalformedError) Error() string {
 
 func (e *MalformedError) Unwrap() error { return e.Err }
 
-func (o Options) systemContext() *types.SystemContext {
+// SystemContext is containers/image's view of o: the files it reads
+// (auth, certificates, registries.conf, policy) and the platform asked for.
+func (o Options) SystemContext() *types.SystemContext {
 	sys := &types.SystemContext{
 		AuthFilePath:                o.AuthFile,
 		DockerCertPath:              o.CertDir,
@@ -172,204 +174,6 @@ func HasTransport(ref string) bool {
 	return false
 }
 
-// Pull copies ref into store and returns the image ID. A plain name goes
-// through registries.conf (short names, search registries, mirrors); other
-// sources are named with their transport.
-func Pull(ctx context.Context, store cstorage.Store, ref string, o Options) (string, error) {
-	if err := o.CheckPlatform(); err != nil {
-		return "", err
-	}
-	sys := o.systemContext()
-	policy, err := policyContext(sys)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = policy.Destroy() }()
-
-	if HasTransport(ref) && !strings.HasPrefix(ref, "docker://") {
-		src, err := parseImageName(ref)
-		if err != nil {
-			return "", &MalformedError{Ref: ref, Err: err}
-		}
-		return copyArchive(ctx, policy, store, src, o, sys)
-	}
-
-	name := strings.TrimPrefix(ref, "docker://")
-	resolved, err := shortnames.Resolve(sys, name)
-	if err != nil {
-		return "", &MalformedError{Ref: ref, Err: err}
-	}
-	var errs []error
-	var tried []string
-	for _, c := range resolved.PullCandidates {
-		src, err := parseImageName("docker://" + c.Value.String())
-		if err != nil {
-			return "", &MalformedError{Ref: ref, Err: err}
-		}
-		// Fetch the manifest by the digest the tag resolved to: what is
-		// served is then checked against it, and a tag moved meanwhile
-		// cannot mix two images.
-		streamSrc := src
-		want := tagDigest(ctx, sys, src, c.Value)
-		if want != "" {
-			if byDigest, err := reference.WithDigest(reference.TrimNamed(c.Value), want); err == nil {
-				if r, err := docker.NewReference(byDigest); err == nil {
-					streamSrc = r
-				}
-			}
-		}
-		id, err := pullStreaming(ctx, policy, store, streamSrc, want, reference.TagNameOnly(c.Value), o, sys)
-		if errors.Is(err, errNoStream) {
-			id, err = copyInto(ctx, policy, store, src, c.Value, o, sys)
-		}
-		if err == nil {
-			_ = c.Record()
-			return id, nil
-		}
-		tried = append(tried, c.Value.String())
-		errs = append(errs, fmt.Errorf("%s: %w", c.Value.String(), err))
-	}
-	if len(errs) == 0 {
-		return "", fmt.Errorf("pull %s: %w: no registry to try; add unqualified-search-registries to registries.conf or use a full name", ref, ErrNotFound)
-	}
-	return "", &PullError{Ref: ref, Tried: tried, Errs: errs}
-}
-
-// tagDigest asks the registry, with a HEAD request, for the digest of the
-// manifest a tag names (its Docker-Content-Digest), so that the manifest
-// then served can be checked against it: containers/image reads a tag's
-// manifest without any check. It returns "" when the reference is by
-// digest (checked anyway), when the registry has mirrors (a mirror may
-// lag its registry, and the HEAD would go to the registry itself), when
-// it is blocked (the pull will be refused without contacting it), or when
-// the registry does not answer the HEAD with a digest; the pull then goes
-// on unchecked, as podman's does, and fails there if the registry is down.
-func tagDigest(ctx context.Context, sys *types.SystemContext, src types.ImageReference, named reference.Named) digest.Digest {
-	if _, ok := named.(reference.Digested); ok {
-		return ""
-	}
-	reg, err := sysregistriesv2.FindRegistry(sys, named.Name())
-	if err != nil || reg != nil && (reg.Blocked || len(reg.Mirrors) > 0) {
-		return ""
-	}
-	d, err := docker.GetDigest(ctx, sys, src)
-	if err != nil {
-		return ""
-	}
-	return d
-}
-
-// PullError carries what every candidate registry answered.
-type PullError struct {
-	Ref   string
-	Tried []string
-	Errs  []error
-}
-
-func (e *PullError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "pull %s: tried %s", e.Ref, strings.Join(e.Tried, ", "))
-	for _, err := range e.Errs {
-		b.WriteString("\n  ")
-		b.WriteString(err.Error())
-	}
-	return b.String()
-}
-
-func (e *PullError) Unwrap() []error { return e.Errs }
-
-func copyInto(ctx context.Context, policy *signature.PolicyContext, store cstorage.Store, src types.ImageReference, name reference.Named, o Options, sys *types.SystemContext) (string, error) {
-	if name != nil {
-		name = reference.TagNameOnly(name)
-	}
-	// Unnamed in the budget's errors: Pull's error names the candidate.
-	man, err := copyMetered(ctx, policy, store, src, name, "", "", o, sys)
-	if err != nil {
-		return "", err
-	}
-	if name != nil {
-		dest, err := storageTransport.Transport.NewStoreReference(store, name, "")
-		if err != nil {
-			return "", err
-		}
-		img, err := storageTransport.Transport.GetStoreImage(store, dest)
-		if err != nil {
-			return "", fmt.Errorf("find pulled image: %w", err)
-		}
-		return img.ID, nil
-	}
-	// An unnamed source (an archive without a reference) is stored under
-	// its config digest, which is what storage uses as the image ID.
-	m, err := manifest.FromBlob(man, manifest.GuessMIMEType(man))
-	if err != nil {
-		return "", fmt.Errorf("parse pulled manifest: %w", err)
-	}
-	return m.ConfigInfo().Digest.Encoded(), nil
-}
-
-// copyArchive copies from a local transport. The image is stored under its
-// config digest (the ID storage would give it) and named after the
-// reference inside the source when it has one: docker-archive keeps full
-// names, OCI layouts and archives usually carry a short ref such as
-// "busybox:latest", which becomes localhost/busybox:latest as in podman.
-func copyArchive(ctx context.Context, policy *signature.PolicyContext, store cstorage.Store, src types.ImageReference, o Options, sys *types.SystemContext) (string, error) {
-	img, err := src.NewImage(ctx, sys)
-	if err != nil {
-		return "", fmt.Errorf("open %s: %w", transports.ImageName(src), err)
-	}
-	id := img.ConfigInfo().Digest.Encoded()
-	img.Close()
-	name := src.DockerReference()
-	if name == nil {
-		name = archiveRefName(src)
-	}
-	if name != nil {
-		name = reference.TagNameOnly(name)
-	}
-	if _, err := copyMetered(ctx, policy, store, src, name, id, transports.ImageName(src), o, sys); err != nil {
-		return "", err
-	}
-	return id, nil
-}
-
-// archiveRefName reads the ":REF" an oci: or oci-archive: reference ends
-// with, as a name under localhost/ when it is not fully qualified.
-func archiveRefName(src types.ImageReference) reference.Named {
-	s := src.StringWithinTransport()
-	i := strings.LastIndex(s, ":")
-	if i < 0 || (src.Transport().Name() != "oci" && src.Transport().Name() != "oci-archive") {
-		return nil
-	}
-	ref := s[i+1:]
-	if j := strings.LastIndex(s[:i], ":"); j >= 0 && !strings.Contains(s[j+1:i], "/") {
-		// "FILE:name:tag": the tag's colon is the last one.
-		ref = s[j+1:]
-	}
-	named, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return nil
-	}
-	if !strings.Contains(ref, "/") || !strings.ContainsAny(strings.SplitN(ref, "/", 2)[0], ".:") && strings.SplitN(ref, "/", 2)[0] != "localhost" {
-		named, err = reference.ParseNormalizedNamed("localhost/" + ref)
-		if err != nil {
-			return nil
-		}
-	}
-	return named
-}
-
-// policyContext reads policy.json as podman does; with no policy file at
-// all, lodger accepts any image, as a fresh podman install does.
-func policyContext(sys *types.SystemContext) (*signature.PolicyContext, error) {
-	p, err := signature.DefaultPolicy(sys)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, configfile.ErrConfigFileNotFound) {
-		p = &signature.Policy{Default: []signature.PolicyRequirement{signature.NewPRInsecureAcceptAnything()}}
-	} else if err != nil {
-		return nil, fmt.Errorf("read signature policy: %w", err)
-	}
-	return signature.NewPolicyContext(p)
-}
-
 // Lookup finds an image already in store by ID, ID prefix or name, trying
 // the names a short name may stand for. It returns ErrNotFound when none
 // is present.
@@ -393,7 +197,7 @@ func Lookup(store cstorage.Store, ref string, o Options) (*cstorage.Image, error
 	}
 	candidates := []reference.Named{reference.TagNameOnly(named)}
 	if shortnames.IsShortName(ref) {
-		if local, err := shortnames.ResolveLocally(o.systemContext(), ref); err == nil {
+		if local, err := shortnames.ResolveLocally(o.SystemContext(), ref); err == nil {
 			candidates = append(local, candidates...)
 		}
 	}
@@ -429,3 +233,19 @@ func shortID(id string) string {
 	}
 	return id
 }
+
+// The unpack budget's errors and default, where the callers of Commit,
+// import and pull look for them.
+var ErrTooLarge = unpack.ErrTooLarge
+
+// BudgetError says that an image unpacks to more than the budget allows
+// (Options.MaxUnpackedSize, lodger.toml's [pull] max_unpacked_size). It
+// is ErrTooLarge too.
+type BudgetError = unpack.BudgetError
+
+// DefaultMaxUnpackedSize is the budget when Options.MaxUnpackedSize is
+// zero (unpack.DefaultMaxUnpackedSize says why its size).
+const DefaultMaxUnpackedSize = unpack.DefaultMaxUnpackedSize
+
+// ErrFormat says that a format cannot hold what was asked of it.
+var ErrFormat = errors.New("unsupported archive format")

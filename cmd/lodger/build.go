@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -42,8 +44,8 @@ type buildOptions struct {
 func newBuildCommand() *cobra.Command {
 	var o buildOptions
 	cmd := &cobra.Command{
-		Use:   "build [flags] CONTEXT|-",
-		Short: "Build an image from a Dockerfile",
+		Use:   buildDoc.use,
+		Short: buildDoc.short,
 		Long: `Build an image from the Dockerfile in the directory CONTEXT (or the one -f
 names; with -, stdin is a tar archive of the context, or a Dockerfile
 alone) without a daemon: every RUN is a lodger container with run's

@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -11,8 +13,8 @@ import (
 
 func newBuilderCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "builder",
-		Short: "Manage the build cache",
+		Use:   builderDoc.use,
+		Short: builderDoc.short,
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newBuilderPruneCommand())

@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 
 	"github.com/lodger-containers/lodger/config"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/image/transfer"
 )
 
 type loginOptions struct {
@@ -25,8 +28,8 @@ type loginOptions struct {
 func newLoginCommand() *cobra.Command {
 	var o loginOptions
 	cmd := &cobra.Command{
-		Use:   "login [flags] REGISTRY",
-		Short: "Log in to a registry",
+		Use:   loginDoc.use,
+		Short: loginDoc.short,
 		Long: `Check a user name and password against a registry and store them in the
 auth file ($XDG_RUNTIME_DIR/containers/auth.json by default, shared with
 podman, skopeo and buildah; $XDG_CONFIG_HOME/containers/auth.json, which they
@@ -81,7 +84,7 @@ a password on the command line is visible to other users in ps.`,
 			if po.AuthFile == "" {
 				po.AuthFile = config.AuthFile()
 			}
-			if _, err := image.Login(cmd.Context(), registry, o.username, password, po); err != nil {
+			if _, err := transfer.Login(cmd.Context(), registry, o.username, password, po); err != nil {
 				if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 					return withRegistryHint(err)
 				}
@@ -106,8 +109,8 @@ type logoutOptions struct {
 func newLogoutCommand() *cobra.Command {
 	var o logoutOptions
 	cmd := &cobra.Command{
-		Use:   "logout [flags] [REGISTRY]",
-		Short: "Remove stored credentials for a registry",
+		Use:   logoutDoc.use,
+		Short: logoutDoc.short,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.all && len(args) > 0 {
 				return fmt.Errorf("%q takes either REGISTRY or --all\nSee 'lodger %s --help'.", cmd.CommandPath(), cmd.Name())
@@ -123,14 +126,14 @@ func newLogoutCommand() *cobra.Command {
 				po.AuthFile = config.AuthFile()
 			}
 			if o.all {
-				if err := image.Logout("", po); err != nil {
+				if err := transfer.Logout("", po); err != nil {
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), "Removed login credentials for all registries")
 				return nil
 			}
 			registry := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(args[0], "https://"), "http://"), "/")
-			if err := image.Logout(registry, po); err != nil {
+			if err := transfer.Logout(registry, po); err != nil {
 				return fmt.Errorf("%w\n(`lodger logout --all` removes every stored credential)", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Removed login credentials for %s\n", registry)

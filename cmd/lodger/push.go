@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -12,7 +14,7 @@ import (
 	"go.podman.io/image/v5/docker"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/image/transfer"
 )
 
 type pushOptions struct {
@@ -23,8 +25,8 @@ type pushOptions struct {
 func newPushCommand() *cobra.Command {
 	var o pushOptions
 	cmd := &cobra.Command{
-		Use:   "push [flags] IMAGE [DESTINATION]",
-		Short: "Push an image to a registry",
+		Use:   pushDoc.use,
+		Short: pushDoc.short,
 		Long: `Push an image from local storage to a registry and print the digest of
 the manifest written.
 
@@ -52,7 +54,7 @@ docker-archive:FILE[:REF], dir:DIR.`,
 				dest = args[1]
 			}
 			return interruptible(cmd, "push "+args[0], func(ctx context.Context) error {
-				d, err := image.Push(ctx, store, args[0], dest, po)
+				d, err := transfer.Push(ctx, store, args[0], dest, po)
 				if err != nil {
 					return withRegistryHint(err)
 				}

@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (

@@ -198,6 +198,11 @@ var topCommands = []topCommand{
 // execute runs the command line and returns the process exit code.
 func execute(ctx context.Context, args []string) int {
 	root := newRootFor(args)
+	if !isTransfer && handsOver(root, args) {
+		err := handOff() // returns only when it failed
+		fmt.Fprintf(os.Stderr, "lodger: %s\n", errorText(err))
+		return 1
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

@@ -80,6 +80,16 @@ not found, 128+N when signal N killed it.`,
 				return err
 			}
 			defer store.Shutdown(false)
+			if !isTransfer {
+				// lodger does not pull: when run would, lodger-transfer
+				// carries out the whole command, from the start (before
+				// --cidfile's file or the container exist).
+				must, err := container.MustPull(cmd.Context(), store, args[0], o.pullPolicy, o.options(cmd.Flags()))
+				if err == nil && must {
+					_, _ = store.Shutdown(false)
+					return handOff()
+				}
+			}
 			caught, stop := forwardSignals()
 			defer stop()
 			ctx, cancel := context.WithCancelCause(cmd.Context())
@@ -115,6 +125,7 @@ not found, 128+N when signal N killed it.`,
 				Health:     o.health,
 				DetachKeys: o.detachKeys,
 				PullPolicy: o.pullPolicy,
+				PullFunc:   pullFunc,
 				Storage:    so,
 				Started:    func(id string) { fmt.Fprintln(cmd.OutOrStdout(), id) },
 				Security: container.SecurityOptions{

@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container"
 	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/image/transfer"
 )
 
 type saveOptions struct {
@@ -23,8 +26,8 @@ type saveOptions struct {
 func newSaveCommand() *cobra.Command {
 	var o saveOptions
 	cmd := &cobra.Command{
-		Use:   "save [flags] IMAGE [IMAGE...]",
-		Short: "Write images to an archive",
+		Use:   saveDoc.use,
+		Short: saveDoc.short,
 		Long: `Write images from local storage to a docker-archive (several images in
 one tar, loadable by docker load and lodger load), an oci-archive (one
 image) or an oci-dir layout. Without -o the archive goes to stdout, which
@@ -48,9 +51,9 @@ must not be a terminal.`,
 			return interruptible(cmd, "save "+strings.Join(args, " "), func(ctx context.Context) error {
 				var err error
 				if o.output != "" {
-					err = image.Save(ctx, store, args, o.output, o.format, po)
+					err = transfer.Save(ctx, store, args, o.output, o.format, po)
 				} else {
-					err = image.SaveTo(ctx, store, args, cmd.OutOrStdout(), o.format, po)
+					err = transfer.SaveTo(ctx, store, args, cmd.OutOrStdout(), o.format, po)
 				}
 				if err != nil {
 					return err
@@ -67,7 +70,7 @@ must not be a terminal.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write to FILE (a directory for oci-dir) instead of stdout")
-	cmd.Flags().StringVar(&o.format, "format", image.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
+	cmd.Flags().StringVar(&o.format, "format", transfer.FormatDockerArchive, "docker-archive, oci-archive or oci-dir")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
 	return sessionCommand(cmd, 1)
 }
@@ -80,8 +83,8 @@ type loadOptions struct {
 func newLoadCommand() *cobra.Command {
 	var o loadOptions
 	cmd := &cobra.Command{
-		Use:   "load [flags]",
-		Short: "Load images from an archive",
+		Use:   loadDoc.use,
+		Short: loadDoc.short,
 		Long: `Load every image of a docker-archive or oci-archive into local storage
 and print "Loaded image: NAME" for each (the ID for an image without a
 name). The archive is read from stdin unless -i is given. -i also takes a
@@ -105,11 +108,11 @@ each of their formats loads with the image's ID.`,
 				}
 			}
 			return interruptible(cmd, "load", func(ctx context.Context) error {
-				var loaded []image.LoadedImage
+				var loaded []transfer.LoadedImage
 				if o.input != "" {
-					loaded, err = image.Load(ctx, store, o.input, po)
+					loaded, err = transfer.Load(ctx, store, o.input, po)
 				} else {
-					loaded, err = image.LoadFrom(ctx, store, cmd.InOrStdin(), po)
+					loaded, err = transfer.LoadFrom(ctx, store, cmd.InOrStdin(), po)
 				}
 				out := cmd.OutOrStdout()
 				for _, img := range loaded {

@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -12,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
-	"github.com/lodger-containers/lodger/image"
+	"github.com/lodger-containers/lodger/image/transfer"
 )
 
 type searchOptions struct {
@@ -29,8 +31,8 @@ const searchDescriptionWidth = 44
 func newSearchCommand() *cobra.Command {
 	var o searchOptions
 	cmd := &cobra.Command{
-		Use:   "search [flags] TERM",
-		Short: "Search registries for images",
+		Use:   searchDoc.use,
+		Short: searchDoc.short,
 		Long: `List the repositories whose name contains TERM, with their registry, so
 that each name can be pulled as it is.
 
@@ -59,8 +61,8 @@ header. Fields: {{.Name}} {{.Description}} {{.StarCount}} {{.IsOfficial}}
 			// containers/image logs a refused catalog at error level
 			// before returning the same error, which lodger prints once.
 			logrus.SetLevel(logrus.FatalLevel)
-			results, err := image.Search(cmd.Context(), args[0], o.limit, o.options(cmd.Flags()))
-			var serr *image.SearchError
+			results, err := transfer.Search(cmd.Context(), args[0], o.limit, o.options(cmd.Flags()))
+			var serr *transfer.SearchError
 			if errors.As(err, &serr) && serr.Answered > 0 {
 				// Some registries answered: show what they found, as
 				// podman does, and say which could not be searched.
@@ -80,7 +82,7 @@ header. Fields: {{.Name}} {{.Description}} {{.StarCount}} {{.IsOfficial}}
 		},
 	}
 	o.registerRegistry(cmd.Flags())
-	cmd.Flags().IntVar(&o.limit, "limit", image.DefaultSearchLimit, "at most this many results from each registry")
+	cmd.Flags().IntVar(&o.limit, "limit", transfer.DefaultSearchLimit, "at most this many results from each registry")
 	cmd.Flags().StringVar(&o.format, "format", "", "table, json, a Go template, or table TEMPLATE")
 	cmd.Flags().BoolVar(&o.noTrunc, "no-trunc", false, "show whole descriptions")
 	return sessionCommand(cmd, 1)
@@ -96,7 +98,7 @@ var searchHeaders = map[string]string{"Name": "NAME", "Description": "DESCRIPTIO
 
 // searchView is a result as templates see it, Docker's fields.
 type searchView struct {
-	r       image.SearchResult
+	r       transfer.SearchResult
 	noTrunc bool
 }
 

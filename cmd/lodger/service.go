@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -37,8 +39,8 @@ func defaultServiceSocket() string { return filepath.Join(rootless.RunDir(), "lo
 func newSystemServiceCommand() *cobra.Command {
 	var o serviceOptions
 	cmd := &cobra.Command{
-		Use:   "service [flags] [URI]",
-		Short: "Serve the Docker Engine API on a unix socket",
+		Use:   systemServiceDoc.use,
+		Short: systemServiceDoc.short,
 		Long: `Serve the Docker Engine API on a unix socket of your own, so that the
 docker CLI, docker compose, testcontainers and the Docker SDKs drive lodger:
 

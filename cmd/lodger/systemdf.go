@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -26,8 +28,8 @@ type dfRow struct {
 func newSystemDfCommand() *cobra.Command {
 	var formatValue string
 	cmd := &cobra.Command{
-		Use:   "df [flags]",
-		Short: "Show the disk space images, containers and volumes take",
+		Use:   systemDfDoc.use,
+		Short: systemDfDoc.short,
 		Long: `Show the disk space lodger's images, containers and local volumes take,
 as docker system df does. ACTIVE images are those a container uses, active
 containers are running, active volumes are mounted by a container. An

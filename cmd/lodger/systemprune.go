@@ -1,3 +1,5 @@
+//go:build lodger_transfer
+
 package main
 
 import (
@@ -21,8 +23,8 @@ type systemPruneOptions struct {
 func newSystemPruneCommand() *cobra.Command {
 	var o systemPruneOptions
 	cmd := &cobra.Command{
-		Use:   "prune [flags]",
-		Short: "Remove stopped containers, dangling images and, with --volumes, unused volumes",
+		Use:   systemPruneDoc.use,
+		Short: systemPruneDoc.short,
 		Long: `Remove every container that is not running, then, with --volumes, the
 anonymous volumes no container uses, then the dangling images (with -a,
 every image no container uses), then the build cache (the cache mounts

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"github.com/lodger-containers/lodger/api"
+	"github.com/lodger-containers/lodger/api/apiversion"
 	"github.com/lodger-containers/lodger/cmd/lodger/internal/format"
 )
 
@@ -24,8 +24,8 @@ var version = "0.1.0-dev"
 // The Engine API versions whose schema lodger's reports follow (those of
 // the github.com/moby/moby/api types they are built on).
 const (
-	apiVersion    = api.Version
-	minAPIVersion = api.MinVersion
+	apiVersion    = apiversion.Current
+	minAPIVersion = apiversion.Min
 )
 
 // versionReport is `version`'s report, with Docker's field names so that

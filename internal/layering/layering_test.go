@@ -7,9 +7,13 @@
 //     which holds an idle API service's socket, link no storage, image,
 //     build or API code and no CLI framework: what they map is what an
 //     idle container, an idle user and an idle service cost.
-//   - lodger itself links only the image transports it accepts: not
+//   - lodger, the binary every command starts, links no registry, copy,
+//     signature, build or API code: lodger-transfer (cmd/lodger built
+//     with the lodger_transfer tag) does, and lodger hands it the
+//     commands that need them.
+//   - lodger-transfer links only the image transports lodger accepts: not
 //     containers/image's alltransports, whose docker-daemon transport
-//     brings the moby client and OpenTelemetry into every command's start.
+//     brings the moby client and OpenTelemetry.
 //   - Libraries never import cobra or pflag: the flag grammar lives in
 //     cmd/ (style.md, rules 2 and 14).
 //   - The API server and the CLI are two front ends over the same
@@ -30,13 +34,19 @@ import (
 
 const module = "github.com/lodger-containers/lodger"
 
-// deps lists the packages pkg links (go list -deps), with lodger's tags.
-func deps(t *testing.T, pkg string) []string {
+// deps lists the packages pkg links (go list -deps), with lodger's tags
+// and extra.
+func deps(t *testing.T, pkg string, extra ...string) []string {
 	t.Helper()
-	return goList(t, "-deps", pkg)
+	return goListTags(t, extra, "-deps", pkg)
 }
 
 func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	return goListTags(t, nil, args...)
+}
+
+func goListTags(t *testing.T, extra []string, args ...string) []string {
 	t.Helper()
 	tags, err := os.ReadFile(filepath.Join(root(t), "buildtags"))
 	if err != nil {
@@ -48,6 +58,7 @@ func goList(t *testing.T, args ...string) []string {
 			tagList = append(tagList, l)
 		}
 	}
+	tagList = append(tagList, extra...)
 	cmd := osexec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append([]string{"list", "-tags=" + strings.Join(tagList, ",")}, args...)...)
 	cmd.Dir = root(t)
 	// GOFLAGS from make carries the same tags; a second -tags is an error.
@@ -112,9 +123,69 @@ func TestLongLivedProcessesLinkNoImageCode(t *testing.T) {
 	}
 }
 
-// TestCLILinksOnlyItsTransports: every lodger command pays its packages'
-// initialisation (docs/architecture.md, "Start-up"), so cmd/lodger links
-// none of the transports lodger never accepts.
+// transferTag builds cmd/lodger as lodger-transfer.
+const transferTag = "lodger_transfer"
+
+// transferOnly are the packages only lodger-transfer links: the registry
+// transport (its docker/reference, which names images, is lodger's too),
+// copy and signature with what they bring (ocicrypt's key providers,
+// grpc, protobuf, sigstore, OpenPGP), buildkit, and lodger's transfer,
+// build and API packages.
+var transferOnly = []string{
+	"go.podman.io/image/v5/copy",
+	"go.podman.io/image/v5/signature",
+	"github.com/containers/ocicrypt",
+	"google.golang.org/grpc",
+	"google.golang.org/protobuf",
+	"github.com/sigstore",
+	"github.com/ProtonMail/go-crypto",
+	"github.com/moby/buildkit",
+	module + "/image/transfer",
+	module + "/build",
+	module + "/api",
+}
+
+// allowedInLean are packages under transferOnly's prefixes that lodger
+// may link: ocicrypt's media type names (containers/image's manifest
+// package uses them) and the API versions `lodger version` prints.
+var allowedInLean = []string{
+	"github.com/containers/ocicrypt/spec",
+	module + "/api/apiversion",
+}
+
+// TestLeanCLILinksNoTransferCode: every lodger command pays its packages'
+// initialisation (docs/architecture.md, "Start-up"), half of which was
+// the registry client's, copy's, signature's and the builder's before
+// they moved to lodger-transfer.
+func TestLeanCLILinksNoTransferCode(t *testing.T) {
+	pkgs := deps(t, "./cmd/lodger")
+	if !slices.Contains(pkgs, module+"/container") {
+		t.Fatalf("cmd/lodger does not link %s/container: go list -deps read wrong (%d packages)", module, len(pkgs))
+	}
+	var bad []string
+	for _, p := range forbidden(pkgs, transferOnly...) {
+		if !slices.Contains(allowedInLean, p) {
+			bad = append(bad, p)
+		}
+	}
+	if slices.Contains(pkgs, "go.podman.io/image/v5/docker") {
+		bad = append(bad, "go.podman.io/image/v5/docker")
+	}
+	if len(bad) > 0 {
+		t.Errorf("cmd/lodger links %q: that is lodger-transfer's (build it with -tags %s); lodger hands over the commands that need it (cmd/lodger/handoff.go)", bad, transferTag)
+	}
+	// The other side: the tag does give lodger-transfer what lodger
+	// hands it, so the rule above is not met by linking nothing.
+	full := deps(t, "./cmd/lodger", transferTag)
+	for _, p := range []string{"go.podman.io/image/v5/docker", "go.podman.io/image/v5/copy", "go.podman.io/image/v5/signature", module + "/image/transfer", module + "/build", module + "/api"} {
+		if !slices.Contains(full, p) {
+			t.Errorf("cmd/lodger with -tags %s does not link %s", transferTag, p)
+		}
+	}
+}
+
+// TestCLILinksOnlyItsTransports: lodger-transfer links none of the
+// transports lodger never accepts.
 func TestCLILinksOnlyItsTransports(t *testing.T) {
 	unused := []string{
 		"go.podman.io/image/v5/transports/alltransports",
@@ -124,9 +195,9 @@ func TestCLILinksOnlyItsTransports(t *testing.T) {
 		"go.podman.io/image/v5/openshift",
 		"go.opentelemetry.io",
 	}
-	pkgs := deps(t, "./cmd/lodger")
+	pkgs := deps(t, "./cmd/lodger", transferTag)
 	if !slices.Contains(pkgs, "go.podman.io/image/v5/docker") {
-		t.Fatalf("cmd/lodger does not link go.podman.io/image/v5/docker: go list -deps read wrong (%d packages)", len(pkgs))
+		t.Fatalf("cmd/lodger with -tags %s does not link go.podman.io/image/v5/docker: go list -deps read wrong (%d packages)", transferTag, len(pkgs))
 	}
 	bad := forbidden(pkgs, unused...)
 	// The moby client itself (go.podman.io/image/v5/manifest links only
@@ -135,7 +206,7 @@ func TestCLILinksOnlyItsTransports(t *testing.T) {
 		bad = append(bad, "github.com/moby/moby/client")
 	}
 	if len(bad) > 0 {
-		t.Errorf("cmd/lodger links %q: import the transport lodger uses (image/transports.go), not all of them", bad)
+		t.Errorf("lodger-transfer links %q: import the transport lodger uses (image/transfer/transports.go), not all of them", bad)
 	}
 }
 

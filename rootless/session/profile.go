@@ -10,9 +10,11 @@ import (
 const ProfileFile = "/etc/apparmor.d/lodger"
 
 // Programs are lodger's programs that may create a user namespace: the
-// keeper (the session's), and lodger and lodger-monitor (a container's own
-// namespace nested in the session, --userns).
-var Programs = []string{"lodger", "lodger-monitor", "lodger-session"}
+// keeper (the session's), and lodger, lodger-transfer (lodger's commands
+// that pull, push or build, which start the session as lodger does) and
+// lodger-monitor (a container's own namespace nested in the session,
+// --userns).
+var Programs = []string{"lodger", "lodger-transfer", "lodger-monitor", "lodger-session"}
 
 // AppArmorProfile renders lodger's AppArmor profile for programs installed
 // in bindir. contrib/apparmor/lodger is this text for /usr/local/bin (a
@@ -20,7 +22,7 @@ var Programs = []string{"lodger", "lodger-monitor", "lodger-session"}
 // apparmor-profile` write it for the real directory.
 func AppArmorProfile(bindir string) string {
 	var b strings.Builder
-	b.WriteString(`# AppArmor profile for lodger, lodger-monitor and lodger-session.
+	b.WriteString(`# AppArmor profile for lodger, lodger-transfer, lodger-monitor and lodger-session.
 #
 # Ubuntu 23.10 and later (kernel.apparmor_restrict_unprivileged_userns=1)
 # let a program create user namespaces only under an AppArmor profile with

@@ -471,14 +471,14 @@ func TestAPIServiceOwnsNothing(t *testing.T) {
 	wantOK(t, s2.docker(t, "rm", "-f", "survivor"))
 }
 
-// apiServers lists the pids of pid's children that are lodger (not the
-// session keeper, which the first command of a session leaves as its
-// child).
+// apiServers lists the pids of pid's children that are lodger's API
+// server, lodger-transfer (not the session keeper, which the first
+// command of a session leaves as its child).
 func apiServers(t *testing.T, pid int) []string {
 	t.Helper()
 	var out []string
 	for _, k := range children(t, pid) {
-		if comm, _ := os.ReadFile("/proc/" + k + "/comm"); strings.TrimSpace(string(comm)) == "lodger" {
+		if comm, _ := os.ReadFile("/proc/" + k + "/comm"); strings.TrimSpace(string(comm)) == "lodger-transfer" {
 			out = append(out, k)
 		}
 	}

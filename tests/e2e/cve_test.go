@@ -153,7 +153,7 @@ func TestCVE20195736(t *testing.T) {
 	mark := fmt.Sprintf("LODGER_CVE_RACER=%d", time.Now().UnixNano())
 	t.Cleanup(func() { killByEnv(mark) })
 
-	wantCode(t, lg("pull", "-q", noTLS, busybox), 0)
+	wantCode(t, e.lodger(t, "pull", "-q", noTLS, busybox), 0) // lodger-transfer pulls: it is not in dir
 	vols := []string{"-e", mark, "-v", logDir + ":/log"}
 	// The racer that waits for lodger to go, in the session's pid
 	// namespace, where it sees every lodger process of the session.

@@ -227,7 +227,7 @@ func TestMonitorMissing(t *testing.T) {
 	e := isolatedEnv(t)
 	bin := filepath.Join(t.TempDir(), "lodger")
 	copyExecutable(t, lodgerBin, bin)
-	wantCode(t, e.runBin(t, bin, "pull", "-q", noTLS, busybox), 0)
+	wantCode(t, e.lodger(t, "pull", "-q", noTLS, busybox), 0)
 	for _, args := range [][]string{
 		{"run", "-d", "--name", "nomon", busybox, "sleep", "100"},
 		{"create", "--name", "nomon", busybox, "true"},

@@ -9,15 +9,16 @@
 // this package. tests/e2e/run.sh is the one way in, for people and CI alike:
 // as root it checks the host (docker-registry, newuidmap, busybox, a test
 // user with /etc/subuid and /etc/subgid ranges, /dev/net/tun), starts a
-// registry on 127.0.0.1:5000 when none answers, builds lodger, lodger-monitor,
-// imagegen and this test binary, pushes the test images and runs the tests as the
+// registry on 127.0.0.1:5000 when none answers, builds lodger,
+// lodger-transfer, lodger-monitor, imagegen and this test binary, pushes the test images and runs the tests as the
 // unprivileged user lodgertest; as any other user it does the same minus
 // the host setup.
 //
 // The test binary reads:
 //
 //	LODGER_BIN               absolute path of the lodger binary (required;
-//	                         lodger-monitor must be beside it)
+//	                         lodger-transfer and lodger-monitor must be
+//	                         beside it)
 //	LODGER_TEST_REGISTRY     host:port of the plain-http registry holding the
 //	                         imagegen test set (default 127.0.0.1:5000)
 //	LODGER_TEST_OCI_ARCHIVE  oci-archive written by `imagegen -oci-archive`

@@ -120,6 +120,10 @@ func configure() error {
 	if fi, err := os.Stat(monitorBin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
 		return fmt.Errorf("no executable lodger-monitor beside LODGER_BIN=%s: build both (tests/e2e/run.sh does)", lodgerBin)
 	}
+	transferBin := filepath.Join(filepath.Dir(lodgerBin), "lodger-transfer")
+	if fi, err := os.Stat(transferBin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("no executable lodger-transfer beside LODGER_BIN=%s: build it, ./cmd/lodger with the lodger_transfer tag (tests/e2e/run.sh does)", lodgerBin)
+	}
 	registry = os.Getenv("LODGER_TEST_REGISTRY")
 	if registry == "" {
 		registry = "127.0.0.1:5000"

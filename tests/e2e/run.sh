@@ -114,7 +114,9 @@ log "building into $WORK"
 	cd "$repo"
 	export GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=$tags"
 	go build -o "$WORK/lodger" ./cmd/lodger
-	# lodger finds its monitor and its session keeper beside itself.
+	# lodger finds lodger-transfer (what pulls, pushes, builds and serves
+	# the API), its monitor and its session keeper beside itself.
+	go build -tags "$tags,lodger_transfer" -o "$WORK/lodger-transfer" ./cmd/lodger
 	go build -o "$WORK/lodger-monitor" ./cmd/lodger-monitor
 	go build -o "$WORK/lodger-session" ./cmd/lodger-session
 	go build -o "$WORK/lodger-socket" ./cmd/lodger-socket
