@@ -11,7 +11,7 @@ import (
 	"go.podman.io/storage/pkg/reexec"
 
 	"github.com/lodger-containers/lodger/container"
-	_ "github.com/lodger-containers/lodger/exec/nsinit"      // the container init, before main
+	_ "github.com/lodger-containers/lodger/exec/nsinit" // the container init, before main
 	_ "github.com/lodger-containers/lodger/internal/prefault"
 	_ "github.com/lodger-containers/lodger/rootless/nsenter" // joins the session namespace before main
 	"github.com/lodger-containers/lodger/rootless/session"
