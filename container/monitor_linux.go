@@ -102,7 +102,7 @@ func CleanupMain() int {
 		}
 		// --rm takes the anonymous volumes too, as in Docker.
 		in, ierr := Get(store, req.ID)
-		if removeContainer(store, req.ID, layer) {
+		if removeContainer(store, req.ID, layer, nil) {
 			removed = true
 			if ierr == nil {
 				in.Metadata.networkOf().releaseUser(store, req.ID)
@@ -121,10 +121,21 @@ func CleanupMain() int {
 // under the lock it takes anyway (an Unmount first would take the store's
 // locks and write its layer and mount records once more); what the
 // container wrote, when large, is moved aside first and removed by a
-// process of its own after lodger returned (issue 14).
-func removeContainer(store cstorage.Store, id, layer string) bool {
+// process of its own after lodger returned (issue 14). alongside, when
+// set, runs beside the delete: work on records of lodger's own, which
+// storage's locks do not guard.
+func removeContainer(store cstorage.Store, id, layer string, alongside func()) bool {
 	discarded := storage.DiscardUpper(store, id, layer)
-	if err := store.DeleteContainer(id); err != nil {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if alongside != nil {
+			alongside()
+		}
+	}()
+	err := store.DeleteContainer(id)
+	<-done
+	if err != nil {
 		_ = discarded.Restore()
 		return false
 	}

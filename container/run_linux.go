@@ -427,8 +427,12 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		if handedOff {
 			return
 		}
-		if opts.Remove && removeContainer(store, id, ctr.LayerID) {
-			netSettings.releaseUser(store, id)
+		// The addresses on user networks are given up while storage
+		// deletes the container: their record is written with an fsync,
+		// which waits for whatever else is dirty on the graph root's
+		// filesystem. A container whose delete fails has lost them; it
+		// was to go, and rm removes it.
+		if opts.Remove && removeContainer(store, id, ctr.LayerID, func() { netSettings.releaseUser(store, id) }) {
 			_ = RemoveAnonymousVolumes(store, claim.names())
 			Journal().Emit(events.Container, "destroy", id, attrs)
 			return
