@@ -50,3 +50,47 @@ func TestFindTransfer(t *testing.T) {
 		t.Errorf("beside lodger: %q, %v; want %s first", p, err, beside)
 	}
 }
+
+// TestFindTransferRefusesWhatOthersWrite, as the attacker: another user
+// who can create files where a lodger was copied (a world-writable
+// directory such as /tmp) or write the lodger-transfer there does not get
+// it run by the user's lodger.
+func TestFindTransferRefusesWhatOthersWrite(t *testing.T) {
+	shared := filepath.Join(t.TempDir(), "tmp")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(shared, transferProgram)
+	if err := os.WriteFile(planted, []byte("#!/bin/sh\necho pwned\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := findTransfer(shared)
+	if err == nil || !strings.Contains(err.Error(), "anyone can create files in "+shared) {
+		t.Errorf("lodger-transfer in a world-writable directory: %v, want a refusal naming the directory", err)
+	}
+
+	private := filepath.Join(t.TempDir(), "bin")
+	if err := os.Mkdir(private, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writable := filepath.Join(private, transferProgram)
+	if err := os.WriteFile(writable, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(writable, 0o757); err != nil {
+		t.Fatal(err)
+	}
+	_, err = findTransfer(private)
+	if err == nil || !strings.Contains(err.Error(), "anyone can write it") {
+		t.Errorf("a world-writable lodger-transfer: %v, want a refusal", err)
+	}
+	if err := os.Chmod(writable, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := findTransfer(private); err != nil || p != writable {
+		t.Errorf("the owner's own: %q, %v", p, err)
+	}
+}
