@@ -9,8 +9,12 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 export GOFLAGS := -tags=$(TAGS)
 export PATH := /usr/local/go/bin:$(PATH)
+# golangci-lint, pinned: another version finds other things. `go install`
+# puts it in GOPATH/bin, which need not be on PATH.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT ?= $(or $(shell command -v golangci-lint 2>/dev/null),$(shell $(GO) env GOPATH)/bin/golangci-lint)
 
-.PHONY: all build test preflight unit e2e bench install uninstall vet fmt docs quickstart help clean
+.PHONY: all build test preflight unit e2e bench install uninstall vet lint fmt docs quickstart help clean
 
 all: build ## Build ./bin/lodger, ./bin/lodger-transfer, ./bin/lodger-monitor, ./bin/lodger-session and ./bin/lodger-socket (default)
 
@@ -28,7 +32,7 @@ build: ## Build ./bin/lodger and lodger-transfer, and lodger-monitor, lodger-ses
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-session ./cmd/lodger-session
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o bin/lodger-socket ./cmd/lodger-socket
 
-test: preflight vet unit e2e ## The whole suite: vet, unit tests, then end-to-end tests as an unprivileged user
+test: preflight vet lint unit e2e ## The whole suite: vet, lint, unit tests, then end-to-end tests as an unprivileged user
 
 # First, before anything is built: as root, set the machine up for the
 # tests; as anyone else, check it and list the root commands to run once.
@@ -53,6 +57,14 @@ vet: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags '$(TAGS),lodger_transfer' ./cmd/lodger
+
+# .golangci.yml says what runs and why each exclusion is there; its
+# depguard rules are the layering of docs/architecture.md for each file's
+# direct imports (internal/layering's test checks what each program links).
+lint: ## golangci-lint (pinned, .golangci.yml): errcheck, staticcheck, the layering's import rules (depguard) and a few more
+	@if [ ! -x "$(GOLANGCI_LINT)" ]; then echo "golangci-lint not found; install it with: go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)"; exit 1; fi
+	@v=$$($(GOLANGCI_LINT) version --short 2>/dev/null); if [ "v$${v#v}" != "$(GOLANGCI_LINT_VERSION)" ]; then echo "warning: $(GOLANGCI_LINT) is $$v, not $(GOLANGCI_LINT_VERSION): findings may differ from CI's" >&2; fi
+	$(GOLANGCI_LINT) run ./...
 
 docs: ## Regenerate the command reference in docs/cli (unit tests check it)
 	$(GO) test -tags '$(TAGS),lodger_transfer' ./cmd/lodger -run TestCLIDocs -update

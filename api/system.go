@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
@@ -26,8 +25,6 @@ import (
 	"github.com/lodger-containers/lodger/image/transfer"
 	"github.com/lodger-containers/lodger/sysinfo"
 )
-
-func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
 // ping is GET and HEAD /_ping: "OK" with the negotiation headers.
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) {

@@ -410,9 +410,13 @@ func TestUnpackContext(t *testing.T) {
 		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, Uid: 1234}); err != nil {
 			t.Fatal(err)
 		}
-		tw.Write([]byte(data))
+		if _, err := tw.Write([]byte(data)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tw.Close()
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	dir, df, err := unpackContext(&buf)
 	defer os.RemoveAll(dir)
 	if err != nil || df != nil {
@@ -468,7 +472,7 @@ func TestDownload(t *testing.T) {
 			return
 		}
 		w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
-		io.WriteString(w, "payload")
+		_, _ = io.WriteString(w, "payload") // the client reports a short body
 	}))
 	defer srv.Close()
 	dir := t.TempDir()

@@ -47,7 +47,9 @@ func TestUnpackContextHostile(t *testing.T) {
 					t.Fatal(err)
 				}
 				if h.Size > 0 {
-					tw.Write([]byte("EVIL!"))
+					if _, err := tw.Write([]byte("EVIL!")); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			tw.Close()

@@ -103,7 +103,7 @@ func attach(in Info, tty bool, o AttachOptions, events bool) (int, error) {
 	if tty && stdinTerm != nil {
 		if !o.NoStdin {
 			if st, err := term.MakeRaw(int(stdinTerm.Fd())); err == nil {
-				defer term.Restore(int(stdinTerm.Fd()), st)
+				defer func() { _ = term.Restore(int(stdinTerm.Fd()), st) }() // nothing to do about a terminal left raw
 			}
 		}
 		if ws, err := unix.IoctlGetWinsize(int(stdinTerm.Fd()), unix.TIOCGWINSZ); err == nil {
@@ -217,7 +217,13 @@ func attach(in Info, tty bool, o AttachOptions, events bool) (int, error) {
 		return 0, ErrDetached
 	case <-o.Gone:
 		return 0, ErrDetached
-	case <-frames:
+	case err := <-frames:
+		// End of stream, reset or closed: the monitor went away (below);
+		// anything else, such as a malformed frame, is said as it is.
+		if code < 0 && err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+			!errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, net.ErrClosed) {
+			return exec.ExitLodger, fmt.Errorf("container %s: read from the monitor: %w", in.Name, err)
+		}
 	}
 	if code < 0 {
 		return exec.ExitLodger, fmt.Errorf("container %s: the monitor went away", in.Name)

@@ -303,13 +303,15 @@ func TestWriteSockaddrPinned(t *testing.T) {
 	}
 	mem, err := unix.Open(fmt.Sprintf("/proc/%d/mem", cmd.Process.Pid), unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait() // killed: its status says nothing
 		t.Fatal(err)
 	}
 	defer unix.Close(mem)
-	cmd.Process.Kill()
-	cmd.Wait()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // killed: its status says nothing
 	// Any address: the process the descriptor was opened for is gone,
 	// and the descriptor never follows its pid to another.
 	var buf [128]byte

@@ -199,7 +199,7 @@ func (l *tapLink) readLoop() {
 		} else {
 			body.CapLength(n - headSize)
 			payload = buffer.MakeWithView(head)
-			payload.Append(body)
+			_ = payload.Append(body) // fails only on a short copy into head's view, which grows to fit
 		}
 		if l.ownOnly && !l.forUs(head.AsSlice()) {
 			payload.Release()

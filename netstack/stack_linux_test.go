@@ -75,7 +75,9 @@ func newTestbed(t *testing.T, cfg Config, publish []ports.Mapping) *testbed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unix.SetNonblock(wireDup, true)
+	if err := unix.SetNonblock(wireDup, true); err != nil {
+		t.Fatal(err)
+	}
 	link, err := newTapLink(guestEnd, cfg.MTU, guestMAC)
 	if err != nil {
 		t.Fatal(err)
@@ -253,8 +255,12 @@ func TestDNSFromHostsFile(t *testing.T) {
 	defer c.Close()
 	var resp dnsmessage.Message
 	for i := 0; i < 3; i++ {
-		c.Write(q)
-		c.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := c.Write(q); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		buf := make([]byte, 512)
 		n, err := c.Read(buf)
 		if err != nil {
@@ -324,7 +330,7 @@ func TestPublishedUDP(t *testing.T) {
 			if err != nil {
 				return
 			}
-			pc.WriteTo([]byte("hello "+from.String()+" "+string(buf[:n])), from)
+			_, _ = pc.WriteTo([]byte("hello "+from.String()+" "+string(buf[:n])), from) // the client times out on a lost reply
 		}
 	}()
 	c, err := net.Dial("udp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), tb.net.Published()[0].HostPort).String())
@@ -333,8 +339,12 @@ func TestPublishedUDP(t *testing.T) {
 	}
 	defer c.Close()
 	local := c.LocalAddr().(*net.UDPAddr).AddrPort()
-	c.Write([]byte("x"))
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	buf := make([]byte, 1500)
 	n, err := c.Read(buf)
 	if err != nil {

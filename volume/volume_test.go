@@ -159,7 +159,6 @@ func TestClaimAndPrune(t *testing.T) {
 	if len(vols) != 3 || vols[0].Name != "kept" || vols[1].Name != "fresh" || !vols[2].Anonymous || vols[1].Anonymous {
 		t.Fatalf("Claim volumes = %+v", vols)
 	}
-	anon := vols[2].Name
 	// A failed container creation takes back what its claim created.
 	c.Release(false)
 	all, _ := s.List()
@@ -177,7 +176,7 @@ func TestClaimAndPrune(t *testing.T) {
 	vols = c.Volumes()
 	c.Release(true)
 	users[vols[1].Name] = []string{"ctr"}
-	anon = vols[2].Name
+	anon := vols[2].Name
 	all, _ = s.List()
 	if len(all) != 4 {
 		t.Fatalf("List after a used claim = %v; want 4 volumes", names(all))

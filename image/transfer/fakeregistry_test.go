@@ -101,19 +101,6 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// count says how many requests matched method and a path suffix.
-func (f *fakeRegistry) count(method, suffix string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, r := range f.requests {
-		if strings.HasPrefix(r, method+" ") && strings.HasSuffix(r, suffix) {
-			n++
-		}
-	}
-	return n
-}
-
 // fakeLayer is a layer blob as the registry serves it and the manifest and
 // config describe it.
 type fakeLayer struct {

@@ -201,7 +201,7 @@ func TestPolicyWithoutFile(t *testing.T) {
 		if err != nil {
 			return false, err
 		}
-		defer pc.Destroy()
+		defer func() { _ = pc.Destroy() }()
 		return pc.IsRunningImageAllowed(context.Background(), unsignedImage{ref})
 	}
 	if ok, err := allowed(); !ok || err != nil {

@@ -18,6 +18,12 @@
 //     cmd/ (style.md, rules 2 and 14).
 //   - The API server and the CLI are two front ends over the same
 //     library: neither imports the other.
+//
+// golangci-lint's depguard (.golangci.yml, `make lint`) states the same
+// rules for each file's direct imports and names the line at once; this
+// test checks what each program links through all its dependencies, which
+// depguard cannot see (a third-party package that brings in storage).
+// Keep both.
 package layering
 
 import (
@@ -30,6 +36,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 const module = "github.com/lodger-containers/lodger"
@@ -242,6 +250,53 @@ func TestLibrariesImportNoCLI(t *testing.T) {
 		}
 		if slices.ContainsFunc(imports, func(i string) bool { return i == module+"/api" || strings.HasPrefix(i, module+"/api/") }) && !strings.HasPrefix(rel, "cmd/") {
 			t.Errorf("library %s imports the API server: the API is a front end over the library, not a part of it", pkg)
+		}
+	}
+}
+
+// TestDepguardCoversTheSmallPrograms keeps .golangci.yml's depguard rule
+// "small-programs" in step with what the small programs link: depguard
+// checks the direct imports of the files it lists, so a package that
+// lodger-monitor, lodger-session or lodger-socket starts linking must be
+// listed there too, or an image import in it would be caught here only.
+func TestDepguardCoversTheSmallPrograms(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root(t), ".golangci.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Linters struct {
+			Settings struct {
+				Depguard struct {
+					Rules map[string]struct {
+						Files []string `yaml:"files"`
+					} `yaml:"rules"`
+				} `yaml:"depguard"`
+			} `yaml:"settings"`
+		} `yaml:"linters"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf(".golangci.yml: %v", err)
+	}
+	// Each listed directory, with its subdirectories ("${base-path}/DIR/**").
+	var dirs []string
+	for _, f := range cfg.Linters.Settings.Depguard.Rules["small-programs"].Files {
+		if dir, ok := strings.CutPrefix(f, "${base-path}/"); ok {
+			dirs = append(dirs, strings.TrimSuffix(dir, "/**"))
+		}
+	}
+	if len(dirs) < 3 {
+		t.Fatalf(".golangci.yml's depguard rule small-programs lists %q: read wrong", dirs)
+	}
+	for _, bin := range []string{"cmd/lodger-monitor", "cmd/lodger-session", "cmd/lodger-socket"} {
+		for _, p := range deps(t, "./"+bin) {
+			rel, ok := strings.CutPrefix(p, module+"/")
+			if !ok {
+				continue
+			}
+			if !slices.ContainsFunc(dirs, func(d string) bool { return rel == d || strings.HasPrefix(rel, d+"/") }) {
+				t.Errorf("%s links %s, which .golangci.yml's depguard rule small-programs does not list: add \"${base-path}/%s/**\"", bin, rel, rel)
+			}
 		}
 	}
 }

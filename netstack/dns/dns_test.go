@@ -71,7 +71,7 @@ func newUpstream(t *testing.T, handle func(q []byte, tcp bool) [][]byte) *upstre
 			}
 			u.queries.Add(1)
 			for _, resp := range u.handle(append([]byte(nil), buf[:n]...), false) {
-				pc.WriteTo(resp, from)
+				_, _ = pc.WriteTo(resp, from) // the client times out on a lost reply
 			}
 		}
 	}()
@@ -89,7 +89,7 @@ func newUpstream(t *testing.T, handle func(q []byte, tcp bool) [][]byte) *upstre
 				}
 				u.queries.Add(1)
 				for _, resp := range u.handle(q, true) {
-					writeFramed(c, resp)
+					_ = writeFramed(c, resp) // the client times out on a lost reply
 				}
 			}()
 		}
@@ -140,7 +140,9 @@ func answerA(t *testing.T, query []byte, ip string, edit func(*dnsmessage.Header
 func query(t testing.TB, id uint16, name string, typ dnsmessage.Type) []byte {
 	t.Helper()
 	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: id, RecursionDesired: true})
-	b.StartQuestions()
+	if err := b.StartQuestions(); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name), Type: typ, Class: dnsmessage.ClassINET}); err != nil {
 		t.Fatal(err)
 	}
@@ -556,9 +558,9 @@ func TestMalformed(t *testing.T) {
 	r := newResolver(t, Config{Servers: []netip.AddrPort{deadServer(t)}})
 	twoQuestions := func() []byte {
 		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 5})
-		b.StartQuestions()
+		_ = b.StartQuestions() // fails only after a section was added
 		for range 2 {
-			b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName("a.example."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+			_ = b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName("a.example."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
 		}
 		msg, _ := b.Finish()
 		return msg
@@ -622,7 +624,9 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Write(query(t, 11, "myhost.", dnsmessage.TypeA)); err != nil {
 		t.Fatal(err)
 	}
@@ -641,7 +645,9 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	// Two queries on one connection.
 	for id := uint16(12); id < 14; id++ {
 		if err := writeFramed(tc, query(t, id, "myhost.", dnsmessage.TypeA)); err != nil {

@@ -99,7 +99,7 @@ func (r *Resolver) exchange(ctx context.Context, server netip.AddrPort, query []
 		return nil, err
 	}
 	// Unblock reads at once when the caller gives up, not at the deadline.
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if tcp {
 		return exchangeTCP(c, query, id)

@@ -127,7 +127,7 @@ func startKeeper() (int, error) {
 	defer tick.Stop()
 	for {
 		select {
-		case <-exited:
+		case <-exited: //nolint:errcheck // its log says why, not its exit status
 			msg, _ := os.ReadFile(logPath)
 			return 0, keeperError(host, msg, self)
 		case <-deadline:

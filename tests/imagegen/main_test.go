@@ -740,10 +740,9 @@ func startRegistry(t *testing.T, bin string) string {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("docker-registry output:\n%s", logs.String())
+		_ = cmd.Process.Kill()
+		if err := <-exited; t.Failed() {
+			t.Logf("docker-registry (%v) output:\n%s", err, logs.String())
 		}
 	})
 	deadline := time.Now().Add(20 * time.Second)

@@ -167,7 +167,7 @@ func nameserver(path string) netip.Addr {
 // broadcast address.
 func gatewayMAC(gw netip.Addr, dev string) net.HardwareAddr {
 	if c, err := net.Dial("udp", netip.AddrPortFrom(gw, 9).String()); err == nil {
-		c.Write([]byte("nettool"))
+		_, _ = c.Write([]byte("nettool")) // best effort: without the entry, frames go to the broadcast address
 		c.Close()
 	}
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

@@ -197,7 +197,9 @@ func TestServe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
 			fmt.Fprint(c, request)
 			reply, err := bufio.NewReader(c).ReadString('\n')
 			c.Close()
@@ -225,7 +227,9 @@ func TestServe(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		fmt.Fprint(c, request)
 		buf := make([]byte, 100)
 		n, err := c.Read(buf)

@@ -154,7 +154,10 @@ func (p *prober) obtain() (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	setTimeouts(fd, p.timeout)
+	if err := setTimeouts(fd, p.timeout); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
 	if err := unix.Connect(fd, sockaddrOf(p.first)); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("connect %s: %w", p.first, err)
@@ -177,7 +180,9 @@ func (p *prober) reconnect(name string, fd int, target netip.AddrPort) {
 	if err := disconnect(fd); err != nil {
 		fmt.Printf("%s info disconnect %s\n", name, errnoName(err))
 	}
-	setTimeouts(fd, p.timeout)
+	if err := setTimeouts(fd, p.timeout); err != nil {
+		fmt.Printf("%s info setsockopt %s\n", name, errnoName(err))
+	}
 	if err := unix.Connect(fd, sockaddrOf(target)); err != nil {
 		fmt.Printf("%s refused %s\n", name, errnoName(err))
 		return
@@ -191,7 +196,9 @@ func (p *prober) fastOpen(name string, fd int, target netip.AddrPort) {
 	if err := disconnect(fd); err != nil {
 		fmt.Printf("%s info disconnect %s\n", name, errnoName(err))
 	}
-	setTimeouts(fd, p.timeout)
+	if err := setTimeouts(fd, p.timeout); err != nil {
+		fmt.Printf("%s info setsockopt %s\n", name, errnoName(err))
+	}
 	msg := []byte("hello\n")
 	var err error
 	if name == "fastopen-sendto" {
@@ -284,8 +291,15 @@ func listenDual(port int) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	// Dual-stack: the probe must see IPv4 clients on this socket too.
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
 	if err := unix.Bind(fd, &unix.SockaddrInet6{Port: port}); err != nil {
 		unix.Close(fd)
 		return -1, err
@@ -314,10 +328,12 @@ func sockaddrOf(ap netip.AddrPort) unix.Sockaddr {
 
 // setTimeouts bounds a blocking connect (SO_SNDTIMEO) and read
 // (SO_RCVTIMEO) on fd.
-func setTimeouts(fd int, d time.Duration) {
+func setTimeouts(fd int, d time.Duration) error {
 	tv := unix.NsecToTimeval(d.Nanoseconds())
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		return err
+	}
+	return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 }
 
 func localOf(fd int) string {
@@ -364,7 +380,7 @@ func sendFDTo(path string, fd int) error {
 	fmt.Println("sent")
 	// Hold our copy until the receiver is done with its own.
 	b := make([]byte, 1)
-	unix.Read(c, b)
+	_, _ = unix.Read(c, b) // any return, EOF or error, means the receiver is done
 	return nil
 }
 

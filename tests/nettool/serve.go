@@ -102,7 +102,7 @@ func serve(args []string) error {
 	case err = <-done:
 	case <-sigs:
 		closer.Close()
-		<-done
+		<-done //nolint:errcheck // the loop's error is only the close above
 	}
 	if s.quiet {
 		fmt.Printf("served %d\n", s.served.Load())
@@ -202,11 +202,13 @@ func (s *server) answerTCP(c net.Conn) {
 func (s *server) answerTCPFrom(c net.Conn, peer netip.AddrPort) {
 	defer c.Close()
 	s.report(peer)
-	c.SetDeadline(time.Now().Add(clientTimeout))
+	if err := c.SetDeadline(time.Now().Add(clientTimeout)); err != nil {
+		return
+	}
 	if _, err := fmt.Fprintf(c, "hello %s\n", peer); err != nil {
 		return
 	}
-	io.Copy(io.Discard, c)
+	_, _ = io.Copy(io.Discard, c) // drain until the client closes or the deadline passes
 }
 
 // serveUDP answers each datagram until the limit is reached or the socket
