@@ -62,9 +62,12 @@ vet: ## gofmt and go vet
 # depguard rules are the layering of docs/architecture.md for each file's
 # direct imports (internal/layering's test checks what each program links).
 lint: ## golangci-lint (pinned, .golangci.yml): errcheck, staticcheck, the layering's import rules (depguard) and a few more
-	@if [ ! -x "$(GOLANGCI_LINT)" ]; then echo "golangci-lint not found; install it with: go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)"; exit 1; fi
+	@if ! command -v "$(GOLANGCI_LINT)" >/dev/null; then echo "golangci-lint not found; install it with: go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)"; exit 1; fi
 	@v=$$($(GOLANGCI_LINT) version --short 2>/dev/null); if [ "v$${v#v}" != "$(GOLANGCI_LINT_VERSION)" ]; then echo "warning: $(GOLANGCI_LINT) is $$v, not $(GOLANGCI_LINT_VERSION): findings may differ from CI's" >&2; fi
 	$(GOLANGCI_LINT) run ./...
+	@# lodger-transfer's files (the lodger_transfer tag); depguard's only
+	@# rule for cmd/lodger, lean-cli, is about lodger without them.
+	$(GOLANGCI_LINT) run --build-tags '$(TAGS),lodger_transfer' --disable depguard ./cmd/lodger/...
 
 docs: ## Regenerate the command reference in docs/cli (unit tests check it)
 	$(GO) test -tags '$(TAGS),lodger_transfer' ./cmd/lodger -run TestCLIDocs -update

@@ -512,7 +512,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	specDone := make(chan error, 1)
 	go func() { specDone <- saveSpec(ctrDir, spec) }()
 	specSaved := sync.OnceValue(func() error { return <-specDone })
-	defer specSaved()
+	defer func() { _ = specSaved() }() // a wait: the paths below check its error before the container starts
 	if only {
 		if err := specSaved(); err != nil {
 			return exec.ExitLodger, err
