@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lodger-containers/lodger/internal/companion"
 )
 
 // The hand-off (issue 14, start-up). lodger, the binary every command
@@ -102,31 +104,10 @@ func findTransfer(dir string) (string, error) {
 	libexec := filepath.Join(dir, "..", "libexec", "lodger")
 	for _, p := range []string{filepath.Join(dir, transferProgram), filepath.Join(libexec, transferProgram)} {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, checkTransferWriters(p, fi)
+			return p, companion.Check(p)
 		}
 	}
 	return "", fmt.Errorf("%w in %s or %s: lodger hands it pull, push, save, load, login, logout, search, build, builder, system service, df and prune, and run or create of an image to pull; make install puts it beside lodger", errNoTransfer, dir, libexec)
-}
-
-// checkTransferWriters refuses a lodger-transfer that anyone may write,
-// or that sits in a directory where anyone may create it: a lodger
-// copied alone into /tmp would otherwise run, as its user, whatever
-// another user put there under that name. Ownership cannot tell: in the
-// session's user namespace every id but the user's reads as the overflow
-// id, root's included.
-func checkTransferWriters(p string, fi os.FileInfo) error {
-	if fi.Mode()&0o002 != 0 {
-		return fmt.Errorf("%s: anyone can write it (mode %s); lodger does not run it: make it writable by its owner alone", p, fi.Mode().Perm())
-	}
-	dir := filepath.Dir(p)
-	di, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("find %s: %w", transferProgram, err)
-	}
-	if di.Mode()&0o002 != 0 {
-		return fmt.Errorf("%s: anyone can create files in %s (mode %s), so lodger does not run %s from it: put lodger and %s in a directory only you or root can write", p, dir, di.Mode().Perm(), transferProgram, transferProgram)
-	}
-	return nil
 }
 
 // handOff replaces this process with lodger-transfer, given the same

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/lodger-containers/lodger/exec"
+	"github.com/lodger-containers/lodger/internal/companion"
 	"github.com/lodger-containers/lodger/netstack/ports"
 )
 
@@ -24,7 +25,8 @@ const Program = "lodger-monitor"
 var ErrNotFound = errors.New(Program + " not found")
 
 // Path finds the monitor's executable: beside the running program, in
-// ../libexec/lodger from there, or in PATH.
+// ../libexec/lodger from there, or in PATH; one that another user could
+// have written or planted there is refused (companion.Check).
 func Path() (string, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -36,11 +38,11 @@ func Path() (string, error) {
 func find(dir string, lookPath func(string) (string, error)) (string, error) {
 	for _, p := range []string{filepath.Join(dir, Program), filepath.Join(dir, "..", "libexec", "lodger", Program)} {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
+			return p, companion.Check(p)
 		}
 	}
 	if p, err := lookPath(Program); err == nil {
-		return p, nil
+		return p, companion.Check(p)
 	}
 	return "", fmt.Errorf("%w in %s, %s or PATH: make install puts it beside lodger",
 		ErrNotFound, dir, filepath.Join(dir, "..", "libexec", "lodger"))

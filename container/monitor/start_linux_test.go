@@ -36,9 +36,34 @@ func TestFind(t *testing.T) {
 		}
 	})
 	t.Run("PATH", func(t *testing.T) {
-		got, err := find(t.TempDir(), func(name string) (string, error) { return "/opt/x/" + name, nil })
-		if err != nil || got != "/opt/x/"+Program {
+		inPath := filepath.Join(t.TempDir(), "opt", Program)
+		install(t, inPath)
+		got, err := find(t.TempDir(), func(name string) (string, error) { return inPath, nil })
+		if err != nil || got != inPath {
 			t.Errorf("find() = %q, %v; want the file from PATH", got, err)
+		}
+	})
+	// As the attacker: a monitor another user could plant beside a lodger
+	// copied into a world-writable directory, or one found in PATH there,
+	// is not run.
+	t.Run("planted", func(t *testing.T) {
+		shared := filepath.Join(t.TempDir(), "tmp")
+		install(t, filepath.Join(shared, Program))
+		if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
+			t.Fatal(err)
+		}
+		planted := filepath.Join(shared, Program)
+		for _, c := range []struct {
+			where    string
+			dir      string
+			lookPath func(string) (string, error)
+		}{
+			{"beside lodger", shared, noPath},
+			{"in PATH", t.TempDir(), func(string) (string, error) { return planted, nil }},
+		} {
+			if _, err := find(c.dir, c.lookPath); err == nil || !strings.Contains(err.Error(), "anyone can create files in "+shared) {
+				t.Errorf("%s: find() = %v; want a refusal naming %s", c.where, err, shared)
+			}
 		}
 	})
 	t.Run("missing", func(t *testing.T) {
