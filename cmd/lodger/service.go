@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lodger-containers/lodger/api"
+	"github.com/lodger-containers/lodger/internal/companion"
 	"github.com/lodger-containers/lodger/internal/holder"
 	"github.com/lodger-containers/lodger/internal/peercred"
 	"github.com/lodger-containers/lodger/rootless"
@@ -277,7 +278,8 @@ const holderProgram = "lodger-socket"
 // one a user stops) with lodger-socket, which holds ln and starts this
 // command again, with ln as its listener, whenever a client connects
 // while none runs. It returns nil, and this process serves ln itself,
-// when there is no lodger-socket beside lodger.
+// when there is no lodger-socket beside lodger. One that another user
+// could have written or planted there is refused (companion.Check).
 func execHolder(ln net.Listener, path string, activated bool, idle int) error {
 	self, err := os.Executable()
 	if err != nil {
@@ -286,6 +288,9 @@ func execHolder(ln net.Listener, path string, activated bool, idle int) error {
 	prog := filepath.Join(filepath.Dir(self), holderProgram)
 	if fi, err := os.Stat(prog); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
 		return nil
+	}
+	if err := companion.Check(prog); err != nil {
+		return err
 	}
 	sc, err := ln.(*net.UnixListener).SyscallConn()
 	if err != nil {
