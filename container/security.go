@@ -111,8 +111,9 @@ func parseSecurity(o SecurityOptions) (*security, error) {
 		// lodger's own profile, which every run compiles: its assembly
 		// (1.4 ms of CPU) runs beside the image lookup and the
 		// container's creation, and the init program takes it from
-		// seccomp.Compile's cache, or waits for it there (issue 14).
-		go seccomp.Compile(s.seccomp)
+		// seccomp.Compile's cache, or waits for it there (issue 14). Its
+		// error, if ever, is the init program's, before the start.
+		go func() { _, _ = seccomp.Compile(s.seccomp) }()
 	default:
 		// Compiled now so that a bad profile fails before any pull; the
 		// init program reuses this compilation (seccomp.Compile keeps it).
