@@ -218,10 +218,21 @@ func TestRunRmLeavesNothing(t *testing.T) {
 		// More than lodger removes before it returns (issue 14): they go
 		// to storage's staging area and a remover of their own. What
 		// lodger and storage show is clean at once, the staging area
-		// once the remover is done.
-		r := e.runRm(t, "--name", "many", busybox, "sh", "-c",
+		// once the remover is done. Under a subreaper: what lodger left
+		// running ends by itself (the remover, the TAP's lodger-linger).
+		rep := e.underSubreaper(t, "run", "--rm", "-q", noTLS, "--name", "many", busybox, "sh", "-c",
 			`mkdir /many && cd /many && i=0; while [ $i -lt 600 ]; do echo $i >f$i; i=$((i+1)); done; exit 5`)
-		wantCode(t, r, 5)
+		if rep.Code != 5 {
+			t.Errorf("%+v\nwant exit 5, the container's", rep)
+		}
+		if len(rep.Left) > 0 {
+			t.Errorf("%q still running 5 s after lodger ended", rep.Left)
+		}
+		for _, n := range rep.Reaped {
+			if n != "rm" && n != "lodger-linger" {
+				t.Errorf("lodger left %q behind (reaped: %q), want only the remover and lodger-linger", n, rep.Reaped)
+			}
+		}
 		if r := e.lodger(t, "ps", "-a", "-q"); r.code != 0 || r.stdout != "" {
 			t.Errorf("%s\nwant no container listed", r)
 		}
