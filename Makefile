@@ -10,9 +10,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 export GOFLAGS := -tags=$(TAGS)
 export PATH := /usr/local/go/bin:$(PATH)
 # golangci-lint, pinned: another version finds other things. `go install`
-# puts it in GOPATH/bin, which need not be on PATH.
+# puts it in GOPATH/bin, which need not be on PATH and comes first (a
+# distribution's older golangci-lint on PATH cannot read .golangci.yml).
 GOLANGCI_LINT_VERSION := v2.15.0
-GOLANGCI_LINT ?= $(or $(shell command -v golangci-lint 2>/dev/null),$(shell $(GO) env GOPATH)/bin/golangci-lint)
+GOLANGCI_LINT ?= $(or $(wildcard $(shell $(GO) env GOPATH)/bin/golangci-lint),golangci-lint)
 
 .PHONY: all build test preflight unit e2e bench install uninstall vet lint fmt docs quickstart help clean
 
