@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -276,9 +277,10 @@ func TestCompile(t *testing.T) {
 	}
 }
 
-// With wait, the init makes every mount first and then stops for the
+// With wait, the init makes its mounts first and then stops for the
 // go-ahead, before anything that could see the network the start hooks
-// give it: a sysctl of its interfaces, the identity, the command.
+// give it: a sysctl of its interfaces, the identity, the command. With
+// no sysctl it waits as late as it can, once its root is in place.
 func TestCompileWait(t *testing.T) {
 	root := rootfs(t)
 	spec := &specs.Spec{
@@ -286,37 +288,54 @@ func TestCompileWait(t *testing.T) {
 		Process: &specs.Process{Args: []string{"tool"}, Env: []string{"PATH=/bin"}, Cwd: "/"},
 		Mounts:  []specs.Mount{{Destination: "/data", Type: "tmpfs", Source: "tmpfs"}},
 		Linux: &specs.Linux{
-			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.NetworkNamespace}},
-			Sysctl:     map[string]string{"net.ipv4.conf.eth0.forwarding": "1"},
+			Namespaces:    []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.NetworkNamespace}},
+			MaskedPaths:   []string{"/proc/kcore"},
+			ReadonlyPaths: []string{"/proc/sys"},
 		},
 	}
-	for _, wait := range []bool{false, true} {
-		b, err := compileWith(spec, nil, wait)
+	for _, c := range []struct {
+		name    string
+		sysctls map[string]string
+		wait    bool
+		after   []byte // the wait comes after every one of these
+		before  []byte // and before the first of these
+	}{
+		{"no wait", nil, false, nil, nil},
+		{"sysctls", map[string]string{"net.ipv4.conf.eth0.forwarding": "1"}, true,
+			[]byte{opMount, opMountIn, opFile, opDir, opSymlink}, []byte{opSysctl, opMask, opReadonly, opPivot, opIdentity, opExec}},
+		{"no sysctls", nil, true,
+			[]byte{opMount, opMountIn, opFile, opDir, opSymlink, opMask, opReadonly, opPivot, opLoopback}, []byte{opTerminal, opConnectTrap, opBounding, opSeccomp, opIdentity, opExec}},
+	} {
+		spec.Linux.Sysctl = c.sysctls
+		b, err := compileWith(spec, nil, c.wait)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ops := decode(t, b)
-		waitAt, lastMount, firstAfter := -1, -1, -1
+		waitAt, waits := -1, 0
 		for i, op := range ops {
-			switch op.Code {
-			case opWait:
+			if op.Code == opWait {
 				waitAt = i
-			case opMount, opMountIn, opFile, opDir, opSymlink, opReadonlyTree:
-				lastMount = i
-			case opSysctl, opIdentity, opExec:
-				if firstAfter < 0 {
-					firstAfter = i
-				}
+				waits++
 			}
 		}
-		if !wait {
-			if waitAt >= 0 {
-				t.Errorf("without wait: a wait op at %d", waitAt)
+		if !c.wait {
+			if waits != 0 {
+				t.Errorf("%s: %d wait ops", c.name, waits)
 			}
 			continue
 		}
-		if waitAt < 0 || waitAt < lastMount || waitAt > firstAfter {
-			t.Errorf("wait op at %d, last mount at %d, first sysctl, identity or exec at %d: want the wait between them", waitAt, lastMount, firstAfter)
+		if waits != 1 {
+			t.Errorf("%s: %d wait ops, want one", c.name, waits)
+			continue
+		}
+		for i, op := range ops {
+			if i < waitAt && slices.Contains(c.before, op.Code) {
+				t.Errorf("%s: op %c at %d comes before the wait at %d", c.name, op.Code, i, waitAt)
+			}
+			if i > waitAt && slices.Contains(c.after, op.Code) {
+				t.Errorf("%s: op %c at %d comes after the wait at %d", c.name, op.Code, i, waitAt)
+			}
 		}
 	}
 }

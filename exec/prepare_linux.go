@@ -146,10 +146,12 @@ func compileWith(spec *specs.Spec, trap []string, wait bool) ([]byte, error) {
 	if err := compileMounts(&p, root, in, rel(dev), spec.Mounts); err != nil {
 		return nil, err
 	}
-	// The mounts above need nothing of the start hooks, which give the
-	// network namespace its interfaces: they overlap. Everything below
-	// may (a sysctl of eth0, the container's command above all).
-	if wait {
+	// The mounts need nothing of the start hooks, which give the network
+	// namespace its interfaces: they overlap. A sysctl may (one of eth0),
+	// so with sysctls the init waits before them, else once its root is
+	// in place, before anything of the container's process.
+	waitHere := wait && spec.Linux != nil && len(spec.Linux.Sysctl) > 0
+	if waitHere {
 		p.op(opWait)
 	}
 	// Sysctls go in while /proc/sys is the container's own, before the
@@ -195,6 +197,9 @@ func compileWith(spec *specs.Spec, trap []string, wait bool) ([]byte, error) {
 	p.op(opPivot, root)
 	if newNet {
 		p.op(opLoopback)
+	}
+	if wait && !waitHere {
+		p.op(opWait)
 	}
 	if len(trap) > 0 && newNet {
 		// Its own filter, before the user's profile (compileProcess):
