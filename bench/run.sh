@@ -399,7 +399,10 @@ verify_tools() {
 	as_user lodger run --rm --network none "$BUSYBOX_IMG" true ||
 		die "lodger run --rm --network none $BUSYBOX_IMG true failed as $BENCH_USER"
 	LODGER_DRIVER=$(as_user lodger info --format json | jq -r .storage.driver)
-	LODGER_NET=$(as_user lodger run --help | sed -n 's/.*--network string.*(default "\([^"]*\)").*/\1/p')
+	# --network is repeatable (a stringArray, no default shown): its help
+	# line names the default first.
+	LODGER_NET=$(as_user lodger run --help | sed -n 's/^ *--network string[A-Za-z]* *network: \([a-z]*\).*(the default.*/\1/p')
+	LODGER_NET=${LODGER_NET:-netstack}
 	log "checking podman"
 	PODMAN_OK=1
 	PODMAN_ERR=
@@ -621,7 +624,7 @@ machine_facts() {
 	CGROUPS=$( [[ -e /sys/fs/cgroup/cgroup.controllers ]] && echo "v2 (unified)" || echo "v1/hybrid")
 	FS=$(df -T "$WORK" | awk 'NR == 2 {print $2}')
 	LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-	V_LODGER=$("$WORK/bin/lodger" version | awk 'NR == 1 {print $3}')
+	V_LODGER=$("$WORK/bin/lodger" version | awk '$1 == "Version:" {print $2; exit}')
 	V_GO=$("$GO" version | awk '{print $3}')
 	V_PODMAN=$(podman --version | awk '{print $3}')
 	V_RUNC=$(runc --version | awk 'NR == 1 {print $3}')

@@ -399,7 +399,7 @@ EOF
 	usernet_start_row "\`lodger network rm NEW\`" rm
 	local fadd
 	fadd=$(awk -v a="$(usernet_start_median first)" -v b="$dm" 'BEGIN {printf "%.1f", (a - b) * 1000}')
-	printf '\nCreating a network and starting a container on it, against a container on the default network: **%s ms** more (target ≤ 20 ms: %s). Of that, the first run against a run on the default network: %s ms; a start on a network that runs, against the default network: %s ms (negative: faster).\n' \
+	printf '\nCreating a network and starting a container on it, against a container on the default network: **%s ms** more (target ≤ 20 ms: %s). Of that, the first run against a run on the default network: %s ms; a start on a network that runs, against the default network: %s ms (a negative figure would mean faster).\n' \
 		"$add" "$(met "$add" "<=" 20)" "$fadd" "$eadd"
 	printf "\nThe network's gateway process: with the three servers attached %s; with %s containers attached %s (target ≤ 15 MB resident with 10: %s). PSS counts the binary's pages shared with the monitors once among them.\n" \
 		"$(usernet_gw_line 3)" "$USERNET_ATTACHED" "$(usernet_gw_line "$USERNET_ATTACHED")" \
