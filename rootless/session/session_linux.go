@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lodger-containers/lodger/internal/companion"
 	"github.com/lodger-containers/lodger/rootless"
 )
 
@@ -95,7 +96,7 @@ func startKeeper() (int, error) {
 	}
 	self, err := keeperExecutable()
 	if err != nil {
-		return 0, fmt.Errorf("find own executable: %w", err)
+		return 0, fmt.Errorf("session keeper: %w", err)
 	}
 	how, err := planKeeper(self)
 	if err != nil {
@@ -159,15 +160,20 @@ const Program = "lodger-session"
 // keeperExecutable is the program the keeper runs as: lodger-session
 // beside the running program, so that what a user keeps running all the
 // time is small; without it, the running program itself, which can be the
-// keeper too.
+// keeper too. One that another user could have written or planted there
+// is refused (companion.Check).
 func keeperExecutable() (string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return "", err
 	}
+	return keeperBeside(self)
+}
+
+func keeperBeside(self string) (string, error) {
 	p := filepath.Join(filepath.Dir(self), Program)
 	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-		return p, nil
+		return p, companion.Check(p)
 	}
 	return self, nil
 }
