@@ -331,6 +331,17 @@ func TestSecurityNoLeakedFDs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { check(t, runChecker(t, shared, tc.flags...)) })
 	}
+	// As the attacker, on a user network: the init waits there for
+	// lodger's go-ahead on a socket while the gateway attaches the
+	// network (exec.Start); neither that socket nor anything the attach
+	// used may reach the container's process. The default network's
+	// case above waits on the same socket for its TAP.
+	t.Run("user network", func(t *testing.T) {
+		wantOK(t, shared.lodger(t, "network", "create", "fdnet"))
+		defer shared.lodger(t, "network", "rm", "-f", "fdnet")
+		check(t, runChecker(t, shared, "--network", "fdnet"))
+		check(t, runChecker(t, shared, "--network", "fdnet", "--sysctl", "net.ipv4.conf.eth0.forwarding=1"))
+	})
 	t.Run("caller leaks a descriptor", func(t *testing.T) {
 		// A shell or CI runner may hand lodger descriptors without
 		// close-on-exec: they are not the container's.
