@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -12,48 +11,9 @@ import (
 	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
-	cstorage "go.podman.io/storage"
 
 	"github.com/lodger-containers/lodger/image"
 )
-
-// tarOf makes a tar archive of files named to their contents.
-func tarOf(t *testing.T, files map[string]string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(files[n])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// counts are the images and layers in store.
-func counts(t *testing.T, store cstorage.Store) (int, int) {
-	t.Helper()
-	imgs, err := store.Images()
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, err := store.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(imgs), len(layers)
-}
 
 func TestImportAndCommit(t *testing.T) {
 	ctx := context.Background()

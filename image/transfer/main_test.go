@@ -1,60 +1,18 @@
 package transfer
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
-	"go.podman.io/storage/pkg/reexec"
-	"go.podman.io/storage/pkg/unshare"
-
-	"github.com/lodger-containers/lodger/rootless"
+	"github.com/lodger-containers/lodger/image/internal/imagetest"
 )
 
-// TestMain first lets storage re-execute the test binary for its layer
-// helpers (storage-applyLayer and friends), as main does in lodger.
-//
-// Then, for a user who is not root, it re-executes the test binary in a user
-// and mount namespace of its own, with the user as root and the user's
-// /etc/subuid and /etc/subgid ranges mapped above it through newuidmap and
-// newgidmap (storage's unshare.MaybeReexecUsingUserNamespace, what buildah
-// does). Storing a layer chowns its directory to root and its files to
-// their owners in the image, which a user can only do there (issue 17:
-// every test that stored a layer failed with "chown …: operation not
-// permitted"). This is how lodger itself stores layers, inside its session
-// namespace, so the tests see what lodger sees, as root sees it. The other
-// way, a store with a single-id mapping and vfs.ignore_chown_errors, needs
-// no helper, but squashes every owner into the user's id: the ownership of
-// image files would go untested without root. The price: newuidmap and a
-// subordinate range (what lodger needs anyway, checked by `make test`
-// first), and a test binary killed mid-run can leave files owned by
-// subordinate ids in its temp dir; remove them with `lodger unshare rm -rf`.
-// As root, nothing changes.
-func TestMain(m *testing.M) {
-	if reexec.Init() {
-		return
-	}
-	if os.Geteuid() != 0 {
-		if err := userNamespacePreflight(); err != nil {
-			fmt.Fprintf(os.Stderr, "image/transfer tests: %v (the tests store layers inside a user namespace with your subordinate ids; `make test` checks this first)\n", err)
-			os.Exit(1)
-		}
-		// Does not return unless already inside it; exits with the
-		// child's status.
-		unshare.MaybeReexecUsingUserNamespace(false)
-	}
-	os.Exit(m.Run())
-}
+// TestMain stores layers as lodger does: see imagetest.Main.
+func TestMain(m *testing.M) { imagetest.Main(m, "image/transfer") }
 
-// userNamespacePreflight fails where the namespace would be made without
-// the subordinate range (storage only warns) or not at all.
-func userNamespacePreflight() error {
-	m, err := rootless.LoadIDMap()
-	if err != nil {
-		return err
-	}
-	if m.Single {
-		return fmt.Errorf("no range for %s in /etc/subuid and /etc/subgid: tests/setup-host.sh --check says the usermod command that adds a free one", m.User)
-	}
-	return rootless.Preflight()
-}
+// The helpers image's and image/transfer's tests share, under the names
+// these tests use.
+var (
+	newStore = imagetest.NewStore
+	tarOf    = imagetest.TarOf
+	counts   = imagetest.Counts
+)

@@ -19,29 +19,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.podman.io/image/v5/transports/alltransports"
 	imgtypes "go.podman.io/image/v5/types"
-	cstorage "go.podman.io/storage"
-	"go.podman.io/storage/types"
 
 	"github.com/lodger-containers/lodger/image"
 )
-
-// newStore opens a vfs store in a temp dir. It chowns as lodger's store
-// does, with no ignore_chown_errors: TestMain runs the tests as root, of
-// the host or of a user namespace with the user's subordinate ids.
-func newStore(t *testing.T) cstorage.Store {
-	t.Helper()
-	dir := t.TempDir()
-	s, err := cstorage.GetStore(types.StoreOptions{
-		GraphRoot:       dir + "/graph",
-		RunRoot:         dir + "/run",
-		GraphDriverName: "vfs",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = s.Shutdown(true) })
-	return s
-}
 
 // newRegistry serves an in-process registry holding one random image.
 func newRegistry(t *testing.T) (host string) {
