@@ -319,20 +319,29 @@ func loadImage(ctx context.Context, policy *signature.PolicyContext, store cstor
 	if err != nil {
 		return LoadedImage{}, err
 	}
-	id := img.ConfigInfo().Digest.Encoded()
+	id := configID(img)
 	img.Close()
 	// An image already here (pulled, committed, loaded before) is the same
 	// image: Docker's load then only names it. Copying it again fails in
 	// storage when its layers were made another way ("already exists, but
 	// uses a different top layer").
-	if _, err := store.Image(id); err == nil {
+	if _, err := store.Image(id); id != "" && err == nil {
 		if name != nil {
 			if err := store.AddNames(id, []string{reference.TagNameOnly(name).String()}); err != nil {
 				return LoadedImage{}, fmt.Errorf("load image %s: name it %s: %w", shortID(id), name, err)
 			}
 		}
-	} else if _, err := copyMetered(ctx, policy, store, src, name, id, "", o, sys); err != nil {
-		return LoadedImage{}, fmt.Errorf("load image %s: %w", shortID(id), err)
+	} else {
+		stored, err := copyMetered(ctx, policy, store, src, name, id, "", o, sys)
+		if err != nil {
+			if id == "" {
+				return LoadedImage{}, fmt.Errorf("load image: %w", err)
+			}
+			return LoadedImage{}, fmt.Errorf("load image %s: %w", shortID(id), err)
+		}
+		// id, or the one storage made up for a named schema 1 image,
+		// which has no config digest.
+		id = stored
 	}
 	l := LoadedImage{ID: id}
 	if name != nil {
@@ -374,7 +383,7 @@ func loadDockerArchive(ctx context.Context, policy *signature.PolicyContext, sto
 		if err != nil {
 			return out, fmt.Errorf("load: open image: %w", err)
 		}
-		id := img.ConfigInfo().Digest.Encoded()
+		id := configID(img)
 		img.Close()
 		var names []string
 		for _, r := range refs {

@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 
@@ -86,28 +87,66 @@ func (s *budgetStore) undo() {
 	}
 }
 
+// afterCopy, when set, runs as soon as copy.Image has stored an image:
+// the tests move the image's name there, as a concurrent pull or tag of
+// the same name by another lodger process may.
+var afterCopy func()
+
 // copyMetered is copy.Image into store, with every layer metered against
 // an unpack budget of o's size for the image named image: name and id are
-// what the storage reference is made of. The layers a failed copy made are
-// deleted again (containers/image leaves them), and a budget error comes
-// back as the *BudgetError, whatever containers/image wrapped it in.
-func copyMetered(ctx context.Context, policy *signature.PolicyContext, store cstorage.Store, src types.ImageReference, name reference.Named, id, imageName string, o image.Options, sys *types.SystemContext) ([]byte, error) {
+// what the storage reference is made of. It returns the ID of the image
+// the copy stored. The layers a failed copy made are deleted again
+// (containers/image leaves them), and a budget error comes back as the
+// *BudgetError, whatever containers/image wrapped it in.
+func copyMetered(ctx context.Context, policy *signature.PolicyContext, store cstorage.Store, src types.ImageReference, name reference.Named, id, imageName string, o image.Options, sys *types.SystemContext) (string, error) {
+	if name == nil && id == "" {
+		// Storage needs one or the other to make a reference.
+		return "", fmt.Errorf("%w: a schema 1 image, with no config digest to take its ID from, and no name to store it under; convert it to schema 2 or OCI first", image.ErrFormat)
+	}
 	budget := unpack.NewBudget(imageName, o.UnpackLimit())
 	bs := newBudgetStore(store, budget)
 	dest, err := storageTransport.Transport.NewStoreReference(bs, name, id)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	blobs, stop := copyProgress(o)
-	man, err := imgcopy.Image(ctx, policy, dest, src, &imgcopy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys,
-		Progress: blobs, ProgressInterval: copyProgressInterval})
+	// The ID comes from the copy itself: by name, the image could be
+	// another one by now, when another lodger process pulled, tagged or
+	// loaded the same name meanwhile (issue 14). Storage reports the ID
+	// it stored the image under: for a manifest list the chosen
+	// instance's, for schema 1 the one it made up from the manifest.
+	var stored types.ImageReference
+	_, err = imgcopy.Image(ctx, policy, dest, src, &imgcopy.Options{ReportWriter: o.Progress, SourceCtx: sys, DestinationCtx: sys,
+		Progress: blobs, ProgressInterval: copyProgressInterval, ReportResolvedReference: &stored})
 	stop()
 	if err != nil {
 		bs.undo()
 		if berr := budget.Failure(); berr != nil {
-			return nil, berr
+			return "", berr
 		}
-		return nil, err
+		return "", err
 	}
-	return man, nil
+	if afterCopy != nil {
+		afterCopy()
+	}
+	if stored == nil {
+		return "", errors.New("find stored image: storage reported no image")
+	}
+	// stored carries the image's ID and, in this version of
+	// containers/image, no name: resolving it reads the image by ID.
+	_, img, err := storageTransport.ResolveReference(stored)
+	if err != nil {
+		return "", fmt.Errorf("find stored image: %w", err)
+	}
+	return img.ID, nil
+}
+
+// configID is the ID storage gives img when it has a config, its config
+// digest; "" for a schema 1 image, which has none: storage then makes one
+// up, and copyMetered reports it.
+func configID(img types.Image) string {
+	if d := img.ConfigInfo().Digest; d != "" {
+		return d.Encoded()
+	}
+	return ""
 }

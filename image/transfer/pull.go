@@ -10,11 +10,9 @@ import (
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/docker"
-	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/shortnames"
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/signature"
-	storageTransport "go.podman.io/image/v5/storage"
 	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
@@ -134,28 +132,7 @@ func copyInto(ctx context.Context, policy *signature.PolicyContext, store cstora
 		name = reference.TagNameOnly(name)
 	}
 	// Unnamed in the budget's errors: Pull's error names the candidate.
-	man, err := copyMetered(ctx, policy, store, src, name, "", "", o, sys)
-	if err != nil {
-		return "", err
-	}
-	if name != nil {
-		dest, err := storageTransport.Transport.NewStoreReference(store, name, "")
-		if err != nil {
-			return "", err
-		}
-		img, err := storageTransport.Transport.GetStoreImage(store, dest)
-		if err != nil {
-			return "", fmt.Errorf("find pulled image: %w", err)
-		}
-		return img.ID, nil
-	}
-	// An unnamed source (an archive without a reference) is stored under
-	// its config digest, which is what storage uses as the image ID.
-	m, err := manifest.FromBlob(man, manifest.GuessMIMEType(man))
-	if err != nil {
-		return "", fmt.Errorf("parse pulled manifest: %w", err)
-	}
-	return m.ConfigInfo().Digest.Encoded(), nil
+	return copyMetered(ctx, policy, store, src, name, "", "", o, sys)
 }
 
 // copyArchive copies from a local transport. The image is stored under its
@@ -168,7 +145,7 @@ func copyArchive(ctx context.Context, policy *signature.PolicyContext, store cst
 	if err != nil {
 		return "", fmt.Errorf("open %s: %w", transports.ImageName(src), err)
 	}
-	id := img.ConfigInfo().Digest.Encoded()
+	id := configID(img)
 	img.Close()
 	name := src.DockerReference()
 	if name == nil {
@@ -177,10 +154,9 @@ func copyArchive(ctx context.Context, policy *signature.PolicyContext, store cst
 	if name != nil {
 		name = reference.TagNameOnly(name)
 	}
-	if _, err := copyMetered(ctx, policy, store, src, name, id, transports.ImageName(src), o, sys); err != nil {
-		return "", err
-	}
-	return id, nil
+	// What storage stored: id, or the one it made up for a named schema 1
+	// image, which has no config digest.
+	return copyMetered(ctx, policy, store, src, name, id, transports.ImageName(src), o, sys)
 }
 
 // archiveRefName reads the ":REF" an oci: or oci-archive: reference ends
