@@ -588,17 +588,32 @@ func (s *Store) Inspect(nameOrID string) (Network, error) { return s.Get(nameOrI
 
 // ListOptions filters List as `network ls --filter` does.
 type ListOptions struct {
-	// Filters: name, id (substrings/prefixes), driver, label (KEY or
-	// KEY=VALUE), type (builtin or custom), scope (local); several values
-	// of one key are alternatives, keys must all match.
+	// Filters, with the Docker daemon's semantics: name and id match
+	// all or part of the name or ID (a regular expression, as Docker's
+	// daemon reads them), driver and scope exactly, type is builtin or
+	// custom, dangling true or false (1 or 0); several values of one key
+	// are alternatives, except label (KEY or KEY=VALUE), whose values
+	// must all hold, as Docker's; keys must all match.
 	Filters map[string][]string
 }
 
 // List returns the predefined networks and every user network, by name.
 func (s *Store) List(o ListOptions) ([]Network, error) {
-	for k := range o.Filters {
+	for k, vs := range o.Filters {
 		switch k {
-		case "name", "id", "driver", "label", "type", "scope", "dangling":
+		case "name", "id", "driver", "label", "scope":
+		case "type":
+			for _, v := range vs {
+				if v != "builtin" && v != "custom" {
+					return nil, kindErr(ErrInvalid, "filter type=%s: use type=builtin or type=custom", v)
+				}
+			}
+		case "dangling":
+			for _, v := range vs {
+				if _, ok := danglingValue(v); !ok {
+					return nil, kindErr(ErrInvalid, "filter dangling=%s: use dangling=true or dangling=false", v)
+				}
+			}
 		default:
 			return nil, kindErr(ErrInvalid, "filter %q: use name, id, driver, label, type, scope or dangling", k)
 		}
@@ -623,13 +638,26 @@ func (s *Store) List(o ListOptions) ([]Network, error) {
 
 func matches(n Network, f map[string][]string) bool {
 	for k, vs := range f {
+		if k == "label" {
+			// Every label asked for, as the daemon's (Docker's network
+			// ls: --filter label=a --filter label=b lists networks with
+			// both; compose relies on it to find a project's network).
+			for _, v := range vs {
+				key, val, hasVal := strings.Cut(v, "=")
+				got, has := n.Labels[key]
+				if !has || hasVal && got != val {
+					return false
+				}
+			}
+			continue
+		}
 		ok := false
 		for _, v := range vs {
 			switch k {
 			case "name":
-				ok = ok || strings.Contains(n.Name, v)
+				ok = ok || partMatch(v, n.Name)
 			case "id":
-				ok = ok || strings.HasPrefix(n.ID, v)
+				ok = ok || partMatch(v, n.ID)
 			case "driver":
 				ok = ok || n.Driver == v
 			case "scope":
@@ -637,11 +665,8 @@ func matches(n Network, f map[string][]string) bool {
 			case "type":
 				ok = ok || (v == "builtin") == n.Predefined
 			case "dangling":
-				ok = ok || (v == "true" || v == "1") == (len(n.Endpoints) == 0 && !n.Predefined)
-			case "label":
-				key, val, hasVal := strings.Cut(v, "=")
-				got, has := n.Labels[key]
-				ok = ok || (has && (!hasVal || got == val))
+				on, _ := danglingValue(v)
+				ok = ok || on == (len(n.Endpoints) == 0 && !n.Predefined)
 			}
 		}
 		if !ok {
@@ -649,6 +674,30 @@ func matches(n Network, f map[string][]string) bool {
 		}
 	}
 	return true
+}
+
+// danglingValue reads a dangling filter's value as Docker's daemon
+// does: true or 1, false or 0.
+func danglingValue(v string) (on, ok bool) {
+	switch strings.ToLower(v) {
+	case "true", "1":
+		return true, true
+	case "false", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// partMatch is the daemon's match of a name or ID filter: the value
+// itself, or a regular expression found in it (so "web" is any name
+// with web in it, "^web$" that name alone). A value that is no regular
+// expression matches only itself.
+func partMatch(pattern, s string) bool {
+	if pattern == s {
+		return true
+	}
+	re, err := regexp.Compile(pattern)
+	return err == nil && re.MatchString(s)
 }
 
 // predefined returns the network of a predefined name, as Docker lists

@@ -251,6 +251,7 @@ func TestListFiltersAndPredefined(t *testing.T) {
 	s := newStore(t)
 	mustCreate(t, s, CreateOptions{Name: "front", Labels: map[string]string{"tier": "web"}})
 	mustCreate(t, s, CreateOptions{Name: "back"})
+	side := mustCreate(t, s, CreateOptions{Name: "side", Labels: map[string]string{"tier": "db", "zone": "a"}})
 	names := func(f map[string][]string) []string {
 		nets, err := s.List(ListOptions{Filters: f})
 		if err != nil {
@@ -266,18 +267,28 @@ func TestListFiltersAndPredefined(t *testing.T) {
 		f    map[string][]string
 		want []string
 	}{
-		{nil, []string{"back", "bridge", "front", "host", "none"}},
+		{nil, []string{"back", "bridge", "front", "host", "none", "side"}},
 		{map[string][]string{"label": {"tier=web"}}, []string{"front"}},
 		{map[string][]string{"type": {"builtin"}}, []string{"bridge", "host", "none"}},
 		{map[string][]string{"name": {"ac", "ro"}}, []string{"back", "front"}},
-		{map[string][]string{"driver": {"bridge"}, "type": {"custom"}}, []string{"back", "front"}},
+		{map[string][]string{"id": {side.ID[20:30]}}, []string{"side"}},
+		{map[string][]string{"driver": {"bridge"}, "type": {"custom"}}, []string{"back", "front", "side"}},
+		// Docker's daemon: name and id are regular expressions found in
+		// the name or ID, labels must all hold.
+		{map[string][]string{"name": {"^b"}}, []string{"back", "bridge"}},
+		{map[string][]string{"name": {"ck$"}}, []string{"back"}},
+		{map[string][]string{"label": {"tier=web", "zone"}}, nil},
+		{map[string][]string{"label": {"tier", "zone"}}, []string{"side"}},
+		{map[string][]string{"dangling": {"1"}}, []string{"back", "front", "side"}},
 	} {
 		if diff := cmp.Diff(tc.want, names(tc.f)); diff != "" {
 			t.Errorf("List(%v) (-want +got):\n%s", tc.f, diff)
 		}
 	}
-	if _, err := s.List(ListOptions{Filters: map[string][]string{"colour": {"x"}}}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("unknown filter: %v", err)
+	for _, f := range []map[string][]string{{"colour": {"x"}}, {"type": {"mine"}}, {"dangling": {"yes"}}} {
+		if _, err := s.List(ListOptions{Filters: f}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("List(%v): %v, want ErrInvalid", f, err)
+		}
 	}
 	b, err := s.Get("bridge")
 	if err != nil || !b.Predefined || b.Inspect().Name != "bridge" || len(b.ID) != 64 {

@@ -211,9 +211,11 @@ func newNetworkLsCommand() *cobra.Command {
 		Long: `List networks: Docker's predefined bridge (lodger's default network),
 host and none, and every user network.
 
---filter KEY=VALUE (repeatable): name=SUBSTRING, id=PREFIX, driver=NAME,
-label=KEY or label=KEY=VALUE, type=builtin|custom, scope=local,
-dangling=true. --format is table (the default), json, a Go template, or
+--filter KEY=VALUE (repeatable; values of one key are alternatives, but
+every label given must hold, as in Docker): name=PART, id=PART (all or
+part of the name or ID, a regular expression as Docker's daemon reads
+it: name=^web$ is web alone), driver=NAME, label=KEY or label=KEY=VALUE,
+type=builtin|custom, scope=local, dangling=true|false. --format is table (the default), json, a Go template, or
 "table TEMPLATE". Fields: {{.ID}} {{.Name}} {{.Driver}} {{.Scope}}
 {{.IPv6}} {{.Internal}} {{.Labels}} {{.Label "KEY"}} {{.CreatedAt}}.`,
 		Args: cobra.NoArgs,
