@@ -33,10 +33,6 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	// Docker's network filter: lodger's containers are on the network of
-	// their mode; "bridge" is what Docker clients ask for by default.
-	networks := filters["network"]
-	delete(filters, "network")
 	f, err := container.ParseFilters(flattenFilters(filters))
 	if err != nil {
 		writeError(w, badRequest("%v", err))
@@ -63,25 +59,12 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 		if !all && in.State.Status != monitor.StatusRunning || !f.Match(in) {
 			continue
 		}
-		if len(networks) > 0 && !matchNetwork(in, networks) {
-			continue
-		}
 		if limit > 0 && len(out) == limit {
 			break
 		}
 		out = append(out, summary(store, in, size))
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func matchNetwork(in container.Info, want []string) bool {
-	n := in.Metadata.NetworkName()
-	for _, w := range want {
-		if w == n || (n == "bridge" && w == container.NetworkNetstack) {
-			return true
-		}
-	}
-	return false
 }
 
 // summary is a container as Docker's list shows it.
@@ -105,7 +88,7 @@ func summary(store cstorage.Store, in container.Info, size bool) dockercontainer
 		sum.Labels = map[string]string{}
 	}
 	sum.HostConfig.NetworkMode = in.Metadata.NetworkName()
-	sum.NetworkSettings = &dockercontainer.NetworkSettingsSummary{Networks: networkEndpoints(in)}
+	sum.NetworkSettings = &dockercontainer.NetworkSettingsSummary{Networks: container.NetworkEndpoints(store, in)}
 	if in.State.Status == monitor.StatusRunning {
 		for _, p := range in.State.Ports {
 			ps := dockercontainer.PortSummary{PrivatePort: p.ContainerPort, PublicPort: p.HostPort, Type: p.Protocol, IP: p.HostIP}

@@ -231,16 +231,21 @@ func networkOptions(ro *container.RunOptions, mode string, nc *network.Networkin
 	if _, ok := eps["bridge"]; ok {
 		ro.Networks = append([]string{"bridge"}, users...)
 	}
-	if ep := eps[users[0]]; ep != nil {
-		ro.NetworkAliases = ep.Aliases
-		if c := ep.IPAMConfig; c != nil {
-			if c.IPv4Address.IsValid() {
-				ro.IP = c.IPv4Address.String()
-			}
-			if c.IPv6Address.IsValid() {
-				ro.IP6 = c.IPv6Address.String()
-			}
+	// Each network's own aliases and addresses (compose sends every
+	// network of a service here, each with its ipv4_address and aliases).
+	for _, n := range users {
+		ep := eps[n]
+		if ep == nil {
+			continue
 		}
+		o := container.EndpointOptions{Aliases: ep.Aliases}
+		if c := ep.IPAMConfig; c != nil {
+			o.IPv4, o.IPv6 = c.IPv4Address, c.IPv6Address
+		}
+		if ro.Endpoints == nil {
+			ro.Endpoints = map[string]container.EndpointOptions{}
+		}
+		ro.Endpoints[n] = o
 	}
 	return nil
 }

@@ -176,18 +176,3 @@ func (s *Server) disconnectNetwork(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 }
-
-// networkEndpoints is a container's networks as Docker's list shows it.
-func networkEndpoints(in container.Info) map[string]*dnetwork.EndpointSettings {
-	name := in.Metadata.NetworkName()
-	ep := &dnetwork.EndpointSettings{EndpointID: in.ID}
-	if n, err := network.New("").Get(name); err == nil && n.Predefined {
-		ep.NetworkID = n.ID
-	}
-	if name == network.Bridge && in.State.Status == monitor.StatusRunning {
-		ep.Gateway = netstack.Gateway
-		ep.IPAddress = netstack.Guest
-		ep.IPPrefixLen = netstack.Subnet.Bits()
-	}
-	return map[string]*dnetwork.EndpointSettings{name: ep}
-}

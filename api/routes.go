@@ -88,6 +88,13 @@ func (s *Server) routes() {
 	h("/tasks/", s.notServed("swarm tasks"))
 	h("/secrets/", s.notServed("swarm secrets"))
 	h("/configs/", s.notServed("swarm configs"))
+	// lodger has no plugins: the list is empty and a name is not found,
+	// so that `docker inspect NAME` (which tries a plugin last) ends
+	// with Docker's "No such object" when nothing has that name.
+	h("GET /plugins", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, []struct{}{}) })
+	h("GET /plugins/{name}/json", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, notFound("plugin %q not found", r.PathValue("name")))
+	})
 	h("/plugins/", s.notServed("plugins"))
 	h("/distribution/", s.notServed("distribution inspect"))
 	h("/", func(w http.ResponseWriter, r *http.Request) {

@@ -304,30 +304,44 @@ func TestRegistryAuthHeader(t *testing.T) {
 }
 
 func TestNetworkOptions(t *testing.T) {
+	type eo = container.EndpointOptions
 	for _, tt := range []struct {
 		name, mode string
 		eps        map[string]*network.EndpointSettings
 		network    string
 		networks   []string
-		aliases    []string
-		ip         string
+		endpoints  map[string]eo
 		err        string
 	}{
 		{name: "default", mode: "", network: container.NetworkNetstack},
 		{name: "bridge", mode: "bridge", network: container.NetworkNetstack},
 		{name: "none", mode: "none", network: container.NetworkNone},
 		{name: "user network by mode, aliases from its endpoint", mode: "proj_default",
-			eps:      map[string]*network.EndpointSettings{"proj_default": {Aliases: []string{"web"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: netip.MustParseAddr("10.89.3.7")}}},
-			networks: []string{"proj_default"}, aliases: []string{"web"}, ip: "10.89.3.7"},
+			eps:       map[string]*network.EndpointSettings{"proj_default": {Aliases: []string{"web"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: netip.MustParseAddr("10.89.3.7")}}},
+			networks:  []string{"proj_default"},
+			endpoints: map[string]eo{"proj_default": {Aliases: []string{"web"}, IPv4: netip.MustParseAddr("10.89.3.7")}}},
 		{name: "no mode, an endpoint on a user network", mode: "",
-			eps:      map[string]*network.EndpointSettings{"tc_net": {}},
-			networks: []string{"tc_net"}},
+			eps:       map[string]*network.EndpointSettings{"tc_net": {}},
+			networks:  []string{"tc_net"},
+			endpoints: map[string]eo{"tc_net": {}}},
 		{name: "bridge with an endpoint on a user network", mode: "bridge",
-			eps:      map[string]*network.EndpointSettings{"reaper_default": {}},
-			networks: []string{"reaper_default"}},
+			eps:       map[string]*network.EndpointSettings{"reaper_default": {}},
+			networks:  []string{"reaper_default"},
+			endpoints: map[string]eo{"reaper_default": {}}},
 		{name: "endpoints on bridge and a user network", mode: "bridge",
-			eps:      map[string]*network.EndpointSettings{"bridge": {}, "proj_default": {Aliases: []string{"a"}}},
-			networks: []string{"bridge", "proj_default"}, aliases: []string{"a"}},
+			eps:       map[string]*network.EndpointSettings{"bridge": {}, "proj_default": {Aliases: []string{"a"}}},
+			networks:  []string{"bridge", "proj_default"},
+			endpoints: map[string]eo{"proj_default": {Aliases: []string{"a"}}}},
+		// Compose: the mode is one of the service's networks, and each
+		// network's aliases and address are its own.
+		{name: "two user networks, each with its own alias and address", mode: "proj_back",
+			eps: map[string]*network.EndpointSettings{
+				"proj_back":  {Aliases: []string{"b"}},
+				"proj_front": {Aliases: []string{"www"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: netip.MustParseAddr("10.70.0.10")}},
+			},
+			networks: []string{"proj_back", "proj_front"},
+			endpoints: map[string]eo{"proj_back": {Aliases: []string{"b"}},
+				"proj_front": {Aliases: []string{"www"}, IPv4: netip.MustParseAddr("10.70.0.10")}}},
 		{name: "host with a user network", mode: "host", eps: map[string]*network.EndpointSettings{"n": {}}, err: "not both"},
 		{name: "another container's network", mode: "container:abc", err: "not supported"},
 	} {
@@ -343,8 +357,11 @@ func TestNetworkOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ro.Network != tt.network || !slices.Equal(ro.Networks, tt.networks) || !slices.Equal(ro.NetworkAliases, tt.aliases) || ro.IP != tt.ip {
-				t.Errorf("= Network %q Networks %q aliases %q ip %q", ro.Network, ro.Networks, ro.NetworkAliases, ro.IP)
+			if ro.Network != tt.network || !slices.Equal(ro.Networks, tt.networks) {
+				t.Errorf("= Network %q Networks %q", ro.Network, ro.Networks)
+			}
+			if diff := cmp.Diff(tt.endpoints, ro.Endpoints, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+				t.Errorf("Endpoints (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -367,6 +384,19 @@ func TestCommitBadInput(t *testing.T) {
 		if rec.Code != tt.code || !strings.Contains(message(t, rec), tt.word) {
 			t.Errorf("POST %s = %d %q; want %d with %q", tt.path, rec.Code, rec.Body.String(), tt.code, tt.word)
 		}
+	}
+}
+
+// TestPluginsNone: lodger has no plugins. docker inspect NAME asks for
+// a plugin after containers, images, networks and volumes; a 404 there
+// lets Docker's CLI say "No such object", anything else is its error.
+func TestPluginsNone(t *testing.T) {
+	s := New(Options{})
+	if rec := do(t, s, http.MethodGet, "/v1.50/plugins/nosuch/json", ""); rec.Code != http.StatusNotFound || !strings.Contains(message(t, rec), "nosuch") {
+		t.Errorf("GET /plugins/nosuch/json = %d %q; want 404 naming it", rec.Code, rec.Body.String())
+	}
+	if rec := do(t, s, http.MethodGet, "/v1.50/plugins", ""); rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != "[]" {
+		t.Errorf("GET /plugins = %d %q; want 200 []", rec.Code, rec.Body.String())
 	}
 }
 

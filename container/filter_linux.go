@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	lnetwork "github.com/lodger-containers/lodger/network"
 )
 
 // Filter selects containers as Docker's `ps --filter` does: values of one
@@ -149,10 +151,21 @@ func (f Filter) Match(in Info) bool {
 // matchNetwork: the container is on a network a value names, by name or
 // by (a prefix of) its ID.
 func (f Filter) matchNetwork(in Info) bool {
-	nets := in.Metadata.networkOf().Networks
+	ns := in.Metadata.networkOf()
+	nets := ns.Networks
 	for _, v := range f.networks {
 		if v == in.Metadata.NetworkName() {
 			return true
+		}
+		// The default network is Docker's bridge (its predefined ID) or
+		// lodger's netstack, also beside user networks.
+		if ns.Mode != NetworkUser {
+			if v == NetworkNetstack && ns.Mode == NetworkNetstack {
+				return true
+			}
+			if p, err := lnetwork.New("").Get(in.Metadata.NetworkName()); err == nil && p.Predefined && (v == p.Name || strings.HasPrefix(p.ID, v)) {
+				return true
+			}
 		}
 		for _, n := range nets {
 			if n.Name == v || (n.ID != "" && strings.HasPrefix(n.ID, v)) {

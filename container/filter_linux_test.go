@@ -8,6 +8,7 @@ import (
 
 	"github.com/lodger-containers/lodger/container/health"
 	"github.com/lodger-containers/lodger/container/monitor"
+	lnetwork "github.com/lodger-containers/lodger/network"
 )
 
 func TestParseFiltersErrors(t *testing.T) {
@@ -17,6 +18,16 @@ func TestParseFiltersErrors(t *testing.T) {
 			t.Errorf("ParseFilters(%q) accepted", bad)
 		}
 	}
+}
+
+// bridgeID is the predefined bridge network's ID.
+func bridgeID(t *testing.T) string {
+	t.Helper()
+	n, err := lnetwork.New("").Get(lnetwork.Bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.ID
 }
 
 func TestFilterMatch(t *testing.T) {
@@ -59,6 +70,10 @@ func TestFilterMatch(t *testing.T) {
 		{[]string{"network=back"}, []string{"web"}},
 		{[]string{"network=9f9f"}, []string{"web"}},
 		{[]string{"network=bridge"}, []string{"db"}},
+		// The default network by lodger's name and by the ID Docker's
+		// clients get from network ls; web, on back alone, is on neither.
+		{[]string{"network=netstack"}, []string{"db"}},
+		{[]string{"network=" + bridgeID(t)[:12]}, []string{"db"}},
 		{[]string{"health=healthy"}, []string{"web"}},
 		{[]string{"health=none"}, []string{"db", "webjob"}},
 		{[]string{"exited=3"}, []string{"db"}},

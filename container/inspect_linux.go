@@ -247,18 +247,31 @@ func inspectReport(in Info, spec *specs.Spec, img *imgspecv1.Image) *InspectRepo
 			d.NetworkSettings.Ports[port] = append(d.NetworkSettings.Ports[port], b)
 		}
 	}
+	if name, ep, ok := builtinEndpoint(in); ok { // addUserNetworks fills in the others
+		d.NetworkSettings.Networks[name] = ep
+	}
+	return r
+}
+
+// builtinEndpoint is the container's entry for its default, host or
+// none network in Docker's NetworkSettings.Networks; ok is false on
+// user networks alone.
+func builtinEndpoint(in Info) (string, *network.EndpointSettings, bool) {
+	m := in.Metadata
+	mode := m.networkOf().Mode
+	if mode == NetworkUser {
+		return "", nil, false
+	}
 	ep := &network.EndpointSettings{}
 	if n, err := lnetwork.New("").Get(m.NetworkName()); err == nil {
 		ep.NetworkID = n.ID // the predefined networks' IDs need no store
 	}
-	if net.Mode == NetworkNetstack && st.Status == monitor.StatusRunning {
+	if mode == NetworkNetstack && in.State.Status == monitor.StatusRunning {
 		// As Docker: a stopped container shows no address.
 		ep.Gateway, ep.IPPrefixLen, ep.IPAddress = netstack.Gateway, 24, netstack.Guest
+		ep.EndpointID = in.ID
 	}
-	if net.Mode != NetworkUser { // addUserNetworks fills those in
-		d.NetworkSettings.Networks[m.NetworkName()] = ep
-	}
-	return r
+	return m.NetworkName(), ep, true
 }
 
 // logConfig is --log-driver and --log-opt as Docker's LogConfig; records

@@ -31,10 +31,9 @@ type NetworkSettings struct {
 	// servers for names outside the network, for this container.
 	DNS []netip.Addr `json:"dns,omitempty"`
 
-	// ip and ip6 are --ip and --ip6 (for the first user network); self
-	// and resolver the container's address and nameserver there, once
-	// connected.
-	ip, ip6, self, resolver netip.Addr
+	// self and resolver are the container's address and nameserver on
+	// its first user network, once connected.
+	self, resolver netip.Addr
 }
 
 // parseNetwork reads --network; the ports come later, with the image.

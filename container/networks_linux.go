@@ -30,6 +30,20 @@ type UserNetwork struct {
 	ID      string   `json:"id"`
 	Name    string   `json:"name"`
 	Aliases []string `json:"aliases,omitempty"`
+
+	// ip and ip6 are the addresses asked for on it (--ip, --ip6, or the
+	// Engine API's IPAMConfig), kept by the network's record once
+	// connected.
+	ip, ip6 netip.Addr
+}
+
+// EndpointOptions are a container's aliases and addresses on one user
+// network (the Engine API's EndpointsConfig entry); zero addresses are
+// picked.
+type EndpointOptions struct {
+	Aliases []string
+	IPv4    netip.Addr
+	IPv6    netip.Addr
 }
 
 // NetworkStore returns the user networks of store's graph root, knowing
@@ -85,6 +99,9 @@ func Networks(graphRoot string, store func() (cstorage.Store, error)) *network.S
 type userNetworkOptions struct {
 	aliases []string
 	ip, ip6 string
+	// endpoints, by network as named in --network, win over the above,
+	// which are for the first user network.
+	endpoints map[string]EndpointOptions
 }
 
 // parseNetworks reads --network (repeatable): netstack (or Docker's
@@ -143,26 +160,45 @@ func parseNetworks(store cstorage.Store, modes []string, o userNetworkOptions) (
 			return NetworkSettings{}, fmt.Errorf("--network %s: given twice", m)
 		}
 		u := UserNetwork{ID: n.ID, Name: n.Name}
-		if i == 0 {
+		if ep, ok := o.endpoints[m]; ok {
+			if ep.IPv4.IsValid() && !ep.IPv4.Unmap().Is4() || ep.IPv6.IsValid() && !ep.IPv6.Is6() {
+				return NetworkSettings{}, fmt.Errorf("network %s: addresses %s and %s: want an IPv4 and an IPv6 address", m, ep.IPv4, ep.IPv6)
+			}
+			u.Aliases, u.ip, u.ip6 = ep.Aliases, ep.IPv4.Unmap(), ep.IPv6
+		} else if i == 0 {
 			u.Aliases = o.aliases
+			if u.ip, u.ip6, err = parseIPFlags(o.ip, o.ip6); err != nil {
+				return NetworkSettings{}, err
+			}
 		}
 		s.Networks = append(s.Networks, u)
 	}
-	for flag, v := range map[string]string{"--ip": o.ip, "--ip6": o.ip6} {
+	if len(users) > 0 {
+		// --ip and --ip6 are checked even when an endpoint replaced them.
+		if _, _, err := parseIPFlags(o.ip, o.ip6); err != nil {
+			return NetworkSettings{}, err
+		}
+	}
+	return s, nil
+}
+
+// parseIPFlags reads --ip and --ip6.
+func parseIPFlags(ip, ip6 string) (v4, v6 netip.Addr, err error) {
+	for flag, v := range map[string]string{"--ip": ip, "--ip6": ip6} {
 		if v == "" {
 			continue
 		}
 		a, err := netip.ParseAddr(v)
 		if err != nil || (flag == "--ip") != a.Is4() {
-			return NetworkSettings{}, fmt.Errorf("%s %q: want an IPv%s address", flag, v, map[bool]string{true: "4", false: "6"}[flag == "--ip"])
+			return netip.Addr{}, netip.Addr{}, fmt.Errorf("%s %q: want an IPv%s address", flag, v, map[bool]string{true: "4", false: "6"}[flag == "--ip"])
 		}
 		if flag == "--ip" {
-			s.ip = a
+			v4 = a
 		} else {
-			s.ip6 = a
+			v6 = a
 		}
 	}
-	return s, nil
+	return v4, v6, nil
 }
 
 // parseModeName splits "netstack:opts".
@@ -183,10 +219,7 @@ func (s *NetworkSettings) connectUser(store cstorage.Store, id, name string) err
 	}
 	ns := NetworkStore(store)
 	for i, u := range s.Networks {
-		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases, DNS: s.DNS}
-		if i == 0 {
-			o.IPv4, o.IPv6 = s.ip, s.ip6
-		}
+		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases, IPv4: u.ip, IPv6: u.ip6, DNS: s.DNS}
 		n, ep, err := ns.Connect(u.ID, o)
 		if err != nil {
 			_ = ns.Release(id)
@@ -271,11 +304,7 @@ func (s NetworkSettings) releaseUser(store cstorage.Store, id string) {
 }
 
 // addUserNetworks puts the container's user networks into r, as Docker's
-// NetworkSettings.Networks and HostConfig.NetworkMode show them. The
-// address stays the container's for as long as it exists, but as in
-// Docker only a running container shows it (and its gateway, MAC,
-// endpoint and DNS names); a stopped one keeps its entries with those
-// empty.
+// NetworkSettings.Networks and HostConfig.NetworkMode show them.
 func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 	ns := in.Metadata.networkOf()
 	if len(ns.Networks) == 0 || r.NetworkSettings == nil {
@@ -283,6 +312,33 @@ func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 	}
 	if ns.Mode == NetworkUser && r.HostConfig != nil {
 		r.HostConfig.NetworkMode = dockercontainer.NetworkMode(ns.Networks[0].Name)
+	}
+	userEndpoints(store, in, r.NetworkSettings.Networks)
+}
+
+// NetworkEndpoints are the container's networks as Docker's
+// NetworkSettings.Networks shows them, in inspect and in the Engine
+// API's container list (docker ps's Networks column; compose compares
+// them with a service's networks to decide whether to recreate it):
+// its default, host or none network, and every user network.
+func NetworkEndpoints(store cstorage.Store, in Info) map[string]*dnetwork.EndpointSettings {
+	out := map[string]*dnetwork.EndpointSettings{}
+	if name, ep, ok := builtinEndpoint(in); ok {
+		out[name] = ep
+	}
+	userEndpoints(store, in, out)
+	return out
+}
+
+// userEndpoints puts the container's user networks into eps. The
+// address stays the container's for as long as it exists, but as in
+// Docker only a running container shows it (and its gateway, MAC,
+// endpoint and DNS names); a stopped one keeps its entries with those
+// empty.
+func userEndpoints(store cstorage.Store, in Info, eps map[string]*dnetwork.EndpointSettings) {
+	ns := in.Metadata.networkOf()
+	if len(ns.Networks) == 0 {
+		return
 	}
 	nets := NetworkStore(store)
 	for _, u := range ns.Networks {
@@ -300,7 +356,7 @@ func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 					}
 				}
 				if in.State.Status != monitor.StatusRunning {
-					r.NetworkSettings.Networks[u.Name] = ep
+					eps[u.Name] = ep
 					continue
 				}
 				ep.EndpointID = e.ID
@@ -316,6 +372,6 @@ func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 				}
 			}
 		}
-		r.NetworkSettings.Networks[u.Name] = ep
+		eps[u.Name] = ep
 	}
 }

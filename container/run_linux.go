@@ -59,9 +59,14 @@ type RunOptions struct {
 	Networks       []string
 	NetworkAliases []string
 	IP, IP6        string
-	Publish        []ports.Mapping // -p, parsed by the front end
-	PublishAll     bool            // -P
-	Interactive    bool
+	// Endpoints are the aliases and addresses on each user network, by
+	// its name as Networks gives it (the Engine API's EndpointsConfig,
+	// which compose fills for each of a service's networks); a network
+	// with an entry takes it instead of NetworkAliases, IP and IP6.
+	Endpoints   map[string]EndpointOptions
+	Publish     []ports.Mapping // -p, parsed by the front end
+	PublishAll  bool            // -P
+	Interactive bool
 	// StdinOnce is Docker's: the container's stdin closes when the
 	// input of the first client attached to it ends (docker run -i
 	// attached sets it). Without it the stdin of an -i container stays
@@ -251,7 +256,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if len(netModes) == 0 {
 		netModes = []string{opts.Network}
 	}
-	netSettings, err := parseNetworks(store, netModes, userNetworkOptions{aliases: opts.NetworkAliases, ip: opts.IP, ip6: opts.IP6})
+	netSettings, err := parseNetworks(store, netModes, userNetworkOptions{aliases: opts.NetworkAliases, ip: opts.IP, ip6: opts.IP6, endpoints: opts.Endpoints})
 	if err != nil {
 		return exec.ExitLodger, invalid(err)
 	}

@@ -190,7 +190,14 @@ func (e Endpoint) Names() []string {
 	if len(e.ContainerID) >= 12 {
 		out = append(out, e.ContainerID[:12])
 	}
-	return append(out, e.Aliases...)
+	// Once each, as Docker's DNSNames: compose gives a container its
+	// own name as an alias too.
+	for _, a := range e.Aliases {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // validName is Docker's rule for network names.
