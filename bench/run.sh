@@ -214,13 +214,9 @@ make_workdir() {
 
 build_binaries() {
 	log "building lodger, lodger-transfer, lodger-monitor, lodger-session, lodger-socket and imagegen"
-	# The monitor as make build makes it: its size is what an idle
-	# container costs.
-	(cd "$REPO" && "$GO" build -o "$WORK/bin/lodger" ./cmd/lodger &&
-		"$GO" build -tags "$(grep -vE '^(#|$)' "$REPO/buildtags"),lodger_transfer" -o "$WORK/bin/lodger-transfer" ./cmd/lodger &&
-		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-monitor" ./cmd/lodger-monitor &&
-		"$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-session" ./cmd/lodger-session &&
-		CGO_ENABLED=0 "$GO" build -trimpath -ldflags '-s -w' -o "$WORK/bin/lodger-socket" ./cmd/lodger-socket &&
+	# lodger and its helpers as make build makes them: statically linked,
+	# and the monitor's size is what an idle container costs.
+	(cd "$REPO" && make --no-print-directory build GO="$GO" BINDIR="$WORK/bin" &&
 		"$GO" build -o "$WORK/bin/imagegen" ./tests/imagegen &&
 		CGO_ENABLED=0 "$GO" build -o "$WORK/bin/apiping" ./bench/apiping &&
 		CGO_ENABLED=0 "$GO" build -tags netgo -o "$WORK/bin/nettool" ./tests/nettool)

@@ -1,12 +1,16 @@
 package rootless
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	osexec "os/exec"
 	osuser "os/user"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/parent/idtools"
 )
@@ -35,10 +39,7 @@ var ErrNoSubIDs = errors.New("no subordinate id range")
 // ranges from 1 upwards.
 func LoadIDMap() (IDMap, error) {
 	uid, gid := HostUID(), HostGID()
-	name := strconv.Itoa(uid)
-	if u, err := osuser.LookupId(name); err == nil {
-		name = u.Username
-	}
+	name := userName(uid)
 	m := IDMap{
 		User: name,
 		UIDs: []IDRange{{0, uid, 1}},
@@ -63,6 +64,43 @@ func LoadIDMap() (IDMap, error) {
 		next += r.Length
 	}
 	return m, nil
+}
+
+// userName is the name of user uid, which /etc/subuid and /etc/subgid may
+// list a range under (or under the number, which is the answer when
+// nothing knows the name). lodger is built with osusergo, statically
+// linked: os/user reads /etc/passwd only, so a user that a directory
+// service knows (LDAP, sssd: common on the shared machines lodger is
+// for) is asked of getent, which goes through glibc's NSS.
+func userName(uid int) string {
+	id := strconv.Itoa(uid)
+	if u, err := osuser.LookupId(id); err == nil {
+		return u.Username
+	}
+	if name, ok := getentName(id); ok {
+		return name
+	}
+	return id
+}
+
+// getent is the program userName asks; tests replace it.
+var getent = "getent"
+
+// getentName asks getent for the passwd entry of id; its answer counts
+// only when it is that entry (name:password:uid:...).
+func getentName(id string) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := osexec.CommandContext(ctx, getent, "passwd", id).Output()
+	if err != nil {
+		return "", false
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	f := strings.Split(line, ":")
+	if len(f) < 3 || f[0] == "" || f[2] != id {
+		return "", false
+	}
+	return f[0], true
 }
 
 // SingleIDWarning is the one line printed when the session maps one id.

@@ -1,4 +1,4 @@
-//go:build !containers_image_openpgp || !exclude_graphdriver_btrfs
+//go:build !containers_image_openpgp || !exclude_graphdriver_btrfs || !osusergo || !netgo
 
 package buildtags
 

@@ -113,13 +113,10 @@ log "building into $WORK"
 (
 	cd "$repo"
 	export GOFLAGS="${GOFLAGS:+$GOFLAGS }-tags=$tags"
-	go build -o "$WORK/lodger" ./cmd/lodger
-	# lodger finds lodger-transfer (what pulls, pushes, builds and serves
-	# the API), its monitor and its session keeper beside itself.
-	go build -tags "$tags,lodger_transfer" -o "$WORK/lodger-transfer" ./cmd/lodger
-	go build -o "$WORK/lodger-monitor" ./cmd/lodger-monitor
-	go build -o "$WORK/lodger-session" ./cmd/lodger-session
-	go build -o "$WORK/lodger-socket" ./cmd/lodger-socket
+	# The binaries as make build makes them (statically linked). lodger
+	# finds lodger-transfer (what pulls, pushes, builds and serves the
+	# API), its monitor and its session keeper beside itself.
+	make --no-print-directory build BINDIR="$WORK"
 	go build -o "$WORK/imagegen" ./tests/imagegen
 	CGO_ENABLED=0 go build -o "$WORK/checker" ./tests/checker
 	CGO_ENABLED=0 go build -o "$WORK/planter" ./tests/planter
