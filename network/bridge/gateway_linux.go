@@ -213,6 +213,11 @@ func GatewayMain(args []string) int {
 		return fail(err)
 	}
 	defer h.Close()
+	bs, err := newBridgeSide(h)
+	if err != nil {
+		tap.Close()
+		return fail(err)
+	}
 	names := newNames(record, h)
 	// As the monitor's: this process carries traffic, and a higher GOGC
 	// keeps the collector from emptying the stack's pools every few MiB;
@@ -235,7 +240,7 @@ func GatewayMain(args []string) int {
 	// may attach a namespace or relay a datagram: another user is
 	// refused even should the directory's mode let them through.
 	refused := func(err error) { log.Printf("gateway: refused a connection: %v", err) }
-	go serveAttach(peercred.UnixListener{UnixListener: l, Refused: refused})
+	go serveAttach(peercred.UnixListener{UnixListener: l, Refused: refused}, bs)
 	relay := RelaySocket(dir)
 	_ = os.Remove(relay)
 	rl, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: relay, Net: "unixpacket"})
@@ -348,6 +353,16 @@ func watch(dir, record, nsPath string, h *netlink.Handle, names *names) {
 			log.Printf("gateway: exiting on %v", sig)
 			return
 		case _, ok := <-updates:
+			// One listing for all the events already queued: an attach
+			// brings several (the veth made, mastered, up), and listing
+			// for each took CPU from the container's start.
+			for drained := false; ok && !drained; {
+				select {
+				case _, ok = <-updates:
+				default:
+					drained = true
+				}
+			}
 			if !ok {
 				// The subscription failed (its socket overflowed, as
 				// when many veths come at once): the ticker goes on
