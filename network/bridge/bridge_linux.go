@@ -41,6 +41,7 @@ import (
 	"github.com/lodger-containers/lodger/internal/flock"
 	"github.com/lodger-containers/lodger/internal/peercred"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -440,22 +441,34 @@ func handleIn(path string) (*netlink.Handle, error) {
 }
 
 // plug creates the container's veth pair and configures its end.
+// The container's side is made from one thread in its namespace (see
+// inNetns), which the sysctl below needs and which a handle made there
+// would take anyway.
 func plug(bs bridgeSide, ctrPath string, a Attachment) error {
-	nh := bs.h
-	ch, err := handleIn(ctrPath)
+	mac, err := net.ParseMAC(a.MAC)
 	if err != nil {
-		return err
+		return fmt.Errorf("MAC %q: %w", a.MAC, err)
 	}
-	defer ch.Close()
 	cns, err := netns.GetFromPath(ctrPath)
 	if err != nil {
 		return fmt.Errorf("open network namespace %s: %w", ctrPath, err)
 	}
 	defer cns.Close()
-	mac, err := net.ParseMAC(a.MAC)
-	if err != nil {
-		return fmt.Errorf("MAC %q: %w", a.MAC, err)
-	}
+	return inNetns(ctrPath, func() error {
+		ch, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return fmt.Errorf("netlink in the container's network namespace: %w", err)
+		}
+		defer ch.Close()
+		return plugFrom(bs, ch, cns, mac, a)
+	})
+}
+
+// plugFrom is plug's work on the thread in the container's namespace:
+// nh (the bridge's side) and ch (the container's) are handles whose
+// sockets live in those namespaces.
+func plugFrom(bs bridgeSide, ch *netlink.Handle, cns netns.NsHandle, mac net.HardwareAddr, a Attachment) error {
+	nh := bs.h
 	if a.Interface == "" {
 		// A live connect: the next ethN the container does not have.
 		links, err := linkList(ch)
@@ -476,7 +489,7 @@ func plug(bs bridgeSide, ctrPath string, a Attachment) error {
 		PeerNamespace:    netlink.NsFd(cns),
 		PeerMTU:          uint32(a.MTU),
 	}
-	err = nh.LinkAdd(veth)
+	err := nh.LinkAdd(veth)
 	if errors.Is(err, unix.EEXIST) {
 		// The pair of the container's last run: its namespace is going,
 		// and the kernel frees its devices a little later.
@@ -515,6 +528,15 @@ func plug(bs bridgeSide, ctrPath string, a Attachment) error {
 			return fmt.Errorf("address %s: %w", a.Interface, err)
 		}
 	}
+	if !a.Address6.IsValid() {
+		// As Docker does on a network without IPv6: no IPv6 on the
+		// interface, so no link-local address, duplicate address
+		// detection or router solicitation either (kernel work that
+		// followed every start).
+		if err := disableIPv6(a.Interface); err != nil {
+			return err
+		}
+	}
 	if err := ch.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("bring up %s: %w", a.Interface, err)
 	}
@@ -533,6 +555,17 @@ func plug(bs bridgeSide, ctrPath string, a Attachment) error {
 		}
 	}
 	ok = true
+	return nil
+}
+
+// disableIPv6 turns IPv6 off on interface name of the calling thread's
+// network namespace (its sysctls are the namespace's of the thread that
+// opens them); a kernel without IPv6 has nothing to turn off.
+func disableIPv6(name string) error {
+	err := os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("disable IPv6 on %s: %w", name, err)
+	}
 	return nil
 }
 

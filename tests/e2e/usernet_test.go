@@ -585,6 +585,33 @@ func TestUserNetworkIPv6(t *testing.T) {
 	}
 }
 
+// TestUserNetworkIPv6OnlyWhereAsked: as in Docker, an interface on a
+// network without IPv6 has none, not even a link-local address, and one
+// on an --ipv6 network has it; a live connect too.
+func TestUserNetworkIPv6OnlyWhereAsked(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "v4only")
+	netCreate(t, e, "--ipv6", "--subnet", "fd00:4c:70::/64", "dual")
+	// Per interface: its disable_ipv6 and how many IPv6 addresses it has.
+	probe := `for i in $(ls /sys/class/net | grep eth); do echo "$i $(cat /proc/sys/net/ipv6/conf/$i/disable_ipv6) $(grep -c " $i\$" /proc/net/if_inet6)"; done`
+	r := e.runRm(t, "--network", "v4only", netImage(), "sh", "-c", probe)
+	wantCode(t, r, 0)
+	if got := strings.TrimSpace(r.stdout); got != "eth0 1 0" {
+		t.Errorf("on an IPv4-only network: want eth0 with IPv6 disabled and no address (eth0 1 0), got %q\n%s", got, r)
+	}
+	r = e.runRm(t, "--network", "dual", netImage(), "sh", "-c", probe)
+	wantCode(t, r, 0)
+	if f := strings.Fields(r.stdout); len(f) != 3 || f[0] != "eth0" || f[1] != "0" || f[2] == "0" {
+		t.Errorf("on an --ipv6 network: want eth0 with IPv6 on and its addresses, got %q\n%s", r.stdout, r)
+	}
+	runDetached(t, e, "later", "--network", "dual", netImage(), "sleep", "300")
+	wantCode(t, e.lodger(t, "network", "connect", "v4only", "later"), 0)
+	r = e.lodger(t, "exec", "later", "sh", "-c", probe)
+	if out := lines(r.stdout); len(out) != 2 || out[1] != "eth1 1 0" || !strings.HasPrefix(out[0], "eth0 0 ") {
+		t.Errorf("connected live to an IPv4-only network: want eth1 without IPv6 beside eth0 with it\n%s", r)
+	}
+}
+
 // TestUserNetworkHostileFrames is the attacker on a shared network: a
 // container floods its network's bridge with malformed frames (nettool
 // garbage: broken IPv4/IPv6/ARP/TCP/UDP/ICMP/DNS headers, fragments) that
