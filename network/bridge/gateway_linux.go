@@ -496,25 +496,59 @@ func compareStrings(a, b string) int {
 // Lookup finds a container by name, short ID (or any unique ID prefix of
 // 12 or more) or alias; an alias two containers share gives both. A
 // client that is on other networks too also finds their containers, as
-// in Docker (from those networks' records).
+// in Docker (from those networks' records). NAME.NETWORK finds NAME on
+// that network alone, as Docker's resolver does.
 func (n *names) Lookup(name string, from netip.Addr) (v4, v6 []netip.Addr, ok bool) {
 	eps := n.endpoints()
-	v4, v6, ok = lookup(eps, name)
-	if ok || !from.IsValid() {
+	if v4, v6, ok = lookup(eps, name); ok {
 		return v4, v6, ok
 	}
+	nets := []netEndpoints{{name: n.netName(), eps: eps}}
 	var asker string
 	for _, e := range eps {
-		if e.IPv4 == from || e.IPv6 == from {
+		if from.IsValid() && (e.IPv4 == from || e.IPv6 == from) {
 			asker = e.ContainerID
 		}
 	}
-	if asker == "" {
-		return nil, nil, false
+	if asker != "" {
+		nets = append(nets, n.otherNetworks(asker)...)
 	}
-	for _, other := range n.otherNetworks(asker) {
-		if v4, v6, ok = lookup(other, name); ok {
+	return lookupNets(nets, name)
+}
+
+// netName is the network's name.
+func (n *names) netName() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.net.Name
+}
+
+// netEndpoints are one network's endpoints, by container ID, and its
+// name.
+type netEndpoints struct {
+	name string
+	eps  []network.Endpoint
+}
+
+// lookupNets finds name on any of nets, or a NAME.NETWORK form of it on
+// NETWORK alone: Docker's resolver tries a.b.c as a name first, then a.b
+// on network c, then a on network b.c.
+func lookupNets(nets []netEndpoints, name string) (v4, v6 []netip.Addr, ok bool) {
+	for _, ne := range nets {
+		if v4, v6, ok = lookup(ne.eps, name); ok {
 			return v4, v6, ok
+		}
+	}
+	for i := len(name) - 1; i > 0; i-- {
+		if name[i] != '.' {
+			continue
+		}
+		for _, ne := range nets {
+			if lower(ne.name) == name[i+1:] {
+				if v4, v6, ok = lookup(ne.eps, name[:i]); ok {
+					return v4, v6, ok
+				}
+			}
 		}
 	}
 	return nil, nil, false
@@ -522,9 +556,9 @@ func (n *names) Lookup(name string, from netip.Addr) (v4, v6 []netip.Addr, ok bo
 
 // otherNetworks are the endpoints of the other networks container id is
 // on, from the records beside this network's.
-func (n *names) otherNetworks(id string) [][]network.Endpoint {
+func (n *names) otherNetworks(id string) []netEndpoints {
 	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(n.record), "*.json"))
-	var out [][]network.Endpoint
+	var out []netEndpoints
 	for _, p := range paths {
 		if p == n.record {
 			continue
@@ -536,14 +570,20 @@ func (n *names) otherNetworks(id string) [][]network.Endpoint {
 		if _, ok := rec.Endpoints[id]; !ok {
 			continue
 		}
-		var eps []network.Endpoint
-		for _, e := range rec.Endpoints {
-			eps = append(eps, e)
-		}
-		slices.SortFunc(eps, func(a, b network.Endpoint) int { return compareStrings(a.ContainerID, b.ContainerID) })
-		out = append(out, eps)
+		out = append(out, sortedEndpoints(rec))
 	}
 	return out
+}
+
+// sortedEndpoints are rec's endpoints in the same order every time, for
+// round-robin clients to rotate.
+func sortedEndpoints(rec network.Network) netEndpoints {
+	var eps []network.Endpoint
+	for _, e := range rec.Endpoints {
+		eps = append(eps, e)
+	}
+	slices.SortFunc(eps, func(a, b network.Endpoint) int { return compareStrings(a.ContainerID, b.ContainerID) })
+	return netEndpoints{name: rec.Name, eps: eps}
 }
 
 func lookup(eps []network.Endpoint, name string) (v4, v6 []netip.Addr, ok bool) {
@@ -600,11 +640,12 @@ func (n *names) Upstreams(from netip.Addr) []netip.AddrPort {
 	return nil
 }
 
-// Reverse gives the container name of an address on the network.
+// Reverse names the container of an address on the network as
+// Docker's resolver does: NAME.NETWORK.
 func (n *names) Reverse(a netip.Addr) (string, bool) {
 	for _, e := range n.endpoints() {
 		if e.IPv4 == a || e.IPv6 == a {
-			return e.Name, true
+			return e.Name + "." + n.netName(), true
 		}
 	}
 	return "", false
@@ -850,11 +891,11 @@ type containerNames struct {
 
 	mu   sync.Mutex
 	read time.Time
-	nets [][]network.Endpoint
+	nets []netEndpoints
 }
 
 // networks are the endpoints of every network the container is on.
-func (c *containerNames) networks() [][]network.Endpoint {
+func (c *containerNames) networks() []netEndpoints {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if time.Since(c.read) < time.Second {
@@ -871,32 +912,22 @@ func (c *containerNames) networks() [][]network.Endpoint {
 		if _, ok := rec.Endpoints[c.id]; !ok {
 			continue
 		}
-		var eps []network.Endpoint
-		for _, e := range rec.Endpoints {
-			eps = append(eps, e)
-		}
-		slices.SortFunc(eps, func(a, b network.Endpoint) int { return compareStrings(a.ContainerID, b.ContainerID) })
-		c.nets = append(c.nets, eps)
+		c.nets = append(c.nets, sortedEndpoints(rec))
 	}
 	return c.nets
 }
 
 func (c *containerNames) Lookup(name string, _ netip.Addr) (v4, v6 []netip.Addr, ok bool) {
-	for _, eps := range c.networks() {
-		if v4, v6, ok = lookup(eps, name); ok {
-			return v4, v6, ok
-		}
-	}
-	return nil, nil, false
+	return lookupNets(c.networks(), name)
 }
 
 func (c *containerNames) Upstreams(netip.Addr) []netip.AddrPort { return c.servers }
 
 func (c *containerNames) Reverse(a netip.Addr) (string, bool) {
-	for _, eps := range c.networks() {
-		for _, e := range eps {
+	for _, ne := range c.networks() {
+		for _, e := range ne.eps {
 			if e.IPv4 == a || e.IPv6 == a {
-				return e.Name, true
+				return e.Name + "." + ne.name, true
 			}
 		}
 	}

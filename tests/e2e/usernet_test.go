@@ -794,8 +794,8 @@ func TestUserNetworkConnectedGatewayKilled(t *testing.T) {
 // TestUserNetworkGetent resolves as a dynamically linked program does:
 // glibc's getent through NSS (hosts: files dns), in an image of the
 // host's own getent and libraries (imagegen -getent). By name, alias,
-// short ID and address (PTR); another network's container does not
-// resolve.
+// short ID, NAME.NETWORK and address (PTR, NAME.NETWORK as Docker's);
+// another network's container does not resolve.
 func TestUserNetworkGetent(t *testing.T) {
 	e := isolatedEnv(t)
 	netCreate(t, e, "--subnet", "10.93.7.0/24", "glibcnet")
@@ -804,7 +804,7 @@ func TestUserNetworkGetent(t *testing.T) {
 	runDetached(t, e, "osrv", "--network", "othernet", netImage(), "sleep", "300")
 	ip := ctrAddr(t, e, "glibcnet", "gsrv").String()
 	short := strings.TrimSpace(e.lodger(t, "inspect", "-f", "{{.Id}}", "gsrv").stdout)[:12]
-	queries := []string{"gsrv", "galias", short, ip, "osrv"}
+	queries := []string{"gsrv", "galias", short, ip, "osrv", "gsrv.glibcnet", "osrv.othernet", "osrv.glibcnet"}
 	var script []string
 	for _, q := range queries {
 		script = append(script, fmt.Sprintf("getent hosts %s || echo 'none %s'", q, q))
@@ -818,18 +818,23 @@ func TestUserNetworkGetent(t *testing.T) {
 			got[f[1]] = append(got[f[1]], f[0])
 		}
 	}
-	for _, q := range []string{"gsrv", "galias", short} {
+	// By name, alias, short ID, and as Docker's resolver NAME.NETWORK.
+	for _, q := range []string{"gsrv", "galias", short, "gsrv.glibcnet"} {
 		if !slices.Contains(got[q], ip) {
 			t.Errorf("getent hosts %s: want %s\n%s", q, ip, r)
 		}
 	}
-	// By address: gethostbyaddr, a PTR query, names the container: a
-	// second "IP gsrv" line after the forward lookup's.
-	if n := len(slices.DeleteFunc(slices.Clone(got["gsrv"]), func(a string) bool { return a != ip })); n != 2 {
-		t.Errorf("getent hosts %s (PTR): want it to name gsrv\n%s", ip, r)
+	// By address: gethostbyaddr, a PTR query, names the container as
+	// Docker's resolver does, NAME.NETWORK: a second "IP gsrv.glibcnet"
+	// line after the forward lookup's.
+	if n := len(slices.DeleteFunc(slices.Clone(got["gsrv.glibcnet"]), func(a string) bool { return a != ip })); n != 2 {
+		t.Errorf("getent hosts %s (PTR): want it to name gsrv.glibcnet\n%s", ip, r)
 	}
-	if !slices.Contains(got["osrv"], "none") {
-		t.Errorf("getent hosts osrv, a container of another network, resolved\n%s", r)
+	// Another network's container, by either form, is not found.
+	for _, q := range []string{"osrv", "osrv.othernet", "osrv.glibcnet"} {
+		if !slices.Contains(got[q], "none") {
+			t.Errorf("getent hosts %s, a container of another network, resolved\n%s", q, r)
+		}
 	}
 }
 
