@@ -87,6 +87,17 @@ type Upstreams interface {
 	Upstreams(from netip.Addr) []netip.AddrPort
 }
 
+// HostForwarding is what Names may also do: say whether a client's
+// names outside Names (with no servers of its own) may be looked up on
+// the host, through its hosts file and resolvers. A container on
+// --internal networks alone may not, as in Docker since
+// CVE-2024-29018: a query the host forwards would carry data out of a
+// network that has no way out. Such a client gets SERVFAIL, as from
+// Docker's resolver.
+type HostForwarding interface {
+	HostForwarding(from netip.Addr) bool
+}
+
 // Resolver answers DNS queries from the host's configuration. It is safe
 // for concurrent use.
 type Resolver struct {
@@ -203,6 +214,9 @@ func (r *Resolver) AnswerFrom(ctx context.Context, query []byte, tcp bool, from 
 		// The client's own servers replace the host's resolvers, hosts
 		// file included.
 		return r.forward(ctx, query, h, q, tcp, servers)
+	}
+	if f, ok := r.cfg.Names.(HostForwarding); ok && !f.HostForwarding(from) {
+		return reply(h, &q, dnsmessage.RCodeServerFailure)
 	}
 	if q.Class == dnsmessage.ClassINET && (q.Type == dnsmessage.TypeA || q.Type == dnsmessage.TypeAAAA || q.Type == dnsmessage.TypeALL) {
 		r.refresh()

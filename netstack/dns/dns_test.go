@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -813,5 +814,52 @@ func TestUpstreamsWithoutDialFailClosed(t *testing.T) {
 	}
 	if n := asked.Load(); n != 0 {
 		t.Errorf("the client's server was asked %d times from the host, want 0", n)
+	}
+}
+
+// internalNames is fakeNames on an --internal network: only the client
+// at open may have names looked up on the host.
+type internalNames struct {
+	fakeNames
+	open netip.Addr
+}
+
+func (n internalNames) HostForwarding(from netip.Addr) bool { return from == n.open }
+
+// A client on internal networks alone gets its network's names, and
+// SERVFAIL for every other name, from the hosts file or the host's
+// servers, which see no query (CVE-2024-29018: DNS as a way out).
+func TestNoHostForwardingForInternal(t *testing.T) {
+	var asked atomic.Int32
+	host := newUpstream(t, func(q []byte, tcp bool) [][]byte {
+		asked.Add(1)
+		return [][]byte{answerA(t, q, "192.0.2.1", nil)}
+	})
+	shut, open := netip.MustParseAddr("10.89.1.7"), netip.MustParseAddr("10.89.1.8")
+	r := newResolver(t, Config{
+		Servers: []netip.AddrPort{host.addr},
+		Names:   internalNames{fakeNames: fakeNames{"web": netip.MustParseAddr("10.89.1.2")}, open: open},
+	})
+	ask := func(from netip.Addr, name string) result {
+		t.Helper()
+		msg, err := r.AnswerFrom(t.Context(), query(t, 9, name, dnsmessage.TypeA), false, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return parse(t, msg)
+	}
+	if got := ask(shut, "web."); !slices.Equal(got.Answers, []string{"A 10.89.1.2"}) {
+		t.Errorf("web from the internal client: %+v, want its neighbour's address", got)
+	}
+	for _, name := range []string{"secret.example.com.", "myhost."} {
+		if got := ask(shut, name); got.RCode != dnsmessage.RCodeServerFailure || len(got.Answers) != 0 {
+			t.Errorf("%s from the internal client: %+v, want SERVFAIL and no answer", name, got)
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the host's server was asked %d times for the internal client, want 0", n)
+	}
+	if got := ask(open, "example.com."); !slices.Equal(got.Answers, []string{"A 192.0.2.1"}) {
+		t.Errorf("example.com from a client with a way out: %+v", got)
 	}
 }

@@ -516,6 +516,38 @@ func (n *names) Lookup(name string, from netip.Addr) (v4, v6 []netip.Addr, ok bo
 	return lookupNets(nets, name)
 }
 
+// HostForwarding says whether the container asking from from may have
+// names looked up on the host (its hosts file and resolvers): not when
+// this network is --internal and so is every other network it is on,
+// as Docker's resolver since CVE-2024-29018 (a container with no way out
+// must not get one through DNS queries the host forwards). An asker the
+// network does not know is refused on an internal network too.
+func (n *names) HostForwarding(from netip.Addr) bool {
+	eps := n.endpoints() // reads the record first
+	n.mu.Lock()
+	internal := n.net.Internal
+	n.mu.Unlock()
+	if !internal {
+		return true
+	}
+	if !from.IsValid() {
+		return false
+	}
+	for _, e := range eps {
+		if e.IPv4 != from && e.IPv6 != from {
+			continue
+		}
+		for _, p := range n.otherRecords(e.ContainerID) {
+			if !p.Internal {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var _ dns.HostForwarding = (*names)(nil)
+
 // netName is the network's name.
 func (n *names) netName() string {
 	n.mu.Lock()
@@ -557,8 +589,18 @@ func lookupNets(nets []netEndpoints, name string) (v4, v6 []netip.Addr, ok bool)
 // otherNetworks are the endpoints of the other networks container id is
 // on, from the records beside this network's.
 func (n *names) otherNetworks(id string) []netEndpoints {
-	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(n.record), "*.json"))
 	var out []netEndpoints
+	for _, rec := range n.otherRecords(id) {
+		out = append(out, sortedEndpoints(rec))
+	}
+	return out
+}
+
+// otherRecords are the records of the other networks container id is
+// on.
+func (n *names) otherRecords(id string) []network.Network {
+	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(n.record), "*.json"))
+	var out []network.Network
 	for _, p := range paths {
 		if p == n.record {
 			continue
@@ -567,10 +609,9 @@ func (n *names) otherNetworks(id string) []netEndpoints {
 		if err != nil {
 			continue
 		}
-		if _, ok := rec.Endpoints[id]; !ok {
-			continue
+		if _, ok := rec.Endpoints[id]; ok {
+			out = append(out, rec)
 		}
-		out = append(out, sortedEndpoints(rec))
 	}
 	return out
 }
