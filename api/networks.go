@@ -75,11 +75,13 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("network scope %q: lodger has local networks only", req.Scope))
 		return
 	}
-	if req.Attachable || req.Ingress || req.ConfigOnly || req.ConfigFrom != nil {
-		writeError(w, notImplemented("swarm network options (Attachable, Ingress, ConfigOnly, ConfigFrom) are not implemented by lodger"))
+	// Attachable is taken, as Docker's daemon takes it for a local
+	// network (testcontainers' WithAttachable, compose's attachable).
+	if req.Ingress || req.ConfigOnly || req.ConfigFrom != nil {
+		writeError(w, notImplemented("network options Ingress, ConfigOnly and ConfigFrom are not implemented by lodger"))
 		return
 	}
-	o := network.CreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Labels: req.Labels, Options: req.Options}
+	o := network.CreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Attachable: req.Attachable, Labels: req.Labels, Options: req.Options}
 	if req.EnableIPv6 != nil {
 		o.IPv6 = *req.EnableIPv6
 	}

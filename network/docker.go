@@ -46,7 +46,7 @@ func (n Network) summary() dnetwork.Network {
 		EnableIPv4: n.Driver == DriverBridge,
 		EnableIPv6: n.EnableIPv6,
 		Internal:   n.Internal,
-		Attachable: false,
+		Attachable: n.Attachable,
 		IPAM:       dnetwork.IPAM{Driver: "default", Options: map[string]string{}, Config: []dnetwork.IPAMConfig{}},
 		Options:    map[string]string{},
 		Labels:     map[string]string{},

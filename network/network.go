@@ -91,12 +91,15 @@ const DefaultMTU = 65520
 
 // Network is a user network's record.
 type Network struct {
-	ID         string            `json:"id"`
-	Name       string            `json:"name"`
-	Driver     string            `json:"driver"`
-	Created    time.Time         `json:"created"`
-	Internal   bool              `json:"internal,omitempty"`
-	EnableIPv6 bool              `json:"enableIPv6,omitempty"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Driver     string    `json:"driver"`
+	Created    time.Time `json:"created"`
+	Internal   bool      `json:"internal,omitempty"`
+	EnableIPv6 bool      `json:"enableIPv6,omitempty"`
+	// Attachable is Docker's flag, kept and shown: it matters for
+	// swarm-scoped networks only, a local one is always attachable.
+	Attachable bool              `json:"attachable,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	Options    map[string]string `json:"options,omitempty"`
 	// Subnets: one IPv4, and with EnableIPv6 one IPv6.
@@ -245,7 +248,9 @@ type CreateOptions struct {
 	Subnets  []SubnetOptions
 	Internal bool
 	IPv6     bool
-	Labels   map[string]string
+	// Attachable is recorded only (see Network.Attachable).
+	Attachable bool
+	Labels     map[string]string
 	// Options are the driver's: mtu (or com.docker.network.driver.mtu).
 	Options map[string]string
 }
@@ -349,6 +354,7 @@ func (s *Store) Create(o CreateOptions) (Network, error) {
 		Driver:     DriverBridge,
 		Created:    time.Now().UTC(),
 		Internal:   o.Internal,
+		Attachable: o.Attachable,
 		EnableIPv6: o.IPv6 || slices.ContainsFunc(subnets, func(sn Subnet) bool { return sn.Subnet.Addr().Is6() }),
 		Labels:     o.Labels,
 		Options:    o.Options,
@@ -1029,7 +1035,7 @@ func (s *Store) Disconnect(nameOrID, containerID string, force bool) (Network, E
 		if force {
 			return n, Endpoint{}, nil
 		}
-		return Network{}, Endpoint{}, kindErr(ErrNotFound, "container is not connected to network %s", n.Name)
+		return Network{}, Endpoint{}, kindErr(ErrNotFound, "container %s is not connected to network %s", shortID(containerID), n.Name)
 	}
 	delete(n.Endpoints, containerID)
 	if err := s.write(n); err != nil {
@@ -1086,6 +1092,14 @@ func (s *Store) Rename(containerID, name string) error {
 		}
 	}
 	return nil
+}
+
+// shortID is an ID as Docker's CLI shows it.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 func randomID() string {

@@ -298,11 +298,11 @@ func TestListFiltersAndPredefined(t *testing.T) {
 
 func TestInspectSchema(t *testing.T) {
 	s := newStore(t)
-	mustCreate(t, s, CreateOptions{Name: "n", Internal: true, Options: map[string]string{"mtu": "1500"}})
+	mustCreate(t, s, CreateOptions{Name: "n", Internal: true, Attachable: true, Options: map[string]string{"mtu": "1500"}})
 	_, ep, _ := s.Connect("n", ConnectOptions{ContainerID: strings.Repeat("ab", 32), Name: "web", Aliases: []string{"www"}})
 	n, _ := s.Get("n")
 	in := n.Inspect()
-	if !in.Internal || in.Scope != "local" || in.Driver != "bridge" || in.Options["com.docker.network.driver.mtu"] != "1500" {
+	if !in.Internal || !in.Attachable || in.Scope != "local" || in.Driver != "bridge" || in.Options["com.docker.network.driver.mtu"] != "1500" {
 		t.Errorf("inspect: %+v", in.Network)
 	}
 	c := in.Containers[strings.Repeat("ab", 32)]
@@ -354,5 +354,20 @@ func TestEndpointOfADeadCreator(t *testing.T) {
 	}
 	if err := s.Remove("net", false); err != nil {
 		t.Errorf("Remove after the endpoint's creator went: %v; want it removed", err)
+	}
+}
+
+// Disconnecting a container that is not on the network names it, as
+// Docker's message does; with force it is no error.
+func TestDisconnectNotConnected(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "n"})
+	id := strings.Repeat("cd", 32)
+	_, _, err := s.Disconnect("n", id, false)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "container "+id[:12]+" is not connected to network n") {
+		t.Errorf("Disconnect of a container not on n: %v", err)
+	}
+	if _, _, err := s.Disconnect("n", id, true); err != nil {
+		t.Errorf("Disconnect -f of a container not on n: %v", err)
 	}
 }

@@ -194,6 +194,7 @@ are what lodger does anyway; any other option is refused.`,
 	f.StringArrayVar(&gateways, "gateway", nil, "gateway of the subnet given in the same place")
 	f.StringArrayVar(&ranges, "ip-range", nil, "range of the subnet container addresses are picked from")
 	f.BoolVar(&o.Internal, "internal", false, "no route out of the network")
+	f.BoolVar(&o.Attachable, "attachable", false, "recorded as Docker's Attachable (a local network is always attachable)")
 	f.BoolVar(&o.IPv6, "ipv6", false, "give the network an IPv6 subnet too")
 	f.StringArrayVar(&labels, "label", nil, "set a label KEY=VALUE on the network")
 	f.StringArrayVarP(&opts, "opt", "o", nil, "driver option KEY=VALUE: mtu=N or com.docker.network.driver.mtu=N (see above)")

@@ -27,7 +27,10 @@ func TestAPINetworkComposeParity(t *testing.T) {
 	s := startService(t, e, "--time", "0")
 	e.pull(t, busybox, noTLS)
 	e.pull(t, netImage(), noTLS)
-	wantOK(t, s.docker(t, "network", "create", "ext"))
+	// --attachable is taken as Docker's daemon takes it for a local
+	// network (testcontainers' WithAttachable sends it).
+	wantOK(t, s.docker(t, "network", "create", "--attachable", "ext"))
+	wantStdout(t, s.docker(t, "network", "inspect", "-f", "{{.Attachable}}", "ext"), "true\n")
 	dir := filepath.Join(e.home, "proj")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
