@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"path"
 	"slices"
@@ -220,6 +221,11 @@ func networkOptions(ro *container.RunOptions, mode string, nc *network.Networkin
 			users = append(users, n)
 		}
 	}
+	for n, ep := range eps {
+		if builtinMode(n) != "" && ep != nil && len(ep.MacAddress) > 0 {
+			return badRequest("EndpointsConfig %s: MacAddress is taken on user networks only (lodger's default network gives each container its own stack)", n)
+		}
+	}
 	if len(users) == 0 {
 		ro.Network = builtinMode(mode)
 		return nil
@@ -238,7 +244,7 @@ func networkOptions(ro *container.RunOptions, mode string, nc *network.Networkin
 		if ep == nil {
 			continue
 		}
-		o := container.EndpointOptions{Aliases: ep.Aliases}
+		o := container.EndpointOptions{Aliases: ep.Aliases, MAC: net.HardwareAddr(ep.MacAddress)}
 		if c := ep.IPAMConfig; c != nil {
 			o.IPv4, o.IPv6 = c.IPv4Address, c.IPv6Address
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 
@@ -150,6 +151,9 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
 	var o container.NetworkConnectOptions
 	if ep := req.EndpointConfig; ep != nil {
 		o.Aliases = ep.Aliases
+		if len(ep.MacAddress) > 0 {
+			o.MAC = net.HardwareAddr(ep.MacAddress)
+		}
 		if c := ep.IPAMConfig; c != nil {
 			o.IPv4, o.IPv6 = c.IPv4Address, c.IPv6Address
 		}

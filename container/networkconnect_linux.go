@@ -3,6 +3,7 @@ package container
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -22,6 +23,7 @@ type NetworkConnectOptions struct {
 	Aliases []string
 	IPv4    netip.Addr
 	IPv6    netip.Addr
+	MAC     net.HardwareAddr // nil: derived from the endpoint
 }
 
 // NetworkConnect puts container ref on user network net: it gets an
@@ -40,7 +42,7 @@ func NetworkConnect(store cstorage.Store, net, ref string, o NetworkConnectOptio
 		return network.Errorf(network.ErrInvalid, "container %s shares the host's network (--network host): it cannot be connected to another network", in.Name)
 	}
 	nets := NetworkStore(store)
-	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6, DNS: ns.DNS})
+	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6, MAC: o.MAC, DNS: ns.DNS})
 	if err != nil {
 		return err
 	}

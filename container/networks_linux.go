@@ -31,10 +31,11 @@ type UserNetwork struct {
 	Name    string   `json:"name"`
 	Aliases []string `json:"aliases,omitempty"`
 
-	// ip and ip6 are the addresses asked for on it (--ip, --ip6, or the
-	// Engine API's IPAMConfig), kept by the network's record once
-	// connected.
+	// ip, ip6 and mac are the addresses asked for on it (--ip, --ip6,
+	// --mac-address, or the Engine API's endpoint), kept by the
+	// network's record once connected.
 	ip, ip6 netip.Addr
+	mac     net.HardwareAddr
 }
 
 // EndpointOptions are a container's aliases and addresses on one user
@@ -44,6 +45,7 @@ type EndpointOptions struct {
 	Aliases []string
 	IPv4    netip.Addr
 	IPv6    netip.Addr
+	MAC     net.HardwareAddr
 }
 
 // NetworkStore returns the user networks of store's graph root, knowing
@@ -97,8 +99,8 @@ func Networks(graphRoot string, store func() (cstorage.Store, error)) *network.S
 
 // userNetworkOptions are the flags that shape a container's endpoints.
 type userNetworkOptions struct {
-	aliases []string
-	ip, ip6 string
+	aliases      []string
+	ip, ip6, mac string
 	// endpoints, by network as named in --network, win over the above,
 	// which are for the first user network.
 	endpoints map[string]EndpointOptions
@@ -135,8 +137,8 @@ func parseNetworks(store cstorage.Store, modes []string, o userNetworkOptions) (
 		return NetworkSettings{}, errors.New("--network: the default network (netstack, bridge) given twice")
 	}
 	if builtin != nil && len(users) == 0 {
-		if len(o.aliases) > 0 || o.ip != "" || o.ip6 != "" {
-			return NetworkSettings{}, errors.New("--network-alias, --ip and --ip6 are for user networks (lodger network create)")
+		if len(o.aliases) > 0 || o.ip != "" || o.ip6 != "" || o.mac != "" {
+			return NetworkSettings{}, errors.New("--network-alias, --ip, --ip6 and --mac-address are for user networks (lodger network create)")
 		}
 		return *builtin, nil
 	}
@@ -164,11 +166,16 @@ func parseNetworks(store cstorage.Store, modes []string, o userNetworkOptions) (
 			if ep.IPv4.IsValid() && !ep.IPv4.Unmap().Is4() || ep.IPv6.IsValid() && !ep.IPv6.Is6() {
 				return NetworkSettings{}, fmt.Errorf("network %s: addresses %s and %s: want an IPv4 and an IPv6 address", m, ep.IPv4, ep.IPv6)
 			}
-			u.Aliases, u.ip, u.ip6 = ep.Aliases, ep.IPv4.Unmap(), ep.IPv6
+			u.Aliases, u.ip, u.ip6, u.mac = ep.Aliases, ep.IPv4.Unmap(), ep.IPv6, ep.MAC
 		} else if i == 0 {
 			u.Aliases = o.aliases
 			if u.ip, u.ip6, err = parseIPFlags(o.ip, o.ip6); err != nil {
 				return NetworkSettings{}, err
+			}
+			if o.mac != "" {
+				if u.mac, err = net.ParseMAC(o.mac); err != nil {
+					return NetworkSettings{}, fmt.Errorf("--mac-address %q: want a MAC address, such as 02:42:0a:59:00:02", o.mac)
+				}
 			}
 		}
 		s.Networks = append(s.Networks, u)
@@ -219,7 +226,7 @@ func (s *NetworkSettings) connectUser(store cstorage.Store, id, name string) err
 	}
 	ns := NetworkStore(store)
 	for i, u := range s.Networks {
-		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases, IPv4: u.ip, IPv6: u.ip6, DNS: s.DNS}
+		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases, IPv4: u.ip, IPv6: u.ip6, MAC: u.mac, DNS: s.DNS}
 		n, ep, err := ns.Connect(u.ID, o)
 		if err != nil {
 			_ = ns.Release(id)

@@ -59,6 +59,7 @@ type RunOptions struct {
 	Networks       []string
 	NetworkAliases []string
 	IP, IP6        string
+	MacAddress     string // --mac-address, on the first user network
 	// Endpoints are the aliases and addresses on each user network, by
 	// its name as Networks gives it (the Engine API's EndpointsConfig,
 	// which compose fills for each of a service's networks); a network
@@ -256,7 +257,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 	if len(netModes) == 0 {
 		netModes = []string{opts.Network}
 	}
-	netSettings, err := parseNetworks(store, netModes, userNetworkOptions{aliases: opts.NetworkAliases, ip: opts.IP, ip6: opts.IP6, endpoints: opts.Endpoints})
+	netSettings, err := parseNetworks(store, netModes, userNetworkOptions{aliases: opts.NetworkAliases, ip: opts.IP, ip6: opts.IP6, mac: opts.MacAddress, endpoints: opts.Endpoints})
 	if err != nil {
 		return exec.ExitLodger, invalid(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io/fs"
 	stdbits "math/bits"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -911,6 +912,8 @@ type ConnectOptions struct {
 	IPv6 netip.Addr
 	// DNS is the container's --dns (see Endpoint).
 	DNS []netip.Addr
+	// MAC is --mac-address; nil derives one from the endpoint's ID.
+	MAC net.HardwareAddr
 }
 
 // Connect gives a container an endpoint on the network: an address of
@@ -964,6 +967,17 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 		return Network{}, Endpoint{}, kindErr(ErrInvalid, "--ip6 %s: network %s has no IPv6 subnet", o.IPv6, n.Name)
 	}
 	ep.MAC = macFor(ep)
+	if o.MAC != nil {
+		if len(o.MAC) != 6 || o.MAC[0]&1 != 0 {
+			return Network{}, Endpoint{}, kindErr(ErrInvalid, "MAC address %s: want a unicast Ethernet address, such as 02:42:0a:59:00:02", o.MAC)
+		}
+		for _, e := range n.Endpoints {
+			if strings.EqualFold(e.MAC, o.MAC.String()) {
+				return Network{}, Endpoint{}, kindErr(ErrConflict, "MAC address %s: already in use on network %s by container %s", o.MAC, n.Name, e.Name)
+			}
+		}
+		ep.MAC = o.MAC.String()
+	}
 	if n.Endpoints == nil {
 		n.Endpoints = map[string]Endpoint{}
 	}

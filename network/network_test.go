@@ -2,6 +2,7 @@ package network
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -369,5 +370,24 @@ func TestDisconnectNotConnected(t *testing.T) {
 	}
 	if _, _, err := s.Disconnect("n", id, true); err != nil {
 		t.Errorf("Disconnect -f of a container not on n: %v", err)
+	}
+}
+
+// --mac-address: the endpoint takes it; a multicast address or one
+// another container has on the network is refused.
+func TestConnectMAC(t *testing.T) {
+	s := newStore(t)
+	mustCreate(t, s, CreateOptions{Name: "n"})
+	mac, _ := net.ParseMAC("02:42:0a:59:00:63")
+	_, ep, err := s.Connect("n", ConnectOptions{ContainerID: strings.Repeat("a1", 32), Name: "one", MAC: mac})
+	if err != nil || ep.MAC != "02:42:0a:59:00:63" {
+		t.Fatalf("Connect with a MAC: %+v %v", ep, err)
+	}
+	if _, _, err := s.Connect("n", ConnectOptions{ContainerID: strings.Repeat("b2", 32), Name: "two", MAC: mac}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "one") {
+		t.Errorf("a MAC in use: %v, want ErrConflict naming one", err)
+	}
+	multi, _ := net.ParseMAC("01:00:5e:00:00:01")
+	if _, _, err := s.Connect("n", ConnectOptions{ContainerID: strings.Repeat("c3", 32), Name: "three", MAC: multi}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a multicast MAC: %v, want ErrInvalid", err)
 	}
 }

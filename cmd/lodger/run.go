@@ -29,6 +29,7 @@ type runOptions struct {
 	networks    []string
 	netAliases  []string
 	ip, ip6     string
+	mac         string
 	publish     []string
 	publishAll  bool
 	quiet       bool
@@ -110,6 +111,7 @@ not found, 128+N when signal N killed it.`,
 				NetworkAliases: o.netAliases,
 				IP:             o.ip,
 				IP6:            o.ip6,
+				MacAddress:     o.mac,
 				PublishAll:     o.publishAll,
 				Interactive:    o.interactive,
 				// Docker's run sets it when it attaches the input; create
@@ -214,6 +216,7 @@ not found, 128+N when signal N killed it.`,
 	f.StringArrayVar(&o.netAliases, "network-alias", nil, "another name the container is found by on its (first) user network")
 	f.StringVar(&o.ip, "ip", "", "IPv4 address on the (first) user network")
 	f.StringVar(&o.ip6, "ip6", "", "IPv6 address on the (first) user network")
+	f.StringVar(&o.mac, "mac-address", "", "MAC address on the (first) user network")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container port on the host: [IP:][HOSTPORT:]CTRPORT[/tcp|/udp], ranges allowed")
 	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no pull progress")

@@ -90,6 +90,19 @@ networks:
 	}
 	r = s.docker(t, "run", "--rm", "--network", "proj_front", netImage(), "nettool", "resolve", "www")
 	wantStdout(t, r, "10.70.0.10\n")
+	// Docker's per-network syntax, MAC address included, and the CLI's
+	// --mac-address.
+	r = s.docker(t, "run", "--rm", "--network", "name=proj_front,alias=one,ip=10.70.0.99,mac-address=02:42:0a:46:00:63",
+		busybox, "sh", "-c", "cat /sys/class/net/eth0/address; ip -4 -o addr show eth0")
+	wantCode(t, r, 0)
+	if !strings.HasPrefix(r.stdout, "02:42:0a:46:00:63\n") || !strings.Contains(r.stdout, "10.70.0.99/24") {
+		t.Errorf("docker run --network name=proj_front,ip=...,mac-address=...: %s", r)
+	}
+	wantStdout(t, e.lodger(t, "run", "--rm", "--network", "ext", "--mac-address", "02:42:0a:46:00:64", busybox, "cat", "/sys/class/net/eth0/address"), "02:42:0a:46:00:64\n")
+	r = e.lodger(t, "run", "--rm", "--network", "ext", "--mac-address", "01:00:5e:00:00:01", busybox, "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "unicast") {
+		t.Errorf("run --mac-address of a multicast address: %s; want exit 125 asking for a unicast address", r)
+	}
 
 	// docker ps: by any of a container's networks, by name or ID, and
 	// every network in its Networks column.
