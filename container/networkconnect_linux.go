@@ -42,7 +42,11 @@ func NetworkConnect(store cstorage.Store, net, ref string, o NetworkConnectOptio
 		return network.Errorf(network.ErrInvalid, "container %s shares the host's network (--network host): it cannot be connected to another network", in.Name)
 	}
 	nets := NetworkStore(store)
-	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6, MAC: o.MAC, DNS: ns.DNS})
+	var hostname string
+	if spec, err := loadSpec(store, in.ID); err == nil && spec.Hostname != in.ID[:12] {
+		hostname = spec.Hostname // its --hostname
+	}
+	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6, MAC: o.MAC, Hostname: hostname, DNS: ns.DNS})
 	if err != nil {
 		return err
 	}

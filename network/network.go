@@ -126,14 +126,17 @@ type Subnet struct {
 
 // Endpoint is a container's place on a network.
 type Endpoint struct {
-	ID          string       `json:"id"`
-	ContainerID string       `json:"containerID"`
-	Name        string       `json:"name"` // the container's name
-	Aliases     []string     `json:"aliases,omitempty"`
-	IPv4        netip.Addr   `json:"ipv4,omitzero"`
-	IPv6        netip.Addr   `json:"ipv6,omitzero"`
-	MAC         string       `json:"mac"`
-	Static      []netip.Addr `json:"static,omitempty"` // --ip, kept by a restart
+	ID          string   `json:"id"`
+	ContainerID string   `json:"containerID"`
+	Name        string   `json:"name"` // the container's name
+	Aliases     []string `json:"aliases,omitempty"`
+	// Hostname is the container's --hostname, one of its DNS names as
+	// in Docker (without one its hostname is its short ID).
+	Hostname string       `json:"hostname,omitempty"`
+	IPv4     netip.Addr   `json:"ipv4,omitzero"`
+	IPv6     netip.Addr   `json:"ipv6,omitzero"`
+	MAC      string       `json:"mac"`
+	Static   []netip.Addr `json:"static,omitempty"` // --ip, kept by a restart
 	// DNS is the container's --dns: the gateway's resolver asks these
 	// servers, not the host's, for names outside the network (Docker's
 	// embedded resolver does the same).
@@ -187,8 +190,8 @@ func (n Network) Subnet6() (Subnet, bool) {
 	return Subnet{}, false
 }
 
-// Names are what a container on the network is found by: its name, its
-// short ID and its aliases.
+// Names are what a container on the network is found by, Docker's
+// DNSNames: its name, its short ID, its aliases and its hostname.
 func (e Endpoint) Names() []string {
 	out := []string{e.Name}
 	if len(e.ContainerID) >= 12 {
@@ -196,8 +199,8 @@ func (e Endpoint) Names() []string {
 	}
 	// Once each, as Docker's DNSNames: compose gives a container its
 	// own name as an alias too.
-	for _, a := range e.Aliases {
-		if !slices.Contains(out, a) {
+	for _, a := range append(slices.Clone(e.Aliases), e.Hostname) {
+		if a != "" && !slices.Contains(out, a) {
 			out = append(out, a)
 		}
 	}
@@ -914,6 +917,8 @@ type ConnectOptions struct {
 	DNS []netip.Addr
 	// MAC is --mac-address; nil derives one from the endpoint's ID.
 	MAC net.HardwareAddr
+	// Hostname is the container's --hostname (see Endpoint).
+	Hostname string
 }
 
 // Connect gives a container an endpoint on the network: an address of
@@ -945,7 +950,7 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 	if _, ok := n.Endpoints[o.ContainerID]; ok {
 		return Network{}, Endpoint{}, kindErr(ErrConflict, "container %s is already connected to network %s", o.Name, n.Name)
 	}
-	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, DNS: o.DNS, Created: time.Now().UTC(), Creator: self()}
+	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, Hostname: o.Hostname, DNS: o.DNS, Created: time.Now().UTC(), Creator: self()}
 	if sn, ok := n.Subnet4(); ok {
 		if ep.IPv4, err = allocate(n, sn, o.IPv4); err != nil {
 			return Network{}, Endpoint{}, err

@@ -391,3 +391,12 @@ func TestConnectMAC(t *testing.T) {
 		t.Errorf("a multicast MAC: %v, want ErrInvalid", err)
 	}
 }
+
+// An endpoint's names are Docker's DNSNames: name, short ID, aliases
+// and hostname, each once.
+func TestEndpointNames(t *testing.T) {
+	e := Endpoint{Name: "web", ContainerID: strings.Repeat("ab", 32), Aliases: []string{"www", "web"}, Hostname: "front"}
+	if diff := cmp.Diff([]string{"web", "abababababab", "www", "front"}, e.Names()); diff != "" {
+		t.Errorf("Names (-want +got):\n%s", diff)
+	}
+}

@@ -805,11 +805,11 @@ func TestUserNetworkGetent(t *testing.T) {
 	e := isolatedEnv(t)
 	netCreate(t, e, "--subnet", "10.93.7.0/24", "glibcnet")
 	netCreate(t, e, "othernet")
-	runDetached(t, e, "gsrv", "--network", "glibcnet", "--network-alias", "galias", netImage(), "sleep", "300")
+	runDetached(t, e, "gsrv", "--network", "glibcnet", "--network-alias", "galias", "--hostname", "ghost", netImage(), "sleep", "300")
 	runDetached(t, e, "osrv", "--network", "othernet", netImage(), "sleep", "300")
 	ip := ctrAddr(t, e, "glibcnet", "gsrv").String()
 	short := strings.TrimSpace(e.lodger(t, "inspect", "-f", "{{.Id}}", "gsrv").stdout)[:12]
-	queries := []string{"gsrv", "galias", short, ip, "osrv", "gsrv.glibcnet", "osrv.othernet", "osrv.glibcnet"}
+	queries := []string{"gsrv", "galias", short, ip, "osrv", "gsrv.glibcnet", "osrv.othernet", "osrv.glibcnet", "ghost"}
 	var script []string
 	for _, q := range queries {
 		script = append(script, fmt.Sprintf("getent hosts %s || echo 'none %s'", q, q))
@@ -823,8 +823,9 @@ func TestUserNetworkGetent(t *testing.T) {
 			got[f[1]] = append(got[f[1]], f[0])
 		}
 	}
-	// By name, alias, short ID, and as Docker's resolver NAME.NETWORK.
-	for _, q := range []string{"gsrv", "galias", short, "gsrv.glibcnet"} {
+	// By name, alias, short ID, hostname (Docker's DNSNames), and as
+	// Docker's resolver NAME.NETWORK.
+	for _, q := range []string{"gsrv", "galias", short, "ghost", "gsrv.glibcnet"} {
 		if !slices.Contains(got[q], ip) {
 			t.Errorf("getent hosts %s: want %s\n%s", q, ip, r)
 		}
