@@ -4,13 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 
 	dnetwork "github.com/moby/moby/api/types/network"
 
 	"github.com/lodger-containers/lodger/container"
-	"github.com/lodger-containers/lodger/container/monitor"
-	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/network"
 )
 
@@ -38,27 +35,14 @@ func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// inspectNetwork is GET /networks/{id}. The predefined bridge lists the
-// running containers on lodger's default network, each in a stack of its
-// own at the same address.
+// inspectNetwork is GET /networks/{id}.
 func (s *Server) inspectNetwork(w http.ResponseWriter, r *http.Request) {
 	n, err := s.networks().Inspect(r.PathValue("id"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	rep := n.Inspect()
-	if n.Predefined && n.Name == network.Bridge {
-		infos, _ := container.List(s.o.Store)
-		for _, in := range infos {
-			if in.State.Status != monitor.StatusRunning || in.Metadata.NetworkName() != network.Bridge {
-				continue
-			}
-			rep.Containers[in.ID] = dnetwork.EndpointResource{Name: in.Name, EndpointID: in.ID,
-				IPv4Address: netip.PrefixFrom(netstack.Guest, netstack.Subnet.Bits())}
-		}
-	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, container.InspectNetwork(s.o.Store, n))
 }
 
 // createNetwork is POST /networks/create.

@@ -323,6 +323,26 @@ func addUserNetworks(store cstorage.Store, in Info, r *InspectReport) {
 	userEndpoints(store, in, r.NetworkSettings.Networks)
 }
 
+// InspectNetwork is n as Docker's network inspect shows it, for the
+// CLI and the Engine API alike: the predefined bridge lists the
+// running containers on lodger's default network, each in a stack of
+// its own at the same address.
+func InspectNetwork(store cstorage.Store, n network.Network) dnetwork.Inspect {
+	rep := n.Inspect()
+	if !n.Predefined || n.Name != network.Bridge {
+		return rep
+	}
+	infos, _ := List(store)
+	for _, in := range infos {
+		if in.State.Status != monitor.StatusRunning || in.Metadata.networkOf().Mode != NetworkNetstack {
+			continue
+		}
+		rep.Containers[in.ID] = dnetwork.EndpointResource{Name: in.Name, EndpointID: in.ID,
+			IPv4Address: netip.PrefixFrom(netstack.Guest, netstack.Subnet.Bits())}
+	}
+	return rep
+}
+
 // NetworkEndpoints are the container's networks as Docker's
 // NetworkSettings.Networks shows them, in inspect and in the Engine
 // API's container list (docker ps's Networks column; compose compares

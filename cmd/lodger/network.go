@@ -326,6 +326,17 @@ a Go template (--format): .Name, .Id, .Driver, .Scope, .IPAM.Config,
 						errs = append(errs, err)
 						continue
 					}
+					if n.Predefined && n.Name == network.Bridge {
+						// Its containers are the default network's, from storage.
+						err := withStore(func(store cstorage.Store) error {
+							items = append(items, container.InspectNetwork(store, n))
+							return nil
+						})
+						if err != nil {
+							errs = append(errs, err)
+						}
+						continue
+					}
 					items = append(items, n.Inspect())
 				}
 				if err := writeInspect(cmd.OutOrStdout(), formatValue, items); err != nil {

@@ -118,6 +118,17 @@ networks:
 		t.Errorf("docker ps Networks of web: %q; want proj_back and proj_front", r.stdout)
 	}
 
+	// The predefined bridge lists the default network's running
+	// containers, the same through the CLI and the socket.
+	wantOK(t, s.docker(t, "run", "-d", "--name", "dflt", busybox, "sleep", "300"))
+	for _, r := range []result{
+		e.lodger(t, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "bridge"),
+		s.docker(t, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}", "bridge"),
+	} {
+		wantStdout(t, r, "dflt 10.0.2.100/24\n")
+	}
+	wantOK(t, s.docker(t, "rm", "-f", "dflt"))
+
 	// Nothing changed: a second up keeps the containers, as Docker's.
 	r = compose("up", "-d")
 	wantCode(t, r, 0)
