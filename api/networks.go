@@ -67,6 +67,10 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := network.CreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal, Attachable: req.Attachable, Labels: req.Labels, Options: req.Options}
+	if req.EnableIPv4 != nil && !*req.EnableIPv4 {
+		writeError(w, badRequest("network create: EnableIPv4 false: a lodger network always has an IPv4 subnet (its gateway is its way out and resolver)"))
+		return
+	}
 	if req.EnableIPv6 != nil {
 		o.IPv6 = *req.EnableIPv6
 	}
@@ -76,7 +80,7 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, c := range req.IPAM.Config {
-			o.Subnets = append(o.Subnets, network.SubnetOptions{Subnet: c.Subnet, Gateway: c.Gateway, IPRange: c.IPRange})
+			o.Subnets = append(o.Subnets, network.SubnetOptions{Subnet: c.Subnet, Gateway: c.Gateway, IPRange: c.IPRange, AuxAddresses: c.AuxAddress})
 		}
 	}
 	n, err := s.networks().Create(o)

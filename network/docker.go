@@ -61,7 +61,7 @@ func (n Network) summary() dnetwork.Network {
 		d.Labels[k] = v
 	}
 	for _, s := range n.Subnets {
-		d.IPAM.Config = append(d.IPAM.Config, dnetwork.IPAMConfig{Subnet: s.Subnet, Gateway: s.Gateway, IPRange: s.IPRange})
+		d.IPAM.Config = append(d.IPAM.Config, dnetwork.IPAMConfig{Subnet: s.Subnet, Gateway: s.Gateway, IPRange: s.IPRange, AuxAddress: s.AuxAddresses})
 	}
 	return d
 }

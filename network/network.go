@@ -122,6 +122,9 @@ type Subnet struct {
 	Gateway netip.Addr   `json:"gateway"`
 	// IPRange, when set, is where addresses are picked from.
 	IPRange netip.Prefix `json:"ipRange,omitzero"`
+	// AuxAddresses are addresses no container gets (Docker's
+	// --aux-address: a router or host already on the subnet), by name.
+	AuxAddresses map[string]netip.Addr `json:"auxAddresses,omitempty"`
 }
 
 // Endpoint is a container's place on a network.
@@ -265,6 +268,8 @@ type SubnetOptions struct {
 	Subnet  netip.Prefix
 	Gateway netip.Addr
 	IPRange netip.Prefix
+	// AuxAddresses are --aux-address NAME=IP of this subnet.
+	AuxAddresses map[string]netip.Addr
 }
 
 // The pools subnets are picked from when none is given: as podman's
@@ -420,8 +425,8 @@ func planSubnets(o CreateOptions, taken []netip.Prefix) ([]Subnet, error) {
 	has4, has6 := false, false
 	for _, so := range o.Subnets {
 		if !so.Subnet.IsValid() {
-			if so.Gateway.IsValid() || so.IPRange.IsValid() {
-				return nil, kindErr(ErrInvalid, "--gateway and --ip-range need a --subnet")
+			if so.Gateway.IsValid() || so.IPRange.IsValid() || len(so.AuxAddresses) > 0 {
+				return nil, kindErr(ErrInvalid, "--gateway, --ip-range and --aux-address need a --subnet")
 			}
 			continue
 		}
@@ -497,6 +502,15 @@ func checkSubnet(so SubnetOptions, taken []netip.Prefix) (Subnet, error) {
 		}
 	} else {
 		sn.Gateway = p.Addr().Next()
+	}
+	for name, a := range so.AuxAddresses {
+		if !p.Contains(a) {
+			return Subnet{}, kindErr(ErrInvalid, "--aux-address %s=%s: not an address of subnet %s", name, a, p)
+		}
+		if sn.AuxAddresses == nil {
+			sn.AuxAddresses = map[string]netip.Addr{}
+		}
+		sn.AuxAddresses[name] = a
 	}
 	return sn, nil
 }
@@ -996,6 +1010,10 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 // allocate picks want, checked, or the lowest free address of sn.
 func allocate(n Network, sn Subnet, want netip.Addr) (netip.Addr, error) {
 	used := map[netip.Addr]bool{sn.Gateway: true}
+	aux := map[netip.Addr]string{}
+	for name, a := range sn.AuxAddresses {
+		used[a], aux[a] = true, name
+	}
 	for _, e := range n.Endpoints {
 		used[e.IPv4] = true
 		used[e.IPv6] = true
@@ -1007,6 +1025,8 @@ func allocate(n Network, sn Subnet, want netip.Addr) (netip.Addr, error) {
 			return netip.Addr{}, kindErr(ErrInvalid, "address %s: not a host address of network %s's subnet %s", want, n.Name, sn.Subnet)
 		case want == sn.Gateway:
 			return netip.Addr{}, kindErr(ErrConflict, "address %s: it is network %s's gateway", want, n.Name)
+		case aux[want] != "":
+			return netip.Addr{}, kindErr(ErrConflict, "address %s: it is network %s's auxiliary address %s", want, n.Name, aux[want])
 		case used[want]:
 			return netip.Addr{}, kindErr(ErrConflict, "address %s: already in use on network %s", want, n.Name)
 		}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -398,5 +399,38 @@ func TestEndpointNames(t *testing.T) {
 	e := Endpoint{Name: "web", ContainerID: strings.Repeat("ab", 32), Aliases: []string{"www", "web"}, Hostname: "front"}
 	if diff := cmp.Diff([]string{"web", "abababababab", "www", "front"}, e.Names()); diff != "" {
 		t.Errorf("Names (-want +got):\n%s", diff)
+	}
+}
+
+// --aux-address: addresses of the subnet no container is given, shown
+// in inspect; one outside the subnet is refused, and asking for one
+// with --ip names it.
+func TestAuxAddresses(t *testing.T) {
+	s := newStore(t)
+	sn := netip.MustParsePrefix("10.91.0.0/29")
+	router := netip.MustParseAddr("10.91.0.2")
+	mustCreate(t, s, CreateOptions{Name: "n", Subnets: []SubnetOptions{{Subnet: sn, AuxAddresses: map[string]netip.Addr{"router": router}}}})
+	var got []netip.Addr
+	for i := range 3 {
+		_, ep, err := s.Connect("n", ConnectOptions{ContainerID: strings.Repeat(string(rune('a'+i)), 64), Name: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ep.IPv4)
+	}
+	if slices.Contains(got, router) {
+		t.Errorf("addresses %v include the auxiliary address %s", got, router)
+	}
+	_, _, err := s.Connect("n", ConnectOptions{ContainerID: strings.Repeat("f", 64), Name: "d", IPv4: router})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "router") {
+		t.Errorf("--ip of the auxiliary address: %v, want ErrConflict naming router", err)
+	}
+	n, _ := s.Get("n")
+	if a := n.Inspect().IPAM.Config[0].AuxAddress["router"]; a != router {
+		t.Errorf("inspect AuxiliaryAddresses router = %s, want %s", a, router)
+	}
+	_, err = s.Create(CreateOptions{Name: "m", Subnets: []SubnetOptions{{Subnet: netip.MustParsePrefix("10.92.0.0/24"), AuxAddresses: map[string]netip.Addr{"x": router}}}})
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("an auxiliary address outside the subnet: %v, want ErrInvalid", err)
 	}
 }

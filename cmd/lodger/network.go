@@ -130,7 +130,7 @@ func parsePruneFilters(fs []string, allowed ...string) (prunefilter.Filter, map[
 }
 
 func newNetworkCreateCommand() *cobra.Command {
-	var subnets, gateways, ranges, labels, opts []string
+	var subnets, gateways, ranges, labels, opts, aux []string
 	var o network.CreateOptions
 	cmd := &cobra.Command{
 		Use:   "create [flags] NAME",
@@ -178,6 +178,23 @@ are what lodger does anyway; any other option is refused.`,
 				}
 				o.Subnets = append(o.Subnets, so)
 			}
+			// --aux-address goes with the --subnet that holds it, as
+			// Docker's CLI pairs them.
+			for _, kv := range aux {
+				name, v, _ := strings.Cut(kv, "=")
+				a, err := netip.ParseAddr(v)
+				if name == "" || err != nil {
+					return fmt.Errorf("--aux-address %q: want NAME=IP", kv)
+				}
+				i := slices.IndexFunc(o.Subnets, func(so network.SubnetOptions) bool { return so.Subnet.Contains(a) })
+				if i < 0 {
+					return fmt.Errorf("--aux-address %s: in no --subnet given", kv)
+				}
+				if o.Subnets[i].AuxAddresses == nil {
+					o.Subnets[i].AuxAddresses = map[string]netip.Addr{}
+				}
+				o.Subnets[i].AuxAddresses[name] = a
+			}
 			return withNetworks(func(ns *network.Store) error {
 				n, err := ns.Create(o)
 				if err != nil {
@@ -193,6 +210,7 @@ are what lodger does anyway; any other option is refused.`,
 	f.StringArrayVar(&subnets, "subnet", nil, "subnet in CIDR form (one IPv4, one IPv6)")
 	f.StringArrayVar(&gateways, "gateway", nil, "gateway of the subnet given in the same place")
 	f.StringArrayVar(&ranges, "ip-range", nil, "range of the subnet container addresses are picked from")
+	f.StringArrayVar(&aux, "aux-address", nil, "NAME=IP of a --subnet that no container is given")
 	f.BoolVar(&o.Internal, "internal", false, "no route out of the network")
 	f.BoolVar(&o.Attachable, "attachable", false, "recorded as Docker's Attachable (a local network is always attachable)")
 	f.BoolVar(&o.IPv6, "ipv6", false, "give the network an IPv6 subnet too")

@@ -118,6 +118,17 @@ networks:
 		t.Errorf("docker ps Networks of web: %q; want proj_back and proj_front", r.stdout)
 	}
 
+	// --aux-address: never a container's, shown in inspect; --ipv4=false
+	// is refused, not ignored.
+	wantOK(t, s.docker(t, "network", "create", "--subnet", "10.72.0.0/29", "--aux-address", "router=10.72.0.2", "auxnet"))
+	r = s.docker(t, "run", "--rm", "--network", "auxnet", busybox, "ip", "-4", "-o", "addr", "show", "eth0")
+	if !strings.Contains(r.stdout, " 10.72.0.3/29 ") {
+		t.Errorf("first container on auxnet: %s; want 10.72.0.3, past the gateway .1 and the auxiliary .2", r)
+	}
+	wantStdout(t, s.docker(t, "network", "inspect", "-f", "{{json (index .IPAM.Config 0).AuxiliaryAddresses}}", "auxnet"), `{"router":"10.72.0.2"}`+"\n")
+	wantDockerError(t, s.docker(t, "network", "create", "--ipv4=false", "--ipv6", "v6only"), 1, "IPv4")
+	wantOK(t, s.docker(t, "network", "rm", "auxnet"))
+
 	// The predefined bridge lists the default network's running
 	// containers, the same through the CLI and the socket.
 	wantOK(t, s.docker(t, "run", "-d", "--name", "dflt", busybox, "sleep", "300"))
