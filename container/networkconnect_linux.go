@@ -46,7 +46,7 @@ func NetworkConnect(store cstorage.Store, net, ref string, o NetworkConnectOptio
 	if spec, err := loadSpec(store, in.ID); err == nil && spec.Hostname != in.ID[:12] {
 		hostname = spec.Hostname // its --hostname
 	}
-	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6, MAC: o.MAC, Hostname: hostname, DNS: ns.DNS})
+	n, ep, err := nets.Connect(net, network.ConnectOptions{ContainerID: in.ID, Name: in.Name, Aliases: o.Aliases, IPv4: o.IPv4, IPv6: o.IPv6, MAC: o.MAC, Hostname: hostname, DNS: ns.DNS, Volatile: in.Metadata.Remove})
 	if err != nil {
 		return err
 	}

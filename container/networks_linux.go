@@ -219,14 +219,15 @@ func parseModeName(m string) (name, opts string, hasOpts bool) {
 }
 
 // connectUser gives container id (called name) its endpoints on its user
-// networks; on failure none is left.
-func (s *NetworkSettings) connectUser(store cstorage.Store, id, name, hostname string) error {
+// networks; on failure none is left. A container removed at exit
+// (volatile) gets volatile endpoints (see package network).
+func (s *NetworkSettings) connectUser(store cstorage.Store, id, name, hostname string, volatile bool) error {
 	if len(s.Networks) == 0 {
 		return nil
 	}
 	ns := NetworkStore(store)
 	for i, u := range s.Networks {
-		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases, IPv4: u.ip, IPv6: u.ip6, MAC: u.mac, Hostname: hostname, DNS: s.DNS}
+		o := network.ConnectOptions{ContainerID: id, Name: name, Aliases: u.Aliases, IPv4: u.ip, IPv6: u.ip6, MAC: u.mac, Hostname: hostname, DNS: s.DNS, Volatile: volatile}
 		n, ep, err := ns.Connect(u.ID, o)
 		if err != nil {
 			_ = ns.Release(id)

@@ -393,7 +393,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 			netSettings.DNS = append(netSettings.DNS, a)
 		}
 	}
-	if err := netSettings.connectUser(store, id, name, opts.Hostname); err != nil {
+	if err := netSettings.connectUser(store, id, name, opts.Hostname, opts.Remove); err != nil {
 		return exec.ExitLodger, err
 	}
 	if !only {

@@ -9,6 +9,14 @@
 // hand out one address twice. Readers take no lock: a record is always
 // whole.
 //
+// The endpoints of containers removed at exit (run --rm: Volatile) are
+// kept apart, in <graphroot>/networks/volatile/NAME.json, replaced the same
+// way but without the fsync: such a container does not outlive a crash,
+// and its endpoint need not either, while an fsync there cost every
+// `run --rm` on a network 1-8 ms (it waits for whatever else the
+// filesystem has to write). ReadRecord merges the two; a volatile file a
+// crash left unreadable is taken as empty.
+//
 // A record holds an endpoint for every container connected to the
 // network, created with the container (run/create --network) or by
 // Connect, and released when the container is removed or disconnected:
@@ -150,6 +158,9 @@ type Endpoint struct {
 	// way; once it is gone, an endpoint without a container is one whose
 	// creation was cut short (a killed API service or CLI), and goes.
 	Creator Process `json:"creator,omitzero"`
+	// Volatile: the container is removed at exit, and the endpoint is
+	// kept in the volatile file (see the package's doc).
+	Volatile bool `json:"volatile,omitempty"`
 }
 
 // Process names a process across pid reuse: its pid and its start time
@@ -370,7 +381,7 @@ func (s *Store) Create(o CreateOptions) (Network, error) {
 		Subnets:    subnets,
 		MTU:        mtu,
 	}
-	if err := s.write(n); err != nil {
+	if err := s.write(n, true); err != nil {
 		return Network{}, fmt.Errorf("create network %s: %w", o.Name, err)
 	}
 	if s.Created != nil {
@@ -801,7 +812,8 @@ func (s *Store) read(name string) (Network, error) {
 	return n, nil
 }
 
-// ReadRecord reads a network's record file.
+// ReadRecord reads a network's record file, with the endpoints of its
+// volatile file (VolatilePath).
 func ReadRecord(path string) (Network, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -814,16 +826,77 @@ func ReadRecord(path string) (Network, error) {
 	if err := json.Unmarshal(b, &n); err != nil {
 		return Network{}, fmt.Errorf("read network record %s: %w", path, err)
 	}
+	var v volatileRecord
+	if b, err := os.ReadFile(VolatilePath(path)); err == nil && json.Unmarshal(b, &v) == nil {
+		for id, e := range v.Endpoints {
+			if _, ok := n.Endpoints[id]; ok || !e.Volatile {
+				continue
+			}
+			if n.Endpoints == nil {
+				n.Endpoints = map[string]Endpoint{}
+			}
+			n.Endpoints[id] = e
+		}
+	}
 	return n, nil
 }
 
-// write replaces the record of n atomically.
-func (s *Store) write(n Network) error {
-	b, err := json.MarshalIndent(n, "", "  ")
+// VolatilePath is the file beside record path that holds the network's
+// volatile endpoints.
+func VolatilePath(path string) string {
+	return filepath.Join(filepath.Dir(path), volatileDir, filepath.Base(path))
+}
+
+const volatileDir = "volatile"
+
+// volatileRecord is a volatile file's content.
+type volatileRecord struct {
+	Endpoints map[string]Endpoint `json:"endpoints"`
+}
+
+// write replaces the records of n atomically: its volatile endpoints in
+// the volatile file, without an fsync, and, when persist (something
+// else changed), the rest in the record, with one.
+func (s *Store) write(n Network, persist bool) error {
+	rec, vol := n, volatileRecord{Endpoints: map[string]Endpoint{}}
+	rec.Endpoints = nil
+	for id, e := range n.Endpoints {
+		if e.Volatile {
+			vol.Endpoints[id] = e
+			continue
+		}
+		if rec.Endpoints == nil {
+			rec.Endpoints = map[string]Endpoint{}
+		}
+		rec.Endpoints[id] = e
+	}
+	vpath := VolatilePath(s.RecordPath(n.Name))
+	if len(vol.Endpoints) == 0 {
+		if err := os.Remove(vpath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	} else {
+		if err := os.MkdirAll(filepath.Dir(vpath), 0o700); err != nil {
+			return err
+		}
+		if err := replaceFile(vpath, vol, false); err != nil {
+			return err
+		}
+	}
+	if !persist {
+		return nil
+	}
+	return replaceFile(s.RecordPath(n.Name), rec, true)
+}
+
+// replaceFile writes v as JSON to path atomically (a temporary file
+// beside it, renamed), after an fsync when sync.
+func replaceFile(path string, v any, sync bool) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.dir, ".network-*.json")
+	f, err := os.CreateTemp(filepath.Dir(path), ".network-*.json")
 	if err != nil {
 		return err
 	}
@@ -836,14 +909,16 @@ func (s *Store) write(n Network) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(f.Name(), s.RecordPath(n.Name))
+	return os.Rename(f.Name(), path)
 }
 
 // Remove deletes a network. A network with containers on it is refused
@@ -882,6 +957,9 @@ func (s *Store) Remove(nameOrID string, force bool) error {
 
 func (s *Store) remove(n Network) error {
 	if err := os.Remove(s.RecordPath(n.Name)); err != nil {
+		return fmt.Errorf("remove network %s: %w", n.Name, err)
+	}
+	if err := os.Remove(VolatilePath(s.RecordPath(n.Name))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
 	if s.Teardown != nil {
@@ -933,6 +1011,8 @@ type ConnectOptions struct {
 	MAC net.HardwareAddr
 	// Hostname is the container's --hostname (see Endpoint).
 	Hostname string
+	// Volatile: the container is removed at exit (see Endpoint).
+	Volatile bool
 }
 
 // Connect gives a container an endpoint on the network: an address of
@@ -964,7 +1044,7 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 	if _, ok := n.Endpoints[o.ContainerID]; ok {
 		return Network{}, Endpoint{}, kindErr(ErrConflict, "container %s is already connected to network %s", o.Name, n.Name)
 	}
-	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, Hostname: o.Hostname, DNS: o.DNS, Created: time.Now().UTC(), Creator: self()}
+	ep := Endpoint{ID: randomID(), ContainerID: o.ContainerID, Name: o.Name, Aliases: o.Aliases, Hostname: o.Hostname, DNS: o.DNS, Created: time.Now().UTC(), Creator: self(), Volatile: o.Volatile}
 	if sn, ok := n.Subnet4(); ok {
 		if ep.IPv4, err = allocate(n, sn, o.IPv4); err != nil {
 			return Network{}, Endpoint{}, err
@@ -1001,7 +1081,7 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 		n.Endpoints = map[string]Endpoint{}
 	}
 	n.Endpoints[o.ContainerID] = ep
-	if err := s.write(n); err != nil {
+	if err := s.write(n, !ep.Volatile); err != nil {
 		return Network{}, Endpoint{}, fmt.Errorf("connect to network %s: %w", n.Name, err)
 	}
 	return n, ep, nil
@@ -1077,7 +1157,7 @@ func (s *Store) Disconnect(nameOrID, containerID string, force bool) (Network, E
 		return Network{}, Endpoint{}, kindErr(ErrNotFound, "container %s is not connected to network %s", shortID(containerID), n.Name)
 	}
 	delete(n.Endpoints, containerID)
-	if err := s.write(n); err != nil {
+	if err := s.write(n, !ep.Volatile); err != nil {
 		return Network{}, Endpoint{}, fmt.Errorf("disconnect from network %s: %w", n.Name, err)
 	}
 	return n, ep, nil
@@ -1096,11 +1176,12 @@ func (s *Store) Release(containerID string) error {
 	}
 	var errs []error
 	for _, n := range nets {
-		if _, ok := n.Endpoints[containerID]; !ok {
+		ep, ok := n.Endpoints[containerID]
+		if !ok {
 			continue
 		}
 		delete(n.Endpoints, containerID)
-		if err := s.write(n); err != nil {
+		if err := s.write(n, !ep.Volatile); err != nil {
 			errs = append(errs, fmt.Errorf("release address on network %s: %w", n.Name, err))
 		}
 	}
@@ -1126,7 +1207,7 @@ func (s *Store) Rename(containerID, name string) error {
 		}
 		ep.Name = name
 		n.Endpoints[containerID] = ep
-		if err := s.write(n); err != nil {
+		if err := s.write(n, !ep.Volatile); err != nil {
 			return err
 		}
 	}

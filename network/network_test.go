@@ -241,7 +241,7 @@ func TestRemoveInUseAndPrune(t *testing.T) {
 		e.Created = e.Created.Add(-time.Hour)
 		nn.Endpoints[id] = e
 	}
-	if err := s.write(nn); err != nil {
+	if err := s.write(nn, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Remove(n.ID[:6], false); err != nil {
@@ -351,7 +351,7 @@ func TestEndpointOfADeadCreator(t *testing.T) {
 		e.Creator.Start++
 		n.Endpoints[id] = e
 	}
-	if err := s.write(n); err != nil {
+	if err := s.write(n, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Remove("net", false); err != nil {

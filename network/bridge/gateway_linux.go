@@ -425,8 +425,8 @@ type names struct {
 	h      *netlink.Handle
 
 	mu      sync.Mutex
-	stamp   time.Time
-	size    int64
+	stamp   fileStamp // the record's
+	vstamp  fileStamp // its volatile file's (network.VolatilePath)
 	checked time.Time
 	net     network.Network
 	present map[string]bool
@@ -476,11 +476,28 @@ func (n *names) endpoints() []network.Endpoint {
 // readRecordLocked reads the network's record again if it changed.
 func (n *names) readRecordLocked() {
 	n.checked = time.Now()
-	if fi, err := os.Stat(n.record); err == nil && (!fi.ModTime().Equal(n.stamp) || fi.Size() != n.size) {
+	st, vst := stampOf(n.record), stampOf(network.VolatilePath(n.record))
+	if st.exists && (st != n.stamp || vst != n.vstamp) {
 		if rec, err := network.ReadRecord(n.record); err == nil {
-			n.net, n.stamp, n.size = rec, fi.ModTime(), fi.Size()
+			n.net, n.stamp, n.vstamp = rec, st, vst
 		}
 	}
+}
+
+// fileStamp is what tells that a file changed: its modification time
+// and size, or that it is missing.
+type fileStamp struct {
+	exists bool
+	mtime  int64 // ns
+	size   int64
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{exists: true, mtime: fi.ModTime().UnixNano(), size: fi.Size()}
 }
 
 func compareStrings(a, b string) int {

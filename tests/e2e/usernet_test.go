@@ -590,6 +590,52 @@ func TestUserNetworkIPv6(t *testing.T) {
 	}
 }
 
+// TestUserNetworkVolatileEndpoint: a container removed at exit (--rm)
+// keeps its address out of the network's record, which is written with
+// an fsync, in the volatile file beside it; it resolves and is listed as
+// any other, its address is never another's, and it leaves nothing.
+func TestUserNetworkVolatileEndpoint(t *testing.T) {
+	e := isolatedEnv(t)
+	netCreate(t, e, "vol")
+	r := e.lodger(t, "run", "-d", "--rm", "--name", "rmsrv", "--network", "vol", netImage(), "nettool", "serve", "tcp", "80")
+	wantCode(t, r, 0)
+	id := strings.TrimSpace(r.stdout)
+	runDetached(t, e, "kept", "--network", "vol", netImage(), "sleep", "300")
+	if rmIP, keptIP := ctrAddr(t, e, "vol", "rmsrv"), ctrAddr(t, e, "vol", "kept"); rmIP == keptIP {
+		t.Errorf("rmsrv and kept share %s", rmIP)
+	}
+	if r := e.runRm(t, "--network", "vol", netImage(), "nettool", "dial", "-timeout", "3s", "tcp", "rmsrv:80"); !strings.Contains(r.stdout, "hello ") {
+		t.Errorf("a container on the network reaches rmsrv by name: want a hello\n%s", r)
+	}
+	r = e.lodger(t, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", "vol")
+	if got := strings.Fields(r.stdout); !slices.Contains(got, "rmsrv") || !slices.Contains(got, "kept") {
+		t.Errorf("network inspect lists %q, want rmsrv and kept\n%s", r.stdout, r)
+	}
+	record, err := os.ReadFile(filepath.Join(e.data, "lodger", "storage", "networks", "vol.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(record), id) {
+		t.Errorf("the network's record holds the --rm container's endpoint:\n%s", record)
+	}
+	wantCode(t, e.lodger(t, "stop", "-t", "1", "rmsrv"), 0)
+	// Its monitor removes it as it ends, a moment after stop returns.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = e.lodger(t, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", "vol")
+		if strings.TrimSpace(r.stdout) == "kept" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after the --rm container stopped, network inspect lists %q, want kept alone\n%s", r.stdout, r)
+		}
+	}
+	wantCode(t, e.lodger(t, "rm", "-f", "kept"), 0)
+	wantCode(t, e.lodger(t, "network", "rm", "vol"), 0)
+	if _, err := os.Stat(filepath.Join(e.data, "lodger", "storage", "networks", "volatile", "vol.json")); !os.IsNotExist(err) {
+		t.Errorf("the volatile file outlived its network: %v", err)
+	}
+}
+
 // TestUserNetworkIPv6OnlyWhereAsked: as in Docker, an interface on a
 // network without IPv6 has none, not even a link-local address, and one
 // on an --ipv6 network has it; a live connect too.
