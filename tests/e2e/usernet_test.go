@@ -597,7 +597,7 @@ func TestUserNetworkIPv6(t *testing.T) {
 func TestUserNetworkVolatileEndpoint(t *testing.T) {
 	e := isolatedEnv(t)
 	netCreate(t, e, "vol")
-	r := e.lodger(t, "run", "-d", "--rm", "--name", "rmsrv", "--network", "vol", netImage(), "nettool", "serve", "tcp", "80")
+	r := e.lodger(t, "run", "-d", "-q", noTLS, "--rm", "--name", "rmsrv", "--network", "vol", netImage(), "nettool", "serve", "tcp", "80")
 	wantCode(t, r, 0)
 	id := strings.TrimSpace(r.stdout)
 	runDetached(t, e, "kept", "--network", "vol", netImage(), "sleep", "300")
