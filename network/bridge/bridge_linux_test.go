@@ -113,3 +113,82 @@ func TestBridgePortsUnderChurn(t *testing.T) {
 	}
 	t.Logf("%d links came and went meanwhile", churned.Load())
 }
+
+// TestPortUpdatesFollowTheBridge: the gateway keeps its count of the
+// bridge's veths from the link events between listings (portUpdate).
+// Kept from the kernel's own events while veths are added on and off
+// the bridge, taken off it, and deleted, the set must be what a listing
+// finds.
+func TestPortUpdatesFollowTheBridge(t *testing.T) {
+	if !inOwnNetns(t) {
+		return
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName}}
+	if err := h.LinkAdd(br); err != nil {
+		t.Fatalf("add bridge: %v", err)
+	}
+	tap := &netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: TAPName, MasterIndex: br.Attrs().Index}, Mode: netlink.TUNTAP_MODE_TAP}
+	if err := h.LinkAdd(tap); err != nil {
+		t.Fatalf("add tap: %v", err)
+	}
+	updates := make(chan netlink.LinkUpdate, 1024)
+	done := make(chan struct{})
+	defer close(done)
+	if err := netlink.LinkSubscribe(updates, done); err != nil {
+		t.Fatal(err)
+	}
+	_, ports, err := bridgePorts(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	veth := func(i int, master int) *netlink.Veth {
+		return &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("vl%d", i), MasterIndex: master}, PeerName: fmt.Sprintf("pe%d", i)}
+	}
+	for i := range 6 {
+		master := br.Attrs().Index
+		if i == 5 {
+			master = 0 // never on the bridge
+		}
+		v := veth(i, master)
+		if err := h.LinkAdd(v); err != nil {
+			t.Fatalf("add veth: %v", err)
+		}
+		if err := h.LinkSetUp(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.LinkSetNoMaster(veth(1, 0)); err != nil { // taken off the bridge, kept
+		t.Fatal(err)
+	}
+	for _, i := range []int{2, 3} {
+		if err := h.LinkDel(veth(i, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.LinkSetMaster(veth(5, 0), br); err != nil { // put on it late
+		t.Fatal(err)
+	}
+	// A last change to wait for: every event before it has come.
+	if err := h.LinkAdd(veth(9, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		u := <-updates
+		portUpdate(ports, u, br.Attrs().Index)
+		if u.Link.Attrs().Name == "vl9" {
+			break
+		}
+	}
+	_, want, err := bridgePorts(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ports) != fmt.Sprint(want) || len(want) != 3 {
+		t.Errorf("ports kept from the events %v; a listing finds %v (want vl0, vl4, vl5)", ports, want)
+	}
+}
