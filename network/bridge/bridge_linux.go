@@ -304,8 +304,15 @@ func serveAttach(l peercred.UnixListener, bs bridgeSide) {
 	}
 }
 
+// requestBuffers hold attach requests as they are read: 64 KiB each, too
+// much to make afresh per attach in a process that runs under an 8 MiB
+// memory limit (its garbage is collections).
+var requestBuffers = sync.Pool{New: func() any { return new([64 << 10]byte) }}
+
 func handleAttach(c *net.UnixConn, bs bridgeSide) error {
-	buf := make([]byte, 64<<10)
+	b := requestBuffers.Get().(*[64 << 10]byte)
+	defer requestBuffers.Put(b)
+	buf := b[:]
 	oob := make([]byte, unix.CmsgSpace(4))
 	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
@@ -540,9 +547,8 @@ func plugFrom(bs bridgeSide, ch *netlink.Handle, cns netns.NsHandle, mac net.Har
 	if err := ch.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("bring up %s: %w", a.Interface, err)
 	}
-	if lo, err := ch.LinkByName("lo"); err == nil {
-		_ = ch.LinkSetUp(lo)
-	}
+	// lo is the container init's to bring up (exec's opLoopback), as
+	// for any container with a network namespace of its own.
 	if a.DefaultRoute {
 		for _, gw := range []netip.Addr{a.Gateway, a.Gateway6} {
 			if !gw.IsValid() || (gw.Is6() && !a.Address6.IsValid()) {

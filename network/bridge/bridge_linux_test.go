@@ -115,7 +115,8 @@ func TestBridgePortsUnderChurn(t *testing.T) {
 }
 
 // TestPortUpdatesFollowTheBridge: the gateway keeps its count of the
-// bridge's veths from the link events between listings (portUpdate).
+// bridge's veths from the link events between listings (subscribeLinks,
+// portUpdate).
 // Kept from the kernel's own events while veths are added on and off
 // the bridge, taken off it, and deleted, the set must be what a listing
 // finds.
@@ -136,12 +137,11 @@ func TestPortUpdatesFollowTheBridge(t *testing.T) {
 	if err := h.LinkAdd(tap); err != nil {
 		t.Fatalf("add tap: %v", err)
 	}
-	updates := make(chan netlink.LinkUpdate, 1024)
-	done := make(chan struct{})
-	defer close(done)
-	if err := netlink.LinkSubscribe(updates, done); err != nil {
+	events, err := subscribeLinks()
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer events.Close()
 	_, ports, err := bridgePorts(h)
 	if err != nil {
 		t.Fatal(err)
@@ -177,11 +177,14 @@ func TestPortUpdatesFollowTheBridge(t *testing.T) {
 	if err := h.LinkAdd(veth(9, 0)); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		u := <-updates
-		portUpdate(ports, u, br.Attrs().Index)
-		if u.Link.Attrs().Name == "vl9" {
-			break
+	for last := false; !last; {
+		evs, err := events.read(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			portUpdate(ports, ev, br.Attrs().Index)
+			last = last || ev.name == "vl9"
 		}
 	}
 	_, want, err := bridgePorts(h)

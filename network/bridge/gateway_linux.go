@@ -338,11 +338,21 @@ const gatewayPoll = 2 * time.Second
 // process).
 func watch(dir, record, nsPath string, bs bridgeSide, names *names) {
 	h := bs.h
-	updates := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	defer close(done)
-	// Without the events the ticker still notices, only later.
-	_ = inNetns(nsPath, func() error { return netlink.LinkSubscribe(updates, done) })
+	// Batches of link events; nil for events lost (look again). Without
+	// the events the ticker still notices, only later.
+	updates := make(chan []linkEvent, 16)
+	var events *linkEvents
+	err := inNetns(nsPath, func() (err error) {
+		events, err = subscribeLinks()
+		return err
+	})
+	if err != nil {
+		log.Printf("gateway: link events: %v; polling every %s", err, gatewayPoll)
+		updates = nil
+	} else {
+		defer events.Close()
+		go readLinkEvents(events, updates)
+	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 	tick := time.NewTicker(gatewayPoll)
@@ -362,22 +372,26 @@ func watch(dir, record, nsPath string, bs bridgeSide, names *names) {
 		case sig := <-sigs:
 			log.Printf("gateway: exiting on %v", sig)
 			return
-		case u, ok := <-updates:
+		case evs, ok := <-updates:
 			for ok {
-				if ports != nil {
-					portUpdate(ports, u, bs.bridge)
+				if evs == nil {
+					list = true // some were lost: the socket overflowed
+				}
+				for _, ev := range evs {
+					if ports != nil {
+						portUpdate(ports, ev, bs.bridge)
+					}
 				}
 				select {
-				case u, ok = <-updates:
+				case evs, ok = <-updates:
 					continue
 				default:
 				}
 				break
 			}
 			if !ok {
-				// The subscription failed (its socket overflowed, as
-				// when many veths come at once): the ticker goes on
-				// alone, rather than a closed channel spinning the loop.
+				// The subscription failed: the ticker goes on alone,
+				// rather than a closed channel spinning the loop.
 				log.Printf("gateway: link events stopped; polling every %s", gatewayPoll)
 				updates, list = nil, true
 			}
@@ -430,18 +444,36 @@ func watch(dir, record, nsPath string, bs bridgeSide, names *names) {
 	}
 }
 
+// readLinkEvents sends what l reads to updates, a batch per read (nil
+// when events were lost), and closes updates when l fails.
+func readLinkEvents(l *linkEvents, updates chan<- []linkEvent) {
+	defer close(updates)
+	for {
+		evs, err := l.read(nil)
+		if errors.Is(err, errEventsLost) {
+			updates <- nil
+			continue
+		}
+		if err != nil {
+			return
+		}
+		if len(evs) > 0 {
+			updates <- evs
+		}
+	}
+}
+
 // portUpdate applies a link event to ports, the veths on the bridge whose
 // index is bridge (the gateway's TAP left out, as bridgePorts does).
-func portUpdate(ports map[string]bool, u netlink.LinkUpdate, bridge int) {
-	a := u.Link.Attrs()
-	if a == nil || a.Name == TAPName {
+func portUpdate(ports map[string]bool, ev linkEvent, bridge int) {
+	if ev.name == TAPName {
 		return
 	}
-	if u.Header.Type == unix.RTM_DELLINK || a.MasterIndex != bridge {
-		delete(ports, a.Name)
+	if ev.del || ev.master != bridge {
+		delete(ports, ev.name)
 		return
 	}
-	ports[a.Name] = true
+	ports[ev.name] = true
 }
 
 // names answers the resolver for the network's containers, from its
