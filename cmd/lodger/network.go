@@ -236,7 +236,7 @@ part of the name or ID, a regular expression as Docker's daemon reads
 it: name=^web$ is web alone), driver=NAME, label=KEY or label=KEY=VALUE,
 type=builtin|custom, scope=local, dangling=true|false. --format is table (the default), json, a Go template, or
 "table TEMPLATE". Fields: {{.ID}} {{.Name}} {{.Driver}} {{.Scope}}
-{{.IPv6}} {{.Internal}} {{.Labels}} {{.Label "KEY"}} {{.CreatedAt}}.`,
+{{.IPv4}} {{.IPv6}} {{.Internal}} {{.Labels}} {{.Label "KEY"}} {{.CreatedAt}}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := parseFilterFlags(filters)
@@ -276,7 +276,7 @@ type=builtin|custom, scope=local, dangling=true|false. --format is table (the de
 
 // networkHeaders are network ls's column titles, Docker's.
 var networkHeaders = map[string]string{
-	"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
+	"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv4": "IPV4", "IPv6": "IPV6",
 	"Internal": "INTERNAL", "Labels": "LABELS", "Label": "LABEL", "CreatedAt": "CREATED AT",
 }
 
@@ -297,6 +297,7 @@ func (v networkView) Name() string     { return v.n.Name }
 func (v networkView) Driver() string   { return v.n.Driver }
 func (v networkView) Scope() string    { return "local" }
 func (v networkView) IPv6() string     { return fmt.Sprint(v.n.EnableIPv6) }
+func (v networkView) IPv4() string     { return fmt.Sprint(v.n.Inspect().EnableIPv4) }
 func (v networkView) Internal() string { return fmt.Sprint(v.n.Internal) }
 func (v networkView) CreatedAt() string {
 	if v.n.Created.IsZero() {
@@ -320,7 +321,7 @@ func (v networkView) Label(key string) string { return v.n.Labels[key] }
 // templates see, as Docker's.
 func (v networkView) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]string{
-		"ID": v.ID(), "Name": v.Name(), "Driver": v.Driver(), "Scope": v.Scope(), "IPv6": v.IPv6(),
+		"ID": v.ID(), "Name": v.Name(), "Driver": v.Driver(), "Scope": v.Scope(), "IPv4": v.IPv4(), "IPv6": v.IPv6(),
 		"Internal": v.Internal(), "Labels": v.Labels(), "CreatedAt": v.CreatedAt(),
 	})
 }

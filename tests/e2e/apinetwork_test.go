@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestAPINetworkComposeParity: a compose project on two networks of its
@@ -31,6 +33,23 @@ func TestAPINetworkComposeParity(t *testing.T) {
 	// network (testcontainers' WithAttachable sends it).
 	wantOK(t, s.docker(t, "network", "create", "--attachable", "ext"))
 	wantStdout(t, s.docker(t, "network", "inspect", "-f", "{{.Attachable}}", "ext"), "true\n")
+	// lodger's network ls shows a network as Docker's CLI does, field
+	// for field.
+	var fromDocker, fromLodger map[string]string
+	for _, x := range []struct {
+		r   result
+		out *map[string]string
+	}{
+		{s.docker(t, "network", "ls", "--filter", "name=^ext$", "--format", "{{json .}}"), &fromDocker},
+		{e.lodger(t, "network", "ls", "--filter", "name=^ext$", "--format", "{{json .}}"), &fromLodger},
+	} {
+		if err := json.Unmarshal([]byte(x.r.stdout), x.out); err != nil {
+			t.Fatalf("%s: %v", x.r, err)
+		}
+	}
+	if diff := cmp.Diff(fromDocker, fromLodger); diff != "" {
+		t.Errorf("network ls {{json .}}: Docker's CLI (-) and lodger's (+) differ:\n%s", diff)
+	}
 	dir := filepath.Join(e.home, "proj")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
