@@ -54,7 +54,9 @@ func (n Network) summary() dnetwork.Network {
 	for k, v := range n.Options {
 		d.Options[k] = v
 	}
-	if n.Driver == DriverBridge && n.MTU != 0 {
+	// Options are those given at create, as Docker shows them; the
+	// predefined bridge, which has none, shows its MTU as Docker's does.
+	if n.Predefined && n.Driver == DriverBridge && n.MTU != 0 {
 		d.Options["com.docker.network.driver.mtu"] = strconv.Itoa(n.MTU)
 	}
 	for k, v := range n.Labels {

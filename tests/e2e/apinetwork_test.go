@@ -144,7 +144,7 @@ networks:
 	if !strings.Contains(r.stdout, " 10.72.0.3/29 ") {
 		t.Errorf("first container on auxnet: %s; want 10.72.0.3, past the gateway .1 and the auxiliary .2", r)
 	}
-	wantStdout(t, s.docker(t, "network", "inspect", "-f", "{{json (index .IPAM.Config 0).AuxiliaryAddresses}}", "auxnet"), `{"router":"10.72.0.2"}`+"\n")
+	wantStdout(t, s.docker(t, "network", "inspect", "-f", "{{json (index .IPAM.Config 0).AuxiliaryAddresses}} {{json .Options}}", "auxnet"), `{"router":"10.72.0.2"} {}`+"\n")
 	wantDockerError(t, s.docker(t, "network", "create", "--ipv4=false", "--ipv6", "v6only"), 1, "IPv4")
 	wantOK(t, s.docker(t, "network", "rm", "auxnet"))
 
