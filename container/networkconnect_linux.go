@@ -185,7 +185,7 @@ func attachment(nets *network.Store, n network.Network, ep network.Endpoint, ifn
 		return bridge.Attachment{}, err
 	}
 	a := bridge.Attachment{
-		Network: n.Name, Dir: bridge.Dir(rootless.RunDir(), n.Name), Record: nets.RecordPath(n.Name), Program: program,
+		Network: n.Name, NetworkID: n.ID, Dir: bridge.Dir(rootless.RunDir(), n.Name), Record: nets.RecordPath(n.Name), Program: program,
 		Interface: ifname, Veth: bridge.VethName(ep.ID), MAC: ep.MAC, MTU: n.MTU, DefaultRoute: defaultRoute,
 	}
 	if sn, ok := n.Subnet4(); ok && ep.IPv4.IsValid() {

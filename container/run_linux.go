@@ -625,6 +625,7 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 			_ = monitor.ResetHealth(runDir) // starting, before the state says running
 		}
 		_ = monitor.SaveState(runDir, st)
+		monitor.NetworkEvents(Journal(), "connect", id, netAtts)
 		Journal().Emit(events.Container, "start", id, attrs)
 		if healthcheck != nil {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -653,6 +654,11 @@ func create(ctx context.Context, store cstorage.Store, opts RunOptions, only boo
 		die := maps.Clone(attrs)
 		die["exitCode"] = strconv.Itoa(code)
 		Journal().Emit(events.Container, "die", id, die)
+		left := netAtts
+		if cur, err := bridge.ReadAttachments(runDir); err == nil {
+			left = cur // after any live connect or disconnect
+		}
+		monitor.NetworkEvents(Journal(), "disconnect", id, left)
 		monitor.VolumeUnmounts(Journal(), id, mounted)
 	}
 	if !opts.Remove {

@@ -137,7 +137,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 			}
 			reloadKept()
 		}
-		code, err := runOnce(req, log, h, runDir, &st, ready, Hooks(netw, atts))
+		code, err := runOnce(req, log, h, runDir, &st, ready, Hooks(netw, atts), atts)
 		if netw != nil {
 			netw.Detach()
 		}
@@ -160,6 +160,14 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 		// die before the state says exited: a stop waiting for that
 		// writes its stop event after this one, as Docker's order is.
 		req.event("die", "exitCode", strconv.Itoa(code))
+		if err == nil {
+			// The networks it is on now, after any live connect.
+			left := atts
+			if cur, rerr := bridge.ReadAttachments(runDir); rerr == nil {
+				left = cur
+			}
+			NetworkEvents(events.Open(req.Events), "disconnect", req.ID, left)
+		}
 		VolumeUnmounts(events.Open(req.Events), req.ID, req.Volumes)
 		_ = SaveState(runDir, st)
 		if err != nil || !restartPolicy(runDir, req.Restart).again(code, st.RestartCount, stopWasRequested(runDir)) {
@@ -181,7 +189,7 @@ func monitor(req Request, listeners []ports.Listener, ready *os.File) int {
 
 // runOnce starts the container, reports to ready (when not nil) and waits
 // for it, copying its output into the log.
-func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State, ready *os.File, hooks exec.Hooks) (int, error) {
+func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State, ready *os.File, hooks exec.Hooks, atts []bridge.Attachment) (int, error) {
 	var stdio exec.Stdio
 	var outR, errR, stdinR *os.File
 	var stdinW *os.File
@@ -255,6 +263,7 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		_, _ = p.Wait()
 		return 0, err
 	}
+	NetworkEvents(events.Open(req.Events), "connect", req.ID, atts)
 	req.event("start")
 	if ready != nil {
 		_, _ = ready.WriteString("ok")

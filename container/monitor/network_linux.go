@@ -7,10 +7,12 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/lodger-containers/lodger/events"
 	"github.com/lodger-containers/lodger/exec"
 	"github.com/lodger-containers/lodger/netstack"
 	"github.com/lodger-containers/lodger/netstack/dns"
 	"github.com/lodger-containers/lodger/netstack/ports"
+	"github.com/lodger-containers/lodger/network"
 	"github.com/lodger-containers/lodger/network/bridge"
 )
 
@@ -32,6 +34,25 @@ func OpenNetwork(cfg *netstack.Config, ls []ports.Listener, names dns.Names, log
 		names = nil // the gateway resolves, not this process
 	}
 	return netstack.OpenNames(*cfg, ls, names, logf)
+}
+
+// NetworkEvents writes Docker's network event action (connect, as a
+// container starts, before its start event; disconnect, as it ends,
+// after its die) for each of its user networks, atts: Docker's daemon
+// writes them as a container joins and leaves its networks, not only
+// on network connect and disconnect.
+func NetworkEvents(j *events.Journal, action, id string, atts []bridge.Attachment) {
+	for _, a := range atts {
+		nid := a.NetworkID
+		if nid == "" {
+			rec, err := network.ReadRecord(a.Record)
+			if err != nil {
+				continue // removed meanwhile
+			}
+			nid = rec.ID
+		}
+		j.Emit(events.Network, action, nid, map[string]string{"container": id, "name": a.Network, "type": network.DriverBridge})
+	}
 }
 
 // Hooks ties a container's start to n (none for none and host) and to

@@ -101,6 +101,9 @@ const maxSocketPath = 107
 // needs, worked out by the CLI from the network's record.
 type Attachment struct {
 	Network string `json:"network"`
+	// NetworkID is the network's ID, for Docker's network events (a
+	// list written by an older lodger has none: the record has it).
+	NetworkID string `json:"networkID,omitempty"`
 	// Dir is the network's run directory, Record its record file.
 	Dir    string `json:"dir"`
 	Record string `json:"record"`

@@ -146,6 +146,12 @@ networks:
 	}
 	wantStdout(t, s.docker(t, "network", "inspect", "-f", "{{json (index .IPAM.Config 0).AuxiliaryAddresses}} {{json .Options}}", "auxnet"), `{"router":"10.72.0.2"} {}`+"\n")
 	wantDockerError(t, s.docker(t, "network", "create", "--ipv4=false", "--ipv6", "v6only"), 1, "IPv4")
+	// A container joins and leaves its networks as it starts and ends:
+	// Docker's network connect and disconnect events, through the socket
+	// (the monitor) and from a foreground lodger run alike.
+	wantCode(t, e.runRm(t, "--network", "auxnet", busybox, "true"), 0)
+	r = s.docker(t, "events", "--since", "10m", "--until", "0s", "--filter", "type=network", "--filter", "network=auxnet", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	wantStdout(t, r, "create auxnet\nconnect auxnet\ndisconnect auxnet\nconnect auxnet\ndisconnect auxnet\n")
 	wantOK(t, s.docker(t, "network", "rm", "auxnet"))
 
 	// The predefined bridge lists the default network's running
