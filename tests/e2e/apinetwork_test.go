@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -150,6 +151,9 @@ networks:
 	// Docker's network connect and disconnect events, through the socket
 	// (the monitor) and from a foreground lodger run alike.
 	wantCode(t, e.runRm(t, "--network", "auxnet", busybox, "true"), 0)
+	// Docker's CLI sends --until 0s in whole seconds: wait for the next
+	// one, or this second's events are after it.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
 	r = s.docker(t, "events", "--since", "10m", "--until", "0s", "--filter", "type=network", "--filter", "network=auxnet", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
 	wantStdout(t, r, "create auxnet\nconnect auxnet\ndisconnect auxnet\nconnect auxnet\ndisconnect auxnet\n")
 	wantOK(t, s.docker(t, "network", "rm", "auxnet"))
