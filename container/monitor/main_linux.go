@@ -269,6 +269,8 @@ func runOnce(req Request, log *logfile.Writer, h *hub, runDir string, st *State,
 		_, _ = ready.WriteString("ok")
 		ready.Close()
 	}
+	// The start is over: what it mapped of the binary need not stay.
+	dropStartPages()
 	// The health check runs beside the container and writes the state
 	// with each result; it ends before the exit is recorded.
 	stopHealth := func() {}
