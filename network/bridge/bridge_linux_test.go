@@ -40,6 +40,22 @@ func inOwnNetns(t *testing.T) bool {
 	return false
 }
 
+// newTestBridge makes the network's bridge in the test's own namespace
+// and returns a handle there, closed with t.
+func newTestBridge(t *testing.T) (*netlink.Handle, *netlink.Bridge) {
+	t.Helper()
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName}}
+	if err := h.LinkAdd(br); err != nil {
+		t.Fatalf("add bridge: %v", err)
+	}
+	return h, br
+}
+
 // TestBridgePortsUnderChurn: the gateway counts the containers on its
 // bridge while others attach and leave. A link dump that links change
 // under comes back marked interrupted; taken as an error, it once made a
@@ -49,15 +65,7 @@ func TestBridgePortsUnderChurn(t *testing.T) {
 	if !inOwnNetns(t) {
 		return
 	}
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName}}
-	if err := h.LinkAdd(br); err != nil {
-		t.Fatalf("add bridge: %v", err)
-	}
+	h, br := newTestBridge(t)
 	const ports = 10
 	for i := range ports {
 		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("port%d", i), MasterIndex: br.Attrs().Index}, PeerName: fmt.Sprintf("peer%d", i)}
@@ -124,15 +132,7 @@ func TestPortUpdatesFollowTheBridge(t *testing.T) {
 	if !inOwnNetns(t) {
 		return
 	}
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName}}
-	if err := h.LinkAdd(br); err != nil {
-		t.Fatalf("add bridge: %v", err)
-	}
+	h, br := newTestBridge(t)
 	tap := &netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: TAPName, MasterIndex: br.Attrs().Index}, Mode: netlink.TUNTAP_MODE_TAP}
 	if err := h.LinkAdd(tap); err != nil {
 		t.Fatalf("add tap: %v", err)
