@@ -83,7 +83,7 @@ func New(o Options) *Server {
 // checked, Docker's headers set, requests counted for the idle exit.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-var versionPrefix = regexp.MustCompile(`^/v([0-9]+\.[0-9]+)(/.*)$`)
+var versionPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/v([0-9]+\.[0-9]+)(/.*)$`) })
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.active.Add(1)
@@ -104,7 +104,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// session, which lodger does not serve.
 	h.Set("Builder-Version", "1")
 	h.Set("Server", "lodger/"+s.o.LodgerVersion+" (linux)")
-	if m := versionPrefix.FindStringSubmatch(r.URL.Path); m != nil {
+	if m := versionPrefix().FindStringSubmatch(r.URL.Path); m != nil {
 		if compareVersions(m[1], MinVersion) < 0 {
 			writeError(w, badRequest("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", m[1], MinVersion))
 			return

@@ -13,7 +13,7 @@ import (
 // Rename gives the container ref the name newName, running or not; the old
 // name is free afterwards.
 func Rename(store cstorage.Store, ref, newName string) error {
-	if !validName.MatchString(newName) {
+	if !validName().MatchString(newName) {
 		return fmt.Errorf("rename to %q: invalid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit", newName)
 	}
 	in, err := Get(store, ref)

@@ -217,11 +217,11 @@ func attachRun(store cstorage.Store, id string, opts RunOptions) (int, error) {
 }
 
 // validName is Docker's rule for container names.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // ValidateName checks a container's name; empty means lodger picks one.
 func ValidateName(name string) error {
-	if name != "" && !validName.MatchString(name) {
+	if name != "" && !validName().MatchString(name) {
 		return optionError(OptName, strconv.Quote(name), "invalid container name: use letters, digits, '_', '.' and '-', starting with a letter or digit", nil)
 	}
 	return nil

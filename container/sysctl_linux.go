@@ -5,12 +5,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ErrSysctl says a --sysctl cannot be set in a container.
 var ErrSysctl = errors.New("sysctl not allowed")
 
-var sysctlName = regexp.MustCompile(`^[a-zA-Z0-9_]+(\.[a-zA-Z0-9_-]+)+$`)
+var sysctlName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_]+(\.[a-zA-Z0-9_-]+)+$`) })
 
 // ParseSysctls checks --sysctl NAME=VALUE flags against the namespaced
 // sysctls Docker allows: kernel.shm*, kernel.msg*, kernel.sem and
@@ -25,7 +26,7 @@ func ParseSysctls(flags []string, network, ipc string) (map[string]string, error
 	out := map[string]string{}
 	for _, f := range flags {
 		name, value, ok := strings.Cut(f, "=")
-		if !ok || !sysctlName.MatchString(name) {
+		if !ok || !sysctlName().MatchString(name) {
 			return nil, optionError(OptSysctl, strconv.Quote(f), "want NAME=VALUE", nil)
 		}
 		switch {

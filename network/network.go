@@ -48,6 +48,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lodger-containers/lodger/internal/prunefilter"
@@ -222,7 +223,7 @@ func (e Endpoint) Names() []string {
 }
 
 // validName is Docker's rule for network names.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // self is this process, as an endpoint's creator.
 func self() Process {
@@ -330,7 +331,7 @@ func hostRoutes() []netip.Prefix {
 
 // Create makes a network and returns its record.
 func (s *Store) Create(o CreateOptions) (Network, error) {
-	if !validName.MatchString(o.Name) {
+	if !validName().MatchString(o.Name) {
 		return Network{}, kindErr(ErrInvalid, "network name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit", o.Name)
 	}
 	switch o.Name {
@@ -782,7 +783,7 @@ func (s *Store) list() ([]Network, error) {
 	var out []Network
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || !validName.MatchString(name) || e.IsDir() {
+		if !ok || !validName().MatchString(name) || e.IsDir() {
 			continue
 		}
 		n, err := s.read(name)
@@ -1024,7 +1025,7 @@ func (s *Store) Connect(nameOrID string, o ConnectOptions) (Network, Endpoint, e
 		return Network{}, Endpoint{}, kindErr(ErrInvalid, "network %s: a container joins the predefined networks only when it is created (--network)", nameOrID)
 	}
 	for _, a := range o.Aliases {
-		if !validName.MatchString(a) {
+		if !validName().MatchString(a) {
 			return Network{}, Endpoint{}, kindErr(ErrInvalid, "alias %q: use letters, digits, '_', '.' and '-'", a)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lodger-containers/lodger/internal/prunefilter"
@@ -43,10 +44,10 @@ var (
 
 // validName is Docker's rule for local volume names: at least two
 // characters, so that a name never reads as a path or an option.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`) })
 
 // ValidName reports whether name may name a volume.
-func ValidName(name string) bool { return validName.MatchString(name) }
+func ValidName(name string) bool { return validName().MatchString(name) }
 
 // Volume is a volume's record, as `volume inspect` shows it.
 type Volume struct {

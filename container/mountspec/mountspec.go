@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/docker/go-units"
 
@@ -292,7 +293,7 @@ func DefaultTmpfsOptions() []string { return []string{"nosuid", "nodev", "noexec
 
 // sizeOption is a tmpfs size or inode count: a number with an optional
 // k, m or g suffix, or a percentage of memory.
-var sizeOption = regexp.MustCompile(`^[0-9]+([kKmMgG]|%)?$`)
+var sizeOption = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+([kKmMgG]|%)?$`) })
 
 // ParseTmpfs parses DST[:OPTS], OPTS comma-separated from ro, rw,
 // [no]exec, [no]suid, [no]dev, size=SIZE, mode=OCTAL, uid=N, gid=N,
@@ -324,7 +325,7 @@ func ParseTmpfs(v string) (container.Mount, error) {
 			case hasVal && key == "size":
 				n, err := units.RAMInBytes(val)
 				switch {
-				case strings.HasSuffix(val, "%") && sizeOption.MatchString(val):
+				case strings.HasSuffix(val, "%") && sizeOption().MatchString(val):
 					data = append(data, o)
 				case err != nil || n <= 0:
 					return m, bad("size=%s: want a positive size such as 64m", val)
@@ -343,7 +344,7 @@ func ParseTmpfs(v string) (container.Mount, error) {
 				}
 				data = append(data, o)
 			case hasVal && key == "nr_inodes":
-				if !sizeOption.MatchString(val) || strings.HasSuffix(val, "%") {
+				if !sizeOption().MatchString(val) || strings.HasSuffix(val, "%") {
 					return m, bad("nr_inodes=%s: want a number", val)
 				}
 				data = append(data, o)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Ubuntu 23.10 and later (24.04 LTS by default, and so the ubuntu-24.04
@@ -102,10 +103,12 @@ func (h hostFS) usernsProfileFor(path string) *aaProfile {
 	return nil
 }
 
-var (
-	profileHeader = regexp.MustCompile(`^(?:profile\s+(\S+)\s+)?(/\S*|"/[^"]*")?\s*(?:flags\s*=\s*\([^)]*\)\s*)?\{`)
-	usernsRule    = regexp.MustCompile(`^(?:allow\s+)?userns(?:\s+create)?\s*,`)
-)
+// apparmorPatterns are compiled at the first policy read, not as every
+// lodger process starts.
+var apparmorPatterns = sync.OnceValues(func() (profileHeader, usernsRule *regexp.Regexp) {
+	return regexp.MustCompile(`^(?:profile\s+(\S+)\s+)?(/\S*|"/[^"]*")?\s*(?:flags\s*=\s*\([^)]*\)\s*)?\{`),
+		regexp.MustCompile(`^(?:allow\s+)?userns(?:\s+create)?\s*,`)
+})
 
 // parseProfiles reads the top-level profiles of one policy file: their
 // name, attachment and whether their body allows userns. It is no policy
@@ -120,6 +123,7 @@ func parseProfiles(file string) []aaProfile {
 	var out []aaProfile
 	var cur *aaProfile
 	depth := 0
+	profileHeader, usernsRule := apparmorPatterns()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
