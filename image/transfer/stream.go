@@ -271,7 +271,8 @@ func streamLayer(ctx context.Context, src types.ImageSource, store cstorage.Stor
 // …: no such file or directory" (TestRunPullsInParallel) and as the
 // chrooted unpack's "unpacking failed (…; output: mkdir /usr: no such
 // file or directory)", its root gone (TestUserNetworkParallel: 50 runs
-// at once). The layer is then unpacked again. A layer whose own tar
+// at once; TestPullUnpacksAgainWhenStagingVanishes plays it). The layer
+// is then unpacked again. A layer whose own tar
 // names a missing file (a hard link to nothing) is unpacked three times
 // before its error is reported.
 func stagingRace(err error) bool {
