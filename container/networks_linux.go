@@ -154,7 +154,9 @@ func parseNetworks(store cstorage.Store, modes []string, o userNetworkOptions) (
 		n, err := ns.Get(m)
 		if err != nil {
 			if errors.Is(err, network.ErrNotFound) {
-				return NetworkSettings{}, fmt.Errorf("--network %s: no such network: create it with lodger network create %s", m, m)
+				// network.ErrNotFound's words, wrapped: the API answers 404,
+				// as Docker's daemon does for a network it does not know.
+				return NetworkSettings{}, fmt.Errorf("--network %s: %w: create it with lodger network create %s", m, network.ErrNotFound, m)
 			}
 			return NetworkSettings{}, err
 		}

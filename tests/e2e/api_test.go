@@ -309,6 +309,8 @@ func TestAPIBadInput(t *testing.T) {
 		{"GET", "/v1.44/images/nosuchimage:1/json", "", 404, "nosuchimage"},
 		{"GET", "/v1.44/volumes/nosuchvolume", "", 404, "nosuchvolume"},
 		{"POST", "/v1.44/containers/create", `{"Image": "` + registry + `/lodger-test/never-pushed"}`, 404, "never-pushed"},
+		// A network it does not know: 404, as Docker's daemon answers.
+		{"POST", "/v1.44/containers/create", `{"Image": "` + busybox + `", "HostConfig": {"NetworkMode": "nosuchnet"}}`, 404, "--network nosuchnet: no such network"},
 		{"POST", "/v1.44/containers/create", `{"Image": "x", "Env": ["` + strings.Repeat("a", 5<<20) + `"]}`, 413, "larger than"},
 		{"GET", "/v9.99/version", "", 400, "too new"},
 		{"POST", "/v1.44/build?version=2", "", 501, "DOCKER_BUILDKIT=0"},
