@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fakeHost is a faked /proc, /etc/apparmor.d and securityfs under a temp
@@ -295,5 +297,47 @@ func TestDescribeRestricted(t *testing.T) {
 	}
 	if r := describe(fakeHost(t, nil)); r.UsernsRestriction != "" || r.Problem != "" {
 		t.Errorf("describe() on a host without AppArmor = %+v, want no restriction and no problem", r)
+	}
+}
+
+// TestUsernsProfileForHostilePolicy: what the policy directory holds
+// only words the keeper's error (the kernel enforces AppArmor, not
+// lodger), but reading it must neither hang nor crash, nor name a profile
+// that allows lodger no user namespace, nor miss the one that does,
+// whatever the files before it say: a FIFO and a symlink to one (an open
+// would block), a line longer than the reader's buffer, braces that never
+// balance, a userns rule only in a child profile, an attachment that is
+// no valid pattern.
+func TestUsernsProfileForHostilePolicy(t *testing.T) {
+	h := fakeHost(t, nil)
+	if err := syscall.Mkfifo(filepath.Join(h.apparmorD, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(h.apparmorD, "fifo"), filepath.Join(h.apparmorD, "to-fifo")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(h.apparmorD, "long"), "profile long /usr/local/bin/lodger {\n  # "+strings.Repeat("x", 1<<20)+"\n  capability,\n}\n")
+	writeFile(t, filepath.Join(h.apparmorD, "unbalanced"), "}}}}\nprofile u /usr/local/bin/lodger {\n  capability,\n  {{{\n  userns,\n")
+	writeFile(t, filepath.Join(h.apparmorD, "child"), "profile outer /usr/local/bin/lodger {\n  profile inner {\n    userns,\n  }\n}\n")
+	writeFile(t, filepath.Join(h.apparmorD, "badpattern"), "profile bad /usr/local/bin/lodger[ {\n  userns,\n}\n")
+	lookup := func() *aaProfile {
+		t.Helper()
+		done := make(chan *aaProfile, 1)
+		go func() { done <- h.usernsProfileFor("/usr/local/bin/lodger") }()
+		select {
+		case p := <-done:
+			return p
+		case <-time.After(10 * time.Second):
+			t.Fatal("usernsProfileFor still reading the policy directory after 10 s (a FIFO opened?)")
+			return nil
+		}
+	}
+	if p := lookup(); p != nil {
+		t.Errorf("usernsProfileFor named %q in %s, which allows lodger no user namespace", p.Name, p.File)
+	}
+	// lodger's own profile, read after all of them, is still found.
+	writeFile(t, filepath.Join(h.apparmorD, "zz-lodger"), AppArmorProfile("/usr/local/bin"))
+	if p := lookup(); p == nil || p.Name != "lodger" {
+		t.Errorf("usernsProfileFor = %+v after the hostile files, want lodger's own profile", p)
 	}
 }
